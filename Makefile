@@ -1,0 +1,65 @@
+# Dysco: one Makefile for set-up, tests and the demo.
+# `make test` and `make demo` do all their own set-up on a fresh Debian 12 machine as root;
+# every step is idempotent (stamp files under build/).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := build
+APT_PACKAGES := python3-venv python3-dev iproute2 spin
+APT_STAMP := $(BUILD)/.stamp-apt
+VENV_STAMP := $(BUILD)/.stamp-venv
+
+.PHONY: all setup test lint typecheck unit sim-sweep demo clean distclean
+
+all: test
+
+$(BUILD):
+	mkdir -p $(BUILD)
+
+# apt packages: installed only when one is missing (works offline once installed).
+$(APT_STAMP): Makefile | $(BUILD)
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: need root to apt-get install$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	touch $@
+
+$(VENV_STAMP): pyproject.toml $(APT_STAMP)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV_STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check dysco_proto controller tests bmv2_tests
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+unit: setup
+	$(VENV)/bin/pytest -q
+
+# The issue's acceptance sweep for the simulator, smaller sizes (the full one is in the README).
+sim-sweep: setup
+	$(VENV)/bin/dysco sim --sessions 200 --reconfigs 2000 --loss 0.05 --dup 0.02 --reorder 0.1 --seed 7 --json > $(BUILD)/sim-seed7.json
+	@cat $(BUILD)/sim-seed7.json
+
+test: lint typecheck unit
+
+demo: setup
+	$(VENV)/bin/dysco sim --sessions 20 --reconfigs 100 --loss 0.05 --dup 0.02 --reorder 0.1 --seed 1
+
+clean:
+	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

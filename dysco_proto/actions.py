@@ -1,0 +1,100 @@
+"""Actions an agent returns. A target executes them in order.
+
+Ordering contract: an entry write is complete before any later ``SendPacket`` is emitted
+(punted packets are re-injected only after their entries are installed).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from dysco_proto.entries import EntryKey, MappingEntry
+from dysco_proto.packet import Segment
+
+
+@dataclass(frozen=True, slots=True)
+class InstallEntry:
+    entry: MappingEntry
+
+
+@dataclass(frozen=True, slots=True)
+class ModifyEntry:
+    """Replace the entry with the same key; the slot's registers are kept."""
+
+    entry: MappingEntry
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveEntry:
+    key: EntryKey
+
+
+class Toward(enum.StrEnum):
+    NETWORK = "network"  # leaves the device towards the peer; already rewritten by the agent
+    HOST = "host"  # delivered to the local host (endpoint or middlebox)
+
+
+@dataclass(frozen=True, slots=True)
+class SendPacket:
+    """Packet-out. The data plane does not rewrite it again."""
+
+    segment: Segment
+    toward: Toward
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Ask the data plane for a slot's registers; with ``freeze`` first set ``cut = sent_hi``.
+
+    The answer comes back as a :class:`~dysco_proto.events.SlotSnapshot` with the same token.
+    """
+
+    slot: int
+    token: int
+    freeze: bool = False
+    epoch: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SendControl:
+    """A UDP control datagram to a peer agent's control port."""
+
+    src_ip: str
+    dst_ip: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    """(Re)start a one-shot timer; restarting an existing id replaces it."""
+
+    timer_id: str
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    timer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Observe:
+    """Something worth logging or counting. ``kind`` is a stable dotted name."""
+
+    kind: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+Action = (
+    InstallEntry
+    | ModifyEntry
+    | RemoveEntry
+    | SendPacket
+    | Probe
+    | SendControl
+    | StartTimer
+    | CancelTimer
+    | Observe
+)
