@@ -132,6 +132,10 @@ class Side:
     busy: RequestId | None = None  # reconfiguration anchored on this side
     syn_msg: ControlMessage | None = None  # right sides: the chain to resend with SYNs
     installed: set[EntryKey] = field(default_factory=set)
+    # Old-path IN entries kept after a fold so late old-path packets still reach the host
+    # (as harmless duplicates) instead of surprising it; removed when idle, then the port
+    # they used (if ours) is released.
+    retired: dict[EntryKey, int | None] = field(default_factory=dict)
 
     @property
     def in_key(self) -> EntryKey:
@@ -340,7 +344,9 @@ class Agent:
             pending=len(self.pending_by_tag) + len(self.pending_by_tuple),
             entries=frozenset(entries),
             ports_in_use=sum(
-                1 for h in self.hops.values() for s in h.sides() if s.own_port is not None
+                (s.own_port is not None) + sum(p is not None for p in s.retired.values())
+                for h in self.hops.values()
+                for s in h.sides()
             )
             + sum(1 for la in self.lefts.values() if la.new_port is not None),
             timers=len(self.timers),
@@ -383,6 +389,11 @@ class Agent:
             if self.by_key.get(key) is side:
                 del self.by_key[key]
             self._emit(RemoveEntry(key))
+        if key in side.retired:
+            port = side.retired.pop(key)
+            if port is not None:
+                # the key is the reversed subsession: (peer, dport) -> (local, port)
+                self.ports.release(key.match.dst_ip, key.match.src_ip, port)
 
     def _probe(self, side: Side, purpose: str, r: RequestId, freeze: bool = False) -> None:
         token = self._next_token
@@ -660,6 +671,9 @@ class Agent:
     def _on_idle(self, key: EntryKey) -> None:
         side = self.by_key.get(key)
         if side is None:
+            return
+        if key in side.retired:
+            self._remove_entry(side, key)
             return
         if side.busy is not None or any(rr.side is side for rr in self.right_requests.values()):
             return
@@ -1271,12 +1285,9 @@ class Agent:
     def _left_fold(self, la: LeftAnchor) -> None:
         side = la.side
         assert la.new_sub is not None and la.new_port is not None
-        old_in = side.in_key
-        self._remove_entry(side, old_in)
+        side.retired[side.in_key] = side.own_port
         if self.right_by_sub.get(side.sub) is side:
             del self.right_by_sub[side.sub]
-        if side.own_port is not None:
-            self.ports.release(side.local, side.peer, side.own_port)
         side.sub = la.new_sub
         side.peer = la.new_sub.dst_ip
         side.own_port = la.new_port
@@ -1444,7 +1455,7 @@ class Agent:
     def _right_fold(self, ra: RightAnchor) -> None:
         side = ra.side
         assert ra.new_sub is not None and ra.cut is not None
-        self._remove_entry(side, side.in_key)
+        side.retired[side.in_key] = None
         if self.left_by_sub.get(side.sub) is side:
             del self.left_by_sub[side.sub]
         side.sub = ra.new_sub
