@@ -782,8 +782,14 @@ _TAG_OPTION = struct.Struct("!BBHI")
 _TAG_EXID_BYTES = TAG_EXID.to_bytes(2, "big")
 
 
-def _raw_options_length(opts: TcpOptions) -> int:
+def _padded(n: int) -> int:
+    return n + (-n) % 4
+
+
+def _options_lengths(opts: TcpOptions) -> tuple[int, int]:
+    """Unpadded lengths of the aligned form (NOPs before WS and SACK) and the compact form."""
     n = 0
+    nops = 0
     if opts.mss is not None:
         n += 4
     if opts.sack_permitted:
@@ -791,18 +797,27 @@ def _raw_options_length(opts: TcpOptions) -> int:
     if opts.timestamp is not None:
         n += 10
     if opts.wscale is not None:
-        n += 4  # NOP + kind 3
+        n += 3
+        nops += 1  # NOP + kind 3
     if opts.sack_blocks:
-        n += 4 + 8 * len(opts.sack_blocks)  # NOP NOP + kind 5
+        n += 2 + 8 * len(opts.sack_blocks)
+        nops += 2  # NOP NOP + kind 5
     if opts.dysco_tag is not None:
         n += TAG_OPTION_LEN
-    return n
+    return n + nops, n
+
+
+def _use_compact(opts: TcpOptions) -> bool:
+    aligned, _compact = _options_lengths(opts)
+    return _padded(aligned) > MAX_TCP_OPTION_SPACE
 
 
 def options_length(opts: TcpOptions) -> int:
     """Wire length of :func:`encode_tcp_options` output, padding included (may exceed 40)."""
-    n = _raw_options_length(opts)
-    return n + (-n) % 4
+    aligned, compact = _options_lengths(opts)
+    if _padded(aligned) <= MAX_TCP_OPTION_SPACE:
+        return _padded(aligned)
+    return _padded(compact)
 
 
 def can_add_tag(opts: TcpOptions) -> bool:
@@ -814,7 +829,9 @@ def encode_tcp_options(opts: TcpOptions) -> bytes:
     """Serialise ``opts`` in canonical order, padded with EOL to a multiple of 4 bytes.
 
     Order: MSS, SACK-permitted, timestamps, NOP + window scale, NOP NOP + SACK blocks, Dysco
-    tag. Raises :class:`OptionSpaceError` beyond 40 bytes (or more than 4 SACK blocks) and
+    tag. If that does not fit in 40 bytes, the alignment NOPs are left out (compact form), so
+    whatever :func:`decode_tcp_options` returned can always be encoded again. Raises
+    :class:`OptionSpaceError` beyond 40 bytes (or more than 4 SACK blocks) and
     :class:`MalformedError` for out-of-range values.
     """
     if not isinstance(opts, TcpOptions):
@@ -826,6 +843,7 @@ def encode_tcp_options(opts: TcpOptions) -> bytes:
     total = options_length(opts)
     if total > MAX_TCP_OPTION_SPACE:
         raise OptionSpaceError(f"options need {total} bytes > {MAX_TCP_OPTION_SPACE}")
+    compact = _use_compact(opts)
     out = bytearray()
     if opts.mss is not None:
         out += struct.pack("!BBH", _OPT_MSS, 4, _uint(opts.mss, _U16, "mss"))
@@ -843,11 +861,13 @@ def encode_tcp_options(opts: TcpOptions) -> bytes:
             _uint(ts[1], _U32, "TSecr"),
         )
     if opts.wscale is not None:
-        out += struct.pack(
-            "!BBBB", _OPT_NOP, _OPT_WSCALE, 3, _uint(opts.wscale, MAX_WSCALE, "wscale")
-        )
+        if not compact:
+            out.append(_OPT_NOP)
+        out += struct.pack("!BBB", _OPT_WSCALE, 3, _uint(opts.wscale, MAX_WSCALE, "wscale"))
     if opts.sack_blocks:
-        out += struct.pack("!BBBB", _OPT_NOP, _OPT_NOP, _OPT_SACK, 2 + 8 * len(opts.sack_blocks))
+        if not compact:
+            out += b"\x01\x01"
+        out += struct.pack("!BB", _OPT_SACK, 2 + 8 * len(opts.sack_blocks))
         for block in opts.sack_blocks:
             if not isinstance(block, tuple | list) or len(block) != 2:
                 raise MalformedError("SACK block must be (left, right)", code="bad_options")

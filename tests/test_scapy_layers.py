@@ -178,7 +178,9 @@ def test_pcap_round_trip(tmp_path: Path) -> None:
     codec = ControlCodec(KEY)
     msgs = sample_messages()
     frames = [
-        IP(src=m.sender, dst="10.0.0.9") / UDP(sport=CONTROL_PORT, dport=CONTROL_PORT) / codec.encode(m)
+        IP(src=m.sender, dst="10.0.0.9")
+        / UDP(sport=CONTROL_PORT, dport=CONTROL_PORT)
+        / codec.encode(m)
         for m in msgs
     ]
     path = tmp_path / "dysco.pcap"

@@ -180,6 +180,38 @@ def test_can_add_tag_with_tag_already_present() -> None:
     assert can_add_tag(replace(LINUX_SYN, dysco_tag=3))
 
 
+def test_compact_form_when_aligned_form_does_not_fit() -> None:
+    """Whatever the decoder accepted can be encoded again: NOPs are dropped if needed."""
+    packed = (
+        b"\x08\x0a"
+        + bytes(range(8))  # TS
+        + b"\x03\x03\x05"  # WS without a NOP
+        + b"\x05\x1a"
+        + bytes(24)  # three SACK blocks without NOPs
+        + b"\x00"
+    )
+    assert len(packed) == 40
+    opts = decode_tcp_options(packed)
+    assert opts.wscale == 5 and len(opts.sack_blocks) == 3
+    assert options_length(opts) == 40  # aligned form would need 42
+    data = encode_tcp_options(opts)
+    assert data == packed
+    assert decode_tcp_options(data) == opts
+
+
+@settings(max_examples=200, deadline=None)
+@given(opts=tcp_options, noise=st.lists(st.sampled_from([b"\x01", b"\x1e\x02"]), max_size=4))
+def test_decoded_options_always_reencode(opts: TcpOptions, noise: list[bytes]) -> None:
+    if options_length(opts) > MAX_TCP_OPTION_SPACE:
+        return
+    data = b"".join(noise) + encode_tcp_options(opts)
+    if len(data) > MAX_TCP_OPTION_SPACE:
+        return
+    decoded = decode_tcp_options(data)
+    assert decoded == opts
+    assert decode_tcp_options(encode_tcp_options(decoded)) == opts
+
+
 def test_too_many_sack_blocks() -> None:
     opts = TcpOptions(sack_blocks=tuple((i, i + 1) for i in range(5)))
     with pytest.raises(OptionSpaceError):
