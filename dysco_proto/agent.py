@@ -97,6 +97,55 @@ class AgentState:
     active_reconfigs: int
 
 
+@dataclass(frozen=True)
+class SideView:
+    """Read-only view of one session side (management API)."""
+
+    which: str  # "left" | "right"
+    local: str
+    peer: str
+    subsession: FiveTuple
+    session: FiveTuple
+    in_deltas: Deltas
+    out_deltas: Deltas
+    lock: str
+    lock_request: RequestId | None
+    busy: RequestId | None
+    entries: int
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """Read-only view of this agent's state for one session (or a related proxy pair)."""
+
+    id: int
+    left: SideView | None
+    right: SideView | None
+    pending: bool
+    closing: bool
+    fin_lr: bool
+    fin_rl: bool
+
+    @property
+    def session(self) -> FiveTuple:
+        """The session tuple as the local host sees it (left side first)."""
+        side = self.left or self.right
+        assert side is not None
+        return side.session
+
+
+@dataclass(frozen=True)
+class ReconfigView:
+    """Read-only view of a reconfiguration this agent anchors."""
+
+    request: RequestId
+    role: str  # "left" | "right"
+    phase: str
+    tag: int
+    session: FiveTuple
+    peer_anchor: str
+
+
 @dataclass(slots=True)
 class HandshakeRecord:
     """What one side saw of the handshake, in host sequence space."""
@@ -353,6 +402,53 @@ class Agent:
             locks=locks,
             active_reconfigs=len(self.lefts) + len(self.rights),
         )
+
+    def sessions(self) -> list[SessionView]:
+        """Views of every session (hop) this agent holds state for, by id."""
+
+        def view(side: Side | None) -> SideView | None:
+            if side is None:
+                return None
+            return SideView(
+                "left" if side.is_left else "right",
+                side.local,
+                side.peer,
+                side.sub,
+                side.stuple,
+                side.in_deltas,
+                side.out_deltas,
+                side.lock.status.value,
+                side.lock.request,
+                side.busy,
+                len(side.installed),
+            )
+
+        return [
+            SessionView(
+                h.id,
+                view(h.left),
+                view(h.right),
+                h.pending is not None,
+                h.closing,
+                h.fin_lr,
+                h.fin_rl,
+            )
+            for h in sorted(self.hops.values(), key=lambda h: h.id)
+        ]
+
+    def reconfigs(self) -> list[ReconfigView]:
+        """Reconfigurations in progress at this agent, as left or right anchor."""
+        out = [
+            ReconfigView(
+                la.request, "left", la.phase.value, la.tag, la.side.stuple, la.right_anchor
+            )
+            for la in self.lefts.values()
+        ]
+        out += [
+            ReconfigView(ra.request, "right", ra.phase.value, 0, ra.side.stuple, ra.left_anchor)
+            for ra in self.rights.values()
+        ]
+        return out
 
     # ------------------------------------------------------------------ action helpers
 
