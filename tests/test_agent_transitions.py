@@ -1,0 +1,358 @@
+"""Unit tests of the agent's transitions, event by event (no network, no simulator)."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+from dysco_proto.actions import (
+    Action,
+    InstallEntry,
+    Observe,
+    RemoveEntry,
+    SendControl,
+    SendPacket,
+    StartTimer,
+    Toward,
+)
+from dysco_proto.agent import Agent, AgentConfig
+from dysco_proto.entries import Direction, EntryKey
+from dysco_proto.events import (
+    ControlIn,
+    PacketIn,
+    PuntReason,
+    Reconfigure,
+    TimerFired,
+)
+from dysco_proto.lock import LockStatus
+from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
+from dysco_proto.policy import Policy, PolicyTable
+from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, NackReason, RequestId
+
+KEY = b"unit-test-key-0123456789abcdef!!"
+C, M, N, S = "198.18.0.1", "198.18.1.1", "198.18.1.2", "198.18.2.1"
+SESSION = FiveTuple(C, 40000, S, 80)
+SYN_OPTS = TcpOptions(mss=1460, wscale=7, sack_permitted=True, timestamp=(100, 0))
+_ids = itertools.count(1)
+
+
+def peer_codec() -> ControlCodec:
+    return ControlCodec(KEY)
+
+
+def msg_bytes(msg: ControlMessage) -> bytes:
+    return peer_codec().encode(replace(msg, msg_id=next(_ids)))
+
+
+def of(actions: list[Action], kind: type) -> list:
+    return [a for a in actions if isinstance(a, kind)]
+
+
+def controls(actions: list[Action]) -> list[ControlMessage]:
+    codec = peer_codec()
+    return [codec.decode(a.data, check_replay=False) for a in of(actions, SendControl)]
+
+
+def observed(actions: list[Action], prefix: str) -> list[Observe]:
+    return [a for a in of(actions, Observe) if a.kind.startswith(prefix)]
+
+
+def syn(t: FiveTuple, payload: bytes = b"", options: TcpOptions = SYN_OPTS) -> Segment:
+    return Segment(t, 1000, 0, TcpFlags.SYN, 65535, options, payload)
+
+
+def agent(addr: str, policies: tuple[Policy, ...] = ()) -> Agent:
+    return Agent(AgentConfig((addr,), KEY, PolicyTable(policies), seed=7))
+
+
+def chain_syn(src: str, dst: str, hops: tuple[str, ...], sport: int = 21000) -> Segment:
+    msg = ControlMessage(MsgType.CHAIN, RequestId(src, 0), src, left_session=SESSION, hops=hops)
+    return syn(FiveTuple(src, sport, dst, 80), msg_bytes(msg))
+
+
+def middle_agent() -> tuple[Agent, FiveTuple, FiveTuple]:
+    """An agent at M with a session C -> M -> S set up; returns (agent, left sub, right sub)."""
+    a = agent(M)
+    left_sub = FiveTuple(C, 21000, M, 80)
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain_syn(C, M, (S,))), 0.0)
+    delivered = of(acts, SendPacket)[0].segment
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, delivered), 0.001)
+    out = of(acts, SendPacket)[0].segment
+    return a, left_sub, out.tuple
+
+
+# --------------------------------------------------------------------------------- setup
+
+
+def test_initiator_installs_then_sends_chain_syn() -> None:
+    a = agent(C, (Policy("p", (M, N)),))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(SESSION)), 0.0)
+    kinds = [type(x).__name__ for x in acts if not isinstance(x, Observe)]
+    assert kinds == ["InstallEntry", "InstallEntry", "SendPacket"]
+    out = of(acts, SendPacket)[0]
+    assert out.toward is Toward.NETWORK
+    assert out.segment.tuple.src_ip == C and out.segment.tuple.dst_ip == M
+    assert out.segment.options.dysco_tag is None
+    msg = peer_codec().decode(out.segment.payload)
+    assert msg.type is MsgType.CHAIN and msg.hops == (N, S) and msg.left_session == SESSION
+    keys = {x.entry.key for x in of(acts, InstallEntry)}
+    assert EntryKey(Direction.OUT, SESSION) in keys
+    assert EntryKey(Direction.IN, out.segment.tuple.reversed()) in keys
+
+
+def test_no_policy_reinjects_unchanged_and_keeps_nothing() -> None:
+    a = agent(C)
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(SESSION)), 0.0)
+    assert of(acts, SendPacket)[0].segment == syn(SESSION)
+    assert a.state().sessions == 0 and not a.state().entries
+
+
+def test_host_syn_retransmission_reuses_subsession() -> None:
+    a = agent(C, (Policy("p", (M,)),))
+    first = of(a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(SESSION)), 0.0), SendPacket)
+    key = EntryKey(Direction.OUT, SESSION)
+    again = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(SESSION), key), 0.5)
+    assert not of(again, InstallEntry)
+    assert of(again, SendPacket)[0].segment.tuple == first[0].segment.tuple
+    assert a.state().sessions == 1
+
+
+def test_middlebox_tags_syn_and_continues_by_tag_after_nat() -> None:
+    a = agent(M)
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain_syn(C, M, (S,))), 0.0)
+    delivered = of(acts, SendPacket)[0]
+    assert delivered.toward is Toward.HOST and delivered.segment.tuple == SESSION
+    assert delivered.segment.payload == b"" and delivered.segment.options.dysco_tag is not None
+    natted = replace(delivered.segment, tuple=FiveTuple(M, 50000, S, 80))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, natted), 0.001)
+    out = of(acts, SendPacket)[0].segment
+    assert out.tuple.src_ip == M and out.tuple.dst_ip == S and out.options.dysco_tag is None
+    msg = peer_codec().decode(out.payload)
+    assert msg.hops == () and msg.left_session == FiveTuple(M, 50000, S, 80)
+    assert a.state().pending == 0 and a.state().sides == 2
+
+
+def test_no_tag_when_option_space_is_full() -> None:
+    a = agent(M)
+    full = TcpOptions(
+        mss=1460,
+        wscale=7,
+        sack_permitted=True,
+        timestamp=(1, 0),
+        sack_blocks=((1, 2), (3, 4), (5, 6)),
+    )
+    seg = replace(chain_syn(C, M, (S,)), options=full)
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, seg), 0.0)
+    assert of(acts, SendPacket)[0].segment.options.dysco_tag is None
+    assert observed(acts, "setup.no_tag_space")
+
+
+def test_responder_delivers_plain_syn() -> None:
+    a = agent(S)
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain_syn(M, S, ())), 0.0)
+    out = of(acts, SendPacket)[0]
+    assert out.toward is Toward.HOST and out.segment.options.dysco_tag is None
+    assert a.state().pending == 0
+
+
+def test_forged_chain_is_rejected() -> None:
+    a = agent(M)
+    msg = ControlMessage(MsgType.CHAIN, RequestId(C, 0), C, left_session=SESSION, hops=(S,))
+    bad = ControlCodec(b"another-deployment-key-000000000").encode(replace(msg, msg_id=1))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, syn(FiveTuple(C, 1, M, 80), bad)), 0)
+    assert observed(acts, "control.rejected") and not of(acts, InstallEntry)
+
+
+def test_fin_both_ways_then_close_timer_removes_everything() -> None:
+    a, left_sub, _right = middle_agent()
+    out_left = EntryKey(Direction.OUT, SESSION.reversed())
+    in_left = EntryKey(Direction.IN, left_sub)
+    fin = Segment(SESSION, 2000, 5000, TcpFlags.FIN | TcpFlags.ACK)
+    a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.IN, fin, in_left), 1.0)
+    rfin = Segment(SESSION.reversed(), 5000, 2001, TcpFlags.FIN | TcpFlags.ACK)
+    acts = a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.OUT, rfin, out_left), 1.1)
+    timer = of(acts, StartTimer)[0]
+    acts = a.handle(TimerFired(timer.timer_id), 1.6)
+    assert len(of(acts, RemoveEntry)) == 4
+    st = a.state()
+    assert (st.sessions, st.sides, len(st.entries), st.ports_in_use) == (0, 0, 0, 0)
+
+
+# --------------------------------------------------------------------------------- locks
+
+
+def request_lock(r: RequestId, sub: FiveTuple, right_anchor: str = S) -> ControlIn:
+    msg = ControlMessage(
+        MsgType.REQUEST_LOCK,
+        r,
+        sub.src_ip,
+        left_anchor=r.anchor,
+        right_anchor=right_anchor,
+        subsession=sub,
+    )
+    return ControlIn(sub.src_ip, sub.dst_ip, msg_bytes(msg))
+
+
+def from_right(mtype: MsgType, r: RequestId, sub: FiveTuple, **kw: object) -> ControlIn:
+    msg = replace(
+        ControlMessage(mtype, r, sub.dst_ip, left_anchor=r.anchor, right_anchor=S, subsession=sub),
+        **kw,
+    )
+    return ControlIn(sub.dst_ip, sub.src_ip, msg_bytes(msg))
+
+
+R1, R2, R3 = RequestId(C, 1), RequestId(C, 2), RequestId("198.18.0.9", 3)
+
+
+def test_request_forwarded_with_accumulated_delta() -> None:
+    a, left, right = middle_agent()
+    [fwd] = controls(a.handle(request_lock(R1, left, right_anchor="198.18.9.9"), 1.0))
+    assert fwd.type is MsgType.REQUEST_LOCK and fwd.subsession == right
+    assert a.state().locks[right] == ("pending", R1)
+
+
+def test_contending_request_is_held_then_nacked_when_first_is_granted() -> None:
+    a, left, right = middle_agent()
+    a.handle(request_lock(R1, left), 1.0)
+    assert controls(a.handle(request_lock(R2, left), 1.001)) == []  # held, not refused
+    out = controls(a.handle(from_right(MsgType.ACK_LOCK, R1, right), 1.002))
+    assert {(m.type, m.request) for m in out} == {
+        (MsgType.NACK_LOCK, R2),
+        (MsgType.ACK_LOCK, R1),
+    }
+    assert all(m.subsession == left for m in out)
+    assert a.state().locks[right] == ("locked", R1)
+
+
+def test_held_request_is_forwarded_when_first_fails() -> None:
+    a, left, right = middle_agent()
+    a.handle(request_lock(R1, left), 1.0)
+    a.handle(request_lock(R2, left), 1.001)
+    nack = from_right(MsgType.NACK_LOCK, R1, right, reason=NackReason.LOCKED)
+    out = controls(a.handle(nack, 1.002))
+    assert [(m.type, m.request) for m in out] == [
+        (MsgType.NACK_LOCK, R1),
+        (MsgType.REQUEST_LOCK, R2),
+    ]
+    assert a.state().locks[right] == ("pending", R2)
+
+
+def test_locked_subsession_refuses_other_requests_and_forwards_retransmissions() -> None:
+    a, left, right = middle_agent()
+    a.handle(request_lock(R1, left), 1.0)
+    a.handle(from_right(MsgType.ACK_LOCK, R1, right), 1.001)
+    [nack] = controls(a.handle(request_lock(R3, left), 1.002))
+    assert nack.type is MsgType.NACK_LOCK and nack.reason is NackReason.LOCKED
+    [again] = controls(a.handle(request_lock(R1, left), 1.003))
+    assert again.type is MsgType.REQUEST_LOCK and again.request == R1
+
+
+def test_stale_ack_is_dropped() -> None:
+    a, _left, right = middle_agent()
+    acts = a.handle(from_right(MsgType.ACK_LOCK, R1, right), 1.0)
+    assert controls(acts) == [] and observed(acts, "lock.stale")
+    assert a.state().locks[right] == ("unlocked", None)
+
+
+def test_cancel_unlocks_and_is_forwarded() -> None:
+    a, left, right = middle_agent()
+    a.handle(request_lock(R1, left), 1.0)
+    a.handle(from_right(MsgType.ACK_LOCK, R1, right), 1.001)
+    cancel = ControlMessage(
+        MsgType.CANCEL_LOCK, R1, C, left_anchor=C, right_anchor=S, subsession=left
+    )
+    [fwd] = controls(a.handle(ControlIn(C, M, msg_bytes(cancel)), 1.002))
+    assert fwd.type is MsgType.CANCEL_LOCK and fwd.subsession == right
+    assert a.state().locks[right] == ("unlocked", None)
+
+
+def test_right_anchor_acks_repeats_and_refuses_when_busy() -> None:
+    a, left, _right = middle_agent()
+    [ack] = controls(a.handle(request_lock(R1, left, right_anchor=M), 1.0))
+    assert ack.type is MsgType.ACK_LOCK and ack.subsession == left
+    [ack2] = controls(a.handle(request_lock(R1, left, right_anchor=M), 1.01))
+    assert ack2.type is MsgType.ACK_LOCK and ack2.request == R1
+    [nack] = controls(a.handle(request_lock(R2, left, right_anchor=M), 1.02))
+    assert nack.type is MsgType.NACK_LOCK and nack.reason is NackReason.BUSY
+
+
+def test_end_of_chain_that_is_not_the_anchor_refuses() -> None:
+    a = agent(S)
+    a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain_syn(M, S, ())), 0.0)
+    sub = FiveTuple(M, 21000, S, 80)
+    [nack] = controls(a.handle(request_lock(R1, sub, right_anchor="198.18.7.7"), 1.0))
+    assert nack.type is MsgType.NACK_LOCK and nack.reason is NackReason.NOT_FOUND
+
+
+def test_control_garbage_is_observed_not_raised() -> None:
+    a, _l, _r = middle_agent()
+    for data in (b"", b"\xd1\x5c", b"x" * 600, bytes(80)):
+        acts = a.handle(ControlIn(C, M, data), 1.0)
+        assert observed(acts, "control.rejected")
+
+
+def test_replayed_control_message_is_rejected() -> None:
+    a, left, _right = middle_agent()
+    ev = request_lock(R1, left)
+    a.handle(ev, 1.0)
+    acts = a.handle(ev, 1.01)
+    assert observed(acts, "control.rejected") and controls(acts) == []
+
+
+# --------------------------------------------------------------------------------- left anchor
+
+
+def initiator_with_session() -> tuple[Agent, FiveTuple]:
+    a = agent(C, (Policy("p", (M,)),))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(SESSION)), 0.0)
+    return a, of(acts, SendPacket)[0].segment.tuple
+
+
+def test_reconfigure_unknown_session_is_refused() -> None:
+    a = agent(C)
+    acts = a.handle(Reconfigure(SESSION, S, (), request_tag=5), 0.0)
+    [o] = observed(acts, "reconfig.refused")
+    assert o.fields["tag"] == 5
+
+
+def test_nack_ends_request_as_refused_and_frees_side() -> None:
+    a, sub = initiator_with_session()
+    [req] = controls(a.handle(Reconfigure(SESSION, S, (), request_tag=9), 1.0))
+    assert req.type is MsgType.REQUEST_LOCK and req.subsession == sub
+    acts = a.handle(from_right(MsgType.NACK_LOCK, req.request, sub, reason=NackReason.LOCKED), 1.1)
+    [o] = observed(acts, "reconfig.refused")
+    assert o.fields["tag"] == 9
+    assert a.state().locks[sub] == (LockStatus.UNLOCKED.value, None)
+    assert a.state().active_reconfigs == 0
+
+
+def test_lock_timeout_cancels_then_ack_cancel_reports_cancelled() -> None:
+    a, sub = initiator_with_session()
+    [req] = controls(a.handle(Reconfigure(SESSION, S, (), request_tag=3), 1.0))
+    timer = f"lock:{req.request.anchor}/{req.request.number}"
+    sent: list[ControlMessage] = []
+    for i in range(a.config.max_retries + 1):
+        sent += controls(a.handle(TimerFired(timer), 2.0 + i))
+    assert sum(m.type is MsgType.REQUEST_LOCK for m in sent) == a.config.max_retries
+    assert sent[-1].type is MsgType.CANCEL_LOCK
+    ack = from_right(MsgType.ACK_CANCEL, req.request, sub)
+    [o] = observed(a.handle(ack, 20.0), "reconfig.cancelled")
+    assert o.fields["tag"] == 3 and a.state().active_reconfigs == 0
+
+
+def test_right_request_starts_a_request_with_its_id_once() -> None:
+    a, sub = initiator_with_session()
+    rid = RequestId(M, 77)
+    rr = ControlMessage(
+        MsgType.RIGHT_REQUEST, rid, M, left_anchor=C, right_anchor=S, subsession=sub, tag=4
+    )
+    [req] = controls(a.handle(ControlIn(M, C, msg_bytes(rr)), 1.0))
+    assert req.type is MsgType.REQUEST_LOCK and req.request == rid and req.right_anchor == S
+    assert controls(a.handle(ControlIn(M, C, msg_bytes(rr)), 1.01)) == []
+
+
+def test_second_reconfigure_on_busy_side_is_refused() -> None:
+    a, _sub = initiator_with_session()
+    a.handle(Reconfigure(SESSION, S, (), request_tag=1), 1.0)
+    [o] = observed(a.handle(Reconfigure(SESSION, S, (), request_tag=2), 1.0), "reconfig.refused")
+    assert o.fields["reason"] == "busy"
