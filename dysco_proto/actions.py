@@ -38,10 +38,16 @@ class Toward(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SendPacket:
-    """Packet-out. The data plane does not rewrite it again."""
+    """Packet-out. The data plane does not rewrite it again.
+
+    ``host`` names the local host (one of the agent's addresses) a ``Toward.HOST`` packet is
+    for: a middlebox receives packets addressed to the session's destination, not to itself,
+    so the target cannot derive the port from the packet.
+    """
 
     segment: Segment
     toward: Toward
+    host: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,8 @@ class AgentConfig:
     anchor_timeout: float = 2.0  # right anchor staged but never committed: revert
     done_linger: float = 2.0  # how long finished requests are remembered for duplicates
     max_backoff: float = 0.5
+    slot_base: int = 1  # register slots this agent may use: [slot_base, slot_limit)
+    slot_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -324,7 +326,7 @@ class Agent:
         self._msg_id = config.msg_id_base or 1
         self._req_number = self._rng.getrandbits(31)
         self._next_hop_id = 1
-        self._next_slot = 1
+        self._next_slot = config.slot_base
         self._next_token = 1
         self._now = 0.0
         self._out: list[Action] = []
@@ -514,10 +516,17 @@ class Agent:
         self.hops[hop.id] = hop
         return hop
 
-    def _new_slot(self) -> int:
-        slot = self._next_slot
-        self._next_slot += 1
-        return slot
+    def _new_slot(self) -> int | None:
+        """A register slot not used by a live side (wraps within the configured range)."""
+        limit = self.config.slot_limit
+        for _ in range(len(self.slot_owner) + 1):
+            slot = self._next_slot
+            self._next_slot += 1
+            if limit is not None and self._next_slot >= limit:
+                self._next_slot = self.config.slot_base
+            if slot not in self.slot_owner:
+                return slot
+        return None
 
     def _index_side(self, side: Side) -> None:
         if side.is_left:
@@ -655,13 +664,17 @@ class Agent:
         template: ControlMessage | None,
     ) -> bool:
         local = hop.left.local if hop.left is not None else seg.tuple.src_ip
+        slot = self._new_slot()
+        if slot is None:
+            self._observe("setup.slots_exhausted", local=local)
+            return False
         try:
             port = self.ports.allocate(local, next_hop)
         except PortsExhausted:
             self._observe("setup.ports_exhausted", local=local, peer=next_hop)
             return False
         sub = FiveTuple(local, port, next_hop, seg.tuple.dst_port)
-        side = Side(hop, False, local, next_hop, sub, seg.tuple, self._new_slot(), own_port=port)
+        side = Side(hop, False, local, next_hop, sub, seg.tuple, slot, own_port=port)
         self._record_handshake(side, seg, outgoing=True)
         hop.right = side
         self._index_side(side)
@@ -695,7 +708,7 @@ class Agent:
             self._deliver_syn(side, seg)  # a retransmitted chain SYN
             return
         if not seg.payload or ControlCodec.peek_type(seg.payload) is None:
-            self._emit(SendPacket(seg, Toward.HOST))  # not ours: plain TCP to a local host
+            self._emit(SendPacket(seg, Toward.HOST, seg.tuple.dst_ip))  # not ours: plain TCP
             return
         try:
             msg = self.codec.decode(seg.payload)
@@ -713,11 +726,13 @@ class Agent:
         if msg.left_session in self.left_by_stuple:
             self._observe("setup.conflict", tuple=str(msg.left_session))
             return
+        slot = self._new_slot()
+        if slot is None:
+            self._observe("setup.slots_exhausted", local=seg.tuple.dst_ip)
+            return
         hop = self._new_hop()
         local = seg.tuple.dst_ip
-        side = Side(
-            hop, True, local, seg.tuple.src_ip, seg.tuple, msg.left_session, self._new_slot()
-        )
+        side = Side(hop, True, local, seg.tuple.src_ip, seg.tuple, msg.left_session, slot)
         hop.left = side
         self._index_side(side)
         self._install(side, side.in_entry())
@@ -741,7 +756,7 @@ class Agent:
                 host = replace(host, options=replace(host.options, dysco_tag=pend.tag))
             else:
                 self._observe("setup.no_tag_space", tuple=str(side.stuple))
-        self._emit(SendPacket(host, Toward.HOST))
+        self._emit(SendPacket(host, Toward.HOST, side.local))
 
     def _synack_punt(self, seg: Segment, key: EntryKey | None) -> None:
         side = self.by_key.get(key) if key else None
