@@ -43,7 +43,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check dysco_proto controller tests bmv2_tests
 
 typecheck: setup
-	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict dysco_proto
+	$(VENV)/bin/mypy controller
 
 unit: setup
 	$(VENV)/bin/pytest -q

@@ -42,7 +42,7 @@ from dysco_proto.events import (
     SlotSnapshot,
     TimerFired,
 )
-from dysco_proto.lock import LockState, Verdict, on_ack, on_cancel, on_nack, on_request
+from dysco_proto.lock import LockState, LockStatus, Verdict, on_ack, on_cancel, on_nack, on_request
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 from dysco_proto.policy import PolicyTable
 from dysco_proto.ports import PortPool, PortsExhausted
@@ -404,6 +404,14 @@ class Agent:
             locks=locks,
             active_reconfigs=len(self.lefts) + len(self.rights),
         )
+
+    def locks(self) -> dict[FiveTuple, tuple[str, RequestId | None]]:
+        """Subsessions whose lock is not free (cheap: for per-step invariant checks)."""
+        return {
+            sub: (side.lock.status.value, side.lock.request)
+            for sub, side in self.right_by_sub.items()
+            if side.lock.status is not LockStatus.UNLOCKED
+        }
 
     def sessions(self) -> list[SessionView]:
         """Views of every session (hop) this agent holds state for, by id."""
@@ -1021,10 +1029,27 @@ class Agent:
         )
         self._send(nack, side.local, side.peer)
 
+    def _reply_unknown(self, msg: ControlMessage, mtype: MsgType) -> None:
+        """Answer a hop-by-hop message for a subsession we hold no state for (it ended)."""
+        if msg.subsession is None or msg.subsession.dst_ip not in self.addresses:
+            return
+        reply = ControlMessage(
+            mtype,
+            msg.request,
+            msg.subsession.dst_ip,
+            left_anchor=msg.left_anchor,
+            right_anchor=msg.right_anchor,
+            subsession=msg.subsession,
+            reason=NackReason.NOT_FOUND if mtype is MsgType.NACK_LOCK else NackReason.NONE,
+            tag=msg.tag,
+        )
+        self._send(reply, msg.subsession.dst_ip, msg.subsession.src_ip)
+
     def _on_request_lock(self, msg: ControlMessage) -> None:
         side = self.left_by_sub.get(msg.subsession) if msg.subsession else None
         if side is None:
             self._observe("lock.unknown_subsession", request=msg.request)
+            self._reply_unknown(msg, MsgType.NACK_LOCK)
             return
         r = msg.request
         rr = self.right_requests.get(r)
@@ -1145,6 +1170,7 @@ class Agent:
     def _on_cancel_lock(self, msg: ControlMessage) -> None:
         side = self.left_by_sub.get(msg.subsession) if msg.subsession else None
         if side is None:
+            self._reply_unknown(msg, MsgType.ACK_CANCEL)
             return
         r = msg.request
         reply = ControlMessage(
@@ -1321,7 +1347,7 @@ class Agent:
         )
         syn = Segment(la.new_sub, la.syn_seq, la.syn_ack, TcpFlags.SYN, 65535, opts, payload)
         self._emit(SendPacket(syn, Toward.NETWORK))
-        self._timer(f"syn:{_rid(la.request)}", self._backoff(la.retries) * 2)
+        self._timer(f"syn:{_rid(la.request)}", self._backoff(la.retries + 1))
 
     def _left_maybe_commit(self, la: LeftAnchor) -> None:
         if la.phase is not LeftPhase.SYN_SENT or la.synack_seq is None or la.peer_hs is None:

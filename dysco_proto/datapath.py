@@ -86,13 +86,16 @@ class DataPath:
         self.entries: dict[EntryKey, MappingEntry] = {}
         self.slots: dict[int, SlotRegisters] = {}
         self._last_used: dict[EntryKey, float] = {}
-        self._idle_reported: set[EntryKey] = set()
+        self._idle_reported: dict[EntryKey, float] = {}
         self.counters: dict[str, int] = {}
 
     # --- table management ------------------------------------------------------------------
 
     def install(self, entry: MappingEntry, now: float = 0.0) -> None:
-        """Insert an entry (replacing one with the same key, like a P4Runtime INSERT+MODIFY)."""
+        """Insert an entry (replacing one with the same key, like a P4Runtime INSERT+MODIFY).
+
+        ``now`` starts the entry's idle clock; pass the current time.
+        """
         self.entries[entry.key] = entry
         self._touch(entry.key, now)
         self.slots.setdefault(entry.slot, SlotRegisters())
@@ -104,16 +107,23 @@ class DataPath:
     def remove(self, key: EntryKey) -> None:
         entry = self.entries.pop(key, None)
         self._last_used.pop(key, None)
-        self._idle_reported.discard(key)
+        self._idle_reported.pop(key, None)
         if entry is not None and not any(e.slot == entry.slot for e in self.entries.values()):
             self.slots.pop(entry.slot, None)
 
     def idle_entries(self, now: float) -> list[EntryKey]:
-        """Entries idle for at least the idle timeout, each reported once until used again."""
+        """Entries idle for at least the idle timeout.
+
+        An entry that stays idle is reported again once per idle period (an agent may have
+        had a reason to keep it the first time, e.g. a reconfiguration in progress).
+        """
         out = []
         for key, last in self._last_used.items():
-            if now - last >= self.idle_timeout and key not in self._idle_reported:
-                self._idle_reported.add(key)
+            if now - last < self.idle_timeout:
+                continue
+            reported = self._idle_reported.get(key)
+            if reported is None or now - reported >= self.idle_timeout:
+                self._idle_reported[key] = now
                 out.append(key)
         return sorted(out)
 
@@ -140,7 +150,7 @@ class DataPath:
 
     def _touch(self, key: EntryKey, now: float) -> None:
         self._last_used[key] = now
-        self._idle_reported.discard(key)
+        self._idle_reported.pop(key, None)
 
     def _process(self, seg: Segment, direction: Direction, now: float) -> DataPathResult:
         res = DataPathResult()

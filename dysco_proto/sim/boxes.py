@@ -256,6 +256,7 @@ class Proxy(Box):
             mss=self.mss,
             wscale=rng.randint(0, 9),
             ts_offset=rng.getrandbits(32),
+            peer_window=32 * self.mss,
         )
         self.conns[ep.tuple_in] = ep
         self.endpoints.append(ep)

@@ -10,8 +10,13 @@ independently (half-close).
 
 What it checks (reported through ``violation``): an acknowledgment or SACK edge above the
 highest sequence number this endpoint ever sent. Acks below ``snd_una`` are ignored, as TCP
-does. Timestamp echoes newer than anything this endpoint sent are counted in
-``ts_echo_errors`` (a weaker property, reported as a warning by the simulator).
+does. Weaker properties are counted and reported as warnings by the simulator: timestamp
+echoes newer than anything this endpoint sent (``ts_echo_errors``) and, when the peer's
+window is known, a scaled window far from it (``window_errors``: a wrong window-scale
+translation).
+
+The advertised window is fixed: ``4 * window_segments * mss`` bytes, scaled by the
+endpoint's own window scale.
 
 Internally all sequence numbers are unbounded offsets from the ISN (send side) or from the
 peer's ISN (receive side); the wire carries them modulo 2**32 and incoming values are
@@ -27,11 +32,17 @@ from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 from dysco_proto.seqnum import MASK, seq_diff
 from dysco_proto.sim.engine import Engine
 
+# Flag tests use plain ints (IntFlag operators are slow); segments get prebuilt TcpFlags.
+_F_FIN = int(TcpFlags.FIN)
+_F_SYN = int(TcpFlags.SYN)
+_F_RST = int(TcpFlags.RST)
+_F_ACK = int(TcpFlags.ACK)
 _ACK = TcpFlags.ACK
-_DATA = TcpFlags.ACK | TcpFlags.PSH
-_FIN = TcpFlags.FIN
 _SYN = TcpFlags.SYN
-_RST = TcpFlags.RST
+_SYN_ACK = TcpFlags.SYN | TcpFlags.ACK
+_DATA = TcpFlags.ACK | TcpFlags.PSH
+_DATA_FIN = TcpFlags.ACK | TcpFlags.PSH | TcpFlags.FIN
+_FIN_ACK = TcpFlags.FIN | TcpFlags.ACK
 
 
 class TcpState(enum.Enum):
@@ -72,6 +83,7 @@ class TcpEndpoint:
         wscale: int = 7,
         ts_offset: int = 0,
         sack: bool = True,
+        peer_window: int | None = None,
     ) -> None:
         self.engine = engine
         self.tuple_out = FiveTuple(local[0], local[1], remote[0], remote[1])
@@ -88,6 +100,7 @@ class TcpEndpoint:
         self.wscale = wscale
         self.ts_offset = ts_offset & MASK
         self.sack = sack
+        self.peer_window = peer_window  # the window (bytes) the peer advertises, if known
 
         self.on_data: Callable[[bytes], None] | None = None
         self.on_fin: Callable[[], None] | None = None
@@ -127,6 +140,10 @@ class TcpEndpoint:
         self.rst_seen = 0
         self.invalid = 0
         self.abort_reason = ""
+        self.ts_echo_detail = ""
+        self.window_errors = 0
+        self.ts_missing = 0  # segments without timestamps although both sides offered them
+        self.window_detail = ""
 
     # --- application interface -------------------------------------------------------------
 
@@ -192,8 +209,8 @@ class TcpEndpoint:
 
     def receive(self, seg: Segment) -> None:
         """Process one segment from the peer (tuple oriented peer -> us)."""
-        flags = seg.flags
-        if flags & _RST:
+        flags = int(seg.flags)
+        if flags & _F_RST:
             self.rst_seen += 1
             if self.state is not TcpState.CLOSED:
                 self._abort("rst received")
@@ -202,13 +219,15 @@ class TcpEndpoint:
         if state is TcpState.ABORTED or state is TcpState.CLOSED:
             self.invalid += 1
             return
-        if flags & _SYN:
+        if flags & _F_SYN:
             self._receive_syn(seg)
             return
         if state is TcpState.SYN_SENT:
             self.invalid += 1
             return
-        if flags & _ACK:
+        if flags & _F_ACK:
+            if self.peer_window is not None and self.peer_wscale is not None:
+                self._check_window(seg)
             if state is TcpState.SYN_RCVD:
                 ack = self._unwrap_ack(seg.ack)
                 if ack > self.snd_max:
@@ -220,16 +239,19 @@ class TcpEndpoint:
                 self.snd_una = 1
                 self._become_established()
             self._process_ack(seg)
-        if seg.options.timestamp is not None and self.ts_ok:
-            self._ts_input(seg.options.timestamp)
-        if seg.payload or flags & _FIN:
+        if self.ts_ok:
+            if seg.options.timestamp is not None:
+                self._ts_input(seg.options.timestamp)
+            else:
+                self.ts_missing += 1
+        if seg.payload or flags & _F_FIN:
             self._process_data(seg)
             self._send_ack()
         if self.state is TcpState.ESTABLISHED:
             self._output()
 
     def _receive_syn(self, seg: Segment) -> None:
-        if seg.flags & _ACK:  # SYN-ACK
+        if int(seg.flags) & _F_ACK:  # SYN-ACK
             if self.state is TcpState.SYN_SENT:
                 ack = self._unwrap_ack(seg.ack)
                 if ack != 1:
@@ -282,6 +304,24 @@ class TcpEndpoint:
             self._ts_recent = tsval
         if seq_diff(tsecr, self._ts_sent_hi) > 0 or seq_diff(tsecr, self.ts_offset) < 0:
             self.ts_echo_errors += 1
+            if not self.ts_echo_detail:
+                self.ts_echo_detail = (
+                    f"t={self.engine.now:.6f} TSecr={tsecr} newest TSval sent="
+                    f"{self._ts_sent_hi} (first {self.ts_offset})"
+                )
+
+    def _check_window(self, seg: Segment) -> None:
+        """The scaled window must be close to what the peer advertises: a wrong window-scale
+        translation shows up as a factor of two or more."""
+        assert self.peer_window is not None and self.peer_wscale is not None
+        real = seg.window << self.peer_wscale
+        if not self.peer_window / 1.6 <= real <= self.peer_window * 1.6:
+            self.window_errors += 1
+            if not self.window_detail:
+                self.window_detail = (
+                    f"t={self.engine.now:.6f} window field {seg.window} << peer wscale "
+                    f"{self.peer_wscale} = {real}, peer advertises {self.peer_window}: {seg}"
+                )
 
     def _unwrap_ack(self, ack: int) -> int:
         return self.snd_una + seq_diff(ack, (self.isn + self.snd_una) & MASK)
@@ -321,7 +361,7 @@ class TcpEndpoint:
     def _process_data(self, seg: Segment) -> None:
         start = self.rcv_nxt + seq_diff(seg.seq, (self.irs + self.rcv_nxt) & MASK)
         payload = seg.payload
-        if seg.flags & _FIN:
+        if int(seg.flags) & _F_FIN:
             self._fin_at = start + len(payload)
         if payload and start + len(payload) > self.rcv_nxt:
             old = self._ooo.get(start)
@@ -389,7 +429,7 @@ class TcpEndpoint:
             Segment(
                 self.tuple_out,
                 (self.isn + seq_off) & MASK,
-                (self.irs + self.rcv_nxt) & MASK if flags & _ACK else 0,
+                (self.irs + self.rcv_nxt) & MASK if int(flags) & _F_ACK else 0,
                 flags,
                 self._window(),
                 self._options(),
@@ -401,10 +441,8 @@ class TcpEndpoint:
         tsval = (self.ts_offset + int(self.engine.now * 1000)) & MASK
         self._ts_sent_hi = tsval
         syn_ack = self.state is TcpState.SYN_RCVD
-        if syn_ack and not self.ts_ok:
-            ts = None
-        else:
-            ts = (tsval, self._ts_recent if syn_ack else 0)
+        # a SYN always offers timestamps; a SYN-ACK only answers an offer
+        ts = None if syn_ack and not self.ts_ok else (tsval, self._ts_recent if syn_ack else 0)
         opts = TcpOptions(
             mss=self.mss,
             wscale=self.wscale,
@@ -417,7 +455,7 @@ class TcpEndpoint:
                 self.tuple_out,
                 self.isn,
                 (self.irs + 1) & MASK if syn_ack else 0,
-                _SYN | _ACK if syn_ack else _SYN,
+                _SYN_ACK if syn_ack else _SYN,
                 0xFFFF,
                 opts,
             )
@@ -437,12 +475,12 @@ class TcpEndpoint:
                 n = min(self.mss, buf_end - nxt, limit - nxt)
                 fin = self.closing and nxt + n == buf_end
                 payload = bytes(self._sbuf[nxt - 1 : nxt - 1 + n])
-                self._send(nxt, _DATA | _FIN if fin else _DATA, payload)
+                self._send(nxt, _DATA_FIN if fin else _DATA, payload)
                 self.snd_nxt = nxt + n + (1 if fin else 0)
                 if fin:
                     self.fin_sent = True
             elif self.closing and nxt == buf_end:
-                self._send(nxt, _FIN | _ACK)
+                self._send(nxt, _FIN_ACK)
                 self.snd_nxt = nxt + 1
                 self.fin_sent = True
             else:
@@ -534,6 +572,6 @@ class EndpointStack:
                     self.endpoints[seg.tuple] = new
                     new.accept(seg)
                     return
-        if seg.flags & _RST:
+        if int(seg.flags) & _F_RST:
             self.rst_seen += 1
         self.strays += 1
