@@ -1,0 +1,686 @@
+"""The controller's YAML configuration: schema, validation and the resulting objects.
+
+One file configures one daemon, i.e. the control plane of one data-plane device::
+
+    device:
+      name: sw1                    # optional; used in logs, metrics, default socket name
+      address: 127.0.0.1:9559      # required: the device's P4Runtime server (host:port)
+      device_id: 1                 # optional, default 1
+      election_id: 1               # optional, default 1 (>= 1)
+      p4info: ../p4src/build/dysco.p4info.txtpb  # optional; default: the project's build
+      device_config: ../p4src/build/dysco.json   # optional (bmv2 JSON; absent: P4Info only)
+      cpu_port: 255                # optional: default dysco_proto.pipeline.CPU_PORT
+      mac: "02:d5:c0:00:00:01"     # optional: source MAC of frames the device routes
+      push_pipeline: auto          # auto (only when the P4Info cookie changed) | always | never
+    ports:
+      hosts:                       # ports facing the hosts this agent serves (>= 1)
+        - {name: h1, port: 1, address: 10.0.0.1, mac: "02:00:00:00:00:01"}
+      network: {port: 3, mac: "02:00:00:00:00:fe"}  # uplink; mac: next-hop MAC (optional)
+    routes:                        # optional; default: 0.0.0.0/0 via the network port
+      - {prefix: 10.1.0.0/16, port: 3, mac: "02:00:00:00:00:fe"}
+    agent:                         # optional
+      agent_id: 0                  # the pipeline's agent id of this daemon's host ports
+      addresses: [10.0.0.1]        # default: every host address
+      port_range: 20000-60999
+      seed: 0
+    control:
+      listen: 127.0.0.1:35001      # UDP endpoint of this controller's peer channel
+      key_file: dysco.key          # hex (>= 16 bytes) in a file, or `key: <hex>` inline
+    peers:                         # other controllers (there is no central one)
+      - {name: c2, endpoint: 127.0.0.1:35002, addresses: [10.0.0.2]}
+    names: {fw1: 10.0.0.5}         # optional: names usable in policy chains
+    policies: [...]                # optional: same schema as docs/policies.md
+    policy_file: policies.yaml     # optional: alternative to `policies`
+    timers: {rto: 0.02, idle_timeout: 30}   # optional; see TIMER_FIELDS
+    management: {socket: /run/dysco/sw1.sock, token_file: /run/dysco/sw1.token}
+    metrics: {listen: 127.0.0.1:9108}      # optional; absent: no metrics endpoint
+    writes: {max_batch: 1000}              # optional
+
+Relative paths are resolved against the directory of the configuration file. Every problem
+raises :class:`dysco_proto.policy.ConfigError` with the file, the 1-based line and the field
+path, and nothing is started before the whole file has been validated.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from dysco_proto.pipeline import CPU_PORT
+from dysco_proto.policy import ConfigError, Policy, PolicyTable, load_policies
+from dysco_proto.policy import _Parser as _PolicyParser
+from dysco_proto.wire import MIN_KEY_LEN
+
+__all__ = [
+    "TIMER_FIELDS",
+    "Config",
+    "ConfigError",
+    "ControlConfig",
+    "DeviceConfig",
+    "HostPort",
+    "ManagementConfig",
+    "NetworkPort",
+    "PeerConfig",
+    "load_config",
+    "parse_config",
+]
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_STR_TAG = "tag:yaml.org,2002:str"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_RANGE_RE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_P4INFO = PROJECT_ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
+
+TIMER_FIELDS: dict[str, float] = {
+    "rto": 0.02,  # control-message retransmission timeout (agent)
+    "max_backoff": 0.5,
+    "close_timeout": 0.5,
+    "pending_timeout": 2.0,
+    "anchor_timeout": 2.0,
+    "done_linger": 2.0,
+    "idle_timeout": 30.0,  # entries unused this long are reported idle to the agent
+    "idle_scan": 1.0,  # how often the controller checks idleness
+    "reconnect_max": 5.0,  # longest back-off between P4Runtime reconnection attempts
+}
+"""Timer names accepted under ``timers`` (seconds) and their defaults."""
+
+_COUNT_FIELDS: dict[str, int] = {"max_retries": 10, "syn_retries": 6}
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """The data-plane device and how to talk P4Runtime to it."""
+
+    name: str
+    address: str
+    device_id: int
+    election_id: int
+    p4info: Path
+    device_config: Path | None
+    cpu_port: int
+    push_pipeline: str  # auto | always | never
+    mac: str = "02:d5:c0:00:00:01"
+
+
+@dataclass(frozen=True)
+class HostPort:
+    """A device port facing one local host."""
+
+    name: str
+    port: int
+    address: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class NetworkPort:
+    """The device's uplink port and the next hop's MAC."""
+
+    port: int
+    mac: str
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """Another controller: its peer-channel endpoint and the agent addresses it serves."""
+
+    name: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ControlConfig:
+    """The peer channel: where this controller listens and the control-channel key."""
+
+    host: str
+    port: int
+    key: bytes
+
+
+@dataclass(frozen=True)
+class ManagementConfig:
+    """The local management API (Unix socket + token file) and the optional metrics port."""
+
+    socket: Path
+    token_file: Path
+    metrics_host: str | None = None
+    metrics_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated daemon configuration."""
+
+    file: str
+    device: DeviceConfig
+    hosts: tuple[HostPort, ...]
+    network: NetworkPort
+    routes: tuple[tuple[str, int, str], ...]  # (prefix, port, next-hop MAC)
+    addresses: tuple[str, ...]
+    agent_id: int
+    port_low: int
+    port_high: int
+    seed: int
+    control: ControlConfig
+    peers: tuple[PeerConfig, ...]
+    names: Mapping[str, str]
+    policies: tuple[Policy, ...]
+    timers: Mapping[str, float]
+    counts: Mapping[str, int]
+    management: ManagementConfig
+    max_batch: int = 1000
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    def policy_table(self) -> PolicyTable:
+        """A fresh policy table for an agent."""
+        return PolicyTable(self.policies)
+
+    def host_by_address(self) -> dict[str, HostPort]:
+        """Local host address -> its port."""
+        return {h.address: h for h in self.hosts}
+
+    def peer_for(self, address: str) -> PeerConfig | None:
+        """The peer controller that serves agent ``address``, if any."""
+        for p in self.peers:
+            if address in p.addresses:
+                return p
+        return None
+
+
+class _Parser(_PolicyParser):
+    """Validates a whole controller configuration (reusing the policy parser's helpers)."""
+
+    def __init__(self, filename: str) -> None:
+        super().__init__(filename, None)
+        self.base = Path(filename).resolve().parent if filename != "<string>" else Path.cwd()
+
+    # -- scalar helpers -------------------------------------------------------------------
+
+    def fail(self, node: Node | None, field: str, message: str) -> NoReturn:
+        super().fail(node, field, message)
+
+    def integer(self, node: Node, path: str, low: int, high: int) -> int:
+        if not (isinstance(node, ScalarNode) and node.tag == _INT_TAG):
+            self.fail(node, path, f"expected an integer, got {_describe(node)}")
+        value = self.scalar(node, path)
+        assert isinstance(value, int)
+        if not low <= value <= high:
+            self.fail(node, path, f"{value} out of range {low}..{high}")
+        return value
+
+    def number(self, node: Node, path: str) -> float:
+        if not (isinstance(node, ScalarNode) and node.tag in (_INT_TAG, _FLOAT_TAG)):
+            self.fail(node, path, f"expected a number of seconds, got {_describe(node)}")
+        value = self.scalar(node, path)
+        assert isinstance(value, int | float)
+        if not (value > 0 and value < 86400 * 365):
+            self.fail(node, path, f"must be a positive number of seconds, got {value}")
+        return float(value)
+
+    def ipv4(self, node: Node, path: str) -> str:
+        text = self.string(node, path, "an IPv4 address")
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            self.fail(node, path, f"not an IPv4 address: {text!r}")
+
+    def mac(self, node: Node, path: str) -> str:
+        text = self.string(node, path, "a MAC address (aa:bb:cc:dd:ee:ff)")
+        if not _MAC_RE.match(text):
+            self.fail(node, path, f"not a MAC address (aa:bb:cc:dd:ee:ff): {text!r}")
+        return text.lower()
+
+    def endpoint(
+        self, node: Node, path: str, *, loopback_only: bool = False, allow_zero: bool = False
+    ) -> tuple[str, int]:
+        text = self.string(node, path, "host:port")
+        host, sep, port_text = text.rpartition(":")
+        if not sep or not host or not port_text.isdigit():
+            self.fail(node, path, f"expected host:port, got {text!r}")
+        port = int(port_text)
+        if not (0 if allow_zero else 1) <= port <= 65535:
+            self.fail(node, path, f"port {port} out of range 1..65535")
+        host = host.strip("[]")
+        if loopback_only:
+            try:
+                ok = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                ok = host == "localhost"
+            if not ok:
+                self.fail(node, path, f"must be a loopback address, got {host!r}")
+        return host, port
+
+    def path(self, node: Node, path: str, *, must_exist: bool) -> Path:
+        text = self.string(node, path, "a file path")
+        p = Path(os.path.expanduser(text))
+        if not p.is_absolute():
+            p = self.base / p
+        if must_exist and not p.is_file():
+            self.fail(node, path, f"no such file: {p}")
+        return p
+
+    def name(self, node: Node, path: str) -> str:
+        text = self.string(node, path, "a name")
+        if not _NAME_RE.match(text):
+            self.fail(node, path, f"invalid name {text!r} (letters, digits, '_', '.', '-')")
+        return text
+
+    def seq(self, node: Node, path: str, what: str) -> list[Node]:
+        if not isinstance(node, SequenceNode):
+            self.fail(node, path, f"expected a list of {what}, got {_describe(node)}")
+        return list(node.value)
+
+    def optional_mapping(
+        self, node: Node, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> dict[str, tuple[Node, Node]]:
+        if isinstance(node, ScalarNode) and node.tag == _NULL_TAG and not required:
+            return {}
+        return self.mapping(node, path, allowed, required)
+
+    # -- the document -------------------------------------------------------------------
+
+    def config(self, root: Node | None) -> Config:
+        if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
+            self.fail(root, "document", "empty configuration")
+        top = self.mapping(
+            root,
+            "",
+            (
+                "device",
+                "ports",
+                "routes",
+                "agent",
+                "control",
+                "peers",
+                "names",
+                "policies",
+                "policy_file",
+                "timers",
+                "management",
+                "metrics",
+                "writes",
+            ),
+            required=("device", "ports", "control"),
+        )
+        device = self.device(top["device"][1])
+        hosts, network = self.ports(top["ports"][1])
+        host_addrs = tuple(h.address for h in hosts)
+        addresses, port_low, port_high, seed, agent_id = self.agent(top.get("agent"), host_addrs)
+        routes = self.routes(top.get("routes"), network)
+        control = self.control(top["control"][1])
+        peers = self.peers(top.get("peers"), set(addresses))
+        if "names" in top:
+            self.parse_names(top["names"][1])
+        policies = self.policies(top)
+        timers, counts = self.timers(top.get("timers"))
+        management = self.management(top.get("management"), top.get("metrics"), device.name)
+        max_batch = 1000
+        if "writes" in top:
+            w = self.optional_mapping(top["writes"][1], "writes", ("max_batch",))
+            if "max_batch" in w:
+                max_batch = self.integer(w["max_batch"][1], "writes.max_batch", 1, 100_000)
+        return Config(
+            file=self.filename,
+            device=device,
+            hosts=hosts,
+            network=network,
+            routes=routes,
+            addresses=addresses,
+            agent_id=agent_id,
+            port_low=port_low,
+            port_high=port_high,
+            seed=seed,
+            control=control,
+            peers=peers,
+            names=dict(self.names),
+            policies=tuple(policies),
+            timers=timers,
+            counts=counts,
+            management=management,
+            max_batch=max_batch,
+        )
+
+    def device(self, node: Node) -> DeviceConfig:
+        f = self.mapping(
+            node,
+            "device",
+            (
+                "name",
+                "address",
+                "device_id",
+                "election_id",
+                "p4info",
+                "device_config",
+                "cpu_port",
+                "push_pipeline",
+                "mac",
+            ),
+            required=("address",),
+        )
+        name = self.name(f["name"][1], "device.name") if "name" in f else "dysco"
+        host, port = self.endpoint(f["address"][1], "device.address")
+        device_id = (
+            self.integer(f["device_id"][1], "device.device_id", 0, 2**64 - 1)
+            if "device_id" in f
+            else 1
+        )
+        election_id = (
+            self.integer(f["election_id"][1], "device.election_id", 1, 2**128 - 1)
+            if "election_id" in f
+            else 1
+        )
+        if "p4info" in f:
+            p4info = self.path(f["p4info"][1], "device.p4info", must_exist=True)
+        else:
+            p4info = DEFAULT_P4INFO
+            if not p4info.is_file():
+                self.fail(node, "device.p4info", f"not given and the default {p4info} is missing")
+        device_config = (
+            self.path(f["device_config"][1], "device.device_config", must_exist=True)
+            if "device_config" in f
+            else None
+        )
+        cpu_port = (
+            self.integer(f["cpu_port"][1], "device.cpu_port", 0, 2**32 - 1)
+            if "cpu_port" in f
+            else CPU_PORT
+        )
+        mac = self.mac(f["mac"][1], "device.mac") if "mac" in f else "02:d5:c0:00:00:01"
+        push = "auto"
+        if "push_pipeline" in f:
+            vnode = f["push_pipeline"][1]
+            push = self.string(vnode, "device.push_pipeline", "auto, always or never")
+            if push not in ("auto", "always", "never"):
+                self.fail(vnode, "device.push_pipeline", f"expected auto, always, never: {push!r}")
+        return DeviceConfig(
+            name=name,
+            address=f"{host}:{port}",
+            device_id=device_id,
+            election_id=election_id,
+            p4info=p4info,
+            device_config=device_config,
+            cpu_port=cpu_port,
+            push_pipeline=push,
+            mac=mac,
+        )
+
+    def ports(self, node: Node) -> tuple[tuple[HostPort, ...], NetworkPort]:
+        f = self.mapping(node, "ports", ("hosts", "network"), required=("hosts", "network"))
+        items = self.seq(f["hosts"][1], "ports.hosts", "host ports")
+        if not items:
+            self.fail(f["hosts"][1], "ports.hosts", "at least one host port is required")
+        hosts: list[HostPort] = []
+        seen_port: dict[int, int] = {}
+        seen_addr: dict[str, int] = {}
+        for i, item in enumerate(items):
+            path = f"ports.hosts[{i}]"
+            h = self.mapping(item, path, ("name", "port", "address", "mac"), ("port", "address"))
+            port = self.integer(h["port"][1], f"{path}.port", 0, 2**32 - 1)
+            addr = self.ipv4(h["address"][1], f"{path}.address")
+            mac = self.mac(h["mac"][1], f"{path}.mac") if "mac" in h else "00:00:00:00:00:00"
+            name = self.name(h["name"][1], f"{path}.name") if "name" in h else f"host{i}"
+            line = item.start_mark.line + 1
+            if addr in seen_addr:
+                self.fail(
+                    h["address"][1],
+                    f"{path}.address",
+                    f"address {addr} already given at line {seen_addr[addr]}",
+                )
+            seen_port.setdefault(port, line)
+            seen_addr[addr] = line
+            hosts.append(HostPort(name, port, addr, mac))
+        n = self.mapping(f["network"][1], "ports.network", ("port", "mac"), ("port",))
+        nport = self.integer(n["port"][1], "ports.network.port", 0, 2**32 - 1)
+        if nport in seen_port:
+            self.fail(
+                n["port"][1],
+                "ports.network.port",
+                f"port {nport} is also a host port (line {seen_port[nport]})",
+            )
+        nmac = self.mac(n["mac"][1], "ports.network.mac") if "mac" in n else "ff:ff:ff:ff:ff:ff"
+        return tuple(hosts), NetworkPort(nport, nmac)
+
+    def agent(
+        self, item: tuple[Node, Node] | None, host_addrs: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], int, int, int, int]:
+        addresses = host_addrs
+        low, high, seed, agent_id = 20000, 60999, 0, 0
+        if item is None:
+            return addresses, low, high, seed, agent_id
+        f = self.optional_mapping(item[1], "agent", ("addresses", "port_range", "seed", "agent_id"))
+        if "agent_id" in f:
+            agent_id = self.integer(f["agent_id"][1], "agent.agent_id", 0, 255)
+        if "addresses" in f:
+            vnode = f["addresses"][1]
+            nodes = self.seq(vnode, "agent.addresses", "IPv4 addresses")
+            if not nodes:
+                self.fail(vnode, "agent.addresses", "at least one address is required")
+            out: list[str] = []
+            for i, a in enumerate(nodes):
+                addr = self.ipv4(a, f"agent.addresses[{i}]")
+                if addr not in host_addrs:
+                    self.fail(
+                        a, f"agent.addresses[{i}]", f"{addr} is not the address of a host port"
+                    )
+                out.append(addr)
+            addresses = tuple(out)
+        if "port_range" in f:
+            vnode = f["port_range"][1]
+            text = self.string(vnode, "agent.port_range", "a range 'low-high'")
+            m = _RANGE_RE.match(text)
+            if not m:
+                self.fail(vnode, "agent.port_range", f"expected 'low-high', got {text!r}")
+            low, high = int(m.group(1)), int(m.group(2))
+            if not (1024 <= low <= high <= 65535):
+                self.fail(vnode, "agent.port_range", f"need 1024 <= low <= high <= 65535: {text}")
+        if "seed" in f:
+            seed = self.integer(f["seed"][1], "agent.seed", 0, 2**63 - 1)
+        return addresses, low, high, seed, agent_id
+
+    def routes(
+        self, item: tuple[Node, Node] | None, network: NetworkPort
+    ) -> tuple[tuple[str, int, str], ...]:
+        if item is None:
+            return (("0.0.0.0/0", network.port, network.mac),)
+        node = item[1]
+        if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
+            return ()
+        out: list[tuple[str, int, str]] = []
+        for i, rnode in enumerate(self.seq(node, "routes", "routes")):
+            path = f"routes[{i}]"
+            f = self.mapping(rnode, path, ("prefix", "port", "mac"), ("prefix", "port"))
+            text = self.string(f["prefix"][1], f"{path}.prefix", "an IPv4 prefix")
+            try:
+                prefix = str(ipaddress.IPv4Network(text, strict=True))
+            except ValueError as e:
+                self.fail(f["prefix"][1], f"{path}.prefix", f"invalid IPv4 prefix {text!r}: {e}")
+            port = self.integer(f["port"][1], f"{path}.port", 0, 2**32 - 1)
+            mac = self.mac(f["mac"][1], f"{path}.mac") if "mac" in f else network.mac
+            out.append((prefix, port, mac))
+        return tuple(out)
+
+    def control(self, node: Node) -> ControlConfig:
+        f = self.mapping(node, "control", ("listen", "key", "key_file"), required=("listen",))
+        host, port = self.endpoint(f["listen"][1], "control.listen", allow_zero=True)
+        if ("key" in f) == ("key_file" in f):
+            self.fail(node, "control.key", "give exactly one of 'key' (hex) or 'key_file'")
+        if "key" in f:
+            vnode = f["key"][1]
+            key = self.hex_key(vnode, "control.key", self.string(vnode, "control.key", "hex"))
+        else:
+            vnode = f["key_file"][1]
+            p = self.path(vnode, "control.key_file", must_exist=True)
+            try:
+                text = p.read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError) as e:
+                self.fail(vnode, "control.key_file", f"cannot read {p}: {e}")
+            key = self.hex_key(vnode, "control.key_file", text)
+        return ControlConfig(host, port, key)
+
+    def hex_key(self, node: Node, path: str, text: str) -> bytes:
+        if not _HEX_RE.match(text) or len(text) % 2:
+            self.fail(node, path, "the key must be an even number of hex digits")
+        key = bytes.fromhex(text)
+        if len(key) < MIN_KEY_LEN:
+            self.fail(node, path, f"the key must be at least {MIN_KEY_LEN} bytes, got {len(key)}")
+        return key
+
+    def peers(self, item: tuple[Node, Node] | None, own: set[str]) -> tuple[PeerConfig, ...]:
+        if item is None:
+            return ()
+        node = item[1]
+        if isinstance(node, ScalarNode) and node.tag == _NULL_TAG:
+            return ()
+        out: list[PeerConfig] = []
+        owner: dict[str, str] = {}
+        names: set[str] = set()
+        for i, pnode in enumerate(self.seq(node, "peers", "peer controllers")):
+            path = f"peers[{i}]"
+            f = self.mapping(
+                pnode, path, ("name", "endpoint", "addresses"), ("endpoint", "addresses")
+            )
+            name = self.name(f["name"][1], f"{path}.name") if "name" in f else f"peer{i}"
+            if name in names:
+                self.fail(f["name"][1], f"{path}.name", f"duplicate peer name {name!r}")
+            names.add(name)
+            host, port = self.endpoint(f["endpoint"][1], f"{path}.endpoint")
+            anodes = self.seq(f["addresses"][1], f"{path}.addresses", "IPv4 addresses")
+            if not anodes:
+                self.fail(f["addresses"][1], f"{path}.addresses", "at least one address")
+            addrs: list[str] = []
+            for j, a in enumerate(anodes):
+                apath = f"{path}.addresses[{j}]"
+                addr = self.ipv4(a, apath)
+                if addr in own:
+                    self.fail(a, apath, f"{addr} is one of this agent's own addresses")
+                if addr in owner:
+                    self.fail(a, apath, f"{addr} is already served by peer {owner[addr]!r}")
+                owner[addr] = name
+                addrs.append(addr)
+            out.append(PeerConfig(name, host, port, tuple(addrs)))
+        return tuple(out)
+
+    def policies(self, top: dict[str, tuple[Node, Node]]) -> list[Policy]:
+        if "policies" in top and "policy_file" in top:
+            self.fail(top["policy_file"][0], "policy_file", "give 'policies' or 'policy_file'")
+        if "policy_file" in top:
+            p = self.path(top["policy_file"][1], "policy_file", must_exist=True)
+            return load_policies(p, names=self.names)
+        if "policies" not in top:
+            return []
+        pnode = top["policies"][1]
+        if isinstance(pnode, ScalarNode) and pnode.tag == _NULL_TAG:
+            return []
+        out: list[Policy] = []
+        seen: dict[str, int] = {}
+        for i, item in enumerate(self.seq(pnode, "policies", "policies")):
+            policy, name_node = self.parse_policy(item, f"policies[{i}]")
+            if policy.name in seen:
+                self.fail(
+                    name_node,
+                    f"policies[{i}].name",
+                    f"duplicate policy name {policy.name!r} (first defined at line "
+                    f"{seen[policy.name]})",
+                )
+            seen[policy.name] = name_node.start_mark.line + 1
+            out.append(policy)
+        return out
+
+    def timers(self, item: tuple[Node, Node] | None) -> tuple[dict[str, float], dict[str, int]]:
+        timers = dict(TIMER_FIELDS)
+        counts = dict(_COUNT_FIELDS)
+        if item is None:
+            return timers, counts
+        f = self.optional_mapping(item[1], "timers", (*TIMER_FIELDS, *_COUNT_FIELDS))
+        for key, (_k, vnode) in f.items():
+            if key in _COUNT_FIELDS:
+                counts[key] = self.integer(vnode, f"timers.{key}", 0, 1000)
+            else:
+                timers[key] = self.number(vnode, f"timers.{key}")
+        return timers, counts
+
+    def management(
+        self, mitem: tuple[Node, Node] | None, xitem: tuple[Node, Node] | None, name: str
+    ) -> ManagementConfig:
+        sock = Path(f"/run/dysco/{name}.sock")
+        token: Path | None = None
+        if mitem is not None:
+            f = self.optional_mapping(mitem[1], "management", ("socket", "token_file"))
+            if "socket" in f:
+                sock = self.path(f["socket"][1], "management.socket", must_exist=False)
+                if len(os.fsencode(sock)) > 100:
+                    self.fail(f["socket"][1], "management.socket", "path too long for a socket")
+            if "token_file" in f:
+                token = self.path(f["token_file"][1], "management.token_file", must_exist=False)
+        mhost = None
+        mport = None
+        if xitem is not None:
+            x = self.optional_mapping(xitem[1], "metrics", ("listen",))
+            if "listen" in x:
+                mhost, mport = self.endpoint(x["listen"][1], "metrics.listen", loopback_only=True)
+        return ManagementConfig(
+            socket=sock,
+            token_file=token if token is not None else sock.with_suffix(".token"),
+            metrics_host=mhost,
+            metrics_port=mport,
+        )
+
+
+def _describe(node: Node) -> str:
+    if isinstance(node, ScalarNode):
+        if node.tag == _NULL_TAG:
+            return "nothing (null)"
+        kind = node.tag.rsplit(":", 1)[-1] if node.tag.startswith("tag:yaml.org") else node.tag
+        return f"{kind} {node.value!r}"
+    return "a mapping" if isinstance(node, MappingNode) else "a list"
+
+
+def parse_config(text: str, *, filename: str = "<string>") -> Config:
+    """Validate a configuration document; raise :class:`ConfigError` (only) on a problem."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else None
+        parts = [p for p in (e.context, e.problem) if p]
+        raise ConfigError(filename, line, "yaml", "; ".join(parts) or "syntax error") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(filename, None, "yaml", str(e)) from None
+    except (ValueError, TypeError) as e:
+        raise ConfigError(filename, None, "yaml", str(e)) from None
+    try:
+        return _Parser(filename).config(root)
+    except ConfigError:
+        raise
+    except RecursionError:
+        raise ConfigError(filename, None, "document", "structure nested too deeply") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate the configuration file at ``path``."""
+    filename = os.fspath(path)
+    try:
+        with open(filename, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(filename, None, "file", e.strerror or str(e)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(filename, None, "file", f"not valid UTF-8: {e.reason}") from None
+    return parse_config(text, filename=filename)

@@ -1,0 +1,432 @@
+"""``dysco bench dataplane``: the DPDK agent's forwarding rate with Dysco rewriting, against
+``dpdk-testpmd --forward-mode=io`` on the same ports and traffic (the physical limit of the
+set-up), plus the P4Runtime install rate and the agent's memory per session.
+
+Set-up (root): two network namespaces, each with a veth whose root-side end is a DPDK
+``net_af_packet`` port: ``gen`` (port 0, a host port) and ``sink`` (port 1, the network).
+``dysco-dpdk-gen`` in ``gen`` sends TCP segments (NOP NOP TS option) cycling over the N
+installed sessions; the agent rewrites each (five-tuple, seq/ack/TSval deltas, checksums,
+slot registers) and routes it to port 1; the rate is what arrives on the sink veth. Then
+testpmd forwards the very same traffic between the same two ports unchanged.
+
+The N sessions (2N entries: OUT and IN) are installed through the P4Runtime server (a
+separate process, DPDK backend) with a plain gRPC client, in batches of 1,000 updates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD = REPO / "dpdk_agent" / "build"
+AGENT = BUILD / "dysco-dpdk-agent"
+GEN = BUILD / "dysco-dpdk-gen"
+SPORTS = 64000
+BATCH = 1000
+
+SRC, SRC_RW = "198.18.0.10", "198.18.128.10"
+DST_BASE, DST_RW_BASE = 0xC6130000, 0xC6138000  # 198.19.0.0, 198.19.128.0
+SINK_MAC = 0x020000009999  # not the sink's own MAC: the sink kernel drops frames early
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def _sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), check=check, capture_output=True, text=True)
+
+
+@dataclass
+class Topo:
+    ns_gen: str
+    ns_sink: str
+    if_gen: str
+    if_sink: str
+
+
+@contextlib.contextmanager
+def topology() -> Iterator[Topo]:
+    tag = f"{os.getpid() % 100000}"
+    t = Topo(f"dysco-bg{tag}", f"dysco-bs{tag}", f"dbg{tag}r", f"dbs{tag}r")
+    try:
+        for ns, root, mac in ((t.ns_gen, t.if_gen, "02:00:00:00:bb:01"),
+                              (t.ns_sink, t.if_sink, "02:00:00:00:cc:01")):  # fmt: skip
+            _sh("ip", "netns", "add", ns)
+            _sh("ip", "link", "add", root, "type", "veth", "peer", "name", f"{root}x")
+            _sh("ip", "link", "set", f"{root}x", "netns", ns)
+            _sh("ip", "-n", ns, "link", "set", f"{root}x", "name", "eth0")
+            _sh("ip", "-n", ns, "link", "set", "eth0", "address", mac)
+            _sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            _sh("ip", "link", "set", root, "up")
+            for cmd in (["ethtool", "-K", root], ["ip", "netns", "exec", ns, "ethtool", "-K", "eth0"]):
+                _sh(*cmd, "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off",
+                    check=False)  # fmt: skip
+        yield t
+    finally:
+        for ns in (t.ns_gen, t.ns_sink):
+            _sh("ip", "netns", "del", ns, check=False)
+        for root in (t.if_gen, t.if_sink):
+            _sh("ip", "link", "del", root, check=False)
+
+
+def _rx_packets(ns: str) -> int:
+    r = _sh("ip", "netns", "exec", ns, "cat", "/sys/class/net/eth0/statistics/rx_packets")
+    return int(r.stdout.strip())
+
+
+def _vdevs(t: Topo) -> list[str]:
+    return [
+        "--vdev", f"net_af_packet0,iface={t.if_gen},framecnt=4096,blocksz=4096,framesz=2048",
+        "--vdev", f"net_af_packet1,iface={t.if_sink},framecnt=4096,blocksz=4096,framesz=2048",
+    ]  # fmt: skip
+
+
+def _eal(prefix: str, lcores: str, mem: int) -> list[str]:
+    return ["-l", lcores, "--no-huge", "-m", str(mem), "--no-pci", f"--file-prefix={prefix}",
+            "--no-shconf", "--no-telemetry", "--log-level=lib.eal:error"]  # fmt: skip
+
+
+# --- P4Runtime install -------------------------------------------------------------------------
+
+
+def _session_updates(n: int) -> Iterator[list[Any]]:
+    """Batches of P4Runtime updates installing n sessions (OUT + IN entries)."""
+    from controller.p4rt.entities import P4RuntimeCodec
+    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+    from controller.p4rt.p4info import P4InfoIndex
+    from controller.p4rt.server import load_contract_p4info
+    from dysco_proto import pipeline as pl
+
+    idx = P4InfoIndex(load_contract_p4info())
+    codec = P4RuntimeCodec(idx)
+    t_out, t_in = codec.table_ids[pl.Tbl.OUT_SESSION], codec.table_ids[pl.Tbl.IN_SESSION]
+    mo, mi = codec.match_by_name[pl.Tbl.OUT_SESSION], codec.match_by_name[pl.Tbl.IN_SESSION]
+    a_out, a_in = codec.action_ids[pl.Act.OUT_REWRITE], codec.action_ids[pl.Act.IN_REWRITE]
+    po, pi = codec.param_by_name[pl.Act.OUT_REWRITE], codec.param_by_name[pl.Act.IN_REWRITE]
+    ip = lambda s: int.from_bytes(bytes(int(x) for x in s.split(".")), "big")  # noqa: E731
+    b = lambda v: v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")  # noqa: E731
+    src, src_rw = ip(SRC), ip(SRC_RW)
+    m32 = 0xFFFFFFFF
+    ex = p4r.FieldMatch.Exact
+    batch: list[Any] = []
+    for i in range(n):
+        sp, dst, dst_rw = 1024 + i % SPORTS, DST_BASE + i // SPORTS, DST_RW_BASE + i // SPORTS
+        slot = i % 65536
+        out = p4r.TableEntry(table_id=t_out, match=[
+            p4r.FieldMatch(field_id=mo["agent_id"], exact=ex(value=b"\x01")),
+            p4r.FieldMatch(field_id=mo["src_addr"], exact=ex(value=b(src))),
+            p4r.FieldMatch(field_id=mo["dst_addr"], exact=ex(value=b(dst))),
+            p4r.FieldMatch(field_id=mo["proto"], exact=ex(value=b"\x06")),
+            p4r.FieldMatch(field_id=mo["src_port"], exact=ex(value=b(sp))),
+            p4r.FieldMatch(field_id=mo["dst_port"], exact=ex(value=b(80))),
+        ])  # fmt: skip
+        a = out.action.action
+        a.action_id = a_out
+        for name, v in (("src_addr", src_rw), ("dst_addr", dst_rw), ("src_port", sp),
+                        ("dst_port", 8080), ("seq_delta", 1000), ("ack_delta", -7777 & m32),
+                        ("tsval_delta", 12345), ("tsecr_delta", 0), ("win_shift", 0),
+                        ("slot", slot), ("role", 0), ("epoch", 0), ("peer_cut", 0),
+                        ("peer_cut_valid", 0)):  # fmt: skip
+            a.params.add(param_id=po[name], value=b(v))
+        inn = p4r.TableEntry(table_id=t_in, match=[
+            p4r.FieldMatch(field_id=mi["src_addr"], exact=ex(value=b(dst_rw))),
+            p4r.FieldMatch(field_id=mi["dst_addr"], exact=ex(value=b(src_rw))),
+            p4r.FieldMatch(field_id=mi["proto"], exact=ex(value=b"\x06")),
+            p4r.FieldMatch(field_id=mi["src_port"], exact=ex(value=b(8080))),
+            p4r.FieldMatch(field_id=mi["dst_port"], exact=ex(value=b(sp))),
+        ])  # fmt: skip
+        a = inn.action.action
+        a.action_id = a_in
+        for name, v in (("src_addr", dst), ("dst_addr", src), ("src_port", 80),
+                        ("dst_port", sp), ("seq_delta", 7777), ("ack_delta", -1000 & m32),
+                        ("tsval_delta", 0), ("tsecr_delta", -12345 & m32), ("win_shift", 0),
+                        ("slot", slot), ("role", 0), ("epoch", 0)):  # fmt: skip
+            a.params.add(param_id=pi[name], value=b(v))
+        batch.append(p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=out)))
+        batch.append(p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=inn)))
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _base_updates() -> list[Any]:
+    from controller.p4rt.entities import P4RuntimeCodec
+    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+    from controller.p4rt.p4info import P4InfoIndex
+    from controller.p4rt.server import load_contract_p4info
+    from dysco_proto import pipeline as pl
+
+    codec = P4RuntimeCodec(P4InfoIndex(load_contract_p4info()))
+    es = [
+        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}),
+        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 1}, pl.Act.NETWORK_PORT, {}),
+        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.19.128.0/17"}, pl.Act.ROUTE,
+                            {"port": 1, "src_mac": 0x0200000000AA, "dst_mac": SINK_MAC}),
+        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.0.0/24"}, pl.Act.ROUTE,
+                            {"port": 0, "src_mac": 0x0200000000AB, "dst_mac": 0x02000000BB01}),
+    ]  # fmt: skip
+    return [p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=codec.to_p4r(e)))
+            for e in es]  # fmt: skip
+
+
+class P4RTSession:
+    """A primary-controller session with plain gRPC stubs (arbitration + pipeline push)."""
+
+    def __init__(self, address: str) -> None:
+        import grpc
+
+        from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+        from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
+        from controller.p4rt.server import load_contract_p4info
+
+        self.p4r = p4r
+        self.channel = grpc.insecure_channel(address, options=[
+            ("grpc.max_send_message_length", 64 << 20),
+            ("grpc.max_receive_message_length", 64 << 20)])  # fmt: skip
+        grpc.channel_ready_future(self.channel).result(timeout=30)
+        self.stub = p4r_grpc.P4RuntimeStub(self.channel)
+        self.eid = p4r.Uint128(high=0, low=1)
+        self._stop = threading.Event()
+        arb = p4r.StreamMessageRequest(arbitration=p4r.MasterArbitrationUpdate(
+            device_id=1, election_id=self.eid))  # fmt: skip
+
+        def reqs() -> Iterator[Any]:
+            yield arb
+            self._stop.wait()
+
+        self.stream = self.stub.StreamChannel(reqs())
+        first = next(self.stream)
+        if first.arbitration.status.code != 0:
+            raise BenchError(f"not primary: {first}")
+        self.stub.SetForwardingPipelineConfig(p4r.SetForwardingPipelineConfigRequest(
+            device_id=1, election_id=self.eid,
+            action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+            config=p4r.ForwardingPipelineConfig(p4info=load_contract_p4info())))  # fmt: skip
+
+    def write(self, updates: list[Any]) -> None:
+        self.stub.Write(self.p4r.WriteRequest(device_id=1, election_id=self.eid, updates=updates),
+                        timeout=120)  # fmt: skip
+
+    def close(self) -> None:
+        self._stop.set()
+        self.stream.cancel()
+        self.channel.close()
+
+
+def install_sessions(address: str, n: int, log: Any = None) -> dict[str, float]:
+    """Install the base entries and n sessions; returns the timing of the session writes."""
+    s = P4RTSession(address)
+    try:
+        s.write(_base_updates())
+        batches = list(_session_updates(n))  # built before timing: the rate is the server's
+        n_entries = sum(len(b) for b in batches)
+        # two writers in flight: the server decodes one batch while the agent applies another
+        t0 = time.perf_counter()
+        errs: list[BaseException] = []
+        lock = threading.Lock()
+        it = iter(batches)
+
+        def worker() -> None:
+            while True:
+                with lock:
+                    b = next(it, None)
+                if b is None:
+                    return
+                try:
+                    s.write(b)
+                except BaseException as e:  # noqa: BLE001
+                    errs.append(e)
+                    return
+
+        ths = [threading.Thread(target=worker) for _ in range(2)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        dt = time.perf_counter() - t0
+        if errs:
+            raise BenchError(f"P4Runtime write failed: {errs[0]}")
+        return {"entries": n_entries, "seconds": dt, "entries_per_s": n_entries / dt}
+    finally:
+        s.close()
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _wait_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> str:
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    buf = ""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise BenchError(f"process exited: {buf[-2000:]}")
+            continue
+        buf += line
+        if needle in line:
+            return line
+    raise BenchError(f"timeout waiting for {needle!r}: {buf[-2000:]}")
+
+
+def _measure(t: Topo, sessions: int, seconds: float, payload: int, gen_core: int) -> dict[str, float]:
+    """Run the generator and measure the sink's receive rate over the middle of the run."""
+    gen = subprocess.Popen(
+        ["ip", "netns", "exec", t.ns_gen, str(GEN), *_eal(f"dgen{os.getpid()}", str(gen_core), 256),
+         "--vdev", "net_af_packet0,iface=eth0,framecnt=4096,blocksz=4096,framesz=2048",
+         "--", "--sessions", str(sessions), "--seconds", str(int(seconds) + 2),
+         "--payload", str(payload), "--src", SRC, "--dst-base", "198.19.0.0",
+         "--sport-base", "1024", "--dport", "80"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    time.sleep(1.0)
+    r0, t0 = _rx_packets(t.ns_sink), time.perf_counter()
+    time.sleep(seconds)
+    r1, t1 = _rx_packets(t.ns_sink), time.perf_counter()
+    out, _ = gen.communicate(timeout=60)
+    line = next((x for x in out.splitlines() if x.startswith("{")), "{}")
+    g = json.loads(line)
+    return {"pps": (r1 - r0) / (t1 - t0), "generator_pps": float(g.get("pps", 0.0))}
+
+
+def run(sessions: int, *, seconds: float = 5.0, payload: int = 0, capacity: int = 1_000_000,
+        log: Any = None) -> dict[str, Any]:  # fmt: skip
+    """The whole benchmark; returns the JSON-able result."""
+    if os.geteuid() != 0:
+        raise BenchError("dysco bench dataplane needs root (network namespaces)")
+    for tool in ("ip", "dpdk-testpmd"):
+        if shutil.which(tool) is None:
+            raise BenchError(f"{tool} not found (apt-get install iproute2 dpdk)")
+    subprocess.run(["make", "-s", "-C", str(REPO / "dpdk_agent")], check=True)
+    cores = sorted(os.sched_getaffinity(0))
+    fwd_core, gen_core = cores[-1], cores[0]
+    capacity = max(capacity, sessions)
+    say = log or (lambda *_a: None)
+    result: dict[str, Any] = {"sessions": sessions, "capacity_sessions": capacity,
+                              "seconds": seconds, "payload": payload}  # fmt: skip
+    with topology() as t:
+        ctl = f"/tmp/dysco-bench-{os.getpid()}.sock"
+        mem = 512 + capacity * 260 // (1 << 20) + 128
+        agent = subprocess.Popen(
+            [str(AGENT), *_eal(f"dag{os.getpid()}", str(fwd_core), mem), *_vdevs(t), "--",
+             "--ctl", ctl, "--sessions", str(capacity)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        server = None
+        try:
+            line = _wait_line(agent, "dysco-agent: ready", 120)
+            table_bytes = int(line.split("table_bytes=")[1].split()[0])
+            result["bytes_per_session"] = round(table_bytes / capacity, 1)
+            port = 20000 + os.getpid() % 20000
+            server = subprocess.Popen(
+                [sys.executable, "-m", "controller.p4rt.server", "--backend", "dpdk",
+                 "--agent-ctl", ctl, "--address", f"127.0.0.1:{port}"],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(REPO),
+            )  # fmt: skip
+            _wait_line(server, "p4runtime server on", 60)
+            say(f"installing {sessions} sessions over P4Runtime ...")
+            w = install_sessions(f"127.0.0.1:{port}", sessions)
+            result["p4rt_write_entries_per_s"] = round(w["entries_per_s"])
+            result["p4rt_entries"] = w["entries"]
+            say(f"  {w['entries']} entries in {w['seconds']:.2f}s; measuring the agent ...")
+            m = _measure(t, sessions, seconds, payload, gen_core)
+            result["agent_pps"] = round(m["pps"])
+            result["agent_generator_pps"] = round(m["generator_pps"])
+            from controller.p4rt.dpdk_ctl import AgentClient
+
+            c = AgentClient(ctl)
+            st = c.stats()
+            c.close()
+            result["agent_hit_ratio"] = round(st["hit"] / max(1, st["rx"]), 4)
+        finally:
+            for p in (server, agent):
+                if p is not None and p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    try:
+                        p.wait(timeout=15)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+                        p.wait()
+            with contextlib.suppress(OSError):
+                os.unlink(ctl)
+        say("measuring dpdk-testpmd --forward-mode=io on the same ports ...")
+        tp = subprocess.Popen(
+            ["dpdk-testpmd", *_eal(f"dtp{os.getpid()}", f"{gen_core},{fwd_core}", 512), *_vdevs(t),
+             "--", "--forward-mode=io", "--auto-start", "--stats-period", "1", "--nb-cores=1",
+             "--rxq=1", "--txq=1", "--burst=32", "--total-num-mbufs=16384"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            time.sleep(3)
+            if tp.poll() is not None:
+                raise BenchError("dpdk-testpmd exited")
+            b = _measure(t, sessions, seconds, payload, gen_core)
+        finally:
+            if tp.poll() is None:
+                tp.send_signal(signal.SIGINT)
+                try:
+                    tp.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    tp.kill()
+                    tp.wait()
+        result["baseline_pps"] = round(b["pps"])
+        result["baseline_generator_pps"] = round(b["generator_pps"])
+    result["ratio"] = round(result["agent_pps"] / max(1.0, result["baseline_pps"]), 3)
+    return result
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", choices=["dataplane"], help="what to benchmark")
+    p.add_argument("--sessions", type=int, default=100_000, help="sessions to install (default 100000)")
+    p.add_argument("--seconds", type=float, default=5.0, help="measurement window per run")
+    p.add_argument("--payload", type=int, default=0, help="TCP payload bytes per packet")
+    p.add_argument("--capacity", type=int, default=1_000_000,
+                   help="agent table capacity in sessions (default 1000000)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def main_args(args: argparse.Namespace) -> int:
+    log = None if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        res = run(args.sessions, seconds=args.seconds, payload=args.payload,
+                  capacity=args.capacity, log=log)  # fmt: skip
+    except BenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(res, sort_keys=True))
+    else:
+        for k in ("sessions", "agent_pps", "baseline_pps", "ratio", "bytes_per_session",
+                  "p4rt_write_entries_per_s"):  # fmt: skip
+            print(f"{k:26} {res[k]}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="dysco bench", description=__doc__.splitlines()[0])
+    add_arguments(p)
+    return main_args(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

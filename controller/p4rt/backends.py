@@ -1,0 +1,281 @@
+"""P4Runtime server backends: the DPDK agent (C data plane over its control socket) and the
+reference pipeline model (:mod:`dysco_proto.refmodel`, in-process)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+
+from controller.p4rt.dpdk_ctl import PKT_IN_HDR_LEN, AgentClient, AgentProcess, CtlTable
+from controller.p4rt.entities import (
+    TABLE_CODE,
+    CtlCodec,
+    EntityError,
+    P4RuntimeCodec,
+    entry_from_ctl,
+)
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+from controller.p4rt.p4info import P4InfoIndex
+from controller.p4rt.server import (
+    FAILED_PRECONDITION,
+    INVALID_ARGUMENT,
+    OK_STATUS,
+    UNIMPLEMENTED,
+    Backend,
+    BackendError,
+    UpdateStatus,
+)
+from dysco_proto.pipeline import (
+    REGISTERS,
+    TableEntry,
+    Tbl,
+    decode_packet_in,
+    encode_packet_out,
+)
+
+_STATUS_TEXT = {
+    3: "invalid entry",
+    5: "no such entry",
+    6: "entry exists",
+    8: "table full",
+    13: "internal error",
+}
+_REG_FIELD = {name: name.rsplit(".", 1)[-1] for name in REGISTERS}
+
+
+def _matches(e: p4r.TableEntry, flt: p4r.TableEntry | None) -> bool:
+    if flt is None or not flt.match:
+        return True
+    want = {m.field_id: m.SerializeToString(deterministic=True) for m in flt.match}
+    have = {m.field_id: m.SerializeToString(deterministic=True) for m in e.match}
+    return all(have.get(k) == v for k, v in want.items())
+
+
+class DpdkBackend(Backend):
+    """Drives ``dysco-dpdk-agent`` through its control socket.
+
+    Give ``ctl_path`` of a running agent, or ``agent`` (an :class:`AgentProcess` this backend
+    then owns and stops on :meth:`close`).
+    """
+
+    def __init__(self, ctl_path: str | None = None, agent: AgentProcess | None = None) -> None:
+        self.agent = agent
+        if agent is not None:
+            self.client = agent.client
+            self.client.on_packet_in = self._on_packet_in
+        elif ctl_path is not None:
+            self.client = AgentClient(ctl_path, on_packet_in=self._on_packet_in)
+        else:
+            raise ValueError("ctl_path or agent is required")
+        self.codec: P4RuntimeCodec | None = None
+        self.ctl: CtlCodec | None = None
+        self._lock = threading.Lock()
+
+    def set_pipeline(self, p4info: P4InfoIndex, device_config: bytes) -> None:
+        try:
+            codec = P4RuntimeCodec(p4info)
+        except EntityError as e:
+            raise BackendError(INVALID_ARGUMENT, str(e)) from None
+        with self._lock:
+            self.client.clear()
+            self.codec = codec
+            self.ctl = CtlCodec(codec)
+
+    def write(self, updates: Sequence[p4r.Update]) -> list[UpdateStatus]:
+        ctl = self.ctl
+        if ctl is None:
+            raise BackendError(FAILED_PRECONDITION, "no pipeline")
+        out: list[UpdateStatus | None] = [None] * len(updates)
+        recs: list[bytes] = []
+        where: list[int] = []
+        pack = ctl.pack
+        for i, u in enumerate(updates):
+            if u.entity.WhichOneof("entity") != "table_entry":
+                out[i] = UpdateStatus(UNIMPLEMENTED, "only table entries can be written")
+                continue
+            t = u.type
+            if t not in (1, 2, 3):
+                out[i] = UpdateStatus(INVALID_ARGUMENT, "update type UNSPECIFIED")
+                continue
+            try:
+                recs.append(pack(u.entity.table_entry, t))
+            except EntityError as e:
+                out[i] = UpdateStatus(e.code, str(e))
+                continue
+            where.append(i)
+        if recs:
+            with self._lock:
+                res = self.client.write_packed(recs)
+            for i, code in zip(where, res, strict=True):
+                out[i] = OK_STATUS if code == 0 else UpdateStatus(code, _STATUS_TEXT.get(code, "error"))
+        return [s if s is not None else OK_STATUS for s in out]
+
+    def read_table(self, table_id: int, match_filter: p4r.TableEntry | None) -> Iterator[p4r.TableEntry]:
+        codec = self.codec
+        if codec is None:
+            raise BackendError(FAILED_PRECONDITION, "no pipeline")
+        if table_id == 0:
+            code = CtlTable.ALL
+        else:
+            try:
+                code = TABLE_CODE[codec.table_of(table_id)]
+            except EntityError as e:
+                raise BackendError(e.code, str(e)) from None
+        with self._lock:
+            recs = list(self.client.read(code))
+        out = []
+        for rec in recs:
+            e = entry_from_ctl(rec)
+            te = codec.to_p4r(e)
+            if e.table in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
+                te.time_since_last_hit.elapsed_ns = int(rec["idle_ms"]) * 1_000_000  # type: ignore[call-overload]
+            if _matches(te, match_filter):
+                out.append(te)
+        return iter(out)
+
+    def read_register(self, register_id: int, index: int | None) -> Iterator[p4r.RegisterEntry]:
+        codec = self.codec
+        if codec is None:
+            raise BackendError(FAILED_PRECONDITION, "no pipeline")
+        name = next((n for n, rid in codec.idx.registers.items() if rid == register_id), None)
+        full = next((n for n in REGISTERS if n == name or n.rsplit(".", 1)[-1] == name), None)
+        if full is None:
+            raise BackendError(INVALID_ARGUMENT, f"unknown register {register_id}")
+        field = _REG_FIELD[full]
+        if index is None:
+            raise BackendError(UNIMPLEMENTED, "read one register cell at a time (give an index)")
+        with self._lock:
+            r = self.client.reg_read(index)
+        v = getattr(r, field)
+        data = p4r.P4Data(bitstring=v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big"))
+        return iter([p4r.RegisterEntry(register_id=register_id, index=p4r.Index(index=index), data=data)])
+
+    def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:
+        try:
+            hdr = encode_packet_out(metadata)
+        except ValueError as e:
+            raise BackendError(INVALID_ARGUMENT, str(e)) from None
+        self.client.packet_out(hdr, payload)
+
+    def _on_packet_in(self, data: bytes) -> None:
+        cb = self.packet_in_cb
+        if cb is None or len(data) < PKT_IN_HDR_LEN:
+            return
+        meta, frame = decode_packet_in(data)
+        cb(frame, meta)
+
+    def close(self) -> None:
+        if self.agent is not None:
+            self.agent.stop()
+        else:
+            self.client.close()
+
+
+class RefModelBackend(Backend):
+    """The reference pipeline model (``dysco_proto.refmodel``) behind the server.
+
+    No ports: :meth:`inject` runs a frame through the model as if it arrived on a port and
+    returns the frames it sent out; packet-ins go to the server's callback.
+    """
+
+    def __init__(self) -> None:
+        from dysco_proto.refmodel import PipelineState
+
+        self.state = PipelineState()
+        self.codec: P4RuntimeCodec | None = None
+        self._lock = threading.Lock()
+        self.outputs: list[tuple[int, bytes]] = []
+
+    def set_pipeline(self, p4info: P4InfoIndex, device_config: bytes) -> None:
+        from dysco_proto.refmodel import PipelineState
+
+        try:
+            codec = P4RuntimeCodec(p4info)
+        except EntityError as e:
+            raise BackendError(INVALID_ARGUMENT, str(e)) from None
+        with self._lock:
+            self.codec = codec
+            self.state = PipelineState()
+
+    def _find(self, e: TableEntry) -> TableEntry | None:
+        for old in self.state.tables.entries():
+            if old.table is e.table and old.key() == e.key():
+                return old
+        return None
+
+    def write(self, updates: Sequence[p4r.Update]) -> list[UpdateStatus]:
+        codec = self.codec
+        if codec is None:
+            raise BackendError(FAILED_PRECONDITION, "no pipeline")
+        out: list[UpdateStatus] = []
+        with self._lock:
+            tables = self.state.tables
+            keys = {(e.table, e.key()) for e in tables.entries()}
+            for u in updates:
+                if u.entity.WhichOneof("entity") != "table_entry":
+                    out.append(UpdateStatus(UNIMPLEMENTED, "only table entries can be written"))
+                    continue
+                try:
+                    e = codec.from_p4r(u.entity.table_entry)
+                except EntityError as err:
+                    out.append(UpdateStatus(err.code, str(err)))
+                    continue
+                k = (e.table, e.key())
+                if u.type == p4r.Update.INSERT:
+                    if k in keys:
+                        out.append(UpdateStatus(6, "entry exists"))
+                        continue
+                    tables.insert(e)
+                    keys.add(k)
+                elif u.type == p4r.Update.MODIFY:
+                    if k not in keys:
+                        out.append(UpdateStatus(5, "no such entry"))
+                        continue
+                    tables.insert(e)
+                elif u.type == p4r.Update.DELETE:
+                    if k not in keys:
+                        out.append(UpdateStatus(5, "no such entry"))
+                        continue
+                    tables.delete(e)
+                    keys.discard(k)
+                else:
+                    out.append(UpdateStatus(INVALID_ARGUMENT, "update type UNSPECIFIED"))
+                    continue
+                out.append(OK_STATUS)
+        return out
+
+    def read_table(self, table_id: int, match_filter: p4r.TableEntry | None) -> Iterator[p4r.TableEntry]:
+        codec = self.codec
+        if codec is None:
+            raise BackendError(FAILED_PRECONDITION, "no pipeline")
+        want = None if table_id == 0 else codec.table_of(table_id)
+        with self._lock:
+            items = [e for e in self.state.tables.entries() if want is None or e.table is want]
+        out = [codec.to_p4r(e) for e in items]
+        return iter([te for te in out if _matches(te, match_filter)])
+
+    def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:
+        from dysco_proto.pipeline import CPU_PORT
+
+        try:
+            hdr = encode_packet_out(metadata)
+        except ValueError as e:
+            raise BackendError(INVALID_ARGUMENT, str(e)) from None
+        self._run(hdr + payload, CPU_PORT)
+
+    def inject(self, frame: bytes, port: int) -> list[tuple[int, bytes]]:
+        """A frame arriving on ``port``: returns (egress port, frame) of what left."""
+        return self._run(frame, port)
+
+    def _run(self, frame: bytes, port: int) -> list[tuple[int, bytes]]:
+        from dysco_proto.refmodel import process
+
+        with self._lock:
+            res = process(self.state, frame, port)
+            self.state.registers = res.registers
+            self.outputs.extend(res.outputs)
+        cb = self.packet_in_cb
+        if cb is not None:
+            for pi in res.packet_ins:
+                cb(pi.payload, dict(pi.metadata))
+        return list(res.outputs)

@@ -1,0 +1,428 @@
+"""An asyncio P4Runtime client built on stubs generated from the official protos.
+
+What a daemon needs and nothing more: arbitration (election id) on the stream before any
+write; pushing the pipeline only when the P4Info cookie changed; batched writes with
+per-update error decoding; packet-in/packet-out with named metadata resolved from the P4Info;
+reconnection with back-off; a wildcard read of table entries. p4runtime-shell is not used
+(its pins clash with a modern stack, see ``docs/controller.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import grpc
+from grpc import aio
+
+from controller.p4rt.gen.google.rpc import status_pb2
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
+from controller.p4rt.p4info import P4InfoIndex, decode_uint, encode_uint
+
+log = logging.getLogger(__name__)
+
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+# google.rpc.Code names, for messages
+_CODE_NAMES = {c.value[0]: c.name for c in grpc.StatusCode}
+
+
+class P4RuntimeError(Exception):
+    """A P4Runtime call failed. ``code`` is the gRPC status code name."""
+
+    def __init__(self, message: str, code: str = "UNKNOWN") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class DeviceUnavailable(P4RuntimeError):
+    """The device cannot be reached (or did not make us primary) in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateError:
+    """Why one update of a write batch failed (a decoded ``p4.v1.Error``)."""
+
+    index: int
+    code: str  # canonical code name, e.g. ALREADY_EXISTS, NOT_FOUND
+    message: str
+
+    def __str__(self) -> str:
+        return f"update {self.index}: {self.code}: {self.message}"
+
+
+class WriteError(P4RuntimeError):
+    """A write failed; ``errors[i]`` is the error of update ``i`` (``None``: it succeeded)."""
+
+    def __init__(self, message: str, code: str, errors: list[UpdateError | None]) -> None:
+        super().__init__(message, code)
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class PacketInMsg:
+    """One packet-in: payload and metadata by name (values as integers)."""
+
+    payload: bytes
+    metadata: dict[str, int]
+
+
+def decode_write_error(err: aio.AioRpcError | grpc.RpcError, n_updates: int) -> WriteError:
+    """Decode a failed Write into per-update errors (P4Runtime spec section 12.3)."""
+    code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"
+    details = err.details() if hasattr(err, "details") else str(err)
+    errors: list[UpdateError | None] = [None] * n_updates
+    status = None
+    trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    for key, value in trailing or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status()
+            try:
+                status.ParseFromString(value)
+            except Exception:  # malformed details: fall back to the top-level status
+                status = None
+    if status is not None and len(status.details) == n_updates:
+        for i, anyd in enumerate(status.details):
+            e = p4r.Error()
+            if anyd.Unpack(e) and e.canonical_code != 0:
+                errors[i] = UpdateError(
+                    i, _CODE_NAMES.get(e.canonical_code, str(e.canonical_code)), e.message
+                )
+    elif n_updates == 1 or code != "UNKNOWN":
+        errors = [UpdateError(i, code, details or "") for i in range(n_updates)]
+    failed = [e for e in errors if e is not None]
+    summary = f"{len(failed)} of {n_updates} updates failed"
+    if failed:
+        summary += f" (first: {failed[0]})"
+    return WriteError(summary, code, errors)
+
+
+class P4RuntimeClient:
+    """One P4Runtime session with one device, as primary controller.
+
+    Use :meth:`start` to connect (arbitration, optional pipeline push); the client keeps the
+    stream up in the background and reconnects with exponential back-off, calling
+    ``on_connected`` after every (re)connection. Packet-ins go to ``on_packet_in``.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        device_id: int,
+        election_id: int,
+        p4info: P4InfoIndex,
+        *,
+        device_config: bytes = b"",
+        push_pipeline: str = "auto",
+        on_packet_in: Callable[[PacketInMsg], None] | None = None,
+        on_connected: Callable[[bool], Awaitable[None]] | None = None,
+        on_disconnected: Callable[[], None] | None = None,
+        reconnect_max: float = 5.0,
+    ) -> None:
+        self.address = address
+        self.device_id = device_id
+        self.election_id = election_id
+        self.p4info = p4info
+        self.device_config = device_config
+        self.push_mode = push_pipeline
+        self.on_packet_in = on_packet_in
+        self.on_connected = on_connected
+        self.on_disconnected = on_disconnected
+        self.reconnect_max = reconnect_max
+        self.channel: aio.Channel | None = None
+        self.stub: p4r_grpc.P4RuntimeStub | None = None
+        self._stream: aio.StreamStreamCall | None = None
+        self._stream_lock = asyncio.Lock()
+        self._connected = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.pipeline_pushed = False
+        self.reconnects = 0
+        self.packet_outs = 0
+        self.packet_ins = 0
+        self._eid = p4r.Uint128(high=election_id >> 64, low=election_id & (2**64 - 1))
+        self._pkt_out_ids = {name: (mid, bits) for name, (mid, bits) in p4info.packet_out.items()}
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Connect and become primary (raises :class:`DeviceUnavailable` after ``timeout``),
+        then keep the session up in the background."""
+        self.channel = aio.insecure_channel(self.address, options=GRPC_OPTIONS)
+        self.stub = p4r_grpc.P4RuntimeStub(self.channel)  # type: ignore[no-untyped-call]
+        try:
+            await asyncio.wait_for(self._connect_once(), timeout)
+        except (TimeoutError, grpc.RpcError, P4RuntimeError) as e:
+            await self.close()
+            if isinstance(e, DeviceUnavailable):
+                raise
+            raise DeviceUnavailable(
+                f"cannot reach P4Runtime device {self.address} (device id {self.device_id}): "
+                f"{_describe(e)}",
+                "UNAVAILABLE",
+            ) from None
+        self._task = asyncio.create_task(self._run(), name=f"p4rt:{self.address}")
+        if self.on_connected is not None:
+            await self.on_connected(True)
+
+    async def close(self) -> None:
+        """Stop the background task and close the channel."""
+        self._closing = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self._stream is not None:
+            self._stream.cancel()
+            self._stream = None
+        if self.channel is not None:
+            await self.channel.close()
+            self.channel = None
+        self._connected.clear()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the session is up (raises :class:`DeviceUnavailable` on timeout)."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            raise DeviceUnavailable(f"device {self.address} not connected", "UNAVAILABLE") from None
+
+    async def _connect_once(self) -> None:
+        assert self.stub is not None
+        stream = self.stub.StreamChannel()
+        await stream.write(
+            p4r.StreamMessageRequest(
+                arbitration=p4r.MasterArbitrationUpdate(
+                    device_id=self.device_id, election_id=self._eid
+                )
+            )
+        )
+        while True:
+            resp = await stream.read()
+            if resp is aio.EOF:
+                raise DeviceUnavailable("stream closed during arbitration", "UNAVAILABLE")
+            if resp.HasField("arbitration"):
+                if resp.arbitration.status.code != 0:
+                    stream.cancel()
+                    raise DeviceUnavailable(
+                        f"not primary for device {self.device_id} "
+                        f"(election id {self.election_id}): {resp.arbitration.status.message}",
+                        "ALREADY_EXISTS",
+                    )
+                break
+        self._stream = stream
+        await self._ensure_pipeline()
+        self._connected.set()
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while not self._closing:
+            stream = self._stream
+            try:
+                assert stream is not None
+                while True:
+                    resp = await stream.read()
+                    if resp is aio.EOF:
+                        break
+                    self._on_stream_message(resp)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # stream broken
+                log.warning("P4Runtime stream to %s broken: %s", self.address, _describe(e))
+            if self._closing:
+                return
+            self._connected.clear()
+            self._stream = None
+            if self.on_disconnected is not None:
+                self.on_disconnected()
+            while not self._closing:
+                await asyncio.sleep(backoff)
+                backoff = min(self.reconnect_max, backoff * 2)
+                try:
+                    await asyncio.wait_for(self._connect_once(), 5.0)
+                    self.reconnects += 1
+                    backoff = 0.05
+                    log.info("P4Runtime session to %s re-established", self.address)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.info("reconnecting to %s: %s", self.address, _describe(e))
+                    continue
+                if self.on_connected is not None:
+                    try:
+                        await self.on_connected(False)
+                    except Exception:
+                        log.exception("reconnection handler failed")
+                break
+
+    def _on_stream_message(self, resp: p4r.StreamMessageResponse) -> None:
+        which = resp.WhichOneof("update")
+        if which == "packet":
+            self.packet_ins += 1
+            pkt = resp.packet
+            md: dict[str, int] = {}
+            for m in pkt.metadata:
+                name = self.p4info.packet_in.get(m.metadata_id, (f"#{m.metadata_id}", 0))[0]
+                md[name] = decode_uint(m.value)
+            if self.on_packet_in is not None:
+                try:
+                    self.on_packet_in(PacketInMsg(bytes(pkt.payload), md))
+                except Exception:
+                    log.exception("packet-in handler failed")
+        elif which == "arbitration" and resp.arbitration.status.code != 0:
+            log.warning("lost primary role on %s", self.address)
+        elif which == "error":
+            log.warning("stream error from %s: %s", self.address, resp.error.status)
+
+    # -- pipeline -----------------------------------------------------------------------------
+
+    async def _ensure_pipeline(self) -> None:
+        assert self.stub is not None
+        if self.push_mode == "never":
+            return
+        cookie = self.p4info.cookie
+        if self.push_mode == "auto":
+            try:
+                got = await self.stub.GetForwardingPipelineConfig(
+                    p4r.GetForwardingPipelineConfigRequest(
+                        device_id=self.device_id,
+                        response_type=p4r.GetForwardingPipelineConfigRequest.COOKIE_ONLY,
+                    ),
+                    timeout=10,
+                )
+                if got.config.HasField("cookie") and got.config.cookie.cookie == cookie:
+                    return
+            except grpc.RpcError as e:  # no pipeline yet: FAILED_PRECONDITION / NOT_FOUND
+                log.debug("GetForwardingPipelineConfig: %s", _describe(e))
+        await self.stub.SetForwardingPipelineConfig(
+            p4r.SetForwardingPipelineConfigRequest(
+                device_id=self.device_id,
+                election_id=self._eid,
+                action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+                config=p4r.ForwardingPipelineConfig(
+                    p4info=self.p4info.p4info,
+                    p4_device_config=self.device_config,
+                    cookie=p4r.ForwardingPipelineConfig.Cookie(cookie=cookie),
+                ),
+            ),
+            timeout=30,
+        )
+        self.pipeline_pushed = True
+        log.info("pushed pipeline (cookie %016x) to %s", cookie, self.address)
+
+    # -- writes and reads ---------------------------------------------------------------------
+
+    def update(self, kind: int, entry: p4r.TableEntry) -> p4r.Update:
+        """An ``Update`` of ``kind`` (``p4r.Update.INSERT``/``MODIFY``/``DELETE``)."""
+        return p4r.Update(type=kind, entity=p4r.Entity(table_entry=entry))  # type: ignore[arg-type]
+
+    async def write(self, updates: list[p4r.Update], timeout: float = 30.0) -> None:
+        """Write one batch (CONTINUE_ON_ERROR). Raises :class:`WriteError` with per-update
+        errors, or :class:`DeviceUnavailable` when the device cannot be reached."""
+        if not updates:
+            return
+        if self.stub is None:
+            raise DeviceUnavailable("not connected", "UNAVAILABLE")
+        req = p4r.WriteRequest(
+            device_id=self.device_id,
+            election_id=self._eid,
+            updates=updates,
+            atomicity=p4r.WriteRequest.CONTINUE_ON_ERROR,
+        )
+        try:
+            await self.stub.Write(req, timeout=timeout)
+        except grpc.RpcError as e:
+            code = e.code() if hasattr(e, "code") else None
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise DeviceUnavailable(_describe(e), code.name) from None
+            raise decode_write_error(e, len(updates)) from None
+
+    async def read_table_entries(self, table_id: int = 0) -> AsyncIterator[p4r.TableEntry]:
+        """Every table entry of ``table_id`` (0: of every table), as the device streams them."""
+        if self.stub is None:
+            raise DeviceUnavailable("not connected", "UNAVAILABLE")
+        req = p4r.ReadRequest(
+            device_id=self.device_id,
+            entities=[p4r.Entity(table_entry=p4r.TableEntry(table_id=table_id))],
+        )
+        try:
+            async for resp in self.stub.Read(req, timeout=120):
+                for ent in resp.entities:
+                    if ent.HasField("table_entry"):
+                        yield ent.table_entry
+        except grpc.RpcError as e:
+            raise P4RuntimeError(f"read failed: {_describe(e)}", _code(e)) from None
+
+    async def send_packet(self, payload: bytes, metadata: Mapping[str, int]) -> None:
+        """Packet-out with named metadata (names from the P4Info ``packet_out`` header)."""
+        md = []
+        for name, value in metadata.items():
+            ent = self._pkt_out_ids.get(name)
+            if ent is None:
+                raise P4RuntimeError(f"packet_out metadata {name!r} is not in the P4Info")
+            md.append(p4r.PacketMetadata(metadata_id=ent[0], value=encode_uint(value, ent[1])))
+        msg = p4r.StreamMessageRequest(packet=p4r.PacketOut(payload=payload, metadata=md))
+        await self.send_stream(msg)
+
+    async def send_stream(self, msg: p4r.StreamMessageRequest) -> None:
+        """Write one message on the stream (waits for a connection)."""
+        if not self._connected.is_set():
+            await self.wait_connected(timeout=10.0)
+        async with self._stream_lock:
+            stream = self._stream
+            if stream is None:
+                raise DeviceUnavailable("stream down", "UNAVAILABLE")
+            try:
+                await stream.write(msg)
+            except (grpc.RpcError, asyncio.InvalidStateError) as e:
+                raise DeviceUnavailable(f"packet-out failed: {_describe(e)}", "UNAVAILABLE") from e
+        self.packet_outs += 1
+
+    async def send_packets(self, msgs: Iterable[p4r.StreamMessageRequest]) -> None:
+        """Write several stream messages in order under one lock acquisition."""
+        if not self._connected.is_set():
+            await self.wait_connected(timeout=10.0)
+        async with self._stream_lock:
+            stream = self._stream
+            if stream is None:
+                raise DeviceUnavailable("stream down", "UNAVAILABLE")
+            for m in msgs:
+                try:
+                    await stream.write(m)
+                except (grpc.RpcError, asyncio.InvalidStateError) as e:
+                    raise DeviceUnavailable(f"packet-out failed: {_describe(e)}") from e
+                self.packet_outs += 1
+
+
+def _code(e: BaseException) -> str:
+    code = getattr(e, "code", None)
+    if callable(code):
+        with contextlib.suppress(Exception):
+            c = code()
+            if c is not None:
+                return str(c.name)
+    return "UNKNOWN"
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, grpc.RpcError) and hasattr(e, "details"):
+        with contextlib.suppress(Exception):
+            return f"{_code(e)}: {e.details()}"
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    return str(e) or type(e).__name__

@@ -1,0 +1,455 @@
+"""Client of the DPDK agent's control socket (layouts: ``dpdk_agent/src/ctl_proto.h``).
+
+A SOCK_SEQPACKET Unix socket carries fixed little-endian records: batched table writes with
+per-entry status, chunked reads, register reads/writes, packet-out, unsolicited packet-ins.
+This module is transport only; :mod:`controller.p4rt.dpdk_backend` maps P4Runtime onto it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import ipaddress
+import logging
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("dysco.dpdk")
+
+REPO = Path(__file__).resolve().parents[2]
+AGENT_DIR = REPO / "dpdk_agent"
+AGENT_BIN = AGENT_DIR / "build" / "dysco-dpdk-agent"
+
+MAX_MSG = 1 << 20
+
+
+class T(enum.IntEnum):
+    HELLO = 1
+    WRITE = 2
+    READ = 3
+    PKT_OUT = 4
+    PKT_IN = 5
+    INJECT = 6
+    REG_READ = 7
+    REG_WRITE = 8
+    STATS = 9
+    CLEAR = 10
+    LOCAL_ADDR = 11
+    CAPTURE = 12
+    PKT_OUT_SYNC = 13
+    START = 14
+    QUIT = 15
+
+
+FLAG_MORE = 1
+
+
+class Op(enum.IntEnum):
+    INSERT = 1
+    MODIFY = 2
+    DELETE = 3
+
+
+class Status(enum.IntEnum):
+    """Per-entry write results: google.rpc.Code values."""
+
+    OK = 0
+    INVALID_ARGUMENT = 3
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    RESOURCE_EXHAUSTED = 8
+    INTERNAL = 13
+
+
+class CtlTable(enum.IntEnum):
+    PORT_ROLE = 0
+    LOCAL_ADDR = 1
+    OUT_SESSION = 2
+    IN_SESSION = 3
+    IPV4_FWD = 4
+    ALL = 0xFF
+
+
+class CtlAction(enum.IntEnum):
+    HOST_PORT = 1
+    NETWORK_PORT = 2
+    SET_LOCAL = 3
+    OUT_REWRITE = 4
+    OUT_TWO_PATH = 5
+    IN_REWRITE = 6
+    ROUTE = 7
+    DROP = 8
+
+
+HDR = struct.Struct("<IHHI")
+# struct ctl_entry (ctl_proto.h): op table action role agent_id proto plen peer_cut_valid,
+# port slot, match(sip dip sport dport), rw, d(seq ack tsval tsecr win_shift), new_rw, new_d,
+# epoch peer_cut, smac dmac, idle_ms
+ENTRY = struct.Struct("<8B HH IIHH IIHH IIIIb3x IIHH IIIIb3x II 6s6s I")
+REGS = struct.Struct("<9I")
+OUT = struct.Struct("<BxHI")
+INFO = struct.Struct("<IIIIIIQII")
+STATS = struct.Struct("<11Q")
+PKT_IN_HDR_LEN = 41
+PKT_OUT_HDR_LEN = 14
+assert (HDR.size, ENTRY.size, REGS.size, OUT.size, INFO.size, STATS.size) == (
+    12,
+    112,
+    36,
+    8,
+    40,
+    88,
+)
+
+ENTRY_FIELDS = (
+    "op", "table", "action", "role", "agent_id", "proto", "plen", "peer_cut_valid",
+    "port", "slot",
+    "sip", "dip", "sport", "dport",
+    "rw_sip", "rw_dip", "rw_sport", "rw_dport",
+    "seq", "ack", "tsval", "tsecr", "win_shift",
+    "new_sip", "new_dip", "new_sport", "new_dport",
+    "new_seq", "new_ack", "new_tsval", "new_tsecr", "new_win_shift",
+    "epoch", "peer_cut", "smac", "dmac", "idle_ms",
+)  # fmt: skip
+ZERO_ENTRY = dict.fromkeys(ENTRY_FIELDS, 0) | {"smac": b"\0" * 6, "dmac": b"\0" * 6}
+
+
+def pack_entry(**fields: object) -> bytes:
+    """One ``ctl_entry`` record; missing fields are zero."""
+    v = ZERO_ENTRY | fields
+    return ENTRY.pack(*(v[n] for n in ENTRY_FIELDS))
+
+
+def unpack_entry(b: bytes, off: int = 0) -> dict[str, object]:
+    return dict(zip(ENTRY_FIELDS, ENTRY.unpack_from(b, off), strict=True))
+
+
+def ip2int(a: str | int) -> int:
+    return a if isinstance(a, int) else int(ipaddress.IPv4Address(a))
+
+
+def int2ip(v: int) -> str:
+    return str(ipaddress.IPv4Address(v))
+
+
+@dataclass(slots=True)
+class CtlRegs:
+    slot: int
+    sent_hi: int = 0
+    ack_hi: int = 0
+    rcvd_ack_hi: int = 0
+    new_rcvd_lo: int = 0
+    cut: int = 0
+    old_ack_hi: int = 0
+    epoch: int = 0
+    flags: int = 0
+
+    def pack(self) -> bytes:
+        return REGS.pack(
+            self.slot, self.sent_hi, self.ack_hi, self.rcvd_ack_hi, self.new_rcvd_lo,
+            self.cut, self.old_ack_hi, self.epoch, self.flags,
+        )  # fmt: skip
+
+
+@dataclass(slots=True)
+class Output:
+    """A captured output: a frame on a port, or a packet-in (``pktin``: the 41-byte
+    ``packet_in`` header followed by the frame, exactly what the P4 program's CPU port sends)."""
+
+    port: int
+    data: bytes
+    pktin: bytes | None = None
+
+
+@dataclass(slots=True)
+class Info:
+    version: int
+    max_entries: int
+    max_slots: int
+    n_ports: int
+    host_port: int
+    net_port: int
+    table_bytes: int
+    max_sessions: int
+    control_port: int
+
+
+class AgentError(RuntimeError):
+    pass
+
+
+class AgentClient:
+    """Synchronous client; a reader thread demultiplexes replies and packet-ins.
+
+    Thread-safe: requests are serialised by a lock (the agent answers in order).
+    """
+
+    def __init__(self, path: str, *, on_packet_in: Callable[[bytes], None] | None = None,
+                 connect_timeout: float = 10.0) -> None:  # fmt: skip
+        self.path = path
+        self.on_packet_in = on_packet_in
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            try:
+                s.connect(path)
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock = s
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._cv = threading.Condition()
+        self._replies: dict[int, list[tuple[int, bytes]]] = {}
+        self._closed = False
+        self._reader = threading.Thread(target=self._read_loop, name="dpdk-ctl", daemon=True)
+        self._reader.start()
+        self.info = self.hello()
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        while True:
+            try:
+                msg = self.sock.recv(MAX_MSG + 64)
+            except OSError:
+                msg = b""
+            if not msg:
+                with self._cv:
+                    self._closed = True
+                    self._cv.notify_all()
+                return
+            ln, typ, flags, seq = HDR.unpack_from(msg)
+            if typ == T.PKT_IN:
+                cb = self.on_packet_in
+                if cb is not None:
+                    try:
+                        cb(msg[HDR.size :])
+                    except Exception:  # a callback must not kill the reader
+                        log.exception("packet-in callback")
+                continue
+            with self._cv:
+                self._replies.setdefault(seq, []).append((flags, msg[HDR.size :]))
+                self._cv.notify_all()
+
+    def _request(self, typ: int, body: bytes = b"", *, multi: bool = False,
+                 timeout: float = 60.0) -> list[bytes]:  # fmt: skip
+        with self._lock:
+            self._seq = (self._seq % 0xFFFFFFFE) + 1
+            seq = self._seq
+            self.sock.sendall(HDR.pack(HDR.size + len(body), typ, 0, seq) + body)
+            out: list[bytes] = []
+            deadline = time.monotonic() + timeout
+            with self._cv:
+                while True:
+                    parts = self._replies.pop(seq, [])
+                    done = False
+                    for flags, b in parts:
+                        out.append(b)
+                        if not (multi and flags & FLAG_MORE):
+                            done = True
+                    if done:
+                        return out
+                    if self._closed:
+                        raise AgentError("agent closed the control socket")
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise AgentError(f"agent did not answer request type {typ}")
+                    self._cv.wait(left)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+    # -- requests ---------------------------------------------------------------------------
+    def hello(self) -> Info:
+        return Info(*INFO.unpack(self._request(T.HELLO)[0][: INFO.size]))
+
+    def write_packed(self, recs: list[bytes]) -> list[int]:
+        res: list[int] = []
+        step = (MAX_MSG - 64) // ENTRY.size
+        for i in range(0, len(recs), step):
+            chunk = recs[i : i + step]
+            r = self._request(T.WRITE, struct.pack("<I", len(chunk)) + b"".join(chunk))[0]
+            (n,) = struct.unpack_from("<I", r)
+            res.extend(struct.unpack_from(f"<{n}i", r, 4))
+        return res
+
+    def read(self, table: int = CtlTable.ALL) -> Iterator[dict[str, object]]:
+        """Every entry of ``table`` (a :class:`CtlTable`), as ``ctl_entry`` field dicts."""
+        for part in self._request(T.READ, bytes([table]), multi=True):
+            (n,) = struct.unpack_from("<I", part)
+            for i in range(n):
+                yield unpack_entry(part, 4 + i * ENTRY.size)
+
+    def read_packed(self, table: int = CtlTable.ALL) -> Iterator[tuple[bytes, int, int]]:
+        """Raw replies: (buffer, offset of the first record, count)."""
+        for part in self._request(T.READ, bytes([table]), multi=True):
+            (n,) = struct.unpack_from("<I", part)
+            yield part, 4, n
+
+    def reg_read(self, slot: int) -> CtlRegs:
+        r = self._request(T.REG_READ, struct.pack("<I", slot), multi=True)[0]
+        return CtlRegs(*REGS.unpack_from(r, 4))
+
+    def reg_write(self, regs: CtlRegs) -> int:
+        return int(struct.unpack("<i", self._request(T.REG_WRITE, regs.pack())[0][:4])[0])
+
+    def clear(self) -> None:
+        self._request(T.CLEAR)
+
+    def capture(self, on: bool) -> None:
+        self._request(T.CAPTURE, bytes([1 if on else 0]))
+
+    def start(self) -> None:
+        self._request(T.START)
+
+    def quit(self) -> None:
+        with contextlib.suppress(AgentError, OSError):
+            self._request(T.QUIT, timeout=5)
+
+    def stats(self) -> dict[str, int]:
+        v = STATS.unpack(self._request(T.STATS)[0][: STATS.size])
+        names = ("rx", "tx", "drop", "punt", "miss", "hit", "split", "pktin_drop", "entries",
+                 "idle_loops", "sleeps")  # fmt: skip
+        return dict(zip(names, v, strict=True))
+
+    @staticmethod
+    def _outputs(r: bytes) -> list[Output]:
+        (n,) = struct.unpack_from("<I", r)
+        off = 4
+        outs = []
+        for _ in range(n):
+            kind, port, ln = OUT.unpack_from(r, off)
+            off += OUT.size
+            data = r[off : off + ln]
+            if kind == 1:
+                outs.append(Output(port, data[PKT_IN_HDR_LEN:], data))
+            else:
+                outs.append(Output(port, data))
+            off += ln
+        return outs
+
+    def inject(self, port: int, frame: bytes, *, live: bool = False) -> list[Output]:
+        """Run ``frame`` through the pipeline as if received on ``port``; return the outputs.
+
+        ``live``: like a frame received on the port (outputs transmitted, packet-ins sent to
+        the packet-in callback); returns ``[]``."""
+        body = struct.pack("<HH", port, 1 if live else 0) + frame
+        return self._outputs(self._request(T.INJECT, body)[0])
+
+    def packet_out(self, header: bytes, frame: bytes = b"", *, sync: bool = False) -> list[Output] | None:
+        """Packet-out: the 14-byte ``packet_out`` header (``pipeline.encode_packet_out``) and
+        the frame. With ``sync``, wait and return what it produced (in capture mode)."""
+        body = header + frame
+        if not sync:
+            with self._lock:
+                self.sock.sendall(HDR.pack(HDR.size + len(body), T.PKT_OUT, 0, 0) + body)
+            return None
+        return self._outputs(self._request(T.PKT_OUT_SYNC, body)[0])
+
+
+# --- running the agent -------------------------------------------------------------------------
+
+
+def agent_available() -> tuple[bool, str]:
+    """Whether the agent binary exists or can be built (libdpdk-dev, meson, ninja)."""
+    if AGENT_BIN.exists():
+        return True, ""
+    for tool in ("meson", "ninja", "pkg-config"):
+        if shutil.which(tool) is None:
+            return False, f"{tool} not installed"
+    r = subprocess.run(["pkg-config", "--exists", "libdpdk"], check=False)
+    if r.returncode != 0:
+        return False, "libdpdk-dev not installed"
+    return True, ""
+
+
+def build_agent() -> Path:
+    if not AGENT_BIN.exists() or any(
+        p.stat().st_mtime > AGENT_BIN.stat().st_mtime for p in (AGENT_DIR / "src").iterdir()
+    ):
+        subprocess.run(["make", "-s", "-C", str(AGENT_DIR)], check=True)
+    return AGENT_BIN
+
+
+class AgentProcess:
+    """Start ``dysco-dpdk-agent`` (EAL without hugepages) and connect a client to it."""
+
+    def __init__(self, *, vdevs: Iterable[str] = (), sessions: int = 1024, ctl_path: str | None = None,
+                 lcore: int | None = None, mem_mb: int = 256, extra: Iterable[str] = (),
+                 file_prefix: str | None = None, log: str | None = None,
+                 on_packet_in: Callable[[bytes], None] | None = None) -> None:  # fmt: skip
+        build_agent()
+        pid = os.getpid()
+        uniq = f"{pid}-{id(self) & 0xFFFFFF:x}"
+        self.ctl_path = ctl_path or f"/tmp/dysco-agent-{uniq}.sock"
+        self.prefix = file_prefix or f"dysco-{uniq}"
+        args = [str(AGENT_BIN), "--no-huge", "-m", str(mem_mb), "--no-pci", "--no-shconf", "--no-telemetry",
+                f"--file-prefix={self.prefix}", "--log-level=lib.eal:error"]  # fmt: skip
+        if lcore is not None:
+            args += ["-l", str(lcore)]
+        else:
+            args += ["-l", str(os.sched_getaffinity(0).__iter__().__next__())]
+        for v in vdevs:
+            args += ["--vdev", v]
+        args += ["--", "--ctl", self.ctl_path, "--sessions", str(sessions), *extra]
+        self.log_path = log or f"/tmp/dysco-agent-{uniq}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(self.ctl_path):
+                if self.proc.poll() is not None:
+                    raise AgentError(f"agent exited: {self.log_text()}")
+                if time.monotonic() > deadline:
+                    raise AgentError("agent did not start")
+                time.sleep(0.02)
+            self.client = AgentClient(self.ctl_path, on_packet_in=on_packet_in)
+        except BaseException:
+            self.stop()
+            raise
+
+    def log_text(self) -> str:
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None and self.proc.poll() is None:
+            client.quit()
+            client.close()
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+        self._log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.ctl_path)
+
+    def __enter__(self) -> AgentProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,105 @@
+/* The Dysco pipeline of the DPDK agent: the tables, slot registers and per-packet rules of the
+ * P4 pipeline contract (docs/pipeline.md, dysco_proto/pipeline.py; reference semantics in
+ * dysco_proto/refmodel.py and dysco_proto/datapath.py).
+ *
+ * Single-threaded: the lcore that polls the ports also applies table writes, so no locks are
+ * needed and a write is complete before the next packet is processed.
+ */
+#ifndef DYSCO_PIPE_H
+#define DYSCO_PIPE_H
+
+#include <stdint.h>
+#include <rte_mbuf.h>
+#include "ctl_proto.h"
+
+#define PIPE_MAX_LOCAL 1024 /* LOCAL_ADDR_TABLE_SIZE */
+#define PIPE_MAX_FWD 1024   /* FWD_TABLE_SIZE */
+#define PIPE_MAX_PORTS 512  /* PORT_TABLE_SIZE (9-bit ports) */
+#define PIPE_CPU_PORT 255
+#define PIPE_MAX_FRAME 9216 /* largest frame (jumbo) */
+
+/* Session table key: 16 bytes, addresses/ports in network order. */
+struct pkey {
+	uint32_t sip, dip;
+	uint16_t sport, dport;
+	uint8_t proto;
+	uint8_t dir;      /* DIR_OUT / DIR_IN */
+	uint8_t agent_id; /* OUT only */
+	uint8_t pad;
+} __attribute__((packed));
+
+/* Per-entry action data, indexed by the entry's hash position: 44 bytes. */
+struct dentry {
+	uint32_t rw_sip, rw_dip; /* network order */
+	uint16_t rw_sport, rw_dport;
+	uint32_t d_seq, d_ack, d_tsval, d_tsecr;
+	uint32_t epoch;
+	uint32_t two;       /* 1 + index into the extension pool (two-path / peer_cut), 0 = none */
+	uint32_t last_used; /* coarse ms clock, for idle reads */
+	uint16_t slot;
+	int8_t win_shift;
+	uint8_t role;
+} __attribute__((packed));
+
+/* Extra action data of an OUT entry in two-path mode or with a peer cutoff (few at a time). */
+struct twopath {
+	uint32_t rw_sip, rw_dip;
+	uint16_t rw_sport, rw_dport;
+	uint32_t d_seq, d_ack, d_tsval, d_tsecr;
+	uint32_t peer_cut;
+	int8_t win_shift;
+	uint8_t two_path;
+	uint8_t peer_cut_valid;
+	uint8_t pad;
+} __attribute__((packed));
+
+/* Slot registers: 32 bytes (the contract's sent_hi .. flags). */
+struct regs {
+	uint32_t sent_hi, ack_hi, rcvd_ack_hi, new_rcvd_lo, cut, old_ack_hi;
+	uint32_t epoch;
+	uint8_t flags; /* RV_* */
+	uint8_t pad[3];
+} __attribute__((packed));
+
+struct pipe_cfg {
+	uint32_t max_entries; /* session hash capacity (OUT + IN entries) */
+	uint32_t max_slots;
+	uint32_t max_two;
+	int socket_id;
+};
+
+/* Sinks the pipeline emits to (set by main.c). pktin gets the 41-byte packet_in header. */
+struct pipe_sink {
+	void (*tx)(void *ctx, struct rte_mbuf *m, uint16_t port);
+	void (*pktin)(void *ctx, const uint8_t *hdr, const uint8_t *data, uint32_t len);
+	void *ctx;
+};
+
+struct pipe;
+
+struct pipe *pipe_create(const struct pipe_cfg *cfg, struct rte_mempool *mp);
+void pipe_set_sink(struct pipe *p, const struct pipe_sink *sink);
+uint64_t pipe_table_bytes(const struct pipe *p);
+const struct pipe_cfg *pipe_config(const struct pipe *p);
+
+/* Process a burst received on in_port; consumes the mbufs. */
+void pipe_process_burst(struct pipe *p, struct rte_mbuf **m, uint16_t n, uint16_t in_port,
+			uint32_t now_ms);
+/* A packet-out: 14-byte packet_out header + frame (m holds the frame only). */
+void pipe_packet_out(struct pipe *p, const uint8_t *hdr, struct rte_mbuf *m, uint32_t now_ms);
+
+int pipe_write(struct pipe *p, const struct ctl_entry *e, uint32_t now_ms);
+/* Iterate entries of `table` (CTL_T_ALL: every table); *it starts at 0; returns 0 at end. */
+int pipe_read_next(struct pipe *p, uint64_t *it, uint8_t table, struct ctl_entry *out,
+		   uint32_t now_ms);
+int pipe_reg_read(struct pipe *p, uint32_t slot, struct ctl_regs *out);
+int pipe_reg_write(struct pipe *p, const struct ctl_regs *in);
+void pipe_clear(struct pipe *p);
+uint32_t pipe_count(const struct pipe *p);
+
+struct pipe_counters {
+	uint64_t hit, miss, punt, split, unsupported, drop;
+};
+const struct pipe_counters *pipe_counters(const struct pipe *p);
+
+#endif

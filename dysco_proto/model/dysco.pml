@@ -1,0 +1,947 @@
+/*
+ * Dysco reconfiguration protocol, as dysco_proto implements it (docs/protocol-design.md, 4).
+ * Our own model; abstractions and what is not modelled: MODEL.md next to this file.
+ *
+ * One process per agent (node). Nodes sit on a chain C = node 0, boxes, S; new-path boxes sit
+ * off the chain. Every node has one inbox (per-sender FIFO; arrival order across senders is
+ * free). A node handles one message atomically, as Agent.handle does. Data plane and agent of
+ * a node are merged: the data-plane rules (lookup, rewrite, registers, two-path steering)
+ * mirror dysco_proto/datapath.py, the control logic mirrors dysco_proto/agent.py, and the lock
+ * transitions come from lock_gen.pml, generated from dysco_proto/model/lock_table.py.
+ *
+ * Configuration: -DCFG=<n> (see the CFG blocks below); budgets can be overridden with -D.
+ */
+
+/* ------------------------------------------------------------------ configuration */
+
+#ifndef CFG
+#define CFG 1
+#endif
+
+#define NONE 255
+
+#if CFG == 1
+/* DELETE: C(0) - M(1) - S(2); delete the transparent box M. */
+#define NN 3
+#define NREQ 1
+#define SNODE 2
+#define LA(r) 0
+#define RA(r) 2
+#define NBOX(r) NONE
+#define NS1(r) 3
+#define NS2(r) 0
+#define OFF_LR 0
+#define OFF_RL 0
+#define TRK(s) ((s) == 1 || (s) == 4)
+#endif
+
+#if CFG == 2
+/* INSERT: C(0) - S(1); insert the transparent box N(2). */
+#define NN 3
+#define NREQ 1
+#define SNODE 1
+#define LA(r) 0
+#define RA(r) 1
+#define NBOX(r) 2
+#define NS1(r) 2
+#define NS2(r) 3
+#define OFF_LR 0
+#define OFF_RL 0
+#define TRK(s) ((s) == 1 || (s) == 2)
+#endif
+
+#if CFG == 3
+/* REPLACE: C(0) - M(1) - S(2); replace M by N(3). */
+#define NN 4
+#define NREQ 1
+#define SNODE 2
+#define LA(r) 0
+#define RA(r) 2
+#define NBOX(r) 3
+#define NS1(r) 3
+#define NS2(r) 4
+#define OFF_LR 0
+#define OFF_RL 0
+#define TRK(s) ((s) == 1 || (s) == 4)
+#endif
+
+#if CFG == 4
+/* PROXY: C(0) - P(1) - S(2); P shifts both byte streams (a proxy with its own ISNs, or a box
+   that inserts bytes); delete it, the anchors then translate. */
+#define NN 3
+#define NREQ 1
+#define SNODE 2
+#define LA(r) 0
+#define RA(r) 2
+#define NBOX(r) NONE
+#define NS1(r) 3
+#define NS2(r) 0
+#define OFF_LR 2
+#define OFF_RL 1
+#define TRK(s) ((s) == 1 || (s) == 4)
+#endif
+
+#if CFG == 5
+/* CONTEND: C(0) - M1(1) - M2(2) - S(3); r1 = C deletes M1 (anchors C..M2), r2 = M1 deletes
+   M2 (anchors M1..S), concurrently; the segments overlap on subsession M1-M2. */
+#define NN 4
+#define NREQ 2
+#define SNODE 3
+#define LA(r) ((r) == 1 -> 0 : 1)
+#define RA(r) ((r) == 1 -> 2 : 3)
+#define NBOX(r) NONE
+#define NS1(r) ((r) == 1 -> 4 : 5)
+#define NS2(r) 0
+#define OFF_LR 0
+#define OFF_RL 0
+#define OVERLAP 1
+#define TRK(s) ((s) == 1 || (s) == 3 || (s) == 4 || (s) == 6)
+#endif
+
+#if CFG == 6
+/* SEQUENTIAL: C(0) - P(1) - S(2), N(3). r1 deletes the offset box P; once r1 has ended, r2
+   inserts N between C and S (on whatever path r1 left). Two reconfigurations of one session,
+   the second one composing the deltas the first one installed. */
+#define NN 4
+#define NREQ 2
+#define SNODE 2
+#define LA(r) 0
+#define RA(r) 2
+#define NBOX(r) ((r) == 1 -> NONE : 3)
+#define NS1(r) ((r) == 1 -> 3 : 4)
+#define NS2(r) ((r) == 1 -> 0 : 5)
+#define OFF_LR 2
+#define OFF_RL 1
+#define SEQUENTIAL 1
+#define TRK(s) ((s) == 1 || (s) == 4)
+#endif
+
+#if CFG == 7
+/* FAIL: C(0) - S(1); insert N(2), which may crash at any time before the left anchor commits. */
+#define NN 3
+#define NREQ 1
+#define SNODE 1
+#define LA(r) 0
+#define RA(r) 1
+#define NBOX(r) 2
+#define NS1(r) 2
+#define NS2(r) 3
+#define OFF_LR 0
+#define OFF_RL 0
+#define CANFAIL(n) ((n) == 2)
+#define TRK(s) ((s) == 1 || (s) == 2)
+#endif
+
+#ifndef NN
+#error "unknown CFG"
+#endif
+
+/* budgets (all runs are finite; a budget bounds the adversary, not the protocol) */
+#ifndef ND
+#define ND 1            /* data bytes per direction (then FIN) */
+#endif
+#ifndef CLOSS
+#define CLOSS 1         /* control messages the network may lose */
+#endif
+#ifndef CDUP
+#define CDUP 0          /* control messages the network may duplicate */
+#endif
+#ifndef CREORD
+#define CREORD 0        /* control messages the network may delay behind later ones */
+#endif
+#ifndef DLOSS
+#define DLOSS 0         /* data segments the network may lose */
+#endif
+#ifndef RTX
+#define RTX 2           /* go-back-N retransmission timeouts per endpoint */
+#endif
+#ifndef MAXRET
+#define MAXRET 1        /* AgentConfig.max_retries (lock and cancel retransmissions) */
+#endif
+#ifndef SYNRET
+#define SYNRET 1        /* AgentConfig.syn_retries */
+#endif
+#ifndef QSZ
+#define QSZ 8
+#endif
+#ifndef CANFAIL
+#define CANFAIL(n) 0
+#endif
+#define HMAX NREQ
+#define NR1 (NREQ + 1)
+#define HI(n, r) ((n) * NR1 + (r))
+#define FIRST(r) (NBOX(r) != NONE -> NBOX(r) : RA(r))
+#define EP(n) ((n) == 0 -> 0 : 1)
+#define RB(e) ((e) == 0 -> OFF_RL : OFF_LR)   /* receive-space offset of endpoint e */
+
+/* ------------------------------------------------------------------ constants */
+
+/* message kinds */
+#define K_SEG 1       /* TCP segment: a = seq, b = ack, c = flags, d = byte value */
+#define K_REQ 2       /* requestLock: c = delta_lr */
+#define K_ACKL 3      /* ackLock: c = delta_lr, d = delta_rl */
+#define K_NACKL 4
+#define K_CANCEL 5
+#define K_ACKC 6      /* ackCancel */
+#define K_SYNACKM 7   /* synAck message (UDP, right anchor -> left anchor) */
+#define K_ACKM 8      /* ack message: a = cutoff */
+#define K_ACKACK 9    /* ackAck message: a = cutoff */
+#define K_NSYN 10     /* new-path TCP SYN carrying the syn message: a = seq, b = ack,
+                         c = phi_lr, d = phi_rl */
+
+/* TCP flags of K_SEG */
+#define F_ACK 1
+#define F_FIN 2
+#define F_DATA 4
+#define F_SYNACK 8
+
+/* lock status (lock_gen.pml) and verdicts */
+#define L_UNL 0
+#define L_PEND 1
+#define L_LOCKED 2
+#define V_FORWARD 0
+#define V_HOLD 1
+#define V_NACK 2
+#define V_DROP 3
+
+/* left anchor phases (PREPARING and COMMITTING are probe round trips, merged) */
+#define LA_IDLE 0
+#define LA_LOCKING 1
+#define LA_SYNSENT 2
+#define LA_COMMITTED 3
+#define LA_SWITCHED 4
+#define LA_CANCELLING 5
+#define LA_COMPLETED 6
+#define LA_REFUSED 7
+#define LA_CANCELLED 8
+#define LA_ACTIVE(r) (la_ph[r] >= LA_LOCKING && la_ph[r] <= LA_CANCELLING)
+#define LA_ENDED(r) (la_ph[r] >= LA_COMPLETED)
+#define STALE(r) (la_ph[r] >= LA_CANCELLING)
+#define GRANTED(r) (la_ph[r] >= LA_SYNSENT && la_ph[r] <= LA_SWITCHED)
+
+/* right anchor phases (SWITCHING is a probe round trip, merged) */
+#define RA_NONE 0
+#define RA_LOCKED 1
+#define RA_SYNRCVD 2
+#define RA_SWITCHED 3
+#define RA_DONE 4
+#define RA_ACTIVE(r) (ra_ph[r] >= RA_LOCKED && ra_ph[r] <= RA_SWITCHED)
+
+#define R_C 0
+#define R_S 1
+#define R_BOX 2
+
+/* ------------------------------------------------------------------ state */
+
+chan inbox[NN] = [QSZ] of { byte, byte, byte, byte, byte, byte, byte, byte };
+
+byte role[NN];
+byte boff_lr[NN];               /* box offsets: L->R seq += boff_lr, R->L seq += boff_rl */
+byte boff_rl[NN];
+/* sides: subsession (0 = none), neighbour, seq deltas in/out (ack deltas are the negated
+   seq deltas of the opposite direction, as Agent computes them); all arithmetic mod 256 */
+byte lsub[NN]; byte lpeer[NN]; byte lin[NN]; byte lout[NN];
+byte rsub[NN]; byte rpeer[NN]; byte rin[NN]; byte rout[NN];
+/* staged new path: right anchor (left side, NEW IN entry + staged OUT) ... */
+byte lnew[NN]; byte lnewpeer[NN]; byte lnin[NN]; byte lnout[NN];
+/* ... and left anchor (right side; its new deltas are zero) */
+byte rnew[NN]; byte rnewpeer[NN];
+byte lbusy[NN]; byte rbusy[NN];
+bit fin_lr[NN]; bit fin_rl[NN];
+#define CLOSING(n) (fin_lr[n] && fin_rl[n])
+bit failed[NN];
+
+/* lock of each node's right side; held FIFO; held messages keyed by (node, request) */
+byte lk[NN]; byte lkr[NN]; byte hq[NN * HMAX]; byte hn[NN];
+bit hmv[NN * NR1]; byte hmsub[NN * NR1]; byte hmd[NN * NR1]; byte hmrs[NN * NR1];
+
+/* data-plane registers per slot (slot 2n = left side of n, 2n+1 = right side); 0 = unset */
+byte sent_hi[2 * NN]; byte ack_hi[2 * NN]; byte rack_hi[2 * NN];
+byte nrl[2 * NN]; byte cut[2 * NN]; byte oah[2 * NN];
+
+/* reconfiguration requests (index 1..NREQ) */
+byte la_ph[NR1]; byte la_rt[NR1]; byte la_plr[NR1]; byte la_prl[NR1];
+byte la_sseq[NR1]; byte la_sack[NR1]; byte la_saseq[NR1]; bit la_gsa[NR1]; bit la_ghs[NR1];
+byte la_cut[NR1]; byte la_pcut[NR1];
+byte ra_ph[NR1]; byte ra_plr[NR1]; byte ra_sseq[NR1]; byte ra_sack[NR1];
+byte ra_cut[NR1]; byte ra_pcut[NR1];
+
+/* TCP endpoints (0 = C, 1 = S): snd_una, snd_nxt, snd_max, rcv_nxt, retransmission budget */
+byte t_una[2]; byte t_nxt[2]; byte t_max[2]; byte t_rcv[2]; byte t_rtx[2];
+
+/* adversary budgets */
+byte closs = CLOSS; byte cdup = CDUP; byte creord = CREORD; byte dloss = DLOSS;
+
+#ifdef BOXACK
+/* what each box carried: highest seq+len L->R (box left space), R->L (box right space) */
+byte cl[NN]; byte cr[NN];
+#endif
+
+#include "lock_gen.pml"
+
+/* ------------------------------------------------------------------ properties */
+
+#define EP_DONE(e) (t_una[e] == ND + 2 && t_rcv[e] == RB(e) + ND + 2)
+#if NREQ == 1
+#define REQS_ENDED (LA_ENDED(1) && !RA_ACTIVE(1))
+#else
+#define REQS_ENDED (LA_ENDED(1) && !RA_ACTIVE(1) && LA_ENDED(2) && !RA_ACTIVE(2))
+#endif
+#define ALL_DONE (EP_DONE(0) && EP_DONE(1) && REQS_ENDED)
+
+/* liveness: every request that starts ends (completed, refused or cancelled) */
+ltl live {
+#if NREQ > 1
+  [] ((la_ph[1] != LA_IDLE) -> <> (la_ph[1] >= LA_COMPLETED)) &&
+  [] ((la_ph[2] != LA_IDLE) -> <> (la_ph[2] >= LA_COMPLETED))
+#else
+  [] ((la_ph[1] != LA_IDLE) -> <> (la_ph[1] >= LA_COMPLETED))
+#endif
+}
+
+/* ------------------------------------------------------------------ sending */
+
+/* every send asserts room: a full inbox would block inside an atomic step */
+inline SEND(to, k, s, r, a, b, c, d) {
+  assert(nfull(inbox[to]));
+  inbox[to]!k, s, r, (a) & 255, (b) & 255, (c) & 255, (d) & 255, n
+}
+
+/* ------------------------------------------------------------------ data plane */
+
+inline SMAX(x, v) { if :: (v) > x -> x = (v) :: else -> skip fi }
+
+/* OUT lookup on a side: registers (host space), then one path or two-path steering.
+   Segments carry one sequence unit, so a segment never straddles the cutoff. */
+inline REG_OUT(sl) {
+  if
+  :: TRK(sl) ->
+     SMAX(sent_hi[sl], sq + ((fl & (F_DATA | F_FIN)) != 0));
+     if :: (fl & F_ACK) -> SMAX(ack_hi[sl], ak) :: else -> skip fi
+  :: else -> skip
+  fi
+}
+
+/* datapath.DataPath._steer on one segment (sq, ak, fl, vl) */
+inline STEER(sl, osub, opeer, ods, oda, nsub, npeer, nds, nda) {
+  hasack = ((fl & F_ACK) != 0);
+  acknew = (hasack && nrl[sl] != 0 && ak > nrl[sl]);
+  pold = 0; pnew = 0; xo = 0; xn = 0; oak = ak; aold = ak;
+  if
+  :: (fl & (F_DATA | F_FIN)) == 0 -> if :: acknew -> pnew = 1 :: else -> pold = 1 fi
+  :: (fl & (F_DATA | F_FIN)) != 0 && (cut[sl] == 0 || sq + 1 <= cut[sl]) -> pold = 1
+  :: else -> pnew = 1
+  fi;
+  if
+  :: hasack ->
+     if :: acknew -> aold = nrl[sl] :: else -> skip fi;
+     if :: nrl[sl] != 0 && pold -> oak = aold :: else -> skip fi;
+     if :: acknew && !pnew -> xn = 1 :: else -> skip fi;
+     if :: !pold && (oah[sl] == 0 || aold > oah[sl]) -> xo = 1 :: else -> skip fi
+  :: else -> skip
+  fi;
+  if
+  :: pold ->
+     if :: hasack -> SMAX(oah[sl], oak) :: else -> skip fi;
+     SEND(opeer, K_SEG, osub, 0, sq + ods, oak + oda, fl, vl)
+  :: xo ->
+     SMAX(oah[sl], aold);
+     if
+     :: cut[sl] != 0 && cut[sl] < sq -> SEND(opeer, K_SEG, osub, 0, cut[sl] + ods, aold + oda, F_ACK, 0)
+     :: else -> SEND(opeer, K_SEG, osub, 0, sq + ods, aold + oda, F_ACK, 0)
+     fi
+  :: else -> skip
+  fi;
+  if
+  :: pnew -> SEND(npeer, K_SEG, nsub, 0, sq + nds, ak + nda, fl, vl)
+  :: xn ->
+     if
+     :: cut[sl] != 0 && cut[sl] > sq -> SEND(npeer, K_SEG, nsub, 0, cut[sl] + nds, ak + nda, F_ACK, 0)
+     :: else -> SEND(npeer, K_SEG, nsub, 0, sq + nds, ak + nda, F_ACK, 0)
+     fi
+  :: else -> skip
+  fi
+}
+
+/* the local host (endpoint or box) emits (sq, ak, fl, vl) rightwards / leftwards */
+inline OUT_R(n) {
+  slot = 2 * n + 1;
+  REG_OUT(slot);
+  if :: (fl & F_FIN) -> fin_lr[n] = 1 :: else -> skip fi;
+  if
+  :: rnew[n] != 0 -> STEER(slot, rsub[n], rpeer[n], rout[n], 256 - rin[n], rnew[n], rnewpeer[n], 0, 0)
+  :: else -> SEND(rpeer[n], K_SEG, rsub[n], 0, sq + rout[n], ak - rin[n], fl, vl)
+  fi
+}
+
+inline OUT_L(n) {
+  slot = 2 * n;
+  REG_OUT(slot);
+  if :: (fl & F_FIN) -> fin_rl[n] = 1 :: else -> skip fi;
+  if
+  :: lnew[n] != 0 ->
+     STEER(slot, lsub[n], lpeer[n], lout[n], 256 - lin[n], lnew[n], lnewpeer[n], lnout[n], 256 - lnin[n])
+  :: else -> SEND(lpeer[n], K_SEG, lsub[n], 0, sq + lout[n], ak - lin[n], fl, vl)
+  fi
+}
+
+/* TCP receive at endpoint e: the byte-stream and ack properties */
+inline TCP_RECV(n, e) {
+  if
+  :: (fl & F_ACK) ->
+     assert(ak <= t_max[e]);                /* never an ack beyond what was sent */
+     if :: ak > t_una[e] -> t_una[e] = ak :: else -> skip fi
+  :: else -> skip
+  fi;
+  if
+  :: (fl & (F_DATA | F_FIN)) != 0 && (fl & F_SYNACK) == 0 ->
+     if
+     :: sq == t_rcv[e] ->
+        assert(vl + RB(e) == sq);           /* the right byte at the right place */
+        assert(((fl & F_FIN) != 0) == (vl == ND + 1));
+        t_rcv[e]++
+     :: else -> skip                        /* duplicate or out of order: discarded */
+     fi;
+     /* immediate ack of every data segment */
+     sq = t_nxt[e]; ak = t_rcv[e]; fl = F_ACK; vl = 0;
+     if :: e == 0 -> OUT_R(n) :: else -> OUT_L(n) fi
+  :: else -> skip
+  fi
+}
+
+inline REG_IN(sl, isnew) {
+  if
+  :: TRK(sl) ->
+     if :: (fl & F_ACK) -> SMAX(rack_hi[sl], ak) :: else -> skip fi;
+     if
+     :: isnew && (fl & (F_DATA | F_FIN)) && (nrl[sl] == 0 || sq < nrl[sl]) -> nrl[sl] = sq
+     :: else -> skip
+     fi
+  :: else -> skip
+  fi
+}
+
+inline FROM_LEFT(n, isnew) {
+  REG_IN(2 * n, isnew);
+  if :: (fl & F_FIN) -> fin_lr[n] = 1 :: else -> skip fi;
+  if
+  :: role[n] == R_S -> TCP_RECV(n, 1)
+  :: role[n] == R_BOX ->
+#ifdef BOXACK
+     SMAX(cl[n], sq + ((fl & (F_DATA | F_FIN)) != 0));
+     if :: (fl & F_ACK) -> assert(((ak - boff_rl[n]) & 255) <= cr[n]) :: else -> skip fi;
+#endif
+     sq = (sq + boff_lr[n]) & 255; ak = (ak - boff_rl[n]) & 255;
+     OUT_R(n)
+  :: else -> skip
+  fi
+}
+
+inline FROM_RIGHT(n, isnew) {
+  REG_IN(2 * n + 1, isnew);
+  if :: (fl & F_FIN) -> fin_rl[n] = 1 :: else -> skip fi;
+  if
+  :: role[n] == R_C -> TCP_RECV(n, 0)
+  :: role[n] == R_BOX ->
+#ifdef BOXACK
+     SMAX(cr[n], sq + ((fl & (F_DATA | F_FIN)) != 0));
+     if :: (fl & F_ACK) -> assert(((ak - boff_lr[n]) & 255) <= cl[n]) :: else -> skip fi;
+#endif
+     sq = (sq + boff_rl[n]) & 255; ak = (ak - boff_lr[n]) & 255;
+     OUT_L(n)
+  :: else -> skip
+  fi
+}
+
+/* a K_SEG arrives at node n: IN lookup by subsession */
+inline RECV_SEG(n) {
+  sq = ma; ak = mb; fl = mc; vl = md;
+  if
+  :: ms != 0 && ms == lsub[n] ->
+     sq = (sq + lin[n]) & 255; ak = (ak - lout[n]) & 255; FROM_LEFT(n, 0)
+  :: ms != 0 && ms == lnew[n] ->
+     sq = (sq + lnin[n]) & 255; ak = (ak - lnout[n]) & 255; FROM_LEFT(n, 1)
+  :: ms != 0 && ms == rsub[n] ->
+     sq = (sq + rin[n]) & 255; ak = (ak - rout[n]) & 255; FROM_RIGHT(n, 0)
+  :: ms != 0 && ms == rnew[n] ->
+     if
+     :: (fl & F_SYNACK) -> SYNACK_PUNT(n)   /* SYN-ACK on a NEW entry: punted, absorbed */
+     :: else -> FROM_RIGHT(n, 1)
+     fi
+  :: else -> skip                          /* no entry (e.g. old path after a fold) */
+  fi
+}
+
+/* ------------------------------------------------------------------ lock protocol */
+
+inline RELEASE(n, x) {
+  rr = x;
+  if
+  :: rr != 0 && hmv[HI(n, rr)] && hmrs[HI(n, rr)] == rsub[n] ->
+     hmv[HI(n, rr)] = 0; rs = hmsub[HI(n, rr)]; rd = hmd[HI(n, rr)];
+     HANDLE_REQ(n, rr, rs, rd)
+  :: else -> skip
+  fi
+}
+
+inline EPOCH(sl) { cut[sl] = 0; nrl[sl] = 0; oah[sl] = 0 }
+
+/* Agent._ra_request */
+inline RA_REQUEST(n, r, d) {
+  if
+  :: ra_ph[r] == RA_DONE -> skip
+  :: ra_ph[r] == RA_NONE && (lbusy[n] != 0 || CLOSING(n)) -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
+  :: else ->
+     if
+     :: ra_ph[r] == RA_NONE -> ra_plr[r] = (d + lin[n]) & 255; ra_ph[r] = RA_LOCKED; lbusy[n] = r
+     :: else -> skip
+     fi;
+     SEND(lpeer[n], K_ACKL, lsub[n], r, 0, 0, ra_plr[r], lout[n])
+  fi
+}
+
+/* Agent._on_request_lock */
+inline HANDLE_REQ(n, r, s, d) {
+  if
+  :: s == 0 || s != lsub[n] -> skip         /* unknown subsession */
+  :: else ->
+     if
+     :: RA(r) == n -> RA_REQUEST(n, r, d)
+     :: else ->
+        if
+        :: rsub[n] == 0 -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
+        :: else ->
+           LOCK_REQUEST(n, r);
+           if
+           :: v_verdict == V_FORWARD ->
+              SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, d + lin[n] + boff_lr[n] + rout[n], 0)
+           :: v_verdict == V_HOLD ->
+              hmv[HI(n, r)] = 1; hmsub[HI(n, r)] = s; hmd[HI(n, r)] = d; hmrs[HI(n, r)] = rsub[n]
+           :: v_verdict == V_NACK -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
+           fi
+        fi
+     fi
+  fi
+}
+
+/* Agent._left_finish: outcome is a terminal phase */
+inline LEFT_FINISH(n, r, outcome) {
+  if :: la_ph[r] != LA_SWITCHED -> rnew[n] = 0 :: else -> skip fi;
+  LOCK_FINISH(n, r);
+  RELEASE(n, v_rel);
+  if :: rbusy[n] == r -> rbusy[n] = 0 :: else -> skip fi;
+  la_ph[r] = outcome
+}
+
+inline LEFT_CANCEL(n, r) {
+  rnew[n] = 0;
+  la_ph[r] = LA_CANCELLING; la_rt[r] = 0;
+  SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0)
+}
+
+inline SEND_NSYN(n, r) {
+  dst = FIRST(r); h = NS1(r);
+  SEND(dst, K_NSYN, h, r, la_sseq[r], la_sack[r], la_plr[r], la_prl[r])
+}
+
+/* Agent._left_locked + the "syn" probe */
+inline LEFT_LOCKED(n, r, dlr, drl) {
+#ifdef OVERLAP
+  assert(!GRANTED(3 - r));                /* overlapping segments are never both locked */
+#endif
+  la_plr[r] = dlr; la_prl[r] = (drl + rin[n]) & 255;
+  rnew[n] = NS1(r); rnewpeer[n] = FIRST(r);
+  EPOCH(2 * n + 1);
+  la_sseq[r] = (sent_hi[2 * n + 1] - 1) & 255; la_sack[r] = ack_hi[2 * n + 1];
+  la_ph[r] = LA_SYNSENT; la_rt[r] = 0;
+  SEND_NSYN(n, r)
+}
+
+/* Agent._on_ack_lock */
+inline HANDLE_ACKL(n, r, s, dlr, drl) {
+  if
+  :: s == 0 || s != rsub[n] -> skip
+  :: else ->
+     LOCK_ACK(n, r);
+     assert(v_match || STALE(r));         /* lock messages only reach matching ports */
+     if
+     :: v_verdict == V_DROP -> skip
+     :: else ->
+        q = 0;
+        do
+        :: q < v_nref ->
+           h = v_ref[q];
+           if
+           :: hmv[HI(n, h)] && hmrs[HI(n, h)] == rsub[n] ->
+              hmv[HI(n, h)] = 0; SEND(lpeer[n], K_NACKL, lsub[n], h, 0, 0, 0, 0)
+           :: else -> skip
+           fi;
+           q++
+        :: else -> break
+        od;
+        if
+        :: LA(r) == n && LA_ACTIVE(r) ->
+           if :: la_ph[r] == LA_LOCKING -> LEFT_LOCKED(n, r, dlr, drl) :: else -> skip fi
+        :: else ->
+           if
+           :: lsub[n] != 0 ->
+              SEND(lpeer[n], K_ACKL, lsub[n], r, 0, 0, dlr, drl + rin[n] + boff_rl[n] + lout[n])
+           :: else -> skip
+           fi
+        fi
+     fi
+  fi
+}
+
+/* Agent._on_nack_lock */
+inline HANDLE_NACKL(n, r, s) {
+  if
+  :: s == 0 || s != rsub[n] -> skip
+  :: else ->
+     LOCK_NACK(n, r);
+     assert(v_match || STALE(r));
+     if
+     :: v_verdict == V_DROP -> skip
+     :: else ->
+        rel = v_rel;
+        if
+        :: LA(r) == n && LA_ACTIVE(r) -> LEFT_FINISH(n, r, LA_REFUSED)
+        :: else ->
+           if :: lsub[n] != 0 -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0) :: else -> skip fi
+        fi;
+        RELEASE(n, rel)
+     fi
+  fi
+}
+
+inline RIGHT_REVERT(n, r) {
+  lnew[n] = 0; ra_ph[r] = RA_NONE;
+  if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
+}
+
+/* Agent._on_cancel_lock */
+inline HANDLE_CANCEL(n, r, s) {
+  if
+  :: s == 0 || s != lsub[n] -> skip
+  :: RA(r) == n && s == lsub[n] ->
+     if :: ra_ph[r] == RA_LOCKED || ra_ph[r] == RA_SYNRCVD -> RIGHT_REVERT(n, r) :: else -> skip fi;
+     SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0)
+  :: RA(r) != n && s == lsub[n] && rsub[n] == 0 -> SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0)
+  :: RA(r) != n && s == lsub[n] && rsub[n] != 0 ->
+     LOCK_CANCEL(n, r);
+     rel = v_rel;
+     if :: hmrs[HI(n, r)] == rsub[n] -> hmv[HI(n, r)] = 0 :: else -> skip fi;
+     SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0);
+     RELEASE(n, rel)
+  fi
+}
+
+/* Agent._on_ack_cancel */
+inline HANDLE_ACKC(n, r, s) {
+  if
+  :: s == 0 || s != rsub[n] -> skip
+  :: LA(r) == n && LA_ACTIVE(r) && s == rsub[n] ->
+     if :: la_ph[r] == LA_CANCELLING -> LEFT_FINISH(n, r, LA_CANCELLED) :: else -> skip fi
+  :: !(LA(r) == n && LA_ACTIVE(r)) && s == rsub[n] ->
+     if :: lsub[n] != 0 -> SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0) :: else -> skip fi
+  fi
+}
+
+/* ------------------------------------------------------------------ new path */
+
+/* Agent._ra_send_synack: TCP SYN-ACK on the new path and the synAck message */
+inline RA_SEND_SYNACK(n, r) {
+  SEND(lnewpeer[n], K_SEG, lnew[n], 0, ra_sack[r] - 1, ra_sseq[r] + 1, F_SYNACK | F_ACK, 0);
+  dst = LA(r);
+  SEND(dst, K_SYNACKM, 0, r, 0, 0, 0, 0)
+}
+
+/* a new-path SYN (K_NSYN) arrives: right anchor (Agent._ra_syn) or new box (chain setup) */
+inline HANDLE_NSYN(n, r, s) {
+  if
+  :: RA(r) == n ->
+     if
+     :: lnew[n] != 0 && lnew[n] == s ->     /* NEW entry exists: a repeated SYN */
+        if :: RA_ACTIVE(lbusy[n]) -> RA_SEND_SYNACK(n, lbusy[n]) :: else -> skip fi
+     :: s == lsub[n] -> skip                /* after the fold: the host sees a stray SYN */
+     :: else ->
+        if
+        :: ra_ph[r] == RA_LOCKED ->
+           lnin[n] = mc; lnout[n] = md;      /* new_in = (phi_lr, -phi_rl), new_out = ... */
+           lnew[n] = s; lnewpeer[n] = mf;
+           EPOCH(2 * n);
+           ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_SYNRCVD;
+           RA_SEND_SYNACK(n, r)
+        :: else -> skip                     /* stale */
+        fi
+     fi
+  :: else ->                                /* a new box: continue the chain */
+     if
+     :: lsub[n] == 0 ->
+        lsub[n] = s; lpeer[n] = mf; rsub[n] = NS2(r); rpeer[n] = RA(r);
+#ifdef BOXACK
+        cl[n] = (ma + 1) & 255;
+#endif
+        SEND(rpeer[n], K_NSYN, rsub[n], r, ma, mb, mc, md)
+     :: lsub[n] == s -> SEND(rpeer[n], K_NSYN, rsub[n], r, ma, mb, mc, md)
+     :: else -> skip
+     fi
+  fi
+}
+
+/* Agent._left_maybe_commit + the freezing "commit" probe */
+inline MAYBE_COMMIT(n, r) {
+  if
+  :: la_ph[r] == LA_SYNSENT && la_gsa[r] && la_ghs[r] ->
+     SEND(rnewpeer[n], K_SEG, rnew[n], 0, la_sseq[r] + 1, la_saseq[r] + 1, F_ACK, 0);
+     if :: cut[2 * n + 1] == 0 -> cut[2 * n + 1] = sent_hi[2 * n + 1] :: else -> skip fi;
+     la_cut[r] = cut[2 * n + 1]; la_ph[r] = LA_COMMITTED; la_rt[r] = 0;
+     dst = RA(r);
+     SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0)
+  :: else -> skip
+  fi
+}
+
+/* Agent._synack_punt */
+inline SYNACK_PUNT(n) {
+  h = rbusy[n];
+  if
+  :: h != 0 && LA_ACTIVE(h) && LA(h) == n ->
+     if :: !la_gsa[h] -> la_gsa[h] = 1; la_saseq[h] = ma :: else -> skip fi;
+     MAYBE_COMMIT(n, h)
+  :: else -> skip
+  fi
+}
+
+/* Agent._on_syn_ack_msg */
+inline HANDLE_SYNACKM(n, r) {
+  if
+  :: LA(r) == n && la_ph[r] == LA_SYNSENT -> la_ghs[r] = 1; MAYBE_COMMIT(n, r)
+  :: else -> skip
+  fi
+}
+
+/* Agent._on_ack_msg + the freezing "rcommit" probe */
+inline HANDLE_ACKM(n, r) {
+  if
+  :: RA(r) != n -> skip
+  :: RA(r) == n && (ra_ph[r] == RA_DONE || ra_ph[r] == RA_SWITCHED) ->
+     dst = LA(r);
+     SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
+  :: RA(r) == n && ra_ph[r] == RA_SYNRCVD ->
+     ra_pcut[r] = (ma + ra_plr[r]) & 255;
+     if :: cut[2 * n] == 0 -> cut[2 * n] = sent_hi[2 * n] :: else -> skip fi;
+     ra_cut[r] = cut[2 * n]; ra_ph[r] = RA_SWITCHED;
+     dst = LA(r);
+     SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
+  :: RA(r) == n && (ra_ph[r] == RA_NONE || ra_ph[r] == RA_LOCKED) -> skip
+  fi
+}
+
+/* Agent._on_ack_ack_msg */
+inline HANDLE_ACKACK(n, r) {
+  if
+  :: LA(r) == n && la_ph[r] == LA_COMMITTED ->
+     la_pcut[r] = (ma + la_prl[r]) & 255; la_ph[r] = LA_SWITCHED
+  :: else -> skip
+  fi
+}
+
+/* completion (section 4.3): all sent on the old path is acked, and the host acked the peer's */
+#define COMPLETE(sl, pc) (cut[sl] != 0 && rack_hi[sl] >= cut[sl] && ack_hi[sl] >= (pc))
+
+inline LEFT_FOLD(n, r) {
+  rsub[n] = rnew[n]; rpeer[n] = rnewpeer[n]; rnew[n] = 0; rin[n] = 0; rout[n] = 0;
+  LEFT_FINISH(n, r, LA_COMPLETED)
+}
+
+inline RIGHT_FOLD(n, r) {
+  lsub[n] = lnew[n]; lpeer[n] = lnewpeer[n]; lnew[n] = 0; lin[n] = lnin[n]; lout[n] = lnout[n];
+  ra_ph[r] = RA_DONE;
+  if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
+}
+
+/* Agent._cmd_reconfigure + _left_start */
+inline START(n, r) {
+  if
+  :: CLOSING(n) || rbusy[n] != 0 || lk[n] != L_UNL -> la_ph[r] = LA_REFUSED
+  :: else ->
+     la_ph[r] = LA_LOCKING; la_rt[r] = 0; rbusy[n] = r;
+     LOCK_REQUEST(n, r);
+     assert(v_verdict == V_FORWARD);
+     SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0)
+  fi
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+#define IS_CTRL(k, c) ((k) != K_SEG || ((c) & F_SYNACK))
+
+inline HANDLE(n) {
+  if
+  :: mk == K_SEG -> RECV_SEG(n)
+  :: mk == K_REQ -> HANDLE_REQ(n, mr, ms, mc)
+  :: mk == K_ACKL -> HANDLE_ACKL(n, mr, ms, mc, md)
+  :: mk == K_NACKL -> HANDLE_NACKL(n, mr, ms)
+  :: mk == K_CANCEL -> HANDLE_CANCEL(n, mr, ms)
+  :: mk == K_ACKC -> HANDLE_ACKC(n, mr, ms)
+  :: mk == K_SYNACKM -> HANDLE_SYNACKM(n, mr)
+  :: mk == K_ACKM -> HANDLE_ACKM(n, mr)
+  :: mk == K_ACKACK -> HANDLE_ACKACK(n, mr)
+  :: mk == K_NSYN -> HANDLE_NSYN(n, mr, ms)
+  fi
+}
+
+/* the endpoint at node n sends its next byte (or FIN) */
+inline TCP_SEND(n, e) {
+  sq = t_nxt[e]; ak = t_rcv[e]; vl = sq;
+  if :: sq == ND + 1 -> fl = F_ACK | F_FIN :: else -> fl = F_ACK | F_DATA fi;
+  t_nxt[e]++;
+  SMAX(t_max[e], t_nxt[e]);
+  if :: e == 0 -> OUT_R(n) :: else -> OUT_L(n) fi
+}
+
+#if NREQ == 1
+#define MAY_START(r) 1
+#else
+#ifdef SEQUENTIAL
+#define MAY_START(r) ((r) == 1 || LA_ENDED(1))
+#else
+#define MAY_START(r) 1
+#endif
+#endif
+
+/* per-request node actions: command, timers, completion (instantiated for r = 1, 2) */
+#define REQUEST_ACTIONS(r) \
+  :: atomic { LA(r) == n && la_ph[r] == LA_IDLE && MAY_START(r) && !failed[n] -> START(n, r) } \
+  :: atomic { LA(r) == n && la_ph[r] == LA_SWITCHED && COMPLETE(2 * n + 1, la_pcut[r]) -> \
+       LEFT_FOLD(n, r) } \
+  :: atomic { RA(r) == n && ra_ph[r] == RA_SWITCHED && COMPLETE(2 * n, ra_pcut[r]) -> \
+       RIGHT_FOLD(n, r) } \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_LOCKING -> \
+       if \
+       :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r) \
+       :: else -> la_rt[r]++; SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
+       fi } \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_SYNSENT -> \
+       if \
+       :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r) \
+       :: else -> la_rt[r]++; SEND_NSYN(n, r) \
+       fi } \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_COMMITTED -> \
+       dst = RA(r); SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0) } \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_CANCELLING -> \
+       if \
+       :: la_rt[r] >= MAXRET -> LEFT_FINISH(n, r, LA_CANCELLED) \
+       :: else -> la_rt[r]++; SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0) \
+       fi }
+
+proctype Node(byte n) {
+  byte mk, ms, mr, ma, mb, mc, md, mf;      /* the message being handled */
+  byte sq, ak, fl, vl, slot;                /* the segment being processed */
+  byte v_verdict, v_rel, v_nref, v_i, rel, rr, rs, rd, h, q;
+  byte v_ref[HMAX];
+  bit v_match;
+  bit hasack, acknew, pold, pnew, xo, xn;
+  byte oak, aold, dst;
+  byte ep = EP(n);
+end:
+  do
+  :: atomic {
+       inbox[n]?mk, ms, mr, ma, mb, mc, md, mf ->
+       if
+       :: failed[n] -> skip                                               /* crashed */
+       :: !failed[n] && closs > 0 && IS_CTRL(mk, mc) -> closs--           /* lost */
+       :: !failed[n] && dloss > 0 && !IS_CTRL(mk, mc) -> dloss--          /* lost */
+       :: !failed[n] && creord > 0 && IS_CTRL(mk, mc) && len(inbox[n]) > 0 ->
+          creord--; inbox[n]!mk, ms, mr, ma, mb, mc, md, mf              /* overtaken */
+       :: !failed[n] && cdup > 0 && IS_CTRL(mk, mc) ->                    /* duplicated */
+          cdup--; assert(nfull(inbox[n])); inbox[n]!mk, ms, mr, ma, mb, mc, md, mf; HANDLE(n)
+       :: !failed[n] -> HANDLE(n)
+       fi }
+  :: atomic { (n == 0 || n == SNODE) && t_nxt[ep] <= ND + 1 -> TCP_SEND(n, ep) }
+  :: atomic { timeout && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
+       t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 -> t_nxt[ep] = t_una[ep]; t_rtx[ep]-- }
+  :: atomic { CANFAIL(n) && !failed[n] && la_ph[1] < LA_COMMITTED -> failed[n] = 1 }
+  REQUEST_ACTIONS(1)
+#if NREQ > 1
+  REQUEST_ACTIONS(2)
+#endif
+  od
+}
+
+/* ------------------------------------------------------------------ witnesses */
+
+/* -DWITNESS=<expr>: an assertion fails as soon as <expr> holds. Runs with a witness prove the
+   model is not vacuous: the search must find the state (verify.py treats "no error" as a
+   failure for these runs). */
+#ifdef WITNESS
+active proctype Witness() { atomic { (WITNESS) -> assert(0) } }
+#endif
+
+/* ------------------------------------------------------------------ end state */
+
+proctype Final() {
+  byte n, prev, steps;
+  (timeout && ALL_DONE);
+  /* every lock is free, or held by a completed request on a node the path left behind */
+  n = 0;
+  do
+  :: n < NN ->
+     assert(hn[n] == 0);
+     assert(lk[n] == L_UNL || (lk[n] == L_LOCKED && la_ph[lkr[n]] == LA_COMPLETED));
+     assert(lbusy[n] == 0 && rbusy[n] == 0 && lnew[n] == 0 && rnew[n] == 0);
+     n++
+  :: else -> break
+  od;
+  /* the current path is a consistent chain of subsessions from C to S, all unlocked */
+  n = 0; steps = 0;
+  do
+  :: n != SNODE ->
+     assert(steps < NN && rsub[n] != 0 && lk[n] == L_UNL);
+     prev = n; n = rpeer[n];
+     assert(lsub[n] == rsub[prev] && lpeer[n] == prev);
+     steps++
+  :: else -> break
+  od
+}
+
+init {
+  byte i;
+  atomic {
+    i = 0;
+    do :: i < NN -> role[i] = R_BOX; lpeer[i] = NONE; rpeer[i] = NONE; i++ :: else -> break od;
+    role[0] = R_C; role[SNODE] = R_S;
+    /* the old chain: C = node 0, then the boxes, then S; subsessions 1, 2, ... */
+    i = 0;
+    do
+    :: i < SNODE -> rsub[i] = i + 1; rpeer[i] = i + 1; lsub[i + 1] = i + 1; lpeer[i + 1] = i; i++
+    :: else -> break
+    od;
+#if CFG == 4 || CFG == 6
+    boff_lr[1] = OFF_LR; boff_rl[1] = OFF_RL;
+#endif
+    /* after the handshake (ISN 0 in each endpoint's space) */
+    t_una[0] = 1; t_nxt[0] = 1; t_max[0] = 1; t_rcv[0] = 1 + OFF_RL; t_rtx[0] = RTX;
+    t_una[1] = 1; t_nxt[1] = 1; t_max[1] = 1; t_rcv[1] = 1 + OFF_LR; t_rtx[1] = RTX;
+    i = 0;
+    do
+    :: i < 2 * NN ->
+       if
+       :: TRK(i) ->
+          sent_hi[i] = 1; rack_hi[i] = 1; ack_hi[i] = 1;
+          if :: i == 1 -> ack_hi[i] = 1 + OFF_RL :: i == 2 * SNODE -> ack_hi[i] = 1 + OFF_LR :: else -> skip fi
+       :: else -> skip
+       fi;
+       i++
+    :: else -> break
+    od;
+#ifdef BOXACK
+    i = 1;
+    do :: i < SNODE -> cl[i] = 1; cr[i] = 1; i++ :: else -> break od;
+#endif
+    i = 0;
+    do :: i < NN -> run Node(i); i++ :: else -> break od;
+    run Final()
+  }
+}

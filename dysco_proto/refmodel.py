@@ -1,0 +1,831 @@
+"""Reference model of the P4 pipeline: the executable specification and the test oracle.
+
+A pure function of (table and register state, input frame, ingress port) returning the output
+frames with their ports, the packet-ins and the new register state
+(:func:`process`). Tables are filled by P4Info names (:mod:`dysco_proto.pipeline`), exactly as
+a controller fills the switch over P4Runtime.
+
+What the abstract data path already defines is not restated here: session entries are turned
+into :class:`~dysco_proto.entries.MappingEntry` objects and each packet is run through
+:class:`~dysco_proto.datapath.DataPath` (lookup, SYN/SYN-ACK punts, register updates with
+epochs, two-path steering, latches, mirrors, probes), whose rewritten
+:class:`~dysco_proto.packet.Segment` gives every new header value. This module adds what the
+abstract model does not have: bytes (the parse graph and the option layouts a switch can
+rewrite, malformed and truncated frames), ports and port roles, the forwarding table (MACs,
+TTL), checksums, the packet-in / packet-out headers, and the one-pass limits of a switch
+(``SPLIT`` and ``UNSUPPORTED_OPTIONS`` punts). ``docs/pipeline.md`` is the prose version.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from dysco_proto.checksum import internet_checksum
+from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
+from dysco_proto.entries import Direction, MappingEntry
+from dysco_proto.events import PuntReason
+from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags, TcpOptions
+from dysco_proto.pipeline import (
+    CONTROL_PORT,
+    CPU_PORT,
+    DROP_PORT,
+    NUM_SLOTS,
+    PACKET_IN_FIELDS,
+    Act,
+    Direction8,
+    PacketInFlag,
+    PacketOutFlag,
+    PacketOutOp,
+    PortRole,
+    Reason,
+    RegValid,
+    TableEntry,
+    Tbl,
+    decode_packet_in,
+    decode_packet_out,
+    encode_packet_in,
+    entry_from_table,
+)
+from dysco_proto.rewrite import rewrite
+
+__all__ = [
+    "Completion",
+    "PacketIn",
+    "PipelineResult",
+    "PipelineState",
+    "TableState",
+    "complete_punt",
+    "mirror_host_view",
+    "process",
+    "registers_from_packet_in",
+    "segment_of",
+]
+
+ETH_LEN = 14
+IPV4_LEN = 20
+TCP_LEN = 20
+UDP_LEN = 8
+ETHERTYPE_IPV4 = 0x0800
+
+_MIRRORS = {
+    PuntReason.SYNACK_MIRROR: Reason.SYNACK_MIRROR,
+    PuntReason.FIN_MIRROR: Reason.FIN_MIRROR,
+    PuntReason.RST_MIRROR: Reason.RST_MIRROR,
+}
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PacketIn:
+    """A packet-in: the ``packet_in`` header fields by P4Info name, and the packet after it."""
+
+    metadata: Mapping[str, int]
+    payload: bytes
+
+    def to_bytes(self) -> bytes:
+        """The frame as it leaves the CPU port."""
+        return encode_packet_in(self.metadata) + self.payload
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> PacketIn:
+        meta, payload = decode_packet_in(data)
+        return cls(meta, payload)
+
+    @classmethod
+    def make(cls, fields: Mapping[str, int], payload: bytes) -> PacketIn:
+        """A packet-in with every header field present (the ones not given are 0)."""
+        meta = {name: 0 for name, _ in PACKET_IN_FIELDS}
+        unknown = set(fields) - set(meta)
+        if unknown:
+            raise ValueError(f"unknown packet-in fields {sorted(unknown)}")
+        meta.update({k: int(v) for k, v in fields.items()})
+        return cls(meta, payload)
+
+
+class TableState:
+    """Table entries by P4Info names, with the lookups the pipeline performs."""
+
+    def __init__(self, entries: Iterable[TableEntry] = ()) -> None:
+        self._tables: dict[Tbl, dict[tuple[object, ...], TableEntry]] = {t: {} for t in Tbl}
+        self._sessions: dict[tuple[Tbl, tuple[object, ...]], tuple[int, MappingEntry]] = {}
+        for e in entries:
+            self.insert(e)
+
+    @classmethod
+    def from_dict(cls, tables: Mapping[str, Iterable[object]]) -> TableState:
+        """Build from ``{"table name": [[{match}, "action name", {params}], ...]}``.
+
+        Each row may also be a mapping with keys ``match``, ``action`` and ``params``.
+        """
+        out = cls()
+        for table, rows in tables.items():
+            for row in rows:
+                if isinstance(row, Mapping):
+                    match, action, params = row["match"], row["action"], row.get("params", {})
+                else:
+                    match, action, params = row  # type: ignore[misc]
+                out.insert(TableEntry.build(table, match, action, params))
+        return out
+
+    def insert(self, entry: TableEntry) -> None:
+        """Insert or replace (same table and match) an entry."""
+        key = entry.key()
+        self._tables[entry.table][key] = entry
+        if entry.table in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
+            self._sessions[(entry.table, _session_key(entry.match))] = entry_from_table(entry)
+
+    def delete(self, entry: TableEntry) -> None:
+        self._tables[entry.table].pop(entry.key(), None)
+        self._sessions.pop((entry.table, _session_key(entry.match)), None)
+
+    def entries(self) -> list[TableEntry]:
+        return [e for t in Tbl for e in self._tables[t].values()]
+
+    # lookups ----------------------------------------------------------------------------
+
+    def port_role(self, port: int) -> tuple[PortRole, int]:
+        """(role, agent_id) of an ingress port; the default is a network port of agent 0."""
+        e = self._tables[Tbl.PORT_ROLE].get((Tbl.PORT_ROLE, (("ingress_port", port),)))
+        if e is not None and e.action is Act.HOST_PORT:
+            return PortRole.HOST, e.params["agent_id"]
+        return PortRole.NETWORK, 0
+
+    def is_local(self, addr: int) -> bool:
+        e = self._tables[Tbl.LOCAL_ADDR].get((Tbl.LOCAL_ADDR, (("dst_addr", addr),)))
+        return e is not None and e.action is Act.SET_LOCAL
+
+    def session(self, direction: Direction, agent_id: int, t: FiveTuple) -> MappingEntry | None:
+        """The session entry for a packet with five-tuple ``t``, if any."""
+        match: dict[str, int | tuple[int, int]] = {
+            "src_addr": _ip_int(t.src_ip),
+            "dst_addr": _ip_int(t.dst_ip),
+            "proto": t.proto,
+            "src_port": t.src_port,
+            "dst_port": t.dst_port,
+        }
+        table = Tbl.IN_SESSION
+        if direction is Direction.OUT:
+            match["agent_id"] = agent_id
+            table = Tbl.OUT_SESSION
+        found = self._sessions.get((table, _session_key(match)))
+        return None if found is None else found[1]
+
+    def route(self, dst: int) -> TableEntry | None:
+        """Longest-prefix match in ``ipv4_fwd``; ``None`` means the default action (drop)."""
+        best: TableEntry | None = None
+        best_len = -1
+        for e in self._tables[Tbl.IPV4_FWD].values():
+            value, plen = e.match["dst_addr"]  # type: ignore[misc]
+            mask = ((1 << plen) - 1) << (32 - plen) if plen else 0
+            if (dst & mask) == (value & mask) and plen > best_len:
+                best, best_len = e, plen
+        return best
+
+
+def _session_key(match: Mapping[str, int | tuple[int, int]]) -> tuple[object, ...]:
+    return tuple(sorted(match.items()))
+
+
+def _ip_int(addr: str) -> int:
+    return int(ipaddress.IPv4Address(addr))
+
+
+def _ip_str(v: int) -> str:
+    return str(ipaddress.IPv4Address(v))
+
+
+@dataclass(slots=True)
+class PipelineState:
+    """Everything the pipeline's behaviour depends on: tables and slot registers."""
+
+    tables: TableState = field(default_factory=TableState)
+    registers: dict[int, SlotRegisters] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class PipelineResult:
+    """What one input frame produced.
+
+    ``outputs``: (egress port, frame) for every frame leaving a non-CPU port;
+    ``packet_ins``: what reached the CPU port; ``registers``: the slot registers afterwards;
+    ``dropped``: why the input was dropped (``None`` if it was forwarded or punted).
+    """
+
+    outputs: list[tuple[int, bytes]] = field(default_factory=list)
+    packet_ins: list[PacketIn] = field(default_factory=list)
+    registers: dict[int, SlotRegisters] = field(default_factory=dict)
+    dropped: str | None = None
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+class _ParseError(Exception):
+    """The frame ends before a header the parse graph extracts (bmv2: PacketTooShort)."""
+
+
+@dataclass(slots=True)
+class _Layout:
+    """Recognised TCP option headers: offsets from the start of the options (or -1)."""
+
+    ts: int = -1
+    sack: int = -1
+    blocks: int = 0
+    synopt: int = -1
+    ws: int = -1
+    tag: int = -1
+    rem: int = 0
+
+
+def _look(data: bytes, off: int, n: int) -> int:
+    if off + n > len(data):
+        raise _ParseError("lookahead past the end")
+    return int.from_bytes(data[off : off + n], "big")
+
+
+_SACK_LEN_BLOCKS = {0x0101050A: 1, 0x01010512: 2, 0x0101051A: 3, 0x01010522: 4}
+
+
+def _parse_options(frame: bytes, off: int, opt_len: int) -> _Layout:
+    """The P4 parser's option states (``p4src/v1model/include/parser.p4``), byte for byte.
+
+    ``off`` is the frame offset of the first option byte, ``opt_len`` the declared length.
+    """
+    lay = _Layout(rem=opt_len)
+    if opt_len < 12:
+        return lay
+    first = _look(frame, off, 8)
+    pos = 0
+
+    def parse_sack() -> None:
+        nonlocal pos
+        head = _look(frame, off + pos, 4)
+        n = _SACK_LEN_BLOCKS.get(head, 0)
+        if n == 0 or 4 + 8 * n > lay.rem:
+            return
+        need = off + pos + 4 + 8 * n
+        if need > len(frame):
+            raise _ParseError("SACK option past the end")
+        lay.sack, lay.blocks = pos, n
+        pos += 4 + 8 * n
+        lay.rem -= 4 + 8 * n
+
+    if first >> 32 == 0x0101080A:
+        if off + 12 > len(frame):
+            raise _ParseError("TS option past the end")
+        lay.ts, pos, lay.rem = 0, 12, lay.rem - 12
+        if lay.rem >= 12 and _look(frame, off + pos, 4) & 0xFFFFFF00 == 0x01010500:
+            parse_sack()
+    elif first >> 40 == 0x010105:
+        parse_sack()
+    elif opt_len >= 16 and first & 0xFFFF0000FFFFFFFF == 0x020400000402080A:
+        if off + 16 > len(frame):
+            raise _ParseError("SYN options past the end")
+        lay.synopt, pos, lay.rem = 0, 16, lay.rem - 16
+        if lay.rem >= 4 and _look(frame, off + pos, 4) & 0xFFFFFF00 == 0x01030300:
+            lay.ws, pos, lay.rem = pos, pos + 4, lay.rem - 4
+            if lay.rem >= 8 and _look(frame, off + pos, 4) == 0xFD084459:
+                if off + pos + 8 > len(frame):
+                    raise _ParseError("tag option past the end")
+                lay.tag, pos, lay.rem = pos, pos + 8, lay.rem - 8
+    return lay
+
+
+@dataclass(slots=True)
+class _Tcp:
+    """A parsed, validated IPv4/TCP frame."""
+
+    frame: bytes
+    tuple: FiveTuple
+    seq: int
+    ack: int
+    flags: int
+    window: int
+    doff: int
+    total_len: int
+    layout: _Layout
+    opt_off: int  # frame offset of the first option byte
+
+    @property
+    def payload(self) -> bytes:
+        return self.frame[self.opt_off + (self.doff - 5) * 4 : ETH_LEN + self.total_len]
+
+    def options(self) -> TcpOptions:
+        lay, f, o = self.layout, self.frame, self.opt_off
+        ts: tuple[int, int] | None = None
+        mss: int | None = None
+        sack_ok = False
+        if lay.ts >= 0:
+            ts = struct.unpack_from("!II", f, o + lay.ts + 4)
+        if lay.synopt >= 0:
+            mss = struct.unpack_from("!H", f, o + lay.synopt + 2)[0]
+            sack_ok = True
+            ts = struct.unpack_from("!II", f, o + lay.synopt + 8)
+        blocks: tuple[tuple[int, int], ...] = ()
+        if lay.sack >= 0:
+            blocks = tuple(
+                struct.unpack_from("!II", f, o + lay.sack + 4 + 8 * i) for i in range(lay.blocks)
+            )
+        wscale = f[o + lay.ws + 3] if lay.ws >= 0 else None
+        tag = struct.unpack_from("!I", f, o + lay.tag + 4)[0] if lay.tag >= 0 else None
+        return TcpOptions(
+            mss=mss,
+            wscale=wscale,
+            sack_permitted=sack_ok,
+            timestamp=ts,
+            sack_blocks=blocks,
+            dysco_tag=tag,
+        )
+
+    def segment(self) -> Segment:
+        return Segment(
+            self.tuple,
+            self.seq,
+            self.ack,
+            TcpFlags(self.flags),
+            self.window,
+            self.options(),
+            self.payload,
+        )
+
+
+def _ipv4_checksum_ok(frame: bytes) -> bool:
+    hdr = bytearray(frame[ETH_LEN : ETH_LEN + IPV4_LEN])
+    stored = int.from_bytes(hdr[10:12], "big")
+    hdr[10:12] = b"\x00\x00"
+    return internet_checksum(bytes(hdr)) == stored
+
+
+def _tcp_sum_input(frame: bytes | bytearray, total_len: int) -> bytes:
+    """What bmv2 sums for the TCP checksum: pseudo-header, then every byte after the IPv4
+    header with the checksum field zeroed (trailing bytes after the datagram included)."""
+    seg = bytearray(frame[ETH_LEN + IPV4_LEN :])
+    seg[16:18] = b"\x00\x00"
+    pseudo = (
+        bytes(frame[ETH_LEN + 12 : ETH_LEN + 20])
+        + bytes((0, TCP))
+        + ((total_len - IPV4_LEN) & 0xFFFF).to_bytes(2, "big")
+    )
+    return pseudo + bytes(seg)
+
+
+def _tcp_checksum_ok(frame: bytes, total_len: int) -> bool:
+    stored = int.from_bytes(frame[ETH_LEN + IPV4_LEN + 16 : ETH_LEN + IPV4_LEN + 18], "big")
+    return internet_checksum(_tcp_sum_input(frame, total_len)) == stored
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+def _route(tables: TableState, frame: bytearray) -> tuple[int | None, str | None]:
+    """``Forwarding``: TTL check, LPM, MACs, TTL decrement, IPv4 checksum. Edits ``frame``."""
+    ttl = frame[ETH_LEN + 8]
+    if ttl <= 1:
+        return None, "ttl"
+    dst = int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big")
+    e = tables.route(dst)
+    if e is None or e.action is not Act.ROUTE:
+        return None, "no_route"
+    frame[0:6] = e.params["dst_mac"].to_bytes(6, "big")
+    frame[6:12] = e.params["src_mac"].to_bytes(6, "big")
+    frame[ETH_LEN + 8] = ttl - 1
+    frame[ETH_LEN + 10 : ETH_LEN + 12] = b"\x00\x00"
+    csum = internet_checksum(bytes(frame[ETH_LEN : ETH_LEN + IPV4_LEN]))
+    frame[ETH_LEN + 10 : ETH_LEN + 12] = csum.to_bytes(2, "big")
+    return e.params["port"], None
+
+
+def _write_segment(pkt: _Tcp, out: Segment) -> bytearray:
+    """The input frame with the header values of ``out`` written into the parsed fields.
+
+    Only fields the pipeline rewrites change (addresses, ports, seq, ack, window, TS, SACK);
+    the option layout, payload and trailing bytes are kept; the TCP checksum is recomputed.
+    """
+    f = bytearray(pkt.frame)
+    ip, tcp, o = ETH_LEN, ETH_LEN + IPV4_LEN, pkt.opt_off
+    f[ip + 12 : ip + 16] = ipaddress.IPv4Address(out.tuple.src_ip).packed
+    f[ip + 16 : ip + 20] = ipaddress.IPv4Address(out.tuple.dst_ip).packed
+    struct.pack_into("!HHII", f, tcp, out.tuple.src_port, out.tuple.dst_port, out.seq, out.ack)
+    struct.pack_into("!H", f, tcp + 14, out.window)
+    lay = pkt.layout
+    ts = out.options.timestamp
+    if lay.ts >= 0 and ts is not None:
+        struct.pack_into("!II", f, o + lay.ts + 4, *ts)
+    if lay.synopt >= 0 and ts is not None:
+        struct.pack_into("!II", f, o + lay.synopt + 8, *ts)
+    if lay.sack >= 0:
+        for i, (left, right) in enumerate(out.options.sack_blocks):
+            struct.pack_into("!II", f, o + lay.sack + 4 + 8 * i, left, right)
+    csum = internet_checksum(_tcp_sum_input(f, pkt.total_len))
+    f[tcp + 16 : tcp + 18] = csum.to_bytes(2, "big")
+    return f
+
+
+def _regs_meta(regs: SlotRegisters, pre_old: int | None) -> dict[str, int]:
+    """The register fields of a packet-in (unset registers read as 0)."""
+    valid = RegValid.NONE
+    values: dict[str, int] = {}
+    for name, bit, value in (
+        ("sent_hi", RegValid.SENT_HI, regs.sent_hi),
+        ("ack_hi", RegValid.ACK_HI, regs.ack_hi),
+        ("rcvd_ack_hi", RegValid.RCVD_ACK_HI, regs.rcvd_ack_hi),
+        ("new_rcvd_lo", RegValid.NEW_RCVD_LO, regs.new_rcvd_lo),
+        ("cut", RegValid.CUT, regs.cut),
+        ("old_ack_hi", RegValid.OLD_ACK_HI, pre_old),
+    ):
+        values[name] = 0 if value is None else value
+        if value is not None:
+            valid |= bit
+    values["reg_valid"] = int(valid)
+    values["epoch"] = regs.epoch
+    return values
+
+
+# --- the pipeline --------------------------------------------------------------------------
+
+
+def process(state: PipelineState, frame: bytes, ingress_port: int) -> PipelineResult:
+    """Run one frame through the pipeline. ``state`` is not modified.
+
+    Returns the frames sent out of switch ports, the packet-ins (punts, mirrors, probe
+    replies) and the slot registers after the frame.
+    """
+    regs = {slot: replace(r) for slot, r in state.registers.items()}
+    res = PipelineResult(registers=regs)
+    try:
+        if ingress_port == CPU_PORT:
+            _packet_out(state.tables, regs, bytes(frame), res)
+        else:
+            _packet(state.tables, regs, bytes(frame), ingress_port, res)
+    except _ParseError:
+        res.outputs.clear()
+        res.packet_ins.clear()
+        res.dropped = "parser_error"
+    return res
+
+
+def _drop(res: PipelineResult, why: str) -> None:
+    res.dropped = why
+
+
+def _packet_out(
+    tables: TableState, regs: dict[int, SlotRegisters], frame: bytes, res: PipelineResult
+) -> None:
+    try:
+        po, payload = decode_packet_out(frame)
+    except ValueError as exc:
+        raise _ParseError("short packet-out") from exc
+    op = po["op"]
+    if op == PacketOutOp.FORWARD:
+        port = po["egress_port"]
+        if port >= DROP_PORT or port == CPU_PORT:
+            _drop(res, "bad_egress_port")
+        else:
+            res.outputs.append((port, payload))
+    elif op == PacketOutOp.ROUTE:
+        if len(payload) < ETH_LEN:
+            raise _ParseError("short frame")
+        if int.from_bytes(payload[12:14], "big") != ETHERTYPE_IPV4:
+            _drop(res, "route_not_ipv4")
+            return
+        if len(payload) < ETH_LEN + IPV4_LEN:
+            raise _ParseError("short IPv4 header")
+        if payload[ETH_LEN] & 0x0F != 5:
+            _drop(res, "route_ip_options")
+            return
+        f = bytearray(payload)
+        out_port, why = _route(tables, f)
+        if out_port is None:
+            _drop(res, why or "no_route")
+        else:
+            res.outputs.append((out_port, bytes(f)))
+    elif op == PacketOutOp.PROBE:
+        slot = po["slot"] % NUM_SLOTS
+        dp = DataPath(())
+        dp.slots[slot] = regs.get(slot, SlotRegisters())
+        freeze = bool(po["flags"] & PacketOutFlag.FREEZE)
+        dp.probe(slot, po["token"], freeze, po["epoch"])
+        r = dp.slots[slot]
+        regs[slot] = r
+        meta = {
+            "ingress_port": CPU_PORT,
+            "reason": int(Reason.PROBE_REPLY),
+            "flags": int(PacketInFlag.REGS),
+            "slot": slot,
+            "token": po["token"],
+            **_regs_meta(r, r.old_ack_hi),
+        }
+        res.packet_ins.append(PacketIn.make(meta, payload))
+    else:
+        _drop(res, "bad_op")
+
+
+def _packet(
+    tables: TableState,
+    regs: dict[int, SlotRegisters],
+    frame: bytes,
+    port: int,
+    res: PipelineResult,
+) -> None:
+    # Parse graph (errors raise _ParseError) and validation (docs/pipeline.md 3.3).
+    if len(frame) < ETH_LEN:
+        raise _ParseError("short Ethernet")
+    if int.from_bytes(frame[12:14], "big") != ETHERTYPE_IPV4:
+        return _drop(res, "not_ipv4")
+    if len(frame) < ETH_LEN + IPV4_LEN:
+        raise _ParseError("short IPv4")
+    vihl = frame[ETH_LEN]
+    version, ihl = vihl >> 4, vihl & 0x0F
+    total_len = int.from_bytes(frame[ETH_LEN + 2 : ETH_LEN + 4], "big")
+    frag = int.from_bytes(frame[ETH_LEN + 6 : ETH_LEN + 8], "big")
+    proto = frame[ETH_LEN + 9]
+    l4 = ETH_LEN + IPV4_LEN
+    parse_l4 = version == 4 and ihl == 5 and frag & 0x3FFF == 0
+    is_tcp = parse_l4 and proto == TCP
+    is_udp = parse_l4 and proto == UDP
+    doff = 0
+    layout = _Layout()
+    if is_tcp:
+        if len(frame) < l4 + TCP_LEN:
+            raise _ParseError("short TCP")
+        doff = frame[l4 + 12] >> 4
+        if doff > 7:
+            layout = _parse_options(frame, l4 + TCP_LEN, doff * 4 - TCP_LEN)
+        elif doff >= 5:
+            layout = _Layout(rem=doff * 4 - TCP_LEN)
+    if is_udp and len(frame) < l4 + UDP_LEN:
+        raise _ParseError("short UDP")
+
+    if version != 4 or ihl != 5 or total_len < IPV4_LEN or total_len + ETH_LEN > len(frame):
+        return _drop(res, "malformed_ipv4")
+    if is_tcp and (doff < 5 or total_len < IPV4_LEN + doff * 4):
+        return _drop(res, "malformed_tcp")
+    if is_udp and total_len < IPV4_LEN + UDP_LEN:
+        return _drop(res, "malformed_udp")
+    if not _ipv4_checksum_ok(frame) or (is_tcp and not _tcp_checksum_ok(frame, total_len)):
+        return _drop(res, "checksum")
+
+    role, agent_id = tables.port_role(port)
+    base: dict[str, int] = {"ingress_port": port, "agent_id": agent_id}
+    dst = int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big")
+    if is_udp:
+        udp_dport = int.from_bytes(frame[l4 + 2 : l4 + 4], "big")
+        if udp_dport == CONTROL_PORT and tables.is_local(dst):
+            res.packet_ins.append(PacketIn.make({**base, "reason": int(Reason.CONTROL)}, frame))
+            return None
+    if not is_tcp:
+        return _forward_plain(tables, frame, res)
+
+    src = int.from_bytes(frame[ETH_LEN + 12 : ETH_LEN + 16], "big")
+    sport, dport, seq, ack = struct.unpack_from("!HHII", frame, l4)
+    pkt = _Tcp(
+        frame=frame,
+        tuple=FiveTuple(_ip_str(src), sport, _ip_str(dst), dport, TCP),
+        seq=seq,
+        ack=ack,
+        flags=frame[l4 + 13],
+        window=int.from_bytes(frame[l4 + 14 : l4 + 16], "big"),
+        doff=doff,
+        total_len=total_len,
+        layout=layout,
+        opt_off=l4 + TCP_LEN,
+    )
+    return _tcp(tables, regs, pkt, role, base, res)
+
+
+def _forward_plain(tables: TableState, frame: bytes, res: PipelineResult) -> None:
+    f = bytearray(frame)
+    out_port, why = _route(tables, f)
+    if out_port is None:
+        _drop(res, why or "no_route")
+    else:
+        res.outputs.append((out_port, bytes(f)))
+
+
+def _tcp(
+    tables: TableState,
+    regs: dict[int, SlotRegisters],
+    pkt: _Tcp,
+    role: PortRole,
+    base: dict[str, int],
+    res: PipelineResult,
+) -> None:
+    direction = Direction.OUT if role is PortRole.HOST else Direction.IN
+    entry = tables.session(direction, base["agent_id"], pkt.tuple)
+    meta: dict[str, int] = {**base, "direction": int(Direction8.of(direction))}
+    if entry is not None:
+        meta["flags"] = int(PacketInFlag.ENTRY_HIT)
+        meta["slot"] = entry.slot
+
+    # The abstract data path decides punts, registers, steering, mirrors and latches.
+    dp = DataPath(())
+    pre: SlotRegisters | None = None
+    if entry is not None:
+        dp.install(entry)
+        pre = regs.get(entry.slot, SlotRegisters())
+        dp.slots[entry.slot] = replace(pre)
+    seg = pkt.segment()
+    dres = dp.from_host(seg, 0.0) if direction is Direction.OUT else dp.from_network(seg, 0.0)
+
+    punt = next((p for p in dres.punts if p.reason in (PuntReason.SYN, PuntReason.SYNACK)), None)
+    if punt is not None:
+        meta["reason"] = int(Reason[punt.reason.name])
+        res.packet_ins.append(PacketIn.make(meta, pkt.frame))
+        return None
+    if entry is None:
+        return _forward_plain(tables, pkt.frame, res)
+
+    assert pre is not None
+    post = dp.slots[entry.slot]
+    regs[entry.slot] = post
+    # The epoch as the pipeline saw it before this packet's updates (for old_ack_hi).
+    pre_epoch = replace(pre)
+    pre_epoch.enter_epoch(entry.epoch)
+    flags = PacketInFlag(meta["flags"]) | PacketInFlag.REGS
+    if dres.reports:
+        flags |= PacketInFlag.LATCH_PEER if direction is Direction.OUT else PacketInFlag.LATCH_OWN
+    meta["flags"] = int(flags)
+    meta.update(_regs_meta(post, pre_epoch.old_ack_hi))
+
+    out, deltas_used = _one_pass(seg, entry, dres, direction)
+    if out is None:
+        meta["reason"] = int(Reason.SPLIT)
+        res.packet_ins.append(PacketIn.make(meta, pkt.frame))
+        return None
+    lo_valid = post.new_rcvd_lo is not None
+    if pkt.layout.rem and (
+        deltas_used.ack or deltas_used.tsval or deltas_used.tsecr or (entry.two_path and lo_valid)
+    ):
+        meta["reason"] = int(Reason.UNSUPPORTED_OPTIONS)
+        res.packet_ins.append(PacketIn.make(meta, pkt.frame))
+        return None
+
+    mirror = next((p.reason for p in dres.punts if p.reason in _MIRRORS), None)
+    if mirror is not None:
+        res.packet_ins.append(PacketIn.make({**meta, "reason": int(_MIRRORS[mirror])}, pkt.frame))
+    elif dres.reports:
+        res.packet_ins.append(PacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame))
+    f = _write_segment(pkt, out)
+    out_port, why = _route(tables, f)
+    if out_port is None:
+        _drop(res, why or "no_route")
+    else:
+        res.outputs.append((out_port, bytes(f)))
+    return None
+
+
+def _one_pass(
+    seg: Segment, entry: MappingEntry, dres: DataPathResult, direction: Direction
+) -> tuple[Segment | None, _DeltasView]:
+    """The single output a switch can produce in one pass, or ``None`` (SPLIT).
+
+    The data path's outputs for a mapped packet are one rewritten segment, or, in two-path
+    mode, possibly several pieces or a segment whose ack or SACK blocks were trimmed. A
+    switch forwards only an unmodified rewrite of the input on one path; anything else is
+    punted and completed by the controller.
+    """
+    outs = dres.to_network if direction is Direction.OUT else dres.to_host
+    old = _DeltasView(entry.deltas.ack, entry.deltas.tsval, entry.deltas.tsecr)
+    if not entry.two_path:
+        return (outs[0] if len(outs) == 1 else None), old
+    assert entry.new_rewrite is not None and entry.new_deltas is not None
+    nd = entry.new_deltas
+    if len(outs) == 1:
+        if outs[0] == rewrite(seg, entry.rewrite, entry.deltas):
+            return outs[0], old
+        if outs[0] == rewrite(seg, entry.new_rewrite, nd):
+            return outs[0], _DeltasView(nd.ack, nd.tsval, nd.tsecr)
+    return None, old
+
+
+@dataclass(frozen=True, slots=True)
+class _DeltasView:
+    """The deltas that touch TCP options (the UNSUPPORTED_OPTIONS rule looks at these)."""
+
+    ack: int
+    tsval: int
+    tsecr: int
+
+
+# --- the controller's side of SPLIT / UNSUPPORTED_OPTIONS punts and mirrors -------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """How the controller finishes a punted packet the switch could not forward in one pass.
+
+    ``outputs``: the segments to packet-out (already rewritten; towards the network for an
+    OUT packet, towards the host for an IN one), in order; ``mirror``: the mirror event the
+    agent must see (FIN/RST/SYN-ACK), with ``host_view`` the segment as the host sees it.
+    """
+
+    outputs: tuple[Segment, ...]
+    mirror: PuntReason | None
+    host_view: Segment
+
+
+def registers_from_packet_in(meta: Mapping[str, int]) -> SlotRegisters:
+    """The slot registers a packet-in reports, as the steering of its packet saw them.
+
+    ``old_ack_hi`` is the value before the packet; the other registers are after it, which
+    changes nothing for the steering (they are maxima/minima the packet already reached).
+    Both latches are marked fired: the pipeline reported them in the packet-in's flags.
+    """
+    valid = RegValid(meta.get("reg_valid", 0))
+
+    def reg(name: str, bit: RegValid) -> int | None:
+        return meta.get(name, 0) if valid & bit else None
+
+    return SlotRegisters(
+        sent_hi=reg("sent_hi", RegValid.SENT_HI),
+        ack_hi=reg("ack_hi", RegValid.ACK_HI),
+        rcvd_ack_hi=reg("rcvd_ack_hi", RegValid.RCVD_ACK_HI),
+        epoch=meta.get("epoch", 0),
+        new_rcvd_lo=reg("new_rcvd_lo", RegValid.NEW_RCVD_LO),
+        cut=reg("cut", RegValid.CUT),
+        old_ack_hi=reg("old_ack_hi", RegValid.OLD_ACK_HI),
+        latched_own=True,
+        latched_peer=True,
+    )
+
+
+def complete_punt(
+    seg: Segment, direction: Direction, entry: MappingEntry, meta: Mapping[str, int]
+) -> Completion:
+    """Finish a ``SPLIT`` or ``UNSUPPORTED_OPTIONS`` packet-in with the abstract data path.
+
+    ``seg`` is the punted packet (decoded with all its options), ``entry`` the mapping it
+    hit (the packet-in's direction, tuple and agent identify it), ``meta`` the packet-in
+    header. The pipeline has already updated the slot registers and reported any latch;
+    this only computes what to send, exactly as :class:`~dysco_proto.datapath.DataPath`
+    would have.
+    """
+    dp = DataPath(())
+    dp.install(entry)
+    dp.slots[entry.slot] = registers_from_packet_in(meta)
+    res = dp.from_host(seg, 0.0) if direction is Direction.OUT else dp.from_network(seg, 0.0)
+    outs = res.to_network if direction is Direction.OUT else res.to_host
+    mirror = next((p for p in res.punts if p.reason in _MIRRORS), None)
+    return Completion(
+        tuple(outs),
+        None if mirror is None else mirror.reason,
+        seg if mirror is None else mirror.segment,
+    )
+
+
+def mirror_host_view(seg: Segment, direction: Direction, entry: MappingEntry) -> Segment:
+    """The host-side view of a mirrored packet, from the frame the packet-in carries.
+
+    Packet-ins always carry the packet as it arrived at the switch. The agent tracks
+    handshakes and teardown on the packet as the host sees it: for an OUT packet that is the
+    packet itself, for an IN packet its rewrite by the IN entry.
+    """
+    if direction is Direction.OUT:
+        return seg
+    return rewrite(seg, entry.rewrite, entry.deltas)
+
+
+def segment_of(frame: bytes) -> Segment | None:
+    """The TCP segment of an Ethernet/IPv4/TCP frame as the pipeline parses it, or ``None``.
+
+    Only the option layouts the pipeline recognises are decoded; a controller completing an
+    ``UNSUPPORTED_OPTIONS`` punt decodes options with :func:`dysco_proto.wire.decode_tcp_options`.
+    """
+    if len(frame) < ETH_LEN + IPV4_LEN + TCP_LEN or frame[12:14] != b"\x08\x00":
+        return None
+    if frame[ETH_LEN] != 0x45 or frame[ETH_LEN + 9] != TCP:
+        return None
+    l4 = ETH_LEN + IPV4_LEN
+    doff = frame[l4 + 12] >> 4
+    total_len = int.from_bytes(frame[ETH_LEN + 2 : ETH_LEN + 4], "big")
+    if doff < 5 or total_len < IPV4_LEN + doff * 4 or ETH_LEN + total_len > len(frame):
+        return None
+    try:
+        layout = (
+            _parse_options(frame, l4 + TCP_LEN, doff * 4 - TCP_LEN)
+            if doff > 7
+            else _Layout(rem=doff * 4 - TCP_LEN)
+        )
+    except _ParseError:
+        return None
+    sport, dport, seq, ack = struct.unpack_from("!HHII", frame, l4)
+    src = _ip_str(int.from_bytes(frame[ETH_LEN + 12 : ETH_LEN + 16], "big"))
+    dst = _ip_str(int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big"))
+    pkt = _Tcp(
+        frame=frame,
+        tuple=FiveTuple(src, sport, dst, dport, TCP),
+        seq=seq,
+        ack=ack,
+        flags=frame[l4 + 13],
+        window=int.from_bytes(frame[l4 + 14 : l4 + 16], "big"),
+        doff=doff,
+        total_len=total_len,
+        layout=layout,
+        opt_off=l4 + TCP_LEN,
+    )
+    return pkt.segment()

@@ -1,0 +1,46 @@
+/*
+ * Decide (after the slot registers): for a mapped packet, pick the path's rewrite, punt what
+ * one pass cannot do (SPLIT, UNSUPPORTED_OPTIONS), else rewrite, forward and mirror.
+ */
+#ifndef DYSCO_CONTROL_DECIDE_P4
+#define DYSCO_CONTROL_DECIDE_P4
+
+control Decide(inout headers_t hdr, inout dysco_meta_t meta) {
+    apply {
+        if (meta.slot_op == SLOT_OP_OUT || meta.slot_op == SLOT_OP_IN) {
+            if (meta.path == PATH_NEW) {
+                meta.rw = meta.new_rw;
+            }
+            if (meta.split == 1) {
+                meta.punt = 1;
+                meta.pi.reason = REASON_SPLIT;
+            } else if (meta.opt_other == 1 &&
+                       (meta.rw.ack_delta != 0 || meta.rw.tsval_delta != 0 ||
+                        meta.rw.tsecr_delta != 0 ||
+                        (meta.two_path == 1 && meta.lo_valid == 1))) {
+                meta.punt = 1;
+                meta.pi.reason = REASON_UNSUPPORTED_OPTIONS;
+            } else {
+                meta.do_rewrite = 1;
+                meta.csum_tcp = 1;
+                meta.want_route = 1;
+                bit<8> f = hdr.tcp.flags;
+                if ((f & TCP_SYN) != 0) {
+                    meta.mirror = 1;
+                    meta.pi.reason = REASON_SYNACK_MIRROR;
+                } else if ((f & TCP_RST) != 0) {
+                    meta.mirror = 1;
+                    meta.pi.reason = REASON_RST_MIRROR;
+                } else if ((f & TCP_FIN) != 0) {
+                    meta.mirror = 1;
+                    meta.pi.reason = REASON_FIN_MIRROR;
+                } else if ((meta.pi.flags & (PI_FLAG_LATCH_OWN | PI_FLAG_LATCH_PEER)) != 0) {
+                    meta.mirror = 1;
+                    meta.pi.reason = REASON_LATCH;
+                }
+            }
+        }
+    }
+}
+
+#endif

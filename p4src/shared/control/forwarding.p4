@@ -1,0 +1,44 @@
+/*
+ * Forwarding: a plain IPv4 router table. Every packet the pipeline forwards (rewritten or
+ * not, and ROUTE packet-outs) leaves through it: egress port, MACs, TTL decrement.
+ */
+#ifndef DYSCO_CONTROL_FORWARDING_P4
+#define DYSCO_CONTROL_FORWARDING_P4
+
+control Forwarding(inout headers_t hdr, inout dysco_meta_t meta) {
+
+    action route(port_t port, bit<48> src_mac, bit<48> dst_mac) {
+        meta.egress_port = port;
+        meta.routed = 1;
+        hdr.ethernet.src_addr = src_mac;
+        hdr.ethernet.dst_addr = dst_mac;
+        hdr.ipv4.ttl = hdr.ipv4.ttl - 1;
+        meta.csum_ipv4 = 1;
+    }
+
+    action drop() {
+        meta.drop = 1;
+    }
+
+    table ipv4_fwd {
+        key = {
+            hdr.ipv4.dst_addr : lpm @name("dst_addr");
+        }
+        actions = {
+            route;
+            drop;
+        }
+        default_action = drop();
+        size = FWD_TABLE_SIZE;
+    }
+
+    apply {
+        if (hdr.ipv4.ttl <= 1) {
+            meta.drop = 1;     // no ICMP time-exceeded: the switch has no IP address
+        } else {
+            ipv4_fwd.apply();
+        }
+    }
+}
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * v1model parser and deparser. The parse graph is the contract's (docs/pipeline.md
+ * section 3): Ethernet, IPv4 without options and not fragmented, then TCP with the option
+ * layouts the pipeline can rewrite, or UDP. Anything else stays payload.
+ */
+#ifndef DYSCO_V1MODEL_PARSER_P4
+#define DYSCO_V1MODEL_PARSER_P4
+
+parser DyscoParser(packet_in pkt, out headers_t hdr, inout dysco_meta_t meta,
+                   inout standard_metadata_t std) {
+    TcpOptionsParser() tcp_options;
+
+    state start {
+        transition select(std.ingress_port) {
+            CPU_PORT: parse_packet_out;
+            default: parse_ethernet;
+        }
+    }
+
+    state parse_packet_out {
+        pkt.extract(hdr.packet_out);
+        meta.from_cpu = 1;
+        transition select(hdr.packet_out.op) {
+            OP_ROUTE: parse_ethernet;
+            default: accept;        // FORWARD and PROBE: the rest is opaque
+        }
+    }
+
+    state parse_ethernet {
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_ipv4 {
+        pkt.extract(hdr.ipv4);
+        meta.l4_len = hdr.ipv4.total_len - 20;
+        transition select(meta.from_cpu, hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.flags,
+                          hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
+            (0, 4, 5, 0 &&& 1, 0, IP_PROTO_TCP): parse_tcp;
+            (0, 4, 5, 0 &&& 1, 0, IP_PROTO_UDP): parse_udp;
+            default: accept;
+        }
+    }
+
+    state parse_udp {
+        pkt.extract(hdr.udp);
+        transition accept;
+    }
+
+    state parse_tcp {
+        pkt.extract(hdr.tcp);
+        tcp_options.apply(pkt, hdr.tcp.data_offset, hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks,
+                          hdr.tcp_synopt, hdr.tcp_ws, hdr.tcp_tag);
+        transition accept;
+    }
+}
+
+control DyscoDeparser(packet_out pkt, in headers_t hdr) {
+    apply {
+        pkt.emit(hdr.packet_in);
+        pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.ipv4);
+        pkt.emit(hdr.tcp);
+        pkt.emit(hdr.tcp_ts);
+        pkt.emit(hdr.tcp_sack);
+        pkt.emit(hdr.sack_blocks);
+        pkt.emit(hdr.tcp_synopt);
+        pkt.emit(hdr.tcp_ws);
+        pkt.emit(hdr.tcp_tag);
+        pkt.emit(hdr.udp);
+    }
+}
+
+#endif

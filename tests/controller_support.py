@@ -1,0 +1,186 @@
+"""Helpers for the controller tests: the contract's P4Info, a table-store backend for the
+project's P4Runtime server, and daemon configurations on loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from controller.p4rt.gen.p4.config.v1 import p4info_pb2
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+from controller.p4rt.p4info import P4InfoIndex
+from controller.p4rt.server import (
+    ALREADY_EXISTS,
+    CONTRACT_P4INFO,
+    NOT_FOUND,
+    OK_STATUS,
+    Backend,
+    UpdateStatus,
+    load_contract_p4info,
+)
+from dysco_proto import pipeline as pl
+
+KEY_HEX = "00112233445566778899aabbccddeeff"
+
+
+def contract_p4info() -> p4info_pb2.P4Info:
+    """The compiled P4Info if the P4 build produced it, else one synthesised from
+    :mod:`dysco_proto.pipeline` (same names, widths and match kinds)."""
+    if CONTRACT_P4INFO.exists():
+        return load_contract_p4info()
+    p = p4info_pb2.P4Info()
+    next_id = {"t": 0x02000000, "a": 0x01000000, "c": 0x0C000000, "r": 0x0E000000}
+
+    def nid(kind: str) -> int:
+        next_id[kind] += 1
+        return next_id[kind]
+
+    act_ids: dict[pl.Act, int] = {}
+    for act in pl.Act:
+        a = p.actions.add()
+        a.preamble.id = act_ids[act] = nid("a")
+        a.preamble.name = act.value
+        a.preamble.alias = act.value.rsplit(".", 1)[-1]
+        for i, (name, width) in enumerate(pl.ACTION_PARAMS[act], 1):
+            q = a.params.add()
+            q.id, q.name, q.bitwidth = i, name, width
+    for tbl in pl.Tbl:
+        t = p.tables.add()
+        t.preamble.id = nid("t")
+        t.preamble.name = tbl.value
+        t.preamble.alias = tbl.value.rsplit(".", 1)[-1]
+        for i, (name, width, kind) in enumerate(pl.MATCH_FIELDS[tbl], 1):
+            m = t.match_fields.add()
+            m.id, m.name, m.bitwidth = i, name, width
+            m.match_type = (
+                p4info_pb2.MatchField.LPM if kind == "lpm" else p4info_pb2.MatchField.EXACT
+            )
+        for act in pl.TABLE_ACTIONS[tbl]:
+            t.action_refs.add().id = act_ids[act]
+        t.size = pl.TABLE_SIZES[tbl]
+    for hdr, fields in (("packet_in", pl.PACKET_IN_FIELDS), ("packet_out", pl.PACKET_OUT_FIELDS)):
+        c = p.controller_packet_metadata.add()
+        c.preamble.id = nid("c")
+        c.preamble.name = hdr
+        for i, (name, width) in enumerate(fields, 1):
+            m = c.metadata.add()
+            m.id, m.name, m.bitwidth = i, name, width
+    return p
+
+
+def write_p4info(path: Path) -> Path:
+    """Write :func:`contract_p4info` as text to ``path``."""
+    from google.protobuf import text_format
+
+    path.write_text(text_format.MessageToString(contract_p4info()))
+    return path
+
+
+class TableBackend(Backend):
+    """A backend that only stores entries and records packet-outs (no packet processing).
+
+    ``log`` records ("write", n) and ("packet_out", metadata) in arrival order, so tests can
+    check that a packet-out followed the writes it depends on.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[int, bytes], p4r.TableEntry] = {}
+        self.log: list[tuple[str, object]] = []
+        self.packet_outs: list[tuple[bytes, dict[str, int]]] = []
+        self.p4info: P4InfoIndex | None = None
+        self.lock = threading.Lock()
+        self.pipelines = 0
+
+    def set_pipeline(self, p4info: P4InfoIndex, device_config: bytes) -> None:
+        self.p4info = p4info
+        self.pipelines += 1
+        self.entries.clear()
+
+    @staticmethod
+    def _key(te: p4r.TableEntry) -> tuple[int, bytes]:
+        ms = sorted(te.match, key=lambda m: m.field_id)
+        return te.table_id, b"".join(m.SerializeToString(deterministic=True) for m in ms)
+
+    def write(self, updates: Sequence[p4r.Update]) -> list[UpdateStatus]:
+        out = []
+        with self.lock:
+            for u in updates:
+                te = u.entity.table_entry
+                k = self._key(te)
+                if u.type == p4r.Update.INSERT:
+                    if k in self.entries:
+                        out.append(UpdateStatus(ALREADY_EXISTS, "entry exists"))
+                        continue
+                    self.entries[k] = p4r.TableEntry()
+                    self.entries[k].CopyFrom(te)
+                elif u.type == p4r.Update.MODIFY:
+                    if k not in self.entries:
+                        out.append(UpdateStatus(NOT_FOUND, "no such entry"))
+                        continue
+                    self.entries[k].CopyFrom(te)
+                else:
+                    if self.entries.pop(k, None) is None:
+                        out.append(UpdateStatus(NOT_FOUND, "no such entry"))
+                        continue
+                out.append(OK_STATUS)
+            self.log.append(("write", len(updates)))
+        return out
+
+    def read_table(
+        self, table_id: int, match_filter: p4r.TableEntry | None
+    ) -> Iterator[p4r.TableEntry]:
+        with self.lock:
+            items = [e for (t, _), e in self.entries.items() if table_id in (0, t)]
+        return iter(items)
+
+    def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:
+        with self.lock:
+            self.packet_outs.append((payload, metadata))
+            self.log.append(("packet_out", metadata))
+
+    def inject(self, payload: bytes, metadata: dict[str, int]) -> None:
+        """Send a packet-in to the primary controller."""
+        cb = self.packet_in_cb
+        assert cb is not None
+        cb(payload, metadata)
+
+
+def daemon_yaml(
+    tmp: Path,
+    name: str,
+    device: str,
+    p4info: Path,
+    host: tuple[str, int],
+    listen: int,
+    peers: list[tuple[str, int, list[str]]],
+    policies: str = "",
+    extra: str = "",
+) -> Path:
+    """A daemon configuration file for tests (one host port 1, network port 2)."""
+    peer_lines = "".join(
+        f"  - {{name: {pn}, endpoint: 127.0.0.1:{pp}, addresses: [{', '.join(pa)}]}}\n"
+        for pn, pp, pa in peers
+    )
+    text = f"""\
+device:
+  name: {name}
+  address: {device}
+  p4info: {p4info}
+ports:
+  hosts:
+    - {{name: h-{name}, port: 1, address: {host[0]}, mac: "02:00:00:00:00:{host[1]:02x}"}}
+  network: {{port: 2, mac: "02:00:00:00:00:fe"}}
+control:
+  listen: 127.0.0.1:{listen}
+  key: {KEY_HEX}
+peers:
+{peer_lines or "  []"}
+{policies}
+timers: {{rto: 0.05, idle_scan: 0.2, idle_timeout: 30}}
+management: {{socket: {tmp / (name + ".sock")}}}
+{extra}
+"""
+    path = tmp / f"{name}.yaml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,158 @@
+"""The P4Runtime server in front of the DPDK agent and of the reference model, driven by the
+controller's own P4Runtime client over real gRPC: arbitration, pipeline push (the contract's
+P4Info only), batched writes with per-update errors, wildcard reads, packet-out and packet-in."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from controller.p4rt.backends import DpdkBackend, RefModelBackend
+from controller.p4rt.client import P4RuntimeClient, PacketInMsg, WriteError
+from controller.p4rt.entities import P4RuntimeCodec
+from controller.p4rt.gen.p4.config.v1 import p4info_pb2
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
+from controller.p4rt.p4info import P4InfoIndex
+from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer, load_contract_p4info
+from dysco_proto import pipeline as pl
+from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
+from dysco_proto.packet import FiveTuple
+from tests.dpdk_support import ip_int, start_agent, tcp_frame
+
+pytestmark = pytest.mark.skipif(not CONTRACT_P4INFO.exists(), reason="no compiled P4Info")
+
+
+@pytest.fixture(params=["dpdk", "refmodel"])
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[P4RuntimeServer, object]]:
+    if request.param == "dpdk":
+        agent = start_agent(sessions=8192)
+        backend: object = DpdkBackend(agent=agent)
+    else:
+        backend = RefModelBackend()
+    srv = P4RuntimeServer(backend, "127.0.0.1:0").start()  # type: ignore[arg-type]
+    yield srv, backend
+    srv.stop()
+
+
+def _session_entries(n: int) -> list[pl.TableEntry]:
+    out = []
+    for i in range(n):
+        t = FiveTuple("198.18.0.1", 10000 + i % 50000, "198.18.1.2", 80 + i // 50000)
+        sub = FiveTuple("198.18.2.1", 20000 + i % 40000, "198.18.2.2", 8080 + i // 40000)
+        out.append(pl.entry_to_table(MappingEntry(
+            EntryKey(Direction.OUT, t), sub, Deltas(seq=1000 + i, ack=(-5000) % 2**32), i % 65536,
+        ), agent_id=1))  # fmt: skip
+        out.append(pl.entry_to_table(MappingEntry(
+            EntryKey(Direction.IN, sub.reversed()), t.reversed(),
+            Deltas(seq=5000, ack=(-1000 - i) % 2**32), i % 65536, Role.ONE,
+        )))  # fmt: skip
+    return out
+
+
+def _base_entries() -> list[pl.TableEntry]:
+    return [
+        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}),
+        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 1}, pl.Act.NETWORK_PORT, {}),
+        pl.TableEntry.build(pl.Tbl.LOCAL_ADDR, {"dst_addr": "198.18.0.1"}, pl.Act.SET_LOCAL, {}),
+        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.2.0/24"}, pl.Act.ROUTE,
+                            {"port": 1, "src_mac": 0x020000000001, "dst_mac": 0x020000000002}),
+        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "0.0.0.0/0"}, pl.Act.ROUTE,
+                            {"port": 0, "src_mac": 0x020000000003, "dst_mac": 0x020000000004}),
+    ]  # fmt: skip
+
+
+def _updates(codec: P4RuntimeCodec, entries: list[pl.TableEntry], kind: int = p4r.Update.INSERT) -> list[p4r.Update]:
+    return [p4r.Update(type=kind, entity=p4r.Entity(table_entry=codec.to_p4r(e))) for e in entries]  # type: ignore[arg-type]
+
+
+def test_server_with_backend(served: tuple[P4RuntimeServer, object]) -> None:
+    srv, backend = served
+    info = load_contract_p4info()
+    idx = P4InfoIndex(info)
+    codec = P4RuntimeCodec(idx)
+    got: list[PacketInMsg] = []
+
+    async def main() -> None:
+        c = P4RuntimeClient(srv.address, 1, 5, idx, on_packet_in=got.append)
+        await c.start(timeout=10)
+        assert c.pipeline_pushed
+        entries = _base_entries() + _session_entries(3000)
+        await c.write(_updates(codec, entries))
+        # wildcard read returns exactly what was written (canonical values)
+        back = [codec.from_p4r(te) async for te in c.read_table_entries(0)]
+        key = lambda e: (e.table.value, sorted(e.match.items()))  # noqa: E731
+        assert sorted(back, key=key) == sorted(entries, key=key)
+        # one table only
+        out_id = codec.table_ids[pl.Tbl.OUT_SESSION]
+        n_out = len([te async for te in c.read_table_entries(out_id)])
+        assert n_out == 3000
+        # per-update errors: duplicate, then a good one, then a delete of a missing entry
+        extra = _session_entries(3001)[-2:]
+        ups = _updates(codec, [entries[5], extra[0]])
+        ups += _updates(codec, [_session_entries(4000)[-1]], p4r.Update.DELETE)
+        with pytest.raises(WriteError) as ei:
+            await c.write(ups)
+        assert [e.code if e else None for e in ei.value.errors] == ["ALREADY_EXISTS", None, "NOT_FOUND"]
+        # modify then delete
+        await c.write(_updates(codec, [extra[0]], p4r.Update.MODIFY))
+        await c.write(_updates(codec, [extra[0]], p4r.Update.DELETE))
+        # packet-out PROBE (freeze) -> PROBE_REPLY packet-in with the token
+        await c.send_packet(b"", {"op": int(pl.PacketOutOp.PROBE), "flags": 1, "slot": 7,
+                                  "token": 0xABCD, "epoch": 0})  # fmt: skip
+        for _ in range(200):
+            if got:
+                break
+            await asyncio.sleep(0.01)
+        assert got and got[0].metadata["reason"] == pl.Reason.PROBE_REPLY
+        assert got[0].metadata["token"] == 0xABCD and got[0].metadata["slot"] == 7
+        # a SYN from the host port is punted to the controller with its metadata
+        syn = tcp_frame(ip_int("198.18.0.1"), ip_int("198.18.1.2"), 10003, 80, 1, 0, 0x02)
+        if isinstance(backend, DpdkBackend):
+            backend.client.inject(0, syn, live=True)
+        else:
+            assert isinstance(backend, RefModelBackend)
+            backend.inject(syn, 0)
+        for _ in range(200):
+            if len(got) > 1:
+                break
+            await asyncio.sleep(0.01)
+        pi = got[1]
+        assert pi.metadata["reason"] == pl.Reason.SYN and pi.payload == syn
+        assert pi.metadata["flags"] & pl.PacketInFlag.ENTRY_HIT and pi.metadata["slot"] == 3
+        await c.close()
+
+    asyncio.run(main())
+
+
+def test_pipeline_must_be_the_contract(served: tuple[P4RuntimeServer, object]) -> None:
+    srv, _ = served
+    info = load_contract_p4info()
+    other = p4info_pb2.P4Info()
+    other.CopyFrom(info)
+    other.tables[0].match_fields[0].bitwidth = 12
+    ch = grpc.insecure_channel(srv.address)
+    stub = p4r_grpc.P4RuntimeStub(ch)
+    q: list[p4r.StreamMessageRequest] = [
+        p4r.StreamMessageRequest(arbitration=p4r.MasterArbitrationUpdate(
+            device_id=1, election_id=p4r.Uint128(low=1)))]  # fmt: skip
+
+    def reqs() -> Iterator[p4r.StreamMessageRequest]:
+        yield q[0]
+        time.sleep(5)
+
+    stream = stub.StreamChannel(reqs())
+    first = next(stream)
+    assert first.arbitration.status.code == 0
+    with pytest.raises(grpc.RpcError) as ei:
+        stub.SetForwardingPipelineConfig(p4r.SetForwardingPipelineConfigRequest(
+            device_id=1, election_id=p4r.Uint128(low=1),
+            action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+            config=p4r.ForwardingPipelineConfig(p4info=other)))  # fmt: skip
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    stream.cancel()
+    ch.close()
