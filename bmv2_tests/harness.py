@@ -218,7 +218,9 @@ class P4RuntimeSession:
                     self.packet_ins.put(PacketIn(meta, bytes(resp.packet.payload)))
 
     def push_pipeline(self) -> None:
-        cfg = p4r.ForwardingPipelineConfig(p4info=self.p4info, p4_device_config=BMV2_JSON.read_bytes())
+        cfg = p4r.ForwardingPipelineConfig(
+            p4info=self.p4info, p4_device_config=BMV2_JSON.read_bytes()
+        )
         self.stub.SetForwardingPipelineConfig(
             p4r.SetForwardingPipelineConfigRequest(
                 device_id=self.device_id,
@@ -278,12 +280,18 @@ class P4RuntimeSession:
         self.write(ups)
         return [p4r.Update(type=p4r.Update.DELETE, entity=u.entity) for u in reversed(ups)]
 
-    def clone_session(self, session_id: int, port: int, kind: int = p4r.Update.INSERT) -> None:
+    def clone_session(self, session_id: int, port: int) -> None:
         entry = p4r.CloneSessionEntry(
             session_id=session_id, replicas=[p4r.Replica(egress_port=port, instance=1)]
         )
         pre = p4r.PacketReplicationEngineEntry(clone_session_entry=entry)
-        self.write([p4r.Update(type=kind, entity=p4r.Entity(packet_replication_engine_entry=pre))])
+        self.write(
+            [
+                p4r.Update(
+                    type=p4r.Update.INSERT, entity=p4r.Entity(packet_replication_engine_entry=pre)
+                )
+            ]
+        )
 
     def packet_out(self, metadata: Mapping[str, int], payload: bytes) -> None:
         po = p4r.PacketOut(payload=payload)

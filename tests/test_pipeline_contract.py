@@ -203,7 +203,7 @@ def test_committed_bmv2_artifacts_are_fresh(tmp_path: Path) -> None:
 # --- MappingEntry <-> table entry ----------------------------------------------------------
 
 _ips = st.builds(
-    lambda a: f"10.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}", st.integers(0, 2**24 - 1)
+    lambda a: f"198.{18 + (a >> 16 & 1)}.{a >> 8 & 255}.{a & 255}", st.integers(0, 2**24 - 1)
 )
 _tuples = st.builds(FiveTuple, _ips, st.integers(1, 65535), _ips, st.integers(1, 65535))
 _u32 = st.integers(0, 2**32 - 1)
@@ -261,7 +261,7 @@ def test_in_entry_roundtrip(
 
 
 def test_entry_limits() -> None:
-    k = FiveTuple("10.0.0.1", 1, "10.0.0.2", 2)
+    k = FiveTuple("198.18.0.1", 1, "198.18.0.2", 2)
     with pytest.raises(ValueError):
         pl.entry_to_table(MappingEntry(EntryKey(Direction.OUT, k), k, Deltas(win_shift=15), 1))
     with pytest.raises(ValueError):
@@ -269,6 +269,6 @@ def test_entry_limits() -> None:
     with pytest.raises(ValueError):
         pl.entry_to_table(MappingEntry(EntryKey(Direction.IN, k), k, Deltas(), 1, peer_cut=5))
     with pytest.raises(ValueError):
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "10.0.0.0/33"}, pl.Act.DROP, {})
+        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.0.0/33"}, pl.Act.DROP, {})
     with pytest.raises(ValueError):
         pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 1}, pl.Act.ROUTE, {})

@@ -22,8 +22,8 @@ from dysco_proto.refmodel import (
 from tests.vectors import corpus
 
 CASES = {c.name: c for c in corpus.load()}
-OLD = FiveTuple("10.0.0.1", 40001, "10.1.0.5", 80)
-NEW = FiveTuple("10.0.0.1", 40002, "10.1.0.6", 80)
+OLD = FiveTuple("198.18.0.1", 40001, "198.18.1.5", 80)
+NEW = FiveTuple("198.18.0.1", 40002, "198.18.1.6", 80)
 
 
 def _split(name: str, step: int = -1):
@@ -101,23 +101,23 @@ def test_table_state_from_dict_and_lpm() -> None:
         {
             str(pl.Tbl.IPV4_FWD): [
                 [
-                    {"dst_addr": "10.0.0.0/8"},
+                    {"dst_addr": "198.18.0.0/15"},
                     str(pl.Act.ROUTE),
                     {"port": 1, "src_mac": 1, "dst_mac": 2},
                 ],
                 {
-                    "match": {"dst_addr": "10.1.0.0/16"},
+                    "match": {"dst_addr": "198.18.1.0/24"},
                     "action": str(pl.Act.ROUTE),
                     "params": {"port": 2, "src_mac": 1, "dst_mac": 2},
                 },
             ]
         }
     )
-    r = tables.route(int.from_bytes(bytes([10, 1, 2, 3]), "big"))
+    r = tables.route(int.from_bytes(bytes([198, 18, 1, 3]), "big"))
     assert r is not None and r.params["port"] == 2
-    r = tables.route(int.from_bytes(bytes([10, 2, 2, 3]), "big"))
+    r = tables.route(int.from_bytes(bytes([198, 19, 2, 3]), "big"))
     assert r is not None and r.params["port"] == 1
-    assert tables.route(int.from_bytes(bytes([11, 0, 0, 1]), "big")) is None
+    assert tables.route(int.from_bytes(bytes([198, 20, 0, 1]), "big")) is None
     assert tables.port_role(9) == (pl.PortRole.NETWORK, 0)
 
 

@@ -10,7 +10,7 @@ when the committed file differs from a fresh generation (also a unit test).
 
 Topology of every case (``docs/pipeline.md`` section 8):
 
-- port 1: host A 10.0.0.1, agent 1; port 2: host B 10.0.0.2, agent 2 (host ports);
+- port 1: host A 198.18.0.1, agent 1; port 2: host B 198.18.0.2, agent 2 (host ports);
 - port 3: the network (default route); the switch's MAC is 02:00:00:00:00:01;
 - CPU port 255, clone session 100 to the CPU port.
 """
@@ -40,8 +40,8 @@ SW_MAC = "02:00:00:00:00:01"
 A_MAC = "02:00:00:00:01:01"
 B_MAC = "02:00:00:00:02:02"
 RTR_MAC = "02:00:00:00:03:03"
-A, B = "10.0.0.1", "10.0.0.2"
-S, M, N, C = "10.2.0.9", "10.1.0.5", "10.1.0.6", "10.3.0.7"
+A, B = "198.18.0.1", "198.18.0.2"
+S, M, N, C = "198.18.2.9", "198.18.1.5", "198.18.1.6", "198.18.3.7"
 P_A, P_B, P_NET = 1, 2, 3
 
 T = pl.Tbl
@@ -370,7 +370,7 @@ class Case:
         self.packet_out(po, pins=[(expect, b"")], note=f"probe token={token} freeze={freeze}")
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
             "entries": self.entries,

@@ -1,0 +1,393 @@
+/*
+ * Dysco pipeline for Tofino (TNA). Same contract as the v1model program
+ * (docs/pipeline.md): the same shared headers and controls, hence the same P4Info names for
+ * tables, actions, parameters and controller headers. Target-specific here: intrinsic
+ * metadata, residual TCP checksums (the payload cannot be summed), bridged / mirror headers
+ * that carry the packet-in fields to egress, register layout (include/slot_state.p4) and the
+ * window rescale with constant shifts.
+ *
+ * Differences from bmv2, documented in docs/pipeline.md: a wrong TCP checksum cannot be
+ * verified (the residual update preserves the error instead); the truncation check uses the
+ * egress packet length (registers were already updated in ingress).
+ *
+ * NOT VERIFIED: no Tofino compiler was available when this was written (make -C p4src tna
+ * says so). Build: bf-p4c --target tofino --arch tna tna/dysco.p4 (make -C p4src tna).
+ */
+#include <core.p4>
+#include <tna.p4>
+
+#define TARGET_TNA 1
+#ifndef CPU_PORT
+#define CPU_PORT 192            // Tofino 1, 2-pipe: the PCIe CPU port (64 / 320 elsewhere)
+#endif
+#define SESSION_IDLE_TIMEOUT idle_timeout = true;
+
+@pa_auto_init_metadata
+
+#include "../shared/header.p4"
+#include "../shared/control/ports.p4"
+#include "../shared/control/session.p4"
+#include "../shared/control/classify.p4"
+#include "../shared/control/decide.p4"
+#include "../shared/control/rewrite.p4"
+#include "../shared/control/forwarding.p4"
+#include "../shared/control/packet_io.p4"
+#include "../shared/parser/tcp_options.p4"
+#include "include/slot_state.p4"
+
+// What ingress hands to egress: a type byte, then (for copies to the CPU) the packet-in
+// fields. BRIDGE_* on the normal path, MIRROR_* on the ingress-mirror copy.
+const bit<8> BRIDGE_NONE = 0;
+const bit<8> BRIDGE_PUNT = 1;
+const bit<8> MIRROR_PUNT = 2;
+const MirrorType_t PUNT_MIRROR_TYPE = 1;
+
+header bridge_h {
+    bit<8>  type;
+}
+
+header punt_h {
+    bit<8>  type;
+    bit<16> ingress_port;
+    bit<8>  reason;
+    bit<8>  direction;
+    bit<8>  flags;
+    bit<8>  agent_id;
+    bit<16> slot;
+    bit<32> token;
+    bit<32> epoch;
+    bit<8>  reg_valid;
+    bit<32> sent_hi;
+    bit<32> ack_hi;
+    bit<32> rcvd_ack_hi;
+    bit<32> new_rcvd_lo;
+    bit<32> cut;
+    bit<32> old_ack_hi;
+}
+
+struct ig_meta_t {
+    dysco_meta_t dysco;
+    bridge_h     bridge;
+    punt_h       punt;
+    bit<16>      tcp_residual;
+    bit<1>       ipv4_csum_err;
+}
+
+struct eg_meta_t {
+    dysco_meta_t dysco;
+    punt_h       punt;
+}
+
+// ---------------------------------------------------------------------------------------
+// Ingress parser
+// ---------------------------------------------------------------------------------------
+
+parser DyscoIngressParser(packet_in pkt, out headers_t hdr, out ig_meta_t ig_md,
+                          out ingress_intrinsic_metadata_t ig_intr_md) {
+    TcpOptionsParser() tcp_options;
+    Checksum() ipv4_csum;
+    Checksum() tcp_csum;
+
+    state start {
+        pkt.extract(ig_intr_md);
+        pkt.advance(PORT_METADATA_SIZE);
+        transition select(ig_intr_md.ingress_port) {
+            CPU_PORT: parse_packet_out;
+            default: parse_ethernet;
+        }
+    }
+
+    state parse_packet_out {
+        pkt.extract(hdr.packet_out);
+        ig_md.dysco.from_cpu = 1;
+        transition select(hdr.packet_out.op) {
+            OP_ROUTE: parse_ethernet;
+            default: accept;
+        }
+    }
+
+    state parse_ethernet {
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_IPV4: parse_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_ipv4 {
+        pkt.extract(hdr.ipv4);
+        ipv4_csum.add(hdr.ipv4);
+        ig_md.ipv4_csum_err = (bit<1>) ipv4_csum.verify();
+        // Residual of the TCP checksum: take out the pseudo-header fields we may rewrite.
+        tcp_csum.subtract({hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
+        transition select(ig_md.dysco.from_cpu, hdr.ipv4.version, hdr.ipv4.ihl,
+                          hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
+            (0, 4, 5, 0 &&& 1, 0, IP_PROTO_TCP): parse_tcp;
+            (0, 4, 5, 0 &&& 1, 0, IP_PROTO_UDP): parse_udp;
+            default: accept;
+        }
+    }
+
+    state parse_udp {
+        pkt.extract(hdr.udp);
+        transition accept;
+    }
+
+    state parse_tcp {
+        pkt.extract(hdr.tcp);
+        tcp_csum.subtract({hdr.tcp.checksum, hdr.tcp.src_port, hdr.tcp.dst_port,
+                           hdr.tcp.seq_no, hdr.tcp.ack_no, hdr.tcp.window});
+        // Every option header extracted after this is subtracted too; the deparser adds
+        // them back with their new values.
+        tcp_csum.subtract_all_and_deposit(ig_md.tcp_residual);
+        tcp_options.apply(pkt, hdr.tcp.data_offset, hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks,
+                          hdr.tcp_synopt, hdr.tcp_ws, hdr.tcp_tag);
+        transition accept;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Ingress
+// ---------------------------------------------------------------------------------------
+
+control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
+                     in ingress_intrinsic_metadata_t ig_intr_md,
+                     in ingress_intrinsic_metadata_from_parser_t ig_prsr_md,
+                     inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md,
+                     inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
+    PacketOutIngress() packet_io;
+    PortRoles() ports;
+    SessionLookup() session;
+    Classify() classify;
+    SlotState() slots;
+    Decide() decide;
+    Rewrite() rewrite;
+    SeqAdjust() seq_adjust;
+    WindowScale() window;
+    Forwarding() forwarding;
+
+    apply {
+        ig_md.dysco.pi.ingress_port = (bit<16>) ig_intr_md.ingress_port;
+        if (ig_prsr_md.parser_err != 0) {
+            ig_md.dysco.drop = 1;
+        } else if (hdr.packet_out.isValid()) {
+            packet_io.apply(hdr, ig_md.dysco);
+        } else {
+            // Validation (docs/pipeline.md 3.3); the frame-length check is in egress.
+            if (!hdr.ipv4.isValid() || hdr.ipv4.version != 4 || hdr.ipv4.ihl != 5 ||
+                hdr.ipv4.total_len < 20 || ig_md.ipv4_csum_err == 1) {
+                ig_md.dysco.malformed = 1;
+            } else if (hdr.tcp.isValid()) {
+                bit<16> hl = ((bit<16>) hdr.tcp.data_offset) << 2;
+                if (hdr.tcp.data_offset < 5 || hdr.ipv4.total_len < 20 + hl) {
+                    ig_md.dysco.malformed = 1;
+                } else {
+                    ig_md.dysco.payload_len = hdr.ipv4.total_len - 20 - hl;
+                    ig_md.dysco.seq_len = (bit<32>) ig_md.dysco.payload_len;
+                    if ((hdr.tcp.flags & TCP_SYN) != 0) {
+                        ig_md.dysco.seq_len = ig_md.dysco.seq_len + 1;
+                    }
+                    if ((hdr.tcp.flags & TCP_FIN) != 0) {
+                        ig_md.dysco.seq_len = ig_md.dysco.seq_len + 1;
+                    }
+                }
+            } else if (hdr.udp.isValid() && hdr.ipv4.total_len < 28) {
+                ig_md.dysco.malformed = 1;
+            }
+            if (ig_md.dysco.malformed == 1) {
+                ig_md.dysco.drop = 1;
+            } else {
+                ports.apply(hdr, ig_md.dysco, ig_intr_md.ingress_port);
+                if (ig_md.dysco.is_local == 0 && hdr.tcp.isValid()) {
+                    session.apply(hdr, ig_md.dysco);
+                }
+                classify.apply(hdr, ig_md.dysco);
+            }
+        }
+
+        slots.apply(hdr, ig_md.dysco);
+        decide.apply(hdr, ig_md.dysco);
+        if (ig_md.dysco.do_rewrite == 1) {
+            rewrite.apply(hdr, ig_md.dysco);
+            seq_adjust.apply(hdr, ig_md.dysco);
+            window.apply(hdr, ig_md.dysco);
+        }
+        if (ig_md.dysco.want_route == 1 && ig_md.dysco.drop == 0) {
+            forwarding.apply(hdr, ig_md.dysco);
+        }
+
+        // The punt fields, for the bridged header (punts) or the mirror header (mirrors).
+        ig_md.punt.ingress_port = ig_md.dysco.pi.ingress_port;
+        ig_md.punt.reason = ig_md.dysco.pi.reason;
+        ig_md.punt.direction = ig_md.dysco.pi.direction;
+        ig_md.punt.flags = ig_md.dysco.pi.flags;
+        ig_md.punt.agent_id = ig_md.dysco.pi.agent_id;
+        ig_md.punt.slot = ig_md.dysco.pi.slot;
+        ig_md.punt.token = ig_md.dysco.pi.token;
+        ig_md.punt.epoch = ig_md.dysco.pi.epoch;
+        ig_md.punt.reg_valid = ig_md.dysco.pi.reg_valid;
+        ig_md.punt.sent_hi = ig_md.dysco.pi.sent_hi;
+        ig_md.punt.ack_hi = ig_md.dysco.pi.ack_hi;
+        ig_md.punt.rcvd_ack_hi = ig_md.dysco.pi.rcvd_ack_hi;
+        ig_md.punt.new_rcvd_lo = ig_md.dysco.pi.new_rcvd_lo;
+        ig_md.punt.cut = ig_md.dysco.pi.cut;
+        ig_md.punt.old_ack_hi = ig_md.dysco.pi.old_ack_hi;
+
+        if (ig_md.dysco.mirror == 1) {
+            // Ingress mirroring copies the packet as it arrived and prepends the mirror
+            // header (tofino1_base.p4, extern Mirror).
+            ig_dprsr_md.mirror_type = PUNT_MIRROR_TYPE;
+            ig_md.punt.type = MIRROR_PUNT;
+        }
+        if (ig_md.dysco.drop == 1) {
+            ig_dprsr_md.drop_ctl = 1;
+        } else if (ig_md.dysco.punt == 1) {
+            ig_tm_md.ucast_egress_port = CPU_PORT;
+            ig_md.bridge.setValid();
+            ig_md.bridge.type = BRIDGE_PUNT;
+            ig_md.punt.setValid();
+            ig_md.punt.type = BRIDGE_PUNT;
+        } else {
+            ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
+            ig_md.bridge.setValid();
+            ig_md.bridge.type = BRIDGE_NONE;
+        }
+    }
+}
+
+control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t ig_md,
+                             in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
+    Mirror(PUNT_MIRROR_TYPE) mirror;
+    Checksum() ipv4_csum;
+    Checksum() tcp_csum;
+
+    apply {
+        if (ig_dprsr_md.mirror_type == PUNT_MIRROR_TYPE) {
+            mirror.emit<punt_h>((MirrorId_t) CPU_CLONE_SESSION, ig_md.punt);
+        }
+        if (ig_md.dysco.csum_ipv4 == 1) {
+            hdr.ipv4.hdr_checksum = ipv4_csum.update({
+                hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
+                hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
+                hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
+        }
+        if (ig_md.dysco.csum_tcp == 1) {
+            hdr.tcp.checksum = tcp_csum.update({
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
+                hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no,
+                hdr.tcp.window,
+                hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks[0], hdr.sack_blocks[1],
+                hdr.sack_blocks[2], hdr.sack_blocks[3], hdr.tcp_synopt, hdr.tcp_ws,
+                hdr.tcp_tag,
+                ig_md.tcp_residual});
+        }
+        pkt.emit(ig_md.bridge);
+        pkt.emit(ig_md.punt);
+        pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.ipv4);
+        pkt.emit(hdr.tcp);
+        pkt.emit(hdr.tcp_ts);
+        pkt.emit(hdr.tcp_sack);
+        pkt.emit(hdr.sack_blocks);
+        pkt.emit(hdr.tcp_synopt);
+        pkt.emit(hdr.tcp_ws);
+        pkt.emit(hdr.tcp_tag);
+        pkt.emit(hdr.udp);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Egress: strip the bridged header; on the CPU port prepend the packet-in header; drop
+// frames shorter than their IPv4 total length (ingress has no packet length on Tofino).
+// ---------------------------------------------------------------------------------------
+
+parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
+                         out egress_intrinsic_metadata_t eg_intr_md) {
+    state start {
+        pkt.extract(eg_intr_md);
+        transition select(pkt.lookahead<bit<8>>()) {
+            BRIDGE_NONE: parse_bridge;
+            default: parse_punt;        // BRIDGE_PUNT (bridged) or MIRROR_PUNT (mirrored)
+        }
+    }
+
+    state parse_bridge {
+        pkt.advance(8);
+        transition select(pkt.lookahead<bit<112>>()[15:0]) {
+            ETHERTYPE_IPV4: parse_ethernet_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_ethernet_ipv4 {
+        pkt.extract(hdr.ethernet);
+        pkt.extract(hdr.ipv4);
+        transition accept;
+    }
+
+    state parse_punt {
+        transition select(pkt.lookahead<bit<8>>()) {
+            BRIDGE_PUNT: parse_bridged_punt;
+            default: parse_mirrored_punt;
+        }
+    }
+
+    state parse_bridged_punt {
+        pkt.advance(8);                 // bridge_h, then punt_h
+        pkt.extract(eg_md.punt);
+        transition accept;
+    }
+
+    state parse_mirrored_punt {
+        pkt.extract(eg_md.punt);
+        transition accept;
+    }
+}
+
+control DyscoEgress(inout headers_t hdr, inout eg_meta_t eg_md,
+                    in egress_intrinsic_metadata_t eg_intr_md,
+                    in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
+                    inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
+                    inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
+    PacketInEgress() packet_io;
+
+    apply {
+        // A frame shorter than its IPv4 datagram (truncated) is dropped here: Tofino
+        // ingress has no packet length. pkt_length counts the frame as it left ingress.
+        if (hdr.ipv4.isValid() && (hdr.ipv4.total_len + 14) > eg_intr_md.pkt_length) {
+            eg_dprsr_md.drop_ctl = 1;
+        }
+        if (eg_md.punt.isValid()) {
+            eg_md.dysco.pi.ingress_port = eg_md.punt.ingress_port;
+            eg_md.dysco.pi.reason = eg_md.punt.reason;
+            eg_md.dysco.pi.direction = eg_md.punt.direction;
+            eg_md.dysco.pi.flags = eg_md.punt.flags;
+            eg_md.dysco.pi.agent_id = eg_md.punt.agent_id;
+            eg_md.dysco.pi.slot = eg_md.punt.slot;
+            eg_md.dysco.pi.token = eg_md.punt.token;
+            eg_md.dysco.pi.epoch = eg_md.punt.epoch;
+            eg_md.dysco.pi.reg_valid = eg_md.punt.reg_valid;
+            eg_md.dysco.pi.sent_hi = eg_md.punt.sent_hi;
+            eg_md.dysco.pi.ack_hi = eg_md.punt.ack_hi;
+            eg_md.dysco.pi.rcvd_ack_hi = eg_md.punt.rcvd_ack_hi;
+            eg_md.dysco.pi.new_rcvd_lo = eg_md.punt.new_rcvd_lo;
+            eg_md.dysco.pi.cut = eg_md.punt.cut;
+            eg_md.dysco.pi.old_ack_hi = eg_md.punt.old_ack_hi;
+            packet_io.apply(hdr, eg_md.dysco, eg_intr_md.egress_port);
+        }
+    }
+}
+
+control DyscoEgressDeparser(packet_out pkt, inout headers_t hdr, in eg_meta_t eg_md,
+                            in egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
+    apply {
+        pkt.emit(hdr.packet_in);
+        pkt.emit(hdr.ethernet);
+        pkt.emit(hdr.ipv4);
+    }
+}
+
+Pipeline(DyscoIngressParser(), DyscoIngress(), DyscoIngressDeparser(),
+         DyscoEgressParser(), DyscoEgress(), DyscoEgressDeparser()) pipe;
+
+Switch(pipe) main;
