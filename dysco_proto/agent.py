@@ -845,6 +845,10 @@ class Agent:
             self._timer(f"probe:{_rid(r)}", self.config.rto * 4)
         elif kind == "lprobe" and la is not None and la.phase is LeftPhase.PREPARING:
             self._probe(la.side, "syn", r)
+        elif kind == "cprobe" and la is not None and la.phase is LeftPhase.COMMITTING:
+            self._probe(la.side, "commit", r, freeze=True)
+        elif kind == "cprobe" and ra is not None and ra.phase is RightPhase.SWITCHING:
+            self._probe(ra.side, "rcommit", r, freeze=True)
         elif kind == "rprobe" and ra is not None and ra.phase is RightPhase.SWITCHED:
             self._probe(ra.side, "rcheck", r)
             self._timer(f"rprobe:{_rid(r)}", self.config.rto * 4)
@@ -1400,7 +1404,7 @@ class Agent:
     def _left_finish(self, la: LeftAnchor, outcome: str, reason: str) -> None:
         """End a request at its left anchor with a terminal outcome ('' for none)."""
         r = la.request
-        for t in ("lock", "syn", "ack", "cancel", "probe", "lprobe"):
+        for t in ("lock", "syn", "ack", "cancel", "probe", "lprobe", "cprobe"):
             self._cancel_timer(f"{t}:{_rid(r)}")
         if la.phase is not LeftPhase.SWITCHED:
             self._left_unstage(la)
@@ -1583,7 +1587,7 @@ class Agent:
 
     def _right_forget(self, ra: RightAnchor) -> None:
         r = ra.request
-        for t in ("ranchor", "rprobe"):
+        for t in ("ranchor", "rprobe", "cprobe"):
             self._cancel_timer(f"{t}:{_rid(r)}")
         if ra.side.busy == r:
             ra.side.busy = None
@@ -1633,8 +1637,8 @@ class Agent:
             la.phase = LeftPhase.SYN_SENT
             self._left_send_syn(la)
         elif purpose == "commit" and la is not None and la.phase is LeftPhase.COMMITTING:
-            if snap.cut is None:
-                self._probe(la.side, "commit", r, freeze=True)
+            if snap.cut is None:  # the host has sent nothing through the entry yet
+                self._timer(f"cprobe:{_rid(r)}", self.config.rto)
                 return
             la.cut = snap.cut
             la.phase = LeftPhase.COMMITTED
@@ -1643,7 +1647,7 @@ class Agent:
             self._left_check(la, snap)
         elif purpose == "rcommit" and ra is not None and ra.phase is RightPhase.SWITCHING:
             if snap.cut is None:
-                self._probe(ra.side, "rcommit", r, freeze=True)
+                self._timer(f"cprobe:{_rid(r)}", self.config.rto)
                 return
             ra.cut = snap.cut
             ra.phase = RightPhase.SWITCHED
