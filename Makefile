@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := build
-APT_PACKAGES := python3-venv python3-dev iproute2 spin
+APT_PACKAGES := python3-venv python3-dev iproute2 spin \
+	libdpdk-dev dpdk dpdk-dev meson ninja-build pkg-config libpcap-dev \
+	haproxy nftables iperf3 tcpdump ethtool conntrack libnanomsg5
 APT_STAMP := $(BUILD)/.stamp-apt
 # p4c and bmv2 are in no registry: where they were built (see docs/pipeline.md) their tests run,
 # elsewhere they skip with one line.
@@ -16,7 +18,7 @@ export PATH := $(if $(wildcard $(P4TOOLS)/bin),$(P4TOOLS)/bin:)$(PATH)
 export LD_LIBRARY_PATH := $(if $(wildcard $(P4TOOLS)/lib),$(P4TOOLS)/lib:)$(LD_LIBRARY_PATH)
 VENV_STAMP := $(BUILD)/.stamp-venv
 
-.PHONY: all setup test lint typecheck unit sim-sweep demo clean distclean p4 bmv2-test
+.PHONY: all setup test lint typecheck unit sim-sweep demo clean distclean p4 bmv2-test dpdk e2e
 
 all: test
 
@@ -43,6 +45,10 @@ $(VENV_STAMP): pyproject.toml $(APT_STAMP)
 
 setup: $(VENV_STAMP)
 
+# The DPDK agent (C, meson): built by every target that runs it.
+dpdk: $(APT_STAMP)
+	$(MAKE) -s -C dpdk_agent
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check dysco_proto controller tests bmv2_tests
@@ -51,7 +57,7 @@ typecheck: setup
 	$(VENV)/bin/mypy --strict dysco_proto
 	$(VENV)/bin/mypy controller
 
-unit: setup
+unit: setup dpdk
 	$(VENV)/bin/pytest -q
 
 # The issue's acceptance sweep for the simulator, smaller sizes (the full one is in the README).
@@ -68,8 +74,12 @@ p4:
 bmv2-test: setup
 	$(VENV)/bin/pytest -q bmv2_tests
 
-demo: setup
-	$(VENV)/bin/dysco sim --sessions 20 --reconfigs 100 --loss 0.05 --dup 0.02 --reorder 0.1 --seed 1
+# The main job: real middleboxes in namespaces, a live session reconfigured (needs root).
+demo: setup dpdk
+	$(VENV)/bin/dysco demo --out demo-out
+
+e2e: setup dpdk
+	$(VENV)/bin/pytest -q tests/e2e
 
 clean:
 	rm -rf $(BUILD) .pytest_cache .mypy_cache .ruff_cache .hypothesis

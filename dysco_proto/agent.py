@@ -663,6 +663,21 @@ class Agent:
         if not self._create_right_side(hop, seg, chain[0], chain[1:], None):
             self.hops.pop(hop.id, None)
 
+    def _evict_stale(self, side: Side) -> bool:
+        """Remove the hop of ``side`` if it is an idle remnant (an old path not yet collected).
+
+        A session re-enters a box host it left (a box removed, then inserted again) with the
+        same session tuple; the old hop's entries would collide with the new ones. A hop with
+        a reconfiguration in progress is never evicted.
+        """
+        hop = side.hop
+        if any(s.busy is not None for s in hop.sides()) or hop.pending is not None:
+            return False
+        if any(rr.side.hop is hop for rr in self.right_requests.values()):
+            return False
+        self._remove_hop(hop, "replaced")
+        return True
+
     def _create_right_side(
         self,
         hop: Hop,
@@ -671,6 +686,10 @@ class Agent:
         remaining: tuple[str, ...],
         template: ControlMessage | None,
     ) -> bool:
+        stale = self.right_by_stuple.get(seg.tuple)
+        if stale is not None and stale.hop is not hop and not self._evict_stale(stale):
+            self._observe("setup.conflict", tuple=str(seg.tuple))
+            return False
         local = hop.left.local if hop.left is not None else seg.tuple.src_ip
         slot = self._new_slot()
         if slot is None:
@@ -731,7 +750,8 @@ class Agent:
             return
         if seg.tuple.dst_ip not in self.addresses:
             return
-        if msg.left_session in self.left_by_stuple:
+        stale = self.left_by_stuple.get(msg.left_session)
+        if stale is not None and not self._evict_stale(stale):
             self._observe("setup.conflict", tuple=str(msg.left_session))
             return
         slot = self._new_slot()

@@ -356,3 +356,26 @@ def test_second_reconfigure_on_busy_side_is_refused() -> None:
     a.handle(Reconfigure(SESSION, S, (), request_tag=1), 1.0)
     [o] = observed(a.handle(Reconfigure(SESSION, S, (), request_tag=2), 1.0), "reconfig.refused")
     assert o.fields["reason"] == "busy"
+
+
+def test_box_reinserted_into_same_session_evicts_stale_old_path() -> None:
+    a, _left, _right = middle_agent()
+    # The box was removed from the session (its old-path state lingers until idle), then is
+    # inserted again: a new-path SYN for the same session tuple on another subsession.
+    seg = chain_syn("198.18.0.5", M, (S,), sport=22000)
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, seg), 2.0)
+    assert of(acts, RemoveEntry), "the stale hop's entries are removed"
+    assert of(acts, InstallEntry) and of(acts, SendPacket)[0].toward is Toward.HOST
+    assert a.state().sessions == 1
+    [view] = a.sessions()
+    assert view.left is not None and view.left.subsession == seg.tuple
+
+
+def test_busy_hop_is_not_evicted() -> None:
+    a, left, _right = middle_agent()
+    a.handle(request_lock(R1, left, right_anchor=M), 1.0)  # M is right anchor: left side busy
+    acts = a.handle(
+        PacketIn(PuntReason.SYN, Direction.IN, chain_syn("198.18.0.5", M, (S,), sport=22000)),
+        1.1,
+    )
+    assert observed(acts, "setup.conflict") and not of(acts, InstallEntry)
