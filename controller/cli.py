@@ -185,7 +185,8 @@ def _print_sim_report(d: dict[str, Any], out: IO[str]) -> None:
 register(Subcommand("sim", "run the multi-agent simulator", _sim_arguments, _sim_run))
 
 # The controller's subcommands (agent, sessions, session, reconfig, policy, status, ...).
-import controller.commands  # noqa: E402, F401
+import controller.commands  # noqa: E402
+import controller.testbed.cli  # noqa: E402, F401  (demo, testbed, bench)
 
 # --- entry point -----------------------------------------------------------------------------
 

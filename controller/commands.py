@@ -171,8 +171,14 @@ async def _agent_main(cfg: Any) -> int:
     from controller.daemon import Daemon
     from controller.p4rt.p4info import P4InfoError
 
+    impairments = None
+    loss = os.environ.get("DYSCO_TEST_PEER_LOSS")  # fault injection for the e2e suite only
+    if loss:
+        from controller.peers import Impairments
+
+        impairments = Impairments(loss=float(loss), seed=os.getpid())
     try:
-        daemon = Daemon(cfg)
+        daemon = Daemon(cfg, impairments=impairments)
     except (P4InfoError, OSError) as e:
         _fail(f"{cfg.file}: device: {e}")
         return EXIT_USAGE
@@ -480,13 +486,18 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
 
 @_guard
 def _bench_run(args: argparse.Namespace) -> int:
+    return bench_controller_run(args)
+
+
+def bench_controller_run(args: argparse.Namespace) -> int:
+    """``dysco bench controller``: run :func:`controller.bench.run_bench`, print the result."""
     from controller.bench import run_bench
 
     result = run_bench(
         entries=args.entries,
         batch=args.batch,
         sessions=args.sessions,
-        target=args.target,
+        target=str(getattr(args, "backend", None) or "auto"),
         server=args.server,
     )
     if args.json:
@@ -512,4 +523,5 @@ register(
     )
 )
 register(Subcommand("policy", "policies (list|add|remove)", _policy_args, _policy_run))
-# `dysco bench controller` (_bench_args/_bench_run) is registered once controller/bench.py exists.
+# `dysco bench controller` is dispatched by the `bench` subcommand of controller/testbed/cli.py
+# (one `bench` command for every benchmark) to bench_controller_run below.

@@ -21,10 +21,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from controller.config import Config
@@ -36,6 +39,7 @@ from controller.p4rt.p4info import P4InfoIndex, load_p4info
 from controller.peers import Impairments, PeerChannel
 from controller.translate import Translator
 from controller.writer import OrderedWriter
+from dysco_proto import pipeline as pl
 from dysco_proto.actions import (
     Action,
     CancelTimer,
@@ -49,15 +53,16 @@ from dysco_proto.actions import (
     StartTimer,
 )
 from dysco_proto.agent import Agent, AgentConfig, SessionView, SideView
+from dysco_proto.checkpoint import CheckpointError, export_state, restore_state
 from dysco_proto.entries import Direction, EntryKey, MappingEntry
 from dysco_proto.events import (
+    BoxOffset,
     ControlIn,
     EntryIdle,
     Event,
-    PacketIn,
     ReconfigKind,
     Reconfigure,
-    SlotSnapshot,
+    RelateProxy,
     TimerFired,
 )
 from dysco_proto.packet import FiveTuple
@@ -79,6 +84,10 @@ class Counters:
     control_in: int = 0
     control_no_route: int = 0
     untranslatable_packet_ins: int = 0
+    punts_completed: int = 0
+    checkpoints: int = 0
+    restored_sessions: int = 0
+    punts_dropped: dict[str, int] = field(default_factory=dict)
     timers_fired: int = 0
     idle_reports: int = 0
     orphans_removed: int = 0
@@ -106,6 +115,7 @@ class Daemon:
         p4info: P4InfoIndex | None = None,
         device_config: bytes | None = None,
         management: bool = True,
+        checkpoint_path: Path | None = None,
     ) -> None:
         self.config = config
         self.impairments = impairments
@@ -114,7 +124,7 @@ class Daemon:
             device_config = config.device.device_config.read_bytes()
         self.device_config = device_config or b""
         self.agent = self._new_agent()
-        self.translator = Translator(self.p4info, config, self._lookup_mirror)
+        self.translator = Translator(self.p4info, config, self._lookup_entry)
         self.metrics = Metrics(config.device.name)
         self.counters = Counters()
         self.client = P4RuntimeClient(
@@ -140,7 +150,6 @@ class Daemon:
         )
         # shadow of what this controller has installed: key -> entry, last-hit time
         self.shadow: dict[EntryKey, MappingEntry] = {}
-        self.by_slot: dict[int, set[EntryKey]] = {}
         self.last_hit: dict[EntryKey, float] = {}
         self.foreign: dict[EntryKey, MappingEntry] = {}  # read back, not ours (restart)
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -152,38 +161,26 @@ class Daemon:
         self.control_addr: tuple[str, int] | None = None
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.ready = asyncio.Event()
+        # agent checkpoint (controller restarts): next to the management token by default
+        self.checkpoint_path = checkpoint_path or config.management.token_file.with_name(
+            config.management.token_file.stem + ".checkpoint.json"
+        )
+        self._dirty = False
+        self._restored_actions: list[Action] | None = None
+        self._restored_entries: dict[EntryKey, MappingEntry] = {}
         self._q: asyncio.Queue[p4r.StreamMessageRequest] | None = None
 
-    def _lookup_mirror(self, direction: Direction, slot: int, t: FiveTuple) -> EntryKey | None:
-        """The key of the entry a mirrored (already rewritten) packet went through."""
-        first: EntryKey | None = None
-        for key in self.by_slot.get(slot, ()):
-            if key.direction is not direction:
-                continue
-            e = self.shadow.get(key)
-            if e is None:
-                continue
-            if e.rewrite == t or e.new_rewrite == t:
-                return key
-            first = first or key
-        return first
+    def _lookup_entry(self, key: EntryKey) -> MappingEntry | None:
+        """The entry with ``key`` as this controller believes the device holds it."""
+        e = self.shadow.get(key)
+        return e if e is not None else self.foreign.get(key)
 
     def _shadow_set(self, e: MappingEntry) -> None:
-        old = self.shadow.get(e.key)
-        if old is not None and old.slot != e.slot:
-            self.by_slot.get(old.slot, set()).discard(e.key)
         self.shadow[e.key] = e
-        self.by_slot.setdefault(e.slot, set()).add(e.key)
 
     def _shadow_del(self, key: EntryKey) -> None:
-        old = self.shadow.pop(key, None)
+        self.shadow.pop(key, None)
         self.last_hit.pop(key, None)
-        if old is not None:
-            keys = self.by_slot.get(old.slot)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del self.by_slot[old.slot]
 
     def _new_agent(self) -> Agent:
         c = self.config
@@ -220,6 +217,7 @@ class Daemon:
                 self.config.control.host, self.config.control.port
             )
             self.writer.start()
+            self._load_checkpoint()
             await self.client.start(timeout=connect_timeout)
             if self.mgmt is not None:
                 await self.mgmt.start()
@@ -227,6 +225,7 @@ class Daemon:
             if m.metrics_port is not None and m.metrics_host is not None:
                 self.metrics.serve(m.metrics_host, m.metrics_port)
             self._tasks.append(asyncio.create_task(self._idle_scan(), name="idle-scan"))
+            self._tasks.append(asyncio.create_task(self._checkpointer(), name="checkpoint"))
         except BaseException:
             await self.stop()
             raise
@@ -248,6 +247,8 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        if self.ready.is_set():
+            self.save_checkpoint()
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
@@ -287,6 +288,8 @@ class Daemon:
 
     def execute(self, actions: list[Action]) -> None:
         """Execute one action list: writes batched, sends after the writes before them."""
+        if actions:
+            self._dirty = True
         w = self.writer
         w.begin_scope()
         tr = self.translator
@@ -307,7 +310,7 @@ class Daemon:
                 w.write(tr.delete_update(a.key), a.key)
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, SendPacket):
-                msg = tr.packet_out(a.segment, a.toward)
+                msg = tr.packet_out(a.segment, a.toward, a.host)
                 self.counters.packet_outs += 1
                 w.send(lambda m=msg: self._stream_send(m))  # type: ignore[misc]
             elif isinstance(a, Probe):
@@ -377,24 +380,33 @@ class Daemon:
     def _on_packet_in(self, msg: PacketInMsg) -> None:
         self.counters.packet_ins += 1
         try:
-            event = self.translator.packet_in(msg)
+            tr = self.translator.packet_in(msg)
         except Exception as e:
-            event = None
-            log.debug("untranslatable packet-in: %s", e)
-        if event is None:
             self.counters.untranslatable_packet_ins += 1
+            log.debug("untranslatable packet-in: %s", e)
             return
-        if isinstance(event, PacketIn):
-            r = event.reason.value
-            self.counters.punts[r] = self.counters.punts.get(r, 0) + 1
-            self.metrics.punts.labels(self.config.device.name, r).inc()
-            if event.entry is not None:
-                self.last_hit[event.entry] = time.monotonic()
-        elif isinstance(event, SlotSnapshot):
-            self.metrics.punts.labels(self.config.device.name, "probe").inc()
-        elif isinstance(event, ControlIn):
-            self.counters.control_in += 1
-        self.dispatch(event)
+        dev = self.config.device.name
+        if tr.kind:
+            self.counters.punts[tr.kind] = self.counters.punts.get(tr.kind, 0) + 1
+            self.metrics.punts.labels(dev, tr.kind).inc()
+        if tr.dropped:
+            self.counters.untranslatable_packet_ins += 1
+            self.counters.punts_dropped[tr.dropped] = (
+                self.counters.punts_dropped.get(tr.dropped, 0) + 1
+            )
+        if tr.entry is not None and tr.entry in self.shadow:
+            self.last_hit[tr.entry] = time.monotonic()
+        if tr.sends:
+            # pieces of a completed SPLIT / UNSUPPORTED_OPTIONS punt: after pending writes
+            self.counters.punts_completed += 1
+            self.writer.begin_scope()
+            for m in tr.sends:
+                self.counters.packet_outs += 1
+                self.writer.send(lambda m=m: self._stream_send(m))  # type: ignore[misc]
+        for event in tr.events:
+            if isinstance(event, ControlIn):
+                self.counters.control_in += 1
+            self.dispatch(event)
 
     def _on_write_error(self, code: str, update: p4r.Update) -> None:
         self.metrics.errors.labels(self.config.device.name, f"write_{code.lower()}").inc()
@@ -459,8 +471,7 @@ class Daemon:
 
     async def _device_idle_times(self) -> dict[EntryKey, float]:
         out: dict[EntryKey, float] = {}
-        if not self.translator.reports_idle:
-            return out
+        # read even before the first entry showed idle times: the read is what tells
         async for te in self.client.read_table_entries(0):
             got = self.translator.entry_from_p4(te)
             if got is not None and got[1] is not None:
@@ -491,19 +502,12 @@ class Daemon:
             if got is not None:
                 device[got[0].key] = got[0]
         if first:
-            adopt = getattr(self.agent, "adopt", None)
-            if device and callable(adopt):
-                now = asyncio.get_running_loop().time()
-                actions = adopt(list(device.values()), now)
-                for e in device.values():
-                    self._shadow_set(e)
-                    self.last_hit[e.key] = time.monotonic()
-                self.counters.reconciled_adopted += len(device)
-                self.execute(actions)
-            else:
-                for e in device.values():
-                    self.foreign[e.key] = e
-                self._reserve_foreign()
+            if self._restored_actions is not None:
+                self._reconcile_restored(device)
+                return
+            for e in device.values():
+                self.foreign[e.key] = e
+            self._reserve_foreign()
             return
         for key, entry in self.shadow.items():
             have = device.get(key)
@@ -517,6 +521,86 @@ class Daemon:
             if key not in self.shadow and key not in self.foreign:
                 self.counters.reconciled_removed += 1
                 self.writer.write(self.translator.delete_update(key), key)
+
+    # -- checkpoint and restart ---------------------------------------------------------------
+
+    def save_checkpoint(self) -> None:
+        """Write the agent's state and the entries it installed (atomically, mode 0600)."""
+        data = {
+            "device": self.config.device.name,
+            "saved_at": time.time(),
+            "agent": export_state(self.agent),
+            "entries": [_entry_json(e, self.config.agent_id) for e in self.shadow.values()],
+        }
+        path = self.checkpoint_path
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, separators=(",", ":"))
+            os.replace(tmp, path)
+            self._dirty = False
+            self.counters.checkpoints += 1
+        except OSError as e:
+            self.metrics.errors.labels(self.config.device.name, "checkpoint").inc()
+            log.warning("cannot write checkpoint %s: %s", path, e)
+
+    async def _checkpointer(self) -> None:
+        """Save the checkpoint at most every ``idle_scan`` seconds when something changed."""
+        period = max(0.1, min(1.0, self.config.timers["idle_scan"]))
+        while True:
+            await asyncio.sleep(period)
+            if self._dirty:
+                self.save_checkpoint()
+
+    def _load_checkpoint(self) -> None:
+        """Restore the previous instance's agent from its checkpoint (before connecting)."""
+        path = self.checkpoint_path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("device") != self.config.device.name:
+                raise CheckpointError("checkpoint of another device")
+            actions = restore_state(self.agent, data["agent"])
+            entries = {}
+            for item in data["entries"]:
+                e = _entry_from_json(item)
+                entries[e.key] = e
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, CheckpointError) as e:
+            log.warning("ignoring checkpoint %s: %s", path, e)
+            self.agent = self._new_agent()
+            return
+        self._restored_actions = actions
+        self._restored_entries = entries
+        self.counters.restored_sessions = len(self.agent.hops)
+        log.info("restored %d sessions from %s", len(self.agent.hops), path)
+
+    def _reconcile_restored(self, device: dict[EntryKey, MappingEntry]) -> None:
+        """First connection after a restore: checkpointed entries missing or different on the
+        device are reinstalled, entries the checkpoint does not know are foreign (kept until
+        idle, their ports and slots reserved), then the restore actions run (timers, reverts
+        of dropped reconfigurations)."""
+        for key, entry in self._restored_entries.items():
+            self._shadow_set(entry)
+            self.last_hit[key] = time.monotonic()
+            have = device.get(key)
+            if have is None:
+                self.counters.reconciled_added += 1
+                self.writer.write(self.translator.entry_update(p4r.Update.INSERT, entry), key)
+            elif not self.translator.same(have, entry):
+                self.counters.reconciled_added += 1
+                self.writer.write(self.translator.entry_update(p4r.Update.MODIFY, entry), key)
+            else:
+                self.counters.reconciled_adopted += 1
+        for key, e in device.items():
+            if key not in self._restored_entries:
+                self.foreign[key] = e
+        self._reserve_foreign()
+        actions, self._restored_actions = self._restored_actions or [], None
+        self._restored_entries = {}
+        self.execute(actions)
 
     def _reserve_foreign(self) -> None:
         """Keep the new agent from reusing the ports and slots of foreign entries."""
@@ -556,6 +640,18 @@ class Daemon:
             except KeyError:
                 raise MgmtError("not_found", f"no policy named {name!r}") from None
             return {"removed": name}
+        if method == "relate":  # a local TCP-terminating proxy spliced inbound to outbound
+            inbound = _parse_tuple(_param(params, "inbound", str))
+            outbound = _parse_tuple(_param(params, "outbound", str))
+            acts = self.dispatch(RelateProxy(inbound, outbound))
+            kinds = [a.kind for a in acts if isinstance(a, Observe)]
+            return {"observed": kinds}
+        if method == "box_offset":  # a local box declares the byte offset it applies
+            session = _parse_tuple(_param(params, "session", str))
+            acts = self.dispatch(
+                BoxOffset(session, int(params.get("lr") or 0), int(params.get("rl") or 0))
+            )
+            return {"observed": [a.kind for a in acts if isinstance(a, Observe)]}
         if method == "status":
             return self.status()
         if method == "counters":
@@ -917,6 +1013,15 @@ def _entry_dict(e: MappingEntry) -> dict[str, Any]:
         "epoch": e.epoch,
         "new_rewrite": str(e.new_rewrite) if e.new_rewrite else None,
     }
+
+
+def _entry_json(e: MappingEntry, agent_id: int) -> list[Any]:
+    te = pl.entry_to_table(e, agent_id)
+    return [te.table.value, dict(te.match), te.action.value, dict(te.params)]
+
+
+def _entry_from_json(item: list[Any]) -> MappingEntry:
+    return pl.entry_from_table(pl.TableEntry.build(item[0], item[1], item[2], item[3]))[1]
 
 
 def _policy_dict(p: Any) -> dict[str, Any]:

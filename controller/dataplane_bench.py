@@ -63,8 +63,10 @@ def topology() -> Iterator[Topo]:
     tag = f"{os.getpid() % 100000}"
     t = Topo(f"dysco-bg{tag}", f"dysco-bs{tag}", f"dbg{tag}r", f"dbs{tag}r")
     try:
-        for ns, root, mac in ((t.ns_gen, t.if_gen, "02:00:00:00:bb:01"),
-                              (t.ns_sink, t.if_sink, "02:00:00:00:cc:01")):  # fmt: skip
+        for ns, root, mac in (
+            (t.ns_gen, t.if_gen, "02:00:00:00:bb:01"),
+            (t.ns_sink, t.if_sink, "02:00:00:00:cc:01"),
+        ):
             _sh("ip", "netns", "add", ns)
             _sh("ip", "link", "add", root, "type", "veth", "peer", "name", f"{root}x")
             _sh("ip", "link", "set", f"{root}x", "netns", ns)
@@ -72,9 +74,24 @@ def topology() -> Iterator[Topo]:
             _sh("ip", "-n", ns, "link", "set", "eth0", "address", mac)
             _sh("ip", "-n", ns, "link", "set", "eth0", "up")
             _sh("ip", "link", "set", root, "up")
-            for cmd in (["ethtool", "-K", root], ["ip", "netns", "exec", ns, "ethtool", "-K", "eth0"]):
-                _sh(*cmd, "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off",
-                    check=False)  # fmt: skip
+            for cmd in (
+                ["ethtool", "-K", root],
+                ["ip", "netns", "exec", ns, "ethtool", "-K", "eth0"],
+            ):
+                _sh(
+                    *cmd,
+                    "tx",
+                    "off",
+                    "rx",
+                    "off",
+                    "tso",
+                    "off",
+                    "gso",
+                    "off",
+                    "gro",
+                    "off",
+                    check=False,
+                )
         yield t
     finally:
         for ns in (t.ns_gen, t.ns_sink):
@@ -90,14 +107,26 @@ def _rx_packets(ns: str) -> int:
 
 def _vdevs(t: Topo) -> list[str]:
     return [
-        "--vdev", f"net_af_packet0,iface={t.if_gen},framecnt=4096,blocksz=4096,framesz=2048",
-        "--vdev", f"net_af_packet1,iface={t.if_sink},framecnt=4096,blocksz=4096,framesz=2048",
-    ]  # fmt: skip
+        "--vdev",
+        f"net_af_packet0,iface={t.if_gen},framecnt=4096,blocksz=4096,framesz=2048",
+        "--vdev",
+        f"net_af_packet1,iface={t.if_sink},framecnt=4096,blocksz=4096,framesz=2048",
+    ]
 
 
 def _eal(prefix: str, lcores: str, mem: int) -> list[str]:
-    return ["-l", lcores, "--no-huge", "-m", str(mem), "--no-pci", f"--file-prefix={prefix}",
-            "--no-shconf", "--no-telemetry", "--log-level=lib.eal:error"]  # fmt: skip
+    return [
+        "-l",
+        lcores,
+        "--no-huge",
+        "-m",
+        str(mem),
+        "--no-pci",
+        f"--file-prefix={prefix}",
+        "--no-shconf",
+        "--no-telemetry",
+        "--log-level=lib.eal:error",
+    ]
 
 
 # --- P4Runtime install -------------------------------------------------------------------------
@@ -126,35 +155,62 @@ def _session_updates(n: int) -> Iterator[list[Any]]:
     for i in range(n):
         sp, dst, dst_rw = 1024 + i % SPORTS, DST_BASE + i // SPORTS, DST_RW_BASE + i // SPORTS
         slot = i % 65536
-        out = p4r.TableEntry(table_id=t_out, match=[
-            p4r.FieldMatch(field_id=mo["agent_id"], exact=ex(value=b"\x01")),
-            p4r.FieldMatch(field_id=mo["src_addr"], exact=ex(value=b(src))),
-            p4r.FieldMatch(field_id=mo["dst_addr"], exact=ex(value=b(dst))),
-            p4r.FieldMatch(field_id=mo["proto"], exact=ex(value=b"\x06")),
-            p4r.FieldMatch(field_id=mo["src_port"], exact=ex(value=b(sp))),
-            p4r.FieldMatch(field_id=mo["dst_port"], exact=ex(value=b(80))),
-        ])  # fmt: skip
+        out = p4r.TableEntry(
+            table_id=t_out,
+            match=[
+                p4r.FieldMatch(field_id=mo["agent_id"], exact=ex(value=b"\x01")),
+                p4r.FieldMatch(field_id=mo["src_addr"], exact=ex(value=b(src))),
+                p4r.FieldMatch(field_id=mo["dst_addr"], exact=ex(value=b(dst))),
+                p4r.FieldMatch(field_id=mo["proto"], exact=ex(value=b"\x06")),
+                p4r.FieldMatch(field_id=mo["src_port"], exact=ex(value=b(sp))),
+                p4r.FieldMatch(field_id=mo["dst_port"], exact=ex(value=b(80))),
+            ],
+        )
         a = out.action.action
         a.action_id = a_out
-        for name, v in (("src_addr", src_rw), ("dst_addr", dst_rw), ("src_port", sp),
-                        ("dst_port", 8080), ("seq_delta", 1000), ("ack_delta", -7777 & m32),
-                        ("tsval_delta", 12345), ("tsecr_delta", 0), ("win_shift", 0),
-                        ("slot", slot), ("role", 0), ("epoch", 0), ("peer_cut", 0),
-                        ("peer_cut_valid", 0)):  # fmt: skip
+        for name, v in (
+            ("src_addr", src_rw),
+            ("dst_addr", dst_rw),
+            ("src_port", sp),
+            ("dst_port", 8080),
+            ("seq_delta", 1000),
+            ("ack_delta", -7777 & m32),
+            ("tsval_delta", 12345),
+            ("tsecr_delta", 0),
+            ("win_shift", 0),
+            ("slot", slot),
+            ("role", 0),
+            ("epoch", 0),
+            ("peer_cut", 0),
+            ("peer_cut_valid", 0),
+        ):
             a.params.add(param_id=po[name], value=b(v))
-        inn = p4r.TableEntry(table_id=t_in, match=[
-            p4r.FieldMatch(field_id=mi["src_addr"], exact=ex(value=b(dst_rw))),
-            p4r.FieldMatch(field_id=mi["dst_addr"], exact=ex(value=b(src_rw))),
-            p4r.FieldMatch(field_id=mi["proto"], exact=ex(value=b"\x06")),
-            p4r.FieldMatch(field_id=mi["src_port"], exact=ex(value=b(8080))),
-            p4r.FieldMatch(field_id=mi["dst_port"], exact=ex(value=b(sp))),
-        ])  # fmt: skip
+        inn = p4r.TableEntry(
+            table_id=t_in,
+            match=[
+                p4r.FieldMatch(field_id=mi["src_addr"], exact=ex(value=b(dst_rw))),
+                p4r.FieldMatch(field_id=mi["dst_addr"], exact=ex(value=b(src_rw))),
+                p4r.FieldMatch(field_id=mi["proto"], exact=ex(value=b"\x06")),
+                p4r.FieldMatch(field_id=mi["src_port"], exact=ex(value=b(8080))),
+                p4r.FieldMatch(field_id=mi["dst_port"], exact=ex(value=b(sp))),
+            ],
+        )
         a = inn.action.action
         a.action_id = a_in
-        for name, v in (("src_addr", dst), ("dst_addr", src), ("src_port", 80),
-                        ("dst_port", sp), ("seq_delta", 7777), ("ack_delta", -1000 & m32),
-                        ("tsval_delta", 0), ("tsecr_delta", -12345 & m32), ("win_shift", 0),
-                        ("slot", slot), ("role", 0), ("epoch", 0)):  # fmt: skip
+        for name, v in (
+            ("src_addr", dst),
+            ("dst_addr", src),
+            ("src_port", 80),
+            ("dst_port", sp),
+            ("seq_delta", 7777),
+            ("ack_delta", -1000 & m32),
+            ("tsval_delta", 0),
+            ("tsecr_delta", -12345 & m32),
+            ("win_shift", 0),
+            ("slot", slot),
+            ("role", 0),
+            ("epoch", 0),
+        ):
             a.params.add(param_id=pi[name], value=b(v))
         batch.append(p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=out)))
         batch.append(p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=inn)))
@@ -174,15 +230,27 @@ def _base_updates() -> list[Any]:
 
     codec = P4RuntimeCodec(P4InfoIndex(load_contract_p4info()))
     es = [
-        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}),
+        pl.TableEntry.build(
+            pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}
+        ),
         pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 1}, pl.Act.NETWORK_PORT, {}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.19.128.0/17"}, pl.Act.ROUTE,
-                            {"port": 1, "src_mac": 0x0200000000AA, "dst_mac": SINK_MAC}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.0.0/24"}, pl.Act.ROUTE,
-                            {"port": 0, "src_mac": 0x0200000000AB, "dst_mac": 0x02000000BB01}),
-    ]  # fmt: skip
-    return [p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=codec.to_p4r(e)))
-            for e in es]  # fmt: skip
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "198.19.128.0/17"},
+            pl.Act.ROUTE,
+            {"port": 1, "src_mac": 0x0200000000AA, "dst_mac": SINK_MAC},
+        ),
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "198.18.0.0/24"},
+            pl.Act.ROUTE,
+            {"port": 0, "src_mac": 0x0200000000AB, "dst_mac": 0x02000000BB01},
+        ),
+    ]
+    return [
+        p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=codec.to_p4r(e)))
+        for e in es
+    ]
 
 
 class P4RTSession:
@@ -196,15 +264,20 @@ class P4RTSession:
         from controller.p4rt.server import load_contract_p4info
 
         self.p4r = p4r
-        self.channel = grpc.insecure_channel(address, options=[
-            ("grpc.max_send_message_length", 64 << 20),
-            ("grpc.max_receive_message_length", 64 << 20)])  # fmt: skip
+        self.channel = grpc.insecure_channel(
+            address,
+            options=[
+                ("grpc.max_send_message_length", 64 << 20),
+                ("grpc.max_receive_message_length", 64 << 20),
+            ],
+        )
         grpc.channel_ready_future(self.channel).result(timeout=30)
         self.stub = p4r_grpc.P4RuntimeStub(self.channel)
         self.eid = p4r.Uint128(high=0, low=1)
         self._stop = threading.Event()
-        arb = p4r.StreamMessageRequest(arbitration=p4r.MasterArbitrationUpdate(
-            device_id=1, election_id=self.eid))  # fmt: skip
+        arb = p4r.StreamMessageRequest(
+            arbitration=p4r.MasterArbitrationUpdate(device_id=1, election_id=self.eid)
+        )
 
         def reqs() -> Iterator[Any]:
             yield arb
@@ -214,14 +287,19 @@ class P4RTSession:
         first = next(self.stream)
         if first.arbitration.status.code != 0:
             raise BenchError(f"not primary: {first}")
-        self.stub.SetForwardingPipelineConfig(p4r.SetForwardingPipelineConfigRequest(
-            device_id=1, election_id=self.eid,
-            action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
-            config=p4r.ForwardingPipelineConfig(p4info=load_contract_p4info())))  # fmt: skip
+        self.stub.SetForwardingPipelineConfig(
+            p4r.SetForwardingPipelineConfigRequest(
+                device_id=1,
+                election_id=self.eid,
+                action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+                config=p4r.ForwardingPipelineConfig(p4info=load_contract_p4info()),
+            )
+        )
 
     def write(self, updates: list[Any]) -> None:
-        self.stub.Write(self.p4r.WriteRequest(device_id=1, election_id=self.eid, updates=updates),
-                        timeout=120)  # fmt: skip
+        self.stub.Write(
+            self.p4r.WriteRequest(device_id=1, election_id=self.eid, updates=updates), timeout=120
+        )
 
     def close(self) -> None:
         self._stop.set()
@@ -229,13 +307,32 @@ class P4RTSession:
         self.channel.close()
 
 
-def install_sessions(address: str, n: int, log: Any = None) -> dict[str, float]:
-    """Install the base entries and n sessions; returns the timing of the session writes."""
+def serialize_batches(n: int) -> list[tuple[int, bytes]]:
+    """The session updates as serialized WriteRequests of BATCH updates: (count, bytes).
+    Built once, before any timing (and compact: 2M update objects would not fit in RAM)."""
+    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+
+    eid = p4r.Uint128(high=0, low=1)
+    return [
+        (len(b), p4r.WriteRequest(device_id=1, election_id=eid, updates=b).SerializeToString())
+        for b in _session_updates(n)
+    ]
+
+
+def install_sessions(address: str, batches: list[tuple[int, bytes]]) -> dict[str, float]:
+    """Install the base entries, then the prebuilt session batches: the rate measured is the
+    P4Runtime server's and the agent's, not the benchmark's protobuf construction."""
+    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+
     s = P4RTSession(address)
     try:
         s.write(_base_updates())
-        batches = list(_session_updates(n))  # built before timing: the rate is the server's
-        n_entries = sum(len(b) for b in batches)
+        write = s.channel.unary_unary(
+            "/p4.v1.P4Runtime/Write",
+            request_serializer=None,
+            response_deserializer=p4r.WriteResponse.FromString,
+        )
+        n_entries = sum(n for n, _ in batches)
         # two writers in flight: the server decodes one batch while the agent applies another
         t0 = time.perf_counter()
         errs: list[BaseException] = []
@@ -249,8 +346,8 @@ def install_sessions(address: str, n: int, log: Any = None) -> dict[str, float]:
                 if b is None:
                     return
                 try:
-                    s.write(b)
-                except BaseException as e:  # noqa: BLE001
+                    write(b[1], timeout=120)
+                except BaseException as e:
                     errs.append(e)
                     return
 
@@ -286,16 +383,40 @@ def _wait_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> str:
     raise BenchError(f"timeout waiting for {needle!r}: {buf[-2000:]}")
 
 
-def _measure(t: Topo, sessions: int, seconds: float, payload: int, gen_core: int) -> dict[str, float]:
+def _measure(
+    t: Topo, sessions: int, seconds: float, payload: int, gen_core: int
+) -> dict[str, float]:
     """Run the generator and measure the sink's receive rate over the middle of the run."""
     gen = subprocess.Popen(
-        ["ip", "netns", "exec", t.ns_gen, str(GEN), *_eal(f"dgen{os.getpid()}", str(gen_core), 256),
-         "--vdev", "net_af_packet0,iface=eth0,framecnt=4096,blocksz=4096,framesz=2048",
-         "--", "--sessions", str(sessions), "--seconds", str(int(seconds) + 2),
-         "--payload", str(payload), "--src", SRC, "--dst-base", "198.19.0.0",
-         "--sport-base", "1024", "--dport", "80"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        [
+            "ip",
+            "netns",
+            "exec",
+            t.ns_gen,
+            str(GEN),
+            *_eal(f"dgen{os.getpid()}", str(gen_core), 256),
+            "--vdev",
+            "net_af_packet0,iface=eth0,framecnt=4096,blocksz=4096,framesz=2048",
+            "--",
+            "--sessions",
+            str(sessions),
+            "--seconds",
+            str(int(seconds) + 2),
+            "--payload",
+            str(payload),
+            "--src",
+            SRC,
+            "--dst-base",
+            "198.19.0.0",
+            "--sport-base",
+            "1024",
+            "--dport",
+            "80",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     time.sleep(1.0)
     r0, t0 = _rx_packets(t.ns_sink), time.perf_counter()
     time.sleep(seconds)
@@ -306,90 +427,202 @@ def _measure(t: Topo, sessions: int, seconds: float, payload: int, gen_core: int
     return {"pps": (r1 - r0) / (t1 - t0), "generator_pps": float(g.get("pps", 0.0))}
 
 
-def run(sessions: int, *, seconds: float = 5.0, payload: int = 0, capacity: int = 1_000_000,
-        log: Any = None) -> dict[str, Any]:  # fmt: skip
-    """The whole benchmark; returns the JSON-able result."""
+def _agent_run(
+    t: Topo,
+    batches: list[tuple[int, bytes]],
+    sessions: int,
+    capacity: int,
+    seconds: float,
+    payload: int,
+    fwd_core: int,
+    gen_core: int,
+    say: Any,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    ctl = f"/tmp/dysco-bench-{os.getpid()}.sock"
+    mem = 512 + capacity * 260 // (1 << 20) + 128
+    agent = subprocess.Popen(
+        [
+            str(AGENT),
+            *_eal(f"dag{os.getpid()}", str(fwd_core), mem),
+            *_vdevs(t),
+            "--",
+            "--ctl",
+            ctl,
+            "--sessions",
+            str(capacity),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    server = None
+    try:
+        line = _wait_line(agent, "dysco-agent: ready", 120)
+        out["table_bytes"] = int(line.split("table_bytes=")[1].split()[0])
+        port = 20000 + os.getpid() % 20000
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "controller.p4rt.server",
+                "--backend",
+                "dpdk",
+                "--agent-ctl",
+                ctl,
+                "--address",
+                f"127.0.0.1:{port}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=str(REPO),
+        )
+        _wait_line(server, "p4runtime server on", 60)
+        w = install_sessions(f"127.0.0.1:{port}", batches)
+        out["write"] = w
+        say(f"  installed {w['entries']} entries in {w['seconds']:.2f}s over P4Runtime")
+        from controller.p4rt.dpdk_ctl import AgentClient
+
+        c = AgentClient(ctl)
+        st0 = c.stats()
+        m = _measure(t, sessions, seconds, payload, gen_core)
+        st = c.stats()
+        c.close()
+        out["pps"] = m["pps"]
+        out["generator_pps"] = m["generator_pps"]
+        rx = max(1, st["rx"] - st0["rx"])
+        out["hit_ratio"] = (st["hit"] - st0["hit"]) / rx
+        out["ns_per_packet"] = {
+            k: round((st["cyc_" + k] - st0["cyc_" + k]) / st["hz"] * 1e9 / rx, 1)
+            for k in ("rx", "pipe", "tx")
+        }
+        say(f"  agent: {m['pps']:.0f} pps (generator {m['generator_pps']:.0f} pps)")
+    finally:
+        for p in (server, agent):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        with contextlib.suppress(OSError):
+            os.unlink(ctl)
+    return out
+
+
+def _baseline_run(
+    t: Topo, sessions: int, seconds: float, payload: int, fwd_core: int, gen_core: int, say: Any
+) -> dict[str, float]:
+    tp = subprocess.Popen(
+        [
+            # main and forwarding lcores both on the forwarding CPU (the main lcore sleeps):
+            # the generator's CPU stays the generator's, exactly as in the agent run
+            "dpdk-testpmd",
+            *_eal(f"dtp{os.getpid()}", "0,1", 512)[2:],
+            f"--lcores=0@{fwd_core},1@{fwd_core}",
+            *_vdevs(t),
+            "--",
+            "--forward-mode=io",
+            "--auto-start",
+            "--stats-period",
+            "1",
+            "--nb-cores=1",
+            "--rxq=1",
+            "--txq=1",
+            "--burst=32",
+            "--total-num-mbufs=16384",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(3)
+        if tp.poll() is not None:
+            raise BenchError("dpdk-testpmd exited")
+        b = _measure(t, sessions, seconds, payload, gen_core)
+    finally:
+        if tp.poll() is None:
+            tp.send_signal(signal.SIGINT)
+            try:
+                tp.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                tp.kill()
+                tp.wait()
+    say(f"  testpmd io: {b['pps']:.0f} pps (generator {b['generator_pps']:.0f} pps)")
+    return b
+
+
+def _median(xs: list[float]) -> float:
+    ys = sorted(xs)
+    n = len(ys)
+    return ys[n // 2] if n % 2 else (ys[n // 2 - 1] + ys[n // 2]) / 2
+
+
+def run(
+    sessions: int,
+    *,
+    seconds: float = 5.0,
+    payload: int = 0,
+    capacity: int = 1_000_000,
+    repeat: int = 3,
+    log: Any = None,
+) -> dict[str, Any]:
+    """The whole benchmark; returns the JSON-able result.
+
+    ``repeat`` rounds, each: start the agent, install the sessions over P4Runtime, measure;
+    stop it; measure testpmd on the same ports with the same traffic. The machine is shared,
+    so the rounds alternate and the medians are reported (every round is in ``rounds``).
+    """
     if os.geteuid() != 0:
         raise BenchError("dysco bench dataplane needs root (network namespaces)")
     for tool in ("ip", "dpdk-testpmd"):
         if shutil.which(tool) is None:
-            raise BenchError(f"{tool} not found (apt-get install iproute2 dpdk)")
-    subprocess.run(["make", "-s", "-C", str(REPO / "dpdk_agent")], check=True)
+            raise BenchError(f"{tool} not found (apt-get install iproute2 dpdk dpdk-dev)")
+    subprocess.run(["make", "-s", "-C", str(REPO / "dpdk_agent")], check=True, stdout=sys.stderr)
     cores = sorted(os.sched_getaffinity(0))
     fwd_core, gen_core = cores[-1], cores[0]
     capacity = max(capacity, sessions)
     say = log or (lambda *_a: None)
-    result: dict[str, Any] = {"sessions": sessions, "capacity_sessions": capacity,
-                              "seconds": seconds, "payload": payload}  # fmt: skip
+    say(f"building {2 * sessions} P4Runtime updates ...")
+    batches = serialize_batches(sessions)
+    rounds: list[dict[str, Any]] = []
     with topology() as t:
-        ctl = f"/tmp/dysco-bench-{os.getpid()}.sock"
-        mem = 512 + capacity * 260 // (1 << 20) + 128
-        agent = subprocess.Popen(
-            [str(AGENT), *_eal(f"dag{os.getpid()}", str(fwd_core), mem), *_vdevs(t), "--",
-             "--ctl", ctl, "--sessions", str(capacity)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        server = None
-        try:
-            line = _wait_line(agent, "dysco-agent: ready", 120)
-            table_bytes = int(line.split("table_bytes=")[1].split()[0])
-            result["bytes_per_session"] = round(table_bytes / capacity, 1)
-            port = 20000 + os.getpid() % 20000
-            server = subprocess.Popen(
-                [sys.executable, "-m", "controller.p4rt.server", "--backend", "dpdk",
-                 "--agent-ctl", ctl, "--address", f"127.0.0.1:{port}"],
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(REPO),
-            )  # fmt: skip
-            _wait_line(server, "p4runtime server on", 60)
-            say(f"installing {sessions} sessions over P4Runtime ...")
-            w = install_sessions(f"127.0.0.1:{port}", sessions)
-            result["p4rt_write_entries_per_s"] = round(w["entries_per_s"])
-            result["p4rt_entries"] = w["entries"]
-            say(f"  {w['entries']} entries in {w['seconds']:.2f}s; measuring the agent ...")
-            m = _measure(t, sessions, seconds, payload, gen_core)
-            result["agent_pps"] = round(m["pps"])
-            result["agent_generator_pps"] = round(m["generator_pps"])
-            from controller.p4rt.dpdk_ctl import AgentClient
-
-            c = AgentClient(ctl)
-            st = c.stats()
-            c.close()
-            result["agent_hit_ratio"] = round(st["hit"] / max(1, st["rx"]), 4)
-        finally:
-            for p in (server, agent):
-                if p is not None and p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-                    try:
-                        p.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
-                        p.wait()
-            with contextlib.suppress(OSError):
-                os.unlink(ctl)
-        say("measuring dpdk-testpmd --forward-mode=io on the same ports ...")
-        tp = subprocess.Popen(
-            ["dpdk-testpmd", *_eal(f"dtp{os.getpid()}", f"{gen_core},{fwd_core}", 512), *_vdevs(t),
-             "--", "--forward-mode=io", "--auto-start", "--stats-period", "1", "--nb-cores=1",
-             "--rxq=1", "--txq=1", "--burst=32", "--total-num-mbufs=16384"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            time.sleep(3)
-            if tp.poll() is not None:
-                raise BenchError("dpdk-testpmd exited")
-            b = _measure(t, sessions, seconds, payload, gen_core)
-        finally:
-            if tp.poll() is None:
-                tp.send_signal(signal.SIGINT)
-                try:
-                    tp.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    tp.kill()
-                    tp.wait()
-        result["baseline_pps"] = round(b["pps"])
-        result["baseline_generator_pps"] = round(b["generator_pps"])
-    result["ratio"] = round(result["agent_pps"] / max(1.0, result["baseline_pps"]), 3)
-    return result
+        for r in range(repeat):
+            say(f"round {r + 1}/{repeat}")
+            a = _agent_run(
+                t, batches, sessions, capacity, seconds, payload, fwd_core, gen_core, say
+            )
+            b = _baseline_run(t, sessions, seconds, payload, fwd_core, gen_core, say)
+            rounds.append(
+                {
+                    "agent_pps": round(a["pps"]),
+                    "baseline_pps": round(b["pps"]),
+                    "ratio": round(a["pps"] / max(1.0, b["pps"]), 3),
+                    "agent_generator_pps": round(a["generator_pps"]),
+                    "baseline_generator_pps": round(b["generator_pps"]),
+                    "p4rt_write_entries_per_s": round(a["write"]["entries_per_s"]),
+                    "agent_hit_ratio": round(a["hit_ratio"], 4),
+                    "agent_ns_per_packet": a["ns_per_packet"],
+                    "table_bytes": a["table_bytes"],
+                }
+            )
+    return {
+        "sessions": sessions,
+        "capacity_sessions": capacity,
+        "agent_pps": round(_median([x["agent_pps"] for x in rounds])),
+        "baseline_pps": round(_median([x["baseline_pps"] for x in rounds])),
+        "ratio": round(_median([x["ratio"] for x in rounds]), 3),
+        "bytes_per_session": round(rounds[0]["table_bytes"] / capacity, 1),
+        "p4rt_write_entries_per_s": round(_median([x["p4rt_write_entries_per_s"] for x in rounds])),
+        "p4rt_entries": 2 * sessions,
+        "seconds": seconds,
+        "payload": payload,
+        "repeat": repeat,
+        "rounds": rounds,
+    }
 
 
 # --- CLI ------------------------------------------------------------------------------------
@@ -397,33 +630,52 @@ def run(sessions: int, *, seconds: float = 5.0, payload: int = 0, capacity: int 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", choices=["dataplane"], help="what to benchmark")
-    p.add_argument("--sessions", type=int, default=100_000, help="sessions to install (default 100000)")
+    p.add_argument(
+        "--sessions", type=int, default=100_000, help="sessions to install (default 100000)"
+    )
     p.add_argument("--seconds", type=float, default=5.0, help="measurement window per run")
     p.add_argument("--payload", type=int, default=0, help="TCP payload bytes per packet")
-    p.add_argument("--capacity", type=int, default=1_000_000,
-                   help="agent table capacity in sessions (default 1000000)")  # fmt: skip
+    p.add_argument(
+        "--capacity",
+        type=int,
+        default=1_000_000,
+        help="agent table capacity in sessions (default 1000000)",
+    )
+    p.add_argument("--repeat", type=int, default=3, help="alternating agent/testpmd rounds")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def main_args(args: argparse.Namespace) -> int:
     log = None if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
     try:
-        res = run(args.sessions, seconds=args.seconds, payload=args.payload,
-                  capacity=args.capacity, log=log)  # fmt: skip
+        res = run(
+            args.sessions,
+            seconds=args.seconds,
+            payload=args.payload,
+            capacity=args.capacity,
+            repeat=getattr(args, "repeat", 3),
+            log=log,
+        )
     except BenchError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(res, sort_keys=True))
     else:
-        for k in ("sessions", "agent_pps", "baseline_pps", "ratio", "bytes_per_session",
-                  "p4rt_write_entries_per_s"):  # fmt: skip
+        for k in (
+            "sessions",
+            "agent_pps",
+            "baseline_pps",
+            "ratio",
+            "bytes_per_session",
+            "p4rt_write_entries_per_s",
+        ):
             print(f"{k:26} {res[k]}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="dysco bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="dysco bench", description=(__doc__ or "").splitlines()[0])
     add_arguments(p)
     return main_args(p.parse_args(argv))
 

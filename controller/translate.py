@@ -2,58 +2,267 @@
 
 - ``MappingEntry`` <-> P4Runtime ``TableEntry``: via the pipeline contract
   (:mod:`dysco_proto.pipeline`: ``entry_to_table``/``entry_from_table``, table, action and
-  parameter names), with ids resolved from the device's P4Info;
+  parameter names), with ids resolved from the device's P4Info. Session-entry updates take a
+  fast path (:class:`_FastEncoder`: the ``Update`` is serialised directly from the entry with
+  precomputed field ids and cached address bytes; a test checks it against the contract path);
 - agent ``SendPacket``/``Probe`` -> packet-out (payload + named ``packet_out`` metadata);
-- packet-in -> ``PacketIn`` / ``SlotSnapshot`` / ``ControlIn`` events;
+- packet-in -> agent events (``docs/pipeline.md`` sections 4-6, :meth:`Translator.packet_in`):
+  punts and mirrors carry the frame *as it arrived*, so the entry key is always
+  ``(direction, frame tuple)``; IN mirrors are shown to the agent as the host sees them
+  (``refmodel.mirror_host_view``); ``SPLIT`` / ``UNSUPPORTED_OPTIONS`` punts are completed with
+  ``refmodel.complete_punt`` (the pieces go out as packet-outs, a FIN/RST/SYN-ACK among them
+  becomes a mirror event); a latch flag on any packet-in and ``LATCH`` / ``PROBE_REPLY``
+  packet-ins become ``SlotSnapshot`` events;
 - the device-wide entries a daemon owns: port roles, local addresses, IPv4 routes.
 
-Frames are parsed and built by :mod:`controller.frames` (TCP options by
+Frames are parsed and built by :mod:`dysco_proto.frames` (TCP options by
 :mod:`dysco_proto.wire`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from controller.config import Config
-from controller.frames import build_frame, build_probe_frame, parse_frame
 from controller.p4rt.client import PacketInMsg
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoError, P4InfoIndex, decode_uint, encode_uint
 from dysco_proto import pipeline as pl
 from dysco_proto.actions import Probe, Toward
-from dysco_proto.entries import Direction, EntryKey, MappingEntry
-from dysco_proto.events import ControlIn, Event, PacketIn, SlotSnapshot
-from dysco_proto.packet import FiveTuple, Segment
+from dysco_proto.entries import Direction, EntryKey, MappingEntry, Role
+from dysco_proto.events import ControlIn, Event, PacketIn, PuntReason, SlotSnapshot
+from dysco_proto.frames import build_frame, build_probe_frame, parse_frame
+from dysco_proto.packet import TCP, FiveTuple, Segment
+from dysco_proto.refmodel import complete_punt, mirror_host_view
 from dysco_proto.wire import CONTROL_PORT
 
-__all__ = ["StaticKey", "Translator"]
+__all__ = ["StaticKey", "Translated", "Translator"]
 
 StaticKey = tuple[str, Any]
 """Key of a device-wide entry for the writer's conflict detection."""
 
 _UPDATE = {"insert": p4r.Update.INSERT, "modify": p4r.Update.MODIFY}
 
+_MIRRORS = {
+    pl.Reason.SYNACK_MIRROR: PuntReason.SYNACK_MIRROR,
+    pl.Reason.FIN_MIRROR: PuntReason.FIN_MIRROR,
+    pl.Reason.RST_MIRROR: PuntReason.RST_MIRROR,
+}
+_LATCHES = int(pl.PacketInFlag.LATCH_OWN | pl.PacketInFlag.LATCH_PEER)
+
+
+@dataclass(slots=True)
+class Translated:
+    """What one packet-in means: agent events (in order) and packet-outs to send first.
+
+    ``sends`` are the pieces of a completed ``SPLIT`` / ``UNSUPPORTED_OPTIONS`` punt (already
+    rewritten); ``entry`` the key of the session entry the packet hit (for idle tracking);
+    ``kind`` names the packet-in for counters (``syn``, ``split``, ``latch``, ...);
+    ``dropped`` says why nothing could be done with it (``""``: translated).
+    """
+
+    events: list[Event] = field(default_factory=list)
+    sends: list[p4r.StreamMessageRequest] = field(default_factory=list)
+    entry: EntryKey | None = None
+    kind: str = ""
+    dropped: str = ""
+
+
+# --- fast serialisation of session-entry updates -------------------------------------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_V = [_varint(i) for i in range(1 << 14)]
+
+
+def _ld(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    n = len(payload)
+    return tag + (_V[n] if n < 16384 else _varint(n)) + payload
+
+
+def _cb(v: int) -> bytes:
+    """Canonical P4Runtime bytestring of a non-negative integer (as ``encode_uint``)."""
+    if v == 0:
+        return b"\x00"
+    return v.to_bytes((v.bit_length() + 7) // 8, "big")
+
+
+_M32 = 0xFFFF_FFFF
+_ROLE = {r: _cb(int(pl.RoleCode.of(r))) for r in Role}
+
+
+class _FastEncoder:
+    """Serialises session-entry ``Update`` messages straight from a :class:`MappingEntry`.
+
+    Field numbers are those of ``p4/v1/p4runtime.proto`` (Update.type 1, entity 2;
+    Entity.table_entry 2; TableEntry.table_id 1, match 2, action 3; FieldMatch.field_id 1,
+    exact 2; Exact.value 1; TableAction.action 1; Action.action_id 1, params 4;
+    Param.param_id 2, value 3). Every field's header bytes (tags, lengths, ids) are
+    precomputed per value length, so one field costs one lookup and one concatenation. Values
+    are exactly those of :func:`dysco_proto.pipeline.entry_to_table`; anything unusual (a value
+    that does not fit) returns ``None`` and the caller takes the contract path, which raises
+    the proper error.
+    """
+
+    def __init__(
+        self,
+        tables: Mapping[pl.Tbl, tuple[int, Mapping[str, tuple[int, int]]]],
+        actions: Mapping[pl.Act, tuple[int, list[tuple[str, int, int]]]],
+        agent_id: int,
+    ) -> None:
+        self._ip: dict[str, bytes] = {}
+        # match field -> header bytes by value length (FieldMatch{field_id, exact{value}})
+        self._fm: dict[pl.Tbl, tuple[bytes, list[tuple[str, list[bytes]]]]] = {}
+        for tbl in (pl.Tbl.OUT_SESSION, pl.Tbl.IN_SESSION):
+            tid, fields = tables[tbl]
+            heads = []
+            for name, (fid, _w) in fields.items():
+                pre = b"\x08" + _varint(fid)
+                heads.append(
+                    (
+                        name,
+                        [
+                            b"\x12" + _varint(len(pre) + 4 + n) + pre
+                            + b"\x12" + bytes((n + 2,)) + b"\x0a" + bytes((n,))
+                            for n in range(9)
+                        ],
+                    )
+                )  # fmt: skip
+            self._fm[tbl] = (b"\x08" + _varint(tid), heads)
+        # action parameter -> header bytes by value length (Param{param_id, value})
+        self._act: dict[pl.Act, tuple[bytes, list[tuple[str, list[bytes]]]]] = {}
+        for act in (pl.Act.OUT_REWRITE, pl.Act.OUT_TWO_PATH, pl.Act.IN_REWRITE):
+            aid, params = actions[act]
+            pheads = []
+            for name, pid, _w in params:
+                pre = b"\x10" + _varint(pid)
+                pheads.append(
+                    (
+                        name,
+                        [
+                            b"\x22" + _varint(len(pre) + 2 + n) + pre + b"\x1a" + bytes((n,))
+                            for n in range(9)
+                        ],
+                    )
+                )
+            self._act[act] = (b"\x08" + _varint(aid), pheads)
+        self._agent = _cb(agent_id)
+
+    def ip(self, addr: str) -> bytes:
+        """Canonical bytes of a dotted quad (cached; the cache is bounded)."""
+        b = self._ip.get(addr)
+        if b is None:
+            if len(self._ip) > 200_000:
+                self._ip.clear()
+            b = self._ip[addr] = _cb(int.from_bytes(socket.inet_aton(addr), "big"))
+        return b
+
+    def _match(self, tbl: pl.Tbl, m: FiveTuple, out: bool) -> list[bytes]:
+        tpre, heads = self._fm[tbl]
+        vals = {
+            "src_addr": self.ip(m.src_ip),
+            "dst_addr": self.ip(m.dst_ip),
+            "proto": _cb(m.proto),
+            "src_port": _cb(m.src_port),
+            "dst_port": _cb(m.dst_port),
+        }
+        if out:
+            vals["agent_id"] = self._agent
+        parts = [tpre]
+        for name, by_len in heads:
+            v = vals[name]
+            parts.append(by_len[len(v)])
+            parts.append(v)
+        return parts
+
+    def _rewrite(self, vals: dict[str, bytes], prefix: str, t: FiveTuple, e: MappingEntry) -> bool:
+        d = e.deltas if not prefix else e.new_deltas
+        if d is None or t.proto != TCP or not -pl.MAX_WIN_SHIFT <= d.win_shift <= pl.MAX_WIN_SHIFT:
+            return False
+        ip = self.ip
+        vals[prefix + "src_addr"] = ip(t.src_ip)
+        vals[prefix + "dst_addr"] = ip(t.dst_ip)
+        vals[prefix + "src_port"] = _cb(t.src_port)
+        vals[prefix + "dst_port"] = _cb(t.dst_port)
+        vals[prefix + "seq_delta"] = _cb(d.seq & _M32)
+        vals[prefix + "ack_delta"] = _cb(d.ack & _M32)
+        vals[prefix + "tsval_delta"] = _cb(d.tsval & _M32)
+        vals[prefix + "tsecr_delta"] = _cb(d.tsecr & _M32)
+        vals[prefix + "win_shift"] = _cb(d.win_shift & 0xFF)
+        return True
+
+    def update(self, kind: int, e: MappingEntry) -> bytes | None:
+        """The serialised ``Update`` (INSERT/MODIFY) of ``e``, or ``None`` (use the slow path)."""
+        if not (0 <= e.slot < pl.NUM_SLOTS and 0 <= e.epoch <= _M32):
+            return None
+        vals: dict[str, bytes] = {}
+        if not self._rewrite(vals, "", e.rewrite, e):
+            return None
+        vals["slot"] = _cb(e.slot)
+        vals["role"] = _ROLE[e.role]
+        vals["epoch"] = _cb(e.epoch)
+        if e.key.direction is Direction.IN:
+            if e.new_rewrite is not None or e.peer_cut is not None:
+                return None
+            tbl, act = pl.Tbl.IN_SESSION, pl.Act.IN_REWRITE
+        else:
+            tbl = pl.Tbl.OUT_SESSION
+            vals["peer_cut"] = _cb((e.peer_cut or 0) & _M32)
+            vals["peer_cut_valid"] = b"\x01" if e.peer_cut is not None else b"\x00"
+            act = pl.Act.OUT_REWRITE
+            if e.new_rewrite is not None:
+                act = pl.Act.OUT_TWO_PATH
+                if not self._rewrite(vals, "new_", e.new_rewrite, e):
+                    return None
+        apre, pheads = self._act[act]
+        aparts = [apre]
+        for name, by_len in pheads:
+            v = vals[name]
+            aparts.append(by_len[len(v)])
+            aparts.append(v)
+        action = b"".join(aparts)
+        parts = self._match(tbl, e.key.match, tbl is pl.Tbl.OUT_SESSION)
+        parts.append(_ld(b"\x1a", _ld(b"\x0a", action)))
+        return b"\x08" + _V[kind] + _ld(b"\x12", _ld(b"\x12", b"".join(parts)))
+
+    def delete(self, key: EntryKey) -> bytes:
+        """The serialised DELETE ``Update`` of the session entry with ``key``."""
+        out = key.direction is Direction.OUT
+        tbl = pl.Tbl.OUT_SESSION if out else pl.Tbl.IN_SESSION
+        body = b"".join(self._match(tbl, key.match, out))
+        return b"\x08" + _V[p4r.Update.DELETE] + _ld(b"\x12", _ld(b"\x12", body))
+
 
 class Translator:
     """Translations for one device and one agent (ids resolved once from the P4Info).
 
-    ``lookup_mirror(direction, slot, tuple)`` resolves the entry key of a mirrored packet
-    (the pipeline reports the slot, not the key, and the copy is already rewritten).
+    ``lookup_entry(key)`` returns the session entry with that key as the daemon believes the
+    device holds it (mirrors need its rewrite for the host view, punt completion all of it).
     """
 
     def __init__(
         self,
         p4info: P4InfoIndex,
         config: Config,
-        lookup_mirror: Callable[[Direction, int, FiveTuple], EntryKey | None] | None = None,
+        lookup_entry: Callable[[EntryKey], MappingEntry | None] | None = None,
     ) -> None:
         self.p4info = p4info
         self.config = config
         self.agent_id = config.agent_id
-        self.lookup_mirror = lookup_mirror
+        self.lookup_entry = lookup_entry
         self.reports_idle = False
         self.tables: dict[pl.Tbl, tuple[int, dict[str, tuple[int, int]]]] = {}
         for tbl in pl.Tbl:
@@ -80,6 +289,7 @@ class Translator:
                 raise P4InfoError(f"packet_out metadata {name!r} missing from the P4Info")
         self.hosts = config.host_by_address()
         self.host_ports = [h.port for h in config.hosts]
+        self.fast = _FastEncoder(self.tables, self.actions, self.agent_id)
 
     # -- entries ------------------------------------------------------------------------------
 
@@ -148,12 +358,23 @@ class Translator:
         return pl.TableEntry(tbl, match, act, pv)
 
     def entry_update(self, kind: int, e: MappingEntry) -> p4r.Update:
-        """An INSERT or MODIFY (``p4r.Update.*``) of ``e``."""
+        """An INSERT or MODIFY (``p4r.Update.*``) of ``e`` (fast path, :class:`_FastEncoder`)."""
+        raw = self.fast.update(kind, e)
+        if raw is None:
+            return self.entry_update_contract(kind, e)
+        return p4r.Update.FromString(raw)
+
+    def entry_update_contract(self, kind: int, e: MappingEntry) -> p4r.Update:
+        """:meth:`entry_update` through ``pipeline.entry_to_table`` (the reference path)."""
         te = self.p4_entry(pl.entry_to_table(e, self.agent_id))
         return p4r.Update(type=kind, entity=p4r.Entity(table_entry=te))  # type: ignore[arg-type]
 
     def delete_update(self, key: EntryKey) -> p4r.Update:
         """A DELETE of the session entry with ``key``."""
+        return p4r.Update.FromString(self.fast.delete(key))
+
+    def delete_update_contract(self, key: EntryKey) -> p4r.Update:
+        """:meth:`delete_update` through the contract's table entry (the reference path)."""
         m = key.match
         match: dict[str, int | tuple[int, int]] = {
             "src_addr": int(ipaddress.IPv4Address(m.src_ip)),
@@ -164,7 +385,7 @@ class Translator:
         }
         if key.direction is Direction.OUT:
             tbl, act = pl.Tbl.OUT_SESSION, pl.Act.OUT_REWRITE
-            match["agent_id"] = self.agent_id
+            match = {"agent_id": self.agent_id, **match}
         else:
             tbl, act = pl.Tbl.IN_SESSION, pl.Act.IN_REWRITE
         te = self.p4_entry(pl.TableEntry(tbl, match, act, {}))
@@ -262,19 +483,22 @@ class Translator:
         ]
         return p4r.StreamMessageRequest(packet=p4r.PacketOut(payload=payload, metadata=meta))
 
-    def packet_out(self, seg: Segment, toward: Toward) -> p4r.StreamMessageRequest:
+    def packet_out(
+        self, seg: Segment, toward: Toward, host_addr: str | None = None
+    ) -> p4r.StreamMessageRequest:
         """The packet-out of an agent ``SendPacket``.
 
         Towards the network: ``ROUTE`` (the pipeline's ``ipv4_fwd`` picks port and MACs).
-        Towards a host: ``FORWARD`` to the port of the host whose address the segment is sent
-        to, or, when that is not a local address (a middlebox receives the session tuple), to
+        Towards a host: ``FORWARD`` to the port of ``host_addr`` (the agent names the local
+        host), else of the host whose address the segment is sent to, or, when that is not a
+        local address (a middlebox receives the session tuple), to
         the first host port.
         """
         c = self.config
         if toward is Toward.NETWORK:
             frame = build_frame(seg, c.device.mac, c.network.mac)
             return self._pkt(frame, {"op": int(pl.PacketOutOp.ROUTE)})
-        host = self.hosts.get(seg.tuple.dst_ip)
+        host = self.hosts.get(host_addr or "") or self.hosts.get(seg.tuple.dst_ip)
         port = host.port if host is not None else self.host_ports[0]
         mac = host.mac if host is not None else c.hosts[0].mac
         frame = build_frame(seg, c.device.mac, mac)
@@ -295,46 +519,101 @@ class Translator:
 
     # -- packet-in ----------------------------------------------------------------------------
 
-    def packet_in(self, msg: PacketInMsg) -> Event | None:
-        """The agent event of one packet-in (``None``: nothing for the agent)."""
+    def packet_in(self, msg: PacketInMsg) -> Translated:
+        """What one packet-in means for the agent (``docs/pipeline.md`` sections 4-6).
+
+        - ``PROBE_REPLY``: a ``SlotSnapshot`` with the probe's token;
+        - ``LATCH``: a ``SlotSnapshot`` (token 0) of the registers after the packet;
+        - ``CONTROL``: ``ControlIn``;
+        - ``SYN`` / ``SYNACK`` punts: ``PacketIn`` with the frame and, when an entry matched,
+          its key ``(direction, frame tuple)``;
+        - mirrors: ``PacketIn`` keyed the same way, with the host's view of the packet (the
+          frame itself for OUT, its rewrite by the IN entry for IN);
+        - ``SPLIT`` / ``UNSUPPORTED_OPTIONS``: completed with ``refmodel.complete_punt`` on the
+          entry and the reported registers; the pieces become packet-outs (``ROUTE`` towards the
+          network, ``FORWARD`` to the host) and a FIN/RST/SYN-ACK among them a mirror event;
+        - a ``LATCH_OWN`` / ``LATCH_PEER`` flag on any of these adds a ``SlotSnapshot``
+          (token 0) after the packet's own event: at most one packet-in per frame.
+        """
         md = msg.metadata
+        out = Translated()
         try:
             reason = pl.Reason(md.get("reason", 0))
         except ValueError:
-            return None
-        if reason is pl.Reason.PROBE_REPLY or (
-            reason is pl.Reason.LATCH and md.get("flags", 0) & pl.PacketInFlag.REGS
-        ):
-            return self.snapshot(md, reason)
-        if reason in (pl.Reason.UNSUPPORTED_OPTIONS, pl.Reason.SPLIT, pl.Reason.LATCH):
-            return None
-        parsed = parse_frame(msg.payload)
-        if parsed is None:
-            return None
+            out.dropped = "unknown_reason"
+            return out
+        out.kind = reason.name.lower()
+        flags = md.get("flags", 0)
+        if reason is pl.Reason.PROBE_REPLY:
+            out.events.append(self.snapshot(md, reason))
+            return out
         if reason is pl.Reason.CONTROL:
-            if parsed.udp is None:
-                return None
-            src, dst, dport, data = parsed.udp
-            return ControlIn(src, dst, data) if dport == CONTROL_PORT else None
-        seg = parsed.segment
-        punt = reason.punt_reason
-        if seg is None or punt is None:
-            return None
-        d8 = pl.Direction8(md.get("direction", 0))
-        direction = d8.to_direction()
+            parsed = parse_frame(msg.payload)
+            if parsed is None or parsed.udp is None or parsed.udp[2] != CONTROL_PORT:
+                out.dropped = "not_control"
+                return out
+            src, dst, _dport, data = parsed.udp
+            out.events.append(ControlIn(src, dst, data))
+            return out
+        latch = bool(flags & _LATCHES) and bool(flags & pl.PacketInFlag.REGS)
+        if reason is pl.Reason.LATCH:
+            if latch or flags & pl.PacketInFlag.REGS:
+                out.events.append(self.snapshot(md, reason))
+            else:
+                out.dropped = "latch_without_registers"
+            return out
+        parsed = parse_frame(msg.payload)
+        seg = parsed.segment if parsed is not None else None
+        if seg is None:
+            # Registers were updated and a latch may have fired even if we cannot decode it.
+            out.dropped = "undecodable_frame"
+            if latch:
+                out.events.append(self.snapshot(md, pl.Reason.LATCH))
+            return out
+        direction = pl.Direction8(md.get("direction", 0)).to_direction()
         if direction is None:
             direction = Direction.OUT if md.get("ingress_port") in self.host_ports else Direction.IN
-        entry: EntryKey | None = None
-        if md.get("flags", 0) & pl.PacketInFlag.ENTRY_HIT:
-            if reason in (pl.Reason.SYN, pl.Reason.SYNACK):
-                entry = EntryKey(direction, seg.tuple)  # not forwarded: as it arrived
-            elif self.lookup_mirror is not None:
-                entry = self.lookup_mirror(direction, md.get("slot", 0), seg.tuple)
-        return PacketIn(punt, direction, seg, entry)
+        key = EntryKey(direction, seg.tuple) if flags & pl.PacketInFlag.ENTRY_HIT else None
+        out.entry = key
+        punt = reason.punt_reason
+        if reason in (pl.Reason.SYN, pl.Reason.SYNACK):
+            assert punt is not None
+            out.events.append(PacketIn(punt, direction, seg, key))
+        elif reason in _MIRRORS:
+            entry = self._entry(key)
+            if entry is not None:
+                view = mirror_host_view(seg, direction, entry)
+                out.events.append(PacketIn(_MIRRORS[reason], direction, view, key))
+            elif direction is Direction.OUT:
+                out.events.append(PacketIn(_MIRRORS[reason], direction, seg, key))
+            else:
+                out.dropped = "mirror_entry_unknown"
+        elif reason in (pl.Reason.SPLIT, pl.Reason.UNSUPPORTED_OPTIONS):
+            entry = self._entry(key)
+            if entry is None:
+                out.dropped = "punt_entry_unknown"  # the sender's TCP retransmits
+            else:
+                done = complete_punt(seg, direction, entry, md)
+                toward = Toward.NETWORK if direction is Direction.OUT else Toward.HOST
+                host = entry.key.match.dst_ip if direction is Direction.IN else None
+                out.sends = [self.packet_out(p, toward, host) for p in done.outputs]
+                if done.mirror is not None:
+                    out.events.append(PacketIn(done.mirror, direction, done.host_view, key))
+        else:
+            out.dropped = "unexpected_reason"
+        if latch:
+            out.events.append(self.snapshot(md, pl.Reason.LATCH))
+        return out
+
+    def _entry(self, key: EntryKey | None) -> MappingEntry | None:
+        if key is None or self.lookup_entry is None:
+            return None
+        return self.lookup_entry(key)
 
     @staticmethod
     def snapshot(md: Mapping[str, int], reason: pl.Reason) -> SlotSnapshot:
-        """The register snapshot of a PROBE_REPLY or LATCH packet-in."""
+        """The register snapshot of a packet-in carrying registers (token only for a
+        ``PROBE_REPLY``; latch reports have token 0)."""
         valid = md.get("reg_valid", 0)
 
         def reg(name: str, bit: pl.RegValid) -> int | None:

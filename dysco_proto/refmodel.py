@@ -382,12 +382,19 @@ def _tcp_checksum_ok(frame: bytes, total_len: int) -> bool:
 # --- output --------------------------------------------------------------------------------
 
 
-def _route(tables: TableState, frame: bytearray) -> tuple[int | None, str | None]:
-    """``Forwarding``: TTL check, LPM, MACs, TTL decrement, IPv4 checksum. Edits ``frame``."""
+def _route(
+    tables: TableState, frame: bytearray, fwd_dst: int | None = None
+) -> tuple[int | None, str | None]:
+    """``Forwarding``: TTL check, LPM, MACs, TTL decrement, IPv4 checksum. Edits ``frame``.
+
+    The LPM key is the frame's destination address unless ``fwd_dst`` is given: an
+    IN-rewritten packet is routed by the destination it arrived with, the local host's
+    address (docs/pipeline.md section 2, ``ipv4_fwd``).
+    """
     ttl = frame[ETH_LEN + 8]
     if ttl <= 1:
         return None, "ttl"
-    dst = int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big")
+    dst = int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big") if fwd_dst is None else fwd_dst
     e = tables.route(dst)
     if e is None or e.action is not Act.ROUTE:
         return None, "no_route"
@@ -671,7 +678,11 @@ def _tcp(
     elif dres.reports:
         res.packet_ins.append(PacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame))
     f = _write_segment(pkt, out)
-    out_port, why = _route(tables, f)
+    # IN: deliver to the local host the packet was addressed to (its arrival destination),
+    # not to the rewritten destination (the session's far end); OUT: the new destination.
+    arrival_dst = int.from_bytes(pkt.frame[ETH_LEN + 16 : ETH_LEN + 20], "big")
+    fwd_dst = arrival_dst if direction is Direction.IN else None
+    out_port, why = _route(tables, f, fwd_dst)
     if out_port is None:
         _drop(res, why or "no_route")
     else:

@@ -16,7 +16,7 @@ from controller.p4rt.entities import entry_to_ctl
 from dysco_proto import pipeline as pl
 from dysco_proto.checksum import internet_checksum
 from dysco_proto.datapath import SlotRegisters
-from dysco_proto.refmodel import PipelineState, TableState, process
+from dysco_proto.refmodel import PipelineState, process
 
 RV = pl.RegValid
 
@@ -88,8 +88,11 @@ class Outcome:
     packet_ins: list[bytes]
 
 
-def agent_load(c: AgentClient, entries: Iterable[pl.TableEntry],
-               registers: dict[int, SlotRegisters] | None = None) -> None:  # fmt: skip
+def agent_load(
+    c: AgentClient,
+    entries: Iterable[pl.TableEntry],
+    registers: dict[int, SlotRegisters] | None = None,
+) -> None:
     """Replace the agent's whole state with ``entries`` and ``registers``."""
     c.clear()
     recs = [entry_to_ctl(e, Op.INSERT) for e in entries]
@@ -151,10 +154,24 @@ def ip_int(s: str) -> int:
     return (a << 24) | (b << 16) | (c << 8) | d
 
 
-def tcp_frame(src: int, dst: int, sport: int, dport: int, seq: int, ack: int, flags: int,
-              *, window: int = 1000, options: bytes = b"", payload: bytes = b"", ttl: int = 64,
-              bad_tcp_csum: bool = False, bad_ip_csum: bool = False, ip_flags: int = 0,
-              trailer: bytes = b"") -> bytes:  # fmt: skip
+def tcp_frame(
+    src: int,
+    dst: int,
+    sport: int,
+    dport: int,
+    seq: int,
+    ack: int,
+    flags: int,
+    *,
+    window: int = 1000,
+    options: bytes = b"",
+    payload: bytes = b"",
+    ttl: int = 64,
+    bad_tcp_csum: bool = False,
+    bad_ip_csum: bool = False,
+    ip_flags: int = 0,
+    trailer: bytes = b"",
+) -> bytes:
     doff = (20 + len(options)) // 4
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags, window, 0, 0)
     tcp += options + payload
@@ -180,13 +197,20 @@ def opt_ts(tsval: int, tsecr: int) -> bytes:
 
 
 def opt_sack(blocks: list[tuple[int, int]]) -> bytes:
-    return b"\x01\x01\x05" + bytes([2 + 8 * len(blocks)]) + b"".join(
-        struct.pack("!II", a, b) for a, b in blocks
+    return (
+        b"\x01\x01\x05"
+        + bytes([2 + 8 * len(blocks)])
+        + b"".join(struct.pack("!II", a, b) for a, b in blocks)
     )
 
 
 def opt_syn(mss: int, tsval: int, tsecr: int, ws: int | None, tag: int | None) -> bytes:
-    o = struct.pack("!BBH", 2, 4, mss) + b"\x04\x02" + b"\x08\x0a" + struct.pack("!II", tsval, tsecr)
+    o = (
+        struct.pack("!BBH", 2, 4, mss)
+        + b"\x04\x02"
+        + b"\x08\x0a"
+        + struct.pack("!II", tsval, tsecr)
+    )
     if ws is not None:
         o += b"\x01\x03\x03" + bytes([ws])
         if tag is not None:
@@ -216,12 +240,22 @@ def random_options(rng: random.Random, base: int) -> bytes:
             blocks.append((a, (a + rng.randrange(1, 1500)) & 0xFFFFFFFF))
         return opt_sack(blocks)
     if k == 4:
-        return opt_syn(1460, rng.getrandbits(32), rng.getrandbits(32),
-                       rng.choice([None, 7]), rng.choice([None, 0xABCD]))  # fmt: skip
+        return opt_syn(
+            1460,
+            rng.getrandbits(32),
+            rng.getrandbits(32),
+            rng.choice([None, 7]),
+            rng.choice([None, 0xABCD]),
+        )
     if k == 5:  # unrecognised layouts
-        return rng.choice([b"\x01\x01\x01\x00", b"\x02\x04\x05\xb4" * 3,
-                           b"\x08\x0a" + bytes(8) + b"\x01\x01",
-                           opt_ts(1, 2) + b"\x01\x01\x01\x00"])  # fmt: skip
+        return rng.choice(
+            [
+                b"\x01\x01\x01\x00",
+                b"\x02\x04\x05\xb4" * 3,
+                b"\x08\x0a" + bytes(8) + b"\x01\x01",
+                opt_ts(1, 2) + b"\x01\x01\x01\x00",
+            ]
+        )
     if k == 6:
         return opt_ts(rng.getrandbits(32), rng.getrandbits(32)) + b"\x01\x01\x01\x00"
     if k == 7:  # SACK whose length does not fit

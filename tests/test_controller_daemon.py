@@ -12,9 +12,9 @@ import pytest
 from controller.cli import main as cli_main
 from controller.config import load_config
 from controller.daemon import Daemon
-from controller.frames import build_frame, parse_frame
 from controller.p4rt.server import P4RuntimeServer
 from dysco_proto import pipeline as pl
+from dysco_proto.frames import build_frame, parse_frame
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 from tests.controller_support import TableBackend, contract_p4info, daemon_yaml, write_p4info
 
@@ -54,8 +54,9 @@ def test_syn_punt_entries_then_packet_out_and_cli(
         d = Daemon(cfg)
         await d.start(connect_timeout=5)
         try:
-            static = len(backend.entries)
-            assert static == len(d.translator.static_entries())
+            static = len(d.translator.static_entries())
+            await _until(lambda: len(backend.entries) >= static)  # written after connecting
+            assert len(backend.entries) == static
             n = 50
             for i in range(n):
                 backend.inject(

@@ -52,14 +52,20 @@ def agent() -> Iterator[AgentProcess]:
     a.stop()
 
 
-def _rw(prefix: str, src: int, sport: int, dst: int, dport: int, d: tuple[int, ...]) -> dict[str, int]:
+def _rw(
+    prefix: str, src: int, sport: int, dst: int, dport: int, d: tuple[int, ...]
+) -> dict[str, int]:
     return {
-        prefix + "src_addr": src, prefix + "dst_addr": dst,
-        prefix + "src_port": sport, prefix + "dst_port": dport,
-        prefix + "seq_delta": d[0], prefix + "ack_delta": d[1],
-        prefix + "tsval_delta": d[2], prefix + "tsecr_delta": d[3],
+        prefix + "src_addr": src,
+        prefix + "dst_addr": dst,
+        prefix + "src_port": sport,
+        prefix + "dst_port": dport,
+        prefix + "seq_delta": d[0],
+        prefix + "ack_delta": d[1],
+        prefix + "tsval_delta": d[2],
+        prefix + "tsecr_delta": d[3],
         prefix + "win_shift": d[4] & 0xFF,
-    }  # fmt: skip
+    }
 
 
 def _deltas(rng: random.Random) -> tuple[int, ...]:
@@ -72,15 +78,25 @@ def _deltas(rng: random.Random) -> tuple[int, ...]:
 def _scenario(rng: random.Random) -> tuple[list[pl.TableEntry], list[tuple[str, tuple]]]:
     """Tables for a few sessions (single and two-path), and the tuples packets may use."""
     es = [
-        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": HOST}, pl.Act.HOST_PORT, {"agent_id": AGENT}),
+        pl.TableEntry.build(
+            pl.Tbl.PORT_ROLE, {"ingress_port": HOST}, pl.Act.HOST_PORT, {"agent_id": AGENT}
+        ),
         pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": NET}, pl.Act.NETWORK_PORT, {}),
         pl.TableEntry.build(pl.Tbl.LOCAL_ADDR, {"dst_addr": H}, pl.Act.SET_LOCAL, {}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.1.0/24"}, pl.Act.ROUTE,
-                            {"port": HOST, "src_mac": 0x02AA00000001, "dst_mac": 0x02BB00000001}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.0.0/15"}, pl.Act.ROUTE,
-                            {"port": NET, "src_mac": 0x02AA00000002, "dst_mac": 0x02BB00000002}),
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "198.18.1.0/24"},
+            pl.Act.ROUTE,
+            {"port": HOST, "src_mac": 0x02AA00000001, "dst_mac": 0x02BB00000001},
+        ),
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "198.18.0.0/15"},
+            pl.Act.ROUTE,
+            {"port": NET, "src_mac": 0x02AA00000002, "dst_mac": 0x02BB00000002},
+        ),
         pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.19.255.0/24"}, pl.Act.DROP, {}),
-    ]  # fmt: skip
+    ]
     tuples: list[tuple[str, tuple]] = []
     for i in range(rng.randrange(1, 4)):
         peer = ip_int(f"198.18.2.{10 + i}")
@@ -93,31 +109,57 @@ def _scenario(rng: random.Random) -> tuple[list[pl.TableEntry], list[tuple[str, 
         two = rng.random() < 0.6
         pc_valid = rng.random() < 0.4
         params = {
-            **_rw("", H, op_, old, 80, d_out), "slot": slot, "role": 0, "epoch": epoch,
+            **_rw("", H, op_, old, 80, d_out),
+            "slot": slot,
+            "role": 0,
+            "epoch": epoch,
             "peer_cut": rng.getrandbits(32) if rng.random() < 0.5 else 10_000 + rng.randrange(3000),
             "peer_cut_valid": int(pc_valid),
-        }  # fmt: skip
-        match_out = {"agent_id": AGENT, "src_addr": H, "dst_addr": peer, "proto": 6,
-                     "src_port": sp, "dst_port": 80}  # fmt: skip
+        }
+        match_out = {
+            "agent_id": AGENT,
+            "src_addr": H,
+            "dst_addr": peer,
+            "proto": 6,
+            "src_port": sp,
+            "dst_port": 80,
+        }
         if two:
             params |= _rw("new_", H, np_, new, 80, d_new)
-            es.append(pl.TableEntry.build(pl.Tbl.OUT_SESSION, match_out, pl.Act.OUT_TWO_PATH, params))
+            es.append(
+                pl.TableEntry.build(pl.Tbl.OUT_SESSION, match_out, pl.Act.OUT_TWO_PATH, params)
+            )
         else:
-            es.append(pl.TableEntry.build(pl.Tbl.OUT_SESSION, match_out, pl.Act.OUT_REWRITE, params))
-        es.append(pl.TableEntry.build(
-            pl.Tbl.IN_SESSION,
-            {"src_addr": old, "dst_addr": H, "proto": 6, "src_port": 80, "dst_port": op_},
-            pl.Act.IN_REWRITE,
-            {**_rw("", peer, 80, H, sp, d_in), "slot": slot, "role": rng.choice([0, 1]), "epoch": epoch},
-        ))  # fmt: skip
-        if two:
-            es.append(pl.TableEntry.build(
+            es.append(
+                pl.TableEntry.build(pl.Tbl.OUT_SESSION, match_out, pl.Act.OUT_REWRITE, params)
+            )
+        es.append(
+            pl.TableEntry.build(
                 pl.Tbl.IN_SESSION,
-                {"src_addr": new, "dst_addr": H, "proto": 6, "src_port": 80, "dst_port": np_},
+                {"src_addr": old, "dst_addr": H, "proto": 6, "src_port": 80, "dst_port": op_},
                 pl.Act.IN_REWRITE,
-                {**_rw("", peer, 80, H, sp, d_new_in), "slot": slot, "role": 2,
-                 "epoch": epoch + rng.randrange(2)},
-            ))  # fmt: skip
+                {
+                    **_rw("", peer, 80, H, sp, d_in),
+                    "slot": slot,
+                    "role": rng.choice([0, 1]),
+                    "epoch": epoch,
+                },
+            )
+        )
+        if two:
+            es.append(
+                pl.TableEntry.build(
+                    pl.Tbl.IN_SESSION,
+                    {"src_addr": new, "dst_addr": H, "proto": 6, "src_port": 80, "dst_port": np_},
+                    pl.Act.IN_REWRITE,
+                    {
+                        **_rw("", peer, 80, H, sp, d_new_in),
+                        "slot": slot,
+                        "role": 2,
+                        "epoch": epoch + rng.randrange(2),
+                    },
+                )
+            )
         tuples.append(("out", (HOST, H, sp, peer, 80)))
         tuples.append(("in", (NET, old, 80, H, op_)))
         tuples.append(("in", (NET, new, 80, H, np_)))
@@ -127,18 +169,33 @@ def _scenario(rng: random.Random) -> tuple[list[pl.TableEntry], list[tuple[str, 
 def _step(rng: random.Random, tuples: list[tuple[str, tuple]], base: int) -> tuple[bytes, int]:
     r = rng.random()
     if r < 0.08:  # probe (freeze) / forward / route packet-outs
-        op = rng.choice([pl.PacketOutOp.PROBE, pl.PacketOutOp.PROBE, pl.PacketOutOp.FORWARD,
-                         pl.PacketOutOp.ROUTE, pl.PacketOutOp.INVALID])  # fmt: skip
-        hdr = pl.encode_packet_out({
-            "op": int(op), "flags": rng.choice([0, 1]), "egress_port": rng.choice([1, 2, 255, 511]),
-            "slot": rng.randrange(3), "token": rng.getrandbits(32), "epoch": rng.randrange(4),
-        })  # fmt: skip
+        op = rng.choice(
+            [
+                pl.PacketOutOp.PROBE,
+                pl.PacketOutOp.PROBE,
+                pl.PacketOutOp.FORWARD,
+                pl.PacketOutOp.ROUTE,
+                pl.PacketOutOp.INVALID,
+            ]
+        )
+        hdr = pl.encode_packet_out(
+            {
+                "op": int(op),
+                "flags": rng.choice([0, 1]),
+                "egress_port": rng.choice([1, 2, 255, 511]),
+                "slot": rng.randrange(3),
+                "token": rng.getrandbits(32),
+                "epoch": rng.randrange(4),
+            }
+        )
         inner = tcp_frame(H, ip_int("198.18.2.10"), 1, 2, 3, 4, 0x10, ttl=rng.choice([1, 2, 64]))
         if rng.random() < 0.3:
             inner = bytearray(inner)
             inner[24] ^= 0xFF  # wrong IPv4 checksum: ROUTE recomputes it
             inner = bytes(inner)
-        return hdr + (inner if op != pl.PacketOutOp.PROBE or rng.random() < 0.5 else b""), pl.CPU_PORT
+        return hdr + (
+            inner if op != pl.PacketOutOp.PROBE or rng.random() < 0.5 else b""
+        ), pl.CPU_PORT
     if r < 0.11:
         port = rng.choice([HOST, NET])
         dst = rng.choice([H, ip_int("198.18.2.10")])
@@ -155,12 +212,22 @@ def _step(rng: random.Random, tuples: list[tuple[str, tuple]], base: int) -> tup
         # acks and SACK blocks near the registers' range after the IN delta
         opts = opt_ts(5, 6) + opt_sack([(base + 100, base + 200)]) if rng.random() < 0.5 else opts
     f = tcp_frame(
-        src, dst, sport, dport, seq, ack, flags, window=rng.choice([0, 1000, 65535]),
-        options=opts, payload=pay, ttl=rng.choice([64, 64, 64, 1, 2]),
-        bad_tcp_csum=rng.random() < 0.03, bad_ip_csum=rng.random() < 0.03,
+        src,
+        dst,
+        sport,
+        dport,
+        seq,
+        ack,
+        flags,
+        window=rng.choice([0, 1000, 65535]),
+        options=opts,
+        payload=pay,
+        ttl=rng.choice([64, 64, 64, 1, 2]),
+        bad_tcp_csum=rng.random() < 0.03,
+        bad_ip_csum=rng.random() < 0.03,
         ip_flags=rng.choice([0, 0, 0, 0x4000, 0x2000, 0x0001]),
         trailer=rng.choice([b"", b"", b"\x00" * 6, b"\xab\xcd"]),
-    )  # fmt: skip
+    )
     if rng.random() < 0.03:
         f = f[: rng.randrange(len(f))]  # truncated
     elif rng.random() < 0.04:
@@ -171,7 +238,7 @@ def _step(rng: random.Random, tuples: list[tuple[str, tuple]], base: int) -> tup
         elif m == 1:
             b[14] = 0x46  # IPv4 options
         elif m == 2:
-            b[14 + 20 + 12] = (rng.randrange(5) << 4)  # data offset < 5
+            b[14 + 20 + 12] = rng.randrange(5) << 4  # data offset < 5
         elif m == 3:
             b[16:18] = (len(b) - 14 + 4).to_bytes(2, "big")  # total length past the frame
         else:
@@ -215,8 +282,9 @@ def test_table_read_back_and_errors(agent: AgentProcess) -> None:
     assert c.write_packed([entry_to_ctl(e, Op.DELETE)]) == [0]
     assert c.write_packed([entry_to_ctl(e, Op.DELETE)]) == [5]  # NOT_FOUND
     assert c.write_packed([entry_to_ctl(e, Op.MODIFY)]) == [5]
-    bad = pl.TableEntry(pl.Tbl.IN_SESSION, {k: v for k, v in e.match.items() if k != "agent_id"},
-                        e.action, e.params)  # an OUT action in the IN table
+    bad = pl.TableEntry(
+        pl.Tbl.IN_SESSION, {k: v for k, v in e.match.items() if k != "agent_id"}, e.action, e.params
+    )  # an OUT action in the IN table
     assert c.write_packed([entry_to_ctl(bad, Op.INSERT)]) == [3]  # INVALID_ARGUMENT
 
 
@@ -229,11 +297,19 @@ def test_incremental_checksums_equal_full_recompute(agent: AgentProcess) -> None
         base = rng.getrandbits(32)
         n = 0
         for _ in range(200):
-            kind, (port, src, sport, dst, dport) = rng.choice(tuples)
-            f = tcp_frame(src, dst, sport, dport, (base + rng.randrange(10**6)) & 0xFFFFFFFF,
-                          rng.getrandbits(32), 0x10, window=rng.randrange(65536),
-                          options=opt_ts(rng.getrandbits(32), rng.getrandbits(32)),
-                          payload=bytes(rng.randrange(256) for _ in range(rng.randrange(50))))  # fmt: skip
+            _kind, (port, src, sport, dst, dport) = rng.choice(tuples)
+            f = tcp_frame(
+                src,
+                dst,
+                sport,
+                dport,
+                (base + rng.randrange(10**6)) & 0xFFFFFFFF,
+                rng.getrandbits(32),
+                0x10,
+                window=rng.randrange(65536),
+                options=opt_ts(rng.getrandbits(32), rng.getrandbits(32)),
+                payload=bytes(rng.randrange(256) for _ in range(rng.randrange(50))),
+            )
             for o in agent.client.inject(port, f):
                 if o.pktin is not None:
                     continue
@@ -298,9 +374,20 @@ def test_pcap_ports(tmp_path: Path) -> None:
     frames = []
     base = 1_000_000
     for i in range(50):
-        _kind, (port, src, sport, dst, dport) = tuples[0]
-        frames.append(tcp_frame(src, dst, sport, dport, base + 10 * i, base, 0x10,
-                                options=opt_ts(i, i), payload=b"x" * 10))  # fmt: skip
+        _kind, (_port, src, sport, dst, dport) = tuples[0]
+        frames.append(
+            tcp_frame(
+                src,
+                dst,
+                sport,
+                dport,
+                base + 10 * i,
+                base,
+                0x10,
+                options=opt_ts(i, i),
+                payload=b"x" * 10,
+            )
+        )
     rx = tmp_path / "rx1.pcap"
     scapy.wrpcap(str(rx), [scapy.Ether(f) for f in frames])
     empty = tmp_path / "rx2.pcap"
@@ -338,6 +425,8 @@ def test_agent_builds_with_meson() -> None:
     from tests.dpdk_support import require_agent
 
     require_agent()
-    r = subprocess.run(["make", "-s", "-C", str(REPO / "dpdk_agent")], capture_output=True, text=True)
+    r = subprocess.run(
+        ["make", "-s", "-C", str(REPO / "dpdk_agent")], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     assert (REPO / "dpdk_agent" / "build" / "dysco-dpdk-agent").exists()

@@ -80,8 +80,24 @@ def topology() -> Iterator[Topo]:
             sh("ip", "-n", ns, "neigh", "add", gw, "lladdr", gwmac, "dev", inner)
             sh("ip", "link", "set", root, "up")
             # no checksum offload / segmentation: the agent sees finished frames
-            for cmd in (["ethtool", "-K", root], ["ip", "netns", "exec", ns, "ethtool", "-K", inner]):
-                sh(*cmd, "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off", check=False)
+            for cmd in (
+                ["ethtool", "-K", root],
+                ["ip", "netns", "exec", ns, "ethtool", "-K", inner],
+            ):
+                sh(
+                    *cmd,
+                    "tx",
+                    "off",
+                    "rx",
+                    "off",
+                    "tso",
+                    "off",
+                    "gso",
+                    "off",
+                    "gro",
+                    "off",
+                    check=False,
+                )
         yield t
     finally:
         for ns in (t.ns_c, t.ns_s):
@@ -101,7 +117,7 @@ while True:
     if not d: break
     c.sendall(d); n += len(d)
 c.close(); print("echoed", n, flush=True)
-""" % (SERVER_IP, SPORT)
+""" % (SERVER_IP, SPORT)  # noqa: UP031
 
 CLIENT = r"""
 import socket, sys, os, hashlib
@@ -126,20 +142,47 @@ def _entries() -> tuple[list[pl.TableEntry], MappingEntry, MappingEntry]:
     sess = FiveTuple(CLIENT_IP, CPORT, VIP, VPORT)
     sub = FiveTuple(SNAT, SNAT_PORT, SERVER_IP, SPORT)
     d_cs, d_sc, d_ts = 1000, 7777, 12345
-    out = MappingEntry(EntryKey(Direction.OUT, sess), sub,
-                       Deltas(seq=d_cs, ack=(-d_sc) % 2**32, tsval=d_ts), slot=5)  # fmt: skip
-    inn = MappingEntry(EntryKey(Direction.IN, sub.reversed()), sess.reversed(),
-                       Deltas(seq=d_sc, ack=(-d_cs) % 2**32, tsecr=(-d_ts) % 2**32), slot=5)  # fmt: skip
+    out = MappingEntry(
+        EntryKey(Direction.OUT, sess),
+        sub,
+        Deltas(seq=d_cs, ack=(-d_sc) % 2**32, tsval=d_ts),
+        slot=5,
+    )
+    inn = MappingEntry(
+        EntryKey(Direction.IN, sub.reversed()),
+        sess.reversed(),
+        Deltas(seq=d_sc, ack=(-d_cs) % 2**32, tsecr=(-d_ts) % 2**32),
+        slot=5,
+    )
     mac = lambda s: int(s.replace(":", ""), 16)  # noqa: E731
     base = [
-        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}),
+        pl.TableEntry.build(
+            pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}
+        ),
         pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 1}, pl.Act.NETWORK_PORT, {}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.0.0/24"}, pl.Act.ROUTE,
-                            {"port": 0, "src_mac": mac(MAC_GW_C), "dst_mac": mac(MAC_C)}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.2.0/24"}, pl.Act.ROUTE,
-                            {"port": 1, "src_mac": mac(MAC_GW_S), "dst_mac": mac(MAC_S)}),
-    ]  # fmt: skip
-    return base + [pl.entry_to_table(out, agent_id=1), pl.entry_to_table(inn)], out, inn
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "198.18.0.0/24"},
+            pl.Act.ROUTE,
+            {"port": 0, "src_mac": mac(MAC_GW_C), "dst_mac": mac(MAC_C)},
+        ),
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "198.18.2.0/24"},
+            pl.Act.ROUTE,
+            {"port": 1, "src_mac": mac(MAC_GW_S), "dst_mac": mac(MAC_S)},
+        ),
+        # SNAT is the client's subsession address: IN-rewritten packets are routed by the
+        # destination they arrive with (docs/pipeline.md section 2, ipv4_fwd), so the
+        # client's port needs its route.
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": SNAT + "/32"},
+            pl.Act.ROUTE,
+            {"port": 0, "src_mac": mac(MAC_GW_C), "dst_mac": mac(MAC_C)},
+        ),
+    ]
+    return [*base, pl.entry_to_table(out, agent_id=1), pl.entry_to_table(inn)], out, inn
 
 
 def sw_rewrite(frame: bytes, e: MappingEntry) -> bytes:
@@ -160,7 +203,10 @@ def sw_rewrite(frame: bytes, e: MappingEntry) -> bytes:
     for k, v in t.options:
         if k == "Timestamp":
             tsval, tsecr = v
-            v = ((tsval + d.tsval) % 2**32, tsecr if syn_only and tsecr == 0 else (tsecr + d.tsecr) % 2**32)
+            v = (
+                (tsval + d.tsval) % 2**32,
+                tsecr if syn_only and tsecr == 0 else (tsecr + d.tsecr) % 2**32,
+            )
         elif k == "SAck":
             v = tuple((x + d.ack) % 2**32 for x in v)
         opts.append((k, v))
@@ -196,8 +242,12 @@ def test_tcp_session_through_agent_with_rewritten_five_tuple() -> None:
 
                 c = P4RuntimeClient(srv.address, 1, 3, idx, on_packet_in=on_pi)
                 await c.start(timeout=10)
-                ups = [p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=codec.to_p4r(e)))
-                       for e in entries]  # fmt: skip
+                ups = [
+                    p4r.Update(
+                        type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=codec.to_p4r(e))
+                    )
+                    for e in entries
+                ]
                 await c.write(ups)
 
                 async def controller() -> None:
@@ -205,24 +255,41 @@ def test_tcp_session_through_agent_with_rewritten_five_tuple() -> None:
                         m = await pending.get()
                         reasons.append(m.metadata["reason"])
                         r = m.metadata["reason"]
-                        if r in (pl.Reason.SYN, pl.Reason.SYNACK, pl.Reason.SPLIT,
-                                 pl.Reason.UNSUPPORTED_OPTIONS):  # fmt: skip
+                        if r in (
+                            pl.Reason.SYN,
+                            pl.Reason.SYNACK,
+                            pl.Reason.SPLIT,
+                            pl.Reason.UNSUPPORTED_OPTIONS,
+                        ):
                             punted.append(m)
                             e = out_e if m.metadata["direction"] == pl.Direction8.OUT else in_e
-                            await c.send_packet(sw_rewrite(m.payload, e), {"op": int(pl.PacketOutOp.ROUTE)})
+                            await c.send_packet(
+                                sw_rewrite(m.payload, e), {"op": int(pl.PacketOutOp.ROUTE)}
+                            )
 
                 task = asyncio.create_task(controller())
                 server = subprocess.Popen(
                     ["ip", "netns", "exec", topo.ns_s, sys.executable, "-u", "-c", SERVER],
-                    stdout=subprocess.PIPE, text=True,
-                )  # fmt: skip
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
                 assert server.stdout is not None
                 assert (await asyncio.to_thread(server.stdout.readline)).startswith("listening")
                 client = subprocess.Popen(
-                    ["ip", "netns", "exec", topo.ns_c, sys.executable, "-u", "-c",
-                     CLIENT % (2_000_000, CLIENT_IP, CPORT, VIP, VPORT)],
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                )  # fmt: skip
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        topo.ns_c,
+                        sys.executable,
+                        "-u",
+                        "-c",
+                        CLIENT % (2_000_000, CLIENT_IP, CPORT, VIP, VPORT),
+                    ],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
                 cout, _ = await asyncio.to_thread(client.communicate, None, 60)
                 sout, _ = await asyncio.to_thread(server.communicate, None, 30)
                 task.cancel()

@@ -5,6 +5,7 @@ P4Info only), batched writes with per-update errors, wildcard reads, packet-out 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Iterator
 
@@ -44,29 +45,56 @@ def _session_entries(n: int) -> list[pl.TableEntry]:
     for i in range(n):
         t = FiveTuple("198.18.0.1", 10000 + i % 50000, "198.18.1.2", 80 + i // 50000)
         sub = FiveTuple("198.18.2.1", 20000 + i % 40000, "198.18.2.2", 8080 + i // 40000)
-        out.append(pl.entry_to_table(MappingEntry(
-            EntryKey(Direction.OUT, t), sub, Deltas(seq=1000 + i, ack=(-5000) % 2**32), i % 65536,
-        ), agent_id=1))  # fmt: skip
-        out.append(pl.entry_to_table(MappingEntry(
-            EntryKey(Direction.IN, sub.reversed()), t.reversed(),
-            Deltas(seq=5000, ack=(-1000 - i) % 2**32), i % 65536, Role.ONE,
-        )))  # fmt: skip
+        out.append(
+            pl.entry_to_table(
+                MappingEntry(
+                    EntryKey(Direction.OUT, t),
+                    sub,
+                    Deltas(seq=1000 + i, ack=(-5000) % 2**32),
+                    i % 65536,
+                ),
+                agent_id=1,
+            )
+        )
+        out.append(
+            pl.entry_to_table(
+                MappingEntry(
+                    EntryKey(Direction.IN, sub.reversed()),
+                    t.reversed(),
+                    Deltas(seq=5000, ack=(-1000 - i) % 2**32),
+                    i % 65536,
+                    Role.ONE,
+                )
+            )
+        )
     return out
 
 
 def _base_entries() -> list[pl.TableEntry]:
     return [
-        pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}),
+        pl.TableEntry.build(
+            pl.Tbl.PORT_ROLE, {"ingress_port": 0}, pl.Act.HOST_PORT, {"agent_id": 1}
+        ),
         pl.TableEntry.build(pl.Tbl.PORT_ROLE, {"ingress_port": 1}, pl.Act.NETWORK_PORT, {}),
         pl.TableEntry.build(pl.Tbl.LOCAL_ADDR, {"dst_addr": "198.18.0.1"}, pl.Act.SET_LOCAL, {}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "198.18.2.0/24"}, pl.Act.ROUTE,
-                            {"port": 1, "src_mac": 0x020000000001, "dst_mac": 0x020000000002}),
-        pl.TableEntry.build(pl.Tbl.IPV4_FWD, {"dst_addr": "0.0.0.0/0"}, pl.Act.ROUTE,
-                            {"port": 0, "src_mac": 0x020000000003, "dst_mac": 0x020000000004}),
-    ]  # fmt: skip
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "198.18.2.0/24"},
+            pl.Act.ROUTE,
+            {"port": 1, "src_mac": 0x020000000001, "dst_mac": 0x020000000002},
+        ),
+        pl.TableEntry.build(
+            pl.Tbl.IPV4_FWD,
+            {"dst_addr": "0.0.0.0/0"},
+            pl.Act.ROUTE,
+            {"port": 0, "src_mac": 0x020000000003, "dst_mac": 0x020000000004},
+        ),
+    ]
 
 
-def _updates(codec: P4RuntimeCodec, entries: list[pl.TableEntry], kind: int = p4r.Update.INSERT) -> list[p4r.Update]:
+def _updates(
+    codec: P4RuntimeCodec, entries: list[pl.TableEntry], kind: int = p4r.Update.INSERT
+) -> list[p4r.Update]:
     return [p4r.Update(type=kind, entity=p4r.Entity(table_entry=codec.to_p4r(e))) for e in entries]  # type: ignore[arg-type]
 
 
@@ -97,13 +125,19 @@ def test_server_with_backend(served: tuple[P4RuntimeServer, object]) -> None:
         ups += _updates(codec, [_session_entries(4000)[-1]], p4r.Update.DELETE)
         with pytest.raises(WriteError) as ei:
             await c.write(ups)
-        assert [e.code if e else None for e in ei.value.errors] == ["ALREADY_EXISTS", None, "NOT_FOUND"]
+        assert [e.code if e else None for e in ei.value.errors] == [
+            "ALREADY_EXISTS",
+            None,
+            "NOT_FOUND",
+        ]
         # modify then delete
         await c.write(_updates(codec, [extra[0]], p4r.Update.MODIFY))
         await c.write(_updates(codec, [extra[0]], p4r.Update.DELETE))
         # packet-out PROBE (freeze) -> PROBE_REPLY packet-in with the token
-        await c.send_packet(b"", {"op": int(pl.PacketOutOp.PROBE), "flags": 1, "slot": 7,
-                                  "token": 0xABCD, "epoch": 0})  # fmt: skip
+        await c.send_packet(
+            b"",
+            {"op": int(pl.PacketOutOp.PROBE), "flags": 1, "slot": 7, "token": 0xABCD, "epoch": 0},
+        )
         for _ in range(200):
             if got:
                 break
@@ -138,8 +172,10 @@ def test_pipeline_must_be_the_contract(served: tuple[P4RuntimeServer, object]) -
     ch = grpc.insecure_channel(srv.address)
     stub = p4r_grpc.P4RuntimeStub(ch)
     q: list[p4r.StreamMessageRequest] = [
-        p4r.StreamMessageRequest(arbitration=p4r.MasterArbitrationUpdate(
-            device_id=1, election_id=p4r.Uint128(low=1)))]  # fmt: skip
+        p4r.StreamMessageRequest(
+            arbitration=p4r.MasterArbitrationUpdate(device_id=1, election_id=p4r.Uint128(low=1))
+        )
+    ]
 
     def reqs() -> Iterator[p4r.StreamMessageRequest]:
         yield q[0]
@@ -149,10 +185,116 @@ def test_pipeline_must_be_the_contract(served: tuple[P4RuntimeServer, object]) -
     first = next(stream)
     assert first.arbitration.status.code == 0
     with pytest.raises(grpc.RpcError) as ei:
-        stub.SetForwardingPipelineConfig(p4r.SetForwardingPipelineConfigRequest(
-            device_id=1, election_id=p4r.Uint128(low=1),
-            action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
-            config=p4r.ForwardingPipelineConfig(p4info=other)))  # fmt: skip
+        stub.SetForwardingPipelineConfig(
+            p4r.SetForwardingPipelineConfigRequest(
+                device_id=1,
+                election_id=p4r.Uint128(low=1),
+                action=p4r.SetForwardingPipelineConfigRequest.VERIFY_AND_COMMIT,
+                config=p4r.ForwardingPipelineConfig(p4info=other),
+            )
+        )
     assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     stream.cancel()
     ch.close()
+
+
+def _mutations(codec: P4RuntimeCodec, rng: random.Random) -> list[p4r.Update]:
+    """Valid and invalid updates (every error class the decoders check)."""
+    good = _updates(codec, _base_entries() + _session_entries(30))
+    out: list[p4r.Update] = []
+    for u in good:
+        v = p4r.Update()
+        v.CopyFrom(u)
+        te = v.entity.table_entry
+        k = rng.randrange(14)
+        if k == 0:
+            te.table_id = 12345  # unknown table
+        elif k == 1 and te.match:
+            te.match[0].field_id = 99  # unknown match field
+        elif k == 2 and te.match and te.match[0].HasField("exact"):
+            te.match[0].exact.value = b"\x01" * 9  # too wide
+        elif k == 3 and te.match:
+            del te.match[0]  # missing field (LPM: becomes /0)
+        elif k == 4 and te.action.action.params:
+            del te.action.action.params[0]  # missing parameter
+        elif k == 5 and te.action.action.params:
+            te.action.action.params[0].param_id = 77  # unknown parameter
+        elif k == 6:
+            te.action.action.action_id = codec.action_ids[pl.Act.ROUTE]  # wrong table
+        elif k == 7:
+            te.is_default_action = True
+        elif k == 8:
+            v.type = p4r.Update.DELETE
+            te.ClearField("action")
+        elif k == 9:
+            v.type = p4r.Update.MODIFY
+        elif k == 10:
+            v.type = p4r.Update.UNSPECIFIED
+        elif k == 11:
+            v.entity.ClearField("table_entry")
+            v.entity.register_entry.register_id = 1
+        elif k == 12 and te.action.action.params:
+            te.action.action.params[0].value = b"\xff" * 8  # too wide
+        out.append(v)
+        if rng.random() < 0.2:
+            out.append(u)  # duplicates -> ALREADY_EXISTS
+    return out
+
+
+def _table_bytes(b: DpdkBackend) -> list[bytes]:
+    out = []
+    for te in b.read_table(0, None):
+        te.ClearField("time_since_last_hit")
+        out.append(te.SerializeToString(deterministic=True))
+    return sorted(out)
+
+
+def test_c_write_decoder_equals_python_path() -> None:
+    """The agent's C decoder of serialized WriteRequests gives the same per-update results
+    and the same table contents as the Python translation, on valid and invalid updates."""
+    idx = P4InfoIndex(load_contract_p4info())
+    codec = P4RuntimeCodec(idx)
+    agent = start_agent(sessions=4096)
+    try:
+        b = DpdkBackend(agent=agent)
+        for seed in range(30):
+            ups = _mutations(codec, random.Random(seed))
+            raw = p4r.WriteRequest(device_id=1, updates=ups).SerializeToString()
+            b.set_pipeline(idx, b"")
+            fast = b.write_raw(raw, ups)
+            assert fast is not None
+            fast_tables = _table_bytes(b)
+            b.set_pipeline(idx, b"")
+            slow = b.write(ups)
+            slow_tables = _table_bytes(b)
+            assert [s.code for s in fast] == [s.code for s in slow], seed
+            assert fast_tables == slow_tables, seed
+    finally:
+        agent.stop()
+
+
+def test_clone_session_accepted(served: tuple[P4RuntimeServer, object]) -> None:
+    """The contract's mirror clone session (bmv2 needs it) is accepted, stored and read back."""
+    from controller.dataplane_bench import P4RTSession
+
+    srv, _ = served
+    s = P4RTSession(srv.address)
+    try:
+        entry = p4r.CloneSessionEntry(session_id=pl.CPU_CLONE_SESSION)
+        entry.replicas.add(egress_port=pl.CPU_PORT, instance=1)
+        pre = p4r.PacketReplicationEngineEntry(clone_session_entry=entry)
+        up = p4r.Update(
+            type=p4r.Update.INSERT, entity=p4r.Entity(packet_replication_engine_entry=pre)
+        )
+        s.write(
+            [up, *_updates(P4RuntimeCodec(P4InfoIndex(load_contract_p4info())), _base_entries())]
+        )
+        with pytest.raises(grpc.RpcError):
+            s.write([up])  # ALREADY_EXISTS
+        req = p4r.ReadRequest(device_id=1)
+        req.entities.add().packet_replication_engine_entry.SetInParent()
+        got = [e for r in s.stub.Read(req) for e in r.entities]
+        assert len(got) == 1
+        assert got[0].packet_replication_engine_entry.clone_session_entry.session_id == 100
+    finally:
+        s.close()

@@ -12,8 +12,10 @@ from controller.p4rt.entities import (
     CtlCodec,
     EntityError,
     P4RuntimeCodec,
+    agent_schema,
     entry_from_ctl,
 )
+from controller.p4rt.gen.p4.v1 import p4data_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.server import (
@@ -35,6 +37,7 @@ from dysco_proto.pipeline import (
 
 _STATUS_TEXT = {
     3: "invalid entry",
+    12: "not supported by this pipeline",
     5: "no such entry",
     6: "entry exists",
     8: "table full",
@@ -67,6 +70,7 @@ class DpdkBackend(Backend):
             self.client = AgentClient(ctl_path, on_packet_in=self._on_packet_in)
         else:
             raise ValueError("ctl_path or agent is required")
+        self.client.subscribe_packet_ins()
         self.codec: P4RuntimeCodec | None = None
         self.ctl: CtlCodec | None = None
         self._lock = threading.Lock()
@@ -78,6 +82,8 @@ class DpdkBackend(Backend):
             raise BackendError(INVALID_ARGUMENT, str(e)) from None
         with self._lock:
             self.client.clear()
+            if self.client.schema(agent_schema(codec)) != 0:
+                raise BackendError(INVALID_ARGUMENT, "the agent rejected the P4Info schema")
             self.codec = codec
             self.ctl = CtlCodec(codec)
 
@@ -107,10 +113,41 @@ class DpdkBackend(Backend):
             with self._lock:
                 res = self.client.write_packed(recs)
             for i, code in zip(where, res, strict=True):
-                out[i] = OK_STATUS if code == 0 else UpdateStatus(code, _STATUS_TEXT.get(code, "error"))
+                out[i] = (
+                    OK_STATUS if code == 0 else UpdateStatus(code, _STATUS_TEXT.get(code, "error"))
+                )
         return [s if s is not None else OK_STATUS for s in out]
 
-    def read_table(self, table_id: int, match_filter: p4r.TableEntry | None) -> Iterator[p4r.TableEntry]:
+    def write_raw(self, request: bytes, updates: Sequence[p4r.Update]) -> list[UpdateStatus] | None:
+        """Fast path: the serialized WriteRequest is decoded by the agent itself (C). Requests
+        larger than one control message are re-serialized in slices."""
+        if self.ctl is None:
+            raise BackendError(FAILED_PRECONDITION, "no pipeline")
+        n = len(updates)
+        limit = self.client.max_msg - 64
+        if len(request) <= limit:
+            parts = [request]
+        else:
+            per = max(1, n * limit // len(request) // 2)
+            parts = [
+                p4r.WriteRequest(updates=updates[i : i + per]).SerializeToString()
+                for i in range(0, n, per)
+            ]
+        codes: list[int] = []
+        with self._lock:
+            for part in parts:
+                res = self.client.write_pb(part)
+                if res is None:
+                    return None
+                codes.extend(res)
+        if len(codes) != n:
+            return None
+        ok = OK_STATUS
+        return [ok if c == 0 else UpdateStatus(c, _STATUS_TEXT.get(c, "error")) for c in codes]
+
+    def read_table(
+        self, table_id: int, match_filter: p4r.TableEntry | None
+    ) -> Iterator[p4r.TableEntry]:
         codec = self.codec
         if codec is None:
             raise BackendError(FAILED_PRECONDITION, "no pipeline")
@@ -125,9 +162,9 @@ class DpdkBackend(Backend):
             recs = list(self.client.read(code))
         out = []
         for rec in recs:
-            e = entry_from_ctl(rec)
-            te = codec.to_p4r(e)
-            if e.table in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
+            entry = entry_from_ctl(rec)
+            te = codec.to_p4r(entry)
+            if entry.table in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
                 te.time_since_last_hit.elapsed_ns = int(rec["idle_ms"]) * 1_000_000  # type: ignore[call-overload]
             if _matches(te, match_filter):
                 out.append(te)
@@ -147,8 +184,10 @@ class DpdkBackend(Backend):
         with self._lock:
             r = self.client.reg_read(index)
         v = getattr(r, field)
-        data = p4r.P4Data(bitstring=v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big"))
-        return iter([p4r.RegisterEntry(register_id=register_id, index=p4r.Index(index=index), data=data)])
+        data = p4data_pb2.P4Data(bitstring=v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big"))
+        return iter(
+            [p4r.RegisterEntry(register_id=register_id, index=p4r.Index(index=index), data=data)]
+        )
 
     def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:
         try:
@@ -244,7 +283,9 @@ class RefModelBackend(Backend):
                 out.append(OK_STATUS)
         return out
 
-    def read_table(self, table_id: int, match_filter: p4r.TableEntry | None) -> Iterator[p4r.TableEntry]:
+    def read_table(
+        self, table_id: int, match_filter: p4r.TableEntry | None
+    ) -> Iterator[p4r.TableEntry]:
         codec = self.codec
         if codec is None:
             raise BackendError(FAILED_PRECONDITION, "no pipeline")

@@ -28,7 +28,10 @@ log = logging.getLogger(__name__)
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.keepalive_time_ms", 10_000),
+    # gRPC servers with default settings (ours, PI/bmv2, Stratum) answer pings more frequent
+    # than every 5 minutes on a quiet channel with GOAWAY "too_many_pings"; a dead device is
+    # noticed by the stream breaking anyway.
+    ("grpc.keepalive_time_ms", 330_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
 ]

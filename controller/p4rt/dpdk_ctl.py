@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger("dysco.dpdk")
@@ -28,7 +28,9 @@ REPO = Path(__file__).resolve().parents[2]
 AGENT_DIR = REPO / "dpdk_agent"
 AGENT_BIN = AGENT_DIR / "build" / "dysco-dpdk-agent"
 
-MAX_MSG = 1 << 20
+MAX_MSG = 1 << 20  # largest message the agent accepts
+CHUNK = 192 * 1024  # largest message we send (fits a SOCK_SEQPACKET send buffer)
+SO_SNDBUFFORCE, SO_RCVBUFFORCE = 32, 33  # Linux; need CAP_NET_ADMIN
 
 
 class T(enum.IntEnum):
@@ -47,6 +49,9 @@ class T(enum.IntEnum):
     PKT_OUT_SYNC = 13
     START = 14
     QUIT = 15
+    SCHEMA = 16
+    WRITE_PB = 17
+    PKTIN_SUB = 18
 
 
 FLAG_MORE = 1
@@ -97,7 +102,7 @@ ENTRY = struct.Struct("<8B HH IIHH IIHH IIIIb3x IIHH IIIIb3x II 6s6s I")
 REGS = struct.Struct("<9I")
 OUT = struct.Struct("<BxHI")
 INFO = struct.Struct("<IIIIIIQII")
-STATS = struct.Struct("<11Q")
+STATS = struct.Struct("<17Q")
 PKT_IN_HDR_LEN = 41
 PKT_OUT_HDR_LEN = 14
 assert (HDR.size, ENTRY.size, REGS.size, OUT.size, INFO.size, STATS.size) == (
@@ -106,19 +111,48 @@ assert (HDR.size, ENTRY.size, REGS.size, OUT.size, INFO.size, STATS.size) == (
     36,
     8,
     40,
-    88,
+    136,
 )
 
 ENTRY_FIELDS = (
-    "op", "table", "action", "role", "agent_id", "proto", "plen", "peer_cut_valid",
-    "port", "slot",
-    "sip", "dip", "sport", "dport",
-    "rw_sip", "rw_dip", "rw_sport", "rw_dport",
-    "seq", "ack", "tsval", "tsecr", "win_shift",
-    "new_sip", "new_dip", "new_sport", "new_dport",
-    "new_seq", "new_ack", "new_tsval", "new_tsecr", "new_win_shift",
-    "epoch", "peer_cut", "smac", "dmac", "idle_ms",
-)  # fmt: skip
+    "op",
+    "table",
+    "action",
+    "role",
+    "agent_id",
+    "proto",
+    "plen",
+    "peer_cut_valid",
+    "port",
+    "slot",
+    "sip",
+    "dip",
+    "sport",
+    "dport",
+    "rw_sip",
+    "rw_dip",
+    "rw_sport",
+    "rw_dport",
+    "seq",
+    "ack",
+    "tsval",
+    "tsecr",
+    "win_shift",
+    "new_sip",
+    "new_dip",
+    "new_sport",
+    "new_dport",
+    "new_seq",
+    "new_ack",
+    "new_tsval",
+    "new_tsecr",
+    "new_win_shift",
+    "epoch",
+    "peer_cut",
+    "smac",
+    "dmac",
+    "idle_ms",
+)
 ZERO_ENTRY = dict.fromkeys(ENTRY_FIELDS, 0) | {"smac": b"\0" * 6, "dmac": b"\0" * 6}
 
 
@@ -154,9 +188,16 @@ class CtlRegs:
 
     def pack(self) -> bytes:
         return REGS.pack(
-            self.slot, self.sent_hi, self.ack_hi, self.rcvd_ack_hi, self.new_rcvd_lo,
-            self.cut, self.old_ack_hi, self.epoch, self.flags,
-        )  # fmt: skip
+            self.slot,
+            self.sent_hi,
+            self.ack_hi,
+            self.rcvd_ack_hi,
+            self.new_rcvd_lo,
+            self.cut,
+            self.old_ack_hi,
+            self.epoch,
+            self.flags,
+        )
 
 
 @dataclass(slots=True)
@@ -192,8 +233,13 @@ class AgentClient:
     Thread-safe: requests are serialised by a lock (the agent answers in order).
     """
 
-    def __init__(self, path: str, *, on_packet_in: Callable[[bytes], None] | None = None,
-                 connect_timeout: float = 10.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        path: str,
+        *,
+        on_packet_in: Callable[[bytes], None] | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
         self.path = path
         self.on_packet_in = on_packet_in
         deadline = time.monotonic() + connect_timeout
@@ -207,8 +253,18 @@ class AgentClient:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        for force, plain in (
+            (SO_SNDBUFFORCE, socket.SO_SNDBUF),
+            (SO_RCVBUFFORCE, socket.SO_RCVBUF),
+        ):
+            try:
+                s.setsockopt(socket.SOL_SOCKET, force, 8 << 20)
+            except OSError:
+                s.setsockopt(socket.SOL_SOCKET, plain, 8 << 20)
+        # largest message we may send: what the send buffer holds, at most what the agent reads
+        self.max_msg = max(
+            CHUNK, min(MAX_MSG - 64, s.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) - 4096)
+        )
         self.sock = s
         self._lock = threading.Lock()
         self._seq = 0
@@ -231,7 +287,7 @@ class AgentClient:
                     self._closed = True
                     self._cv.notify_all()
                 return
-            ln, typ, flags, seq = HDR.unpack_from(msg)
+            _ln, typ, flags, seq = HDR.unpack_from(msg)
             if typ == T.PKT_IN:
                 cb = self.on_packet_in
                 if cb is not None:
@@ -244,8 +300,9 @@ class AgentClient:
                 self._replies.setdefault(seq, []).append((flags, msg[HDR.size :]))
                 self._cv.notify_all()
 
-    def _request(self, typ: int, body: bytes = b"", *, multi: bool = False,
-                 timeout: float = 60.0) -> list[bytes]:  # fmt: skip
+    def _request(
+        self, typ: int, body: bytes = b"", *, multi: bool = False, timeout: float = 60.0
+    ) -> list[bytes]:
         with self._lock:
             self._seq = (self._seq % 0xFFFFFFFE) + 1
             seq = self._seq
@@ -280,13 +337,30 @@ class AgentClient:
 
     def write_packed(self, recs: list[bytes]) -> list[int]:
         res: list[int] = []
-        step = (MAX_MSG - 64) // ENTRY.size
+        step = (self.max_msg - 64) // ENTRY.size
         for i in range(0, len(recs), step):
             chunk = recs[i : i + step]
             r = self._request(T.WRITE, struct.pack("<I", len(chunk)) + b"".join(chunk))[0]
             (n,) = struct.unpack_from("<I", r)
             res.extend(struct.unpack_from(f"<{n}i", r, 4))
         return res
+
+    def subscribe_packet_ins(self) -> None:
+        """Make this client the agent's packet-in receiver (several clients may connect)."""
+        self._request(T.PKTIN_SUB)
+
+    def schema(self, data: bytes) -> int:
+        """Load the P4Info id map of the C WriteRequest decoder."""
+        return int(struct.unpack("<i", self._request(T.SCHEMA, data)[0][:4])[0])
+
+    def write_pb(self, request: bytes) -> list[int] | None:
+        """Apply a serialized p4.v1.WriteRequest; one google.rpc code per update, or ``None``
+        if the request could not be parsed."""
+        r = self._request(T.WRITE_PB, request)[0]
+        (n,) = struct.unpack_from("<I", r)
+        if n == 0xFFFFFFFF:
+            return None
+        return list(struct.unpack_from(f"<{n}i", r, 4))
 
     def read(self, table: int = CtlTable.ALL) -> Iterator[dict[str, object]]:
         """Every entry of ``table`` (a :class:`CtlTable`), as ``ctl_entry`` field dicts."""
@@ -323,8 +397,25 @@ class AgentClient:
 
     def stats(self) -> dict[str, int]:
         v = STATS.unpack(self._request(T.STATS)[0][: STATS.size])
-        names = ("rx", "tx", "drop", "punt", "miss", "hit", "split", "pktin_drop", "entries",
-                 "idle_loops", "sleeps")  # fmt: skip
+        names = (
+            "rx",
+            "tx",
+            "drop",
+            "punt",
+            "miss",
+            "hit",
+            "split",
+            "pktin_drop",
+            "entries",
+            "idle_loops",
+            "sleeps",
+            "cyc_rx",
+            "cyc_pipe",
+            "cyc_tx",
+            "cyc_ctl",
+            "busy_loops",
+            "hz",
+        )
         return dict(zip(names, v, strict=True))
 
     @staticmethod
@@ -351,7 +442,9 @@ class AgentClient:
         body = struct.pack("<HH", port, 1 if live else 0) + frame
         return self._outputs(self._request(T.INJECT, body)[0])
 
-    def packet_out(self, header: bytes, frame: bytes = b"", *, sync: bool = False) -> list[Output] | None:
+    def packet_out(
+        self, header: bytes, frame: bytes = b"", *, sync: bool = False
+    ) -> list[Output] | None:
         """Packet-out: the 14-byte ``packet_out`` header (``pipeline.encode_packet_out``) and
         the frame. With ``sync``, wait and return what it produced (in capture mode)."""
         body = header + frame
@@ -389,17 +482,35 @@ def build_agent() -> Path:
 class AgentProcess:
     """Start ``dysco-dpdk-agent`` (EAL without hugepages) and connect a client to it."""
 
-    def __init__(self, *, vdevs: Iterable[str] = (), sessions: int = 1024, ctl_path: str | None = None,
-                 lcore: int | None = None, mem_mb: int = 256, extra: Iterable[str] = (),
-                 file_prefix: str | None = None, log: str | None = None,
-                 on_packet_in: Callable[[bytes], None] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        vdevs: Iterable[str] = (),
+        sessions: int = 1024,
+        ctl_path: str | None = None,
+        lcore: int | None = None,
+        mem_mb: int = 256,
+        extra: Iterable[str] = (),
+        file_prefix: str | None = None,
+        log: str | None = None,
+        on_packet_in: Callable[[bytes], None] | None = None,
+    ) -> None:
         build_agent()
         pid = os.getpid()
         uniq = f"{pid}-{id(self) & 0xFFFFFF:x}"
         self.ctl_path = ctl_path or f"/tmp/dysco-agent-{uniq}.sock"
         self.prefix = file_prefix or f"dysco-{uniq}"
-        args = [str(AGENT_BIN), "--no-huge", "-m", str(mem_mb), "--no-pci", "--no-shconf", "--no-telemetry",
-                f"--file-prefix={self.prefix}", "--log-level=lib.eal:error"]  # fmt: skip
+        args = [
+            str(AGENT_BIN),
+            "--no-huge",
+            "-m",
+            str(mem_mb),
+            "--no-pci",
+            "--no-shconf",
+            "--no-telemetry",
+            f"--file-prefix={self.prefix}",
+            "--log-level=lib.eal:error",
+        ]
         if lcore is not None:
             args += ["-l", str(lcore)]
         else:

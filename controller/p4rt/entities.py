@@ -227,7 +227,9 @@ class P4RuntimeCodec:
             raise EntityError(UNIMPLEMENTED, "only direct actions")
         act = self.actions.get(te.action.action.action_id)
         if act is None or act not in TABLE_ACTIONS[t] or act is Act.NO_ACTION:
-            raise EntityError(INVALID_ARGUMENT, f"action {te.action.action.action_id} not valid for {t}")
+            raise EntityError(
+                INVALID_ARGUMENT, f"action {te.action.action.action_id} not valid for {t}"
+            )
         pspec = self.param_ids[act]
         params: dict[str, int] = {}
         for prm in te.action.action.params:
@@ -273,7 +275,9 @@ class CtlCodec:
     def __init__(self, codec: P4RuntimeCodec) -> None:
         self.codec = codec
         self._match: dict[int, tuple[Tbl, int, dict[int, tuple[str, int]]]] = {}
-        self._act: dict[int, tuple[Act, int, dict[int, tuple[str, int, Callable[[int], object]]]]] = {}
+        self._act: dict[
+            int, tuple[Act, int, dict[int, tuple[str, int, Callable[[int], object]]]]
+        ] = {}
         for tid, t in codec.tables.items():
             m = {}
             for fid, (name, bw, kind) in codec.match_ids[t].items():
@@ -282,7 +286,7 @@ class CtlCodec:
         for aid, a in codec.actions.items():
             if a is Act.NO_ACTION:
                 continue
-            ps = {}
+            ps: dict[int, tuple[str, int, Callable[[int], object]]] = {}
             for pid, (name, bw) in codec.param_ids[a].items():
                 c = _PARAM_TO_CTL[name]
                 conv: Callable[[int], object]
@@ -362,3 +366,72 @@ def _signed8(v: int) -> int:
 
 def _ident(v: int) -> int:
     return v
+
+
+# --- schema for the agent's C decoder of WriteRequests (dpdk_agent/src/pbwrite.h) ----------
+
+_PBF = {
+    name: i
+    for i, name in enumerate(
+        [
+            "none",
+            "port",
+            "agent_id",
+            "sip",
+            "dip",
+            "proto",
+            "sport",
+            "dport",
+            "rw_sip",
+            "rw_dip",
+            "rw_sport",
+            "rw_dport",
+            "seq",
+            "ack",
+            "tsval",
+            "tsecr",
+            "win_shift",
+            "slot",
+            "role",
+            "epoch",
+            "peer_cut",
+            "peer_cut_valid",
+            "new_sip",
+            "new_dip",
+            "new_sport",
+            "new_dport",
+            "new_seq",
+            "new_ack",
+            "new_tsval",
+            "new_tsecr",
+            "new_win_shift",
+            "smac",
+            "dmac",
+            "lpm_dip",
+        ]
+    )
+}
+
+
+def agent_schema(codec: P4RuntimeCodec) -> bytes:
+    """The P4Info id -> agent code map the C decoder needs (layout in pbwrite.c)."""
+    import struct
+
+    out = bytearray(struct.pack("<I", len(codec.tables)))
+    for tid, t in codec.tables.items():
+        fields = codec.match_ids[t]
+        acts = [codec.action_ids[a] for a in TABLE_ACTIONS[t] if a is not Act.NO_ACTION]
+        out += struct.pack("<IBBBx", tid, int(TABLE_CODE[t]), len(fields), len(acts))
+        for fid, (name, bw, kind) in fields.items():
+            code = _PBF["lpm_dip"] if kind == "lpm" else _PBF[_MATCH_TO_CTL[name]]
+            out += struct.pack("<IBBBx", fid, code, bw, 1 if kind == "lpm" else 0)
+        for aid in acts:
+            out += struct.pack("<I", aid)
+    acts_all = [a for a in codec.actions.values()]
+    out += struct.pack("<I", len(acts_all))
+    for a in acts_all:
+        params = codec.param_ids[a]
+        out += struct.pack("<IBBxx", codec.action_ids[a], int(ACTION_CODE.get(a, 0)), len(params))
+        for pid, (name, bw) in params.items():
+            out += struct.pack("<IBBxx", pid, _PBF[_PARAM_TO_CTL[name]], bw)
+    return bytes(out)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import grpc
 from google.protobuf import any_pb2, text_format
@@ -179,8 +180,9 @@ class _Stream:
 
 
 class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
-    def __init__(self, backend: Backend, *, device_id: int = 1,
-                 contract: p4info_pb2.P4Info | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, backend: Backend, *, device_id: int = 1, contract: p4info_pb2.P4Info | None = None
+    ) -> None:
         self.backend = backend
         self.device_id = device_id
         self.contract = contract
@@ -190,6 +192,7 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         self.config: p4r.ForwardingPipelineConfig | None = None
         self.p4info: P4InfoIndex | None = None
         self._pin_meta: dict[str, tuple[int, int]] = {}
+        self.pre: dict[int, p4r.PacketReplicationEngineEntry] = {}
         self._pout_meta: dict[int, str] = {}
         backend.set_packet_in_callback(self._on_packet_in)
 
@@ -224,14 +227,15 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         eid = _eid(election_id)
         p = self.primary
         if p is None or p.election_id != eid:
-            context.abort(grpc.StatusCode.PERMISSION_DENIED, "not the primary controller")
+            _abort(context, grpc.StatusCode.PERMISSION_DENIED, "not the primary controller")
 
     def _check_device(self, device_id: int, context: grpc.ServicerContext) -> None:
         if device_id != self.device_id:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"unknown device {device_id}")
+            _abort(context, grpc.StatusCode.NOT_FOUND, f"unknown device {device_id}")
 
-    def StreamChannel(self, request_iterator: Iterator[p4r.StreamMessageRequest],
-                      context: grpc.ServicerContext) -> Iterator[p4r.StreamMessageResponse]:  # fmt: skip
+    def StreamChannel(
+        self, request_iterator: Iterator[p4r.StreamMessageRequest], context: grpc.ServicerContext
+    ) -> Iterator[p4r.StreamMessageResponse]:
         s = _Stream()
         with self.lock:
             self.streams.add(s)
@@ -262,32 +266,53 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
                     self.primary = None
                     self._elect()
 
-    def _on_stream_request(self, s: _Stream, req: p4r.StreamMessageRequest,
-                           context: grpc.ServicerContext) -> None:  # fmt: skip
+    def _on_stream_request(
+        self, s: _Stream, req: p4r.StreamMessageRequest, context: grpc.ServicerContext
+    ) -> None:
         kind = req.WhichOneof("update")
         if kind == "arbitration":
             arb = req.arbitration
             with self.lock:
                 if arb.device_id != self.device_id:
-                    s.put(p4r.StreamMessageResponse(error=p4r.StreamError(
-                        canonical_code=NOT_FOUND, message=f"unknown device {arb.device_id}")))  # fmt: skip
+                    s.put(
+                        p4r.StreamMessageResponse(
+                            error=p4r.StreamError(
+                                canonical_code=NOT_FOUND, message=f"unknown device {arb.device_id}"
+                            )
+                        )
+                    )
                     return
                 s.election_id = _eid(arb.election_id)
                 s.role = arb.role.name
                 self._elect()
         elif kind == "packet":
             if s is not self.primary:
-                s.put(p4r.StreamMessageResponse(error=p4r.StreamError(
-                    canonical_code=PERMISSION_DENIED, message="packet-out from a backup")))  # fmt: skip
+                s.put(
+                    p4r.StreamMessageResponse(
+                        error=p4r.StreamError(
+                            canonical_code=PERMISSION_DENIED, message="packet-out from a backup"
+                        )
+                    )
+                )
                 return
-            md = {self._pout_meta.get(m.metadata_id, str(m.metadata_id)):
-                  int.from_bytes(m.value, "big") for m in req.packet.metadata}  # fmt: skip
+            md = {
+                self._pout_meta.get(m.metadata_id, str(m.metadata_id)): int.from_bytes(
+                    m.value, "big"
+                )
+                for m in req.packet.metadata
+            }
             try:
                 self.backend.packet_out(req.packet.payload, md)
             except BackendError as e:
-                s.put(p4r.StreamMessageResponse(error=p4r.StreamError(
-                    canonical_code=e.code, message=str(e),
-                    packet_out=p4r.PacketOutError(packet_out=req.packet))))  # fmt: skip
+                s.put(
+                    p4r.StreamMessageResponse(
+                        error=p4r.StreamError(
+                            canonical_code=e.code,
+                            message=str(e),
+                            packet_out=p4r.PacketOutError(packet_out=req.packet),
+                        )
+                    )
+                )
         # digest acks and others: ignored
 
     def _on_packet_in(self, payload: bytes, metadata: dict[str, int]) -> None:
@@ -299,29 +324,34 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
             ent = self._pin_meta.get(name)
             if ent is None:
                 continue
-            mid, bits = ent
+            mid, _bits = ent
             nbytes = max(1, (value.bit_length() + 7) // 8)
             md.append(p4r.PacketMetadata(metadata_id=mid, value=value.to_bytes(nbytes, "big")))
         p.put(p4r.StreamMessageResponse(packet=p4r.PacketIn(payload=payload, metadata=md)))
 
     # -- pipeline -----------------------------------------------------------------------------
-    def SetForwardingPipelineConfig(self, request: p4r.SetForwardingPipelineConfigRequest,
-                                    context: grpc.ServicerContext) -> p4r.SetForwardingPipelineConfigResponse:  # fmt: skip
+    def SetForwardingPipelineConfig(
+        self, request: p4r.SetForwardingPipelineConfigRequest, context: grpc.ServicerContext
+    ) -> p4r.SetForwardingPipelineConfigResponse:
         self._check_device(request.device_id, context)
         A = p4r.SetForwardingPipelineConfigRequest
         with self.lock:
             self._check_primary(request.election_id, context)
             if request.action == A.COMMIT:
                 if self.config is None:
-                    context.abort(grpc.StatusCode.FAILED_PRECONDITION, "nothing to commit")
+                    _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "nothing to commit")
                 return p4r.SetForwardingPipelineConfigResponse()
-            if request.action not in (A.VERIFY, A.VERIFY_AND_COMMIT, A.RECONCILE_AND_COMMIT,
-                                      A.VERIFY_AND_SAVE):  # fmt: skip
-                context.abort(grpc.StatusCode.UNIMPLEMENTED, f"action {request.action}")
+            if request.action not in (
+                A.VERIFY,
+                A.VERIFY_AND_COMMIT,
+                A.RECONCILE_AND_COMMIT,
+                A.VERIFY_AND_SAVE,
+            ):
+                _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"action {request.action}")
             cfg = request.config
             why = check_contract(cfg.p4info, self.contract)
             if why:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, why)
+                _abort(context, grpc.StatusCode.INVALID_ARGUMENT, why)
             if request.action in (A.VERIFY, A.VERIFY_AND_SAVE):
                 return p4r.SetForwardingPipelineConfigResponse()
             idx = P4InfoIndex(cfg.p4info)
@@ -335,11 +365,12 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
                 try:
                     self.backend.set_pipeline(idx, cfg.p4_device_config)
                 except BackendError as e:
-                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
+                    _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e))
             self.config = p4r.ForwardingPipelineConfig()
             self.config.CopyFrom(cfg)
             self.p4info = idx
             self._pin_meta = {}
+            self.pre = {}
             self._pout_meta = {}
             for c in cfg.p4info.controller_packet_metadata:
                 if c.preamble.name == "packet_in":
@@ -348,12 +379,13 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
                     self._pout_meta = {m.id: m.name for m in c.metadata}
         return p4r.SetForwardingPipelineConfigResponse()
 
-    def GetForwardingPipelineConfig(self, request: p4r.GetForwardingPipelineConfigRequest,
-                                    context: grpc.ServicerContext) -> p4r.GetForwardingPipelineConfigResponse:  # fmt: skip
+    def GetForwardingPipelineConfig(
+        self, request: p4r.GetForwardingPipelineConfigRequest, context: grpc.ServicerContext
+    ) -> p4r.GetForwardingPipelineConfigResponse:
         self._check_device(request.device_id, context)
         cfg = self.config
         if cfg is None:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
+            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
         R = p4r.GetForwardingPipelineConfigRequest
         out = p4r.ForwardingPipelineConfig()
         if request.response_type == R.COOKIE_ONLY:
@@ -369,19 +401,39 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         return p4r.GetForwardingPipelineConfigResponse(config=out)
 
     # -- write and read -----------------------------------------------------------------------
-    def Write(self, request: p4r.WriteRequest, context: grpc.ServicerContext) -> p4r.WriteResponse:
+    def write_raw(self, raw: bytes, context: grpc.ServicerContext) -> p4r.WriteResponse:
+        """``Write`` with the request still serialized: a backend with ``write_raw`` (the DPDK
+        agent) decodes the updates itself, in C; others get the parsed updates."""
+        request = p4r.WriteRequest.FromString(raw)
+        return self.Write(request, context, raw)
+
+    def Write(
+        self, request: p4r.WriteRequest, context: grpc.ServicerContext, raw: bytes | None = None
+    ) -> p4r.WriteResponse:
         self._check_device(request.device_id, context)
         if request.atomicity not in (p4r.WriteRequest.CONTINUE_ON_ERROR,):
-            context.abort(grpc.StatusCode.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity")
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity")
         with self.lock:
             self._check_primary(request.election_id, context)
             if self.p4info is None:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
+                _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
             updates = request.updates
             try:
-                results = self.backend.write(updates)
+                results = None
+                fast = getattr(self.backend, "write_raw", None)
+                if raw is not None and fast is not None:
+                    results = fast(raw, updates)
+                if results is None:
+                    results = self.backend.write(updates)
             except BackendError as e:
-                context.abort(grpc.StatusCode(_grpc_code(e.code)), str(e))
+                _abort(context, grpc.StatusCode(_grpc_code(e.code)), str(e))
+            if any(r.code == UNIMPLEMENTED for r in results):
+                results = list(results)
+                for i, r in enumerate(results):
+                    if r.code == UNIMPLEMENTED and updates[i].entity.HasField(
+                        "packet_replication_engine_entry"
+                    ):
+                        results[i] = self._write_pre(updates[i])
         if all(r.code == OK for r in results):
             return p4r.WriteResponse()
         details = status_pb2.Status(code=UNKNOWN, message="write failed for some updates")
@@ -391,14 +443,34 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
             a.Pack(err)
             details.details.append(a)
         context.set_trailing_metadata((("grpc-status-details-bin", details.SerializeToString()),))
-        context.abort(grpc.StatusCode.UNKNOWN, details.message)
+        _abort(context, grpc.StatusCode.UNKNOWN, details.message)
+
+    def _write_pre(self, u: p4r.Update) -> UpdateStatus:
+        """Clone sessions (the mirror-to-CPU session of the contract): accepted and stored, so
+        a controller written for bmv2 runs unchanged; the backends always mirror to the CPU."""
+        pre = u.entity.packet_replication_engine_entry
+        if not pre.HasField("clone_session_entry"):
+            return UpdateStatus(UNIMPLEMENTED, "only clone sessions")
+        sid = pre.clone_session_entry.session_id
+        if u.type == p4r.Update.INSERT:
+            if sid in self.pre:
+                return UpdateStatus(ALREADY_EXISTS, "clone session exists")
+        elif sid not in self.pre:
+            return UpdateStatus(NOT_FOUND, "no such clone session")
+        if u.type == p4r.Update.DELETE:
+            del self.pre[sid]
+        else:
+            e = p4r.PacketReplicationEngineEntry()
+            e.CopyFrom(pre)
+            self.pre[sid] = e
+        return OK_STATUS
 
     def Read(
         self, request: p4r.ReadRequest, context: grpc.ServicerContext
     ) -> Iterator[p4r.ReadResponse]:
         self._check_device(request.device_id, context)
         if self.p4info is None:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
+            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
         batch: list[p4r.Entity] = []
         for ent in request.entities:
             kind = ent.WhichOneof("entity")
@@ -408,12 +480,16 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
                     with self.lock:
                         items = list(self.backend.read_table(te.table_id, te))
                 except BackendError as e:
-                    context.abort(grpc.StatusCode(_grpc_code(e.code)), str(e))
+                    _abort(context, grpc.StatusCode(_grpc_code(e.code)), str(e))
                 for item in items:
                     batch.append(p4r.Entity(table_entry=item))
                     if len(batch) >= READ_CHUNK:
                         yield p4r.ReadResponse(entities=batch)
                         batch = []
+            elif kind == "packet_replication_engine_entry":
+                batch.extend(
+                    p4r.Entity(packet_replication_engine_entry=e) for e in self.pre.values()
+                )
             elif kind == "register_entry":
                 re_ = ent.register_entry
                 idx = re_.index.index if re_.HasField("index") else None
@@ -421,10 +497,10 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
                     with self.lock:
                         regs = list(self.backend.read_register(re_.register_id, idx))
                 except BackendError as e:
-                    context.abort(grpc.StatusCode(_grpc_code(e.code)), str(e))
+                    _abort(context, grpc.StatusCode(_grpc_code(e.code)), str(e))
                 batch.extend(p4r.Entity(register_entry=r) for r in regs)
             else:
-                context.abort(grpc.StatusCode.UNIMPLEMENTED, f"read of {kind}")
+                _abort(context, grpc.StatusCode.UNIMPLEMENTED, f"read of {kind}")
         if batch:
             yield p4r.ReadResponse(entities=batch)
 
@@ -434,6 +510,12 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         return p4r.CapabilitiesResponse(p4runtime_api_version=API_VERSION)
 
 
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    """``context.abort`` (which raises) with the type checker told so."""
+    context.abort(code, message)
+    raise AssertionError("unreachable")
+
+
 def _grpc_code(code: int) -> tuple[int, str]:
     for c in grpc.StatusCode:
         if c.value[0] == code:
@@ -441,11 +523,62 @@ def _grpc_code(code: int) -> tuple[int, str]:
     return grpc.StatusCode.UNKNOWN.value
 
 
+def _register(sv: P4RuntimeServicer, server: grpc.Server) -> None:
+    """The generated registration, except that Write takes the request still serialized (the
+    DPDK backend's fast path decodes it in C; see ``P4RuntimeServicer.write_raw``)."""
+    P = p4r
+    handlers = {
+        "Write": grpc.unary_unary_rpc_method_handler(
+            sv.write_raw,
+            request_deserializer=None,
+            response_serializer=P.WriteResponse.SerializeToString,
+        ),
+        "Read": grpc.unary_stream_rpc_method_handler(
+            sv.Read,
+            request_deserializer=P.ReadRequest.FromString,
+            response_serializer=P.ReadResponse.SerializeToString,
+        ),
+        "SetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
+            sv.SetForwardingPipelineConfig,
+            request_deserializer=P.SetForwardingPipelineConfigRequest.FromString,
+            response_serializer=P.SetForwardingPipelineConfigResponse.SerializeToString,
+        ),
+        "GetForwardingPipelineConfig": grpc.unary_unary_rpc_method_handler(
+            sv.GetForwardingPipelineConfig,
+            request_deserializer=P.GetForwardingPipelineConfigRequest.FromString,
+            response_serializer=P.GetForwardingPipelineConfigResponse.SerializeToString,
+        ),
+        "StreamChannel": grpc.stream_stream_rpc_method_handler(
+            sv.StreamChannel,
+            request_deserializer=P.StreamMessageRequest.FromString,
+            response_serializer=P.StreamMessageResponse.SerializeToString,
+        ),
+        "Capabilities": grpc.unary_unary_rpc_method_handler(
+            sv.Capabilities,
+            request_deserializer=P.CapabilitiesRequest.FromString,
+            response_serializer=P.CapabilitiesResponse.SerializeToString,
+        ),
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("p4.v1.P4Runtime", handlers),)
+    )
+    add_registered = getattr(server, "add_registered_method_handlers", None)
+    if add_registered is not None:
+        add_registered("p4.v1.P4Runtime", handlers)
+
+
 class P4RuntimeServer:
     """The gRPC server around one backend. ``address`` like ``127.0.0.1:9559``."""
 
-    def __init__(self, backend: Backend, address: str = "127.0.0.1:9559", *, device_id: int = 1,
-                 contract: p4info_pb2.P4Info | str | None = "default", workers: int = 8) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backend: Backend,
+        address: str = "127.0.0.1:9559",
+        *,
+        device_id: int = 1,
+        contract: p4info_pb2.P4Info | str | None = "default",
+        workers: int = 8,
+    ) -> None:
         if contract == "default":
             contract = load_contract_p4info() if CONTRACT_P4INFO.exists() else None
         self.servicer = P4RuntimeServicer(backend, device_id=device_id, contract=contract)  # type: ignore[arg-type]
@@ -454,7 +587,7 @@ class P4RuntimeServer:
             ("grpc.max_send_message_length", 64 << 20),
         ]
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=opts)
-        p4r_grpc.add_P4RuntimeServicer_to_server(self.servicer, self.server)  # type: ignore[no-untyped-call]
+        _register(self.servicer, self.server)
         self.port = self.server.add_insecure_port(address)
         host = address.rsplit(":", 1)[0]
         self.address = f"{host}:{self.port}"
@@ -498,8 +631,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         if not args.agent_ctl:
             ap.error("--agent-ctl is required with the dpdk backend")
         kw["ctl_path"] = args.agent_ctl
-    srv = P4RuntimeServer(make_backend(args.backend, **kw), args.address,
-                          device_id=args.device_id)  # fmt: skip
+    srv = P4RuntimeServer(make_backend(args.backend, **kw), args.address, device_id=args.device_id)
     srv.start()
     print(f"p4runtime server on {srv.address} (backend {args.backend})", flush=True)
     done = threading.Event()

@@ -13,7 +13,10 @@
 
 #include <stdint.h>
 
-#define CTL_MAX_MSG (1u << 20) /* largest message either side sends */
+#define CTL_MAX_MSG (1u << 20) /* largest message either side accepts */
+#define CTL_CHUNK (192u * 1024) /* largest message either side sends: a SOCK_SEQPACKET message
+				 * must fit the socket send buffer, which net.core.wmem_max caps
+				 * (212992 bytes by default, doubled by the kernel) */
 
 enum ctl_type {
 	CTL_HELLO = 1,       /* -> reply: struct ctl_info */
@@ -32,6 +35,9 @@ enum ctl_type {
 	CTL_PKT_OUT_SYNC = 13, /* as PKT_OUT; replies the captured outputs (u32 n, ...) */
 	CTL_START = 14,      /* start the ports (agent started with --wait-start) -> i32 */
 	CTL_QUIT = 15,       /* exit -> i32 */
+	CTL_SCHEMA = 16,     /* P4Info id -> agent code map (pbwrite.c) -> i32 */
+	CTL_WRITE_PB = 17,   /* serialized p4.v1.WriteRequest -> u32 n, n * i32 (google.rpc codes) */
+	CTL_PKTIN_SUB = 18,  /* the sender receives the packet-ins (default: the oldest client) */
 };
 
 #define CTL_FLAG_MORE 0x1 /* READ: more replies follow */
@@ -160,6 +166,7 @@ struct ctl_info {
 struct ctl_stats {
 	uint64_t rx, tx, drop, punt, miss, hit, split, pktin_drop, entries;
 	uint64_t idle_loops, sleeps;
+	uint64_t cyc_rx, cyc_pipe, cyc_tx, cyc_ctl, busy_loops, hz; /* TSC cycles per stage */
 } __attribute__((packed));
 
 #endif

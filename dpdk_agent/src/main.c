@@ -23,7 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <rte_cycles.h>
+#include <rte_memory.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
@@ -32,6 +35,7 @@
 
 #include "ctl_proto.h"
 #include "pipe.h"
+#include "pbwrite.h"
 
 #define MAX_PORTS 4
 #define RX_RING 1024
@@ -52,6 +56,7 @@ struct agent {
 	int cfds[MAX_CLIENTS];  /* connected clients, oldest first; packet-ins go to cfds[0] */
 	int n_cfds;
 	int capture_fd;
+	int pktin_fd;           /* subscribed packet-in receiver, -1: the oldest client */
 	char ctl_path[108];
 	/* tx buffering */
 	struct rte_mbuf *txq[MAX_PORTS][MAX_BURST * 4];
@@ -67,6 +72,7 @@ struct agent {
 	uint32_t burst;
 	uint32_t max_sleep_us;
 	uint32_t n_mbufs;
+	size_t thp_bytes;
 	uint64_t hz;
 	uint64_t t0;
 };
@@ -83,7 +89,7 @@ static void cap_append(uint8_t kind, uint16_t port, const void *meta, uint32_t m
 		       const uint8_t *data, uint32_t len)
 {
 	struct ctl_out o;
-	if (A.caplen + sizeof(o) + mlen + len > CTL_MAX_MSG - 64)
+	if (A.caplen + sizeof(o) + mlen + len > CTL_CHUNK - 64)
 		return;
 	memset(&o, 0, sizeof(o));
 	o.kind = kind;
@@ -159,7 +165,8 @@ static void sink_pktin(void *ctx, const uint8_t *hdr, const uint8_t *data, uint3
 	memcpy(buf + sizeof(*h), hdr, PKT_IN_HDR_LEN);
 	if (len)
 		memcpy(buf + sizeof(*h) + PKT_IN_HDR_LEN, data, len);
-	if (send(A.cfds[0], buf, h->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (send(A.pktin_fd >= 0 ? A.pktin_fd : A.cfds[0], buf, h->len,
+		 MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		A.st.pktin_drop++;
 }
 
@@ -228,6 +235,14 @@ static void capture_end(uint16_t type, uint32_t seq)
 	reply_send(type, 0, seq, A.capbuf, A.caplen);
 }
 
+static uint32_t write_now;
+
+static int apply_entry(void *ctx, const struct ctl_entry *e)
+{
+	(void)ctx;
+	return pipe_write(A.pipe, e, write_now);
+}
+
 static void handle_msg(const uint8_t *msg, uint32_t len)
 {
 	const struct ctl_hdr *h = (const struct ctl_hdr *)msg;
@@ -237,6 +252,7 @@ static void handle_msg(const uint8_t *msg, uint32_t len)
 
 	if (len < sizeof(*h) || h->len != len)
 		return;
+	write_now = now_ms();
 	switch (h->type) {
 	case CTL_HELLO: {
 		struct ctl_info info;
@@ -270,11 +286,23 @@ static void handle_msg(const uint8_t *msg, uint32_t len)
 		reply_send(CTL_WRITE, 0, h->seq, out, 4 + 4 * n);
 		break;
 	}
+	case CTL_SCHEMA:
+		reply_status(CTL_SCHEMA, h->seq, pbw_load_schema(body, blen));
+		break;
+	case CTL_WRITE_PB: {
+		/* body: a serialized p4.v1.WriteRequest; reply: u32 n, n * i32 */
+		int32_t *res = (int32_t *)(out + 4);
+		int n = pbw_write(body, blen, res, (CTL_MAX_MSG - 64) / 4 - 1, apply_entry, NULL);
+		uint32_t un = n < 0 ? 0xFFFFFFFFu : (uint32_t)n;
+		memcpy(out, &un, 4);
+		reply_send(CTL_WRITE_PB, 0, h->seq, out, n < 0 ? 4 : 4 + 4 * (uint32_t)n);
+		break;
+	}
 	case CTL_READ: {
 		uint8_t table = blen >= 1 ? body[0] : CTL_T_ALL;
 		uint64_t it = 0;
 		uint32_t n = 0, now = now_ms();
-		const uint32_t chunk = 8192;
+		const uint32_t chunk = (CTL_CHUNK - 64) / sizeof(struct ctl_entry);
 		struct ctl_entry e;
 		int more;
 		do {
@@ -368,7 +396,7 @@ static void handle_msg(const uint8_t *msg, uint32_t len)
 			pipe_reg_read(A.pipe, i, &r);
 			memcpy(out + 4 + (size_t)n * sizeof(r), &r, sizeof(r));
 			n++;
-			if (4 + (n + 1) * sizeof(r) > CTL_MAX_MSG - 64 || i + 1 == hi) {
+			if (4 + (n + 1) * sizeof(r) > CTL_CHUNK - 64 || i + 1 == hi) {
 				memcpy(out, &n, 4);
 				reply_send(CTL_REG_READ, i + 1 == hi ? 0 : CTL_FLAG_MORE, h->seq, out,
 					   4 + n * (uint32_t)sizeof(r));
@@ -395,12 +423,17 @@ static void handle_msg(const uint8_t *msg, uint32_t len)
 		A.st.miss = c->miss;
 		A.st.split = c->split;
 		A.st.entries = pipe_count(A.pipe);
+		A.st.hz = A.hz;
 		reply_send(CTL_STATS, 0, h->seq, &A.st, sizeof(A.st));
 		break;
 	}
 	case CTL_CLEAR:
 		pipe_clear(A.pipe);
 		reply_status(CTL_CLEAR, h->seq, CTL_OK);
+		break;
+	case CTL_PKTIN_SUB:
+		A.pktin_fd = A.cfd;
+		reply_status(CTL_PKTIN_SUB, h->seq, CTL_OK);
 		break;
 	case CTL_CAPTURE:
 		A.capture = blen >= 1 && body[0];
@@ -422,6 +455,8 @@ static void handle_msg(const uint8_t *msg, uint32_t len)
 
 static void ctl_drop(int i)
 {
+	if (A.cfds[i] == A.pktin_fd)
+		A.pktin_fd = -1;
 	if (A.cfds[i] == A.capture_fd) {
 		A.capture = 0;
 		A.capture_fd = -1;
@@ -440,8 +475,11 @@ static int ctl_poll(void)
 		int sz = 8 << 20;
 		if (fd < 0)
 			break;
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		/* FORCE variants need CAP_NET_ADMIN; the plain ones are capped by wmem/rmem_max */
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)))
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)))
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 		A.cfds[A.n_cfds++] = fd;
 	}
 	for (i = 0; i < A.n_cfds; i++) {
@@ -500,6 +538,159 @@ static void start_ports(void)
 	A.started = 1;
 }
 
+/* EAL (--no-huge) backs its memory with a memfd (shared memory, for secondary processes we do
+ * not have) when memfd_create works, else with an anonymous private mapping. Shared memory
+ * gets no transparent huge pages on most systems (shmem_enabled=never), anonymous memory
+ * does (THP "madvise"). The agent is a single process: make EAL's memfd_create fail so it
+ * falls back to anonymous memory (this definition interposes libc's for librte_eal; the
+ * executable exports it, see meson.build). */
+int memfd_create(const char *name, unsigned int flags)
+{
+	(void)name;
+	(void)flags;
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Without hugetlbfs (--no-huge) EAL memory is one mapping backed by 4 KiB pages;
+ * the session tables are hundreds of MB of random accesses, so every lookup would miss the
+ * TLB. Ask for transparent huge pages on it (THP "madvise" mode); harmless if unavailable. */
+static int thp_walk(const struct rte_memseg_list *msl, void *arg)
+{
+	size_t *n = arg;
+	if (msl->base_va && msl->len && madvise(msl->base_va, msl->len, MADV_HUGEPAGE) == 0)
+		*n += msl->len;
+	return 0;
+}
+
+/* --selftest N: the pipeline's own cost, without ports or kernel. Installs `sessions` OUT
+ * sessions (the tuples `dysco bench dataplane` uses), then runs N synthetic TCP/TS frames
+ * through pipe_process_burst in bursts of 32, cycling over the sessions with a large
+ * stride, and prints the TSC time spent in the pipeline per packet. */
+static uint32_t selftest_out;
+static void selftest_tx(void *ctx, struct rte_mbuf *m, uint16_t port)
+{
+	(void)ctx;
+	(void)port;
+	selftest_out++;
+	rte_pktmbuf_free(m);
+}
+
+static void wr16b(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
+static void wr32b(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+static uint16_t csum16(const uint8_t *b, uint32_t n, uint32_t s)
+{
+	for (uint32_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(b[i] << 8 | b[i + 1]);
+	while (s >> 16)
+		s = (s & 0xFFFF) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static int run_selftest(uint32_t sessions, uint32_t packets)
+{
+	struct ctl_entry e;
+	struct pipe_sink sink = {selftest_tx, NULL, NULL};
+	uint32_t i, done = 0, stride = 7919, idx = 0;
+	uint64_t cyc = 0;
+	uint8_t tmpl[66];
+	pipe_set_sink(A.pipe, &sink);
+	memset(&e, 0, sizeof(e));
+	e.op = CTL_OP_INSERT;
+	e.table = CTL_T_PORT_ROLE;
+	e.action = CTL_A_HOST_PORT;
+	e.port = 0;
+	e.agent_id = 1;
+	pipe_write(A.pipe, &e, 0);
+	memset(&e, 0, sizeof(e));
+	e.op = CTL_OP_INSERT;
+	e.table = CTL_T_IPV4_FWD;
+	e.action = CTL_A_ROUTE;
+	e.match.dip = 0xC6138000;
+	e.plen = 17;
+	e.port = 1;
+	pipe_write(A.pipe, &e, 0);
+	for (i = 0; i < sessions; i++) {
+		memset(&e, 0, sizeof(e));
+		e.op = CTL_OP_INSERT;
+		e.table = CTL_T_OUT_SESSION;
+		e.action = CTL_A_OUT_REWRITE;
+		e.agent_id = 1;
+		e.proto = 6;
+		e.match.sip = 0xC612000A;
+		e.match.dip = 0xC6130000 + i / 64000;
+		e.match.sport = (uint16_t)(1024 + i % 64000);
+		e.match.dport = 80;
+		e.rw.sip = 0xC612800A;
+		e.rw.dip = 0xC6138000 + i / 64000;
+		e.rw.sport = e.match.sport;
+		e.rw.dport = 8080;
+		e.d.seq = 1000;
+		e.d.ack = (uint32_t)-7777;
+		e.d.tsval = 12345;
+		e.slot = (uint16_t)(i % 65536);
+		if (pipe_write(A.pipe, &e, 0)) {
+			fprintf(stderr, "selftest: insert %u failed\n", i);
+			return 1;
+		}
+	}
+	memset(tmpl, 0, sizeof(tmpl));
+	wr16b(tmpl + 12, 0x0800);
+	tmpl[14] = 0x45;
+	wr16b(tmpl + 16, 52);
+	tmpl[22] = 64;
+	tmpl[23] = 6;
+	wr32b(tmpl + 26, 0xC612000A);
+	wr16b(tmpl + 36, 80);
+	wr32b(tmpl + 38, 1000000);
+	wr32b(tmpl + 42, 2000000);
+	tmpl[46] = 8 << 4;
+	tmpl[47] = 0x10;
+	wr16b(tmpl + 48, 1000);
+	tmpl[54] = 1; tmpl[55] = 1; tmpl[56] = 8; tmpl[57] = 10;
+	wr32b(tmpl + 58, 12345);
+	while (sessions % stride == 0)
+		stride += 2;
+	while (done < packets) {
+		struct rte_mbuf *b[32];
+		uint64_t c0;
+		if (rte_pktmbuf_alloc_bulk(A.mp, b, 32))
+			return 1;
+		for (i = 0; i < 32; i++) {
+			uint8_t *f = (uint8_t *)rte_pktmbuf_append(b[i], 66);
+			uint32_t s = idx % sessions;
+			idx += stride;
+			memcpy(f, tmpl, 66);
+			wr32b(f + 30, 0xC6130000 + s / 64000);
+			wr16b(f + 34, (uint16_t)(1024 + s % 64000));
+			wr16b(f + 24, csum16(f + 14, 20, 0));
+			{
+				uint8_t ph[12];
+				memcpy(ph, f + 26, 8);
+				ph[8] = 0; ph[9] = 6;
+				wr16b(ph + 10, 32);
+				uint32_t s0 = 0;
+				for (int k = 0; k < 12; k += 2)
+					s0 += (uint32_t)(ph[k] << 8 | ph[k + 1]);
+				wr16b(f + 50, csum16(f + 34, 32, s0));
+			}
+		}
+		c0 = rte_rdtsc();
+		pipe_process_burst(A.pipe, b, 32, 0, 0);
+		cyc += rte_rdtsc() - c0;
+		done += 32;
+	}
+	printf("{\"sessions\": %u, \"packets\": %u, \"forwarded\": %u, \"ns_per_packet\": %.1f, "
+	       "\"table_bytes\": %llu}\n",
+	       sessions, done, selftest_out, (double)cyc * 1e9 / (double)A.hz / done,
+	       (unsigned long long)pipe_table_bytes(A.pipe));
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: dysco-dpdk-agent [EAL] -- --ctl PATH [--sessions N] [--slots N]"
@@ -511,7 +702,7 @@ int main(int argc, char **argv)
 	struct pipe_cfg cfg;
 	struct pipe_sink sink;
 	int rc, opt, wait_start = 0;
-	uint32_t sessions = 1000000;
+	uint32_t sessions = 1000000, selftest = 0, selftest_sessions = 0;
 	uint64_t idle = 0;
 	uint32_t sleep_us = 0;
 	static const struct option lo[] = {
@@ -523,6 +714,8 @@ int main(int argc, char **argv)
 		{"burst", required_argument, 0, 'b'},
 		{"max-sleep-us", required_argument, 0, 'm'},
 		{"mbufs", required_argument, 0, 'M'},
+		{"selftest", required_argument, 0, 'T'},
+		{"selftest-sessions", required_argument, 0, 'U'},
 		{0, 0, 0, 0},
 	};
 
@@ -533,13 +726,18 @@ int main(int argc, char **argv)
 	}
 	argc -= rc;
 	argv += rc;
+	{
+		size_t thp = 0;
+		rte_memseg_list_walk(thp_walk, &thp);
+		A.thp_bytes = thp;
+	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_slots = 65536; /* NUM_SLOTS: 16-bit slot parameter */
 	cfg.max_two = 65536;
 	cfg.socket_id = (int)rte_socket_id();
 	A.burst = 32;
 	A.n_mbufs = 4095;
-	A.max_sleep_us = 200;
+	A.max_sleep_us = 500;
 	A.ctl_path[0] = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -552,6 +750,8 @@ int main(int argc, char **argv)
 		case 'b': A.burst = (uint32_t)atoi(optarg); break;
 		case 'm': A.max_sleep_us = (uint32_t)atoi(optarg); break;
 		case 'M': A.n_mbufs = (uint32_t)atoi(optarg); break;
+		case 'T': selftest = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'U': selftest_sessions = (uint32_t)strtoul(optarg, NULL, 0); break;
 		default: usage(); return 2;
 		}
 	}
@@ -599,6 +799,7 @@ int main(int argc, char **argv)
 	}
 	A.cfd = -1;
 	A.capture_fd = -1;
+	A.pktin_fd = -1;
 	A.lfd = ctl_listen(A.ctl_path);
 	if (A.lfd < 0) {
 		fprintf(stderr, "dysco-agent: cannot listen on %s: %s\n", A.ctl_path,
@@ -607,10 +808,14 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if (selftest)
+		return run_selftest(selftest_sessions && selftest_sessions < sessions ? selftest_sessions
+								      : sessions,
+				    selftest);
 	if (!wait_start)
 		start_ports();
-	printf("dysco-agent: ready ports=%u sessions=%u table_bytes=%llu ctl=%s\n",
-	       A.n_ports, sessions,
+	printf("dysco-agent: ready ports=%u sessions=%u thp=%zuMiB table_bytes=%llu ctl=%s\n",
+	       A.n_ports, sessions, A.thp_bytes >> 20,
 	       (unsigned long long)pipe_table_bytes(A.pipe), A.ctl_path);
 	fflush(stdout);
 
@@ -620,21 +825,36 @@ int main(int argc, char **argv)
 		struct rte_mbuf *bufs[MAX_BURST];
 		if (A.started) {
 			uint32_t now = now_ms();
+			uint64_t c0 = rte_rdtsc(), c1, c2;
 			for (p = 0; p < A.n_ports; p++) {
 				uint16_t n = rte_eth_rx_burst(p, 0, bufs, (uint16_t)A.burst);
 				if (n) {
+					c1 = rte_rdtsc();
+					A.st.cyc_rx += c1 - c0;
 					A.st.rx += n;
 					got += n;
 					pipe_process_burst(A.pipe, bufs, n, p, now);
+					c0 = rte_rdtsc();
+					A.st.cyc_pipe += c0 - c1;
 				}
 			}
+			c1 = rte_rdtsc();
 			for (p = 0; p < A.n_ports; p++)
 				if (A.ntx[p])
 					flush_port(p);
+			c2 = rte_rdtsc();
+			if (got) {
+				A.st.cyc_rx += c1 - c0;
+				A.st.cyc_tx += c2 - c1;
+				A.st.busy_loops++;
+			}
 		}
-		/* Control messages between bursts; every loop when idle, else every 16th. */
-		if (!got || (idle & 15) == 0)
+		/* Control messages between bursts: every loop when idle, else every 64th. */
+		if ((!got && (idle & 7) == 0) || (idle & 63) == 0) {
+			uint64_t c = rte_rdtsc();
 			ctl_poll();
+			A.st.cyc_ctl += rte_rdtsc() - c;
+		}
 		idle++;
 		if (got) {
 			sleep_us = 0;

@@ -10,6 +10,7 @@
 #include <rte_lpm.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_prefetch.h>
 
 #define ETH_HLEN 14
 #define ETHERTYPE_IPV4 0x0800
@@ -880,7 +881,8 @@ static void rewrite_pkt(struct pkt *k, const struct xlate *x)
 /* ---- forwarding (ipv4_fwd) ------------------------------------------------------------------- */
 /* Route an IPv4 frame: TTL check, LPM, MACs, TTL decrement. Consumes m. The IPv4 checksum is
  * updated incrementally (the input was verified), or recomputed in full for packet-outs. */
-static void route_csum(struct pipe *p, struct rte_mbuf *m, uint8_t *b, int full)
+static void route_csum_to(struct pipe *p, struct rte_mbuf *m, uint8_t *b, int full,
+			  uint32_t dst)
 {
 	uint8_t *ip = b + ETH_HLEN;
 	uint32_t nh;
@@ -891,7 +893,7 @@ static void route_csum(struct pipe *p, struct rte_mbuf *m, uint8_t *b, int full)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (rte_lpm_lookup(p->lpm, rd32(ip + 16), &nh) != 0) {
+	if (rte_lpm_lookup(p->lpm, dst, &nh) != 0) {
 		if (p->fwd_default < 0) {
 			p->cnt.drop++;
 			rte_pktmbuf_free(m);
@@ -918,6 +920,11 @@ static void route_csum(struct pipe *p, struct rte_mbuf *m, uint8_t *b, int full)
 		wr16(ip + 10, csum_replace(c, oldw, neww));
 	}
 	p->sink.tx(p->sink.ctx, m, f->port);
+}
+
+static inline void route_csum(struct pipe *p, struct rte_mbuf *m, uint8_t *b, int full)
+{
+	route_csum_to(p, m, b, full, rd32(b + ETH_HLEN + 16));
 }
 
 static inline void route(struct pipe *p, struct rte_mbuf *m, uint8_t *b)
@@ -1111,8 +1118,16 @@ static void process_one(struct pipe *p, struct rte_mbuf *m, uint16_t in_port, ui
 		orig_len = k->len < PIPE_MAX_FRAME ? k->len : PIPE_MAX_FRAME;
 		memcpy(orig, k->b, orig_len);
 	}
-	rewrite_pkt(k, &x);
-	route(p, m, k->b);
+	{
+		uint32_t arrived_dst = rd32(k->b + ETH_HLEN + 16);
+		rewrite_pkt(k, &x);
+		/* docs/pipeline.md section 2 (ipv4_fwd): an IN-rewritten packet is routed by the
+		 * destination it arrived with (the local host's address), OUT by the new one */
+		if (direction != DIR_OUT)
+			route_csum_to(p, m, k->b, 0, arrived_dst);
+		else
+			route(p, m, k->b);
+	}
 	if (mirror) {
 		pi.reason = mirror;
 		emit_pi(p, &pi, orig, orig_len);
@@ -1173,9 +1188,18 @@ void pipe_process_burst(struct pipe *p, struct rte_mbuf **ms, uint16_t n, uint16
 	}
 	if (nk) {
 		int32_t res[64];
-		if (rte_hash_lookup_bulk(p->h, kp, nk, res) == 0)
-			for (i = 0; i < nk; i++)
+		if (rte_hash_lookup_bulk(p->h, kp, nk, res) == 0) {
+			/* Overlap the cache (and TLB) misses of the burst: entries first, then the
+			 * slot registers they name. */
+			for (i = 0; i < nk; i++) {
 				pos[idx[i]] = res[i];
+				if (res[i] >= 0)
+					rte_prefetch0(&p->ents[res[i]]);
+			}
+			for (i = 0; i < nk; i++)
+				if (res[i] >= 0)
+					rte_prefetch0(&p->regs[p->ents[res[i]].slot]);
+		}
 	}
 	for (i = 0; i < n; i++)
 		process_one(p, ms[i], in_port, now_ms, &k[i], kind[i], pos[i], agent_id, direction);

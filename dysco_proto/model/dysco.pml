@@ -218,6 +218,9 @@
 #define LA_ENDED(r) (la_ph[r] >= LA_COMPLETED)
 #define STALE(r) (la_ph[r] >= LA_CANCELLING)
 #define GRANTED(r) (la_ph[r] >= LA_SYNSENT && la_ph[r] <= LA_SWITCHED)
+/* a lock message may find a non-matching lock only if it is late: its request has ended or is
+   being cancelled at its left anchor, or this lock already saw r's release (a duplicate) */
+#define LATE(n, r) (STALE(r) || seen[HI(n, r)])
 
 /* right anchor phases (SWITCHING is a probe round trip, merged) */
 #define RA_NONE 0
@@ -250,9 +253,12 @@ byte lbusy[NN]; byte rbusy[NN];
 bit fin_lr[NN]; bit fin_rl[NN];
 #define CLOSING(n) (fin_lr[n] && fin_rl[n])
 bit failed[NN];
+bit sa_relayed[NN];   /* a box relayed a new-path SYN-ACK: its new path is established */
 
 /* lock of each node's right side; held FIFO; held messages keyed by (node, request) */
 byte lk[NN]; byte lkr[NN]; byte hq[NN * HMAX]; byte hn[NN];
+/* seen[HI(n, r)]: node n's lock has already been released by r (nack, cancel or finish) */
+bit seen[NN * NR1];
 bit hmv[NN * NR1]; byte hmsub[NN * NR1]; byte hmd[NN * NR1]; byte hmrs[NN * NR1];
 
 /* data-plane registers per slot (slot 2n = left side of n, 2n+1 = right side); 0 = unset */
@@ -447,6 +453,7 @@ inline FROM_RIGHT(n, isnew) {
      SMAX(cr[n], sq + ((fl & (F_DATA | F_FIN)) != 0));
      if :: (fl & F_ACK) -> assert(((ak - boff_lr[n]) & 255) <= cl[n]) :: else -> skip fi;
 #endif
+     if :: (fl & F_SYNACK) -> sa_relayed[n] = 1 :: else -> skip fi;
      sq = (sq + boff_rl[n]) & 255; ak = (ak - boff_lr[n]) & 255;
      OUT_L(n)
   :: else -> skip
@@ -528,6 +535,7 @@ inline HANDLE_REQ(n, r, s, d) {
 inline LEFT_FINISH(n, r, outcome) {
   if :: la_ph[r] != LA_SWITCHED -> rnew[n] = 0 :: else -> skip fi;
   LOCK_FINISH(n, r);
+  if :: v_verdict == V_FORWARD -> seen[HI(n, r)] = 1 :: else -> skip fi;
   RELEASE(n, v_rel);
   if :: rbusy[n] == r -> rbusy[n] = 0 :: else -> skip fi;
   la_ph[r] = outcome
@@ -563,7 +571,7 @@ inline HANDLE_ACKL(n, r, s, dlr, drl) {
   :: s == 0 || s != rsub[n] -> skip
   :: else ->
      LOCK_ACK(n, r);
-     assert(v_match || STALE(r));         /* lock messages only reach matching ports */
+     assert(v_match || LATE(n, r));       /* lock messages only reach matching ports */
      if
      :: v_verdict == V_DROP -> skip
      :: else ->
@@ -599,7 +607,8 @@ inline HANDLE_NACKL(n, r, s) {
   :: s == 0 || s != rsub[n] -> skip
   :: else ->
      LOCK_NACK(n, r);
-     assert(v_match || STALE(r));
+     assert(v_match || LATE(n, r));
+     if :: v_verdict == V_FORWARD -> seen[HI(n, r)] = 1 :: else -> skip fi;
      if
      :: v_verdict == V_DROP -> skip
      :: else ->
@@ -629,6 +638,7 @@ inline HANDLE_CANCEL(n, r, s) {
   :: RA(r) != n && s == lsub[n] && rsub[n] == 0 -> SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0)
   :: RA(r) != n && s == lsub[n] && rsub[n] != 0 ->
      LOCK_CANCEL(n, r);
+     if :: v_match -> seen[HI(n, r)] = 1 :: else -> skip fi;
      rel = v_rel;
      if :: hmrs[HI(n, r)] == rsub[n] -> hmv[HI(n, r)] = 0 :: else -> skip fi;
      SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0);
@@ -862,7 +872,7 @@ end:
   :: atomic { (n == 0 || n == SNODE) && t_nxt[ep] <= ND + 1 -> TCP_SEND(n, ep) }
   :: atomic { timeout && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
        t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 -> t_nxt[ep] = t_una[ep]; t_rtx[ep]-- }
-  :: atomic { CANFAIL(n) && !failed[n] && la_ph[1] < LA_COMMITTED -> failed[n] = 1 }
+  :: atomic { CANFAIL(n) && !failed[n] && !sa_relayed[n] -> failed[n] = 1 }
   REQUEST_ACTIONS(1)
 #if NREQ > 1
   REQUEST_ACTIONS(2)

@@ -220,6 +220,8 @@ struct dysco_meta_t {
     bit<1>  do_rewrite;
     bit<1>  routed;         // ipv4_fwd hit: egress_port set, TTL decremented
     bit<1>  want_route;     // apply ipv4_fwd
+    bit<32> fwd_dst;        // ipv4_fwd key: the destination the packet arrived with for an
+                            // IN rewrite (the local host), else the (rewritten) destination
     port_t  egress_port;
     bit<1>  csum_ipv4;      // recompute the IPv4 header checksum
     bit<1>  csum_tcp;       // recompute the TCP checksum (with payload)

@@ -207,10 +207,16 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
 
         slots.apply(hdr, ig_md.dysco);
         decide.apply(hdr, ig_md.dysco);
+        // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
+        // original destination), everything else by its (rewritten) destination.
+        ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
         if (ig_md.dysco.do_rewrite == 1) {
             rewrite.apply(hdr, ig_md.dysco);
             seq_adjust.apply(hdr, ig_md.dysco);
             window.apply(hdr, ig_md.dysco);
+            if (ig_md.dysco.direction != DIR_IN) {
+                ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
+            }
         }
         if (ig_md.dysco.want_route == 1 && ig_md.dysco.drop == 0) {
             forwarding.apply(hdr, ig_md.dysco);

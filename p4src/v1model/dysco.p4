@@ -80,10 +80,16 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
 
         slots.apply(hdr, meta);
         decide.apply(hdr, meta);
+        // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
+        // original destination), everything else by its (rewritten) destination.
+        meta.fwd_dst = hdr.ipv4.dst_addr;
         if (meta.do_rewrite == 1) {
             rewrite.apply(hdr, meta);
             seq_adjust.apply(hdr, meta);
             window.apply(hdr, meta);
+            if (meta.direction != DIR_IN) {
+                meta.fwd_dst = hdr.ipv4.dst_addr;
+            }
         }
         if (meta.want_route == 1 && meta.drop == 0) {
             forwarding.apply(hdr, meta);

@@ -1385,6 +1385,72 @@ def _(c: Case) -> None:
     c.send(P_A, a_out(1001, 5001, "A") + pad, [(P_NET, a_old(1001, 5001 + 0x10, "A") + pad)])
 
 
+# 10. Forwarding after a rewrite -------------------------------------------------------------
+# An IN-rewritten packet is routed by the destination it arrived with (the local host it was
+# addressed to), not by its rewritten destination; OUT-rewritten packets by the rewritten one
+# (docs/pipeline.md section 2, ipv4_fwd). Host B is a transparent middlebox of client C's
+# session C:7000 -> S:80: its subsession from the network is C:41000 -> B:80, and the IN entry
+# restores the session tuple, whose destination S routes to the network port.
+
+MB_SUB = (C, 41000, B, 80)
+MB_SESSION = (C, 7000, S, 80)
+
+
+def mb_in(seq: int, ack: int, flags: str = "PA", **kw: Any) -> bytes:
+    """From the network on the middlebox's subsession C:41000 -> B:80."""
+    return tcp("from_net", C, 41000, B, 80, seq, ack, flags, **kw)
+
+
+def to_mb(seq: int, ack: int, flags: str = "PA", **kw: Any) -> bytes:
+    """Delivered to host B (the middlebox) on the session tuple C:7000 -> S:80."""
+    return tcp("to_b", C, 7000, S, 80, seq, ack, flags, **kw)
+
+
+@case(
+    "in_rewrite_routed_by_arrival_dst",
+    "An IN entry rewrites C:41000 -> B:80 to the session tuple C:7000 -> S:80: the packet goes "
+    "to host B (port 2, the route of the destination it arrived with), not to the network "
+    "(the route of its new destination S).",
+)
+def _(c: Case) -> None:
+    c.add(in_entry(c.slot, MB_SUB, MB_SESSION, d=(0x40, -0x40, 0, 0, 0)))
+    c.send(
+        P_NET,
+        mb_in(3000, 9000, payload=b"to the middlebox"),
+        [(P_B, to_mb(3000 + 0x40, 9000 - 0x40, payload=b"to the middlebox"))],
+    )
+
+
+@case(
+    "in_rewrite_mirror_routed_by_arrival_dst",
+    "A FIN on the middlebox's IN entry (new destination S routes to the network) is delivered "
+    "to host B and mirrored (FIN_MIRROR) with the frame as it arrived.",
+)
+def _(c: Case) -> None:
+    c.add(in_entry(c.slot, MB_SUB, MB_SESSION, d=(0, 0x20, 0, 0, 0)))
+    f = mb_in(3000, 9000, "FA", opts=ts_opt(70, 80))
+    c.send(
+        P_NET,
+        f,
+        [(P_B, to_mb(3000, 9000 + 0x20, "FA", opts=ts_opt(70, 80)))],
+        [(in_pin(R.FIN_MIRROR, c.slot, regs={"rcvd_ack_hi": 9000 + 0x20}), f)],
+    )
+
+
+@case(
+    "out_rewrite_routed_by_new_dst",
+    "OUT is routed by the rewritten destination: host B's packet to A (a host route, port 1) "
+    "rewritten to B:41001 -> M:80 leaves on the network port.",
+)
+def _(c: Case) -> None:
+    c.add(out_entry(c.slot, (B, 6000, A, 80), (B, 41001, M, 80), agent=2))
+    c.send(
+        P_B,
+        tcp("from_b", B, 6000, A, 80, 100, 200, "PA", payload=b"out"),
+        [(P_NET, tcp("to_net", B, 41001, M, 80, 100, 200, "PA", payload=b"out"))],
+    )
+
+
 # --- output --------------------------------------------------------------------------------
 
 

@@ -1,6 +1,9 @@
 /*
  * Forwarding: a plain IPv4 router table. Every packet the pipeline forwards (rewritten or
  * not, and ROUTE packet-outs) leaves through it: egress port, MACs, TTL decrement.
+ * The key is meta.fwd_dst (docs/pipeline.md section 2): the destination the packet arrived
+ * with for an IN rewrite (it is delivered to the local host it was addressed to), else the
+ * packet's (rewritten) destination.
  */
 #ifndef DYSCO_CONTROL_FORWARDING_P4
 #define DYSCO_CONTROL_FORWARDING_P4
@@ -22,7 +25,7 @@ control Forwarding(inout headers_t hdr, inout dysco_meta_t meta) {
 
     table ipv4_fwd {
         key = {
-            hdr.ipv4.dst_addr : lpm @name("dst_addr");
+            meta.fwd_dst : lpm @name("dst_addr");
         }
         actions = {
             route;

@@ -1,0 +1,273 @@
+"""``dysco bench controller``: the controller's own rates against the project's P4Runtime server.
+
+- ``entries_per_s``: session entries translated (``MappingEntry`` -> ``Update``, the fast path
+  of :mod:`controller.translate`) and written through the daemon's write path
+  (:class:`~controller.writer.OrderedWriter` over :class:`~controller.p4rt.client.P4RuntimeClient`:
+  batches of ``--batch`` updates, one Write RPC in flight) to the P4Runtime server running in
+  a separate process. The server's backend is the DPDK agent when it can run here (``target``
+  ``"dpdk"``), else the reference model (``"refmodel"``). ``translate_entries_per_s`` is the
+  translation alone.
+- ``sessions_per_s``: new chained sessions (policy: two boxes) end to end through a daemon:
+  a SYN enters the pipeline (reference model behind an in-process server, ``sessions_target``)
+  -> ``SYN`` packet-in -> agent -> OUT + IN entries written -> chain SYN packet-out -> routed
+  out of the network port. Timed from the first SYN to the last chain SYN leaving.
+
+Everything runs on this machine; the numbers depend on its cores (``cpu_count`` is reported).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from controller.config import Config, load_config
+from controller.p4rt.p4info import load_p4info
+from controller.p4rt.server import CONTRACT_P4INFO
+
+REPO = Path(__file__).resolve().parents[1]
+HOST_MAC = "02:00:00:00:00:01"
+DEVICE_MAC = "02:d5:c0:00:00:01"
+BOX1, BOX2 = "198.18.1.1", "198.18.1.2"
+
+
+class BenchError(RuntimeError):
+    """The benchmark could not run (server or agent did not start, writes failed)."""
+
+
+def _config(tmp: Path, address: str, *, policies: bool) -> Config:
+    pol = (
+        f"policies:\n  - {{name: web, match: {{dport: 80}}, chain: [{BOX1}, {BOX2}]}}\n"
+        if policies
+        else ""
+    )
+    text = f"""\
+device:
+  name: bench
+  address: {address}
+  p4info: {CONTRACT_P4INFO}
+  mac: "{DEVICE_MAC}"
+ports:
+  hosts:
+    - {{name: h1, port: 1, address: 10.0.0.1, mac: "{HOST_MAC}"}}
+  network: {{port: 2, mac: "02:00:00:00:00:fe"}}
+control:
+  listen: 127.0.0.1:0
+  key: 00112233445566778899aabbccddeeff
+agent:
+  addresses: [10.0.0.1]
+  port_range: 1024-65535
+{pol}
+writes: {{max_batch: 1000}}
+management: {{socket: {tmp / "bench.sock"}}}
+"""
+    path = tmp / "bench.yaml"
+    path.write_text(text)
+    return load_config(path)
+
+
+def _wait_line(proc: subprocess.Popen[str], needle: str, timeout: float) -> str:
+    end = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < end:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                raise BenchError(f"process exited ({proc.returncode}) before {needle!r}")
+            continue
+        if needle in line:
+            return line
+    raise BenchError(f"no {needle!r} within {timeout:.0f}s")
+
+
+def _stop(proc: subprocess.Popen[str] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _pick_target(target: str) -> str:
+    if target != "auto":
+        return target
+    from controller.p4rt.dpdk_ctl import agent_available
+
+    ok, _why = agent_available()
+    return "dpdk" if ok else "refmodel"
+
+
+@contextlib.contextmanager
+def _server(target: str, capacity: int) -> Any:
+    """A P4Runtime server process with the ``target`` backend; yields its address."""
+    agent = None
+    proc: subprocess.Popen[str] | None = None
+    args = [sys.executable, "-m", "controller.p4rt.server", "--backend", target]
+    try:
+        if target == "dpdk":
+            from controller.p4rt.dpdk_ctl import AgentProcess
+
+            agent = AgentProcess(sessions=capacity, mem_mb=256 + capacity * 600 // (1 << 20))
+            args += ["--agent-ctl", agent.ctl_path]
+        port = 30000 + os.getpid() % 20000
+        args += ["--address", f"127.0.0.1:{port}"]
+        proc = subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=str(REPO),
+        )
+        _wait_line(proc, "p4runtime server on", 60)
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop(proc)
+        if agent is not None:
+            agent.stop()
+
+
+def _entries(n: int) -> list[Any]:
+    from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
+    from dysco_proto.packet import FiveTuple
+
+    out = []
+    for i in range(n):
+        sub = FiveTuple(f"198.19.{(i >> 8) & 0xFF}.{i & 0xFF}", 1024 + (i >> 16), "10.0.0.1", 80)
+        host = FiveTuple("198.18.0.10", 20000 + (i % 40000), "10.0.0.1", 80)
+        out.append(
+            MappingEntry(EntryKey(Direction.IN, sub), host, Deltas(i, -i, 7, -7, 0), 1 + i % 60000)
+        )
+    return out
+
+
+async def _bench_entries(address: str, n: int, batch: int, tmp: Path) -> dict[str, Any]:
+    from controller.p4rt.client import P4RuntimeClient
+    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+    from controller.translate import Translator
+    from controller.writer import OrderedWriter
+
+    cfg = _config(tmp, address, policies=False)
+    p4info = load_p4info(CONTRACT_P4INFO)
+    tr = Translator(p4info, cfg)
+    entries = _entries(n)
+    t0 = time.perf_counter()
+    for e in entries[: min(n, 20_000)]:
+        tr.entry_update(p4r.Update.INSERT, e)
+    translate_rate = min(n, 20_000) / (time.perf_counter() - t0)
+
+    client = P4RuntimeClient(address, 1, 1, p4info, push_pipeline="auto")
+    await client.start(timeout=30)
+    writer = OrderedWriter(client, batch)
+    writer.start()
+    try:
+        t0 = time.perf_counter()
+        chunk = batch
+        for i in range(0, n, chunk):
+            writer.begin_scope()
+            for e in entries[i : i + chunk]:
+                writer.write(tr.entry_update(p4r.Update.INSERT, e), e.key)
+            await asyncio.sleep(0)  # let the writer send while we translate the next chunk
+        await writer.drain(timeout=3600)
+        dt = time.perf_counter() - t0
+        if writer.stats.errors:
+            raise BenchError(f"{writer.stats.errors} write errors: {writer.stats.error_codes}")
+        return {
+            "entries": n,
+            "batch": batch,
+            "entries_per_s": round(n / dt),
+            "translate_entries_per_s": round(translate_rate),
+            "write_batches": writer.stats.batches,
+        }
+    finally:
+        await writer.close()
+        await client.close()
+
+
+async def _bench_sessions(n: int, tmp: Path) -> dict[str, Any]:
+    from controller.daemon import Daemon
+    from controller.p4rt.backends import RefModelBackend
+    from controller.p4rt.server import P4RuntimeServer
+    from dysco_proto.frames import build_frame
+    from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
+
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    count = 0
+    last = 0.0
+
+    class Counting(RefModelBackend):
+        def _run(self, frame: bytes, port: int) -> list[tuple[int, bytes]]:
+            nonlocal count, last
+            outs = super()._run(frame, port)
+            self.outputs.clear()
+            for p, _f in outs:
+                if p == 2:
+                    count += 1
+                    last = time.perf_counter()
+                    if count >= n:
+                        loop.call_soon_threadsafe(done.set)
+            return outs
+
+    backend = Counting()
+    srv = P4RuntimeServer(backend, "127.0.0.1:0").start()
+    daemon = Daemon(_config(tmp, srv.address, policies=True), management=False)
+    try:
+        await daemon.start(connect_timeout=30)
+        while daemon.writer.pending:
+            await asyncio.sleep(0.01)
+        frames = []
+        for i in range(n):
+            seg = Segment(
+                FiveTuple("10.0.0.1", 1024 + i, "198.18.9.9", 80), 1000 + i, 0, TcpFlags.SYN,
+                options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
+            )  # fmt: skip
+            frames.append(build_frame(seg, HOST_MAC, DEVICE_MAC))
+        t0 = time.perf_counter()
+        for i, f in enumerate(frames):
+            backend.inject(f, 1)
+            if i % 20 == 19:
+                await asyncio.sleep(0)
+        await asyncio.wait_for(done.wait(), 120)
+        dt = last - t0
+        return {
+            "sessions": n,
+            "sessions_per_s": round(n / dt),
+            "sessions_target": "refmodel",
+            "session_write_batches": daemon.writer.stats.batches,
+            "session_max_batch": daemon.writer.stats.max_batch_seen,
+        }
+    finally:
+        await daemon.stop()
+        srv.stop()
+
+
+def run_bench(
+    entries: int = 50_000,
+    batch: int = 1000,
+    sessions: int = 2000,
+    target: str = "auto",
+    server: str | None = None,
+) -> dict[str, Any]:
+    """Run both measurements; returns the JSON-able result."""
+    tgt = "external" if server else _pick_target(target)
+    out: dict[str, Any] = {"target": tgt, "cpu_count": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="dysco-bench-") as d:
+        tmp = Path(d)
+        if server:
+            out.update(asyncio.run(_bench_entries(server, entries, batch, tmp)))
+        else:
+            with _server(tgt, max(entries, 1024)) as address:
+                out.update(asyncio.run(_bench_entries(address, entries, batch, tmp)))
+        if sessions > 0:
+            out.update(asyncio.run(_bench_sessions(sessions, tmp)))
+    return out
