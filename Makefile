@@ -18,7 +18,7 @@ export PATH := $(if $(wildcard $(P4TOOLS)/bin),$(P4TOOLS)/bin:)$(PATH)
 export LD_LIBRARY_PATH := $(if $(wildcard $(P4TOOLS)/lib),$(P4TOOLS)/lib:)$(LD_LIBRARY_PATH)
 VENV_STAMP := $(BUILD)/.stamp-venv
 
-.PHONY: all setup test lint typecheck unit sim-sweep demo clean distclean p4 bmv2-test dpdk e2e
+.PHONY: all setup test lint typecheck unit sim-sweep demo clean distclean p4 bmv2-test dpdk e2e p4rt-shell-venv
 
 all: test
 
@@ -45,6 +45,15 @@ $(VENV_STAMP): pyproject.toml $(APT_STAMP)
 
 setup: $(VENV_STAMP)
 
+# p4runtime-shell pins an old protobuf/ipython: it gets its own virtualenv, used by the interop
+# test (our targets must accept the community's debugging shell as a client).
+SHELL_VENV_STAMP := $(BUILD)/p4rt-shell-venv/.stamp
+$(SHELL_VENV_STAMP): | $(BUILD)
+	$(PYTHON) -m venv $(BUILD)/p4rt-shell-venv
+	$(BUILD)/p4rt-shell-venv/bin/pip install -q p4runtime-shell==0.0.6
+	touch $@
+p4rt-shell-venv: $(SHELL_VENV_STAMP)
+
 # The DPDK agent (C, meson): built by every target that runs it.
 dpdk: $(APT_STAMP)
 	$(MAKE) -s -C dpdk_agent
@@ -57,7 +66,7 @@ typecheck: setup
 	$(VENV)/bin/mypy --strict dysco_proto
 	$(VENV)/bin/mypy controller
 
-unit: setup dpdk
+unit: setup dpdk p4rt-shell-venv
 	$(VENV)/bin/pytest -q
 
 # The issue's acceptance sweep for the simulator, smaller sizes (the full one is in the README).

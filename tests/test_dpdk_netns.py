@@ -188,7 +188,8 @@ def _entries() -> tuple[list[pl.TableEntry], MappingEntry, MappingEntry]:
 def sw_rewrite(frame: bytes, e: MappingEntry) -> bytes:
     """What the controller does with a punted packet of a mapped session: the rewrite in
     software (dysco_proto.rewrite semantics), then a ROUTE packet-out."""
-    from scapy.all import IP, TCP, Ether
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
 
     p = Ether(frame)
     ip, t = p[IP], p[TCP]

@@ -162,7 +162,7 @@
 #define SYNRET 1        /* AgentConfig.syn_retries */
 #endif
 #ifndef QSZ
-#define QSZ 8
+#define QSZ 10          /* inbox capacity; every send asserts room */
 #endif
 #ifndef CANFAIL
 #define CANFAIL(n) 0
@@ -315,6 +315,22 @@ inline SEND(to, k, s, r, a, b, c, d) {
 
 /* ------------------------------------------------------------------ data plane */
 
+/* event codes of SAY (decoded by verify.py) */
+#define E_LA_START 1
+#define E_LA_REFUSED_LOCALLY 2
+#define E_LA_LOCKED 3
+#define E_LA_CANCEL 4
+#define E_HOLD 5
+#define E_RA_LOCKED 6
+#define E_RA_STAGED 7
+#define E_RA_FOLD 8
+#define E_RA_REVERT 9
+#define E_TIMER_LOCK 10
+#define E_TIMER_SYN 11
+#define E_TIMER_ACK 12
+#define E_TIMER_CANCEL 13
+#define SAY(what, r) printf("EV %d SAY %d r%d\n", n, what, r)
+
 inline SMAX(x, v) { if :: (v) > x -> x = (v) :: else -> skip fi }
 
 /* OUT lookup on a side: registers (host space), then one path or two-path steering.
@@ -405,7 +421,8 @@ inline TCP_RECV(n, e) {
      :: sq == t_rcv[e] ->
         assert(vl + RB(e) == sq);           /* the right byte at the right place */
         assert(((fl & F_FIN) != 0) == (vl == ND + 1));
-        t_rcv[e]++
+        t_rcv[e]++;
+        printf("EV %d TCP-DELIVER seq=%d byte=%d\n", n, sq, vl)
      :: else -> skip                        /* duplicate or out of order: discarded */
      fi;
      /* immediate ack of every data segment */
@@ -450,7 +467,7 @@ inline FROM_RIGHT(n, isnew) {
   :: role[n] == R_C -> TCP_RECV(n, 0)
   :: role[n] == R_BOX ->
 #ifdef BOXACK
-     SMAX(cr[n], sq + ((fl & (F_DATA | F_FIN)) != 0));
+     SMAX(cr[n], sq + ((fl & (F_DATA | F_FIN | F_SYNACK)) != 0));
      if :: (fl & F_ACK) -> assert(((ak - boff_lr[n]) & 255) <= cl[n]) :: else -> skip fi;
 #endif
      if :: (fl & F_SYNACK) -> sa_relayed[n] = 1 :: else -> skip fi;
@@ -500,7 +517,8 @@ inline RA_REQUEST(n, r, d) {
   :: ra_ph[r] == RA_NONE && (lbusy[n] != 0 || CLOSING(n)) -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
   :: else ->
      if
-     :: ra_ph[r] == RA_NONE -> ra_plr[r] = (d + lin[n]) & 255; ra_ph[r] = RA_LOCKED; lbusy[n] = r
+     :: ra_ph[r] == RA_NONE ->
+        ra_plr[r] = (d + lin[n]) & 255; ra_ph[r] = RA_LOCKED; lbusy[n] = r; SAY(E_RA_LOCKED, r)
      :: else -> skip
      fi;
      SEND(lpeer[n], K_ACKL, lsub[n], r, 0, 0, ra_plr[r], lout[n])
@@ -523,6 +541,7 @@ inline HANDLE_REQ(n, r, s, d) {
            :: v_verdict == V_FORWARD ->
               SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, d + lin[n] + boff_lr[n] + rout[n], 0)
            :: v_verdict == V_HOLD ->
+              SAY(E_HOLD, r);
               hmv[HI(n, r)] = 1; hmsub[HI(n, r)] = s; hmd[HI(n, r)] = d; hmrs[HI(n, r)] = rsub[n]
            :: v_verdict == V_NACK -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
            fi
@@ -538,12 +557,13 @@ inline LEFT_FINISH(n, r, outcome) {
   if :: v_verdict == V_FORWARD -> seen[HI(n, r)] = 1 :: else -> skip fi;
   RELEASE(n, v_rel);
   if :: rbusy[n] == r -> rbusy[n] = 0 :: else -> skip fi;
-  la_ph[r] = outcome
+  la_ph[r] = outcome;
+  printf("EV %d LA-END r%d phase=%d\n", n, r, outcome)
 }
 
 inline LEFT_CANCEL(n, r) {
   rnew[n] = 0;
-  la_ph[r] = LA_CANCELLING; la_rt[r] = 0;
+  la_ph[r] = LA_CANCELLING; la_rt[r] = 0; SAY(E_LA_CANCEL, r);
   SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0)
 }
 
@@ -561,7 +581,7 @@ inline LEFT_LOCKED(n, r, dlr, drl) {
   rnew[n] = NS1(r); rnewpeer[n] = FIRST(r);
   EPOCH(2 * n + 1);
   la_sseq[r] = (sent_hi[2 * n + 1] - 1) & 255; la_sack[r] = ack_hi[2 * n + 1];
-  la_ph[r] = LA_SYNSENT; la_rt[r] = 0;
+  la_ph[r] = LA_SYNSENT; la_rt[r] = 0; SAY(E_LA_LOCKED, r);
   SEND_NSYN(n, r)
 }
 
@@ -624,7 +644,7 @@ inline HANDLE_NACKL(n, r, s) {
 }
 
 inline RIGHT_REVERT(n, r) {
-  lnew[n] = 0; ra_ph[r] = RA_NONE;
+  lnew[n] = 0; ra_ph[r] = RA_NONE; SAY(E_RA_REVERT, r);
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
 }
 
@@ -680,7 +700,7 @@ inline HANDLE_NSYN(n, r, s) {
            lnin[n] = mc; lnout[n] = md;      /* new_in = (phi_lr, -phi_rl), new_out = ... */
            lnew[n] = s; lnewpeer[n] = mf;
            EPOCH(2 * n);
-           ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_SYNRCVD;
+           ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_SYNRCVD; SAY(E_RA_STAGED, r);
            RA_SEND_SYNACK(n, r)
         :: else -> skip                     /* stale */
         fi
@@ -706,6 +726,7 @@ inline MAYBE_COMMIT(n, r) {
      SEND(rnewpeer[n], K_SEG, rnew[n], 0, la_sseq[r] + 1, la_saseq[r] + 1, F_ACK, 0);
      if :: cut[2 * n + 1] == 0 -> cut[2 * n + 1] = sent_hi[2 * n + 1] :: else -> skip fi;
      la_cut[r] = cut[2 * n + 1]; la_ph[r] = LA_COMMITTED; la_rt[r] = 0;
+     printf("EV %d LA-COMMIT r%d cut=%d\n", n, r, la_cut[r]);
      dst = RA(r);
      SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0)
   :: else -> skip
@@ -735,16 +756,21 @@ inline HANDLE_SYNACKM(n, r) {
 inline HANDLE_ACKM(n, r) {
   if
   :: RA(r) != n -> skip
+#ifdef MUT_IGNORE_ACK
+  :: RA(r) == n -> skip    /* mutant for the liveness sanity check: the ack is never answered */
+#else
   :: RA(r) == n && (ra_ph[r] == RA_DONE || ra_ph[r] == RA_SWITCHED) ->
      dst = LA(r);
      SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
   :: RA(r) == n && ra_ph[r] == RA_SYNRCVD ->
      ra_pcut[r] = (ma + ra_plr[r]) & 255;
+     printf("EV %d RA-SWITCHED r%d cut=%d peer_cut=%d\n", n, r, sent_hi[2 * n], ra_pcut[r]);
      if :: cut[2 * n] == 0 -> cut[2 * n] = sent_hi[2 * n] :: else -> skip fi;
      ra_cut[r] = cut[2 * n]; ra_ph[r] = RA_SWITCHED;
      dst = LA(r);
      SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
   :: RA(r) == n && (ra_ph[r] == RA_NONE || ra_ph[r] == RA_LOCKED) -> skip
+#endif
   fi
 }
 
@@ -752,7 +778,8 @@ inline HANDLE_ACKM(n, r) {
 inline HANDLE_ACKACK(n, r) {
   if
   :: LA(r) == n && la_ph[r] == LA_COMMITTED ->
-     la_pcut[r] = (ma + la_prl[r]) & 255; la_ph[r] = LA_SWITCHED
+     la_pcut[r] = (ma + la_prl[r]) & 255; la_ph[r] = LA_SWITCHED;
+     printf("EV %d LA-SWITCHED r%d peer_cut=%d\n", n, r, la_pcut[r])
   :: else -> skip
   fi
 }
@@ -767,16 +794,16 @@ inline LEFT_FOLD(n, r) {
 
 inline RIGHT_FOLD(n, r) {
   lsub[n] = lnew[n]; lpeer[n] = lnewpeer[n]; lnew[n] = 0; lin[n] = lnin[n]; lout[n] = lnout[n];
-  ra_ph[r] = RA_DONE;
+  ra_ph[r] = RA_DONE; SAY(E_RA_FOLD, r);
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
 }
 
 /* Agent._cmd_reconfigure + _left_start */
 inline START(n, r) {
   if
-  :: CLOSING(n) || rbusy[n] != 0 || lk[n] != L_UNL -> la_ph[r] = LA_REFUSED
+  :: CLOSING(n) || rbusy[n] != 0 || lk[n] != L_UNL -> la_ph[r] = LA_REFUSED; SAY(E_LA_REFUSED_LOCALLY, r)
   :: else ->
-     la_ph[r] = LA_LOCKING; la_rt[r] = 0; rbusy[n] = r;
+     la_ph[r] = LA_LOCKING; la_rt[r] = 0; rbusy[n] = r; SAY(E_LA_START, r);
      LOCK_REQUEST(n, r);
      assert(v_verdict == V_FORWARD);
      SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0)
@@ -808,6 +835,7 @@ inline TCP_SEND(n, e) {
   if :: sq == ND + 1 -> fl = F_ACK | F_FIN :: else -> fl = F_ACK | F_DATA fi;
   t_nxt[e]++;
   SMAX(t_max[e], t_nxt[e]);
+  printf("EV %d TCP-SEND seq=%d ack=%d flags=%d\n", n, sq, ak, fl);
   if :: e == 0 -> OUT_R(n) :: else -> OUT_L(n) fi
 }
 
@@ -828,19 +856,19 @@ inline TCP_SEND(n, e) {
        LEFT_FOLD(n, r) } \
   :: atomic { RA(r) == n && ra_ph[r] == RA_SWITCHED && COMPLETE(2 * n, ra_pcut[r]) -> \
        RIGHT_FOLD(n, r) } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_LOCKING -> \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_LOCKING -> SAY(E_TIMER_LOCK, r); \
        if \
        :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
        fi } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_SYNSENT -> \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_SYNSENT -> SAY(E_TIMER_SYN, r); \
        if \
        :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND_NSYN(n, r) \
        fi } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_COMMITTED -> \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_COMMITTED -> SAY(E_TIMER_ACK, r); \
        dst = RA(r); SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0) } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_CANCELLING -> \
+  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_CANCELLING -> SAY(E_TIMER_CANCEL, r); \
        if \
        :: la_rt[r] >= MAXRET -> LEFT_FINISH(n, r, LA_CANCELLED) \
        :: else -> la_rt[r]++; SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0) \
@@ -859,20 +887,23 @@ end:
   do
   :: atomic {
        inbox[n]?mk, ms, mr, ma, mb, mc, md, mf ->
+       printf("MSG %d %d %d %d %d %d %d %d %d\n", mf, n, mk, ms, mr, ma, mb, mc, md);
        if
-       :: failed[n] -> skip                                               /* crashed */
-       :: !failed[n] && closs > 0 && IS_CTRL(mk, mc) -> closs--           /* lost */
-       :: !failed[n] && dloss > 0 && !IS_CTRL(mk, mc) -> dloss--          /* lost */
+       :: failed[n] -> printf("EV CRASHED-DROP\n")
+       :: !failed[n] && closs > 0 && IS_CTRL(mk, mc) -> closs--; printf("EV LOST\n")
+       :: !failed[n] && dloss > 0 && !IS_CTRL(mk, mc) -> dloss--; printf("EV LOST\n")
        :: !failed[n] && creord > 0 && IS_CTRL(mk, mc) && len(inbox[n]) > 0 ->
-          creord--; inbox[n]!mk, ms, mr, ma, mb, mc, md, mf              /* overtaken */
-       :: !failed[n] && cdup > 0 && IS_CTRL(mk, mc) ->                    /* duplicated */
-          cdup--; assert(nfull(inbox[n])); inbox[n]!mk, ms, mr, ma, mb, mc, md, mf; HANDLE(n)
+          creord--; inbox[n]!mk, ms, mr, ma, mb, mc, md, mf; printf("EV DELAYED\n")
+       :: !failed[n] && cdup > 0 && IS_CTRL(mk, mc) ->
+          cdup--; assert(nfull(inbox[n])); inbox[n]!mk, ms, mr, ma, mb, mc, md, mf;
+          printf("EV DUPLICATED\n"); HANDLE(n)
        :: !failed[n] -> HANDLE(n)
        fi }
   :: atomic { (n == 0 || n == SNODE) && t_nxt[ep] <= ND + 1 -> TCP_SEND(n, ep) }
   :: atomic { timeout && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
-       t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 -> t_nxt[ep] = t_una[ep]; t_rtx[ep]-- }
-  :: atomic { CANFAIL(n) && !failed[n] && !sa_relayed[n] -> failed[n] = 1 }
+       t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 ->
+       t_nxt[ep] = t_una[ep]; t_rtx[ep]--; printf("EV %d RTO go-back-to %d\n", n, t_una[ep]) }
+  :: atomic { CANFAIL(n) && !failed[n] && !sa_relayed[n] -> failed[n] = 1; printf("EV %d CRASH\n", n) }
   REQUEST_ACTIONS(1)
 #if NREQ > 1
   REQUEST_ACTIONS(2)
@@ -895,6 +926,7 @@ proctype Final() {
   byte n, prev, steps;
   (timeout && ALL_DONE);
   /* every lock is free, or held by a completed request on a node the path left behind */
+#ifndef NOLOCKCLEAN
   n = 0;
   do
   :: n < NN ->
@@ -904,11 +936,15 @@ proctype Final() {
      n++
   :: else -> break
   od;
+#endif
   /* the current path is a consistent chain of subsessions from C to S, all unlocked */
   n = 0; steps = 0;
   do
   :: n != SNODE ->
-     assert(steps < NN && rsub[n] != 0 && lk[n] == L_UNL);
+     assert(steps < NN && rsub[n] != 0);
+#ifndef NOLOCKCLEAN
+     assert(lk[n] == L_UNL);
+#endif
      prev = n; n = rpeer[n];
      assert(lsub[n] == rsub[prev] && lpeer[n] == prev);
      steps++
