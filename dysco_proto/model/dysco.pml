@@ -278,6 +278,10 @@ byte t_una[2]; byte t_nxt[2]; byte t_max[2]; byte t_rcv[2]; byte t_rtx[2];
 /* adversary budgets */
 byte closs = CLOSS; byte cdup = CDUP; byte creord = CREORD; byte dloss = DLOSS;
 
+#ifdef WITNESS
+bit was_held[NR1];    /* witness runs only: request r was held somewhere */
+#endif
+
 #ifdef BOXACK
 /* what each box carried: highest seq+len L->R (box left space), R->L (box right space) */
 byte cl[NN]; byte cr[NN];
@@ -427,7 +431,7 @@ inline TCP_RECV(n, e) {
      fi;
      /* immediate ack of every data segment */
      sq = t_nxt[e]; ak = t_rcv[e]; fl = F_ACK; vl = 0;
-     if :: e == 0 -> OUT_R(n) :: else -> OUT_L(n) fi
+     if :: e == 0 -> hout = 1 :: else -> hout = 2 fi
   :: else -> skip
   fi
 }
@@ -455,7 +459,7 @@ inline FROM_LEFT(n, isnew) {
      if :: (fl & F_ACK) -> assert(((ak - boff_rl[n]) & 255) <= cr[n]) :: else -> skip fi;
 #endif
      sq = (sq + boff_lr[n]) & 255; ak = (ak - boff_rl[n]) & 255;
-     OUT_R(n)
+     hout = 1
   :: else -> skip
   fi
 }
@@ -472,7 +476,7 @@ inline FROM_RIGHT(n, isnew) {
 #endif
      if :: (fl & F_SYNACK) -> sa_relayed[n] = 1 :: else -> skip fi;
      sq = (sq + boff_rl[n]) & 255; ak = (ak - boff_lr[n]) & 255;
-     OUT_L(n)
+     hout = 2
   :: else -> skip
   fi
 }
@@ -498,14 +502,9 @@ inline RECV_SEG(n) {
 
 /* ------------------------------------------------------------------ lock protocol */
 
-inline RELEASE(n, x) {
-  rr = x;
-  if
-  :: rr != 0 && hmv[HI(n, rr)] && hmrs[HI(n, rr)] == rsub[n] ->
-     hmv[HI(n, rr)] = 0; rs = hmsub[HI(n, rr)]; rd = hmd[HI(n, rr)];
-     HANDLE_REQ(n, rr, rs, rd)
-  :: else -> skip
-  fi
+/* a held request released by a lock step is re-processed at the end of the step (flush) */
+inline PEND_REL(x) {
+  if :: x != 0 -> assert(rel == 0); rel = x :: else -> skip fi
 }
 
 inline EPOCH(sl) { cut[sl] = 0; nrl[sl] = 0; oah[sl] = 0 }
@@ -542,6 +541,9 @@ inline HANDLE_REQ(n, r, s, d) {
               SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, d + lin[n] + boff_lr[n] + rout[n], 0)
            :: v_verdict == V_HOLD ->
               SAY(E_HOLD, r);
+#ifdef WITNESS
+              was_held[r] = 1;
+#endif
               hmv[HI(n, r)] = 1; hmsub[HI(n, r)] = s; hmd[HI(n, r)] = d; hmrs[HI(n, r)] = rsub[n]
            :: v_verdict == V_NACK -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
            fi
@@ -550,12 +552,15 @@ inline HANDLE_REQ(n, r, s, d) {
   fi
 }
 
+/* the left anchor ends request r with a terminal phase: done once, in the flush of the step */
+inline FINISH_LATER(r, outcome) { assert(fr == 0); fr = r; fo = outcome }
+
 /* Agent._left_finish: outcome is a terminal phase */
 inline LEFT_FINISH(n, r, outcome) {
   if :: la_ph[r] != LA_SWITCHED -> rnew[n] = 0 :: else -> skip fi;
   LOCK_FINISH(n, r);
   if :: v_verdict == V_FORWARD -> seen[HI(n, r)] = 1 :: else -> skip fi;
-  RELEASE(n, v_rel);
+  PEND_REL(v_rel);
   if :: rbusy[n] == r -> rbusy[n] = 0 :: else -> skip fi;
   la_ph[r] = outcome;
   printf("EV %d LA-END r%d phase=%d\n", n, r, outcome)
@@ -632,13 +637,12 @@ inline HANDLE_NACKL(n, r, s) {
      if
      :: v_verdict == V_DROP -> skip
      :: else ->
-        rel = v_rel;
+        PEND_REL(v_rel);
         if
-        :: LA(r) == n && LA_ACTIVE(r) -> LEFT_FINISH(n, r, LA_REFUSED)
+        :: LA(r) == n && LA_ACTIVE(r) -> FINISH_LATER(r, LA_REFUSED)
         :: else ->
            if :: lsub[n] != 0 -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0) :: else -> skip fi
-        fi;
-        RELEASE(n, rel)
+        fi
      fi
   fi
 }
@@ -659,10 +663,9 @@ inline HANDLE_CANCEL(n, r, s) {
   :: RA(r) != n && s == lsub[n] && rsub[n] != 0 ->
      LOCK_CANCEL(n, r);
      if :: v_match -> seen[HI(n, r)] = 1 :: else -> skip fi;
-     rel = v_rel;
+     PEND_REL(v_rel);
      if :: hmrs[HI(n, r)] == rsub[n] -> hmv[HI(n, r)] = 0 :: else -> skip fi;
-     SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0);
-     RELEASE(n, rel)
+     SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0)
   fi
 }
 
@@ -671,7 +674,7 @@ inline HANDLE_ACKC(n, r, s) {
   if
   :: s == 0 || s != rsub[n] -> skip
   :: LA(r) == n && LA_ACTIVE(r) && s == rsub[n] ->
-     if :: la_ph[r] == LA_CANCELLING -> LEFT_FINISH(n, r, LA_CANCELLED) :: else -> skip fi
+     if :: la_ph[r] == LA_CANCELLING -> FINISH_LATER(r, LA_CANCELLED) :: else -> skip fi
   :: !(LA(r) == n && LA_ACTIVE(r)) && s == rsub[n] ->
      if :: lsub[n] != 0 -> SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0) :: else -> skip fi
   fi
@@ -789,7 +792,7 @@ inline HANDLE_ACKACK(n, r) {
 
 inline LEFT_FOLD(n, r) {
   rsub[n] = rnew[n]; rpeer[n] = rnewpeer[n]; rnew[n] = 0; rin[n] = 0; rout[n] = 0;
-  LEFT_FINISH(n, r, LA_COMPLETED)
+  FINISH_LATER(r, LA_COMPLETED)
 }
 
 inline RIGHT_FOLD(n, r) {
@@ -836,7 +839,7 @@ inline TCP_SEND(n, e) {
   t_nxt[e]++;
   SMAX(t_max[e], t_nxt[e]);
   printf("EV %d TCP-SEND seq=%d ack=%d flags=%d\n", n, sq, ak, fl);
-  if :: e == 0 -> OUT_R(n) :: else -> OUT_L(n) fi
+  if :: e == 0 -> hout = 1 :: else -> hout = 2 fi
 }
 
 #if NREQ == 1
@@ -851,33 +854,37 @@ inline TCP_SEND(n, e) {
 
 /* per-request node actions: command, timers, completion (instantiated for r = 1, 2) */
 #define REQUEST_ACTIONS(r) \
-  :: atomic { LA(r) == n && la_ph[r] == LA_IDLE && MAY_START(r) && !failed[n] -> START(n, r) } \
-  :: atomic { LA(r) == n && la_ph[r] == LA_SWITCHED && COMPLETE(2 * n + 1, la_pcut[r]) -> \
-       LEFT_FOLD(n, r) } \
-  :: atomic { RA(r) == n && ra_ph[r] == RA_SWITCHED && COMPLETE(2 * n, ra_pcut[r]) -> \
-       RIGHT_FOLD(n, r) } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_LOCKING -> SAY(E_TIMER_LOCK, r); \
+  :: LA(r) == n && la_ph[r] == LA_IDLE && MAY_START(r) && !failed[n] -> START(n, r) \
+  :: LA(r) == n && la_ph[r] == LA_SWITCHED && COMPLETE(2 * n + 1, la_pcut[r]) -> \
+       LEFT_FOLD(n, r) \
+  :: RA(r) == n && ra_ph[r] == RA_SWITCHED && COMPLETE(2 * n, ra_pcut[r]) -> \
+       RIGHT_FOLD(n, r) \
+  :: timeout && LA(r) == n && la_ph[r] == LA_LOCKING -> SAY(E_TIMER_LOCK, r); \
        if \
        :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
-       fi } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_SYNSENT -> SAY(E_TIMER_SYN, r); \
+       fi \
+  :: timeout && LA(r) == n && la_ph[r] == LA_SYNSENT -> SAY(E_TIMER_SYN, r); \
        if \
        :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND_NSYN(n, r) \
-       fi } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_COMMITTED -> SAY(E_TIMER_ACK, r); \
-       dst = RA(r); SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0) } \
-  :: atomic { timeout && LA(r) == n && la_ph[r] == LA_CANCELLING -> SAY(E_TIMER_CANCEL, r); \
+       fi \
+  :: timeout && LA(r) == n && la_ph[r] == LA_COMMITTED -> SAY(E_TIMER_ACK, r); \
+       dst = RA(r); SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0) \
+  :: timeout && LA(r) == n && la_ph[r] == LA_CANCELLING -> SAY(E_TIMER_CANCEL, r); \
        if \
-       :: la_rt[r] >= MAXRET -> LEFT_FINISH(n, r, LA_CANCELLED) \
+       :: la_rt[r] >= MAXRET -> FINISH_LATER(r, LA_CANCELLED) \
        :: else -> la_rt[r]++; SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0) \
-       fi }
+       fi
 
+/* One atomic step per loop iteration: choose an action (receive a message, the endpoint sends,
+   a timer fires, a request starts or completes, a box crashes), then flush: at most one segment
+   the host emits (an endpoint's ack or next byte, a box forwarding), then at most one held
+   request the step released. Sharing the flush keeps the generated verifier small. */
 proctype Node(byte n) {
   byte mk, ms, mr, ma, mb, mc, md, mf;      /* the message being handled */
-  byte sq, ak, fl, vl, slot;                /* the segment being processed */
-  byte v_verdict, v_rel, v_nref, v_i, rel, rr, rs, rd, h, q;
+  byte sq, ak, fl, vl, slot, hout;          /* the segment the host emits (hout: 1 right, 2 left) */
+  byte v_verdict, v_rel, v_nref, v_i, rel, rr, rs, rd, h, q, fr, fo;
   byte v_ref[HMAX];
   bit v_match;
   bit hasack, acknew, pold, pnew, xo, xn;
@@ -886,28 +893,56 @@ proctype Node(byte n) {
 end:
   do
   :: atomic {
-       inbox[n]?mk, ms, mr, ma, mb, mc, md, mf ->
-       printf("MSG %d %d %d %d %d %d %d %d %d\n", mf, n, mk, ms, mr, ma, mb, mc, md);
-       if
-       :: failed[n] -> printf("EV CRASHED-DROP\n")
-       :: !failed[n] && closs > 0 && IS_CTRL(mk, mc) -> closs--; printf("EV LOST\n")
-       :: !failed[n] && dloss > 0 && !IS_CTRL(mk, mc) -> dloss--; printf("EV LOST\n")
-       :: !failed[n] && creord > 0 && IS_CTRL(mk, mc) && len(inbox[n]) > 0 ->
-          creord--; inbox[n]!mk, ms, mr, ma, mb, mc, md, mf; printf("EV DELAYED\n")
-       :: !failed[n] && cdup > 0 && IS_CTRL(mk, mc) ->
-          cdup--; assert(nfull(inbox[n])); inbox[n]!mk, ms, mr, ma, mb, mc, md, mf;
-          printf("EV DUPLICATED\n"); HANDLE(n)
-       :: !failed[n] -> HANDLE(n)
-       fi }
-  :: atomic { (n == 0 || n == SNODE) && t_nxt[ep] <= ND + 1 -> TCP_SEND(n, ep) }
-  :: atomic { timeout && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
-       t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 ->
-       t_nxt[ep] = t_una[ep]; t_rtx[ep]--; printf("EV %d RTO go-back-to %d\n", n, t_una[ep]) }
-  :: atomic { CANFAIL(n) && !failed[n] && !sa_relayed[n] -> failed[n] = 1; printf("EV %d CRASH\n", n) }
-  REQUEST_ACTIONS(1)
+     if
+     :: inbox[n]?mk, ms, mr, ma, mb, mc, md, mf ->
+        printf("MSG %d %d %d %d %d %d %d %d %d\n", mf, n, mk, ms, mr, ma, mb, mc, md);
+        if
+        :: failed[n] -> printf("EV CRASHED-DROP\n")
+        :: !failed[n] && closs > 0 && IS_CTRL(mk, mc) -> closs--; printf("EV LOST\n")
+        :: !failed[n] && dloss > 0 && !IS_CTRL(mk, mc) -> dloss--; printf("EV LOST\n")
+        :: !failed[n] && creord > 0 && IS_CTRL(mk, mc) && len(inbox[n]) > 0 ->
+           creord--; inbox[n]!mk, ms, mr, ma, mb, mc, md, mf; printf("EV DELAYED\n")
+        :: !failed[n] && cdup > 0 && IS_CTRL(mk, mc) ->
+           cdup--; assert(nfull(inbox[n])); inbox[n]!mk, ms, mr, ma, mb, mc, md, mf;
+           printf("EV DUPLICATED\n"); HANDLE(n)
+        :: !failed[n] -> HANDLE(n)
+        fi
+     :: (n == 0 || n == SNODE) && t_nxt[ep] <= ND + 1 -> TCP_SEND(n, ep)
+     :: timeout && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
+        t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 ->
+        t_nxt[ep] = t_una[ep]; t_rtx[ep]--; printf("EV %d RTO go-back-to %d\n", n, t_una[ep])
+     :: CANFAIL(n) && !failed[n] && !sa_relayed[n] -> failed[n] = 1; printf("EV %d CRASH\n", n)
+     REQUEST_ACTIONS(1)
 #if NREQ > 1
-  REQUEST_ACTIONS(2)
+     REQUEST_ACTIONS(2)
 #endif
+     fi;
+     /* flush */
+     if :: fr != 0 -> LEFT_FINISH(n, fr, fo); fr = 0; fo = 0 :: else -> skip fi;
+     if
+     :: hout == 1 -> hout = 0; OUT_R(n)
+     :: hout == 2 -> hout = 0; OUT_L(n)
+     :: else -> skip
+     fi;
+     if
+     :: rel != 0 ->
+        rr = rel; rel = 0;
+        if
+        :: hmv[HI(n, rr)] && hmrs[HI(n, rr)] == rsub[n] ->
+           hmv[HI(n, rr)] = 0; rs = hmsub[HI(n, rr)]; rd = hmd[HI(n, rr)];
+           HANDLE_REQ(n, rr, rs, rd)
+        :: else -> skip
+        fi;
+        rr = 0; rs = 0; rd = 0
+     :: else -> skip
+     fi;
+     /* scratch back to zero so that it does not split states */
+     mk = 0; ms = 0; mr = 0; ma = 0; mb = 0; mc = 0; md = 0; mf = 0;
+     sq = 0; ak = 0; fl = 0; vl = 0; slot = 0; h = 0; q = 0; dst = 0;
+     v_verdict = 0; v_rel = 0; v_nref = 0; v_i = 0; v_match = 0;
+     hasack = 0; acknew = 0; pold = 0; pnew = 0; xo = 0; xn = 0; oak = 0; aold = 0;
+     v_i = 0; do :: v_i < HMAX -> v_ref[v_i] = 0; v_i++ :: else -> break od; v_i = 0
+     }
   od
 }
 
@@ -917,7 +952,7 @@ end:
    model is not vacuous: the search must find the state (verify.py treats "no error" as a
    failure for these runs). */
 #ifdef WITNESS
-active proctype Witness() { atomic { (WITNESS) -> assert(0) } }
+active proctype Witness() { end: atomic { (WITNESS) -> assert(0) } }
 #endif
 
 /* ------------------------------------------------------------------ end state */

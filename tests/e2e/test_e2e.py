@@ -87,12 +87,8 @@ def test_10_controller_restart(tb: object) -> None:
     # the sessions keep flowing through a restarted controller's device ...
     assert d["sessions_ok"] == d["sessions"] and d["rst_seen"] == 0 and not d["problems"], d
     assert d.get("controller_restart_s") is not None, d
-    # ... but stay manageable only once the agent can adopt the device's entries
-    if not d["passed"]:
-        pytest.xfail(
-            f"restarted controller cannot manage its old sessions (no Agent.adopt): "
-            f"{d['reconfigs'][0]['outcomes']}"
-        )
+    # ... and stay manageable: the restored agent reconfigures them
+    _check(r)
 
 
 def test_9_two_controllers_control_loss() -> None:

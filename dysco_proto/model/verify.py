@@ -1,0 +1,627 @@
+"""Run the Spin model over the configuration matrix: ``python -m dysco_proto.model.verify``.
+
+For every configuration of :data:`MATRIX` this builds a verifier with ``spin -a -DCFG=<n>``
+(plus the configuration's budget defines), compiles it with gcc and runs it:
+
+- a **safety** run: assertions (byte-stream integrity, acks never beyond what was sent, lock
+  messages only at matching ports, overlapping segments never both locked) and invalid end
+  states (every run ends with both endpoints closed both ways, all data acknowledged, every
+  request ended, locks released). ``-DSAFETY -DCOLLAPSE``, partial-order reduction on.
+- a **liveness** run: the LTL claim ``live`` (every request that starts eventually ends
+  completed, refused or cancelled) under weak fairness, ``pan -a -f``, ``-DCOLLAPSE``.
+- **witness** runs: each asks Spin to reach a state that must be reachable (a completion, a
+  hold, a cancel, ...); a witness that is not found means the configuration is vacuous.
+
+A run counts as complete when pan reports no "search not completed", no depth truncation
+("max search depth too small") and no memory exhaustion. The table (configuration, mode,
+states, depth, errors, complete, time, memory) is printed with rich and written as JSON to
+``build/verify.json``. The sanity checks (a liveness mutant must violate the LTL claim) and the
+**findings** (:data:`FINDINGS`: protocol defects the model found, each expected to be
+reproduced until the protocol is fixed) go to ``build/verify-findings.json``.
+
+Exit status: 0 iff every matrix run has 0 errors and a complete search, every witness is
+found, and every sanity check and finding behaves as expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+MODEL_DIR = Path(__file__).resolve().parent
+MODEL_FILES = ("dysco.pml", "lock_gen.pml")
+DEPTH = 200_000  # -m: far above the deepest run; a truncated search is reported as incomplete
+HASH_BITS = 24  # -w: 16M slots (the table is 128 MB); collisions only cost time
+SAFETY_FLAGS = ("-DSAFETY", "-DCOLLAPSE", "-DNOCLAIM", "-DVECTORSZ=2048")
+LIVENESS_FLAGS = ("-DCOLLAPSE", "-DVECTORSZ=2048")
+
+Defines = Mapping[str, "int | str"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """One model configuration: a topology (``CFG``) plus adversary budgets."""
+
+    name: str
+    cfg: int
+    description: str
+    defines: Defines = field(default_factory=dict)
+    liveness: bool = True
+    witnesses: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A protocol defect the model exhibits: this configuration must produce ``expect``."""
+
+    name: str
+    cfg: int
+    summary: str
+    defines: Defines = field(default_factory=dict)
+    expect: str = "assertion violated"  # substring of pan's error line
+    mode: str = "safety"
+
+
+COMPLETED = "la_ph[1]==6"
+BOTH_PATHS = "(cut[1]!=0&&nrl[1]!=0)"  # the left anchor froze its cut and got new-path data
+CANCELLED = "la_ph[1]==8"
+
+MATRIX: tuple[Config, ...] = (
+    Config(
+        "delete",
+        1,
+        "C-M-S, delete the transparent box M; one control message lost",
+        {"ND": 1, "CLOSS": 1},
+        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS), ("cancelled", CANCELLED)),
+    ),
+    Config(
+        "delete-reorder",
+        1,
+        "delete M; one control message lost and one overtaken by later ones",
+        {"ND": 1, "CLOSS": 1, "CREORD": 1},
+        witnesses=(("completed", COMPLETED),),
+    ),
+    Config(
+        "insert",
+        2,
+        "C-S, insert the transparent box N; one control message lost, one duplicated",
+        {"ND": 1, "CLOSS": 1, "CDUP": 1},
+        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS), ("cancelled", CANCELLED)),
+    ),
+    Config(
+        "replace",
+        3,
+        "C-M-S, replace M by N; one control message lost",
+        {"ND": 1, "CLOSS": 1},
+        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
+    ),
+    Config(
+        "delete-proxy",
+        4,
+        "C-P-S, P shifts the streams by +2/+1 (proxy ISNs or inserted bytes); delete P",
+        {"ND": 1, "CLOSS": 1},
+        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
+    ),
+    Config(
+        "contend",
+        5,
+        "C-M1-M2-S; C deletes M1 while M1 deletes M2 (overlap M1-M2); two losses",
+        {"ND": 0, "CLOSS": 2},
+        witnesses=(
+            ("held", "hn[1]!=0"),
+            ("r1-completed", "la_ph[1]==6"),
+            ("r2-completed", "la_ph[2]==6"),
+            ("r1-refused", "la_ph[1]==7"),
+            ("held-then-refused", "(was_held[1]&&la_ph[1]==7)"),
+            ("held-then-completed", "(was_held[1]&&la_ph[1]==6)"),
+        ),
+    ),
+    Config(
+        "contend-dup",
+        5,
+        "contend with one loss and one duplicate (lock release at the end not checked: "
+        "see finding orphan-lock)",
+        {"ND": 0, "CLOSS": 1, "CDUP": 1, "NOLOCKCLEAN": 1},
+        witnesses=(("held", "hn[1]!=0"), ("r2-completed", "la_ph[2]==6")),
+    ),
+    Config(
+        "sequential",
+        6,
+        "C-P-S, N: delete the offset box P, then insert N on the resulting path",
+        {"ND": 1, "CLOSS": 1},
+        witnesses=(
+            ("r1-completed", "la_ph[1]==6"),
+            ("both-completed", "(la_ph[1]==6&&la_ph[2]==6)"),
+            ("r2-two-path", "(la_ph[2]==4&&nrl[1]!=0)"),
+        ),
+    ),
+    Config(
+        "newbox-fail",
+        7,
+        "C-S, insert N; N may crash until it has relayed the SYN-ACK; one loss",
+        {"ND": 1, "CLOSS": 1},
+        witnesses=(
+            ("crashed-cancelled", "(failed[2]&&la_ph[1]==8)"),
+            ("completed", COMPLETED),
+        ),
+    ),
+)
+
+SANITY: tuple[Finding, ...] = (
+    Finding(
+        "liveness-mutant",
+        2,
+        "sanity: a right anchor that never answers `ack` must violate the LTL claim",
+        {"ND": 1, "CLOSS": 0, "MUT_IGNORE_ACK": 1},
+        expect="acceptance cycle",
+        mode="liveness",
+    ),
+)
+
+FINDINGS: tuple[Finding, ...] = (
+    Finding(
+        "orphan-lock",
+        5,
+        "a duplicated (or retransmitted) requestLock that arrives after its request was "
+        "refused re-takes the lock of an intermediate hop, and nothing ever releases it",
+        {"ND": 0, "CLOSS": 1, "CDUP": 1},
+    ),
+    Finding(
+        "lost-ack-after-fold",
+        1,
+        "an anchor folds (removes the old path's IN entry) once its host has *sent* the ack "
+        "for the peer's old-path data; if that ack is lost, the peer's retransmission below "
+        "its cutoff goes on the old path, finds no entry and is never acknowledged",
+        {"ND": 1, "CLOSS": 0, "DLOSS": 1},
+        expect="invalid end state",
+    ),
+    Finding(
+        "newbox-ack",
+        2,
+        "a new-path data segment keeps its true ack, which can acknowledge old-path bytes the "
+        "new box never carried (a stateful box sees an ack beyond the data it saw)",
+        {"ND": 1, "CLOSS": 0, "BOXACK": 1},
+    ),
+)
+
+NODE_NAMES: dict[int, tuple[str, ...]] = {
+    1: ("C", "M", "S"),
+    2: ("C", "S", "N"),
+    3: ("C", "M", "S", "N"),
+    4: ("C", "P", "S"),
+    5: ("C", "M1", "M2", "S"),
+    6: ("C", "P", "S", "N"),
+    7: ("C", "S", "N"),
+}
+KINDS = {
+    1: "seg",
+    2: "requestLock",
+    3: "ackLock",
+    4: "nackLock",
+    5: "cancelLock",
+    6: "ackCancel",
+    7: "synAck",
+    8: "ack",
+    9: "ackAck",
+    10: "SYN(new path)",
+}
+SAY = (
+    "LA-START",
+    "LA-REFUSED-LOCALLY",
+    "LA-LOCKED",
+    "LA-CANCEL",
+    "HOLD",
+    "RA-LOCKED",
+    "RA-STAGED",
+    "RA-FOLD",
+    "RA-REVERT",
+    "TIMER-LOCK",
+    "TIMER-SYN",
+    "TIMER-ACK",
+    "TIMER-CANCEL",
+)
+PHASES = {6: "completed", 7: "refused", 8: "cancelled"}
+
+
+@dataclass
+class RunResult:
+    """One pan run, as reported in the table and the JSON."""
+
+    config: str
+    mode: str
+    states: int = 0
+    depth: int = 0
+    errors: int = 0
+    complete: bool = False
+    time_s: float = 0.0
+    memory_mb: float = 0.0
+    message: str = ""
+    description: str = ""
+    defines: dict[str, int | str] = field(default_factory=dict)
+    witnesses: dict[str, bool] = field(default_factory=dict)
+    workdir: str = ""
+
+
+class ToolMissing(RuntimeError):
+    """spin or gcc is not installed."""
+
+
+def tools_available() -> bool:
+    """Whether ``spin`` and ``gcc`` are on the PATH."""
+    return shutil.which("spin") is not None and shutil.which("gcc") is not None
+
+
+def _define_args(cfg: int, defines: Defines) -> list[str]:
+    args = [f"-DCFG={cfg}"]
+    for key, value in sorted(defines.items()):
+        args.append(f"-D{key}={value}")
+    return args
+
+
+def _run(cmd: Sequence[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(cmd), cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def build(
+    workdir: Path,
+    spin_args: Sequence[str],
+    cc_flags: Sequence[str],
+    model_files: Mapping[str, str] | None = None,
+) -> Path:
+    """Generate and compile ``pan`` in ``workdir`` (cached by the hash of its inputs)."""
+    if not tools_available():
+        raise ToolMissing("spin and gcc are needed (apt-get install spin gcc)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    texts = {
+        name: (model_files or {}).get(name) or (MODEL_DIR / name).read_text()
+        for name in MODEL_FILES
+    }
+    key = hashlib.sha256(
+        json.dumps([texts, list(spin_args), list(cc_flags)], sort_keys=True).encode()
+    ).hexdigest()
+    pan = workdir / "pan"
+    stamp = workdir / "build.key"
+    if pan.exists() and stamp.exists() and stamp.read_text() == key:
+        return pan
+    for name, text in texts.items():
+        (workdir / name).write_text(text)
+    for stale in workdir.glob("*.trail"):
+        stale.unlink()
+    res = _run(["spin", "-a", *spin_args, "dysco.pml"], workdir, 300)
+    if res.returncode != 0 or not (workdir / "pan.c").exists():
+        raise RuntimeError(f"spin -a failed in {workdir}:\n{res.stdout}\n{res.stderr}")
+    res = _run(["gcc", *cc_flags, "-o", "pan", "pan.c"], workdir, 900)
+    if res.returncode != 0:
+        raise RuntimeError(f"gcc failed in {workdir}:\n{res.stderr}")
+    stamp.write_text(key)
+    return pan
+
+
+_NUM = r"([0-9.e+]+)"
+
+
+def parse_pan(out: str, depth_limit: int = DEPTH) -> dict[str, object]:
+    """Extract states, depth, errors, completeness, time, memory and the first error line."""
+    info: dict[str, object] = {}
+    m = re.search(r"depth reached (\d+), errors: (\d+)", out)
+    info["depth"] = int(m.group(1)) if m else 0
+    info["errors"] = int(m.group(2)) if m else 1
+    m = re.search(_NUM + r" states, stored", out)
+    info["states"] = int(float(m.group(1))) if m else 0
+    m = re.search(r"elapsed time " + _NUM + r" seconds", out)
+    info["time_s"] = float(m.group(1)) if m else 0.0
+    m = re.search(_NUM + r"\s+total actual memory usage", out)
+    info["memory_mb"] = float(m.group(1)) if m else 0.0
+    truncated = (
+        "max search depth too small" in out
+        or "Search not completed" in out
+        or "out of memory" in out
+        or int(str(info["depth"])) >= depth_limit - 1
+        or not m
+    )
+    info["complete"] = not truncated
+    m = re.search(r"^pan:1: (.*)$", out, re.MULTILINE)
+    info["message"] = m.group(1).strip() if m else ""
+    return info
+
+
+def run_pan(pan: Path, args: Sequence[str], timeout: float) -> tuple[str, float]:
+    """Run a compiled verifier; returns its output and the wall time."""
+    t0 = time.monotonic()
+    res = _run([str(pan.resolve()), *args], pan.parent, timeout)
+    return res.stdout + res.stderr, time.monotonic() - t0
+
+
+def safety_run(
+    workdir: Path,
+    cfg: int,
+    defines: Defines,
+    *,
+    extra: Sequence[str] = (),
+    opt: str = "-O2",
+    model_files: Mapping[str, str] | None = None,
+    timeout: float = 3600,
+) -> tuple[dict[str, object], str]:
+    """Build and run one safety search; returns the parsed result and pan's output."""
+    pan = build(
+        workdir, [*_define_args(cfg, defines), *extra], [opt, *SAFETY_FLAGS], model_files
+    )
+    out, wall = run_pan(pan, [f"-m{DEPTH}", f"-w{HASH_BITS}"], timeout)
+    info = parse_pan(out)
+    info["wall_s"] = wall
+    return info, out
+
+
+def liveness_run(
+    workdir: Path, cfg: int, defines: Defines, *, opt: str = "-O2", timeout: float = 3600
+) -> tuple[dict[str, object], str]:
+    """Build and run the LTL claim ``live`` under weak fairness."""
+    pan = build(workdir, _define_args(cfg, defines), [opt, *LIVENESS_FLAGS])
+    out, wall = run_pan(pan, ["-a", "-f", f"-m{DEPTH}", f"-w{HASH_BITS}"], timeout)
+    info = parse_pan(out)
+    info["wall_s"] = wall
+    return info, out
+
+
+def decode_trail(workdir: Path, cfg: int, defines: Defines, extra: Sequence[str] = ()) -> list[str]:
+    """Replay ``dysco.pml.trail`` with spin and render its printf events readably."""
+    res = _run(["spin", "-t", *_define_args(cfg, defines), *extra, "dysco.pml"], workdir, 300)
+    names = NODE_NAMES.get(cfg, ())
+
+    def node(i: str) -> str:
+        k = int(i)
+        return names[k] if k < len(names) else f"n{k}"
+
+    lines: list[str] = []
+    for raw in res.stdout.splitlines():
+        text = raw.strip()
+        if text.startswith("MSG "):
+            f = text.split()[1:]
+            src, dst, kind = node(f[0]), node(f[1]), int(f[2])
+            sub, r, a, b, c, d = (int(x) for x in f[3:9])
+            if kind == 1:
+                flags = "".join(n for n, bit in (("A", 1), ("F", 2), ("D", 4), ("SA", 8)) if c & bit)
+                what = f"seg[{flags}] sub={sub} seq={a} ack={b}"
+            elif kind == 10:
+                what = f"SYN(new path, r{r}) sub={sub} seq={a} ack={b}"
+            elif kind in (8, 9):
+                what = f"{KINDS[kind]}(r{r}, cut={a})"
+            else:
+                what = f"{KINDS.get(kind, str(kind))}(r{r}) sub={sub}"
+            lines.append(f"{src} -> {dst}: {what}")
+        elif text.startswith("EV "):
+            f = text.split()
+            if len(f) >= 3 and f[1].isdigit():
+                who = node(f[1])
+                if f[2] == "SAY":
+                    code = int(f[3])
+                    label = SAY[code - 1] if 0 < code <= len(SAY) else f"event{code}"
+                    lines.append(f"  {who}: {label} {' '.join(f[4:])}")
+                elif f[2] == "LA-END":
+                    phase = int(f[4].split("=")[1])
+                    lines.append(f"  {who}: LA-END {f[3]} {PHASES.get(phase, phase)}")
+                else:
+                    lines.append(f"  {who}: {' '.join(f[2:])}")
+            else:
+                lines.append(f"  (network: {' '.join(f[1:])})")
+        elif "assertion violated" in text or text.startswith("spin: text of failed"):
+            lines.append(text)
+    return lines
+
+
+# ------------------------------------------------------------------------------------------
+# orchestration
+
+
+@dataclass
+class Job:
+    """A unit of work for the thread pool."""
+
+    label: str
+    fn: Callable[[], object]
+
+
+def _witness_expr(expr: str) -> str:
+    return expr.replace(" ", "")
+
+
+def run_config(config: Config, root: Path, mode: str) -> RunResult:
+    """Run one matrix entry (``mode`` is "safety" or "liveness")."""
+    defines = dict(config.defines)
+    work = root / f"{config.name}-{mode}"
+    name = config.name if mode == "safety" else f"{config.name}/liveness"
+    result = RunResult(name, mode, description=config.description, defines=defines)
+    result.workdir = str(work)
+    if mode == "safety":
+        info, _out = safety_run(work, config.cfg, defines)
+    else:
+        info, _out = liveness_run(work, config.cfg, defines)
+    result.states = int(str(info["states"]))
+    result.depth = int(str(info["depth"]))
+    result.errors = int(str(info["errors"]))
+    result.complete = bool(info["complete"])
+    result.time_s = float(str(info["time_s"]))
+    result.memory_mb = float(str(info["memory_mb"]))
+    result.message = str(info["message"])
+    return result
+
+
+def run_witness(config: Config, label: str, expr: str, root: Path) -> bool:
+    """True iff the search reaches a state satisfying ``expr``."""
+    work = root / f"{config.name}-w-{label}"
+    info, _out = safety_run(
+        work, config.cfg, config.defines, extra=[f"-DWITNESS={_witness_expr(expr)}"], opt="-O0"
+    )
+    return int(str(info["errors"])) > 0 and "assertion violated 0" in str(info["message"])
+
+
+def run_finding(finding: Finding, root: Path) -> dict[str, object]:
+    """Run a finding or sanity check; it must produce its expected error."""
+    work = root / f"finding-{finding.name}"
+    if finding.mode == "liveness":
+        info, out = liveness_run(work, finding.cfg, finding.defines, opt="-O0")
+    else:
+        info, out = safety_run(work, finding.cfg, finding.defines, opt="-O0")
+    message = str(info["message"])
+    reproduced = int(str(info["errors"])) > 0 and finding.expect in message
+    trail = decode_trail(work, finding.cfg, finding.defines) if reproduced else []
+    return {
+        "config": finding.name,
+        "summary": finding.summary,
+        "defines": dict(finding.defines),
+        "expected": finding.expect,
+        "reproduced": reproduced,
+        "errors": info["errors"],
+        "message": message,
+        "states": info["states"],
+        "trail": trail,
+    }
+
+
+def _parallel(jobs: Iterable[Job], workers: int) -> dict[str, object]:
+    """Run the jobs on a thread pool; a job that raises yields its exception as result."""
+    results: dict[str, object] = {}
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(job.fn): job.label for job in jobs}
+        for fut, label in futures.items():
+            try:
+                results[label] = fut.result()
+            except (RuntimeError, OSError, subprocess.SubprocessError) as err:
+                print(f"error: {label}: {err}", file=sys.stderr)
+                results[label] = err
+    return results
+
+
+def _table(results: Sequence[RunResult]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Spin verification matrix (dysco_proto/model/dysco.pml)")
+    for col, justify in (
+        ("configuration", "left"),
+        ("mode", "left"),
+        ("states", "right"),
+        ("depth", "right"),
+        ("errors", "right"),
+        ("complete", "center"),
+        ("time s", "right"),
+        ("memory MB", "right"),
+        ("witnesses", "left"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        found = sum(r.witnesses.values())
+        wit = f"{found}/{len(r.witnesses)}" if r.witnesses else ""
+        ok = r.errors == 0 and r.complete
+        table.add_row(
+            r.config,
+            r.mode,
+            f"{r.states:,}",
+            str(r.depth),
+            str(r.errors) if ok else f"[red]{r.errors}[/red] {r.message}",
+            "yes" if r.complete else "[red]no[/red]",
+            f"{r.time_s:.1f}",
+            f"{r.memory_mb:.0f}",
+            wit,
+        )
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point (see the module docstring)."""
+    ap = argparse.ArgumentParser(description="Run the Dysco Spin model over its matrix.")
+    ap.add_argument("--only", nargs="*", default=None, help="configuration names to run")
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("VERIFY_JOBS", "2")))
+    ap.add_argument("--no-liveness", action="store_true")
+    ap.add_argument("--no-witnesses", action="store_true")
+    ap.add_argument("--no-findings", action="store_true", help="skip findings and sanity runs")
+    ap.add_argument("--build-dir", type=Path, default=Path("build/spin"))
+    ap.add_argument("--json", type=Path, default=Path("build/verify.json"))
+    ap.add_argument("--findings-json", type=Path, default=Path("build/verify-findings.json"))
+    ap.add_argument("--list", action="store_true", help="list configurations and exit")
+    args = ap.parse_args(argv)
+
+    if args.list:
+        for c in MATRIX:
+            print(f"{c.name:16} CFG={c.cfg} {c.defines}  {c.description}")
+        for f in (*SANITY, *FINDINGS):
+            print(f"{f.name:16} CFG={f.cfg} {f.defines}  (expect {f.expect}) {f.summary}")
+        return 0
+    if not tools_available():
+        print("error: spin and gcc are required (make setup installs spin)", file=sys.stderr)
+        return 2
+
+    selected = [c for c in MATRIX if args.only is None or c.name in args.only]
+    if args.only is not None and not selected:
+        print(f"error: no configuration named {args.only}", file=sys.stderr)
+        return 2
+    root = args.build_dir.resolve()
+    jobs: list[Job] = []
+    for c in selected:
+        jobs.append(Job(f"{c.name}:safety", lambda c=c: run_config(c, root, "safety")))
+        if c.liveness and not args.no_liveness:
+            jobs.append(Job(f"{c.name}:liveness", lambda c=c: run_config(c, root, "liveness")))
+        if not args.no_witnesses:
+            for label, expr in c.witnesses:
+                jobs.append(
+                    Job(
+                        f"{c.name}:w:{label}",
+                        lambda c=c, label=label, expr=expr: run_witness(c, label, expr, root),
+                    )
+                )
+    extra: Sequence[Finding] = () if args.no_findings or args.only else (*SANITY, *FINDINGS)
+    for f in extra:
+        jobs.append(Job(f"finding:{f.name}", lambda f=f: run_finding(f, root)))
+
+    t0 = time.monotonic()
+    out = _parallel(jobs, args.jobs)
+    results: list[RunResult] = []
+    for c in selected:
+        for mode in ("safety", "liveness"):
+            res = out.get(f"{c.name}:{mode}")
+            if isinstance(res, RunResult):
+                if mode == "safety":
+                    res.witnesses = {
+                        label: bool(out.get(f"{c.name}:w:{label}", False))
+                        for label, _ in c.witnesses
+                        if f"{c.name}:w:{label}" in out
+                    }
+                results.append(res)
+    _table(results)
+    findings = [out[f"finding:{f.name}"] for f in extra]
+    ok = all(r.errors == 0 and r.complete and all(r.witnesses.values()) for r in results)
+    for fd in findings:
+        assert isinstance(fd, dict)
+        mark = "reproduced" if fd["reproduced"] else "NOT REPRODUCED"
+        print(f"finding {fd['config']}: {mark} ({fd['message'] or 'no error'})")
+        ok = ok and bool(fd["reproduced"])
+    print(f"total wall time {time.monotonic() - t0:.0f} s")
+
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for r in results:
+        row = asdict(r)
+        row.pop("workdir")
+        rows.append(row)
+    args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if findings:
+        args.findings_json.parent.mkdir(parents=True, exist_ok=True)
+        args.findings_json.write_text(json.dumps(findings, indent=2) + "\n")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
