@@ -26,6 +26,7 @@ found, and every sanity check and finding behaves as expected.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -356,9 +357,7 @@ def safety_run(
     timeout: float = 3600,
 ) -> tuple[dict[str, object], str]:
     """Build and run one safety search; returns the parsed result and pan's output."""
-    pan = build(
-        workdir, [*_define_args(cfg, defines), *extra], [opt, *SAFETY_FLAGS], model_files
-    )
+    pan = build(workdir, [*_define_args(cfg, defines), *extra], [opt, *SAFETY_FLAGS], model_files)
     out, wall = run_pan(pan, [f"-m{DEPTH}", f"-w{HASH_BITS}"], timeout)
     info = parse_pan(out)
     info["wall_s"] = wall
@@ -391,9 +390,11 @@ def decode_trail(workdir: Path, cfg: int, defines: Defines, extra: Sequence[str]
         if text.startswith("MSG "):
             f = text.split()[1:]
             src, dst, kind = node(f[0]), node(f[1]), int(f[2])
-            sub, r, a, b, c, d = (int(x) for x in f[3:9])
+            sub, r, a, b, c, _d = (int(x) for x in f[3:9])
             if kind == 1:
-                flags = "".join(n for n, bit in (("A", 1), ("F", 2), ("D", 4), ("SA", 8)) if c & bit)
+                flags = "".join(
+                    n for n, bit in (("A", 1), ("F", 2), ("D", 4), ("SA", 8)) if c & bit
+                )
                 what = f"seg[{flags}] sub={sub} seq={a} ack={b}"
             elif kind == 10:
                 what = f"SYN(new path, r{r}) sub={sub} seq={a} ack={b}"
@@ -472,9 +473,9 @@ def run_finding(finding: Finding, root: Path) -> dict[str, object]:
     """Run a finding or sanity check; it must produce its expected error."""
     work = root / f"finding-{finding.name}"
     if finding.mode == "liveness":
-        info, out = liveness_run(work, finding.cfg, finding.defines, opt="-O0")
+        info, _out = liveness_run(work, finding.cfg, finding.defines, opt="-O0")
     else:
-        info, out = safety_run(work, finding.cfg, finding.defines, opt="-O0")
+        info, _out = safety_run(work, finding.cfg, finding.defines, opt="-O0")
     message = str(info["message"])
     reproduced = int(str(info["errors"])) > 0 and finding.expect in message
     trail = decode_trail(work, finding.cfg, finding.defines) if reproduced else []
@@ -571,20 +572,19 @@ def main(argv: list[str] | None = None) -> int:
     root = args.build_dir.resolve()
     jobs: list[Job] = []
     for c in selected:
-        jobs.append(Job(f"{c.name}:safety", lambda c=c: run_config(c, root, "safety")))
+        jobs.append(Job(f"{c.name}:safety", functools.partial(run_config, c, root, "safety")))
         if c.liveness and not args.no_liveness:
-            jobs.append(Job(f"{c.name}:liveness", lambda c=c: run_config(c, root, "liveness")))
+            jobs.append(
+                Job(f"{c.name}:liveness", functools.partial(run_config, c, root, "liveness"))
+            )
         if not args.no_witnesses:
             for label, expr in c.witnesses:
                 jobs.append(
-                    Job(
-                        f"{c.name}:w:{label}",
-                        lambda c=c, label=label, expr=expr: run_witness(c, label, expr, root),
-                    )
+                    Job(f"{c.name}:w:{label}", functools.partial(run_witness, c, label, expr, root))
                 )
     extra: Sequence[Finding] = () if args.no_findings or args.only else (*SANITY, *FINDINGS)
     for f in extra:
-        jobs.append(Job(f"finding:{f.name}", lambda f=f: run_finding(f, root)))
+        jobs.append(Job(f"finding:{f.name}", functools.partial(run_finding, f, root)))
 
     t0 = time.monotonic()
     out = _parallel(jobs, args.jobs)
