@@ -1146,6 +1146,19 @@ class Agent:
         verdict, refused = on_ack(rside.lock, r)
         if verdict is Verdict.DROP:
             self._observe("lock.stale", type="ackLock", request=r)
+            if r in self.left_done:
+                # A late retransmission of our finished request re-took locks down the path
+                # (found by the Spin model): release them.
+                cancel = ControlMessage(
+                    MsgType.CANCEL_LOCK,
+                    r,
+                    rside.local,
+                    left_anchor=msg.left_anchor,
+                    right_anchor=msg.right_anchor,
+                    subsession=rside.sub,
+                    tag=msg.tag,
+                )
+                self._send(cancel, rside.local, rside.peer)
             return
         for h in refused:
             held = self.held_msgs.pop((rside.sub, h), None)
