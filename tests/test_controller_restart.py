@@ -82,6 +82,8 @@ def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
             assert d2.counters.reconciled_added == 1  # the lost entry, reinstalled
             assert d2.counters.reconciled_adopted == 2 * n - 1
             assert set(d2.foreign) == {stray.key}
+            # the reinstall may still be in the server's hands when the writer reports done
+            await _until(lambda: len(backend.entries) == static + 2 * n + 1)
             assert len(backend.entries) == static + 2 * n + 1
             after = {v.session: (v.right.subsession, v.right.peer) for v in d2.agent.sessions()}  # type: ignore[union-attr]
             assert after == before
