@@ -138,8 +138,15 @@
 
 /* budgets (all runs are finite; a budget bounds the adversary, not the protocol) */
 #ifndef ND
-#define ND 1            /* data bytes per direction (then FIN) */
+#define ND 1            /* data bytes per direction (then FIN) ... */
 #endif
+#ifndef NDC
+#define NDC ND          /* ... or C's bytes */
+#endif
+#ifndef NDS
+#define NDS ND          /* ... and S's bytes */
+#endif
+#define NDE(e) ((e) == 0 -> NDC : NDS)      /* bytes endpoint e sends */
 #ifndef CLOSS
 #define CLOSS 1         /* control messages the network may lose */
 #endif
@@ -271,9 +278,17 @@ byte la_sseq[NR1]; byte la_sack[NR1]; byte la_saseq[NR1]; bit la_gsa[NR1]; bit l
 byte la_cut[NR1]; byte la_pcut[NR1];
 byte ra_ph[NR1]; byte ra_plr[NR1]; byte ra_sseq[NR1]; byte ra_sack[NR1];
 byte ra_cut[NR1]; byte ra_pcut[NR1];
+bit gaveup[NR1];     /* the left anchor stopped retransmitting cancelLock without an ackCancel */
 
 /* TCP endpoints (0 = C, 1 = S): snd_una, snd_nxt, snd_max, rcv_nxt, retransmission budget */
 byte t_una[2]; byte t_nxt[2]; byte t_max[2]; byte t_rcv[2]; byte t_rtx[2];
+
+/* messages in transit: control messages per request, and data segments. Retransmission
+   timers fire when nothing of theirs is left in the network (the loss was certain); they are
+   functions of the inbox contents, so they add no states. */
+byte infl[NR1]; byte dinfl;
+#define IS_CTRL(k, c) ((k) != K_SEG || ((c) & F_SYNACK))
+#define INFLIGHT(k, c, r, delta) if :: IS_CTRL(k, c) -> infl[r] = infl[r] + delta :: else -> dinfl = dinfl + delta fi
 
 /* adversary budgets */
 byte closs = CLOSS; byte cdup = CDUP; byte creord = CREORD; byte dloss = DLOSS;
@@ -291,7 +306,7 @@ byte cl[NN]; byte cr[NN];
 
 /* ------------------------------------------------------------------ properties */
 
-#define EP_DONE(e) (t_una[e] == ND + 2 && t_rcv[e] == RB(e) + ND + 2)
+#define EP_DONE(e) (t_una[e] == NDE(e) + 2 && t_rcv[e] == RB(e) + NDE(1 - (e)) + 2)
 #if NREQ == 1
 #define REQS_ENDED (LA_ENDED(1) && !RA_ACTIVE(1))
 #else
@@ -314,7 +329,8 @@ ltl live {
 /* every send asserts room: a full inbox would block inside an atomic step */
 inline SEND(to, k, s, r, a, b, c, d) {
   assert(nfull(inbox[to]));
-  inbox[to]!k, s, r, (a) & 255, (b) & 255, (c) & 255, (d) & 255, n
+  inbox[to]!k, s, r, (a) & 255, (b) & 255, (c) & 255, (d) & 255, n;
+  if :: IS_CTRL(k, c) -> infl[r]++ :: else -> dinfl++ fi
 }
 
 /* ------------------------------------------------------------------ data plane */
@@ -424,7 +440,7 @@ inline TCP_RECV(n, e) {
      if
      :: sq == t_rcv[e] ->
         assert(vl + RB(e) == sq);           /* the right byte at the right place */
-        assert(((fl & F_FIN) != 0) == (vl == ND + 1));
+        assert(((fl & F_FIN) != 0) == (vl == NDE(1 - e) + 1));
         t_rcv[e]++;
         printf("EV %d TCP-DELIVER seq=%d byte=%d\n", n, sq, vl)
      :: else -> skip                        /* duplicate or out of order: discarded */
@@ -684,7 +700,7 @@ inline HANDLE_ACKC(n, r, s) {
 
 /* Agent._ra_send_synack: TCP SYN-ACK on the new path and the synAck message */
 inline RA_SEND_SYNACK(n, r) {
-  SEND(lnewpeer[n], K_SEG, lnew[n], 0, ra_sack[r] - 1, ra_sseq[r] + 1, F_SYNACK | F_ACK, 0);
+  SEND(lnewpeer[n], K_SEG, lnew[n], r, ra_sack[r] - 1, ra_sseq[r] + 1, F_SYNACK | F_ACK, 0);
   dst = LA(r);
   SEND(dst, K_SYNACKM, 0, r, 0, 0, 0, 0)
 }
@@ -815,8 +831,6 @@ inline START(n, r) {
 
 /* ------------------------------------------------------------------ dispatch */
 
-#define IS_CTRL(k, c) ((k) != K_SEG || ((c) & F_SYNACK))
-
 inline HANDLE(n) {
   if
   :: mk == K_SEG -> RECV_SEG(n)
@@ -835,7 +849,7 @@ inline HANDLE(n) {
 /* the endpoint at node n sends its next byte (or FIN) */
 inline TCP_SEND(n, e) {
   sq = t_nxt[e]; ak = t_rcv[e]; vl = sq;
-  if :: sq == ND + 1 -> fl = F_ACK | F_FIN :: else -> fl = F_ACK | F_DATA fi;
+  if :: sq == NDE(e) + 1 -> fl = F_ACK | F_FIN :: else -> fl = F_ACK | F_DATA fi;
   t_nxt[e]++;
   SMAX(t_max[e], t_nxt[e]);
   printf("EV %d TCP-SEND seq=%d ack=%d flags=%d\n", n, sq, ak, fl);
@@ -859,21 +873,21 @@ inline TCP_SEND(n, e) {
        LEFT_FOLD(n, r) \
   :: RA(r) == n && ra_ph[r] == RA_SWITCHED && COMPLETE(2 * n, ra_pcut[r]) -> \
        RIGHT_FOLD(n, r) \
-  :: timeout && LA(r) == n && la_ph[r] == LA_LOCKING -> SAY(E_TIMER_LOCK, r); \
+  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_LOCKING -> SAY(E_TIMER_LOCK, r); \
        if \
        :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
        fi \
-  :: timeout && LA(r) == n && la_ph[r] == LA_SYNSENT -> SAY(E_TIMER_SYN, r); \
+  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_SYNSENT -> SAY(E_TIMER_SYN, r); \
        if \
        :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND_NSYN(n, r) \
        fi \
-  :: timeout && LA(r) == n && la_ph[r] == LA_COMMITTED -> SAY(E_TIMER_ACK, r); \
+  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_COMMITTED -> SAY(E_TIMER_ACK, r); \
        dst = RA(r); SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0) \
-  :: timeout && LA(r) == n && la_ph[r] == LA_CANCELLING -> SAY(E_TIMER_CANCEL, r); \
+  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_CANCELLING -> SAY(E_TIMER_CANCEL, r); \
        if \
-       :: la_rt[r] >= MAXRET -> FINISH_LATER(r, LA_CANCELLED) \
+       :: la_rt[r] >= MAXRET -> gaveup[r] = 1; FINISH_LATER(r, LA_CANCELLED) \
        :: else -> la_rt[r]++; SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0) \
        fi
 
@@ -896,19 +910,22 @@ end:
      if
      :: inbox[n]?mk, ms, mr, ma, mb, mc, md, mf ->
         printf("MSG %d %d %d %d %d %d %d %d %d\n", mf, n, mk, ms, mr, ma, mb, mc, md);
+        INFLIGHT(mk, mc, mr, -1);
         if
         :: failed[n] -> printf("EV CRASHED-DROP\n")
         :: !failed[n] && closs > 0 && IS_CTRL(mk, mc) -> closs--; printf("EV LOST\n")
         :: !failed[n] && dloss > 0 && !IS_CTRL(mk, mc) -> dloss--; printf("EV LOST\n")
         :: !failed[n] && creord > 0 && IS_CTRL(mk, mc) && len(inbox[n]) > 0 ->
-           creord--; inbox[n]!mk, ms, mr, ma, mb, mc, md, mf; printf("EV DELAYED\n")
+           creord--; inbox[n]!mk, ms, mr, ma, mb, mc, md, mf; INFLIGHT(mk, mc, mr, 1);
+           printf("EV DELAYED\n")
         :: !failed[n] && cdup > 0 && IS_CTRL(mk, mc) ->
            cdup--; assert(nfull(inbox[n])); inbox[n]!mk, ms, mr, ma, mb, mc, md, mf;
+           INFLIGHT(mk, mc, mr, 1);
            printf("EV DUPLICATED\n"); HANDLE(n)
         :: !failed[n] -> HANDLE(n)
         fi
-     :: (n == 0 || n == SNODE) && t_nxt[ep] <= ND + 1 -> TCP_SEND(n, ep)
-     :: timeout && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
+     :: (n == 0 || n == SNODE) && t_nxt[ep] <= NDE(ep) + 1 -> TCP_SEND(n, ep)
+     :: dinfl == 0 && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
         t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 ->
         t_nxt[ep] = t_una[ep]; t_rtx[ep]--; printf("EV %d RTO go-back-to %d\n", n, t_una[ep])
      :: CANFAIL(n) && !failed[n] && !sa_relayed[n] -> failed[n] = 1; printf("EV %d CRASH\n", n)
@@ -965,8 +982,9 @@ proctype Final() {
   n = 0;
   do
   :: n < NN ->
-     assert(hn[n] == 0);
-     assert(lk[n] == L_UNL || (lk[n] == L_LOCKED && la_ph[lkr[n]] == LA_COMPLETED));
+     assert(hn[n] == 0 || gaveup[lkr[n]]);
+     assert(lk[n] == L_UNL || (lk[n] == L_LOCKED && la_ph[lkr[n]] == LA_COMPLETED) ||
+            gaveup[lkr[n]]);
      assert(lbusy[n] == 0 && rbusy[n] == 0 && lnew[n] == 0 && rnew[n] == 0);
      n++
   :: else -> break
@@ -978,7 +996,7 @@ proctype Final() {
   :: n != SNODE ->
      assert(steps < NN && rsub[n] != 0);
 #ifndef NOLOCKCLEAN
-     assert(lk[n] == L_UNL);
+     assert(lk[n] == L_UNL || gaveup[lkr[n]]);
 #endif
      prev = n; n = rpeer[n];
      assert(lsub[n] == rsub[prev] && lpeer[n] == prev);

@@ -26,7 +26,6 @@ found, and every sanity check and finding behaves as expected.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import os
@@ -37,15 +36,19 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
+
+from dysco_proto.model.gen import render
+from dysco_proto.model.lock_table import TABLE, HeldOp, LockMsg, Owner, Row, Status, Verdict
 
 MODEL_DIR = Path(__file__).resolve().parent
 MODEL_FILES = ("dysco.pml", "lock_gen.pml")
 DEPTH = 200_000  # -m: far above the deepest run; a truncated search is reported as incomplete
 HASH_BITS = 24  # -w: 16M slots (the table is 128 MB); collisions only cost time
 SAFETY_FLAGS = ("-DSAFETY", "-DCOLLAPSE", "-DNOCLAIM", "-DVECTORSZ=2048")
-LIVENESS_FLAGS = ("-DCOLLAPSE", "-DVECTORSZ=2048")
+LIVENESS_FLAGS = ("-DCOLLAPSE", "-DVECTORSZ=2048", "-DNFAIR=3")
 
 Defines = Mapping[str, "int | str"]
 
@@ -60,6 +63,7 @@ class Config:
     defines: Defines = field(default_factory=dict)
     liveness: bool = True
     witnesses: tuple[tuple[str, str], ...] = ()
+    live_defines: Defines | None = None  # smaller budgets for the (costlier) liveness run
 
 
 @dataclass(frozen=True)
@@ -72,94 +76,132 @@ class Finding:
     defines: Defines = field(default_factory=dict)
     expect: str = "assertion violated"  # substring of pan's error line
     mode: str = "safety"
+    mutant: str = ""  # a name from MUTANTS: the lock table is mutated before generating
+
+
+def forget_hold_rows() -> tuple[Row, ...]:
+    """The lock table with the injected bug: a request finding PENDING(r') is forwarded."""
+    return tuple(
+        replace(r, verdict=Verdict.FORWARD, held=HeldOp.KEEP)
+        if r.msg is LockMsg.REQUEST and r.status is Status.PENDING and r.owner is Owner.OTHER
+        else r
+        for r in TABLE
+    )
+
+
+MUTANTS: dict[str, Callable[[], tuple[Row, ...]]] = {"forget-hold": forget_hold_rows}
 
 
 COMPLETED = "la_ph[1]==6"
-BOTH_PATHS = "(cut[1]!=0&&nrl[1]!=0)"  # the left anchor froze its cut and got new-path data
+BOTH_PATHS = "cut[1]!=0&&nrl[1]!=0"  # the left anchor froze its cut and got new-path data
 CANCELLED = "la_ph[1]==8"
 
 MATRIX: tuple[Config, ...] = (
     Config(
         "delete",
         1,
-        "C-M-S, delete the transparent box M; one control message lost",
+        "C-M-S, delete the transparent box M; 1 byte + FIN each way; 1 control loss",
         {"ND": 1, "CLOSS": 1},
-        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS), ("cancelled", CANCELLED)),
+        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
     ),
     Config(
         "delete-reorder",
         1,
-        "delete M; one control message lost and one overtaken by later ones",
+        "delete M; 1 control loss and 1 control message overtaken by later ones",
         {"ND": 1, "CLOSS": 1, "CREORD": 1},
+        liveness=False,
         witnesses=(("completed", COMPLETED),),
     ),
     Config(
         "insert",
         2,
-        "C-S, insert the transparent box N; one control message lost, one duplicated",
-        {"ND": 1, "CLOSS": 1, "CDUP": 1},
-        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS), ("cancelled", CANCELLED)),
+        "C-S, insert the transparent box N; C sends 1 byte + FIN, S a FIN; 1 control loss, "
+        "1 control duplicate",
+        {"NDC": 1, "NDS": 0, "CLOSS": 1, "CDUP": 1},
+        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
+        live_defines={"NDC": 1, "NDS": 0, "CLOSS": 1},
     ),
     Config(
         "replace",
         3,
-        "C-M-S, replace M by N; one control message lost",
-        {"ND": 1, "CLOSS": 1},
+        "C-M-S, replace M by N; C sends 1 byte + FIN, S a FIN; 1 control loss",
+        {"NDC": 1, "NDS": 0, "CLOSS": 1},
+        liveness=False,
         witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
     ),
     Config(
         "delete-proxy",
         4,
-        "C-P-S, P shifts the streams by +2/+1 (proxy ISNs or inserted bytes); delete P",
+        "C-P-S, P shifts the streams by +2 (L->R) and +1 (R->L), like a proxy's ISNs or an "
+        "inserted prefix; delete P (the anchors then translate); 1 control loss",
         {"ND": 1, "CLOSS": 1},
-        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
+        liveness=False,
+        witnesses=(
+            ("completed", COMPLETED),
+            ("two-path", BOTH_PATHS),
+            ("translating", "ra_ph[1]==4&&lin[2]==2&&lout[2]==1"),
+        ),
     ),
     Config(
         "contend",
         5,
-        "C-M1-M2-S; C deletes M1 while M1 deletes M2 (overlap M1-M2); two losses",
+        "C-M1-M2-S: C deletes M1 (anchors C..M2) while M1 deletes M2 (M1..S), overlapping "
+        "on M1-M2; FINs only; 2 control losses",
         {"ND": 0, "CLOSS": 2},
+        live_defines={"ND": 0, "CLOSS": 1},
         witnesses=(
             ("held", "hn[1]!=0"),
             ("r1-completed", "la_ph[1]==6"),
             ("r2-completed", "la_ph[2]==6"),
             ("r1-refused", "la_ph[1]==7"),
-            ("held-then-refused", "(was_held[1]&&la_ph[1]==7)"),
-            ("held-then-completed", "(was_held[1]&&la_ph[1]==6)"),
+            ("cancelled", CANCELLED),
+            ("held-then-refused", "was_held[1]&&la_ph[1]==7"),
+            ("held-then-completed", "was_held[1]&&la_ph[1]==6"),
         ),
     ),
     Config(
         "contend-dup",
         5,
-        "contend with one loss and one duplicate (lock release at the end not checked: "
-        "see finding orphan-lock)",
-        {"ND": 0, "CLOSS": 1, "CDUP": 1, "NOLOCKCLEAN": 1},
+        "contend with 1 duplicated control message (the end-state lock check is off: see "
+        "finding orphan-lock)",
+        {"ND": 0, "CLOSS": 0, "CDUP": 1, "NOLOCKCLEAN": 1},
+        liveness=False,
         witnesses=(("held", "hn[1]!=0"), ("r2-completed", "la_ph[2]==6")),
     ),
     Config(
         "sequential",
         6,
-        "C-P-S, N: delete the offset box P, then insert N on the resulting path",
-        {"ND": 1, "CLOSS": 1},
+        "C-P-S, N: delete the offset box P, then insert N on the resulting path (the second "
+        "reconfiguration composes the first one's deltas); C sends 1 byte + FIN, S a FIN; "
+        "1 control loss",
+        {"NDC": 1, "NDS": 0, "CLOSS": 1},
+        live_defines={"NDC": 1, "NDS": 0, "CLOSS": 0},
         witnesses=(
             ("r1-completed", "la_ph[1]==6"),
-            ("both-completed", "(la_ph[1]==6&&la_ph[2]==6)"),
-            ("r2-two-path", "(la_ph[2]==4&&nrl[1]!=0)"),
+            ("both-completed", "la_ph[1]==6&&la_ph[2]==6"),
+            ("r2-two-path", "la_ph[2]==4&&nrl[1]!=0"),
         ),
     ),
     Config(
         "newbox-fail",
         7,
-        "C-S, insert N; N may crash until it has relayed the SYN-ACK; one loss",
+        "C-S, insert N; N may crash at any time until it has relayed the SYN-ACK; 1 control loss",
         {"ND": 1, "CLOSS": 1},
         witnesses=(
-            ("crashed-cancelled", "(failed[2]&&la_ph[1]==8)"),
+            ("crashed-cancelled", "failed[2]&&la_ph[1]==8"),
             ("completed", COMPLETED),
         ),
     ),
 )
 
 SANITY: tuple[Finding, ...] = (
+    Finding(
+        "lock-mutant",
+        5,
+        "sanity: the lock table with the injected bug (hold -> forward) must fail the model",
+        {"ND": 0, "CLOSS": 0},
+        mutant="forget-hold",
+    ),
     Finding(
         "liveness-mutant",
         2,
@@ -439,17 +481,18 @@ def _witness_expr(expr: str) -> str:
     return expr.replace(" ", "")
 
 
-def run_config(config: Config, root: Path, mode: str) -> RunResult:
+def run_config(config: Config, root: Path, mode: str, opt: str = "-O2") -> RunResult:
     """Run one matrix entry (``mode`` is "safety" or "liveness")."""
-    defines = dict(config.defines)
+    chosen = config.live_defines if mode == "liveness" and config.live_defines else config.defines
+    defines = dict(chosen)
     work = root / f"{config.name}-{mode}"
     name = config.name if mode == "safety" else f"{config.name}/liveness"
     result = RunResult(name, mode, description=config.description, defines=defines)
     result.workdir = str(work)
     if mode == "safety":
-        info, _out = safety_run(work, config.cfg, defines)
+        info, _out = safety_run(work, config.cfg, defines, opt=opt)
     else:
-        info, _out = liveness_run(work, config.cfg, defines)
+        info, _out = liveness_run(work, config.cfg, defines, opt=opt)
     result.states = int(str(info["states"]))
     result.depth = int(str(info["depth"]))
     result.errors = int(str(info["errors"]))
@@ -460,11 +503,17 @@ def run_config(config: Config, root: Path, mode: str) -> RunResult:
     return result
 
 
+def with_witness(expr: str) -> dict[str, str]:
+    """Model files with ``#define WITNESS (expr)`` prepended (spin passes -D through a shell)."""
+    text = (MODEL_DIR / "dysco.pml").read_text()
+    return {"dysco.pml": f"#define WITNESS ({_witness_expr(expr)})\n{text}"}
+
+
 def run_witness(config: Config, label: str, expr: str, root: Path) -> bool:
     """True iff the search reaches a state satisfying ``expr``."""
     work = root / f"{config.name}-w-{label}"
     info, _out = safety_run(
-        work, config.cfg, config.defines, extra=[f"-DWITNESS={_witness_expr(expr)}"], opt="-O0"
+        work, config.cfg, config.defines, opt="-O0", model_files=with_witness(expr)
     )
     return int(str(info["errors"])) > 0 and "assertion violated 0" in str(info["message"])
 
@@ -472,10 +521,11 @@ def run_witness(config: Config, label: str, expr: str, root: Path) -> bool:
 def run_finding(finding: Finding, root: Path) -> dict[str, object]:
     """Run a finding or sanity check; it must produce its expected error."""
     work = root / f"finding-{finding.name}"
+    files = {"lock_gen.pml": render(MUTANTS[finding.mutant]())} if finding.mutant else None
     if finding.mode == "liveness":
         info, _out = liveness_run(work, finding.cfg, finding.defines, opt="-O0")
     else:
-        info, _out = safety_run(work, finding.cfg, finding.defines, opt="-O0")
+        info, _out = safety_run(work, finding.cfg, finding.defines, opt="-O0", model_files=files)
     message = str(info["message"])
     reproduced = int(str(info["errors"])) > 0 and finding.expect in message
     trail = decode_trail(work, finding.cfg, finding.defines) if reproduced else []
@@ -538,7 +588,7 @@ def _table(results: Sequence[RunResult]) -> None:
             f"{r.memory_mb:.0f}",
             wit,
         )
-    Console().print(table)
+    Console(width=150).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -553,6 +603,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=Path("build/verify.json"))
     ap.add_argument("--findings-json", type=Path, default=Path("build/verify-findings.json"))
     ap.add_argument("--list", action="store_true", help="list configurations and exit")
+    ap.add_argument(
+        "--define",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a budget define in every selected configuration (tests, experiments)",
+    )
+    ap.add_argument("--opt", default="-O2", help="gcc optimisation for the matrix runs")
     args = ap.parse_args(argv)
 
     if args.list:
@@ -565,26 +623,36 @@ def main(argv: list[str] | None = None) -> int:
         print("error: spin and gcc are required (make setup installs spin)", file=sys.stderr)
         return 2
 
-    selected = [c for c in MATRIX if args.only is None or c.name in args.only]
+    overrides: dict[str, int | str] = {}
+    for item in args.define:
+        key, _, value = item.partition("=")
+        overrides[key] = int(value) if value.lstrip("-").isdigit() else value
+    selected = [
+        replace(
+            c,
+            defines={**c.defines, **overrides},
+            live_defines={**(c.live_defines or c.defines), **overrides},
+        )
+        for c in MATRIX
+        if args.only is None or c.name in args.only
+    ]
     if args.only is not None and not selected:
         print(f"error: no configuration named {args.only}", file=sys.stderr)
         return 2
     root = args.build_dir.resolve()
     jobs: list[Job] = []
     for c in selected:
-        jobs.append(Job(f"{c.name}:safety", functools.partial(run_config, c, root, "safety")))
+        jobs.append(Job(f"{c.name}:safety", partial(run_config, c, root, "safety", args.opt)))
         if c.liveness and not args.no_liveness:
             jobs.append(
-                Job(f"{c.name}:liveness", functools.partial(run_config, c, root, "liveness"))
+                Job(f"{c.name}:liveness", partial(run_config, c, root, "liveness", args.opt))
             )
         if not args.no_witnesses:
             for label, expr in c.witnesses:
-                jobs.append(
-                    Job(f"{c.name}:w:{label}", functools.partial(run_witness, c, label, expr, root))
-                )
+                jobs.append(Job(f"{c.name}:w:{label}", partial(run_witness, c, label, expr, root)))
     extra: Sequence[Finding] = () if args.no_findings or args.only else (*SANITY, *FINDINGS)
     for f in extra:
-        jobs.append(Job(f"finding:{f.name}", functools.partial(run_finding, f, root)))
+        jobs.append(Job(f"finding:{f.name}", partial(run_finding, f, root)))
 
     t0 = time.monotonic()
     out = _parallel(jobs, args.jobs)
@@ -595,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(res, RunResult):
                 if mode == "safety":
                     res.witnesses = {
-                        label: bool(out.get(f"{c.name}:w:{label}", False))
+                        label: out.get(f"{c.name}:w:{label}") is True
                         for label, _ in c.witnesses
                         if f"{c.name}:w:{label}" in out
                     }

@@ -1,0 +1,350 @@
+"""The link between the Spin model and the Python agent (dysco_proto/model).
+
+- the lock table is total and ``lock_gen.pml`` (what the model includes) is generated from it;
+- :mod:`dysco_proto.lock` and the real :class:`~dysco_proto.agent.Agent` (through
+  ``Agent.handle`` with encoded control messages) follow every row of the table;
+- multi-agent runs with contention, loss, duplication and reordering replay step by step
+  against the table;
+- an injected bug in the lock logic (a request that finds PENDING(r') is forwarded instead of
+  held) is caught by both checks;
+- finding orphan-lock (see dysco_proto/model/MODEL.md) reproduced on the real agents.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+import dysco_proto.agent as agent_mod
+import dysco_proto.lock as lock_mod
+from dysco_proto.actions import SendControl
+from dysco_proto.events import ControlIn, Reconfigure, TimerFired
+from dysco_proto.lock import LockState, LockStatus, on_ack, on_cancel, on_nack, on_request
+from dysco_proto.model import gen
+from dysco_proto.model.driver import KEY, ChainSession, Channel, chain_session, contention
+from dysco_proto.model.link import LockRecorder, check_all, check_step, view
+from dysco_proto.model.lock_table import (
+    STATES,
+    TABLE,
+    Lock,
+    LockMsg,
+    Owner,
+    Status,
+    Verdict,
+    check_table,
+    row_for,
+    step,
+)
+from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
+
+R = RequestId("198.18.0.1", 7)  # the message's request
+OTHER = RequestId("198.18.9.9", 8)  # another request owning the lock
+H = RequestId("198.18.0.1", 9)  # a held request
+
+
+def _held_variants(status: Status, owner: Owner) -> list[tuple[RequestId, ...]]:
+    variants: list[tuple[RequestId, ...]] = [(), (H,)]
+    if status is Status.PENDING and owner is Owner.OTHER:
+        variants += [(R,), (H, R)]
+    if status is Status.UNLOCKED:
+        variants += [(R,)]  # possible after a release left others behind
+    return variants
+
+
+def _cases() -> Iterator[tuple[LockMsg, Status, Owner, tuple[RequestId, ...]]]:
+    for msg in LockMsg:
+        for status, owner in STATES:
+            for held in _held_variants(status, owner):
+                yield msg, status, owner, held
+
+
+def _abstract(status: Status, owner: Owner, held: tuple[RequestId, ...]) -> Lock[RequestId]:
+    who = None if owner is Owner.NONE else R if owner is Owner.SAME else OTHER
+    return Lock(status, who, held)
+
+
+def _concrete(lock: Lock[RequestId]) -> LockState:
+    return LockState(LockStatus(lock.status.value), lock.owner, list(lock.held))
+
+
+# ------------------------------------------------------------------------------------------
+# the table and the generated Promela
+
+
+def test_table_is_total_and_consistent() -> None:
+    check_table()
+    assert len(TABLE) == len(LockMsg) * len(STATES)
+
+
+def test_generated_promela_is_fresh() -> None:
+    assert gen.GENERATED.read_text() == gen.render(), (
+        "dysco_proto/model/lock_gen.pml is stale: run python -m dysco_proto.model.gen"
+    )
+    assert gen.main(["--check"]) == 0
+
+
+def test_generated_promela_has_every_row() -> None:
+    text = gen.render()
+    for row in TABLE:
+        assert f"/* {row.note} */" in text
+    for msg in LockMsg:
+        assert f"inline LOCK_{msg.name}(n, r)" in text
+
+
+def test_mutated_table_changes_the_promela() -> None:
+    rows = [
+        replace(r, verdict=Verdict.FORWARD, held=r.held.KEEP)  # type: ignore[attr-defined]
+        if r.msg is LockMsg.REQUEST and r.status is Status.PENDING and r.owner is Owner.OTHER
+        else r
+        for r in TABLE
+    ]
+    assert gen.render(rows) != gen.render()
+
+
+# ------------------------------------------------------------------------------------------
+# dysco_proto.lock against the table
+
+
+@pytest.mark.parametrize(("msg", "status", "owner", "held"), list(_cases()))
+def test_lock_functions_follow_the_table(
+    msg: LockMsg, status: Status, owner: Owner, held: tuple[RequestId, ...]
+) -> None:
+    if msg is LockMsg.FINISH:
+        pytest.skip("FINISH is Agent._left_finish, checked on the agent traces")
+    before = _abstract(status, owner, held)
+    want = step(before, msg, R)
+    lock = _concrete(before)
+    refused: tuple[RequestId, ...] = ()
+    released: RequestId | None = None
+    if msg is LockMsg.REQUEST:
+        verdict = on_request(lock, R)
+    elif msg is LockMsg.ACK:
+        verdict, ref = on_ack(lock, R)
+        refused = tuple(ref)
+    elif msg is LockMsg.NACK:
+        verdict, released = on_nack(lock, R)
+    else:
+        verdict, released = on_cancel(lock, R)
+    assert verdict.value == want.verdict.value
+    assert view(lock) == want.lock
+    assert refused == want.refused
+    assert released == want.released
+
+
+# ------------------------------------------------------------------------------------------
+# the real agent against the table, row by row
+
+
+class _Rig:
+    """C - M - S with an established session; lock messages are injected at M."""
+
+    def __init__(self) -> None:
+        self.rec = LockRecorder(KEY)
+        self.cs: ChainSession = chain_session(1, seed=3, observer=self.rec)
+        self.m = self.cs.boxes[0]
+        hop = next(iter(self.m.agent.hops.values()))
+        assert hop.left is not None and hop.right is not None
+        self.lside, self.rside = hop.left, hop.right
+        self.codec = ControlCodec(KEY)
+        self.msg_id = 1_000_000
+
+    def encode(self, msg: ControlMessage) -> bytes:
+        self.msg_id += 1
+        return self.codec.encode(replace(msg, msg_id=self.msg_id))
+
+    def request(self, r: RequestId) -> ControlMessage:
+        return ControlMessage(
+            MsgType.REQUEST_LOCK,
+            r,
+            self.lside.peer,
+            left_anchor=r.anchor,
+            right_anchor=self.cs.server.ip,
+            subsession=self.lside.sub,
+        )
+
+    def inject(
+        self, msg: LockMsg, lock: Lock[RequestId]
+    ) -> tuple[list[object], Verdict | None, object]:
+        agent = self.m.agent
+        self.rside.lock = _concrete(lock)
+        agent.held_msgs.clear()
+        for h in lock.held:
+            agent.held_msgs[(self.rside.sub, h)] = (self.request(h), self.lside)
+        if msg is LockMsg.REQUEST:
+            cm, src = self.request(R), self.lside.peer
+        elif msg is LockMsg.CANCEL:
+            cm = replace(self.request(R), type=MsgType.CANCEL_LOCK)
+            src = self.lside.peer
+        else:
+            mtype = MsgType.ACK_LOCK if msg is LockMsg.ACK else MsgType.NACK_LOCK
+            cm = ControlMessage(
+                mtype,
+                R,
+                self.rside.peer,
+                left_anchor=R.anchor,
+                right_anchor=self.cs.server.ip,
+                subsession=self.rside.sub,
+            )
+            src = self.rside.peer
+        self.rec.steps.clear()
+        self.cs.driver.handle(self.m, ControlIn(src, self.m.ip, self.encode(cm)))
+        assert len(self.rec.steps) == 1
+        record = self.rec.steps[0]
+        return check_step(record), None, record  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="module")
+def rig() -> _Rig:
+    return _Rig()
+
+
+@pytest.mark.parametrize(
+    ("msg", "status", "owner", "held"), [c for c in _cases() if c[0] is not LockMsg.FINISH]
+)
+def test_agent_follows_every_row(
+    rig: _Rig, msg: LockMsg, status: Status, owner: Owner, held: tuple[RequestId, ...]
+) -> None:
+    lock = _abstract(status, owner, held)
+    divergences, _v, record = rig.inject(msg, lock)
+    assert record.involved is rig.rside  # type: ignore[attr-defined]
+    assert divergences == []
+    want = step(lock, msg, R)
+    expected = want.lock
+    if want.released is not None:  # the agent re-processes the released held request
+        expected = step(expected, LockMsg.REQUEST, want.released).lock
+    assert view(rig.rside.lock) == expected
+
+
+# ------------------------------------------------------------------------------------------
+# traces of multi-agent runs
+
+
+CHANNELS = (
+    Channel(),
+    Channel(loss=0.1, dup=0.05, jitter=0.003),
+    Channel(loss=0.2, jitter=0.01),
+    Channel(dup=0.2, jitter=0.02),
+)
+
+
+def _verdicts(rec: LockRecorder) -> Counter[str]:
+    seen: Counter[str] = Counter()
+    for s in rec.steps:
+        if (
+            s.msg is not None
+            and s.involved is not None
+            and s.msg.type
+            in (
+                MsgType.REQUEST_LOCK,
+                MsgType.ACK_LOCK,
+                MsgType.NACK_LOCK,
+                MsgType.CANCEL_LOCK,
+            )
+        ):
+            before = s.before[id(s.involved)]
+            lm = {
+                MsgType.REQUEST_LOCK: LockMsg.REQUEST,
+                MsgType.ACK_LOCK: LockMsg.ACK,
+                MsgType.NACK_LOCK: LockMsg.NACK,
+                MsgType.CANCEL_LOCK: LockMsg.CANCEL,
+            }[s.msg.type]
+            seen[f"{lm.value}:{step(before, lm, s.msg.request).verdict.value}"] += 1
+    return seen
+
+
+def test_traces_of_the_real_agent_follow_the_table() -> None:
+    verdicts: Counter[str] = Counter()
+    steps = 0
+    for seed in range(12):
+        for channel in CHANNELS:
+            rec = LockRecorder(KEY)
+            cs = contention(seed, channel, rec)
+            divergences = check_all(rec.steps)
+            assert divergences == [], (seed, channel, [str(d) for d in divergences[:5]])
+            assert not cs.driver.violations
+            verdicts += _verdicts(rec)
+            steps += len(rec.steps)
+    # the runs exercise contention: holds, refusals, drops of stale messages, releases
+    for key in ("request:forward", "request:hold", "request:nack", "ack:forward", "nack:forward"):
+        assert verdicts[key] > 0, (key, verdicts)
+    assert verdicts["ack:drop"] + verdicts["nack:drop"] > 0, verdicts
+    assert steps > 500
+
+
+def _forget_to_hold(lock: LockState, r: RequestId) -> lock_mod.Verdict:
+    """The injected bug: a request that finds PENDING(r') is forwarded instead of held."""
+    if lock.status is LockStatus.PENDING and lock.request != r:
+        return lock_mod.Verdict.FORWARD
+    return on_request(lock, r)
+
+
+def test_injected_bug_is_caught_by_the_trace_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_mod, "on_request", _forget_to_hold)
+    monkeypatch.setattr(lock_mod, "on_request", _forget_to_hold)
+    caught = []
+    for seed in range(6):
+        rec = LockRecorder(KEY)
+        contention(seed, Channel(), rec)
+        caught += check_all(rec.steps)
+    assert caught, "the link check missed the injected bug"
+    assert any("table: hold" in d.what for d in caught)
+
+
+def test_injected_bug_is_caught_by_the_row_check(
+    rig: _Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agent_mod, "on_request", _forget_to_hold)
+    lock = _abstract(Status.PENDING, Owner.OTHER, ())
+    divergences, _v, _record = rig.inject(LockMsg.REQUEST, lock)
+    assert divergences
+    assert "verdict forward, table: hold" in str(divergences)
+    assert row_for(LockMsg.REQUEST, Status.PENDING, Owner.OTHER).verdict is Verdict.HOLD
+
+
+# ------------------------------------------------------------------------------------------
+# finding orphan-lock, on the real agents
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding orphan-lock (MODEL.md): a retransmitted requestLock that arrives after "
+    "its request was refused re-takes an intermediate lock that nothing releases",
+)
+def test_no_orphan_lock_after_a_retransmitted_request() -> None:
+    cs = chain_session(1, seed=11)
+    drv, c, m, s = cs.driver, cs.client, cs.boxes[0], cs.server
+    queue: list[SendControl] = []
+    drv._send_control = queue.append  # type: ignore[method-assign]
+    codec = ControlCodec(KEY)
+
+    def deliver(src: str, dst: str, mtype: MsgType) -> None:
+        for i, a in enumerate(queue):
+            if (a.src_ip, a.dst_ip) == (src, dst) and codec.decode(
+                a.data, check_replay=False
+            ).type is mtype:
+                queue.pop(i)
+                drv.handle(drv.hosts[dst], ControlIn(src, dst, a.data))
+                return
+        raise AssertionError(f"no {mtype.name} {src} -> {dst} in flight")
+
+    # S is the right anchor of another reconfiguration: it will refuse (nack busy)
+    s_side = next(iter(s.agent.hops.values())).left
+    assert s_side is not None
+    s_side.busy = RequestId("198.18.7.7", 1)
+    drv.handle(c, Reconfigure(cs.session, s.ip, ()))
+    (r,) = c.agent.lefts
+    deliver(c.ip, m.ip, MsgType.REQUEST_LOCK)  # #1 reaches M: PENDING(r), forwarded to S
+    drv.handle(c, TimerFired(f"lock:{r.anchor}/{r.number}"))  # C retransmits (#2)
+    deliver(m.ip, s.ip, MsgType.REQUEST_LOCK)  # S refuses #1
+    deliver(s.ip, m.ip, MsgType.NACK_LOCK)  # the nack releases M's lock, goes on to C
+    deliver(c.ip, m.ip, MsgType.REQUEST_LOCK)  # #2 reaches M: UNLOCKED -> PENDING(r) again
+    deliver(m.ip, c.ip, MsgType.NACK_LOCK)  # C: the request is refused and forgotten
+    assert r not in c.agent.lefts
+    queue.clear()  # #2's forward to S is lost; nobody will ever retransmit it
+    drv.run(drv.now + 5.0)
+    m_lock = next(iter(m.agent.hops.values())).right
+    assert m_lock is not None
+    assert m_lock.lock.status is LockStatus.UNLOCKED, f"M keeps {m_lock.lock} for refused {r}"
