@@ -614,7 +614,13 @@ inline HANDLE_ACKL(n, r, s, dlr, drl) {
      LOCK_ACK(n, r);
      assert(v_match || LATE(n, r));       /* lock messages only reach matching ports */
      if
-     :: v_verdict == V_DROP -> skip
+     :: v_verdict == V_DROP ->
+        /* a late ackLock for a request this left anchor already ended: release the locks a
+           late requestLock re-took down the path (one cancelLock, not retransmitted) */
+        if
+        :: LA(r) == n && LA_ENDED(r) -> SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0)
+        :: else -> skip
+        fi
      :: else ->
         q = 0;
         do

@@ -15,9 +15,10 @@ For every configuration of :data:`MATRIX` this builds a verifier with ``spin -a 
 A run counts as complete when pan reports no "search not completed", no depth truncation
 ("max search depth too small") and no memory exhaustion. The table (configuration, mode,
 states, depth, errors, complete, time, memory) is printed with rich and written as JSON to
-``build/verify.json``. The sanity checks (a liveness mutant must violate the LTL claim) and the
-**findings** (:data:`FINDINGS`: protocol defects the model found, each expected to be
-reproduced until the protocol is fixed) go to ``build/verify-findings.json``.
+``build/verify.json``. The sanity checks (the lock table with the injected bug must fail the
+model; a liveness mutant must violate the LTL claim) and the **findings** (:data:`FINDINGS`:
+protocol defects the model found, each expected to be reproduced until the protocol is fixed)
+go to ``build/verify-findings.json``.
 
 Exit status: 0 iff every matrix run has 0 errors and a complete search, every witness is
 found, and every sanity check and finding behaves as expected.
@@ -654,12 +655,20 @@ def main(argv: list[str] | None = None) -> int:
     for f in extra:
         jobs.append(Job(f"finding:{f.name}", partial(run_finding, f, root)))
 
+    # the longest runs first, so that two workers finish together
+    jobs.sort(key=lambda j: (":liveness" not in j.label, ":safety" not in j.label))
     t0 = time.monotonic()
     out = _parallel(jobs, args.jobs)
     results: list[RunResult] = []
     for c in selected:
         for mode in ("safety", "liveness"):
-            res = out.get(f"{c.name}:{mode}")
+            label = f"{c.name}:{mode}"
+            if label not in out:
+                continue
+            res = out[label]
+            if not isinstance(res, RunResult):  # the build or the run failed
+                name = c.name if mode == "safety" else f"{c.name}/liveness"
+                res = RunResult(name, mode, errors=1, message=f"failed: {res}")
             if isinstance(res, RunResult):
                 if mode == "safety":
                     res.witnesses = {
@@ -669,10 +678,14 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 results.append(res)
     _table(results)
-    findings = [out[f"finding:{f.name}"] for f in extra]
+    findings: list[dict[str, object]] = []
+    for f in extra:
+        got = out[f"finding:{f.name}"]
+        if not isinstance(got, dict):
+            got = {"config": f.name, "reproduced": False, "message": f"failed: {got}"}
+        findings.append(got)
     ok = all(r.errors == 0 and r.complete and all(r.witnesses.values()) for r in results)
     for fd in findings:
-        assert isinstance(fd, dict)
         mark = "reproduced" if fd["reproduced"] else "NOT REPRODUCED"
         print(f"finding {fd['config']}: {mark} ({fd['message'] or 'no error'})")
         ok = ok and bool(fd["reproduced"])
