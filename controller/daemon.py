@@ -69,6 +69,8 @@ from dysco_proto.packet import FiveTuple
 from dysco_proto.policy import ConfigError, PolicyTable, parse_policies
 
 log = logging.getLogger(__name__)
+#: the protocol trace: every event and the actions it produced (``--log-level debug``)
+trace = logging.getLogger("controller.trace")
 
 
 @dataclass
@@ -184,7 +186,7 @@ class Daemon:
 
     def _new_agent(self) -> Agent:
         c = self.config
-        return Agent(
+        agent = Agent(
             AgentConfig(
                 addresses=c.addresses,
                 key=c.control.key,
@@ -203,6 +205,8 @@ class Daemon:
                 max_backoff=c.timers["max_backoff"],
             )
         )
+        agent.trace = trace.isEnabledFor(logging.DEBUG)
+        return agent
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -283,6 +287,8 @@ class Daemon:
             self.metrics.errors.labels(self.config.device.name, "agent").inc()
             log.exception("agent failed on %r", event)
             return []
+        if trace.isEnabledFor(logging.DEBUG):
+            trace.debug("%s -> %s", _brief(event), "; ".join(_brief(a) for a in actions) or "-")
         self.execute(actions)
         return actions
 
@@ -862,6 +868,13 @@ class Daemon:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _brief(obj: object) -> str:
+    """A one-line rendering of an event or action for the trace (control bytes elided)."""
+    if isinstance(obj, ControlIn | SendControl):
+        return f"{type(obj).__name__}({obj.src_ip}->{obj.dst_ip}, {len(obj.data)} bytes)"
+    return repr(obj)
 
 
 def _param(params: dict[str, Any], name: str, typ: type) -> Any:

@@ -349,6 +349,9 @@ class Agent:
         self.tokens: dict[int, tuple[str, RequestId]] = {}
         self.timers: set[str] = set()
         self.counters: dict[str, int] = {}
+        #: when set, every decoded control message is also reported as a ``control.in``
+        #: observation (a protocol trace for debugging; off by default: it costs per message)
+        self.trace = False
 
     # ------------------------------------------------------------------ entry point
 
@@ -1001,6 +1004,15 @@ class Agent:
         except WireError as err:
             self._observe("control.rejected", code=err.code, src=ev.src_ip)
             return
+        if self.trace:
+            self._observe(
+                "control.in",
+                type=msg.type.name,
+                request=_rid(msg.request),
+                sender=msg.sender,
+                sub=str(msg.subsession),
+                reason=msg.reason.name,
+            )
         handler = {
             MsgType.REQUEST_LOCK: self._on_request_lock,
             MsgType.ACK_LOCK: self._on_ack_lock,
@@ -1419,8 +1431,7 @@ class Agent:
         side = la.side
         if la.new_sub is not None:
             self._remove_entry(side, EntryKey(Direction.IN, la.new_sub.reversed()))
-            if side.out_key in side.installed:
-                self._modify(side, side.out_entry())
+            self._restamp(side)
         if la.new_port is not None and la.new_sub is not None:
             self.ports.release(side.local, la.new_sub.dst_ip, la.new_port)
             la.new_port = None
@@ -1614,9 +1625,17 @@ class Agent:
         side = ra.side
         if ra.new_sub is not None:
             self._remove_entry(side, EntryKey(Direction.IN, ra.new_sub))
-            if side.out_key in side.installed:
-                self._modify(side, side.out_entry())
+            self._restamp(side)
         self._right_forget(ra)
+
+    def _restamp(self, side: Side) -> None:
+        """After a new path was abandoned: the one path's entries carry the side's current
+        epoch again (an IN entry older than its slot is an old path to the data plane,
+        whose stale acks it drops; docs/pipeline.md 5.5)."""
+        if side.out_key in side.installed:
+            self._modify(side, side.out_entry())
+        if side.in_key in side.installed:
+            self._modify(side, side.in_entry())
 
     def _right_forget(self, ra: RightAnchor) -> None:
         r = ra.request

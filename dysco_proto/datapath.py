@@ -179,6 +179,9 @@ class DataPath:
             res.to_network.extend(outs)
         else:
             out = self._in(seg, entry, regs, res)
+            if out is None:
+                self._count("stale_ack_drop")
+                return res
             outs = [out]
             res.to_host.append(out)
         mirror = None
@@ -198,7 +201,7 @@ class DataPath:
 
     def _in(
         self, seg: Segment, entry: MappingEntry, regs: SlotRegisters, res: DataPathResult
-    ) -> Segment:
+    ) -> Segment | None:
         out = rewrite(seg, entry.rewrite, entry.deltas)
         if out.flags & TcpFlags.ACK:
             regs.rcvd_ack_hi = _smax(regs.rcvd_ack_hi, out.ack)
@@ -212,6 +215,22 @@ class DataPath:
         ):
             regs.latched_own = True
             res.reports.append(regs.snapshot(entry.slot))
+        if (
+            entry.epoch < regs.epoch
+            and out.flags & TcpFlags.ACK
+            and not out.flags & (TcpFlags.RST | TcpFlags.SYN)
+            and regs.rcvd_ack_hi is not None
+            and seq_gt(regs.rcvd_ack_hi, out.ack)
+        ):
+            # A packet on an old path (its entry predates the slot's reconfiguration): its
+            # ack was held back at the far anchor so that the old path's boxes never see an
+            # ack for data they did not carry, while the host has already seen a newer one
+            # (new path). An ack more than a window behind gets the data dropped (RFC 5961
+            # 5.2), and a NAT on the host marks it invalid. So data carries the newest ack
+            # instead, and a pure ack that old, which tells the host nothing, is dropped.
+            if out.seq_len == 0:
+                return None
+            out = replace(out, ack=regs.rcvd_ack_hi)
         return out
 
     def _out(

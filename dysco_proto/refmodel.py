@@ -659,6 +659,12 @@ def _tcp(
     meta["flags"] = int(flags)
     meta.update(_regs_meta(post, pre_epoch.old_ack_hi))
 
+    if direction is Direction.IN and not dres.to_host:
+        # a stale pure ack on an old path (datapath.DataPath._in): dropped, after any latch
+        if dres.reports:
+            res.packet_ins.append(PacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame))
+        return _drop(res, "stale_ack")
+
     out, deltas_used = _one_pass(seg, entry, dres, direction)
     if out is None:
         meta["reason"] = int(Reason.SPLIT)

@@ -806,6 +806,8 @@ struct xlate {
 	uint16_t sport, dport;
 	uint32_t d_seq, d_ack, d_tsval, d_tsecr;
 	int8_t win_shift;
+	uint8_t set_ack; /* an old-path IN packet: ack := ack_val after the deltas */
+	uint32_t ack_val;
 };
 
 static inline void xlate_one(const struct dentry *d, struct xlate *x)
@@ -851,7 +853,7 @@ static void rewrite_pkt(struct pkt *k, const struct xlate *x)
 	memcpy(tcp + 2, &x->dport, 2);
 	wr32(tcp + 4, rd32(tcp + 4) + x->d_seq);
 	if (k->flags & F_ACK)
-		wr32(tcp + 8, rd32(tcp + 8) + x->d_ack);
+		wr32(tcp + 8, x->set_ack ? x->ack_val : rd32(tcp + 8) + x->d_ack);
 	if (!(k->flags & F_SYN))
 		wr16(tcp + 14, rescale(rd16(tcp + 14), x->win_shift));
 	if (k->ts_off) {
@@ -994,7 +996,7 @@ static void process_one(struct pipe *p, struct rte_mbuf *m, uint16_t in_port, ui
 	uint8_t pre_old_v, mirror = 0;
 	uint8_t *orig = p->orig;
 	uint32_t orig_len = 0;
-	int path = 0;
+	int path = 0, stale = 0;
 	struct xlate x;
 
 	if (kind == PK_DROP) {
@@ -1083,8 +1085,22 @@ static void process_one(struct pipe *p, struct rte_mbuf *m, uint16_t in_port, ui
 			r->flags |= RV_LATCHED_OWN;
 			pi.flags |= PI_FLAG_LATCH_OWN;
 		}
+		/* An old path (entry older than the slot's epoch): an ack below what the host
+		 * already saw is raised on data and dropped on a pure ack (datapath.DataPath._in) */
+		if (d->epoch < r->epoch && (k->flags & F_ACK) && !(k->flags & (F_RST | F_SYN)) &&
+		    (r->flags & RV_RCVD_ACK_HI) && seq_gt(r->rcvd_ack_hi, ack + d->d_ack))
+			stale = seq_len ? 1 : 2;
 	}
 	pi_regs(&pi, r, pre_old, pre_old_v);
+	if (stale == 2) {
+		if (pi.flags & PI_FLAG_LATCH_OWN) {
+			pi.reason = R_LATCH;
+			emit_pi(p, &pi, k->b, k->len);
+		}
+		p->cnt.drop++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	/* Decide */
 	if (path < 0) {
 		p->cnt.split++;
@@ -1097,6 +1113,8 @@ static void process_one(struct pipe *p, struct rte_mbuf *m, uint16_t in_port, ui
 		xlate_two(t, &x);
 	else
 		xlate_one(d, &x);
+	x.set_ack = stale == 1;
+	x.ack_val = r->rcvd_ack_hi;
 	if (k->opt_other && (x.d_ack || x.d_tsval || x.d_tsecr ||
 			     (t && t->two_path && (r->flags & RV_NEW_RCVD_LO)))) {
 		p->cnt.unsupported++;

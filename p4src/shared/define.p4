@@ -101,6 +101,12 @@ const bit<8> SLOT_OP_PROBE = 3;
 const bit<8> PATH_OLD = 0;
 const bit<8> PATH_NEW = 1;
 
+// An IN packet on an old path (entry epoch older than the slot's) whose ack is below
+// rcvd_ack_hi (docs/pipeline.md 5.5): data gets ack = rcvd_ack_hi, a pure ack is dropped.
+const bit<2> STALE_NONE = 0;
+const bit<2> STALE_RAISE = 1;
+const bit<2> STALE_DROP = 2;
+
 #endif  // DYSCO_DEFINE_P4
 
 // ---- serial-number comparison (RFC 1982 style: the sign bit of the 32-bit difference) ----

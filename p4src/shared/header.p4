@@ -212,6 +212,8 @@ struct dysco_meta_t {
     bit<1>  split;
     bit<1>  lo_valid;       // new_rcvd_lo valid (after this packet)
     bit<32> lo;             // new_rcvd_lo (after this packet)
+    bit<2>  stale;          // old-path IN packet acking below rcvd_ack_hi: STALE_*
+    bit<32> rcvd_ack;       // rcvd_ack_hi (after this packet): the ack a STALE_RAISE gets
 
     // outcome
     bit<1>  drop;

@@ -59,9 +59,21 @@ def _run(tb: object, name: str) -> object:
     return r
 
 
+def _why(d: dict[str, object]) -> str:
+    """One readable failure line: what went wrong, not the whole sample series."""
+    steps = [
+        f"{x['name']}: expected {x['expect']}, got {x['outcomes']} in {x['elapsed_ms']} ms"
+        + ("" if x["ok"] else f" detail={str(x['detail'])[:600]}")
+        for x in d["reconfigs"]  # type: ignore[attr-defined]
+    ]
+    keep = ("sessions", "sessions_ok", "rst_seen", "bytes_sent", "bytes_verified", "problems")
+    summary = {k: d[k] for k in keep}
+    return f"{d['name']}: {summary} steps={steps}"
+
+
 def _check(r: object) -> None:
     d = r.to_dict()  # type: ignore[attr-defined]
-    assert d["passed"], d
+    assert d["passed"], _why(d)
 
 
 def test_1_to_4_setup_insert_remove_proxy_replace(tb: object) -> None:
@@ -92,8 +104,8 @@ def test_10_controller_restart(tb: object) -> None:
     r = _run(tb, "restart")
     d = r.to_dict()  # type: ignore[attr-defined]
     # the sessions keep flowing through a restarted controller's device ...
-    assert d["sessions_ok"] == d["sessions"] and d["rst_seen"] == 0 and not d["problems"], d
-    assert d.get("controller_restart_s") is not None, d
+    assert d["sessions_ok"] == d["sessions"] and d["rst_seen"] == 0 and not d["problems"], _why(d)
+    assert d.get("controller_restart_s") is not None, _why(d)
     # ... and stay manageable: the restored agent reconfigures them
     _check(r)
 

@@ -1099,6 +1099,80 @@ def _(c: Case) -> None:
     c.send(P_A, a_out(1001, 9100, "A"), [(P_NET, a_old(1001, 9100, "A"))])
 
 
+def old_path_acked_on_new(c: Case) -> None:
+    """Anchor in two-path mode (slot epoch 1), old IN entry of epoch 0: 100 bytes sent on
+    the old path, all acked on the new path (rcvd_ack_hi = 1101)."""
+    c.add(
+        out_entry(c.slot, epoch=1, new=(SUB_NEW, NEW_D)),
+        in_entry(c.slot),
+        in_entry(c.slot, (N, 80, A, 40002), d=(0, -0x100, 0, 0, 0), role=2, epoch=1),
+    )
+    c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
+    c.send(
+        P_NET,
+        n_in(7001, 1101 + 0x100, "A"),
+        [(P_A, to_host_a(7001, 1101, "A"))],
+        note="the new path acks everything: rcvd_ack_hi = 1101",
+    )
+
+
+@case(
+    "old_path_data_stale_ack_raised",
+    "Data arriving on an old-path IN entry (its epoch older than the slot's) with an ack below "
+    "rcvd_ack_hi is delivered with ack = rcvd_ack_hi (the far anchor held the ack back for the "
+    "old path's boxes; the host already saw the newer one, RFC 5961 would drop the data).",
+)
+def _(c: Case) -> None:
+    old_path_acked_on_new(c)
+    c.send(
+        P_NET,
+        m_in(6001, 1050, payload=b"o" * 10),
+        [(P_A, to_host_a(6001, 1101, payload=b"o" * 10))],
+    )
+    c.send(
+        P_NET,
+        m_in(6011, 1101, payload=b"o" * 10),
+        [(P_A, to_host_a(6011, 1101, payload=b"o" * 10))],
+        note="an ack equal to rcvd_ack_hi is left alone",
+    )
+
+
+@case(
+    "old_path_stale_pure_ack_dropped",
+    "A pure ack on an old-path IN entry below rcvd_ack_hi tells the host nothing: dropped "
+    "(a NAT on the host would find it invalid). One at rcvd_ack_hi is delivered, and so is a "
+    "RST, unchanged.",
+)
+def _(c: Case) -> None:
+    old_path_acked_on_new(c)
+    c.send(P_NET, m_in(6001, 1050, "A"), drop="stale_ack")
+    c.send(P_NET, m_in(6001, 1101, "A"), [(P_A, to_host_a(6001, 1101, "A"))])
+    f = m_in(6001, 1050, "RA")
+    regs = {"sent_hi": 1101, "ack_hi": 5001, "rcvd_ack_hi": 1101, "old_ack_hi": 5001}
+    c.send(
+        P_NET,
+        f,
+        [(P_A, to_host_a(6001, 1050, "RA"))],
+        [(in_pin(R.RST_MIRROR, c.slot, epoch=1, regs=regs), f)],
+        note="a RST is never changed or dropped",
+    )
+
+
+@case(
+    "current_path_old_ack_unchanged",
+    "On an entry of the slot's own epoch a reordered older ack is delivered as it is.",
+)
+def _(c: Case) -> None:
+    c.add(out_entry(c.slot), in_entry(c.slot))
+    c.send(P_NET, m_in(5001, 1101, "A"), [(P_A, to_host_a(5001, 1101, "A"))])
+    c.send(P_NET, m_in(5001, 1050, "A"), [(P_A, to_host_a(5001, 1050, "A"))])
+    c.send(
+        P_NET,
+        m_in(5001, 1050, payload=b"d" * 10),
+        [(P_A, to_host_a(5001, 1050, payload=b"d" * 10))],
+    )
+
+
 # 7. Teardown mirrors -------------------------------------------------------------------------
 
 

@@ -14,6 +14,13 @@ control Decide(inout headers_t hdr, inout dysco_meta_t meta) {
             if (meta.split == 1) {
                 meta.punt = 1;
                 meta.pi.reason = REASON_SPLIT;
+            } else if (meta.stale == STALE_DROP) {
+                // a stale pure ack on an old path: dropped (a fired latch still reports)
+                meta.drop = 1;
+                if ((meta.pi.flags & PI_FLAG_LATCH_OWN) != 0) {
+                    meta.mirror = 1;
+                    meta.pi.reason = REASON_LATCH;
+                }
             } else if (meta.opt_other == 1 &&
                        (meta.rw.ack_delta != 0 || meta.rw.tsval_delta != 0 ||
                         meta.rw.tsecr_delta != 0 ||

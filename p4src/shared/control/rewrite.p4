@@ -20,7 +20,11 @@ control SeqAdjust(inout headers_t hdr, in dysco_meta_t meta) {
     apply {
         hdr.tcp.seq_no = hdr.tcp.seq_no + meta.rw.seq_delta;
         if ((hdr.tcp.flags & TCP_ACK) != 0) {
-            hdr.tcp.ack_no = hdr.tcp.ack_no + meta.rw.ack_delta;
+            if (meta.stale == STALE_RAISE) {
+                hdr.tcp.ack_no = meta.rcvd_ack;   // old-path data: the newest ack (5.5)
+            } else {
+                hdr.tcp.ack_no = hdr.tcp.ack_no + meta.rw.ack_delta;
+            }
         }
         if (hdr.tcp_ts.isValid()) {
             hdr.tcp_ts.tsval = hdr.tcp_ts.tsval + meta.rw.tsval_delta;

@@ -338,6 +338,19 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
                 latch = latch | PI_FLAG_LATCH_PEER;
             }
 
+            // 7b. an old path (entry older than the slot's epoch): an ack below what the
+            // host already saw is raised on data, a pure ack is dropped (pipeline.md 5.5)
+            bit<32> d_rcvd_ack = r_rcvd - in_ack;
+            if (is_in && meta.epoch < eff && has_ack && !rst && (hdr.tcp.flags & TCP_SYN) == 0 &&
+                rcvd_valid && SERIAL_GT(d_rcvd_ack)) {
+                if (meta.seq_len == 0) {
+                    meta.stale = STALE_DROP;
+                } else {
+                    meta.stale = STALE_RAISE;
+                }
+            }
+            meta.rcvd_ack = r_rcvd;
+
             // 8. the packet-in fields (unset registers read as 0)
             meta.lo_valid = (bit<1>) lo_valid;
             meta.lo = r_lo;

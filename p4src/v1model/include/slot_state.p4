@@ -154,6 +154,18 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
                         f = f | RV_LATCHED_OWN;
                         latch = PI_FLAG_LATCH_OWN;
                     }
+                    // old path (entry older than the slot): an ack below what the host saw
+                    if (meta.epoch < r_epoch && has_ack &&
+                        (hdr.tcp.flags & (TCP_RST | TCP_SYN)) == 0 &&
+                        (f & RV_RCVD_ACK_HI) != 0 &&
+                        SEQ_GT(r_rcvd, ack + meta.rw.ack_delta)) {
+                        if (meta.seq_len == 0) {
+                            meta.stale = STALE_DROP;
+                        } else {
+                            meta.stale = STALE_RAISE;
+                        }
+                    }
+                    meta.rcvd_ack = r_rcvd;
                 }
 
                 sent_hi.write(i, r_sent);
