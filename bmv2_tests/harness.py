@@ -309,9 +309,9 @@ class P4RuntimeSession:
 # --- the switch ------------------------------------------------------------------------------
 
 
-class Bmv2:
-    """simple_switch_grpc with the nanomsg platform, the Dysco pipeline pushed, and the
-    clone session to the CPU port configured."""
+class Bmv2Process:
+    """simple_switch_grpc with the nanomsg platform and no pipeline: a P4Runtime client (the
+    controller, or :class:`Bmv2`'s session) pushes one. ``address`` is its gRPC endpoint."""
 
     def __init__(self) -> None:
         binary = switch_binary()
@@ -319,6 +319,7 @@ class Bmv2:
         self.tmp = Path(tempfile.mkdtemp(prefix="dysco-bmv2-"))
         self.ipc = f"ipc://{self.tmp}/dp.ipc"
         grpc_port, thrift_port = _free_port(), _free_port()
+        self.address = f"127.0.0.1:{grpc_port}"
         env = dict(os.environ)
         if P4TOOLS_LIB.is_dir():
             env["LD_LIBRARY_PATH"] = f"{P4TOOLS_LIB}:{env.get('LD_LIBRARY_PATH', '')}"
@@ -335,7 +336,7 @@ class Bmv2:
                 "warn",
                 "--",
                 "--grpc-server-addr",
-                f"127.0.0.1:{grpc_port}",
+                self.address,
                 "--cpu-port",
                 str(pl.CPU_PORT),
             ],
@@ -344,10 +345,38 @@ class Bmv2:
             env=env,
         )
         try:
-            self.p4rt = P4RuntimeSession(f"127.0.0.1:{grpc_port}")
+            channel = grpc.insecure_channel(self.address)
+            grpc.channel_ready_future(channel).result(timeout=START_TIMEOUT)
+            channel.close()
+            self.ports = NanomsgPorts(self.ipc)
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.ports.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class Bmv2(Bmv2Process):
+    """A :class:`Bmv2Process` with the Dysco pipeline pushed and the clone session to the CPU
+    port configured through this harness's own P4Runtime session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        try:
+            self.p4rt = P4RuntimeSession(self.address)
             self.p4rt.push_pipeline()
             self.p4rt.clone_session(pl.CPU_CLONE_SESSION, pl.CPU_PORT)
-            self.ports = NanomsgPorts(self.ipc)
         except Exception:
             self.close()
             raise
@@ -385,17 +414,6 @@ class Bmv2:
                 pins.append(self.p4rt.packet_ins.get_nowait())
 
     def close(self) -> None:
-        for closer in (
-            lambda: self.ports.close(),
-            lambda: self.p4rt.close(),
-        ):
-            with contextlib.suppress(Exception):
-                closer()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.log.close()
+        with contextlib.suppress(Exception):
+            self.p4rt.close()
+        super().close()

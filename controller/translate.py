@@ -464,7 +464,24 @@ class Translator:
         return out
 
     def static_updates(self) -> Iterable[tuple[StaticKey, p4r.Update]]:
-        """INSERTs of :meth:`static_entries` (the writer turns ALREADY_EXISTS into MODIFY)."""
+        """INSERTs of :meth:`static_entries` and of the mirror-to-CPU clone session the
+        pipeline clones into (``pipeline.CPU_CLONE_SESSION``; without it a switch drops every
+        mirror). The writer turns ALREADY_EXISTS into MODIFY."""
+        clone = p4r.CloneSessionEntry(
+            session_id=pl.CPU_CLONE_SESSION,
+            replicas=[p4r.Replica(egress_port=pl.CPU_PORT, instance=0)],
+        )
+        yield (
+            ("static", ("clone_session", pl.CPU_CLONE_SESSION)),
+            p4r.Update(
+                type=p4r.Update.INSERT,
+                entity=p4r.Entity(
+                    packet_replication_engine_entry=p4r.PacketReplicationEngineEntry(
+                        clone_session_entry=clone
+                    )
+                ),
+            ),
+        )
         for te in self.static_entries():
             yield (
                 ("static", te.key()),

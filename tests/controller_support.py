@@ -15,6 +15,7 @@ from controller.p4rt.server import (
     CONTRACT_P4INFO,
     NOT_FOUND,
     OK_STATUS,
+    UNIMPLEMENTED,
     Backend,
     UpdateStatus,
     load_contract_p4info,
@@ -106,6 +107,9 @@ class TableBackend(Backend):
         out = []
         with self.lock:
             for u in updates:
+                if not u.entity.HasField("table_entry"):  # the server handles clone sessions
+                    out.append(UpdateStatus(UNIMPLEMENTED, "only table entries can be written"))
+                    continue
                 te = u.entity.table_entry
                 k = self._key(te)
                 if u.type == p4r.Update.INSERT:
