@@ -79,6 +79,4 @@ class Bmv2Net(Net):
 def test_chain_reconfigured_concurrently_on_bmv2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    asyncio.run(
-        asyncio.wait_for(chain_scenario(lambda loop: Bmv2Net(tmp_path, loop), capsys), 180)
-    )
+    asyncio.run(asyncio.wait_for(chain_scenario(lambda loop: Bmv2Net(tmp_path, loop), capsys), 180))

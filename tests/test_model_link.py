@@ -201,9 +201,7 @@ def rig() -> _Rig:
     return _Rig()
 
 
-@pytest.mark.parametrize(
-    ("msg", "status", "owner", "held"), list(_cases())
-)
+@pytest.mark.parametrize(("msg", "status", "owner", "held"), list(_cases()))
 def test_agent_follows_every_row(
     rig: _Rig, msg: LockMsg, status: Status, owner: Owner, held: tuple[RequestId, ...]
 ) -> None:
