@@ -31,7 +31,7 @@ One file configures one daemon, i.e. the control plane of one data-plane device:
     names: {fw1: 10.0.0.5}         # optional: names usable in policy chains
     policies: [...]                # optional: same schema as docs/policies.md
     policy_file: policies.yaml     # optional: alternative to `policies`
-    timers: {rto: 0.02, idle_timeout: 30}   # optional; see TIMER_FIELDS
+    timers: {rto: 0.02, idle_timeout: 3600}   # optional; see TIMER_FIELDS
     management: {socket: /run/dysco/sw1.sock, token_file: /run/dysco/sw1.token}
     metrics: {listen: 127.0.0.1:9108}      # optional; absent: no metrics endpoint
     writes: {max_batch: 1000}              # optional
@@ -93,7 +93,12 @@ TIMER_FIELDS: dict[str, float] = {
     "pending_timeout": 2.0,
     "anchor_timeout": 2.0,
     "done_linger": 2.0,
-    "idle_timeout": 30.0,  # entries unused this long are reported idle to the agent
+    # a session's entries unused this long are removed (an idle TCP session is still a
+    # session: long, like a NAT's established timeout)
+    "idle_timeout": 3600.0,
+    # an old path's entries kept after a reconfiguration for late packets: removed when
+    # unused this long
+    "retired_timeout": 5.0,
     "idle_scan": 1.0,  # how often the controller checks idleness
     "reconnect_max": 5.0,  # longest back-off between P4Runtime reconnection attempts
 }

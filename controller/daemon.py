@@ -446,13 +446,15 @@ class Daemon:
     # -- idle entries and reconciliation ----------------------------------------------------
 
     async def _idle_scan(self) -> None:
-        """Report entries unused for ``idle_timeout`` to the agent (and drop foreign ones).
+        """Report entries unused for ``idle_timeout`` (old paths' retired entries:
+        ``retired_timeout``) to the agent, and drop foreign ones unused for ``idle_timeout``.
 
         Idleness comes from the device (idle time read back with the entries, when the target
         reports it) or, failing that, from the last packet-in that matched the entry.
         """
         period = self.config.timers["idle_scan"]
         timeout = self.config.timers["idle_timeout"]
+        retired_timeout = self.config.timers["retired_timeout"]
         while True:
             await asyncio.sleep(period)
             if not self.client.connected:
@@ -466,7 +468,8 @@ class Daemon:
             for key in list(self.shadow):
                 dev_idle = idle_dev.get(key)
                 idle = dev_idle if dev_idle is not None else now - self.last_hit.get(key, now)
-                if idle >= timeout:
+                limit = retired_timeout if self.agent.is_retired(key) else timeout
+                if idle >= limit:
                     self.counters.idle_reports += 1
                     self.last_hit[key] = now  # report at most once per timeout
                     self.dispatch(EntryIdle(key))

@@ -810,6 +810,12 @@ class Agent:
             hop.closing = True
             self._timer(f"close:{hop.id}", self.config.close_timeout)
 
+    def is_retired(self, key: EntryKey) -> bool:
+        """Whether ``key`` is an old path's IN entry kept after a fold for late packets (a
+        data-plane adapter may report those idle sooner than a session's own entries)."""
+        side = self.by_key.get(key)
+        return side is not None and key in side.retired
+
     def _on_idle(self, key: EntryKey) -> None:
         side = self.by_key.get(key)
         if side is None:

@@ -163,3 +163,53 @@ def test_agent_unreachable_device_exit_3(
     err = capsys.readouterr().err
     assert rc == 3 and "127.0.0.1:1" in err and err.count("\n") == 1
     assert not (tmp_path / "sw9.sock").exists()  # nothing half-started
+
+
+def test_idle_scan_keeps_idle_sessions_and_collects_retired_entries_sooner(
+    tmp_path: Path,
+) -> None:
+    """An idle session keeps its entries for ``idle_timeout`` (a quiet TCP session is still
+    a session); an old path's retired entries go after ``retired_timeout``."""
+    backend = TableBackend()
+    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info()).start()
+    p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
+    cfg_path = daemon_yaml(
+        tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
+        [("c5", 39999, ["10.0.0.5"])], POLICY,
+    )  # fmt: skip
+    text = cfg_path.read_text()
+    old = "timers: {rto: 0.05, idle_scan: 0.2, idle_timeout: 30}"
+    assert old in text
+    cfg_path.write_text(
+        text.replace(
+            old, "timers: {rto: 0.05, idle_scan: 0.1, idle_timeout: 2.5, retired_timeout: 0.3}"
+        )
+    )
+    cfg = load_config(cfg_path)
+
+    async def main() -> None:
+        d = Daemon(cfg)
+        await d.start(connect_timeout=5)
+        try:
+            static = len(d.translator.static_entries())
+            await _until(lambda: len(backend.entries) >= static)
+            for i in range(2):
+                backend.inject(
+                    _syn(41000 + i),
+                    {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1},
+                )
+            await _until(lambda: len(d.shadow) == 4)
+            # pretend the first session's IN entry is an old path kept after a fold
+            retired = next(k for k in d.shadow if k.direction.value == "in")
+            side = d.agent.by_key[retired]
+            side.retired[retired] = None
+            await asyncio.sleep(1.0)  # > retired_timeout, < idle_timeout
+            assert retired not in d.shadow  # collected
+            assert len(d.shadow) == 3  # the sessions' own entries stay while idle
+            await _until(lambda: not d.shadow, timeout=5)  # then idle_timeout removes them
+            assert len(backend.entries) == static
+        finally:
+            await d.stop()
+            srv.stop(0)
+
+    asyncio.run(main())

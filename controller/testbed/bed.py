@@ -320,8 +320,9 @@ class Testbed:
             "policies": policies,
             # generous retransmission and anchor timers: 2 shared cores, 8 DPDK agents,
             # 8 controllers, the boxes and the traffic all compete for CPU
-            "timers": {"idle_timeout": 2, "idle_scan": 0.5, "rto": 0.1, "max_backoff": 1.0,
-                       "anchor_timeout": 6.0, "syn_retries": 10, "max_retries": 20},
+            "timers": {"idle_timeout": 300, "retired_timeout": 2, "idle_scan": 0.5, "rto": 0.1,
+                       "max_backoff": 1.0, "anchor_timeout": 6.0, "syn_retries": 10,
+                       "max_retries": 20},
             "management": {"socket": str(self.dir / f"{d.name}.sock")},
         }  # fmt: skip
 

@@ -5,8 +5,11 @@
 - reconfig: time from request to one path again (the agent's measure) for insert/remove of the
   monitor in an iperf3 session under load (p50, p99; target p50 < 10 ms);
 - stall: the longest gap without received bytes around reconfigurations (target < 200 ms);
-- goodput: iperf3 through the chain [fw, nat] against iperf3 with no policy (plain forwarding
-  through the DPDK agents) (ratio; target >= 0.9).
+- goodput: iperf3 in a Dysco session (a policy with an empty chain: every packet rewritten by
+  the pipeline) against iperf3 with no policy (plain forwarding) between the same two hosts
+  through the same DPDK agents (ratio; target >= 0.9). iperf3 through the chain [fw, nat] is
+  reported too: its packets also cross two box hosts and four more agent passes, so it has no
+  plain baseline on this testbed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 
 from controller.testbed.bed import Testbed, load_topology
 from controller.testbed.scenarios import Spec, Step, run
+
+PLAIN_POLICY_PORT = 9002  # the default testbed's policy with an empty chain
 
 CONNECT = r"""
 import socket, sys, time, statistics
@@ -59,7 +64,8 @@ def run_bench(args: argparse.Namespace) -> int:
     res: dict[str, Any] = {}
     with Testbed(load_topology(None), log=log) as tb:
         srvs = [
-            tb.spawn("server", ["iperf3", "-s", "-p", str(p)], name="iperf3") for p in (5201, 5202)
+            tb.spawn("server", ["iperf3", "-s", "-p", str(p)], name="iperf3")
+            for p in (5201, 5202, PLAIN_POLICY_PORT)
         ]
         echo = [tb.spawn("server", [sys.executable, "-m", "controller.testbed.traffic", "server",
                                     "--port", str(p)], name="traffic")
@@ -71,9 +77,11 @@ def run_bench(args: argparse.Namespace) -> int:
                             "ratio": round(chain / direct, 2), "target": "<= 3"}  # fmt: skip
         log(f"handshake {res['handshake']}")
         plain = _iperf(tb, 5202, 4)
+        dysco = _iperf(tb, PLAIN_POLICY_PORT, 4)
         through = _iperf(tb, 5201, 4)
-        res["goodput"] = {"chain_mbps": through, "plain_mbps": plain,
-                          "ratio": round(through / plain, 3), "target": ">= 0.9"}  # fmt: skip
+        res["goodput"] = {"dysco_mbps": dysco, "plain_mbps": plain,
+                          "ratio": round(dysco / plain, 3), "target": ">= 0.9",
+                          "chain_fw_nat_mbps": through}  # fmt: skip
         log(f"goodput {res['goodput']}")
         # reconfiguration time under iperf3 load
         n = max(2, args.reconfigs)
