@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from controller.cli import Subcommand, register
+from controller.cli import Subcommand, int_at_least, register
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
@@ -65,7 +65,10 @@ def _testbed_run(args: argparse.Namespace) -> int:
 def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("target", choices=["e2e", "dataplane", "controller"], help="what to benchmark")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--reconfigs", type=int, default=20, help="e2e: reconfigurations to time")
+    p.add_argument("--reconfigs", type=int_at_least(2), default=20,
+                   help="e2e: reconfigurations to time")  # fmt: skip
+    p.add_argument("--load-mbps", type=int_at_least(0), default=200,
+                   help="e2e: iperf3 load during the reconfigurations (0: unpaced)")  # fmt: skip
     p.add_argument("--sessions", type=int, default=100_000, help="dataplane: sessions")
     p.add_argument("--seconds", type=float, default=5.0, help="dataplane: window per run")
     p.add_argument("--payload", type=int, default=0, help="dataplane: TCP payload bytes")
