@@ -8,7 +8,8 @@
   ``"dpdk"``), else the reference model (``"refmodel"``). ``translate_entries_per_s`` is the
   translation alone.
 - ``sessions_per_s``: new chained sessions (policy: two boxes) end to end through a daemon:
-  a SYN enters the pipeline (reference model behind an in-process server, ``sessions_target``)
+  a SYN enters the pipeline (the reference model behind a P4Runtime server in its own process,
+  ``sessions_target``)
   -> ``SYN`` packet-in -> agent -> OUT + IN entries written -> chain SYN packet-out -> routed
   out of the network port. Timed from the first SYN to the last chain SYN leaving.
 
@@ -193,15 +194,38 @@ async def _bench_entries(address: str, n: int, batch: int, tmp: Path) -> dict[st
         await client.close()
 
 
-async def _bench_sessions(n: int, tmp: Path) -> dict[str, Any]:
-    from controller.daemon import Daemon
-    from controller.p4rt.backends import RefModelBackend
-    from controller.p4rt.server import P4RuntimeServer
+def _syn_frames(n: int) -> list[bytes]:
     from dysco_proto.frames import build_frame
     from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
+    return [
+        build_frame(
+            Segment(
+                FiveTuple("10.0.0.1", 1024 + i, "198.18.9.9", 80),
+                1000 + i,
+                0,
+                TcpFlags.SYN,
+                options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
+            ),
+            HOST_MAC,
+            DEVICE_MAC,
+        )
+        for i in range(n)
+    ]
+
+
+def sessions_server(n: int) -> int:
+    """The device side of ``sessions_per_s``, in its own process (so that the reference
+    model's per-packet Python does not share the daemon's interpreter lock): a P4Runtime
+    server over the reference model. On ``go`` (stdin) it injects ``n`` SYNs into host
+    port 1 and prints the seconds from the first SYN to the ``n``-th chain SYN leaving the
+    network port."""
+    import threading
+
+    from controller.p4rt.backends import RefModelBackend
+    from controller.p4rt.server import P4RuntimeServer
+
+    done = threading.Event()
     count = 0
     last = 0.0
 
@@ -215,40 +239,67 @@ async def _bench_sessions(n: int, tmp: Path) -> dict[str, Any]:
                     count += 1
                     last = time.perf_counter()
                     if count >= n:
-                        loop.call_soon_threadsafe(done.set)
+                        done.set()
             return outs
 
     backend = Counting()
     srv = P4RuntimeServer(backend, "127.0.0.1:0").start()
-    daemon = Daemon(_config(tmp, srv.address, policies=True), management=False)
+    frames = _syn_frames(n)
+    print(f"sessions server on {srv.address}", flush=True)
     try:
+        if sys.stdin.readline().strip() != "go":
+            return 1
+        t0 = time.perf_counter()
+        for f in frames:
+            backend.inject(f, 1)
+        ok = done.wait(120)
+        print(f"sessions done {last - t0 if ok else -1.0}", flush=True)
+        sys.stdin.readline()  # wait for the daemon to be stopped first
+        return 0 if ok else 1
+    finally:
+        srv.stop()
+
+
+async def _bench_sessions(n: int, tmp: Path) -> dict[str, Any]:
+    from controller.daemon import Daemon
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.bench", "--sessions-server", str(n)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=str(REPO),
+    )
+    daemon = None
+    try:
+        address = _wait_line(proc, "sessions server on", 60).split()[-1]
+        daemon = Daemon(_config(tmp, address, policies=True), management=False)
         await daemon.start(connect_timeout=30)
         while daemon.writer.pending:
             await asyncio.sleep(0.01)
-        frames = []
-        for i in range(n):
-            seg = Segment(
-                FiveTuple("10.0.0.1", 1024 + i, "198.18.9.9", 80), 1000 + i, 0, TcpFlags.SYN,
-                options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
-            )  # fmt: skip
-            frames.append(build_frame(seg, HOST_MAC, DEVICE_MAC))
-        t0 = time.perf_counter()
-        for i, f in enumerate(frames):
-            backend.inject(f, 1)
-            if i % 20 == 19:
-                await asyncio.sleep(0)
-        await asyncio.wait_for(done.wait(), 120)
-        dt = last - t0
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
+        dt = float(line.split()[-1])
+        if dt <= 0:
+            raise BenchError("not every session's chain SYN left the device")
         return {
             "sessions": n,
             "sessions_per_s": round(n / dt),
-            "sessions_target": "refmodel",
+            "sessions_target": "refmodel (own process)",
             "session_write_batches": daemon.writer.stats.batches,
             "session_max_batch": daemon.writer.stats.max_batch_seen,
         }
     finally:
-        await daemon.stop()
-        srv.stop()
+        if daemon is not None:
+            await daemon.stop()
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+        _stop(proc)
 
 
 def run_bench(
@@ -271,3 +322,10 @@ def run_bench(
         if sessions > 0:
             out.update(asyncio.run(_bench_sessions(sessions, tmp)))
     return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--sessions-server":
+        sys.exit(sessions_server(int(sys.argv[2])))
+    print("usage: python -m controller.bench --sessions-server N (dysco bench controller)")
+    sys.exit(2)
