@@ -1460,7 +1460,7 @@ class Agent:
             self._left_unstage(la)
         side = la.side
         if side.lock.request == r:
-            side.lock = LockState(held=side.lock.held)
+            side.lock.release()
             self._release_held(side, side.lock.held.pop(0) if side.lock.held else None)
         if side.busy == r:
             side.busy = None

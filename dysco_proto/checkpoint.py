@@ -156,6 +156,7 @@ def _side(s: Side, dropped: set[RequestId]) -> dict[str, Any]:
             "status": lock.status.value,
             "request": _rid(lock.request),
             "held": [_rid(r) for r in lock.held if r not in dropped],
+            "ended": [_rid(r) for r in lock.ended],
         },
         "epoch": s.epoch,
         "busy": _rid(s.busy),
@@ -237,6 +238,7 @@ def _side_in(hop: Hop, is_left: bool, v: dict[str, Any]) -> Side:
             LockStatus(lk["status"]),
             request,
             [r for r in (_rid_in(x) for x in lk["held"]) if r is not None],
+            [r for r in (_rid_in(x) for x in lk.get("ended", [])) if r is not None],
         ),
         epoch=int(v["epoch"]),
         busy=_rid_in(v["busy"]),
@@ -326,6 +328,6 @@ def _revert(agent: Agent, side: Side) -> list[Action]:
     if side.in_key in side.installed:
         out.append(ModifyEntry(side.in_entry()))
     if side.lock.request == r:
-        side.lock = LockState(held=side.lock.held)
+        side.lock.release()
     side.busy = None
     return out

@@ -5,7 +5,10 @@ Pure functions over :class:`LockState`, shared by the agent and by the model lin
 
 Transitions (r is the incoming request, r' another one):
 
-- UNLOCKED: requestLock(r) -> PENDING(r), forward; ackLock/nackLock -> drop (stale).
+- UNLOCKED: requestLock(r) -> PENDING(r), forward, unless r already ended at this lock (it
+  released it, or this lock refused it): then it is a late copy (a retransmission that lost
+  the race with its nack or cancel) and is nacked, never re-locked (finding orphan-lock,
+  ``dysco_proto/model/MODEL.md``); ackLock/nackLock -> drop (stale).
 - PENDING(r): requestLock(r) -> forward again (retransmission); ackLock(r) -> LOCKED(r) and
   every held request is nacked; nackLock(r) -> UNLOCKED and the first held request is released.
 - PENDING(r'): requestLock(r) -> hold r.
@@ -38,22 +41,44 @@ class Verdict(enum.StrEnum):
     DROP = "drop"  # stale or non-matching: ignore
 
 
+ENDED_MEMORY = 8
+"""How many requests that ended at a lock (released or refused it) the lock remembers: their
+late copies are refused."""
+
+
 @dataclass(slots=True)
 class LockState:
-    """Lock flags of one subsession plus the FIFO of held requests (request, sender info)."""
+    """Lock flags of one subsession plus the FIFO of held requests (request, sender info),
+    and the last requests that ended here (released or were refused by this lock)."""
 
     status: LockStatus = LockStatus.UNLOCKED
     request: RequestId | None = None
     held: list[RequestId] = field(default_factory=list)
+    ended: list[RequestId] = field(default_factory=list)
 
     @property
     def free(self) -> bool:
         return self.status is LockStatus.UNLOCKED
 
+    def end(self, r: RequestId) -> None:
+        """Remember that ``r`` ended at this lock."""
+        if r in self.ended:
+            self.ended.remove(r)
+        self.ended.append(r)
+        del self.ended[:-ENDED_MEMORY]
+
+    def release(self) -> None:
+        """The owner lets go: unlocked, its request remembered as ended."""
+        if self.request is not None:
+            self.end(self.request)
+        self.status, self.request = LockStatus.UNLOCKED, None
+
 
 def on_request(lock: LockState, r: RequestId) -> Verdict:
     """An incoming (or own) requestLock for the subsession."""
     if lock.status is LockStatus.UNLOCKED:
+        if r in lock.ended:
+            return Verdict.NACK  # a late copy of a request that already ended here
         lock.status, lock.request = LockStatus.PENDING, r
         return Verdict.FORWARD
     if lock.request == r:
@@ -62,6 +87,7 @@ def on_request(lock: LockState, r: RequestId) -> Verdict:
         if r not in lock.held:
             lock.held.append(r)
         return Verdict.HOLD
+    lock.end(r)  # refused: its late copies are refused too
     return Verdict.NACK
 
 
@@ -71,6 +97,8 @@ def on_ack(lock: LockState, r: RequestId) -> tuple[Verdict, list[RequestId]]:
         return Verdict.DROP, []
     lock.status = LockStatus.LOCKED
     refused, lock.held = lock.held, []
+    for x in refused:
+        lock.end(x)
     return Verdict.FORWARD, refused
 
 
@@ -78,7 +106,7 @@ def on_nack(lock: LockState, r: RequestId) -> tuple[Verdict, RequestId | None]:
     """nackLock(r) from the right. Returns the verdict and the held request to release."""
     if lock.request != r or lock.status is not LockStatus.PENDING:
         return Verdict.DROP, None
-    lock.status, lock.request = LockStatus.UNLOCKED, None
+    lock.release()
     nxt = lock.held.pop(0) if lock.held else None
     return Verdict.FORWARD, nxt
 
@@ -86,7 +114,7 @@ def on_nack(lock: LockState, r: RequestId) -> tuple[Verdict, RequestId | None]:
 def on_cancel(lock: LockState, r: RequestId) -> tuple[Verdict, RequestId | None]:
     """cancelLock(r): clear the lock if r holds it; always forwarded (for the ackCancel)."""
     if lock.request == r and lock.status is not LockStatus.UNLOCKED:
-        lock.status, lock.request = LockStatus.UNLOCKED, None
+        lock.release()
         nxt = lock.held.pop(0) if lock.held else None
         return Verdict.FORWARD, nxt
     if r in lock.held:

@@ -64,12 +64,15 @@ def _cases() -> Iterator[tuple[LockMsg, Status, Owner, tuple[RequestId, ...]]]:
 
 
 def _abstract(status: Status, owner: Owner, held: tuple[RequestId, ...]) -> Lock[RequestId]:
-    who = None if owner is Owner.NONE else R if owner is Owner.SAME else OTHER
-    return Lock(status, who, held)
+    if status is Status.UNLOCKED:  # the relation: whether R already ended at the lock
+        return Lock(status, None, held, frozenset({R} if owner is Owner.SAME else {OTHER}))
+    return Lock(status, R if owner is Owner.SAME else OTHER, held)
 
 
 def _concrete(lock: Lock[RequestId]) -> LockState:
-    return LockState(LockStatus(lock.status.value), lock.owner, list(lock.held))
+    return LockState(
+        LockStatus(lock.status.value), lock.owner, list(lock.held), sorted(lock.ended, key=str)
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -306,12 +309,9 @@ def test_injected_bug_is_caught_by_the_row_check(
 # finding orphan-lock, on the real agents
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding orphan-lock (MODEL.md): a retransmitted requestLock that arrives after "
-    "its request was refused re-takes an intermediate lock that nothing releases",
-)
 def test_no_orphan_lock_after_a_retransmitted_request() -> None:
+    """Finding orphan-lock (MODEL.md), fixed: a lock remembers the requests that ended at it
+    (released it, or were refused by it) and nacks their late copies instead of re-locking."""
     cs = chain_session(1, seed=11)
     drv, c, m, s = cs.driver, cs.client, cs.boxes[0], cs.server
     queue: list[SendControl] = []

@@ -264,7 +264,8 @@ bit sa_relayed[NN];   /* a box relayed a new-path SYN-ACK: its new path is estab
 
 /* lock of each node's right side; held FIFO; held messages keyed by (node, request) */
 byte lk[NN]; byte lkr[NN]; byte hq[NN * HMAX]; byte hn[NN];
-/* seen[HI(n, r)]: node n's lock has already been released by r (nack, cancel or finish) */
+/* seen[HI(n, r)]: r has ended at node n's lock: r released it (nack, cancel or finish) or
+   the lock refused r (nack at a request, or a held r refused when another was granted) */
 bit seen[NN * NR1];
 bit hmv[NN * NR1]; byte hmsub[NN * NR1]; byte hmd[NN * NR1]; byte hmrs[NN * NR1];
 

@@ -41,7 +41,9 @@ inline HELD_APPEND(n, r) {
 inline HELD_REFUSE_ALL(n) {
   v_i = 0;
   do
-  :: v_i < hn[n] -> v_ref[v_i] = hq[n*HMAX + v_i]; hq[n*HMAX + v_i] = 0; v_i++
+  :: v_i < hn[n] ->
+     v_ref[v_i] = hq[n*HMAX + v_i]; seen[HI(n, hq[n*HMAX + v_i])] = 1;
+     hq[n*HMAX + v_i] = 0; v_i++
   :: else -> break
   od;
   v_nref = hn[n];
@@ -85,6 +87,8 @@ inline HELD_REMOVE(n, r) {
 
 def _guard(row: Row) -> str:
     st = f"lk[n] == {_STATUS[row.status]}"
+    if row.status is Status.UNLOCKED:  # the relation is "r released this lock" (seen)
+        return f"{st} && {'' if row.owner is Owner.SAME else '!'}seen[HI(n, r)]"
     if row.owner is Owner.SAME:
         return f"{st} && lkr[n] == r"
     if row.owner is Owner.OTHER:
@@ -109,6 +113,8 @@ def _effects(row: Row) -> list[str]:
     }[row.held]
     if held:
         out.append(held)
+    if row.verdict.value == "nack":
+        out.append("seen[HI(n, r)] = 1")  # r ends here: its late copies are refused too
     out.append(f"v_verdict = {_VERDICT[row.verdict.value]}")
     out.append(f"v_match = {1 if row.matching else 0}")
     return out

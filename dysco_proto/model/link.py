@@ -47,7 +47,7 @@ def view(lock: LockState) -> ALock:
     """The abstract value of an agent lock."""
     status = Status(lock.status.value)
     owner = lock.request if status is not Status.UNLOCKED else None
-    return Lock(status, owner, tuple(lock.held))
+    return Lock(status, owner, tuple(lock.held), frozenset(lock.ended))
 
 
 def _right_sides(agent: Agent) -> list[Side]:

@@ -17,7 +17,9 @@ inline HELD_APPEND(n, r) {
 inline HELD_REFUSE_ALL(n) {
   v_i = 0;
   do
-  :: v_i < hn[n] -> v_ref[v_i] = hq[n*HMAX + v_i]; hq[n*HMAX + v_i] = 0; v_i++
+  :: v_i < hn[n] ->
+     v_ref[v_i] = hq[n*HMAX + v_i]; seen[HI(n, hq[n*HMAX + v_i])] = 1;
+     hq[n*HMAX + v_i] = 0; v_i++
   :: else -> break
   od;
   v_nref = hn[n];
@@ -60,8 +62,10 @@ inline HELD_REMOVE(n, r) {
 inline LOCK_REQUEST(n, r) {
   v_rel = 0; v_nref = 0;
   if
-  :: (lk[n] == L_UNL) ->  /* take the lock, forward */
+  :: (lk[n] == L_UNL && !seen[HI(n, r)]) ->  /* take the lock, forward */
      lk[n] = L_PEND; lkr[n] = r; v_verdict = V_FORWARD; v_match = 1
+  :: (lk[n] == L_UNL && seen[HI(n, r)]) ->  /* late copy of an ended r: nack */
+     seen[HI(n, r)] = 1; v_verdict = V_NACK; v_match = 1
   :: (lk[n] == L_PEND && lkr[n] == r) ->  /* retransmission: forward */
      v_verdict = V_FORWARD; v_match = 1
   :: (lk[n] == L_PEND && lkr[n] != r) ->  /* contention: hold r */
@@ -69,14 +73,16 @@ inline LOCK_REQUEST(n, r) {
   :: (lk[n] == L_LOCKED && lkr[n] == r) ->  /* retransmission: forward */
      v_verdict = V_FORWARD; v_match = 1
   :: (lk[n] == L_LOCKED && lkr[n] != r) ->  /* locked by another: nack */
-     v_verdict = V_NACK; v_match = 1
+     seen[HI(n, r)] = 1; v_verdict = V_NACK; v_match = 1
   fi
 }
 
 inline LOCK_ACK(n, r) {
   v_rel = 0; v_nref = 0;
   if
-  :: (lk[n] == L_UNL) ->  /* stale */
+  :: (lk[n] == L_UNL && !seen[HI(n, r)]) ->  /* stale */
+     v_verdict = V_DROP; v_match = 0
+  :: (lk[n] == L_UNL && seen[HI(n, r)]) ->  /* stale (r ended here) */
      v_verdict = V_DROP; v_match = 0
   :: (lk[n] == L_PEND && lkr[n] == r) ->  /* granted: nack the held */
      lk[n] = L_LOCKED; HELD_REFUSE_ALL(n); v_verdict = V_FORWARD; v_match = 1
@@ -92,7 +98,9 @@ inline LOCK_ACK(n, r) {
 inline LOCK_NACK(n, r) {
   v_rel = 0; v_nref = 0;
   if
-  :: (lk[n] == L_UNL) ->  /* stale */
+  :: (lk[n] == L_UNL && !seen[HI(n, r)]) ->  /* stale */
+     v_verdict = V_DROP; v_match = 0
+  :: (lk[n] == L_UNL && seen[HI(n, r)]) ->  /* stale (r ended here) */
      v_verdict = V_DROP; v_match = 0
   :: (lk[n] == L_PEND && lkr[n] == r) ->  /* refused: release */
      lk[n] = L_UNL; lkr[n] = 0; HELD_POP(n); v_verdict = V_FORWARD; v_match = 1
@@ -108,7 +116,9 @@ inline LOCK_NACK(n, r) {
 inline LOCK_CANCEL(n, r) {
   v_rel = 0; v_nref = 0;
   if
-  :: (lk[n] == L_UNL) ->  /* nothing to clear */
+  :: (lk[n] == L_UNL && !seen[HI(n, r)]) ->  /* nothing to clear */
+     HELD_REMOVE(n, r); v_verdict = V_FORWARD; v_match = 0
+  :: (lk[n] == L_UNL && seen[HI(n, r)]) ->  /* already cleared */
      HELD_REMOVE(n, r); v_verdict = V_FORWARD; v_match = 0
   :: (lk[n] == L_PEND && lkr[n] == r) ->  /* clear, release */
      lk[n] = L_UNL; lkr[n] = 0; HELD_POP(n); v_verdict = V_FORWARD; v_match = 1
@@ -124,7 +134,9 @@ inline LOCK_CANCEL(n, r) {
 inline LOCK_FINISH(n, r) {
   v_rel = 0; v_nref = 0;
   if
-  :: (lk[n] == L_UNL) ->  /* already free */
+  :: (lk[n] == L_UNL && !seen[HI(n, r)]) ->  /* already free */
+     v_verdict = V_DROP; v_match = 1
+  :: (lk[n] == L_UNL && seen[HI(n, r)]) ->  /* already ended */
      v_verdict = V_DROP; v_match = 1
   :: (lk[n] == L_PEND && lkr[n] == r) ->  /* release */
      lk[n] = L_UNL; lkr[n] = 0; HELD_POP(n); v_verdict = V_FORWARD; v_match = 1

@@ -11,8 +11,9 @@ for two consumers:
 
 A lock is held by the left end of a subsession: a status (UNLOCKED, PENDING, LOCKED), the
 request that owns it, and a FIFO of *held* requests. A row is selected by the message, the
-status and the relation of the message's request ``r`` to the owner (NONE when unlocked,
-SAME, or OTHER). It gives the next status and owner, what happens to the held FIFO, the
+status and the relation of the message's request ``r`` to the owner (SAME or OTHER; for an
+unlocked lock: whether ``r`` has already ended here, i.e. released it or was refused by it).
+It gives the next status and owner, what happens to the held FIFO, the
 verdict (what the agent does with the message) and whether the message "matches" the lock
 state (the model asserts that a non-matching ackLock/nackLock only ever reaches a port when
 its request is already stale at its left anchor).
@@ -50,7 +51,7 @@ class Status(enum.StrEnum):
 class Owner(enum.StrEnum):
     """Relation of the message's request to the lock owner, before and after a step."""
 
-    NONE = "none"  # no owner (only with UNLOCKED)
+    NONE = "none"  # (after a step only) no owner: unlocked
     SAME = "same"  # the owner is the message's request r
     OTHER = "other"  # some other request owns the lock
     KEEP = "keep"  # (after a step only) unchanged
@@ -99,31 +100,36 @@ F, H, N, D = Verdict.FORWARD, Verdict.HOLD, Verdict.NACK, Verdict.DROP
 
 TABLE: tuple[Row, ...] = (
     # requestLock(r) from the left
-    Row(LockMsg.REQUEST, U, NONE, P, SAME, HeldOp.KEEP, F, True, "take the lock, forward"),
+    Row(LockMsg.REQUEST, U, OTHER, P, SAME, HeldOp.KEEP, F, True, "take the lock, forward"),
+    Row(LockMsg.REQUEST, U, SAME, U, KEEP, HeldOp.KEEP, N, True, "late copy of an ended r: nack"),
     Row(LockMsg.REQUEST, P, SAME, P, KEEP, HeldOp.KEEP, F, True, "retransmission: forward"),
     Row(LockMsg.REQUEST, P, OTHER, P, KEEP, HeldOp.APPEND, H, True, "contention: hold r"),
     Row(LockMsg.REQUEST, L, SAME, L, KEEP, HeldOp.KEEP, F, True, "retransmission: forward"),
     Row(LockMsg.REQUEST, L, OTHER, L, KEEP, HeldOp.KEEP, N, True, "locked by another: nack"),
     # ackLock(r) from the right
-    Row(LockMsg.ACK, U, NONE, U, KEEP, HeldOp.KEEP, D, False, "stale"),
+    Row(LockMsg.ACK, U, OTHER, U, KEEP, HeldOp.KEEP, D, False, "stale"),
+    Row(LockMsg.ACK, U, SAME, U, KEEP, HeldOp.KEEP, D, False, "stale (r ended here)"),
     Row(LockMsg.ACK, P, SAME, L, KEEP, HeldOp.REFUSE_ALL, F, True, "granted: nack the held"),
     Row(LockMsg.ACK, P, OTHER, P, KEEP, HeldOp.KEEP, D, False, "stale"),
     Row(LockMsg.ACK, L, SAME, L, KEEP, HeldOp.REFUSE_ALL, F, True, "duplicate: forward"),
     Row(LockMsg.ACK, L, OTHER, L, KEEP, HeldOp.KEEP, D, False, "stale"),
     # nackLock(r) from the right
-    Row(LockMsg.NACK, U, NONE, U, KEEP, HeldOp.KEEP, D, False, "stale"),
+    Row(LockMsg.NACK, U, OTHER, U, KEEP, HeldOp.KEEP, D, False, "stale"),
+    Row(LockMsg.NACK, U, SAME, U, KEEP, HeldOp.KEEP, D, False, "stale (r ended here)"),
     Row(LockMsg.NACK, P, SAME, U, NONE, HeldOp.RELEASE_FIRST, F, True, "refused: release"),
     Row(LockMsg.NACK, P, OTHER, P, KEEP, HeldOp.KEEP, D, False, "stale"),
     Row(LockMsg.NACK, L, SAME, L, KEEP, HeldOp.KEEP, D, False, "stale (already granted)"),
     Row(LockMsg.NACK, L, OTHER, L, KEEP, HeldOp.KEEP, D, False, "stale"),
     # cancelLock(r) from the left: always forwarded (the right anchor answers ackCancel)
-    Row(LockMsg.CANCEL, U, NONE, U, KEEP, HeldOp.REMOVE, F, False, "nothing to clear"),
+    Row(LockMsg.CANCEL, U, OTHER, U, KEEP, HeldOp.REMOVE, F, False, "nothing to clear"),
+    Row(LockMsg.CANCEL, U, SAME, U, KEEP, HeldOp.REMOVE, F, False, "already cleared"),
     Row(LockMsg.CANCEL, P, SAME, U, NONE, HeldOp.RELEASE_FIRST, F, True, "clear, release"),
     Row(LockMsg.CANCEL, P, OTHER, P, KEEP, HeldOp.REMOVE, F, False, "forget r if held"),
     Row(LockMsg.CANCEL, L, SAME, U, NONE, HeldOp.RELEASE_FIRST, F, True, "clear, release"),
     Row(LockMsg.CANCEL, L, OTHER, L, KEEP, HeldOp.REMOVE, F, False, "forget r if held"),
     # the left anchor ends its own request r
-    Row(LockMsg.FINISH, U, NONE, U, KEEP, HeldOp.KEEP, D, True, "already free"),
+    Row(LockMsg.FINISH, U, OTHER, U, KEEP, HeldOp.KEEP, D, True, "already free"),
+    Row(LockMsg.FINISH, U, SAME, U, KEEP, HeldOp.KEEP, D, True, "already ended"),
     Row(LockMsg.FINISH, P, SAME, U, NONE, HeldOp.RELEASE_FIRST, F, True, "release"),
     Row(LockMsg.FINISH, P, OTHER, P, KEEP, HeldOp.KEEP, D, True, "not ours"),
     Row(LockMsg.FINISH, L, SAME, U, NONE, HeldOp.RELEASE_FIRST, F, True, "release"),
@@ -131,8 +137,18 @@ TABLE: tuple[Row, ...] = (
 )
 """Every (message, status, owner relation) appears exactly once."""
 
-STATES: tuple[tuple[Status, Owner], ...] = ((U, NONE), (P, SAME), (P, OTHER), (L, SAME), (L, OTHER))
-"""The reachable (status, owner relation) pairs: UNLOCKED has no owner, the others do."""
+STATES: tuple[tuple[Status, Owner], ...] = (
+    (U, SAME),
+    (U, OTHER),
+    (P, SAME),
+    (P, OTHER),
+    (L, SAME),
+    (L, OTHER),
+)
+"""The reachable (status, owner relation) pairs. An UNLOCKED lock has no owner; its relation
+to ``r`` says whether ``r`` already ended here, releasing it or refused by it (SAME: a late
+copy of ``r``'s requestLock must not take it again, finding orphan-lock in ``MODEL.md``), or
+not (OTHER)."""
 
 
 def row_for(msg: LockMsg, status: Status, owner: Owner) -> Row:
@@ -153,6 +169,7 @@ class Lock(Generic[R]):
     status: Status = Status.UNLOCKED
     owner: R | None = None
     held: tuple[R, ...] = ()
+    ended: frozenset[R] = frozenset()  # requests that released this lock or were refused by it
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +184,9 @@ class Step(Generic[R]):
 
 
 def relation(lock: Lock[R], r: R) -> Owner:
-    """The owner relation of ``r`` to ``lock``."""
+    """The owner relation of ``r`` to ``lock`` (unlocked: whether ``r`` ended here)."""
     if lock.status is Status.UNLOCKED:
-        return Owner.NONE
+        return Owner.SAME if r in lock.ended else Owner.OTHER
     return Owner.SAME if lock.owner == r else Owner.OTHER
 
 
@@ -195,7 +212,12 @@ def step(lock: Lock[R], msg: LockMsg, r: R) -> Step[R]:
         owner = r
     else:
         owner = None
-    new = Lock(row.next_status, owner, tuple(held))
+    ended = lock.ended | set(refused)  # held requests refused by the grant
+    if row.status is not Status.UNLOCKED and row.next_status is Status.UNLOCKED:
+        ended = ended | {r}  # r released the lock
+    if row.verdict is Verdict.NACK:
+        ended = ended | {r}  # r refused here
+    new = Lock(row.next_status, owner, tuple(held), frozenset(ended))
     return Step(row, new, row.verdict, refused, released)
 
 
