@@ -4,7 +4,8 @@ One file configures one daemon, i.e. the control plane of one data-plane device:
 
     device:
       name: sw1                    # optional; used in logs, metrics, default socket name
-      address: 127.0.0.1:9559      # required: the device's P4Runtime server (host:port)
+      address: 127.0.0.1:9559      # required: the device's P4Runtime server (host:port, or
+                                   # unix:///path for a server on a Unix socket)
       device_id: 1                 # optional, default 1
       election_id: 1               # optional, default 1 (>= 1)
       p4info: ../p4src/build/dysco.p4info.txtpb  # optional; default: the project's build
@@ -272,6 +273,17 @@ class _Parser(_PolicyParser):
                 self.fail(node, path, f"must be a loopback address, got {host!r}")
         return host, port
 
+    def device_address(self, node: Node, path: str) -> str:
+        """A gRPC target: ``host:port``, or ``unix:///absolute/path`` (a Unix socket)."""
+        text = self.string(node, path, "host:port or unix:///path")
+        if text.startswith("unix:"):
+            sock = text.removeprefix("unix://") if text.startswith("unix://") else text[5:]
+            if not sock.startswith("/"):
+                self.fail(node, path, f"expected unix:///absolute/path, got {text!r}")
+            return f"unix://{sock}"
+        host, port = self.endpoint(node, path)
+        return f"{host}:{port}"
+
     def path(self, node: Node, path: str, *, must_exist: bool) -> Path:
         text = self.string(node, path, "a file path")
         p = Path(os.path.expanduser(text))
@@ -380,7 +392,7 @@ class _Parser(_PolicyParser):
             required=("address",),
         )
         name = self.name(f["name"][1], "device.name") if "name" in f else "dysco"
-        host, port = self.endpoint(f["address"][1], "device.address")
+        address = self.device_address(f["address"][1], "device.address")
         device_id = (
             self.integer(f["device_id"][1], "device.device_id", 0, 2**64 - 1)
             if "device_id" in f
@@ -416,7 +428,7 @@ class _Parser(_PolicyParser):
                 self.fail(vnode, "device.push_pipeline", f"expected auto, always, never: {push!r}")
         return DeviceConfig(
             name=name,
-            address=f"{host}:{port}",
+            address=address,
             device_id=device_id,
             election_id=election_id,
             p4info=p4info,

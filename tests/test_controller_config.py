@@ -57,6 +57,11 @@ def _err(cfgdir: Path, text: str) -> ConfigError:
     return e
 
 
+def test_unix_socket_device_address(cfgdir: Path) -> None:
+    c = _load(cfgdir, BASE.replace("127.0.0.1:9559", "unix:///run/sw1/p4rt.sock"))
+    assert c.device.address == "unix:///run/sw1/p4rt.sock"
+
+
 def test_valid_config(cfgdir: Path) -> None:
     c = _load(cfgdir, BASE)
     assert c.device.name == "sw1" and c.device.address == "127.0.0.1:9559"
@@ -94,6 +99,7 @@ CASES = [
     ("missing address", "  address: 127.0.0.1:9559\n", "", 2, "device.address", "missing"),
     ("bad address", "127.0.0.1:9559", "127.0.0.1", 3, "device.address", "host:port"),
     ("address port range", "127.0.0.1:9559", "127.0.0.1:70000", 3, "device.address", "range"),
+    ("relative unix address", "127.0.0.1:9559", "unix:sw.sock", 3, "device.address", "absolute"),
     ("device_id type", "device_id: 1", "device_id: one", 4, "device.device_id", "integer"),
     ("p4info missing", "p4info.txtpb", "nope.txtpb", 5, "device.p4info", "no such file"),
     ("cpu_port range", "cpu_port: 255", "cpu_port: -1", 6, "device.cpu_port", "range"),

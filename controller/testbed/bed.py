@@ -30,8 +30,24 @@ import yaml
 
 from controller.testbed import boxes
 from controller.testbed.net import PREFIX, STATE, cleanup, record_pid, sh
+from dysco_proto.pipeline import CPU_PORT
 
 REPO = Path(__file__).resolve().parents[2]
+BMV2_JSON = REPO / "p4src" / "build" / "dysco.json"
+TARGETS = ("dpdk", "bmv2")
+"""Data planes the testbed runs: the DPDK agent (default), or bmv2's simple_switch_grpc."""
+
+
+def bmv2_switch() -> str | None:
+    """Path of simple_switch_grpc (PATH, then /opt/p4tools/bin), or ``None``."""
+    import shutil
+
+    found = shutil.which("simple_switch_grpc")
+    if found is None and Path("/opt/p4tools/bin/simple_switch_grpc").exists():
+        found = "/opt/p4tools/bin/simple_switch_grpc"
+    return found if found is not None and BMV2_JSON.exists() else None
+
+
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 
@@ -87,9 +103,12 @@ class Testbed:
 
     def __init__(self, topo: dict[str, Any], *, target: str = "dpdk", log: Any = None,
                  peer_loss: float = 0.0, rid: str | None = None) -> None:  # fmt: skip
-        if target != "dpdk":
+        if target not in TARGETS:
+            raise RuntimeError(f"unknown target {target!r} (one of: {', '.join(TARGETS)})")
+        if target == "bmv2" and bmv2_switch() is None:
             raise RuntimeError(
-                f"target {target!r}: only the DPDK agent is wired into the testbed so far"
+                "target bmv2 needs simple_switch_grpc (on PATH or under /opt/p4tools/bin) and "
+                "p4src/build/dysco.json"
             )
         self.topo = topo
         self.target = target
@@ -152,10 +171,13 @@ class Testbed:
         t0 = time.monotonic()
         self._build_net()
         self.log(f"namespaces and veths up ({time.monotonic() - t0:.1f}s)")
-        self._start_devices()
-        self.log(
-            f"{len(self.devices)} DPDK agents + P4Runtime servers up ({time.monotonic() - t0:.1f}s)"
-        )
+        if self.target == "bmv2":
+            self._start_bmv2()
+            what = "bmv2 switches"
+        else:
+            self._start_devices()
+            what = "DPDK agents + P4Runtime servers"
+        self.log(f"{len(self.devices)} {what} up ({time.monotonic() - t0:.1f}s)")
         self._start_controllers()
         self.log(f"{len(self.devices)} controllers up ({time.monotonic() - t0:.1f}s)")
         self._start_boxes()
@@ -277,6 +299,43 @@ class Testbed:
             d.server = P4RuntimeServer(backend, "127.0.0.1:0", workers=4).start()
             d.p4rt_address = d.server.address
 
+    def _start_bmv2(self) -> None:
+        """One simple_switch_grpc per device, in the device's namespace, on the same veths
+        (port j: host j, port n: the network), CPU port 255. Its gRPC server listens on a
+        Unix socket (reachable from the controllers in the root namespace); the controller
+        pushes the compiled pipeline (``p4src/build/``)."""
+        binary = bmv2_switch()
+        assert binary is not None
+        for d in self.devices:
+            ifaces: list[str] = []
+            for j in range(len(d.hosts)):
+                ifaces += ["-i", f"{j}@h{j}"]
+            ifaces += ["-i", f"{len(d.hosts)}@net"]
+            sock = self.dir / f"{d.name}.p4rt.sock"
+            d.p4rt_address = f"unix://{sock}"
+            args = ["ip", "netns", "exec", d.ns, binary, "--no-p4", *ifaces,
+                    "--thrift-port", "9090", "--log-level", "error", "--device-id", "1", "--",
+                    "--grpc-server-addr", d.p4rt_address, "--cpu-port", str(CPU_PORT)]  # fmt: skip
+            logf = open(self.dir / f"{d.name}.switch.log", "wb")  # noqa: SIM115
+            env = dict(os.environ)
+            lib = Path(binary).resolve().parent.parent / "lib"
+            if lib.is_dir():
+                env["LD_LIBRARY_PATH"] = f"{lib}:{env.get('LD_LIBRARY_PATH', '')}"
+            d.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, env=env)
+            self.procs.append(d.proc)
+            record_pid(self.rid, d.proc.pid, f"simple_switch_grpc {d.name}")
+        for d in self.devices:
+            sock = Path(d.p4rt_address.removeprefix("unix://"))
+            deadline = time.monotonic() + 30
+            while not sock.exists():
+                assert d.proc is not None
+                if d.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"simple_switch_grpc {d.name} did not start: "
+                        + (self.dir / f"{d.name}.switch.log").read_text(errors="replace")[-2000:]
+                    )
+                time.sleep(0.05)
+
     # -- controllers -----------------------------------------------------------------------
 
     def device_config(self, d: Device) -> dict[str, Any]:
@@ -304,9 +363,12 @@ class Testbed:
                     k: (names.get(v, v) if k in ("src", "dst") else v) for k, v in m.items()
                 }
                 policies.append(q)
+        device: dict[str, Any] = {"name": d.name, "address": d.p4rt_address, "mac": d.mac,
+                                  "push_pipeline": "auto"}  # fmt: skip
+        if self.target == "bmv2":
+            device["device_config"] = str(BMV2_JSON)
         return {
-            "device": {"name": d.name, "address": d.p4rt_address, "mac": d.mac,
-                       "push_pipeline": "auto"},
+            "device": device,
             "ports": {
                 "hosts": [{"name": h.name, "port": j, "address": h.address, "mac": h.mac}
                           for j, h in enumerate(d.hosts)],

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from controller.cli import Subcommand, int_at_least, register
+from controller.commands import _guard
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
@@ -21,16 +22,13 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
 def _demo_run(args: argparse.Namespace) -> int:
     from controller.testbed.demo import run_demo
 
-    if args.target == "bmv2":
-        print("dysco demo: --target bmv2 is not wired into the testbed yet", file=sys.stderr)
-        return 2
     return run_demo(args.target, args.scenario, args.out)
 
 
 def _testbed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["up", "down", "cleanup", "status"])
     p.add_argument("--scenario", type=Path, help="testbed YAML (default: the built-in one)")
-    p.add_argument("--target", choices=["dpdk"], default="dpdk")
+    p.add_argument("--target", choices=["dpdk", "bmv2"], default="dpdk", help="data plane")
     p.add_argument("--run-id", help="down/cleanup: only this run (default: every run)")
 
 
@@ -101,8 +99,12 @@ def _bench_run(args: argparse.Namespace) -> int:
 
 
 register(
-    Subcommand("demo", "end-to-end demo on real middleboxes (needs root)", _demo_args, _demo_run)
+    Subcommand(
+        "demo", "end-to-end demo on real middleboxes (needs root)", _demo_args, _guard(_demo_run)
+    )
 )
 register(Subcommand("testbed", "namespaces testbed: up | down | cleanup | status", _testbed_args,
-                    _testbed_run))  # fmt: skip
-register(Subcommand("bench", "benchmarks: e2e (testbed) | dataplane", _bench_args, _bench_run))
+                    _guard(_testbed_run)))  # fmt: skip
+register(
+    Subcommand("bench", "benchmarks: e2e (testbed) | dataplane", _bench_args, _guard(_bench_run))
+)

@@ -19,14 +19,18 @@ from typing import Any
 from controller.testbed.bed import Testbed, load_topology
 from controller.testbed.scenarios import Result, Spec, Step, run
 
+DEMO_RATE = {"dpdk": 3e6, "bmv2": 2.5e5}
+"""Bytes/s each way: bmv2's simple_switch forwards a few thousand packets per second, and
+every packet crosses up to six of them on this testbed."""
 
-def demo_spec(seconds: float = 14.0) -> Spec:
+
+def demo_spec(seconds: float = 14.0, rate: float = DEMO_RATE["dpdk"]) -> Spec:
     k = seconds / 14.0
     return Spec(
         "demo",
         port=9000,
         seconds=seconds,
-        rate=3e6,
+        rate=rate,
         steps=[
             Step(round(3.0 * k, 2), "insert-monitor", "client", "insert", "fw", ["mon"]),
             Step(round(6.5 * k, 2), "remove-proxy", "nat", "remove", "server", []),
@@ -137,7 +141,7 @@ def run_demo(target: str = "dpdk", scenario: Path | None = None, out: Path = Pat
     log(f"dysco demo: target {target}, testbed {scenario or 'default'}")
     with Testbed(topo, target=target, log=lambda m: log(f"  testbed: {m}")) as tb:
         log(f"  run id {tb.rid}: {len(tb.hosts)} hosts, {len(tb.devices)} devices/controllers")
-        spec = demo_spec()
+        spec = demo_spec(rate=DEMO_RATE[target])
         log(f"live transfer through [fw, nat, proxy] for {spec.seconds:.0f}s (2 directions)")
         r = run(tb, spec, log=log)
         relations = list(tb.relations)
