@@ -7,7 +7,8 @@
   against the table;
 - an injected bug in the lock logic (a request that finds PENDING(r') is forwarded instead of
   held) is caught by both checks;
-- finding orphan-lock (see dysco_proto/model/MODEL.md) reproduced on the real agents.
+- finding orphan-lock (see dysco_proto/model/MODEL.md): its trail on the real agents, which
+  the fix (a lock nacks late copies of requests that ended at it) now passes.
 """
 
 from __future__ import annotations
