@@ -126,6 +126,7 @@ class Daemon:
             device_config = config.device.device_config.read_bytes()
         self.device_config = device_config or b""
         self.agent = self._new_agent()
+        self._static_queued = False
         self.translator = Translator(self.p4info, config, self._lookup_entry)
         self.metrics = Metrics(config.device.name)
         self.counters = Counters()
@@ -505,6 +506,7 @@ class Daemon:
         installed but the device lost are re-installed, entries we did not install removed.
         """
         await self._install_static()
+        self._static_queued = True
         device: dict[EntryKey, MappingEntry] = {}
         async for te in self.client.read_table_entries(0):
             got = self.translator.entry_from_p4(te)
@@ -682,6 +684,9 @@ class Daemon:
             "address": self.config.device.address,
             "device_id": self.config.device.device_id,
             "connected": self.client.connected,
+            # the device holds the pipeline-wide entries (routes, clone session, ...) and
+            # every write so far: new sessions can start
+            "ready": self.client.connected and self._static_queued and self.writer.pending == 0,
             "pipeline_pushed": self.client.pipeline_pushed,
             "reconnects": self.client.reconnects,
             "agent_addresses": list(self.config.addresses),

@@ -425,7 +425,7 @@ class Testbed:
                 )
             try:
                 st = self.mgmt(d, "status", timeout=2)
-                if st.get("connected"):
+                if st.get("ready"):
                     return
             except Exception:
                 pass
