@@ -3,8 +3,9 @@ project's P4Runtime server, and daemon configurations on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
@@ -188,3 +189,29 @@ management: {{socket: {tmp / (name + ".sock")}}}
     path = tmp / f"{name}.yaml"
     path.write_text(text)
     return path
+
+
+WEB_POLICY = "policies:\n  - {name: web, match: {dport: 80}, chain: [10.0.0.5]}\n"
+"""A policy that chains port-80 sessions through one box, 10.0.0.5."""
+
+
+def syn_frame(sport: int) -> bytes:
+    """A first SYN from host 10.0.0.1 (port ``sport``) to 10.0.0.9:80, as a device sees it."""
+    from dysco_proto.frames import build_frame
+    from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
+
+    seg = Segment(
+        FiveTuple("10.0.0.1", sport, "10.0.0.9", 80), 1000, 0, TcpFlags.SYN,
+        options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
+    )  # fmt: skip
+    return build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01")
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait (on the running loop) until ``cond()`` holds; AssertionError after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.01)

@@ -14,28 +14,16 @@ from controller.config import load_config
 from controller.daemon import Daemon
 from controller.p4rt.server import P4RuntimeServer
 from dysco_proto import pipeline as pl
-from dysco_proto.frames import build_frame, parse_frame
-from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
-from tests.controller_support import TableBackend, contract_p4info, daemon_yaml, write_p4info
-
-POLICY = "policies:\n  - {name: web, match: {dport: 80}, chain: [10.0.0.5]}\n"
-
-
-def _syn(sport: int) -> bytes:
-    seg = Segment(
-        FiveTuple("10.0.0.1", sport, "10.0.0.9", 80), 1000, 0, TcpFlags.SYN,
-        options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
-    )  # fmt: skip
-    return build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01")
-
-
-async def _until(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.01)
+from dysco_proto.frames import parse_frame
+from tests.controller_support import (
+    WEB_POLICY,
+    TableBackend,
+    contract_p4info,
+    daemon_yaml,
+    syn_frame,
+    until,
+    write_p4info,
+)
 
 
 def test_syn_punt_entries_then_packet_out_and_cli(
@@ -46,7 +34,7 @@ def test_syn_punt_entries_then_packet_out_and_cli(
     p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
     cfg_path = daemon_yaml(
         tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], POLICY,
+        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
     )  # fmt: skip
     cfg = load_config(cfg_path)
 
@@ -55,15 +43,15 @@ def test_syn_punt_entries_then_packet_out_and_cli(
         await d.start(connect_timeout=5)
         try:
             static = len(d.translator.static_entries())
-            await _until(lambda: len(backend.entries) >= static)  # written after connecting
+            await until(lambda: len(backend.entries) >= static)  # written after connecting
             assert len(backend.entries) == static
             n = 50
             for i in range(n):
                 backend.inject(
-                    _syn(40000 + i),
+                    syn_frame(40000 + i),
                     {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1},
                 )
-            await _until(lambda: len(backend.packet_outs) >= n)
+            await until(lambda: len(backend.packet_outs) >= n)
             # every session got its two entries before its SYN left (ordering contract)
             assert len(backend.entries) == static + 2 * n
             first_out = next(i for i, (k, _) in enumerate(backend.log) if k == "packet_out")
@@ -128,9 +116,9 @@ def test_syn_punt_entries_then_packet_out_and_cli(
             assert len(d2.foreign) + d2.counters.reconciled_adopted == 2 * n
             # a new session at the restarted controller does not reuse a live session's slot
             backend.inject(
-                _syn(50000), {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1}
+                syn_frame(50000), {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1}
             )
-            await _until(lambda: len(backend.entries) == total + 2)
+            await until(lambda: len(backend.entries) == total + 2)
             slots = {e.slot for e in d2.shadow.values()}
             assert not slots & {e.slot for e in d2.foreign.values()}
         finally:
@@ -175,7 +163,7 @@ def test_idle_scan_keeps_idle_sessions_and_collects_retired_entries_sooner(
     p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
     cfg_path = daemon_yaml(
         tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], POLICY,
+        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
     )  # fmt: skip
     text = cfg_path.read_text()
     old = "timers: {rto: 0.05, idle_scan: 0.2, idle_timeout: 30}"
@@ -192,13 +180,13 @@ def test_idle_scan_keeps_idle_sessions_and_collects_retired_entries_sooner(
         await d.start(connect_timeout=5)
         try:
             static = len(d.translator.static_entries())
-            await _until(lambda: len(backend.entries) >= static)
+            await until(lambda: len(backend.entries) >= static)
             for i in range(2):
                 backend.inject(
-                    _syn(41000 + i),
+                    syn_frame(41000 + i),
                     {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1},
                 )
-            await _until(lambda: len(d.shadow) == 4)
+            await until(lambda: len(d.shadow) == 4)
             # pretend the first session's IN entry is an old path kept after a fold
             retired = next(k for k in d.shadow if k.direction.value == "in")
             side = d.agent.by_key[retired]
@@ -206,7 +194,7 @@ def test_idle_scan_keeps_idle_sessions_and_collects_retired_entries_sooner(
             await asyncio.sleep(1.0)  # > retired_timeout, < idle_timeout
             assert retired not in d.shadow  # collected
             assert len(d.shadow) == 3  # the sessions' own entries stay while idle
-            await _until(lambda: not d.shadow, timeout=5)  # then idle_timeout removes them
+            await until(lambda: not d.shadow, timeout=5)  # then idle_timeout removes them
             assert len(backend.entries) == static
         finally:
             await d.stop()

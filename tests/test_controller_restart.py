@@ -13,28 +13,16 @@ from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.server import P4RuntimeServer
 from dysco_proto import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
-from dysco_proto.frames import build_frame
-from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
-from tests.controller_support import TableBackend, contract_p4info, daemon_yaml, write_p4info
-
-POLICY = "policies:\n  - {name: web, match: {dport: 80}, chain: [10.0.0.5]}\n"
-
-
-def _syn(sport: int) -> bytes:
-    seg = Segment(
-        FiveTuple("10.0.0.1", sport, "10.0.0.9", 80), 1000, 0, TcpFlags.SYN,
-        options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
-    )  # fmt: skip
-    return build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01")
-
-
-async def _until(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError("condition not reached")
-        await asyncio.sleep(0.01)
+from dysco_proto.packet import FiveTuple
+from tests.controller_support import (
+    WEB_POLICY,
+    TableBackend,
+    contract_p4info,
+    daemon_yaml,
+    syn_frame,
+    until,
+    write_p4info,
+)
 
 
 def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
@@ -43,7 +31,7 @@ def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
     p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
     cfg_path = daemon_yaml(
         tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], POLICY,
+        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
     )  # fmt: skip
     cfg = load_config(cfg_path)
     pin = {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1}
@@ -55,8 +43,8 @@ def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
         n = 20
         try:
             for i in range(n):
-                backend.inject(_syn(40000 + i), pin)
-            await _until(lambda: len(backend.packet_outs) >= n)
+                backend.inject(syn_frame(40000 + i), pin)
+            await until(lambda: len(backend.packet_outs) >= n)
             await d.writer.drain()
             before = {v.session: (v.right.subsession, v.right.peer) for v in d.agent.sessions()}  # type: ignore[union-attr]
             slots = {e.slot for e in d.shadow.values()}
@@ -77,13 +65,13 @@ def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
         d2 = Daemon(cfg)
         await d2.start(connect_timeout=5)
         try:
-            await _until(lambda: d2.writer.pending == 0 and d2.counters.reconciled_added >= 1)
+            await until(lambda: d2.writer.pending == 0 and d2.counters.reconciled_added >= 1)
             assert d2.counters.restored_sessions == n
             assert d2.counters.reconciled_added == 1  # the lost entry, reinstalled
             assert d2.counters.reconciled_adopted == 2 * n - 1
             assert set(d2.foreign) == {stray.key}
             # the reinstall may still be in the server's hands when the writer reports done
-            await _until(lambda: len(backend.entries) == static + 2 * n + 1)
+            await until(lambda: len(backend.entries) == static + 2 * n + 1)
             assert len(backend.entries) == static + 2 * n + 1
             after = {v.session: (v.right.subsession, v.right.peer) for v in d2.agent.sessions()}  # type: ignore[union-attr]
             assert after == before
@@ -99,8 +87,8 @@ def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
             shown = await d2.handle_mgmt("session", {"id": str(t)}, _noop)
             assert len(shown["entries"]) >= 2
             # a new session neither reuses a restored slot nor the stray entry's
-            backend.inject(_syn(50000), pin)
-            await _until(lambda: len(backend.packet_outs) >= n + 1)
+            backend.inject(syn_frame(50000), pin)
+            await until(lambda: len(backend.packet_outs) >= n + 1)
             new = [e for k, e in d2.shadow.items() if k.match.src_port == 50000]
             assert new and not {e.slot for e in new} & (slots | {stray.slot})
         finally:
