@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from controller.testbed.net import offloads_off, sh
+
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "dpdk_agent" / "build"
 AGENT = BUILD / "dysco-dpdk-agent"
@@ -44,10 +46,6 @@ SINK_MAC = 0x020000009999  # not the sink's own MAC: the sink kernel drops frame
 
 class BenchError(RuntimeError):
     pass
-
-
-def _sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), check=check, capture_output=True, text=True)
 
 
 @dataclass
@@ -67,41 +65,25 @@ def topology() -> Iterator[Topo]:
             (t.ns_gen, t.if_gen, "02:00:00:00:bb:01"),
             (t.ns_sink, t.if_sink, "02:00:00:00:cc:01"),
         ):
-            _sh("ip", "netns", "add", ns)
-            _sh("ip", "link", "add", root, "type", "veth", "peer", "name", f"{root}x")
-            _sh("ip", "link", "set", f"{root}x", "netns", ns)
-            _sh("ip", "-n", ns, "link", "set", f"{root}x", "name", "eth0")
-            _sh("ip", "-n", ns, "link", "set", "eth0", "address", mac)
-            _sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            _sh("ip", "link", "set", root, "up")
-            for cmd in (
-                ["ethtool", "-K", root],
-                ["ip", "netns", "exec", ns, "ethtool", "-K", "eth0"],
-            ):
-                _sh(
-                    *cmd,
-                    "tx",
-                    "off",
-                    "rx",
-                    "off",
-                    "tso",
-                    "off",
-                    "gso",
-                    "off",
-                    "gro",
-                    "off",
-                    check=False,
-                )
+            sh("ip", "netns", "add", ns)
+            sh("ip", "link", "add", root, "type", "veth", "peer", "name", f"{root}x")
+            sh("ip", "link", "set", f"{root}x", "netns", ns)
+            sh("ip", "-n", ns, "link", "set", f"{root}x", "name", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "address", mac)
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            sh("ip", "link", "set", root, "up")
+            offloads_off(root)
+            offloads_off("eth0", ns)
         yield t
     finally:
         for ns in (t.ns_gen, t.ns_sink):
-            _sh("ip", "netns", "del", ns, check=False)
+            sh("ip", "netns", "del", ns, check=False)
         for root in (t.if_gen, t.if_sink):
-            _sh("ip", "link", "del", root, check=False)
+            sh("ip", "link", "del", root, check=False)
 
 
 def _rx_packets(ns: str) -> int:
-    r = _sh("ip", "netns", "exec", ns, "cat", "/sys/class/net/eth0/statistics/rx_packets")
+    r = sh("ip", "netns", "exec", ns, "cat", "/sys/class/net/eth0/statistics/rx_packets")
     return int(r.stdout.strip())
 
 

@@ -26,6 +26,7 @@ from controller.p4rt.entities import P4RuntimeCodec
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer, load_contract_p4info
+from controller.testbed.net import offloads_off, sh
 from dysco_proto import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
 from dysco_proto.packet import FiveTuple
@@ -44,10 +45,6 @@ SNAT = "198.18.3.1"  # the client as the server sees it (off-link: via the gatew
 CPORT, VPORT, SNAT_PORT, SPORT = 33333, 80, 40000, 8080
 MAC_C, MAC_S = "02:00:00:00:00:01", "02:00:00:00:02:02"
 MAC_GW_C, MAC_GW_S = "02:00:00:00:00:fe", "02:00:00:00:02:fe"
-
-
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), check=check, capture_output=True, text=True)
 
 
 @dataclass
@@ -79,25 +76,8 @@ def topology() -> Iterator[Topo]:
             sh("ip", "-n", ns, "route", "add", "default", "via", gw)
             sh("ip", "-n", ns, "neigh", "add", gw, "lladdr", gwmac, "dev", inner)
             sh("ip", "link", "set", root, "up")
-            # no checksum offload / segmentation: the agent sees finished frames
-            for cmd in (
-                ["ethtool", "-K", root],
-                ["ip", "netns", "exec", ns, "ethtool", "-K", inner],
-            ):
-                sh(
-                    *cmd,
-                    "tx",
-                    "off",
-                    "rx",
-                    "off",
-                    "tso",
-                    "off",
-                    "gso",
-                    "off",
-                    "gro",
-                    "off",
-                    check=False,
-                )
+            offloads_off(root)
+            offloads_off(inner, ns)
         yield t
     finally:
         for ns in (t.ns_c, t.ns_s):

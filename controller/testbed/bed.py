@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from controller.testbed import boxes
-from controller.testbed.net import PREFIX, STATE, cleanup, record_pid, sh
+from controller.testbed.net import PREFIX, STATE, cleanup, offloads_off, record_pid, sh
 from dysco_proto.pipeline import CPU_PORT
 
 REPO = Path(__file__).resolve().parents[2]
@@ -242,8 +242,8 @@ class Testbed:
                 sh("ip", "-n", h.ns, "route", "add", "198.18.0.0/15", "via", gw, "dev", "eth0")
                 sh("ip", "-n", h.ns, "neigh", "add", gw, "lladdr", d.mac, "dev", "eth0",
                    "nud", "permanent")  # fmt: skip
-                _offloads_off(h.ns, "eth0")
-                _offloads_off(d.ns, f"h{j}")
+                offloads_off("eth0", h.ns)
+                offloads_off(f"h{j}", d.ns)
             a, b = f"{self.pfx}n{d.index}", f"{self.pfx}N{d.index}"
             sh("ip", "link", "add", a, "type", "veth", "peer", "name", b)
             sh("ip", "link", "set", a, "netns", d.ns)
@@ -257,8 +257,8 @@ class Testbed:
                "flood", "off", "mcast_flood", "off", check=False)  # fmt: skip
             sh("bridge", "-n", core, "fdb", "add", d.mac, "dev", f"p{d.index}", "master",
                "static")  # fmt: skip
-            _offloads_off(d.ns, "net")
-            _offloads_off(core, f"p{d.index}")
+            offloads_off("net", d.ns)
+            offloads_off(f"p{d.index}", core)
 
     # -- devices ---------------------------------------------------------------------------
 
@@ -531,11 +531,6 @@ class Testbed:
             except Exception as e:
                 out[d.name] = {"error": str(e)}
         return out
-
-
-def _offloads_off(ns: str, dev: str) -> None:
-    sh("ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off",
-       ns=ns, check=False)  # fmt: skip
 
 
 def summary(tb: Testbed) -> str:

@@ -30,6 +30,13 @@ def sh(*args: str, check: bool = True, ns: str | None = None) -> subprocess.Comp
     return r
 
 
+def offloads_off(dev: str, ns: str | None = None) -> None:
+    """No checksum offload or segmentation on a veth end: a software data plane (DPDK on
+    af_packet, bmv2) sees and forwards finished frames."""
+    sh("ethtool", "-K", dev, "tx", "off", "rx", "off", "tso", "off", "gso", "off", "gro", "off",
+       ns=ns, check=False)  # fmt: skip
+
+
 def record_pid(rid: str, pid: int, what: str) -> None:
     d = STATE / rid
     d.mkdir(parents=True, exist_ok=True)
