@@ -6,26 +6,11 @@ and bmv2; skips with one line otherwise."""
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
-from controller.testbed.bed import bmv2_switch
+from controller.testbed.bed import missing_for
 
-
-def _why_skip() -> str | None:
-    if os.geteuid() != 0:
-        return "the bmv2 testbed needs root (network namespaces)"
-    if bmv2_switch() is None:
-        return "the bmv2 testbed needs simple_switch_grpc (see /opt/p4tools/env.sh)"
-    missing = [t for t in ("ip", "nft", "haproxy", "tcpdump", "ethtool") if not shutil.which(t)]
-    if missing:
-        return f"the bmv2 testbed needs {' '.join(missing)} (make setup installs them)"
-    return None
-
-
-_SKIP = _why_skip()
+_SKIP = missing_for("bmv2")
 pytestmark = [
     pytest.mark.root,
     pytest.mark.skipif(_SKIP is not None, reason=_SKIP or ""),

@@ -18,6 +18,7 @@ from controller.p4rt.server import (
     OK_STATUS,
     UNIMPLEMENTED,
     Backend,
+    P4RuntimeServer,
     UpdateStatus,
     load_contract_p4info,
 )
@@ -161,6 +162,7 @@ def daemon_yaml(
     peers: list[tuple[str, int, list[str]]],
     policies: str = "",
     extra: str = "",
+    timers: str = "{rto: 0.05, idle_scan: 0.2, idle_timeout: 30}",
 ) -> Path:
     """A daemon configuration file for tests (one host port 1, network port 2)."""
     peer_lines = "".join(
@@ -182,7 +184,7 @@ control:
 peers:
 {peer_lines or "  []"}
 {policies}
-timers: {{rto: 0.05, idle_scan: 0.2, idle_timeout: 30}}
+timers: {timers}
 management: {{socket: {tmp / (name + ".sock")}}}
 {extra}
 """
@@ -215,3 +217,19 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         if loop.time() > end:
             raise AssertionError("condition not reached")
         await asyncio.sleep(0.01)
+
+
+def one_box_device(
+    tmp: Path, timers: str | None = None
+) -> tuple[TableBackend, P4RuntimeServer, Path]:
+    """A table-store device behind the project's P4Runtime server, and the configuration of
+    its daemon: host 10.0.0.1 on port 1, policy :data:`WEB_POLICY` through box 10.0.0.5."""
+    backend = TableBackend()
+    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info()).start()
+    p4info = write_p4info(tmp / "dysco.p4info.txtpb")
+    kw = {} if timers is None else {"timers": timers}
+    cfg_path = daemon_yaml(
+        tmp, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
+        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY, **kw,
+    )  # fmt: skip
+    return backend, srv, cfg_path

@@ -12,14 +12,11 @@ import pytest
 from controller.cli import main as cli_main
 from controller.config import load_config
 from controller.daemon import Daemon
-from controller.p4rt.server import P4RuntimeServer
 from dysco_proto import pipeline as pl
 from dysco_proto.frames import parse_frame
 from tests.controller_support import (
-    WEB_POLICY,
-    TableBackend,
-    contract_p4info,
     daemon_yaml,
+    one_box_device,
     syn_frame,
     until,
     write_p4info,
@@ -29,13 +26,7 @@ from tests.controller_support import (
 def test_syn_punt_entries_then_packet_out_and_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    backend = TableBackend()
-    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info()).start()
-    p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
-    cfg_path = daemon_yaml(
-        tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
-    )  # fmt: skip
+    backend, srv, cfg_path = one_box_device(tmp_path)
     cfg = load_config(cfg_path)
 
     async def main() -> None:
@@ -158,20 +149,8 @@ def test_idle_scan_keeps_idle_sessions_and_collects_retired_entries_sooner(
 ) -> None:
     """An idle session keeps its entries for ``idle_timeout`` (a quiet TCP session is still
     a session); an old path's retired entries go after ``retired_timeout``."""
-    backend = TableBackend()
-    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info()).start()
-    p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
-    cfg_path = daemon_yaml(
-        tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
-    )  # fmt: skip
-    text = cfg_path.read_text()
-    old = "timers: {rto: 0.05, idle_scan: 0.2, idle_timeout: 30}"
-    assert old in text
-    cfg_path.write_text(
-        text.replace(
-            old, "timers: {rto: 0.05, idle_scan: 0.1, idle_timeout: 2.5, retired_timeout: 0.3}"
-        )
+    backend, srv, cfg_path = one_box_device(
+        tmp_path, timers="{rto: 0.05, idle_scan: 0.1, idle_timeout: 2.5, retired_timeout: 0.3}"
     )
     cfg = load_config(cfg_path)
 
@@ -195,6 +174,7 @@ def test_idle_scan_keeps_idle_sessions_and_collects_retired_entries_sooner(
             assert retired not in d.shadow  # collected
             assert len(d.shadow) == 3  # the sessions' own entries stay while idle
             await until(lambda: not d.shadow, timeout=5)  # then idle_timeout removes them
+            await d.writer.drain()  # the deletes reach the device
             assert len(backend.entries) == static
         finally:
             await d.stop()

@@ -10,29 +10,18 @@ from pathlib import Path
 from controller.config import load_config
 from controller.daemon import Daemon
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
-from controller.p4rt.server import P4RuntimeServer
 from dysco_proto import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
 from dysco_proto.packet import FiveTuple
 from tests.controller_support import (
-    WEB_POLICY,
-    TableBackend,
-    contract_p4info,
-    daemon_yaml,
+    one_box_device,
     syn_frame,
     until,
-    write_p4info,
 )
 
 
 def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
-    backend = TableBackend()
-    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info()).start()
-    p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
-    cfg_path = daemon_yaml(
-        tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
-    )  # fmt: skip
+    backend, srv, cfg_path = one_box_device(tmp_path)
     cfg = load_config(cfg_path)
     pin = {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1}
 

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,10 +39,29 @@ TARGETS = ("dpdk", "bmv2")
 """Data planes the testbed runs: the DPDK agent (default), or bmv2's simple_switch_grpc."""
 
 
+HOST_TOOLS = ("ip", "nft", "haproxy", "tcpdump", "ethtool", "bridge")
+"""What the testbed runs in its namespaces (``make setup`` installs them)."""
+
+
+def missing_for(target: str) -> str | None:
+    """``None`` if a testbed on ``target`` can run here, else one line saying what is missing."""
+    if os.geteuid() != 0:
+        return "the testbed needs root (network namespaces)"
+    missing = [t for t in HOST_TOOLS if shutil.which(t) is None]
+    if missing:
+        return f"the testbed needs {' '.join(missing)} (make setup installs them)"
+    if target == "bmv2":
+        if bmv2_switch() is None:
+            return "the bmv2 testbed needs simple_switch_grpc (see /opt/p4tools/env.sh)"
+        return None
+    from controller.p4rt.dpdk_ctl import agent_available
+
+    ok, why = agent_available()
+    return None if ok else f"the testbed needs the DPDK agent: {why}"
+
+
 def bmv2_switch() -> str | None:
     """Path of simple_switch_grpc (PATH, then /opt/p4tools/bin), or ``None``."""
-    import shutil
-
     found = shutil.which("simple_switch_grpc")
     if found is None and Path("/opt/p4tools/bin/simple_switch_grpc").exists():
         found = "/opt/p4tools/bin/simple_switch_grpc"
@@ -203,8 +223,6 @@ class Testbed:
                     d.server.stop(0.2)
         keep = os.environ.get("DYSCO_TESTBED_LOGS")
         if keep and self.dir.exists():
-            import shutil
-
             dst = Path(keep) / self.rid
             dst.mkdir(parents=True, exist_ok=True)
             for f in self.dir.iterdir():

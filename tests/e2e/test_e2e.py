@@ -4,30 +4,13 @@ with one line otherwise."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from controller.p4rt.dpdk_ctl import agent_available
+from controller.testbed.bed import missing_for
 
-NEEDED = ("ip", "nft", "haproxy", "tcpdump", "ethtool", "bridge")
-
-
-def _why_skip() -> str | None:
-    if os.geteuid() != 0:
-        return "e2e suite needs root (network namespaces)"
-    missing = [t for t in NEEDED if shutil.which(t) is None]
-    if missing:
-        return f"e2e suite needs {' '.join(missing)} (make setup installs them)"
-    ok, why = agent_available()
-    if not ok:
-        return f"e2e suite needs the DPDK agent: {why}"
-    return None
-
-
-_SKIP = _why_skip()
+_SKIP = missing_for("dpdk")
 # One rerun: on this shared 2-core machine a scenario occasionally loses its session under
 # load (a real, not yet understood timing problem, tracked in the issue); a second failure
 # fails the suite.
