@@ -11,14 +11,21 @@ APT_PACKAGES := python3-venv python3-dev iproute2 spin \
 	libdpdk-dev dpdk dpdk-dev meson ninja-build pkg-config libpcap-dev \
 	haproxy nftables iperf3 tcpdump ethtool conntrack libnanomsg5
 APT_STAMP := $(BUILD)/.stamp-apt
-# p4c and bmv2 are in no registry: where they were built (see docs/pipeline.md) their tests run,
-# elsewhere they skip with one line.
+# p4c, bmv2 and the Tofino compiler are in no registry. `make p4tools` puts them into $(P4TOOLS):
+# the prebuilt archives of P4TOOLS_PREBUILT where they exist (about a minute), otherwise a build
+# from source (tools/p4tools/build.sh: P4TOOLS_SRC=DIR for local checkouts, else the pinned
+# upstream commits; an hour or more). `make test` installs the prebuilt toolchain when it is
+# there and never builds from source: without the tools their suites skip with one line each.
 P4TOOLS ?= /opt/p4tools
-export PATH := $(if $(wildcard $(P4TOOLS)/bin),$(P4TOOLS)/bin:)$(PATH)
-export LD_LIBRARY_PATH := $(if $(wildcard $(P4TOOLS)/lib),$(P4TOOLS)/lib:)$(LD_LIBRARY_PATH)
+P4TOOLS_PREBUILT ?= $(abspath $(CURDIR)/../shared/p4tools)
+P4TOOLS_SRC ?=
+# Always on the paths, so tools installed during this very run are found.
+export PATH := $(P4TOOLS)/bin:$(PATH)
+export LD_LIBRARY_PATH := $(P4TOOLS)/lib$(if $(LD_LIBRARY_PATH),:$(LD_LIBRARY_PATH))
 VENV_STAMP := $(BUILD)/.stamp-venv
 
-.PHONY: all setup test lint typecheck unit sim-sweep demo clean distclean p4 bmv2-test dpdk e2e p4rt-shell-venv verify
+.PHONY: all setup test lint typecheck unit sim-sweep demo clean distclean p4 bmv2-test dpdk e2e p4rt-shell-venv verify \
+	p4tools p4tools-prebuilt suites
 
 all: test
 
@@ -54,6 +61,23 @@ $(SHELL_VENV_STAMP): | $(BUILD)
 	touch $@
 p4rt-shell-venv: $(SHELL_VENV_STAMP)
 
+# The P4 toolchain. p4tools-prebuilt: idempotent, quiet when already installed or when no
+# prebuilt archive is here; p4tools: the same, or a build from source.
+p4tools-prebuilt:
+	@if [ -x $(P4TOOLS)/bin/p4c-bm2-ss ] && [ -x $(P4TOOLS)/bin/simple_switch_grpc ] && \
+	    { [ -x $(P4TOOLS)/bin/bf-p4c ] || ! ls $(P4TOOLS_PREBUILT)/p4tools-tofino-*.tar.zst >/dev/null 2>&1; }; then :; \
+	elif [ -x $(P4TOOLS_PREBUILT)/install.sh ] && [ "$(P4TOOLS)" = /opt/p4tools ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "skip: installing the prebuilt P4 toolchain needs root" >&2; \
+	  else sh $(P4TOOLS_PREBUILT)/install.sh; fi; \
+	fi
+
+p4tools:
+	@if [ -z "$(P4TOOLS_SRC)" ] && [ -x $(P4TOOLS_PREBUILT)/install.sh ] && [ "$(P4TOOLS)" = /opt/p4tools ]; then \
+	  sh $(P4TOOLS_PREBUILT)/install.sh; \
+	else \
+	  P4TOOLS=$(P4TOOLS) P4TOOLS_SRC=$(P4TOOLS_SRC) bash tools/p4tools/build.sh; \
+	fi
+
 # The DPDK agent (C, meson): built by every target that runs it.
 dpdk: $(APT_STAMP)
 	$(MAKE) -s -C dpdk_agent
@@ -66,8 +90,13 @@ typecheck: setup
 	$(VENV)/bin/mypy --strict dysco_proto
 	$(VENV)/bin/mypy controller
 
-unit: setup dpdk p4rt-shell-venv
-	$(VENV)/bin/pytest -q
+# Each target suite (reference model, DPDK, bmv2, Tofino compiler, namespaces) reports whether
+# it ran or why it was skipped: build/suites.txt, printed again as the last line of `make test`.
+unit: setup dpdk p4rt-shell-venv p4tools-prebuilt
+	$(VENV)/bin/pytest -q --suite-summary=$(BUILD)/suites.txt
+
+suites:
+	@cat $(BUILD)/suites.txt 2>/dev/null || echo "target suites: no pytest run yet (make unit)"
 
 # The issue's acceptance sweep for the simulator, smaller sizes (the full one is in the README).
 sim-sweep: setup
@@ -80,12 +109,13 @@ verify: setup
 	$(PY) -m dysco_proto.model.verify --jobs 2
 
 test: lint typecheck unit verify
+	@$(MAKE) -s --no-print-directory suites
 
 # Compile the P4 program (needs p4c-bm2-ss; the committed p4src/build/ is used otherwise).
-p4:
+p4: p4tools-prebuilt
 	$(MAKE) -C p4src
 
-bmv2-test: setup
+bmv2-test: setup p4tools-prebuilt
 	$(VENV)/bin/pytest -q bmv2_tests
 
 # The main job: real middleboxes in namespaces, a live session reconfigured (needs root).

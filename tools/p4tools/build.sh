@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Build the P4 toolchain this project uses from source, into $P4TOOLS (default /opt/p4tools):
+#   p4c (bmv2 and Tofino backends: p4c-bm2-ss, bf-p4c, bfas), bmv2 simple_switch_grpc with
+#   P4Runtime (PI), for Debian 12 (amd64), as root. `make p4tools` runs it when no prebuilt
+#   archive is available. Pinned commits below; the same ones the prebuilt archive was built from.
+#
+#   P4TOOLS_SRC=DIR  take every source from DIR/<name> (a checkout or an unpacked archive at
+#                    the pinned version; names below). Missing ones are cloned from upstream
+#                    into DIR. Without P4TOOLS_SRC: a work directory under /tmp, all cloned.
+#   P4TOOLS_JOBS=N   parallel jobs (default 2; keep it low: p4c needs ~2-3 GB per job)
+#   P4TOOLS_TOFINO=0 skip the Tofino backend (about an hour of the build)
+#
+# Debian 12 specifics handled here: p4c builds its own protobuf 25.3 and abseil 20240722.1
+# (Debian's protobuf 3.21 is too old for p4c; it stays for PI and bmv2, which need grpc),
+# GCC 12 rejects p4c's non-const erase_if lambdas (ir/visitor.cpp), the Tofino backend wants
+# Z3 in [4.8.14, 4.12) (PyPI's z3-solver 4.11.2.0 wheel ships libz3.so and its headers) and
+# spdlog 1.8.3. Nothing here is committed to the project: it only builds.
+set -euo pipefail
+
+P4TOOLS=${P4TOOLS:-/opt/p4tools}
+JOBS=${P4TOOLS_JOBS:-2}
+TOFINO=${P4TOOLS_TOFINO:-1}
+SRC=${P4TOOLS_SRC:-}
+[ -n "$SRC" ] || SRC=$(mktemp -d /tmp/p4tools-src.XXXXXX)
+mkdir -p "$SRC"
+SRC=$(cd "$SRC" && pwd)
+
+# name | repository | commit or tag
+PINS=(
+  "p4c|https://github.com/p4lang/p4c.git|34b86e9bac"
+  "behavioral-model|https://github.com/p4lang/behavioral-model.git|9674187"
+  "PI|https://github.com/p4lang/PI.git|f96af95"
+  "p4runtime|https://github.com/p4lang/p4runtime.git|ec4eb5ef70dbcbcbf2f8357a4b2b8c2f218845a5"
+  "abseil-cpp|https://github.com/abseil/abseil-cpp.git|20240722.1"
+  "protobuf|https://github.com/protocolbuffers/protobuf.git|v25.3"
+  "bdwgc|https://github.com/ivmai/bdwgc.git|7f1503dbfe254e77678666a0e09b735add064b57"
+  "spdlog|https://github.com/gabime/spdlog.git|v1.8.3"
+)
+
+APT=(build-essential cmake git pkg-config python3 python3-venv python3-dev bison flex
+     libboost-dev libboost-graph-dev libboost-iostreams-dev libboost-program-options-dev
+     libboost-system-dev libboost-filesystem-dev libboost-thread-dev libgmp-dev libfl-dev
+     libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libthrift-dev
+     thrift-compiler libnanomsg-dev libpcap-dev libreadline-dev libtool autoconf automake
+     libxxhash-dev libjsoncpp-dev rapidjson-dev libssl-dev zstd)
+
+say() { printf '== %s\n' "$*"; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then echo "error: building into $P4TOOLS needs root (apt, install)" >&2; exit 1; fi
+}
+
+fetch_sources() {
+  local pin name url rev dir
+  for pin in "${PINS[@]}"; do
+    IFS='|' read -r name url rev <<<"$pin"
+    dir="$SRC/$name"
+    if [ -e "$dir/CMakeLists.txt" ] || [ -e "$dir/configure.ac" ] || [ -e "$dir/proto" ]; then
+      say "source $name: $dir"
+      if [ -d "$dir/.git" ] && ! git -C "$dir" merge-base --is-ancestor "$rev" HEAD 2>/dev/null; then
+        echo "warning: $dir is not at or after the pinned $rev" >&2
+      fi
+      continue
+    fi
+    say "clone $name at $rev"
+    git clone -q "$url" "$dir"
+    git -C "$dir" checkout -q "$rev"
+    git -C "$dir" submodule update -q --init --recursive
+  done
+}
+
+patch_p4c() {
+  # GCC 12: erase_if passes the element as const.
+  sed -i 's/\[this\](flow_join_points_t::value_type &el)/[this](const flow_join_points_t::value_type \&el)/' \
+    "$SRC/p4c/ir/visitor.cpp"
+  # The Tofino backend looks for spdlog in its third_party folder first.
+  if [ "$TOFINO" = 1 ] && [ ! -e "$SRC/p4c/backends/tofino/third_party/spdlog/CMakeLists.txt" ]; then
+    mkdir -p "$SRC/p4c/backends/tofino/third_party"
+    rm -rf "$SRC/p4c/backends/tofino/third_party/spdlog"
+    cp -a "$SRC/spdlog" "$SRC/p4c/backends/tofino/third_party/spdlog"
+  fi
+}
+
+z3_from_wheel() {
+  # A virtualenv in the install tree: the Tofino driver scripts run in it, and its z3-solver
+  # wheel provides libz3.so and the headers the backend links against.
+  python3 -m venv "$P4TOOLS/venv"
+  "$P4TOOLS/venv/bin/pip" install -q 'z3-solver==4.11.2.0' jsl jsonschema pyinstaller
+  Z3_ROOT=$("$P4TOOLS/venv/bin/python" -c 'import z3, os; print(os.path.dirname(z3.__file__))')
+  mkdir -p "$P4TOOLS/lib"
+  cp -a "$Z3_ROOT/lib/libz3.so"* "$P4TOOLS/lib/"
+}
+
+build_p4c() {
+  local bld="$SRC/p4c/build-dysco" tof=()
+  if [ "$TOFINO" = 1 ]; then
+    z3_from_wheel
+    tof=(-DENABLE_TOFINO=ON -DUSE_PREINSTALLED_Z3=ON
+         -DZ3_INCLUDE_DIR="$Z3_ROOT/include" -DZ3_LIBRARY="$P4TOOLS/lib/libz3.so"
+         -DCMAKE_UNITY_BUILD=ON)
+  fi
+  cmake -S "$SRC/p4c" -B "$bld" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$P4TOOLS" \
+    -DENABLE_BMV2=ON -DENABLE_EBPF=OFF -DENABLE_UBPF=OFF -DENABLE_DPDK=OFF -DENABLE_P4TC=OFF \
+    -DENABLE_P4FMT=OFF -DENABLE_GTESTS=OFF -DENABLE_P4C_GRAPHS=OFF -DENABLE_DOCS=OFF \
+    -DFETCHCONTENT_FULLY_DISCONNECTED=ON \
+    -DFETCHCONTENT_SOURCE_DIR_P4RUNTIME="$SRC/p4runtime" \
+    -DFETCHCONTENT_SOURCE_DIR_ABSEIL="$SRC/abseil-cpp" \
+    -DFETCHCONTENT_SOURCE_DIR_PROTOBUF="$SRC/protobuf" \
+    -DFETCHCONTENT_SOURCE_DIR_BDWGC="$SRC/bdwgc" \
+    -DFETCHCONTENT_SOURCE_DIR_SPDLOG="$SRC/spdlog" \
+    "${tof[@]}"
+  nice -n 19 cmake --build "$bld" -j "$JOBS"
+  cmake --install "$bld"
+}
+
+build_pi() {
+  cd "$SRC/PI"
+  [ -x configure ] || ./autogen.sh
+  ./configure --prefix="$P4TOOLS" --with-proto --without-internal-rpc --without-cli \
+    --without-bmv2 CXXFLAGS="-O2 -std=c++17"
+  nice -n 19 make -j "$JOBS"
+  make install
+}
+
+build_bmv2() {
+  cd "$SRC/behavioral-model"
+  [ -x configure ] || ./autogen.sh
+  ./configure --prefix="$P4TOOLS" --with-pi --with-thrift --without-targets \
+    --disable-logging-macros --disable-elogger CPPFLAGS="-I$P4TOOLS/include" \
+    LDFLAGS="-L$P4TOOLS/lib -Wl,-rpath,$P4TOOLS/lib" CXXFLAGS="-O2"
+  nice -n 19 make -j "$JOBS"
+  make install
+  cd targets/simple_switch
+  nice -n 19 make -j "$JOBS" && make install
+  cd ../simple_switch_grpc
+  ./configure --prefix="$P4TOOLS" --with-thrift CPPFLAGS="-I$P4TOOLS/include" \
+    LDFLAGS="-L$P4TOOLS/lib -Wl,-rpath,$P4TOOLS/lib"
+  nice -n 19 make -j "$JOBS" && make install
+}
+
+main() {
+  need_root
+  say "apt packages"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${APT[@]}" >/dev/null
+  fetch_sources
+  patch_p4c
+  mkdir -p "$P4TOOLS"
+  say "PI (P4Runtime for bmv2)"; build_pi
+  say "bmv2"; build_bmv2
+  say "p4c"; build_p4c
+  "$P4TOOLS/bin/p4c-bm2-ss" --version | head -1
+  "$P4TOOLS/bin/simple_switch_grpc" --help >/dev/null 2>&1 && echo "simple_switch_grpc: ok"
+  if [ "$TOFINO" = 1 ]; then "$P4TOOLS/bin/bf-p4c" --version | head -1; fi
+  say "done: $P4TOOLS"
+}
+
+main "$@"
