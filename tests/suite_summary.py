@@ -52,10 +52,8 @@ _tallies: dict[str, _Tally] = defaultdict(_Tally)
 
 
 def _reason(longrepr: object) -> str:
-    if isinstance(longrepr, tuple) and len(longrepr) == 3:
-        text = str(longrepr[2])
-    else:
-        text = str(longrepr)
+    is_location_tuple = isinstance(longrepr, tuple) and len(longrepr) == 3
+    text = str(longrepr[2]) if is_location_tuple else str(longrepr)  # type: ignore[index]
     text = text.removeprefix("Skipped: ").strip()
     return text.splitlines()[0] if text else "no reason given"
 
@@ -105,7 +103,9 @@ def suite_summary_line() -> str:
     return "target suites: " + "; ".join(parts)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     target = config.getoption("--suite-summary")
     if target is None:
         return
