@@ -204,6 +204,8 @@ class Daemon:
                 anchor_timeout=c.timers["anchor_timeout"],
                 done_linger=c.timers["done_linger"],
                 max_backoff=c.timers["max_backoff"],
+                # register slots wrap within what the pipeline has (slot 0 is never used)
+                slot_limit=pl.NUM_SLOTS,
             )
         )
         agent.trace = trace.isEnabledFor(logging.DEBUG)
@@ -303,14 +305,17 @@ class Daemon:
         dev = self.config.device.name
         for a in actions:
             if isinstance(a, InstallEntry):
+                # encode first: an entry the pipeline cannot hold never enters the shadow
+                update = tr.entry_update(p4r.Update.INSERT, a.entry)
                 self._shadow_set(a.entry)
                 self.last_hit[a.entry.key] = time.monotonic()
                 self._forget_foreign(a.entry.key)
-                w.write(tr.entry_update(p4r.Update.INSERT, a.entry), a.entry.key)
+                w.write(update, a.entry.key)
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, ModifyEntry):
+                update = tr.entry_update(p4r.Update.MODIFY, a.entry)
                 self._shadow_set(a.entry)
-                w.write(tr.entry_update(p4r.Update.MODIFY, a.entry), a.entry.key)
+                w.write(update, a.entry.key)
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, RemoveEntry):
                 self._shadow_del(a.key)
@@ -630,7 +635,7 @@ class Daemon:
                 self.agent.ports.reserve(m.dst_ip, m.src_ip, m.dst_port)
         # No public API for the slot counter yet (proposed: Agent.adopt); avoid slot reuse.
         if top_slot >= getattr(self.agent, "_next_slot", 0):
-            self.agent._next_slot = top_slot + 1
+            self.agent._next_slot = top_slot + 1 if top_slot + 1 < pl.NUM_SLOTS else 1
 
     async def _install_static(self) -> None:
         """Install the device-wide entries the pipeline needs (e.g. local addresses)."""
