@@ -23,7 +23,7 @@ import contextlib
 import ipaddress
 import json
 import logging
-import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +37,7 @@ from controller.p4rt.client import P4RuntimeClient, PacketInMsg
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, load_p4info
 from controller.peers import Impairments, PeerChannel
+from controller.store import Change, StateStore, StoreError
 from controller.translate import Translator
 from controller.writer import OrderedWriter
 from dysco_proto import pipeline as pl
@@ -53,7 +54,15 @@ from dysco_proto.actions import (
     StartTimer,
 )
 from dysco_proto.agent import Agent, AgentConfig, SessionView, SideView
-from dysco_proto.checkpoint import CheckpointError, export_state, restore_state
+from dysco_proto.checkpoint import (
+    CheckpointError,
+    Tracker,
+    dropped_requests,
+    export_cursor,
+    export_hop,
+    export_meta,
+    restore_parts,
+)
 from dysco_proto.entries import Direction, EntryKey, MappingEntry
 from dysco_proto.events import (
     BoxOffset,
@@ -164,11 +173,15 @@ class Daemon:
         self.control_addr: tuple[str, int] | None = None
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.ready = asyncio.Event()
-        # agent checkpoint (controller restarts): next to the management token by default
+        # the agent's persistent state (controller restarts): an SQLite store next to the
+        # management token by default, written after every event (controller/store.py)
         self.checkpoint_path = checkpoint_path or config.management.token_file.with_name(
-            config.management.token_file.stem + ".checkpoint.json"
+            config.management.token_file.stem + ".state.sqlite"
         )
-        self._dirty = False
+        self.store = StateStore(self.checkpoint_path)
+        self._saved_meta: tuple[Any, ...] | None = None
+        self._saved_replay: dict[str, tuple[int, int]] = {}
+        self._store_failed = False
         self._restored_actions: list[Action] | None = None
         self._restored_entries: dict[EntryKey, MappingEntry] = {}
         self._q: asyncio.Queue[p4r.StreamMessageRequest] | None = None
@@ -209,6 +222,7 @@ class Daemon:
             )
         )
         agent.trace = trace.isEnabledFor(logging.DEBUG)
+        self.tracker = Tracker(agent)  # which sessions each event touched (persistence)
         return agent
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -232,7 +246,6 @@ class Daemon:
             if m.metrics_port is not None and m.metrics_host is not None:
                 self.metrics.serve(m.metrics_host, m.metrics_port)
             self._tasks.append(asyncio.create_task(self._idle_scan(), name="idle-scan"))
-            self._tasks.append(asyncio.create_task(self._checkpointer(), name="checkpoint"))
         except BaseException:
             await self.stop()
             raise
@@ -254,8 +267,7 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        if self.ready.is_set():
-            self.save_checkpoint()
+        self.store.close()  # everything is committed already (after every event)
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
@@ -292,13 +304,12 @@ class Daemon:
             return []
         if trace.isEnabledFor(logging.DEBUG):
             trace.debug("%s -> %s", _brief(event), "; ".join(_brief(a) for a in actions) or "-")
+        self.persist(actions)  # before any write, packet or message of this event leaves
         self.execute(actions)
         return actions
 
     def execute(self, actions: list[Action]) -> None:
         """Execute one action list: writes batched, sends after the writes before them."""
-        if actions:
-            self._dirty = True
         w = self.writer
         w.begin_scope()
         tr = self.translator
@@ -540,61 +551,130 @@ class Daemon:
 
     # -- checkpoint and restart ---------------------------------------------------------------
 
-    def save_checkpoint(self) -> None:
-        """Write the agent's state and the entries it installed (atomically, mode 0600)."""
-        data = {
-            "device": self.config.device.name,
-            "saved_at": time.time(),
-            "agent": export_state(self.agent),
-            "entries": [_entry_json(e, self.config.agent_id) for e in self.shadow.values()],
-        }
-        path = self.checkpoint_path
-        tmp = path.with_name(path.name + ".tmp")
+    def persist(self, actions: list[Action]) -> None:
+        """Commit what the last event changed (one SQLite transaction, ``controller/store.py``):
+        the sessions it touched, the entries it writes or removes, the agent's counters if
+        they moved, the replay window of the peer it heard from. Called before the event's
+        actions are executed, so nothing on the device or told to a peer is unknown to a
+        restarted daemon. The cost follows the event, not the session count."""
+        agent = self.agent
+        hop_ids, pairs = self.tracker.take()
+        c = Change()
+        if hop_ids:
+            dropped = dropped_requests(agent)
+            for hid in hop_ids:
+                hop = agent.hops.get(hid)
+                if hop is None:
+                    c.hops_del.append(hid)
+                else:
+                    c.hops_put.append((hid, _dumps(export_hop(agent, hop, dropped))))
+            self.tracker.take()  # the export's own reads
+        for pair in pairs:
+            cur = export_cursor(agent, pair)
+            if cur is not None:
+                c.cursors.append((pair[0], pair[1], cur))
+        for a in actions:
+            if isinstance(a, InstallEntry | ModifyEntry):
+                c.entries_put.append(
+                    (_key_text(a.entry.key), _dumps(_entry_json(a.entry, self.config.agent_id)))
+                )
+            elif isinstance(a, RemoveEntry):
+                c.entries_del.append(_key_text(a.key))
+        marks = (
+            agent._next_hop_id,
+            agent._next_slot,
+            agent._next_token,
+            agent._msg_id,
+            agent._req_number,
+            agent._rng.getstate(),
+        )
+        if marks != self._saved_meta:
+            c.meta = _dumps(export_meta(agent))
+        last = agent.codec.replay.latest()
+        if last is not None and self._saved_replay.get(last[0]) != last[1:]:
+            c.replay.append(last)
+        if not c:
+            return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            # json.dumps, not json.dump: only the one-shot encoder is the C one (10x faster)
-            text = json.dumps(data, separators=(",", ":"))
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-            self._dirty = False
-            self.counters.checkpoints += 1
-        except OSError as e:
+            self.store.commit(c)
+        except (sqlite3.Error, StoreError) as e:
             self.metrics.errors.labels(self.config.device.name, "checkpoint").inc()
-            log.warning("cannot write checkpoint %s: %s", path, e)
+            if not self._store_failed:
+                log.warning("cannot write the state store %s: %s", self.checkpoint_path, e)
+            self._store_failed = True
+            return
+        self._store_failed = False
+        self._saved_meta = marks
+        if last is not None:
+            self._saved_replay[last[0]] = (last[1], last[2])
+        self.counters.checkpoints += 1
 
-    async def _checkpointer(self) -> None:
-        """Save the checkpoint when something changed: at most every ``idle_scan`` seconds
-        (capped at 1 s), and no more often than 20 times its own duration, so that saving a
-        large state takes at most about 5% of the event loop."""
-        base = max(0.1, min(1.0, self.config.timers["idle_scan"]))
-        period = base
-        while True:
-            await asyncio.sleep(period)
-            if self._dirty:
-                t0 = time.perf_counter()
-                self.save_checkpoint()
-                period = max(base, 20 * (time.perf_counter() - t0))
+    def save_checkpoint(self) -> None:
+        """Write the whole state again (every session, entry, cursor): what :meth:`persist`
+        keeps up to date incrementally. Used after a clean start."""
+        agent = self.agent
+        self.tracker.take()
+        c = Change()
+        dropped = dropped_requests(agent)
+        c.hops_put = [(h.id, _dumps(export_hop(agent, h, dropped))) for h in agent.hops.values()]
+        c.entries_put = [
+            (_key_text(k), _dumps(_entry_json(e, self.config.agent_id)))
+            for k, e in self.shadow.items()
+        ]
+        c.cursors = [(lp[0], lp[1], st.cursor) for lp, st in agent.ports._pairs.items()]
+        c.meta = _dumps(export_meta(agent))
+        self.tracker.take()
+        try:
+            self.store.reset(self.config.device.name)
+            self.store.commit(c)
+            self.counters.checkpoints += 1
+        except (sqlite3.Error, StoreError) as e:
+            self.metrics.errors.labels(self.config.device.name, "checkpoint").inc()
+            log.warning("cannot write the state store %s: %s", self.checkpoint_path, e)
 
     def _load_checkpoint(self) -> None:
-        """Restore the previous instance's agent from its checkpoint (before connecting)."""
+        """Restore the previous instance's agent from the state store (before connecting).
+
+        An unusable store (not a regular file, not a database, malformed or out-of-range
+        content, another device's) is moved aside with one log line and the daemon starts
+        clean: the device's entries are then kept as foreign ones (traffic keeps flowing)."""
         path = self.checkpoint_path
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if data.get("device") != self.config.device.name:
-                raise CheckpointError("checkpoint of another device")
-            actions = restore_state(self.agent, data["agent"])
+            self.store.open()
+            loaded = self.store.load()
+            if loaded is None:
+                self.store.reset(self.config.device.name)
+                return
+            if loaded.device != self.config.device.name:
+                raise CheckpointError(f"state of device {loaded.device!r}")
+            actions = restore_parts(self.agent, loaded.meta, loaded.hops, loaded.cursors)
             entries = {}
-            for item in data["entries"]:
-                e = _entry_from_json(item)
+            for item in loaded.entries:
+                try:
+                    e = _entry_from_json(item)
+                except Exception as err:  # any shape error of one stored entry
+                    raise CheckpointError(f"malformed entry {str(item)[:80]}: {err}") from None
                 entries[e.key] = e
-        except FileNotFoundError:
-            return
-        except (OSError, ValueError, KeyError, TypeError, CheckpointError) as e:
-            log.warning("ignoring checkpoint %s: %s", path, e)
+            for sender, top, bits in loaded.replay:
+                self.agent.codec.replay.load(sender, top, bits)
+                self._saved_replay[sender] = (top, bits)
+        except (StoreError, CheckpointError, ValueError) as e:
+            bad = self.store.move_aside()
+            log.warning(
+                "ignoring state store %s (%s); moved to %s, starting clean from the device",
+                path,
+                e,
+                bad.name,
+            )
             self.agent = self._new_agent()
+            self._saved_replay = {}
+            try:
+                self.store.open()
+                self.store.reset(self.config.device.name)
+            except (StoreError, sqlite3.Error) as e2:
+                log.warning("cannot create the state store %s: %s", path, e2)
             return
+        self.tracker.take()
         self._restored_actions = actions
         self._restored_entries = entries
         self.counters.restored_sessions = len(self.agent.hops)
@@ -623,6 +703,7 @@ class Daemon:
         self._reserve_foreign()
         actions, self._restored_actions = self._restored_actions or [], None
         self._restored_entries = {}
+        self.persist(actions)
         self.execute(actions)
 
     def _reserve_foreign(self) -> None:
@@ -636,6 +717,7 @@ class Daemon:
         # No public API for the slot counter yet (proposed: Agent.adopt); avoid slot reuse.
         if top_slot >= getattr(self.agent, "_next_slot", 0):
             self.agent._next_slot = top_slot + 1 if top_slot + 1 < pl.NUM_SLOTS else 1
+        self.persist([])
 
     async def _install_static(self) -> None:
         """Install the device-wide entries the pipeline needs (e.g. local addresses)."""
@@ -1051,6 +1133,14 @@ def _entry_dict(e: MappingEntry) -> dict[str, Any]:
 def _entry_json(e: MappingEntry, agent_id: int) -> list[Any]:
     te = pl.entry_to_table(e, agent_id)
     return [te.table.value, dict(te.match), te.action.value, dict(te.params)]
+
+
+def _key_text(k: EntryKey) -> str:
+    return f"{k.direction.value}|{k.match}"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def _entry_from_json(item: list[Any]) -> MappingEntry:

@@ -24,6 +24,8 @@ for other anchors' requests are kept: their anchors finish or cancel them throug
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+from collections.abc import Iterable
 from typing import Any
 
 from dysco_proto.actions import Action, ModifyEntry, RemoveEntry, StartTimer
@@ -31,6 +33,7 @@ from dysco_proto.agent import Agent, HandshakeRecord, Hop, Pending, Side
 from dysco_proto.entries import Deltas, Direction, EntryKey
 from dysco_proto.lock import LockState, LockStatus
 from dysco_proto.packet import FiveTuple
+from dysco_proto.pipeline import NUM_SLOTS
 from dysco_proto.wire import (
     ControlMessage,
     Handshake,
@@ -40,9 +43,21 @@ from dysco_proto.wire import (
     Transform,
 )
 
-__all__ = ["FORMAT", "CheckpointError", "export_state", "restore_state"]
+__all__ = [
+    "FORMAT",
+    "CheckpointError",
+    "Tracker",
+    "dropped_requests",
+    "export_cursor",
+    "export_hop",
+    "export_meta",
+    "export_state",
+    "restore_parts",
+    "restore_state",
+]
 
 FORMAT = "dysco-agent-checkpoint/1"
+_U64 = (1 << 64) - 1
 
 
 class CheckpointError(ValueError):
@@ -56,8 +71,34 @@ def _t(t: FiveTuple | None) -> list[Any] | None:
     return None if t is None else [t.src_ip, t.src_port, t.dst_ip, t.dst_port, t.proto]
 
 
+def _ip(v: Any) -> str:
+    if not isinstance(v, str):
+        raise CheckpointError(f"not an IPv4 address: {v!r}")
+    try:
+        return str(ipaddress.IPv4Address(v))
+    except ValueError:
+        raise CheckpointError(f"not an IPv4 address: {v!r}") from None
+
+
+def _int(v: Any, lo: int, hi: int, what: str) -> int:
+    """An integer in ``[lo, hi]`` (``bool`` is not an integer here)."""
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise CheckpointError(f"{what}: expected an integer in [{lo}, {hi}], got {v!r}")
+    return v
+
+
 def _t_in(v: Any) -> FiveTuple | None:
-    return None if v is None else FiveTuple(str(v[0]), int(v[1]), str(v[2]), int(v[3]), int(v[4]))
+    if v is None:
+        return None
+    if not isinstance(v, list) or len(v) != 5:
+        raise CheckpointError(f"not a five-tuple: {v!r}")
+    return FiveTuple(
+        _ip(v[0]),
+        _int(v[1], 0, 0xFFFF, "port"),
+        _ip(v[2]),
+        _int(v[3], 0, 0xFFFF, "port"),
+        _int(v[4], 0, 0xFF, "proto"),
+    )
 
 
 def _tt(v: Any) -> FiveTuple:
@@ -72,7 +113,9 @@ def _d(d: Deltas) -> list[int]:
 
 
 def _d_in(v: Any) -> Deltas:
-    return Deltas(*(int(x) for x in v))
+    if not isinstance(v, list) or len(v) != 5:
+        raise CheckpointError(f"not a delta record: {v!r}")
+    return Deltas(*(_int(x, -_U64, _U64, "delta") for x in v))
 
 
 def _rid(r: RequestId | None) -> list[Any] | None:
@@ -80,7 +123,18 @@ def _rid(r: RequestId | None) -> list[Any] | None:
 
 
 def _rid_in(v: Any) -> RequestId | None:
-    return None if v is None else RequestId(str(v[0]), int(v[1]))
+    if v is None:
+        return None
+    if not isinstance(v, list) or len(v) != 2:
+        raise CheckpointError(f"not a request id: {v!r}")
+    return RequestId(_ip(v[0]), _int(v[1], 0, _U64, "request number"))
+
+
+def _rid_req(v: Any) -> RequestId:
+    r = _rid_in(v)
+    if r is None:
+        raise CheckpointError("missing request id")
+    return r
 
 
 def _key(k: EntryKey) -> list[Any]:
@@ -88,6 +142,8 @@ def _key(k: EntryKey) -> list[Any]:
 
 
 def _key_in(v: Any) -> EntryKey:
+    if not isinstance(v, list) or len(v) != 2:
+        raise CheckpointError(f"not an entry key: {v!r}")
     return EntryKey(Direction(v[0]), _tt(v[1]))
 
 
@@ -118,8 +174,7 @@ def _msg(m: ControlMessage | None) -> dict[str, Any] | None:
 def _msg_in(v: Any) -> ControlMessage | None:
     if v is None:
         return None
-    request = _rid_in(v["request"])
-    assert request is not None
+    request = _rid_req(v["request"])
     return ControlMessage(
         MsgType[v["type"]],
         request,
@@ -160,6 +215,7 @@ def _side(s: Side, dropped: set[RequestId]) -> dict[str, Any]:
         },
         "epoch": s.epoch,
         "busy": _rid(s.busy),
+        "busy_dropped": s.busy is not None and s.busy in dropped,
         "syn_msg": _msg(s.syn_msg),
         "installed": sorted(_key(k) for k in s.installed),
         "retired": [[_key(k), p] for k, p in sorted(s.retired.items())],
@@ -174,31 +230,34 @@ def _rng_state(agent: Agent) -> list[Any]:
 # --- export -----------------------------------------------------------------------------------
 
 
-def export_state(agent: Agent) -> dict[str, Any]:
-    """The agent's durable state as a JSON-serialisable dict (see the module docstring)."""
-    dropped = set(agent.lefts) | set(agent.rights) | set(agent.right_requests)
-    hops = []
-    for hop in sorted(agent.hops.values(), key=lambda h: h.id):
-        pend = hop.pending
-        hops.append(
-            {
-                "id": hop.id,
-                "left": None if hop.left is None else _side(hop.left, dropped),
-                "right": None if hop.right is None else _side(hop.right, dropped),
-                "pending": None
-                if pend is None
-                else {"hops": list(pend.hops), "tag": pend.tag, "msg": _msg(pend.msg)},
-                "offset_lr": hop.offset_lr,
-                "offset_rl": hop.offset_rl,
-                "fin_lr": hop.fin_lr,
-                "fin_rl": hop.fin_rl,
-                "closing": hop.closing,
-            }
-        )
-    ports = [
-        [local, peer, st.cursor, sorted(st.used)]
-        for (local, peer), st in sorted(agent.ports._pairs.items())
-    ]
+def dropped_requests(agent: Agent) -> set[RequestId]:
+    """The reconfigurations a restore drops: those in flight at this agent as an anchor."""
+    return set(agent.lefts) | set(agent.rights) | set(agent.right_requests)
+
+
+def export_hop(agent: Agent, hop: Hop, dropped: set[RequestId] | None = None) -> dict[str, Any]:
+    """One session (hop) as a JSON-serialisable dict (``dropped``: from
+    :func:`dropped_requests`, computed once when exporting many hops)."""
+    if dropped is None:
+        dropped = dropped_requests(agent)
+    pend = hop.pending
+    return {
+        "id": hop.id,
+        "left": None if hop.left is None else _side(hop.left, dropped),
+        "right": None if hop.right is None else _side(hop.right, dropped),
+        "pending": None
+        if pend is None
+        else {"hops": list(pend.hops), "tag": pend.tag, "msg": _msg(pend.msg)},
+        "offset_lr": hop.offset_lr,
+        "offset_rl": hop.offset_rl,
+        "fin_lr": hop.fin_lr,
+        "fin_rl": hop.fin_rl,
+        "closing": hop.closing,
+    }
+
+
+def export_meta(agent: Agent) -> dict[str, Any]:
+    """The agent-wide part of the state: format, addresses, counters, random generator."""
     return {
         "format": FORMAT,
         "addresses": sorted(agent.addresses),
@@ -210,105 +269,348 @@ def export_state(agent: Agent) -> dict[str, Any]:
             "req_number": agent._req_number,
         },
         "rng": _rng_state(agent),
-        "hops": hops,
-        "ports": ports,
-        "dropped_reconfigs": sorted(f"{r.anchor}/{r.number}" for r in dropped),
     }
+
+
+def export_cursor(agent: Agent, pair: tuple[str, str]) -> int | None:
+    """The port pool's allocation cursor for ``(local, peer)`` (``None``: pair unknown)."""
+    st = agent.ports._pairs.get(pair)
+    return None if st is None else st.cursor
+
+
+def export_state(agent: Agent) -> dict[str, Any]:
+    """The agent's durable state as a JSON-serialisable dict (see the module docstring)."""
+    dropped = dropped_requests(agent)
+    hops = [export_hop(agent, h, dropped) for h in sorted(agent.hops.values(), key=lambda h: h.id)]
+    ports = [
+        [local, peer, st.cursor, sorted(st.used)]
+        for (local, peer), st in sorted(agent.ports._pairs.items())
+    ]
+    data = export_meta(agent)
+    data["hops"] = hops
+    data["ports"] = ports
+    data["dropped_reconfigs"] = sorted(f"{r.anchor}/{r.number}" for r in dropped)
+    return data
+
+
+# --- incremental export: which hops an event touched -------------------------------------------
+
+#: the agent's indexes through which every change to a hop's state is reached
+_INDEXES = (
+    "hops",
+    "by_key",
+    "left_by_sub",
+    "right_by_sub",
+    "left_by_stuple",
+    "right_by_stuple",
+    "slot_owner",
+    "pending_by_tuple",
+    "pending_by_tag",
+    "lefts",
+    "rights",
+    "right_requests",
+    "held_msgs",
+)
+
+
+class _Tracked(dict[Any, Any]):
+    """A dict that reports every value read, written or removed through it to ``note``."""
+
+    __slots__ = ("note",)
+
+    def __init__(self, data: dict[Any, Any], note: Any) -> None:
+        super().__init__(data)
+        self.note = note
+
+    def __getitem__(self, k: Any) -> Any:
+        v = super().__getitem__(k)
+        self.note(k, v)
+        return v
+
+    def get(self, k: Any, default: Any = None) -> Any:
+        v = super().get(k, default)
+        if v is not default:
+            self.note(k, v)
+        return v
+
+    def __setitem__(self, k: Any, v: Any) -> None:
+        old = super().get(k)
+        if old is not None:
+            self.note(k, old)
+        self.note(k, v)
+        super().__setitem__(k, v)
+
+    def __delitem__(self, k: Any) -> None:
+        self.note(k, super().__getitem__(k))
+        super().__delitem__(k)
+
+    def pop(self, k: Any, *default: Any) -> Any:
+        v = super().pop(k, *default)
+        if not default or v is not default[0]:
+            self.note(k, v)
+        return v
+
+    def popitem(self) -> tuple[Any, Any]:
+        k, v = super().popitem()
+        self.note(k, v)
+        return k, v
+
+    def setdefault(self, k: Any, default: Any = None) -> Any:
+        v = super().setdefault(k, default)
+        self.note(k, v)
+        return v
+
+    def values(self) -> list[Any]:  # type: ignore[override]
+        out = list(super().values())
+        for v in out:
+            self.note(None, v)
+        return out
+
+    def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
+        out = list(super().items())
+        for k, v in out:
+            self.note(k, v)
+        return out
+
+    def clear(self) -> None:
+        for k, v in list(super().items()):
+            self.note(k, v)
+        super().clear()
+
+
+class Tracker:
+    """Which hops (sessions) and port pairs an agent touched since the last :meth:`take`.
+
+    Installing a tracker replaces the agent's indexes by dicts that report every value read
+    or written through them: every change of a hop's state starts from such a lookup (or
+    from an action naming the hop), so the hops a stretch of events changed are a subset of
+    those reported. The daemon re-exports only these after each event, which keeps the cost
+    of persistence proportional to the work the event did, not to the session count.
+    """
+
+    def __init__(self, agent: Agent) -> None:
+        self.hops: set[int] = set()
+        self.pairs: set[tuple[str, str]] = set()
+        for name in _INDEXES:
+            setattr(agent, name, _Tracked(getattr(agent, name), self._note))
+        agent.ports._pairs = _Tracked(agent.ports._pairs, self._note_pair)
+
+    def _note(self, _k: Any, v: Any) -> None:
+        if isinstance(v, Hop):
+            self.hops.add(v.id)
+        elif isinstance(v, Side):
+            self.hops.add(v.hop.id)
+        elif isinstance(v, tuple):
+            for x in v:
+                if isinstance(x, Side):
+                    self.hops.add(x.hop.id)
+        else:
+            side = getattr(v, "side", None)
+            if isinstance(side, Side):
+                self.hops.add(side.hop.id)
+
+    def _note_pair(self, k: Any, _v: Any) -> None:
+        self.pairs.add(k)
+
+    def take(self) -> tuple[set[int], set[tuple[str, str]]]:
+        """The hop ids and port pairs touched since the last call (and forget them)."""
+        hops, pairs = self.hops, self.pairs
+        self.hops, self.pairs = set(), set()
+        return hops, pairs
 
 
 # --- restore ----------------------------------------------------------------------------------
 
 
-def _side_in(hop: Hop, is_left: bool, v: dict[str, Any]) -> Side:
+def _side_in(hop: Hop, is_left: bool, v: dict[str, Any], addresses: frozenset[str]) -> Side:
+    if not isinstance(v, dict):
+        raise CheckpointError(f"not a side: {v!r}")
     lk = v["lock"]
+    if not isinstance(lk, dict) or not isinstance(v["hs"], dict):
+        raise CheckpointError("malformed side")
+    local = _ip(v["local"])
+    if local not in addresses:
+        raise CheckpointError(f"a side of address {local}, not served by this agent")
     request = _rid_in(lk["request"])
+    own_port = v["own_port"]
+    retired = v["retired"]
+    if not isinstance(retired, list) or not isinstance(v["installed"], list):
+        raise CheckpointError("malformed side entries")
     side = Side(
         hop,
         is_left,
-        v["local"],
-        v["peer"],
+        local,
+        _ip(v["peer"]),
         _tt(v["sub"]),
         _tt(v["stuple"]),
-        int(v["slot"]),
-        own_port=v["own_port"],
+        _int(v["slot"], 0, NUM_SLOTS - 1, "slot"),
+        own_port=None if own_port is None else _int(own_port, 1, 0xFFFF, "own_port"),
         in_deltas=_d_in(v["in_deltas"]),
         out_deltas=_d_in(v["out_deltas"]),
         hs=HandshakeRecord(**v["hs"]),
         lock=LockState(
             LockStatus(lk["status"]),
             request,
-            [r for r in (_rid_in(x) for x in lk["held"]) if r is not None],
-            [r for r in (_rid_in(x) for x in lk.get("ended", [])) if r is not None],
+            [_rid_req(x) for x in lk["held"]],
+            [_rid_req(x) for x in lk.get("ended", [])],
         ),
-        epoch=int(v["epoch"]),
+        epoch=_int(v["epoch"], 0, _U64, "epoch"),
         busy=_rid_in(v["busy"]),
         syn_msg=_msg_in(v["syn_msg"]),
         installed={_key_in(k) for k in v["installed"]},
-        retired={_key_in(k): p for k, p in v["retired"]},
+        retired={_key_in(k): None if p is None else _int(p, 1, 0xFFFF, "port") for k, p in retired},
     )
     return side
+
+
+def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[Action]:
+    """Rebuild one hop into ``agent`` (``dropped``: the checkpoint's dropped reconfigurations,
+    or ``None`` to use each side's own ``busy_dropped`` flag)."""
+    if not isinstance(hv, dict):
+        raise CheckpointError(f"not a session record: {hv!r}")
+    hop = Hop(_int(hv["id"], 1, _U64, "hop id"))
+    if hop.id in agent.hops:
+        raise CheckpointError(f"session {hop.id} appears twice")
+    hop.offset_lr = _int(hv["offset_lr"], -_U64, _U64, "offset")
+    hop.offset_rl = _int(hv["offset_rl"], -_U64, _U64, "offset")
+    hop.fin_lr, hop.fin_rl = bool(hv["fin_lr"]), bool(hv["fin_rl"])
+    hop.closing = bool(hv["closing"])
+    agent.hops[hop.id] = hop
+    out: list[Action] = []
+    for which in ("left", "right"):
+        sv = hv[which]
+        if sv is None:
+            continue
+        side = _side_in(hop, which == "left", sv, agent.addresses)
+        setattr(hop, which, side)
+        agent._index_side(side)
+        for key in side.installed:
+            agent.by_key[key] = side
+        drop = bool(sv.get("busy_dropped")) if dropped is None else side.busy in dropped
+        if side.busy is not None and drop:
+            out += _revert(agent, side)
+    pv = hv["pending"]
+    if pv is not None:
+        if not isinstance(pv, dict) or not isinstance(pv["hops"], list):
+            raise CheckpointError("malformed pending chain")
+        msg = _msg_in(pv["msg"])
+        if msg is None:
+            raise CheckpointError("pending chain without its message")
+        hop.pending = Pending(
+            tuple(_ip(h) for h in pv["hops"]), _int(pv["tag"], 0, 0xFFFFFFFF, "tag"), msg
+        )
+        agent.pending_by_tag[hop.pending.tag] = hop
+        if hop.left is not None:
+            agent.pending_by_tuple[hop.left.stuple] = hop
+        out.append(StartTimer(f"pending:{hop.id}", agent.config.pending_timeout))
+        agent.timers.add(f"pending:{hop.id}")
+    if hop.closing:
+        out.append(StartTimer(f"close:{hop.id}", agent.config.close_timeout))
+        agent.timers.add(f"close:{hop.id}")
+    return out
+
+
+def _restore_meta(agent: Agent, data: Any) -> None:
+    if not isinstance(data, dict):
+        raise CheckpointError("a checkpoint must be a JSON object")
+    if data.get("format") != FORMAT:
+        raise CheckpointError(f"not a {FORMAT} checkpoint")
+    if agent.hops or agent.by_key:
+        raise CheckpointError("restore into a fresh agent only")
+    addresses = data.get("addresses", [])
+    if not isinstance(addresses, list) or set(addresses) - set(agent.addresses):
+        raise CheckpointError("the checkpoint names addresses this agent does not serve")
+    c = data["counters"]
+    if not isinstance(c, dict):
+        raise CheckpointError("malformed counters")
+    limit = agent.config.slot_limit or NUM_SLOTS
+    agent._next_hop_id = _int(c["next_hop_id"], 1, _U64, "next_hop_id")
+    agent._next_slot = _int(c["next_slot"], agent.config.slot_base, limit, "next_slot")
+    agent._next_token = _int(c["next_token"], 0, _U64, "next_token")
+    agent._msg_id = max(agent._msg_id, _int(c["msg_id"], 0, _U64, "msg_id"))
+    agent._req_number = _int(c["req_number"], 0, 0xFFFFFFFF, "req_number")
+    rng = data.get("rng")
+    if rng is not None:
+        if not isinstance(rng, list) or len(rng) != 3 or not isinstance(rng[1], list):
+            raise CheckpointError("malformed random generator state")
+        version, internal, gauss = rng
+        agent._rng.setstate(
+            (int(version), tuple(_int(x, 0, 0xFFFFFFFF, "rng") for x in internal), gauss)
+        )
+
+
+def _guard(fn: Any, *args: Any) -> Any:
+    """Run one restore step; any shape error becomes a :class:`CheckpointError`."""
+    try:
+        return fn(*args)
+    except CheckpointError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as e:
+        raise CheckpointError(f"malformed checkpoint: {type(e).__name__}: {e}") from None
 
 
 def restore_state(agent: Agent, data: dict[str, Any]) -> list[Action]:
     """Load ``data`` (from :func:`export_state`) into ``agent``, a freshly built agent with
     the same configuration. Returns the actions to execute: timers to re-arm (close, pending)
     and, for sides that were busy with a dropped reconfiguration, the entry writes that put
-    them back on their stable path."""
-    if data.get("format") != FORMAT:
-        raise CheckpointError(f"not a {FORMAT} checkpoint")
-    if agent.hops or agent.by_key:
-        raise CheckpointError("restore into a fresh agent only")
-    if set(data.get("addresses", [])) - set(agent.addresses):
-        raise CheckpointError("the checkpoint names addresses this agent does not serve")
-    c = data["counters"]
-    agent._next_hop_id = int(c["next_hop_id"])
-    agent._next_slot = int(c["next_slot"])
-    agent._next_token = int(c["next_token"])
-    agent._msg_id = max(agent._msg_id, int(c["msg_id"]))
-    agent._req_number = int(c["req_number"])
-    if data.get("rng") is not None:
-        version, internal, gauss = data["rng"]
-        agent._rng.setstate((int(version), tuple(int(x) for x in internal), gauss))
-    for local, peer, cursor, used in data["ports"]:
-        for port in used:
-            agent.ports.reserve(local, peer, int(port))
-        agent.ports._state(local, peer).cursor = int(cursor)
-    dropped = {
-        RequestId(a, int(n))
-        for a, _, n in (x.rpartition("/") for x in data.get("dropped_reconfigs", []))
-    }
-    out: list[Action] = []
-    for hv in data["hops"]:
-        hop = Hop(int(hv["id"]))
-        hop.offset_lr, hop.offset_rl = int(hv["offset_lr"]), int(hv["offset_rl"])
-        hop.fin_lr, hop.fin_rl = bool(hv["fin_lr"]), bool(hv["fin_rl"])
-        hop.closing = bool(hv["closing"])
-        agent.hops[hop.id] = hop
-        for which in ("left", "right"):
-            sv = hv[which]
-            if sv is None:
-                continue
-            side = _side_in(hop, which == "left", sv)
-            setattr(hop, which, side)
-            agent._index_side(side)
-            for key in side.installed:
-                agent.by_key[key] = side
-            if side.busy is not None and side.busy in dropped:
-                out += _revert(agent, side)
-        pv = hv["pending"]
-        if pv is not None:
-            msg = _msg_in(pv["msg"])
-            assert msg is not None
-            hop.pending = Pending(tuple(pv["hops"]), int(pv["tag"]), msg)
-            agent.pending_by_tag[hop.pending.tag] = hop
-            if hop.left is not None:
-                agent.pending_by_tuple[hop.left.stuple] = hop
-            out.append(StartTimer(f"pending:{hop.id}", agent.config.pending_timeout))
-            agent.timers.add(f"pending:{hop.id}")
-        if hop.closing:
-            out.append(StartTimer(f"close:{hop.id}", agent.config.close_timeout))
-            agent.timers.add(f"close:{hop.id}")
-    return out
+    them back on their stable path.
+
+    Every field is validated; any malformed or out-of-range value raises
+    :class:`CheckpointError` (the agent is then half-filled: discard it)."""
+    _guard(_restore_meta, agent, data)
+
+    def ports_and_hops() -> list[Action]:
+        for local, peer, cursor, used in data["ports"]:
+            for port in used:
+                agent.ports.reserve(_ip(local), _ip(peer), _int(port, 1, 0xFFFF, "port"))
+            agent.ports._state(local, peer).cursor = _int(cursor, 1, 0xFFFF, "cursor")
+        dropped_list = data.get("dropped_reconfigs", [])
+        if not isinstance(dropped_list, list):
+            raise CheckpointError("malformed dropped_reconfigs")
+        dropped = {
+            RequestId(a, int(n)) for a, _, n in (str(x).rpartition("/") for x in dropped_list)
+        }
+        if not isinstance(data["hops"], list):
+            raise CheckpointError("malformed sessions")
+        out: list[Action] = []
+        for hv in data["hops"]:
+            out += _restore_hop(agent, hv, dropped)
+        return out
+
+    result: list[Action] = _guard(ports_and_hops)
+    return result
+
+
+def restore_parts(
+    agent: Agent,
+    meta: Any,
+    hops: Iterable[Any],
+    cursors: Iterable[tuple[str, str, int]] = (),
+) -> list[Action]:
+    """Like :func:`restore_state`, from the parts an incremental store keeps: the agent-wide
+    :func:`export_meta`, the sessions (:func:`export_hop`) and the port cursors. The port
+    pool's allocations are rebuilt from the sessions (a side's own port, and the ports of its
+    retired entries, are exactly what it holds); reconfigurations in flight are dropped as
+    each side's ``busy_dropped`` flag says."""
+    _guard(_restore_meta, agent, meta)
+
+    def rest() -> list[Action]:
+        out: list[Action] = []
+        for hv in hops:
+            out += _restore_hop(agent, hv, None)
+        for hop in agent.hops.values():
+            for side in hop.sides():
+                if side.own_port is not None:
+                    agent.ports.reserve(side.local, side.peer, side.own_port)
+                for key, port in side.retired.items():
+                    if port is not None:
+                        agent.ports.reserve(key.match.dst_ip, key.match.src_ip, port)
+        for local, peer, cursor in cursors:
+            agent.ports._state(_ip(local), _ip(peer)).cursor = _int(cursor, 1, 0xFFFF, "cursor")
+        return out
+
+    result: list[Action] = _guard(rest)
+    return result
 
 
 def _revert(agent: Agent, side: Side) -> list[Action]:

@@ -437,6 +437,25 @@ class ReplayWindow:
         """Drop the state of one sender (e.g. after it was known to restart)."""
         self._senders.pop(sender, None)
 
+    def latest(self) -> tuple[str, int, int] | None:
+        """``(sender, highest id, bitmap)`` of the sender heard most recently (the one the
+        last accepted message came from), or ``None``: what a store persists after each
+        accepted message so that a restarted receiver still rejects replays."""
+        if not self._senders:
+            return None
+        sender = next(reversed(self._senders))
+        top, bits = self._senders[sender]
+        return sender, top, bits
+
+    def load(self, sender: str, top: int, bits: int) -> None:
+        """Restore one sender's window (from :meth:`latest`, after a restart)."""
+        if not 0 <= top <= _U64 or not 0 <= bits <= self._mask:
+            raise ValueError("replay window state out of range")
+        if sender not in self._senders and len(self._senders) >= self._max_senders:
+            self._senders.popitem(last=False)
+        self._senders[sender] = [top, bits]
+        self._senders.move_to_end(sender)
+
     def check_and_update(self, sender: str, msg_id: int) -> None:
         """Accept ``msg_id`` from ``sender`` once; raise :class:`ReplayError` otherwise.
 
