@@ -289,7 +289,10 @@ class RefModelBackend(Backend):
         codec = self.codec
         if codec is None:
             raise BackendError(FAILED_PRECONDITION, "no pipeline")
-        want = None if table_id == 0 else codec.table_of(table_id)
+        try:
+            want = None if table_id == 0 else codec.table_of(table_id)
+        except EntityError as e:
+            raise BackendError(e.code, str(e)) from None
         with self._lock:
             items = [e for e in self.state.tables.entries() if want is None or e.table is want]
         out = [codec.to_p4r(e) for e in items]

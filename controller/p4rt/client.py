@@ -22,6 +22,7 @@ from controller.p4rt.gen.google.rpc import status_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex, decode_uint, encode_uint
+from controller.p4rt.tls import ClientTls, channel_credentials, channel_options, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,10 @@ GRPC_OPTIONS = [
     ("grpc.keepalive_time_ms", 330_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
+    # a server that reports every update of a large failed batch in grpc-status-details-bin
+    # (PI, Stratum) exceeds the 8 KiB default: take up to 1 MiB of response metadata
+    ("grpc.max_metadata_size", 1 << 20),
+    ("grpc.absolute_max_metadata_size", 1 << 20),
 ]
 
 # google.rpc.Code names, for messages
@@ -67,9 +72,14 @@ class UpdateError:
 class WriteError(P4RuntimeError):
     """A write failed; ``errors[i]`` is the error of update ``i`` (``None``: it succeeded)."""
 
-    def __init__(self, message: str, code: str, errors: list[UpdateError | None]) -> None:
+    def __init__(
+        self, message: str, code: str, errors: list[UpdateError | None], detailed: bool = True
+    ) -> None:
         super().__init__(message, code)
         self.errors = errors
+        #: False: the server did not say which updates failed (``errors`` then marks every
+        #: update as failed); :meth:`P4RuntimeClient.write` retries in halves to find out
+        self.detailed = detailed
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +111,21 @@ def decode_write_error(err: aio.AioRpcError | grpc.RpcError, n_updates: int) -> 
                 errors[i] = UpdateError(
                     i, _CODE_NAMES.get(e.canonical_code, str(e.canonical_code)), e.message
                 )
-    elif n_updates == 1 or code != "UNKNOWN":
-        errors = [UpdateError(i, code, details or "") for i in range(n_updates)]
+        return _write_error(errors, code)
+    # no per-update details: every update is marked failed with the call's status; with
+    # several updates and UNKNOWN (a batch failed in part: details left out) or
+    # RESOURCE_EXHAUSTED (details over our metadata limit) which ones failed is unknown
+    errors = [UpdateError(i, code, details or "") for i in range(n_updates)]
+    partial = n_updates > 1 and code in ("UNKNOWN", "RESOURCE_EXHAUSTED")
+    return _write_error(errors, code, detailed=not partial)
+
+
+def _write_error(errors: list[UpdateError | None], code: str, detailed: bool = True) -> WriteError:
     failed = [e for e in errors if e is not None]
-    summary = f"{len(failed)} of {n_updates} updates failed"
+    summary = f"{len(failed)} of {len(errors)} updates failed"
     if failed:
         summary += f" (first: {failed[0]})"
-    return WriteError(summary, code, errors)
+    return WriteError(summary, code, errors, detailed)
 
 
 class P4RuntimeClient:
@@ -116,6 +134,14 @@ class P4RuntimeClient:
     Use :meth:`start` to connect (arbitration, optional pipeline push); the client keeps the
     stream up in the background and reconnects with exponential back-off, calling
     ``on_connected`` after every (re)connection. Packet-ins go to ``on_packet_in``.
+
+    Losing the primary role (another client arbitrated with a higher election id) clears
+    :attr:`connected`, calls ``on_lost_primary`` and makes writes wait; the client re-sends
+    its arbitration every ``reconnect_max`` seconds, and when it is primary again (the server
+    says so on the stream) it calls ``on_connected(False)`` as after a reconnection.
+
+    ``tls``: TLS (and mutual TLS with a client certificate) towards the device; without it
+    the channel is insecure, which is only safe on loopback or a Unix socket.
     """
 
     def __init__(
@@ -130,7 +156,9 @@ class P4RuntimeClient:
         on_packet_in: Callable[[PacketInMsg], None] | None = None,
         on_connected: Callable[[bool], Awaitable[None]] | None = None,
         on_disconnected: Callable[[], None] | None = None,
+        on_lost_primary: Callable[[], None] | None = None,
         reconnect_max: float = 5.0,
+        tls: ClientTls | None = None,
     ) -> None:
         self.address = address
         self.device_id = device_id
@@ -141,7 +169,12 @@ class P4RuntimeClient:
         self.on_packet_in = on_packet_in
         self.on_connected = on_connected
         self.on_disconnected = on_disconnected
+        self.on_lost_primary = on_lost_primary
         self.reconnect_max = reconnect_max
+        self.tls = tls
+        self.primary_lost = 0  # times another client took the primary role
+        self.write_retries = 0  # halves re-sent to find the failed updates of a batch
+        self._regain: asyncio.Task[None] | None = None
         self.channel: aio.Channel | None = None
         self.stub: p4r_grpc.P4RuntimeStub | None = None
         self._stream: aio.StreamStreamCall | None = None
@@ -165,7 +198,7 @@ class P4RuntimeClient:
     async def start(self, timeout: float = 10.0) -> None:
         """Connect and become primary (raises :class:`DeviceUnavailable` after ``timeout``),
         then keep the session up in the background."""
-        self.channel = aio.insecure_channel(self.address, options=GRPC_OPTIONS)
+        self.channel = self._channel()
         self.stub = p4r_grpc.P4RuntimeStub(self.channel)  # type: ignore[no-untyped-call]
         try:
             await asyncio.wait_for(self._connect_once(), timeout)
@@ -182,9 +215,26 @@ class P4RuntimeClient:
         if self.on_connected is not None:
             await self.on_connected(True)
 
+    def _channel(self) -> aio.Channel:
+        if self.tls is not None:
+            creds = channel_credentials(self.tls)
+            return aio.secure_channel(
+                self.address, creds, options=GRPC_OPTIONS + channel_options(self.tls)
+            )
+        if not is_loopback(self.address):
+            log.warning(
+                "P4Runtime to %s without TLS: anyone on the path can read and change the "
+                "device's tables (configure device.tls)",
+                self.address,
+            )
+        return aio.insecure_channel(self.address, options=GRPC_OPTIONS)
+
     async def close(self) -> None:
         """Stop the background task and close the channel."""
         self._closing = True
+        if self._regain is not None:
+            self._regain.cancel()
+            self._regain = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -205,16 +255,15 @@ class P4RuntimeClient:
         except TimeoutError:
             raise DeviceUnavailable(f"device {self.address} not connected", "UNAVAILABLE") from None
 
+    def _arbitration(self) -> p4r.StreamMessageRequest:
+        return p4r.StreamMessageRequest(
+            arbitration=p4r.MasterArbitrationUpdate(device_id=self.device_id, election_id=self._eid)
+        )
+
     async def _connect_once(self) -> None:
         assert self.stub is not None
         stream = self.stub.StreamChannel()
-        await stream.write(
-            p4r.StreamMessageRequest(
-                arbitration=p4r.MasterArbitrationUpdate(
-                    device_id=self.device_id, election_id=self._eid
-                )
-            )
-        )
+        await stream.write(self._arbitration())
         while True:
             resp = await stream.read()
             if resp is aio.EOF:
@@ -247,6 +296,8 @@ class P4RuntimeClient:
                 raise
             except Exception as e:  # stream broken
                 log.warning("P4Runtime stream to %s broken: %s", self.address, _describe(e))
+            if stream is not None:
+                stream.cancel()  # the server then frees our election id for the reconnection
             if self._closing:
                 return
             self._connected.clear()
@@ -287,10 +338,63 @@ class P4RuntimeClient:
                     self.on_packet_in(PacketInMsg(bytes(pkt.payload), md))
                 except Exception:
                     log.exception("packet-in handler failed")
-        elif which == "arbitration" and resp.arbitration.status.code != 0:
-            log.warning("lost primary role on %s", self.address)
+        elif which == "arbitration":
+            self._on_arbitration(resp.arbitration)
         elif which == "error":
-            log.warning("stream error from %s: %s", self.address, resp.error.status)
+            err = resp.error
+            log.warning(
+                "stream error from %s: %s: %s",
+                self.address,
+                _CODE_NAMES.get(err.canonical_code, str(err.canonical_code)),
+                err.message,
+            )
+
+    def _on_arbitration(self, arb: p4r.MasterArbitrationUpdate) -> None:
+        """A change of primary on the device (sent to every client)."""
+        primary = arb.status.code == 0
+        if not primary and self._connected.is_set():
+            self.primary_lost += 1
+            self._connected.clear()
+            who = (arb.election_id.high << 64) | arb.election_id.low
+            log.warning(
+                "lost the primary role on %s (primary election id now %d, ours %d)",
+                self.address,
+                who,
+                self.election_id,
+            )
+            if self.on_lost_primary is not None:
+                try:
+                    self.on_lost_primary()
+                except Exception:
+                    log.exception("lost-primary handler failed")
+            if self._regain is None or self._regain.done():
+                self._regain = asyncio.get_running_loop().create_task(self._regain_primary())
+        elif primary and not self._connected.is_set() and self._stream is not None:
+            log.info("primary again on %s", self.address)
+            self._connected.set()
+            if self.on_connected is not None:
+                asyncio.get_running_loop().create_task(self._after_regain())
+
+    async def _regain_primary(self) -> None:
+        """While a backup: re-send our arbitration now and then (a server that does not
+        promote the highest remaining client by itself then makes us primary again)."""
+        while not self._closing and not self._connected.is_set():
+            await asyncio.sleep(self.reconnect_max)
+            stream = self._stream
+            if stream is None or self._connected.is_set():
+                continue
+            try:
+                async with self._stream_lock:
+                    await stream.write(self._arbitration())
+            except (grpc.RpcError, asyncio.InvalidStateError) as e:
+                log.debug("re-arbitration failed: %s", _describe(e))
+
+    async def _after_regain(self) -> None:
+        assert self.on_connected is not None
+        try:
+            await self.on_connected(False)
+        except Exception:
+            log.exception("reconnection handler failed")
 
     # -- pipeline -----------------------------------------------------------------------------
 
@@ -339,6 +443,38 @@ class P4RuntimeClient:
         errors, or :class:`DeviceUnavailable` when the device cannot be reached."""
         if not updates:
             return
+        err = await self._write_find(updates, timeout)
+        if err is not None:
+            raise err
+
+    async def _write_find(self, updates: list[p4r.Update], timeout: float) -> WriteError | None:
+        """Write; when the server did not say which updates of a failed batch failed (too
+        many to report), re-send the batch in halves until it does. The outcome of a re-sent
+        update is that of the retry: an INSERT the first attempt applied reports
+        ALREADY_EXISTS, a DELETE NOT_FOUND (the writer's repairs make both harmless)."""
+        try:
+            await self._write_once(updates, timeout)
+            return None
+        except WriteError as e:
+            if e.detailed or len(updates) < 2:
+                return e
+            code = e.code
+        self.write_retries += 1
+        mid = len(updates) // 2
+        errors: list[UpdateError | None] = []
+        for part in (updates[:mid], updates[mid:]):
+            sub = await self._write_find(part, timeout)
+            base = len(errors)
+            if sub is None:
+                errors.extend([None] * len(part))
+            else:
+                errors.extend(
+                    None if x is None else UpdateError(base + x.index, x.code, x.message)
+                    for x in sub.errors
+                )
+        return _write_error(errors, code)
+
+    async def _write_once(self, updates: list[p4r.Update], timeout: float) -> None:
         if self.stub is None:
             raise DeviceUnavailable("not connected", "UNAVAILABLE")
         req = p4r.WriteRequest(
@@ -352,6 +488,11 @@ class P4RuntimeClient:
         except grpc.RpcError as e:
             code = e.code() if hasattr(e, "code") else None
             if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise DeviceUnavailable(_describe(e), code.name) from None
+            if code == grpc.StatusCode.PERMISSION_DENIED:  # not (or no longer) the primary
+                self._connected.clear()
+                if not self._closing and (self._regain is None or self._regain.done()):
+                    self._regain = asyncio.get_running_loop().create_task(self._regain_primary())
                 raise DeviceUnavailable(_describe(e), code.name) from None
             raise decode_write_error(e, len(updates)) from None
 

@@ -25,6 +25,7 @@ import argparse
 import logging
 import queue
 import signal
+import sys
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -41,6 +42,8 @@ from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
+from controller.p4rt.tls import ServerTls, TlsConfigError, check_listen_address, server_credentials
+from controller.p4rt.validate import EntryValidator
 
 log = logging.getLogger("dysco.p4rt.server")
 
@@ -166,68 +169,121 @@ def _eid(u: p4r.Uint128) -> int:
 
 
 class _Stream:
-    def __init__(self) -> None:
-        self.out: queue.Queue[p4r.StreamMessageResponse | None] = queue.Queue(maxsize=65536)
-        self.election_id: int | None = None
-        self.role: str = ""
-        self.dropped = 0
+    """One StreamChannel: its outgoing queue, its arbitration and the connection it uses."""
 
-    def put(self, msg: p4r.StreamMessageResponse | None) -> None:
-        try:
-            self.out.put_nowait(msg)
-        except queue.Full:
+    LIMIT = 65536  # queued responses (packet-ins) beyond this are dropped and counted
+
+    def __init__(self, peer: str) -> None:
+        self.out: queue.SimpleQueue[p4r.StreamMessageResponse | None] = queue.SimpleQueue()
+        self.election_id: int | None = None  # None: no arbitration yet; -1: unset (backup)
+        self.role: str = ""
+        self.peer = peer
+        self.dropped = 0
+        self.closing: tuple[grpc.StatusCode, str] | None = None
+
+    def put(self, msg: p4r.StreamMessageResponse) -> None:
+        if self.out.qsize() >= self.LIMIT:
             self.dropped += 1
+        else:
+            self.out.put(msg)
+
+    def end(self, status: tuple[grpc.StatusCode, str] | None = None) -> None:
+        """Close the stream (with an error status, when given)."""
+        if status is not None and self.closing is None:
+            self.closing = status
+        self.out.put(None)
 
 
 class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
     def __init__(
-        self, backend: Backend, *, device_id: int = 1, contract: p4info_pb2.P4Info | None = None
+        self,
+        backend: Backend,
+        *,
+        device_id: int = 1,
+        contract: p4info_pb2.P4Info | None = None,
+        max_streams: int = 64,
     ) -> None:
         self.backend = backend
         self.device_id = device_id
         self.contract = contract
+        self.max_streams = max_streams
         self.lock = threading.RLock()  # writes, pipeline changes and arbitration
         self.streams: set[_Stream] = set()
-        self.primary: _Stream | None = None
+        self.primaries: dict[str, tuple[_Stream, int]] = {}  # role -> (stream, election id)
         self.config: p4r.ForwardingPipelineConfig | None = None
         self.p4info: P4InfoIndex | None = None
+        self.validator: EntryValidator | None = None
         self._pin_meta: dict[str, tuple[int, int]] = {}
         self.pre: dict[int, p4r.PacketReplicationEngineEntry] = {}
         self._pout_meta: dict[int, str] = {}
         backend.set_packet_in_callback(self._on_packet_in)
 
-    # -- arbitration -------------------------------------------------------------------------
-    def _elect(self) -> None:
+    @property
+    def primary(self) -> _Stream | None:
+        """The primary client's stream of the default role (it gets the packet-ins)."""
+        p = self.primaries.get("")
+        return p[0] if p is not None else None
+
+    # -- arbitration (P4Runtime specification, "Client Arbitration and Controller Replication")
+    #
+    # Per role, the arbitrated stream with the highest election id is the primary. Every
+    # change of primary (a higher id arrives, the primary leaves or lowers its id) is sent to
+    # every arbitrated stream of the role: status OK to the primary, ALREADY_EXISTS to the
+    # backups, NOT_FOUND to all when there is none; otherwise only the sender gets a reply.
+    # An election id already used by another stream of the role ends the new stream with
+    # INVALID_ARGUMENT, an unknown device id with NOT_FOUND. Writes and pipeline changes need
+    # the primary's election id *and* its connection (the stream's peer): an election id alone,
+    # from a client without the stream, is refused (PERMISSION_DENIED).
+
+    def _elect(self, role: str, sender: _Stream | None) -> None:
         best: _Stream | None = None
         for s in self.streams:
-            if s.election_id is not None and (best is None or s.election_id > best.election_id):  # type: ignore[operator]
-                best = s
-        old = self.primary
-        self.primary = best
-        for s in self.streams:
-            if s.election_id is None:
+            eid = s.election_id
+            if s.role != role or eid is None or eid < 0:
                 continue
-            code = OK if s is best else ALREADY_EXISTS
-            if s is best or old is not best:
-                self._arb_reply(s, code)
+            if best is None or eid > best.election_id:  # type: ignore[operator]
+                best = s
+        old = self.primaries.get(role)
+        new = (best, best.election_id) if best is not None else None
+        if new != old:
+            if new is None:
+                self.primaries.pop(role, None)
+            else:
+                self.primaries[role] = new  # type: ignore[assignment]
+            for s in self.streams:
+                if s.role == role and s.election_id is not None:
+                    self._arb_reply(s)
+        elif sender is not None:
+            self._arb_reply(sender)
 
-    def _arb_reply(self, s: _Stream, code: int) -> None:
-        best = self.primary
-        eid = best.election_id if best is not None and best.election_id is not None else 0
-        msg = p4r.StreamMessageResponse(
-            arbitration=p4r.MasterArbitrationUpdate(
-                device_id=self.device_id,
-                election_id=p4r.Uint128(high=eid >> 64, low=eid & (2**64 - 1)),
-                status=status_pb2.Status(code=code, message="primary" if code == OK else "backup"),
-            )
+    def _arb_reply(self, s: _Stream) -> None:
+        p = self.primaries.get(s.role)
+        if p is None:
+            code, eid, text = NOT_FOUND, 0, "no primary"
+        else:
+            code = OK if p[0] is s else ALREADY_EXISTS
+            eid, text = p[1], "primary" if code == OK else "backup"
+        arb = p4r.MasterArbitrationUpdate(
+            device_id=self.device_id,
+            election_id=p4r.Uint128(high=eid >> 64, low=eid & (2**64 - 1)),
+            status=status_pb2.Status(code=code, message=text),
         )
-        s.put(msg)
+        if s.role:
+            arb.role.name = s.role
+        s.put(p4r.StreamMessageResponse(arbitration=arb))
 
-    def _check_primary(self, election_id: p4r.Uint128, context: grpc.ServicerContext) -> None:
-        eid = _eid(election_id)
-        p = self.primary
-        if p is None or p.election_id != eid:
+    def _check_primary(
+        self, election_id: p4r.Uint128, role: str, context: grpc.ServicerContext
+    ) -> None:
+        p = self.primaries.get(role)
+        if p is None or p[1] != _eid(election_id):
             _abort(context, grpc.StatusCode.PERMISSION_DENIED, "not the primary controller")
+        if p[0].peer != context.peer():
+            _abort(
+                context,
+                grpc.StatusCode.PERMISSION_DENIED,
+                "the primary's election id, but not on the primary's connection",
+            )
 
     def _check_device(self, device_id: int, context: grpc.ServicerContext) -> None:
         if device_id != self.device_id:
@@ -236,20 +292,28 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
     def StreamChannel(
         self, request_iterator: Iterator[p4r.StreamMessageRequest], context: grpc.ServicerContext
     ) -> Iterator[p4r.StreamMessageResponse]:
-        s = _Stream()
         with self.lock:
+            if len(self.streams) >= self.max_streams:
+                _abort(
+                    context,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"too many open streams (limit {self.max_streams})",
+                )
+            s = _Stream(context.peer())
             self.streams.add(s)
 
         def reader() -> None:
             try:
                 for req in request_iterator:
-                    self._on_stream_request(s, req, context)
+                    self._on_stream_request(s, req)
+                    if s.closing is not None:
+                        return
             except grpc.RpcError:
                 pass
             except Exception:
                 log.exception("stream reader")
             finally:
-                s.put(None)
+                s.end()
 
         t = threading.Thread(target=reader, name="p4rt-stream", daemon=True)
         t.start()
@@ -259,38 +323,28 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
                 if msg is None:
                     break
                 yield msg
+            if s.closing is not None:
+                context.set_code(s.closing[0])
+                context.set_details(s.closing[1])
         finally:
             with self.lock:
                 self.streams.discard(s)
-                if self.primary is s:
-                    self.primary = None
-                    self._elect()
+                p = self.primaries.get(s.role)
+                if p is not None and p[0] is s:
+                    self._elect(s.role, None)
 
-    def _on_stream_request(
-        self, s: _Stream, req: p4r.StreamMessageRequest, context: grpc.ServicerContext
-    ) -> None:
+    def _on_stream_request(self, s: _Stream, req: p4r.StreamMessageRequest) -> None:
         kind = req.WhichOneof("update")
         if kind == "arbitration":
-            arb = req.arbitration
-            with self.lock:
-                if arb.device_id != self.device_id:
-                    s.put(
-                        p4r.StreamMessageResponse(
-                            error=p4r.StreamError(
-                                canonical_code=NOT_FOUND, message=f"unknown device {arb.device_id}"
-                            )
-                        )
-                    )
-                    return
-                s.election_id = _eid(arb.election_id)
-                s.role = arb.role.name
-                self._elect()
+            self._on_arbitration(s, req.arbitration)
         elif kind == "packet":
             if s is not self.primary:
                 s.put(
                     p4r.StreamMessageResponse(
                         error=p4r.StreamError(
-                            canonical_code=PERMISSION_DENIED, message="packet-out from a backup"
+                            canonical_code=PERMISSION_DENIED,
+                            message="packet-out from a client that is not the primary",
+                            packet_out=p4r.PacketOutError(packet_out=req.packet),
                         )
                     )
                 )
@@ -304,16 +358,47 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
             try:
                 self.backend.packet_out(req.packet.payload, md)
             except BackendError as e:
-                s.put(
-                    p4r.StreamMessageResponse(
-                        error=p4r.StreamError(
-                            canonical_code=e.code,
-                            message=str(e),
-                            packet_out=p4r.PacketOutError(packet_out=req.packet),
-                        )
-                    )
-                )
+                self._packet_out_error(s, req.packet, e.code, str(e))
+            except Exception as e:  # a backend bug: one error, the stream stays up
+                log.exception("packet-out")
+                self._packet_out_error(s, req.packet, INTERNAL, f"packet-out failed: {e}")
         # digest acks and others: ignored
+
+    @staticmethod
+    def _packet_out_error(s: _Stream, pkt: p4r.PacketOut, code: int, message: str) -> None:
+        s.put(
+            p4r.StreamMessageResponse(
+                error=p4r.StreamError(
+                    canonical_code=code,
+                    message=message,
+                    packet_out=p4r.PacketOutError(packet_out=pkt),
+                )
+            )
+        )
+
+    def _on_arbitration(self, s: _Stream, arb: p4r.MasterArbitrationUpdate) -> None:
+        with self.lock:
+            if arb.device_id != self.device_id:
+                s.end((grpc.StatusCode.NOT_FOUND, f"unknown device {arb.device_id}"))
+                return
+            role = arb.role.name
+            if s.election_id is not None and role != s.role:
+                s.end((grpc.StatusCode.FAILED_PRECONDITION, "a stream cannot change its role"))
+                return
+            eid = _eid(arb.election_id) if arb.HasField("election_id") else -1
+            if eid >= 0:
+                for o in self.streams:
+                    if o is not s and o.role == role and o.election_id == eid:
+                        s.end(
+                            (
+                                grpc.StatusCode.INVALID_ARGUMENT,
+                                f"election id {eid} is already used by another client",
+                            )
+                        )
+                        return
+            s.election_id = eid
+            s.role = role
+            self._elect(role, s)
 
     def _on_packet_in(self, payload: bytes, metadata: dict[str, int]) -> None:
         p = self.primary
@@ -336,7 +421,7 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         self._check_device(request.device_id, context)
         A = p4r.SetForwardingPipelineConfigRequest
         with self.lock:
-            self._check_primary(request.election_id, context)
+            self._check_primary(request.election_id, request.role, context)
             if request.action == A.COMMIT:
                 if self.config is None:
                     _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "nothing to commit")
@@ -369,6 +454,7 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
             self.config = p4r.ForwardingPipelineConfig()
             self.config.CopyFrom(cfg)
             self.p4info = idx
+            self.validator = EntryValidator(cfg.p4info)
             self._pin_meta = {}
             self.pre = {}
             self._pout_meta = {}
@@ -414,36 +500,58 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         if request.atomicity not in (p4r.WriteRequest.CONTINUE_ON_ERROR,):
             _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity")
         with self.lock:
-            self._check_primary(request.election_id, context)
-            if self.p4info is None:
+            self._check_primary(request.election_id, request.role, context)
+            if self.p4info is None or self.validator is None:
                 _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
-            updates = request.updates
-            try:
-                results = None
-                fast = getattr(self.backend, "write_raw", None)
-                if raw is not None and fast is not None:
-                    results = fast(raw, updates)
-                if results is None:
-                    results = self.backend.write(updates)
-            except BackendError as e:
-                _abort(context, grpc.StatusCode(_grpc_code(e.code)), str(e))
-            if any(r.code == UNIMPLEMENTED for r in results):
-                results = list(results)
-                for i, r in enumerate(results):
-                    if r.code == UNIMPLEMENTED and updates[i].entity.HasField(
-                        "packet_replication_engine_entry"
-                    ):
-                        results[i] = self._write_pre(updates[i])
+            updates: Sequence[p4r.Update] = request.updates
+            # malformed entries never reach the backend (their status is set here)
+            bad: dict[int, UpdateStatus] = {}
+            check = self.validator.check
+            for i, u in enumerate(updates):
+                if u.entity.WhichOneof("entity") == "table_entry":
+                    why = check(u.entity.table_entry)
+                    if why is not None:
+                        bad[i] = UpdateStatus(*why)
+            if bad:
+                good = [i for i in range(len(updates)) if i not in bad]
+                results = self._apply([updates[i] for i in good], None, context)
+                merged: list[UpdateStatus] = [OK_STATUS] * len(updates)
+                for i, r in zip(good, results, strict=True):
+                    merged[i] = r
+                for i, r in bad.items():
+                    merged[i] = r
+                results = merged
+            else:
+                results = self._apply(updates, raw, context)
         if all(r.code == OK for r in results):
             return p4r.WriteResponse()
-        details = status_pb2.Status(code=UNKNOWN, message="write failed for some updates")
-        for r in results:
-            err = p4r.Error(canonical_code=r.code, message=r.message)
-            a = any_pb2.Any()
-            a.Pack(err)
-            details.details.append(a)
+        details = write_error_details(results)
         context.set_trailing_metadata((("grpc-status-details-bin", details.SerializeToString()),))
         _abort(context, grpc.StatusCode.UNKNOWN, details.message)
+
+    def _apply(
+        self, updates: Sequence[p4r.Update], raw: bytes | None, context: grpc.ServicerContext
+    ) -> list[UpdateStatus]:
+        """Hand well-formed updates to the backend (under the lock); one status per update."""
+        if not updates:
+            return []
+        try:
+            results = None
+            fast = getattr(self.backend, "write_raw", None)
+            if raw is not None and fast is not None:
+                results = fast(raw, updates)
+            if results is None:
+                results = self.backend.write(updates)
+        except BackendError as e:
+            _abort(context, grpc.StatusCode(_grpc_code(e.code)), str(e))
+        if any(r.code == UNIMPLEMENTED for r in results):
+            results = list(results)
+            for i, r in enumerate(results):
+                if r.code == UNIMPLEMENTED and updates[i].entity.HasField(
+                    "packet_replication_engine_entry"
+                ):
+                    results[i] = self._write_pre(updates[i])
+        return list(results)
 
     def _write_pre(self, u: p4r.Update) -> UpdateStatus:
         """Clone sessions (the mirror-to-CPU session of the contract): accepted and stored, so
@@ -476,6 +584,9 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
             kind = ent.WhichOneof("entity")
             if kind == "table_entry":
                 te = ent.table_entry
+                bad = self.validator.check_table_id(te.table_id) if self.validator else None
+                if bad is not None:
+                    _abort(context, grpc.StatusCode.NOT_FOUND, bad[1])
                 try:
                     with self.lock:
                         items = list(self.backend.read_table(te.table_id, te))
@@ -508,6 +619,46 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         self, request: p4r.CapabilitiesRequest, context: grpc.ServicerContext
     ) -> p4r.CapabilitiesResponse:
         return p4r.CapabilitiesResponse(p4runtime_api_version=API_VERSION)
+
+
+#: grpc-status-details-bin of a failed Write is at most this long: clients (grpcio and most
+#: others) refuse response metadata over 8 KiB by default, and then get no status at all
+DETAILS_BUDGET = 4096
+#: per-update error messages are cut to this many characters
+MESSAGE_MAX = 120
+
+
+def write_error_details(results: Sequence[UpdateStatus]) -> status_pb2.Status:
+    """The ``google.rpc.Status`` of a Write in which some updates failed: one ``p4.v1.Error``
+    per update (P4Runtime specification, "Error Reporting"). When those would exceed
+    :data:`DETAILS_BUDGET` the per-update details are left out and the message summarises
+    (count, first failure): the client then cannot tell which updates failed and retries
+    them in smaller batches."""
+    failed = [(i, r) for i, r in enumerate(results) if r.code != OK]
+    first_i, first = failed[0]
+    first_text = f"update {first_i}: {_code_name(first.code)}: {first.message[:MESSAGE_MAX]}"
+    summary = f"{len(failed)} of {len(results)} updates failed (first: {first_text})"
+    details = status_pb2.Status(code=UNKNOWN, message=summary)
+    size = 0
+    for r in results:
+        err = p4r.Error(canonical_code=r.code, message=r.message[:MESSAGE_MAX])
+        a = any_pb2.Any()
+        a.Pack(err)
+        size += a.ByteSize() + 3
+        if size > DETAILS_BUDGET:
+            return status_pb2.Status(
+                code=UNKNOWN,
+                message=summary + "; per-update details omitted (too many for the metadata limit)",
+            )
+        details.details.append(a)
+    return details
+
+
+def _code_name(code: int) -> str:
+    for c in grpc.StatusCode:
+        if c.value[0] == code:
+            return str(c.name)
+    return str(code)
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
@@ -568,7 +719,14 @@ def _register(sv: P4RuntimeServicer, server: grpc.Server) -> None:
 
 
 class P4RuntimeServer:
-    """The gRPC server around one backend. ``address`` like ``127.0.0.1:9559``."""
+    """The gRPC server around one backend. ``address`` like ``127.0.0.1:9559``.
+
+    Without ``tls`` the address must be a loopback one (or a Unix socket) unless
+    ``allow_insecure`` is set (:func:`controller.p4rt.tls.check_listen_address`). Each open
+    StreamChannel holds a thread of its own: the pool has ``workers`` threads for the unary
+    RPCs plus ``max_streams`` for streams, and a stream beyond ``max_streams`` is refused
+    (RESOURCE_EXHAUSTED), so idle streams never starve Write and Read.
+    """
 
     def __init__(
         self,
@@ -578,19 +736,35 @@ class P4RuntimeServer:
         device_id: int = 1,
         contract: p4info_pb2.P4Info | str | None = "default",
         workers: int = 8,
+        max_streams: int = 64,
+        tls: ServerTls | None = None,
+        allow_insecure: bool = False,
     ) -> None:
+        check_listen_address(address, tls, allow_insecure=allow_insecure)
+        creds = server_credentials(tls) if tls is not None else None
         if contract == "default":
             contract = load_contract_p4info() if CONTRACT_P4INFO.exists() else None
-        self.servicer = P4RuntimeServicer(backend, device_id=device_id, contract=contract)  # type: ignore[arg-type]
+        self.servicer = P4RuntimeServicer(
+            backend,
+            device_id=device_id,
+            contract=contract,  # type: ignore[arg-type]
+            max_streams=max_streams,
+        )
         opts = [
             ("grpc.max_receive_message_length", 64 << 20),
             ("grpc.max_send_message_length", 64 << 20),
         ]
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), options=opts)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers + max_streams), options=opts
+        )
         _register(self.servicer, self.server)
-        self.port = self.server.add_insecure_port(address)
+        if creds is not None:
+            self.port = self.server.add_secure_port(address, creds)
+        else:
+            self.port = self.server.add_insecure_port(address)
         host = address.rsplit(":", 1)[0]
         self.address = f"{host}:{self.port}"
+        self.tls = tls
 
     def start(self) -> P4RuntimeServer:
         self.server.start()
@@ -618,11 +792,23 @@ def make_backend(kind: str, **kw: object) -> Backend:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
+    """``python -m controller.p4rt.server``: serve one backend until SIGTERM/SIGINT."""
     ap = argparse.ArgumentParser(description="P4Runtime server for the Dysco pipeline")
     ap.add_argument("--address", default="127.0.0.1:9559")
     ap.add_argument("--device-id", type=int, default=1)
     ap.add_argument("--backend", choices=("dpdk", "refmodel"), default="dpdk")
     ap.add_argument("--agent-ctl", help="control socket of a running dysco-dpdk-agent")
+    ap.add_argument("--tls-cert", help="TLS: the server's certificate chain (PEM)")
+    ap.add_argument("--tls-key", help="TLS: the server's private key (PEM)")
+    ap.add_argument(
+        "--tls-client-ca", help="mutual TLS: clients must present a certificate of this CA"
+    )
+    ap.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback address without TLS (any host can then control the device)",
+    )
+    ap.add_argument("--max-streams", type=int, default=64, help="open StreamChannels at most")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args(list(argv) if argv is not None else None)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
@@ -631,9 +817,41 @@ def main(argv: Iterable[str] | None = None) -> int:
         if not args.agent_ctl:
             ap.error("--agent-ctl is required with the dpdk backend")
         kw["ctl_path"] = args.agent_ctl
-    srv = P4RuntimeServer(make_backend(args.backend, **kw), args.address, device_id=args.device_id)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        ap.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        ap.error("--tls-client-ca needs --tls-cert and --tls-key")
+    tls = (
+        ServerTls(
+            Path(args.tls_cert),
+            Path(args.tls_key),
+            Path(args.tls_client_ca) if args.tls_client_ca else None,
+        )
+        if args.tls_cert
+        else None
+    )
+    try:
+        check_listen_address(args.address, tls, allow_insecure=args.insecure)
+        if tls is not None:
+            server_credentials(tls)  # unreadable files: one line, before the backend starts
+    except TlsConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    srv = P4RuntimeServer(
+        make_backend(args.backend, **kw),
+        args.address,
+        device_id=args.device_id,
+        max_streams=args.max_streams,
+        tls=tls,
+        allow_insecure=args.insecure,
+    )
     srv.start()
-    print(f"p4runtime server on {srv.address} (backend {args.backend})", flush=True)
+    mode = "TLS" + (", client certificates required" if tls and tls.client_ca else "")
+    print(
+        f"p4runtime server on {srv.address} (backend {args.backend}, "
+        f"{mode if tls else 'insecure'})",
+        flush=True,
+    )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -643,4 +861,9 @@ def main(argv: Iterable[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the copy of this module imported under its package name: run as ``__main__`` the
+    # file would define a second BackendError class, and the one the backends raise (imported
+    # from ``controller.p4rt.server``) would escape the handlers here and end the stream.
+    from controller.p4rt.server import main as _main
+
+    raise SystemExit(_main())

@@ -1,0 +1,120 @@
+"""Checks of written table entries against the P4Info, with the codes the P4Runtime
+specification names (before any backend sees them):
+
+- a match field or action parameter whose bytestring is empty, or a match field given twice,
+  or one the table does not have: ``INVALID_ARGUMENT``;
+- a bytestring longer than the field's width in bytes (``ceil(bitwidth / 8)``, leading zero
+  bytes included) or a value wider than the field: ``OUT_OF_RANGE``;
+- a ``priority`` on a table without ternary, range or optional fields (or none where one is
+  needed): ``INVALID_ARGUMENT``;
+- an unknown table: ``NOT_FOUND``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controller.p4rt.gen.p4.config.v1 import p4info_pb2
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+
+# google.rpc.Code values
+INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE = 3, 5, 11
+
+_MT = p4info_pb2.MatchField
+_PRIORITY_KINDS = (_MT.TERNARY, _MT.RANGE, _MT.OPTIONAL)
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    name: str
+    fields: dict[int, tuple[str, int]]  # field id -> (name, bitwidth)
+    needs_priority: bool
+
+
+class EntryValidator:
+    """Validates table entries of one P4Info (built once per pipeline)."""
+
+    def __init__(self, p4info: p4info_pb2.P4Info) -> None:
+        self.tables: dict[int, _Table] = {}
+        for t in p4info.tables:
+            self.tables[t.preamble.id] = _Table(
+                t.preamble.name,
+                {m.id: (m.name, m.bitwidth) for m in t.match_fields},
+                any(m.match_type in _PRIORITY_KINDS for m in t.match_fields),
+            )
+        self.params: dict[int, dict[int, tuple[str, int]]] = {
+            a.preamble.id: {q.id: (q.name, q.bitwidth) for q in a.params} for a in p4info.actions
+        }
+
+    def check_table_id(self, table_id: int) -> tuple[int, str] | None:
+        """``None`` if ``table_id`` is 0 (every table) or known, else (NOT_FOUND, reason)."""
+        if table_id == 0 or table_id in self.tables:
+            return None
+        return NOT_FOUND, f"unknown table id {table_id}"
+
+    def check(self, te: p4r.TableEntry) -> tuple[int, str] | None:
+        """``None`` if the entry is well formed, else (google.rpc code, reason)."""
+        t = self.tables.get(te.table_id)
+        if t is None:
+            return NOT_FOUND, f"unknown table id {te.table_id}"
+        seen: set[int] = set()
+        for m in te.match:
+            fid = m.field_id
+            f = t.fields.get(fid)
+            if f is None:
+                return INVALID_ARGUMENT, f"{t.name}: unknown match field id {fid}"
+            if fid in seen:
+                return INVALID_ARGUMENT, f"{t.name}: match field {f[0]} given twice"
+            seen.add(fid)
+            kind = m.WhichOneof("field_match_type")
+            if kind == "exact":
+                values: tuple[bytes, ...] = (m.exact.value,)
+            elif kind == "lpm":
+                values = (m.lpm.value,)
+                if not 0 < m.lpm.prefix_len <= f[1]:
+                    return INVALID_ARGUMENT, f"{t.name}: {f[0]}: bad prefix length"
+            elif kind == "ternary":
+                values = (m.ternary.value, m.ternary.mask)
+            elif kind == "range":
+                values = (m.range.low, m.range.high)
+            elif kind == "optional":
+                values = (m.optional.value,)
+            else:
+                return INVALID_ARGUMENT, f"{t.name}: {f[0]}: no match value"
+            for v in values:
+                why = _bytestring(v, f[1])
+                if why is not None:
+                    return why[0], f"{t.name}: match field {f[0]}: {why[1]}"
+        if te.priority != 0 and not t.needs_priority:
+            return INVALID_ARGUMENT, f"{t.name}: priority given on a table without priorities"
+        if te.priority == 0 and t.needs_priority and te.match:
+            return INVALID_ARGUMENT, f"{t.name}: a priority is required"
+        if te.action.WhichOneof("type") == "action":
+            act = te.action.action
+            params = self.params.get(act.action_id)
+            if params is None:
+                return INVALID_ARGUMENT, f"{t.name}: unknown action id {act.action_id}"
+            pseen: set[int] = set()
+            for prm in act.params:
+                p = params.get(prm.param_id)
+                if p is None:
+                    return INVALID_ARGUMENT, f"unknown parameter id {prm.param_id}"
+                if prm.param_id in pseen:
+                    return INVALID_ARGUMENT, f"parameter {p[0]} given twice"
+                pseen.add(prm.param_id)
+                why = _bytestring(prm.value, p[1])
+                if why is not None:
+                    return why[0], f"parameter {p[0]}: {why[1]}"
+        return None
+
+
+def _bytestring(value: bytes, bitwidth: int) -> tuple[int, str] | None:
+    """P4Runtime bytestring rules: non-empty, at most ceil(bitwidth / 8) bytes, value fits."""
+    n = len(value)
+    if n == 0:
+        return INVALID_ARGUMENT, "empty bytestring"
+    if n > (bitwidth + 7) // 8:
+        return OUT_OF_RANGE, f"{n} bytes for a {bitwidth}-bit field"
+    if n == (bitwidth + 7) // 8 and bitwidth % 8 and value[0] >> (bitwidth % 8):
+        return OUT_OF_RANGE, f"value wider than {bitwidth} bits"
+    return None
