@@ -186,6 +186,7 @@ register(Subcommand("sim", "run the multi-agent simulator", _sim_arguments, _sim
 
 # The controller's subcommands (agent, sessions, session, reconfig, policy, status, ...).
 import controller.commands  # noqa: E402
+import controller.p4_cli  # noqa: E402  (p4 resources)
 import controller.testbed.cli  # noqa: E402, F401  (demo, testbed, bench)
 
 # --- entry point -----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from controller.mgmt import MgmtError, MgmtServer, Progress
 from controller.p4rt.client import P4RuntimeClient, PacketInMsg
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, load_p4info
+from controller.p4rt.tofino import device_config as tofino_device_config
 from controller.peers import Impairments, PeerChannel
 from controller.store import Change, StateStore, StoreError
 from controller.translate import Translator
@@ -130,8 +131,13 @@ class Daemon:
     ) -> None:
         self.config = config
         self.impairments = impairments
-        self.p4info = p4info or load_p4info(config.device.p4info)
-        if device_config is None and config.device.device_config is not None:
+        tofino = config.device.tofino
+        self.p4info = p4info or load_p4info(
+            config.device.p4info, pipe=tofino.pipe if tofino is not None else None
+        )
+        if device_config is None and tofino is not None:
+            device_config = tofino_device_config(tofino)  # Stratum's or the SDE's form
+        elif device_config is None and config.device.device_config is not None:
             device_config = config.device.device_config.read_bytes()
         self.device_config = device_config or b""
         self.agent = self._new_agent()

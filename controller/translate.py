@@ -465,14 +465,18 @@ class Translator:
 
     def static_updates(self) -> Iterable[tuple[StaticKey, p4r.Update]]:
         """INSERTs of :meth:`static_entries` and of the mirror-to-CPU clone session the
-        pipeline clones into (``pipeline.CPU_CLONE_SESSION``; without it a switch drops every
-        mirror). The writer turns ALREADY_EXISTS into MODIFY."""
+        pipeline clones into (``device.clone_session``, default ``pipeline.CPU_CLONE_SESSION``,
+        one replica to ``device.cpu_port``; without it a switch drops every mirror; on Tofino
+        the P4Runtime server makes it a mirror session). The writer turns ALREADY_EXISTS into
+        MODIFY."""
+        dev = self.config.device
         clone = p4r.CloneSessionEntry(
-            session_id=pl.CPU_CLONE_SESSION,
-            replicas=[p4r.Replica(egress_port=pl.CPU_PORT, instance=0)],
+            session_id=dev.clone_session,
+            replicas=[p4r.Replica(egress_port=dev.cpu_port, instance=0)],
+            packet_length_bytes=dev.clone_max_len,
         )
         yield (
-            ("static", ("clone_session", pl.CPU_CLONE_SESSION)),
+            ("static", ("clone_session", dev.clone_session)),
             p4r.Update(
                 type=p4r.Update.INSERT,
                 entity=p4r.Entity(

@@ -1,0 +1,94 @@
+"""``dysco p4 resources --chip tofino|tofino2 [--json] [--build DIR]``: what the compiled Tofino
+program uses of a pipe (:mod:`controller.p4resources`).
+
+Exit status: 0, or 2 with one line on stderr when the build directory is missing or its
+compiler output is unreadable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from controller.cli import Subcommand, register
+from controller.p4resources import ResourceError, Resources, load_resources
+from controller.p4rt.tofino import CHIPS, default_build_dir
+
+EXIT_USAGE = 2
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="what", metavar="WHAT", required=True)
+    r = sub.add_parser(
+        "resources",
+        help="per-table stages, SRAM/TCAM blocks, totals and sessions per pipe (Tofino)",
+        description="What the compiled Tofino program uses of a pipe, from bf-p4c's "
+        "resources.json and context.json (default build: p4src/build/<chip>/).",
+    )
+    r.add_argument("--chip", required=True, choices=tuple(CHIPS), help="Tofino generation")
+    r.add_argument("--build", type=Path, help="bf-p4c output directory (default: committed)")
+    r.add_argument("--pipe", default="pipe", help="Pipeline instance name (default: pipe)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _run(args: argparse.Namespace) -> int:
+    build = args.build if args.build is not None else default_build_dir(args.chip)
+    try:
+        res = load_resources(build, args.chip, args.pipe)
+    except ResourceError as e:
+        print(f"dysco p4 resources: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2, sort_keys=True))
+    else:
+        _print(res)
+    return 0
+
+
+def _pct(used: int, total: int) -> str:
+    return f"{used} / {total}" + (f" ({100 * used / total:.0f} %)" if total else "")
+
+
+def _print(r: Resources) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=max(100, console_width()))
+    t = Table(title=f"{r.chip}: tables and registers ({r.build})")
+    for col in ("name", "kind", "stages", "size", "SRAM blocks", "TCAM blocks", "map RAMs"):
+        t.add_column(col, justify="left" if col in ("name", "kind") else "right")
+    for u in r.tables:
+        stages = ",".join(str(s) for s in u.stages)
+        t.add_row(
+            u.name, u.kind, stages, str(u.size), str(u.sram_blocks), str(u.tcam_blocks),
+            str(u.map_rams),
+        )  # fmt: skip
+    console.print(t)
+    s = Table(title=f"{r.chip}: totals per pipe (bf-p4c {r.compiler_version})", show_header=False)
+    s.add_column("resource")
+    s.add_column("used / total", justify="right")
+    limits = ", ".join(f"{k} {v}" for k, v in r.sessions_limits.items())
+    for name, value in (
+        ("MAU stages", _pct(r.stages_used, r.stages_total)),
+        ("PHV containers", _pct(r.phv_containers_used, r.phv_containers_total)),
+        ("PHV bits", _pct(r.phv_bits_used, r.phv_bits_total)),
+        ("hash bits", _pct(r.hash_bits_used, r.hash_bits_total)),
+        ("stateful ALUs", _pct(r.stateful_alus_used, r.stateful_alus_total)),
+        ("SRAM blocks", _pct(r.sram_blocks_used, r.sram_blocks_total)),
+        ("TCAM blocks", _pct(r.tcam_blocks_used, r.tcam_blocks_total)),
+        ("sessions per pipe (session sides)", str(r.sessions_capacity)),
+        ("  limited by", f"{r.sessions_limited_by} ({limits})"),
+    ):
+        s.add_row(name, value)
+    console.print(s)
+
+
+def console_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+register(Subcommand("p4", "the compiled P4 program (resources)", _args, _run))

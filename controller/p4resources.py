@@ -1,0 +1,264 @@
+"""What the Dysco program uses of a Tofino pipe, from bf-p4c's own output.
+
+``dysco p4 resources --chip tofino|tofino2`` reads a build directory (default: the committed
+``p4src/build/<chip>/``):
+
+- ``<pipe>/logs/resources.json`` (bf-p4c's resource report): per MAU stage, the SRAM and TCAM
+  blocks and who uses them, hash bits, meter/stateful ALUs, logical tables; the PHV containers
+  of the chip;
+- ``<pipe>/context.json`` (what the driver loads): every table's stages and compiled size,
+  registers' sizes, the PHV allocation.
+
+Nothing is estimated: a table's SRAM blocks are the blocks ``resources.json`` names it (or its
+action data, ``<table>$action``, or other attached memories, ``<table>$...``) as user of, its
+stages and sizes those of ``context.json``.
+
+**Sessions per pipe** (``sessions_capacity``): the number of *session sides* the pipe holds.
+A session side (one agent's side of a TCP session: an endpoint, or one side of a middlebox)
+needs one ``out_session`` entry, one ``in_session`` entry and one slot (a cell of every slot
+register), so the capacity is the smallest of the compiled ``out_session`` size, the compiled
+``in_session`` size and the slot registers' size. It counts allocated entries: exact-match
+tables are hash tables, and the last few percent of one may be unusable when a key's every way
+is taken; during a reconfiguration a side holds a second ``in_session`` entry (old and new
+path).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dysco_proto.pipeline import Tbl
+
+
+class ResourceError(ValueError):
+    """The build directory is missing or its compiler output is not what bf-p4c writes."""
+
+
+@dataclass
+class TableUse:
+    """One table or register of the program and what it occupies."""
+
+    name: str
+    kind: str  # match | register
+    stages: list[int]
+    size: int
+    sram_blocks: int = 0
+    tcam_blocks: int = 0
+    map_rams: int = 0
+
+
+@dataclass
+class Resources:
+    """The report of one compiled pipe."""
+
+    chip: str
+    build: str
+    pipe: str
+    compiler_version: str
+    stages_used: int
+    stages_total: int
+    phv_containers_used: int
+    phv_containers_total: int
+    phv_bits_used: int
+    phv_bits_total: int
+    hash_bits_used: int
+    hash_bits_total: int
+    stateful_alus_used: int
+    stateful_alus_total: int
+    sram_blocks_used: int
+    sram_blocks_total: int
+    tcam_blocks_used: int
+    tcam_blocks_total: int
+    sessions_capacity: int
+    sessions_limits: dict[str, int]
+    sessions_limited_by: str
+    tables: list[TableUse] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``tables`` as a list of dicts)."""
+        return asdict(self)
+
+
+def _load_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ResourceError(f"{what} missing: {path}") from None
+    except OSError as e:
+        raise ResourceError(f"{what} unreadable: {path}: {e.strerror or e}") from None
+    except ValueError as e:
+        raise ResourceError(f"{what} is not JSON: {path}: {e}") from None
+
+
+def _get(obj: Any, path: str, where: Path) -> Any:
+    """``obj[k1][k2]...`` for ``path`` "k1.k2"; a garbled file is a one-line error."""
+    cur = obj
+    for key in path.split("."):
+        if not isinstance(cur, dict) or key not in cur:
+            raise ResourceError(f"{where}: no {path!r} (not a bf-p4c output of a known version)")
+        cur = cur[key]
+    return cur
+
+
+def _base_name(used_by: str) -> str:
+    """``t$action`` / ``t$idletime`` -> ``t`` (memories attached to table ``t``)."""
+    return used_by.split("$", 1)[0] if "$" in used_by[1:] else used_by
+
+
+def contract_name(name: str, pipe: str) -> str:
+    """A compiler table name with its pipe prefix (if any) removed."""
+    prefix = f"{pipe}."
+    return name[len(prefix) :] if name.startswith(prefix) else name
+
+
+def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
+    """The resource report of the build in ``build`` (raises :class:`ResourceError`)."""
+    if not build.is_dir():
+        raise ResourceError(f"no build directory {build} (compile with make -C p4src tofino)")
+    res_path = build / pipe / "logs" / "resources.json"
+    ctx_path = build / pipe / "context.json"
+    res = _load_json(res_path, "resources.json")
+    ctx = _load_json(ctx_path, "context.json")
+    target = ctx.get("target") if isinstance(ctx, dict) else None
+    if target != chip:
+        raise ResourceError(f"{ctx_path} is for target {target!r}, not {chip!r}")
+    mau = _get(res, "resources.mau", res_path)
+    stages = _get(mau, "mau_stages", res_path)
+    stages_total = int(_get(mau, "nStages", res_path))
+    if not isinstance(stages, list):
+        raise ResourceError(f"{res_path}: 'mau_stages' is not a list")
+
+    # -- tables from context.json ------------------------------------------------------------
+    tables: dict[str, TableUse] = {}
+    for t in _get(ctx, "tables", ctx_path):
+        ttype = t.get("table_type")
+        name = t.get("name", "")
+        if ttype == "match":
+            sts = (t.get("match_attributes") or {}).get("stage_tables") or []
+            kind = "match"
+        elif ttype == "stateful":
+            sts = t.get("stage_tables") or []
+            kind = "register"
+        else:
+            continue
+        st_nums = sorted({int(s["stage_number"]) for s in sts if int(s["stage_number"]) >= 0})
+        if not st_nums:
+            continue  # parser-phase tables ($PORT_METADATA): no MAU stage
+        size = (
+            sum(int(s.get("size", 0)) for s in sts if int(s["stage_number"]) >= 0)
+            if kind == "match"
+            else int(t.get("size", 0))
+        )
+        tables[name] = TableUse(name, kind, st_nums, size)
+
+    # -- per-stage blocks from resources.json -------------------------------------------------
+    srams: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
+    tcams: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
+    maprams: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
+    sram_used: set[tuple[int, int, int]] = set()
+    tcam_used: set[tuple[int, int, int]] = set()
+    # resources.json lists only the stages the program uses; every stage of a chip has the
+    # same units, so a pipe's total is one stage's count times nStages
+    per_stage: dict[str, int] = {}
+    hash_used = alu_used = 0
+    used_stages: set[int] = set()
+    try:
+        for st in stages:
+            n = int(st["stage_number"])
+            if st["logical_tables"]["ids"]:
+                used_stages.add(n)
+            rams = st["rams"]
+            per_stage["sram"] = int(rams["nRows"]) * int(rams["nColumns"])
+            for b in rams["srams"]:
+                loc = (n, int(b["row"]), int(b["column"]))
+                sram_used.add(loc)
+                for u in b["usages"]:
+                    srams[_base_name(u["used_by"])].add(loc)
+            tc = st["tcams"]
+            per_stage["tcam"] = int(tc["nRows"]) * int(tc["nColumns"])
+            for b in tc["tcams"]:
+                loc = (n, int(b["row"]), int(b["column"]))
+                tcam_used.add(loc)
+                for u in b["usages"]:
+                    tcams[_base_name(u["used_by"])].add(loc)
+            for b in st["map_rams"]["maprams"]:
+                loc = (n, int(b["row"]), int(b["unit_id"]))
+                for u in b["usages"]:
+                    maprams[_base_name(u["used_by"])].add(loc)
+            hb = st["hash_bits"]
+            per_stage["hash"] = int(hb["nBits"]) * int(hb["nFunctions"])
+            hash_used += len({(int(b["hash_function"]), int(b["hash_bit"])) for b in hb["bits"]})
+            ma = st["meter_alus"]
+            per_stage["alu"] = int(ma["nAlus"])
+            alu_used += sum(
+                1
+                for m in ma["meters"]
+                if any("stateful" in u.get("used_for", "") for u in m["usages"])
+            )
+    except (KeyError, TypeError, ValueError) as e:
+        raise ResourceError(f"{res_path}: unexpected layout ({type(e).__name__}: {e})") from None
+    sram_total, tcam_total, hash_total, alu_total = (
+        per_stage.get(k, 0) * stages_total for k in ("sram", "tcam", "hash", "alu")
+    )
+    for name, t in tables.items():
+        t.sram_blocks = len(srams.get(name, ()))
+        t.tcam_blocks = len(tcams.get(name, ()))
+        t.map_rams = len(maprams.get(name, ()))
+
+    # -- PHV: containers allocated in context.json against the chip's containers -------------
+    phv_total_n = phv_total_bits = 0
+    try:
+        for kind_list in _get(res, "resources.phv_containers", res_path).values():
+            for grp in kind_list:
+                phv_total_n += int(grp["units"])
+                phv_total_bits += int(grp["units"]) * int(grp["width"])
+        used: dict[int, int] = {}
+        for stage in _get(ctx, "phv_allocation", ctx_path):
+            for gress in ("ingress", "egress"):
+                for c in stage.get(gress, []):
+                    used[int(c["phv_number"])] = int(c["word_bit_width"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ResourceError(f"PHV data: unexpected layout ({type(e).__name__}: {e})") from None
+
+    # -- sessions per pipe -------------------------------------------------------------------
+    by_contract = {contract_name(n, pipe): t for n, t in tables.items()}
+    limits: dict[str, int] = {}
+    for tbl in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
+        t = by_contract.get(tbl.value)
+        if t is None:
+            raise ResourceError(f"{ctx_path}: table {tbl.value} not found")
+        limits[tbl.value.rsplit(".", 1)[-1]] = t.size
+    registers = [t for t in tables.values() if t.kind == "register"]
+    if not registers:
+        raise ResourceError(f"{ctx_path}: no slot registers found")
+    limits["slots"] = min(t.size for t in registers)
+    limited_by = min(limits, key=lambda k: limits[k])
+
+    return Resources(
+        chip=chip,
+        build=str(build),
+        pipe=pipe,
+        compiler_version=str(ctx.get("compiler_version", "")),
+        stages_used=len(used_stages),
+        stages_total=stages_total,
+        phv_containers_used=len(used),
+        phv_containers_total=phv_total_n,
+        phv_bits_used=sum(used.values()),
+        phv_bits_total=phv_total_bits,
+        hash_bits_used=hash_used,
+        hash_bits_total=hash_total,
+        stateful_alus_used=alu_used,
+        stateful_alus_total=alu_total,
+        sram_blocks_used=len(sram_used),
+        sram_blocks_total=sram_total,
+        tcam_blocks_used=len(tcam_used),
+        tcam_blocks_total=tcam_total,
+        sessions_capacity=limits[limited_by],
+        sessions_limits=limits,
+        sessions_limited_by=limited_by,
+        tables=sorted(tables.values(), key=lambda t: (t.stages[0], t.name)),
+    )
