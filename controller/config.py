@@ -18,6 +18,15 @@ One file configures one daemon, i.e. the control plane of one data-plane device:
         cert: client.pem           #   client certificate and key: mutual TLS (both or neither)
         key: client.key
         server_name: sw1.example   #   optional: name in the device's certificate
+      # a Tofino switch (docs/deploy-tofino.md): target tofino, then
+      target: bmv2                 # optional: bmv2 (default) | tofino
+      chip: tofino2                # tofino only, required: tofino | tofino2
+      server: stratum              # tofino only, required: stratum | sde (bf_switchd with PI)
+      pipe: pipe                   # tofino only: the Pipeline instance name (P4Info prefix)
+      build: ../p4src/build/tofino2  # tofino only: compiled outputs (default p4src/build/<chip>)
+      pipe_scope: [0, 1]           # tofino only, Stratum: hardware pipes (default: all)
+      clone_session: 100           # optional: mirror-to-CPU session (program's CPU_CLONE_SESSION)
+      clone_max_len: 16383         # optional: its packet_length_bytes (default per target)
     ports:
       hosts:                       # ports facing the hosts this agent serves (>= 1)
         - {name: h1, port: 1, address: 10.0.0.1, mac: "02:00:00:00:00:01"}
@@ -61,7 +70,15 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.p4rt.tls import ClientTls
-from dysco_proto.pipeline import CPU_PORT
+from controller.p4rt.tofino import (
+    CHIPS,
+    SDE_MAX_CLONE_SESSION,
+    SERVERS,
+    STRATUM_MAX_CLONE_SESSION,
+    TofinoConfig,
+    default_build_dir,
+)
+from dysco_proto.pipeline import CPU_CLONE_SESSION, CPU_PORT
 from dysco_proto.policy import ConfigError, Policy, PolicyTable, load_policies
 from dysco_proto.policy import _Parser as _PolicyParser
 from dysco_proto.wire import MIN_KEY_LEN
@@ -115,6 +132,17 @@ TIMER_FIELDS: dict[str, float] = {
 
 _COUNT_FIELDS: dict[str, int] = {"max_retries": 10, "syn_retries": 6}
 
+_TOFINO_FIELDS = (
+    "target",
+    "chip",
+    "server",
+    "pipe",
+    "build",
+    "pipe_scope",
+    "clone_session",
+    "clone_max_len",
+)
+
 
 @dataclass(frozen=True)
 class DeviceConfig:
@@ -130,6 +158,10 @@ class DeviceConfig:
     push_pipeline: str  # auto | always | never
     mac: str = "02:d5:c0:00:00:01"
     tls: ClientTls | None = None  # TLS towards the device (None: insecure, loopback only)
+    target: str = "bmv2"  # bmv2 | tofino
+    clone_session: int = CPU_CLONE_SESSION  # mirror-to-CPU clone session the program uses
+    clone_max_len: int = 0  # its packet_length_bytes (0: whole packet, P4Runtime spec)
+    tofino: TofinoConfig | None = None  # target tofino: chip, server, pipe, build
 
 
 @dataclass(frozen=True)
@@ -398,6 +430,7 @@ class _Parser(_PolicyParser):
                 "push_pipeline",
                 "mac",
                 "tls",
+                *_TOFINO_FIELDS,
             ),
             required=("address",),
         )
@@ -413,12 +446,19 @@ class _Parser(_PolicyParser):
             if "election_id" in f
             else 1
         )
+        tofino = self.device_tofino(node, f)
         if "p4info" in f:
             p4info = self.path(f["p4info"][1], "device.p4info", must_exist=True)
         else:
-            p4info = DEFAULT_P4INFO
+            p4info = DEFAULT_P4INFO if tofino is None else tofino.build_dir / "dysco.p4info.txtpb"
             if not p4info.is_file():
                 self.fail(node, "device.p4info", f"not given and the default {p4info} is missing")
+        if tofino is not None and "device_config" in f:
+            self.fail(
+                f["device_config"][0],
+                "device.device_config",
+                "not with target tofino: the device config is built from `build`",
+            )
         device_config = (
             self.path(f["device_config"][1], "device.device_config", must_exist=True)
             if "device_config" in f
@@ -427,8 +467,9 @@ class _Parser(_PolicyParser):
         cpu_port = (
             self.integer(f["cpu_port"][1], "device.cpu_port", 0, 2**32 - 1)
             if "cpu_port" in f
-            else CPU_PORT
+            else (CPU_PORT if tofino is None else CHIPS[tofino.chip].cpu_port)
         )
+        clone_session, clone_max_len = self.device_clone(f, tofino, cpu_port)
         mac = self.mac(f["mac"][1], "device.mac") if "mac" in f else "02:d5:c0:00:00:01"
         push = "auto"
         if "push_pipeline" in f:
@@ -447,7 +488,78 @@ class _Parser(_PolicyParser):
             push_pipeline=push,
             mac=mac,
             tls=self.device_tls(f["tls"][1]) if "tls" in f else None,
+            target="bmv2" if tofino is None else "tofino",
+            clone_session=clone_session,
+            clone_max_len=clone_max_len,
+            tofino=tofino,
         )
+
+    def device_tofino(self, node: Node, f: dict[str, tuple[Node, Node]]) -> TofinoConfig | None:
+        """``device.target`` and, for ``tofino``, its fields (others: an error if given)."""
+        target = "bmv2"
+        if "target" in f:
+            target = self.string(f["target"][1], "device.target", "bmv2 or tofino")
+            if target not in ("bmv2", "tofino"):
+                self.fail(f["target"][1], "device.target", f"expected bmv2 or tofino: {target!r}")
+        if target != "tofino":
+            for key in ("chip", "server", "pipe", "build", "pipe_scope"):
+                if key in f:
+                    self.fail(f[key][0], f"device.{key}", "only with target: tofino")
+            return None
+        for key, choices in (("chip", tuple(CHIPS)), ("server", SERVERS)):
+            if key not in f:
+                self.fail(
+                    node, f"device.{key}", f"required with target tofino: {', '.join(choices)}"
+                )
+            value = self.string(f[key][1], f"device.{key}", " or ".join(choices))
+            if value not in choices:
+                self.fail(f[key][1], f"device.{key}", f"expected {' or '.join(choices)}: {value!r}")
+        chip = self.scalar(f["chip"][1], "device.chip")
+        server = self.scalar(f["server"][1], "device.server")
+        pipe = self.name(f["pipe"][1], "device.pipe") if "pipe" in f else "pipe"
+        build = default_build_dir(str(chip))
+        if "build" in f:
+            build = self.path(f["build"][1], "device.build", must_exist=False)
+            if not build.is_dir():
+                self.fail(f["build"][1], "device.build", f"no such directory: {build}")
+        elif not build.is_dir():
+            self.fail(node, "device.build", f"not given and the default {build} is missing")
+        scope: list[int] = []
+        if "pipe_scope" in f:
+            if server != "stratum":
+                self.fail(f["pipe_scope"][0], "device.pipe_scope", "only with server: stratum")
+            for i, n in enumerate(self.seq(f["pipe_scope"][1], "device.pipe_scope", "pipes")):
+                scope.append(self.integer(n, f"device.pipe_scope[{i}]", 0, 7))
+        return TofinoConfig(str(chip), str(server), pipe, build, tuple(scope))
+
+    def device_clone(
+        self, f: dict[str, tuple[Node, Node]], tofino: TofinoConfig | None, cpu_port: int
+    ) -> tuple[int, int]:
+        """``clone_session`` and ``clone_max_len``, checked against what the server accepts."""
+        top = SDE_MAX_CLONE_SESSION
+        if tofino is not None and tofino.server == "stratum":
+            top = STRATUM_MAX_CLONE_SESSION
+        session = (
+            self.integer(f["clone_session"][1], "device.clone_session", 1, top)
+            if "clone_session" in f
+            else CPU_CLONE_SESSION
+        )
+        default_len = 0 if tofino is None else CHIPS[tofino.chip].clone_max_len
+        max_len = (
+            self.integer(f["clone_max_len"][1], "device.clone_max_len", 0, 65535)
+            if "clone_max_len" in f
+            else default_len
+        )
+        if tofino is not None and tofino.server == "stratum" and cpu_port == 0:
+            where = f["cpu_port"][1] if "cpu_port" in f else f["server"][1]
+            self.fail(
+                where,
+                "device.cpu_port",
+                "Stratum refuses a clone session to port 0 (bfrt_pre_manager.cc), and 0 is "
+                f"{tofino.chip}'s PCIe CPU port: use server sde, or a program whose CPU port "
+                "is not 0",
+            )
+        return session, max_len
 
     def device_tls(self, node: Node) -> ClientTls | None:
         """``device.tls``: ``ca`` (required), ``cert`` and ``key`` (mutual TLS, both or
