@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import ipaddress
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -37,7 +39,7 @@ from controller.p4rt.client import P4RuntimeClient, PacketInMsg
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, load_p4info
 from controller.p4rt.tofino import device_config as tofino_device_config
-from controller.peers import Impairments, PeerChannel
+from controller.peers import Impairments, PeerChannel, RejectLog
 from controller.store import Change, StateStore, StoreError
 from controller.translate import Translator
 from controller.writer import OrderedWriter
@@ -159,8 +161,14 @@ class Daemon:
         self.writer = OrderedWriter(self.client, config.max_batch, self._on_write_error)
         routes = {a: (p.host, p.port) for p in config.peers for a in p.addresses}
         self.peers = PeerChannel(
-            routes, frozenset(config.addresses), self._on_peer_message, impairments
+            routes,
+            frozenset(config.addresses),
+            self._on_peer_message,
+            impairments,
+            key=config.control.key,
         )
+        # rejected control messages: one summary line per interval, not one per message
+        self._control_rejects = RejectLog(log, "control messages")
         self.mgmt = (
             MgmtServer(config.management.socket, config.management.token_file, self.handle_mgmt)
             if management
@@ -185,6 +193,9 @@ class Daemon:
             config.management.token_file.stem + ".state.sqlite"
         )
         self.store = StateStore(self.checkpoint_path)
+        tf = config.management.token_file
+        self.lock_path = tf.with_name(tf.stem + ".lock")
+        self._lock_fd: int | None = None
         self._saved_meta: tuple[Any, ...] | None = None
         self._saved_replay: dict[str, tuple[int, int]] = {}
         self._store_failed = False
@@ -239,6 +250,7 @@ class Daemon:
         On any failure everything already started is stopped again before the exception
         propagates (a daemon never half-starts).
         """
+        self._take_lock()  # before touching anything: socket, token, state store
         try:
             self.control_addr = await self.peers.start(
                 self.config.control.host, self.config.control.port
@@ -277,7 +289,7 @@ class Daemon:
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
-        if self.mgmt is not None:
+        if self.mgmt is not None and self._lock_fd is not None:
             await self.mgmt.close()
         self.metrics.close()
         self.peers.close()
@@ -286,6 +298,27 @@ class Daemon:
         for o in self._outcomes.values():
             if not o.future.done():
                 o.future.cancel()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock (the file stays: no unlink race)
+            self._lock_fd = None
+
+    def _take_lock(self) -> None:
+        """Hold an exclusive ``flock`` on ``<token stem>.lock`` next to the token file for
+        the daemon's life: a second daemon on the same configuration stops here, before it
+        could replace the first one's socket, token or state store."""
+        if self._lock_fd is not None:
+            return
+        path = self.lock_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise OSError(
+                f"another dysco agent runs with this configuration (it holds {path})"
+            ) from None
+        self._lock_fd = fd
 
     async def run_until_stopped(self) -> None:
         """Wait until :meth:`request_stop` is called."""
@@ -462,7 +495,9 @@ class Daemon:
                         }
                     )
         level = logging.DEBUG
-        if kind in ("control.rejected", "setup.ports_exhausted"):
+        if kind == "control.rejected":
+            self._control_rejects.note(str(fields.get("code")), str(fields.get("src")))
+        elif kind == "setup.ports_exhausted":
             level = logging.INFO
         log.log(level, "%s %s", kind, fields)
 

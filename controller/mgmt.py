@@ -58,6 +58,7 @@ class MgmtServer:
         self.handler = handler
         self.token = ""
         self._server: asyncio.AbstractServer | None = None
+        self._owns_files = False  # only a server that wrote the token removes socket and token
         self.requests = 0
 
     async def start(self) -> None:
@@ -72,6 +73,7 @@ class MgmtServer:
                 )
             self.socket_path.unlink()
         self.token = secrets.token_hex(16)
+        self._owns_files = True
         self.token_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -93,6 +95,9 @@ class MgmtServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
             self._server = None
+        if not self._owns_files:
+            return
+        self._owns_files = False
         for p in (self.socket_path, self.token_path):
             with contextlib.suppress(OSError):
                 p.unlink()
