@@ -70,6 +70,7 @@ class OrderedWriter:
         self._next_seq = 1
         self._open: _Batch | None = None
         self._closed: deque[_Batch] = deque()
+        self._inflight: _Batch | None = None  # taken off the queues, its Write not yet done
         self._done_seq = 0
         self._last_write_seq = 0  # the batch holding the most recent write
         self._waiting: deque[tuple[int, Callable[[], None]]] = deque()
@@ -132,8 +133,9 @@ class OrderedWriter:
 
     @property
     def pending(self) -> int:
-        """Updates not yet completed."""
+        """Updates not yet completed (queued, or in a Write still in flight)."""
         n = sum(len(b.updates) for b in self._closed)
+        n += len(self._inflight.updates) if self._inflight is not None else 0
         return n + (len(self._open.updates) if self._open else 0)
 
     async def drain(self, timeout: float = 10.0) -> None:
@@ -154,7 +156,11 @@ class OrderedWriter:
                     self._open = None
                 else:
                     break
-                await self._execute(batch)
+                self._inflight = batch
+                try:
+                    await self._execute(batch)
+                finally:
+                    self._inflight = None
                 self._done_seq = batch.seq
                 self._release()
             self._release()
