@@ -791,6 +791,12 @@ class _Parser(_PolicyParser):
                     self.fail(f["socket"][1], "management.socket", "path too long for a socket")
             if "token_file" in f:
                 token = self.path(f["token_file"][1], "management.token_file", must_exist=False)
+                if token.parent != sock.parent:  # the directory the daemon owns (Security)
+                    self.fail(
+                        f["token_file"][1],
+                        "management.token_file",
+                        f"must be in the socket's directory {sock.parent}",
+                    )
         mhost = None
         mport = None
         if xitem is not None:
