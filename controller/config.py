@@ -79,7 +79,14 @@ from controller.p4rt.tofino import (
     default_build_dir,
 )
 from dysco_proto.pipeline import CPU_CLONE_SESSION, CPU_PORT
-from dysco_proto.policy import ConfigError, Policy, PolicyTable, load_policies
+from dysco_proto.policy import (
+    ConfigError,
+    Policy,
+    PolicyTable,
+    check_document,
+    load_policies,
+    read_document,
+)
 from dysco_proto.policy import _Parser as _PolicyParser
 from dysco_proto.wire import MIN_KEY_LEN
 
@@ -822,6 +829,7 @@ def _describe(node: Node) -> str:
 
 def parse_config(text: str, *, filename: str = "<string>") -> Config:
     """Validate a configuration document; raise :class:`ConfigError` (only) on a problem."""
+    check_document(text, filename)  # size and nesting depth, with the line
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -844,11 +852,4 @@ def parse_config(text: str, *, filename: str = "<string>") -> Config:
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate the configuration file at ``path``."""
     filename = os.fspath(path)
-    try:
-        with open(filename, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(filename, None, "file", e.strerror or str(e)) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(filename, None, "file", f"not valid UTF-8: {e.reason}") from None
-    return parse_config(text, filename=filename)
+    return parse_config(read_document(filename), filename=filename)

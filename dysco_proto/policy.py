@@ -34,6 +34,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
@@ -455,6 +456,65 @@ def _describe(node: Node) -> str:
     return f"a {_kind(node)}"
 
 
+#: the largest configuration or policy document accepted (bytes)
+MAX_DOCUMENT_BYTES = 1 << 20
+#: the deepest nesting of mappings and lists accepted in a document
+MAX_DOCUMENT_DEPTH = 64
+
+
+def check_document(text: str, filename: str = "<string>") -> None:
+    """Refuse a YAML document that is too large or nested too deeply, with a
+    :class:`ConfigError` naming the file and the line, before it is composed (composing
+    recurses once per level; this scan does not). Syntax errors are left to the composer."""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise ConfigError(filename, None, "file", f"larger than {MAX_DOCUMENT_BYTES} bytes")
+    depth = 0
+    events = yaml.parse(text, Loader=yaml.SafeLoader)
+    while True:
+        try:
+            ev = next(events)
+        except StopIteration:
+            return
+        except (yaml.YAMLError, ValueError, TypeError):
+            return  # a syntax error: reported with its line by the composer
+        if isinstance(ev, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DOCUMENT_DEPTH:
+                line = ev.start_mark.line + 1 if ev.start_mark is not None else None
+                raise ConfigError(
+                    filename, line, "yaml", f"nested deeper than {MAX_DOCUMENT_DEPTH} levels"
+                )
+        elif isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
+def read_document(path: str | os.PathLike[str]) -> str:
+    """The text of a configuration or policy file: a regular file (opened without blocking,
+    so a FIFO is refused rather than waited on), UTF-8, at most :data:`MAX_DOCUMENT_BYTES`."""
+    filename = os.fspath(path)
+    try:
+        fd = os.open(filename, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise ConfigError(filename, None, "file", e.strerror or str(e)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
+        os.close(fd)
+        raise ConfigError(
+            filename, None, "file", "Is a directory" if is_dir else "not a regular file"
+        )
+    with os.fdopen(fd, "rb") as f:
+        try:
+            data = f.read(MAX_DOCUMENT_BYTES + 1)
+        except OSError as e:
+            raise ConfigError(filename, None, "file", e.strerror or str(e)) from None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise ConfigError(filename, None, "file", f"larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(filename, None, "file", f"not valid UTF-8: {e.reason}") from None
+
+
 def parse_policies(
     text: str, *, filename: str = "<string>", names: Mapping[str, str] | None = None
 ) -> list[Policy]:
@@ -464,6 +524,7 @@ def parse_policies(
     document's own ``names`` section (which takes precedence). Raises :class:`ConfigError`
     (and nothing else) on any problem, with ``filename``, the 1-based line and the field path.
     """
+    check_document(text, filename)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -491,11 +552,4 @@ def load_policies(
     An unreadable file (missing, a directory, not UTF-8) is a :class:`ConfigError` too.
     """
     filename = os.fspath(path)
-    try:
-        with open(filename, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(filename, None, "file", e.strerror or str(e)) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(filename, None, "file", f"not valid UTF-8: {e.reason}") from None
-    return parse_policies(text, filename=filename, names=names)
+    return parse_policies(read_document(filename), filename=filename, names=names)
