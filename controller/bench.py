@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -61,7 +62,7 @@ ports:
   network: {{port: 2, mac: "02:00:00:00:00:fe"}}
 control:
   listen: 127.0.0.1:0
-  key: 00112233445566778899aabbccddeeff
+  key: "{secrets.token_hex(16)}"
 agent:
   addresses: [10.0.0.1]
   port_range: 1024-65535
@@ -71,6 +72,7 @@ management: {{socket: {tmp / "bench.sock"}}}
 """
     path = tmp / "bench.yaml"
     path.write_text(text)
+    path.chmod(0o600)  # it holds the key inline
     return load_config(path)
 
 

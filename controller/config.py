@@ -59,6 +59,7 @@ path, and nothing is started before the whole file has been validated.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -69,6 +70,7 @@ from typing import NoReturn
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from controller.keys import config_file_problem, key_file_problem, weak_key_reason
 from controller.p4rt.tls import ClientTls
 from controller.p4rt.tofino import (
     CHIPS,
@@ -111,6 +113,7 @@ _STR_TAG = "tag:yaml.org,2002:str"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 _HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _RANGE_RE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 
@@ -693,9 +696,12 @@ class _Parser(_PolicyParser):
         if "key" in f:
             vnode = f["key"][1]
             key = self.hex_key(vnode, "control.key", self.string(vnode, "control.key", "hex"))
+            if self.filename != "<string>":
+                self.key_storage(vnode, "control.key", config_file_problem(Path(self.filename)))
         else:
             vnode = f["key_file"][1]
             p = self.path(vnode, "control.key_file", must_exist=True)
+            self.key_storage(vnode, "control.key_file", key_file_problem(p))
             try:
                 text = p.read_text(encoding="ascii").strip()
             except (OSError, UnicodeDecodeError) as e:
@@ -709,7 +715,17 @@ class _Parser(_PolicyParser):
         key = bytes.fromhex(text)
         if len(key) < MIN_KEY_LEN:
             self.fail(node, path, f"the key must be at least {MIN_KEY_LEN} bytes, got {len(key)}")
+        self.key_storage(node, path, weak_key_reason(key))
         return key
+
+    def key_storage(self, node: Node, path: str, problem: tuple[str | None, str | None]) -> None:
+        """Refuse (``ConfigError``) or warn (one log line) about the key (``controller.keys``)."""
+        refuse, warn = problem
+        if refuse is not None:
+            self.fail(node, path, f"refused: {refuse}")
+        if warn is not None:
+            line = node.start_mark.line + 1 if node.start_mark is not None else "?"
+            log.warning("%s:%s: %s: %s", self.filename, line, path, warn)
 
     def peers(self, item: tuple[Node, Node] | None, own: set[str]) -> tuple[PeerConfig, ...]:
         if item is None:

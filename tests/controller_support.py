@@ -4,6 +4,7 @@ project's P4Runtime server, and daemon configurations on loopback."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -24,7 +25,8 @@ from controller.p4rt.server import (
 )
 from dysco_proto import pipeline as pl
 
-KEY_HEX = "00112233445566778899aabbccddeeff"
+#: a fresh control key per test run (a fixed, published key is refused by the config)
+KEY_HEX = secrets.token_hex(16)
 
 
 def contract_p4info() -> p4info_pb2.P4Info:
@@ -180,7 +182,7 @@ ports:
   network: {{port: 2, mac: "02:00:00:00:00:fe"}}
 control:
   listen: 127.0.0.1:{listen}
-  key: {KEY_HEX}
+  key: "{KEY_HEX}"
 peers:
 {peer_lines or "  []"}
 {policies}
@@ -190,6 +192,7 @@ management: {{socket: {tmp / (name + ".sock")}}}
 """
     path = tmp / f"{name}.yaml"
     path.write_text(text)
+    path.chmod(0o600)  # it holds the key inline
     return path
 
 

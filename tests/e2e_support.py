@@ -192,7 +192,7 @@ ports:
 {hosts}  network: {{port: {NETWORK_PORT}, mac: "02:00:00:00:00:fe"}}
 control:
   listen: 127.0.0.1:{d.listen}
-  key: {KEY_HEX}
+  key: "{KEY_HEX}"
 peers:
 {peers or "  []"}
 {policies}
@@ -213,6 +213,7 @@ management: {{socket: {d.dir / "mgmt.sock"}, token_file: {d.dir / "mgmt.token"}}
     ) -> Daemon:
         d.config_path = d.dir / "dysco.yaml"
         d.config_path.write_text(self.config_text(d, policies))
+        d.config_path.chmod(0o600)  # it holds the key inline
         d.daemon = Daemon(load_config(d.config_path), impairments=impairments)
         await d.daemon.start(connect_timeout=10)
         return d.daemon

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
 
 from controller.config import ConfigError, load_config, parse_config
+
+#: the key written in the documents below is a placeholder: _load substitutes a fresh random
+#: key (the config refuses such a patterned, published key; see test_keys.py)
+PLACEHOLDER = "00112233445566778899aabbccddeeff"
+KEY = secrets.token_hex(16)
 
 BASE = """\
 device:
@@ -36,15 +42,18 @@ management: {socket: mgmt.sock}
 @pytest.fixture
 def cfgdir(tmp_path: Path) -> Path:
     (tmp_path / "p4info.txtpb").write_text("")
-    (tmp_path / "key.hex").write_text("00112233445566778899aabbccddeeff\n")
+    (tmp_path / "key.hex").write_text(KEY + "\n")
+    (tmp_path / "key.hex").chmod(0o600)
     (tmp_path / "short.hex").write_text("0011\n")
+    (tmp_path / "short.hex").chmod(0o600)
     (tmp_path / "pol.yaml").write_text("policies:\n  - name: a\n    chain: [bogus]\n")
     return tmp_path
 
 
 def _load(cfgdir: Path, text: str):  # type: ignore[no-untyped-def]
     f = cfgdir / "dysco.yaml"
-    f.write_text(text)
+    f.write_text(text.replace(PLACEHOLDER, KEY))
+    f.chmod(0o600)  # it holds the key inline
     return load_config(f)
 
 
@@ -73,12 +82,12 @@ def test_valid_config(cfgdir: Path) -> None:
     assert c.management.socket == cfgdir / "mgmt.sock"
     assert c.management.token_file == cfgdir / "mgmt.token"
     assert c.routes == (("0.0.0.0/0", 2, "02:00:00:00:00:fe"),)
-    assert c.control.key == bytes.fromhex("00112233445566778899aabbccddeeff")
+    assert c.control.key == bytes.fromhex(KEY)
 
 
 def test_key_file_and_policy_file(cfgdir: Path) -> None:
     text = BASE.replace("  key: 00112233445566778899aabbccddeeff", "  key_file: key.hex")
-    assert _load(cfgdir, text).control.key[:2] == b"\x00\x11"
+    assert _load(cfgdir, text).control.key == bytes.fromhex(KEY)
 
 
 # (description, replace-from, replace-to, expected line, expected field, message part)
@@ -345,4 +354,4 @@ def test_unreadable_file(tmp_path: Path) -> None:
 
 def test_parse_string_relative_paths(cfgdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(cfgdir)
-    assert parse_config(BASE).device.p4info == cfgdir / "p4info.txtpb"
+    assert parse_config(BASE.replace(PLACEHOLDER, KEY)).device.p4info == cfgdir / "p4info.txtpb"

@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import os
 import queue
+import secrets
 import socket
 import subprocess
 import sys
@@ -222,7 +223,7 @@ def test_device_tls_in_the_daemon_config(pki: Pki, tmp_path: Path) -> None:
 ports:
   hosts: [{{port: 1, address: 10.0.0.1}}]
   network: {{port: 2}}
-control: {{listen: 127.0.0.1:0, key: 00112233445566778899aabbccddeeff}}
+control: {{listen: 127.0.0.1:0, key: {secrets.token_hex(16)}}}
 device:
   address: 198.18.0.1:9559
   p4info: {p4info}
@@ -291,16 +292,23 @@ def test_streams_beyond_the_limit_are_refused() -> None:
     srv = P4RuntimeServer(
         TableBackend(), "127.0.0.1:0", contract=contract_p4info(), max_streams=3
     ).start()
-    chans, calls = _idle_streams(srv.address, 4)
+    chans, calls = _idle_streams(srv.address, 3)
+    extra: tuple[list[grpc.Channel], list[object]] = ([], [])
     try:
+        for _ in range(1000):  # the three streams are open on the server
+            if len(srv.servicer.streams) == 3:
+                break
+            threading.Event().wait(0.01)
+        assert len(srv.servicer.streams) == 3
+        extra = _idle_streams(srv.address, 1)
         with pytest.raises(grpc.RpcError) as ei:
-            next(calls[3][0])  # type: ignore[call-overload]
+            next(extra[1][0][0])  # type: ignore[index]
         assert ei.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
     finally:
-        for call, q in calls:
+        for call, q in calls + extra[1]:  # type: ignore[misc]
             q.put(None)
-            call.cancel()  # type: ignore[attr-defined]
-        for ch in chans:
+            call.cancel()
+        for ch in chans + extra[0]:
             ch.close()
         srv.stop()
 

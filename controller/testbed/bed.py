@@ -418,6 +418,7 @@ class Testbed:
         cfg = self.device_config(d)
         d.config_path = self.dir / f"{d.name}.yaml"
         d.config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        d.config_path.chmod(0o600)  # it holds the control key inline
         d.mgmt_socket = Path(cfg["management"]["socket"])
         env = dict(os.environ)
         if self.peer_loss:
