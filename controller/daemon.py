@@ -156,7 +156,9 @@ class Daemon:
             push_pipeline=config.device.push_pipeline,
             on_packet_in=self._on_packet_in,
             on_connected=self._on_connected,
+            on_lost_primary=self._on_lost_primary,
             reconnect_max=config.timers["reconnect_max"],
+            tls=config.device.tls,
         )
         self.writer = OrderedWriter(self.client, config.max_batch, self._on_write_error)
         routes = {a: (p.host, p.port) for p in config.peers for a in p.addresses}
@@ -187,6 +189,9 @@ class Daemon:
         self.control_addr: tuple[str, int] | None = None
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.ready = asyncio.Event()
+        # the device holds what this daemon installed, as far as the last read-back showed
+        # (false after losing the primary role or finding entries missing, until repaired)
+        self.in_sync = True
         # the agent's persistent state (controller restarts): an SQLite store next to the
         # management token by default, written after every event (controller/store.py)
         self.checkpoint_path = checkpoint_path or config.management.token_file.with_name(
@@ -264,6 +269,7 @@ class Daemon:
             if m.metrics_port is not None and m.metrics_host is not None:
                 self.metrics.serve(m.metrics_host, m.metrics_port)
             self._tasks.append(asyncio.create_task(self._idle_scan(), name="idle-scan"))
+            self._tasks.append(asyncio.create_task(self._reconciler(), name="reconcile"))
         except BaseException:
             await self.stop()
             raise
@@ -590,6 +596,66 @@ class Daemon:
                 self.counters.reconciled_removed += 1
                 self.writer.write(self.translator.delete_update(key), key)
 
+    # -- losing the device: primary role taken, entries removed behind our back ---------------
+
+    def _on_lost_primary(self) -> None:
+        """Another client became primary: writes wait, ``status`` says not ready, and the
+        client keeps trying to be primary again (then ``_on_connected`` repairs the device)."""
+        self.in_sync = False
+        self.metrics.errors.labels(self.config.device.name, "lost_primary").inc()
+        log.warning("device %s: another controller is primary", self.config.device.name)
+
+    async def _reconciler(self) -> None:
+        """Every ``timers.reconcile`` seconds: read the device back and repair it."""
+        period = self.config.timers["reconcile"]
+        while True:
+            await asyncio.sleep(period)
+            if not self.client.connected:
+                continue
+            try:
+                await self.check_device()
+            except Exception as e:  # device gone meanwhile: the next round retries
+                log.info("device check failed: %s", e)
+
+    async def check_device(self) -> int:
+        """Read every entry back; reinstall the static entries and the session entries the
+        device lost or holds differently, delete session entries nobody installed. Returns the
+        number of repairs queued; ``in_sync`` is true once a read-back needed none."""
+        static = self.translator.static_entries()
+        have_static: list[pl.TableEntry] = []
+        device: dict[EntryKey, MappingEntry] = {}
+        async for te in self.client.read_table_entries(0):
+            got = self.translator.entry_from_p4(te)
+            if got is not None:
+                device[got[0].key] = got[0]
+                continue
+            ce = self.translator.contract_entry(te)
+            if ce is not None and ce in static:
+                have_static.append(ce)
+        repairs = 0
+        if any(e not in have_static for e in static):
+            repairs += len(static)
+            await self._install_static()
+        for key, entry in self.shadow.items():
+            have = device.get(key)
+            if have is None or not self.translator.same(have, entry):
+                repairs += 1
+                kind = p4r.Update.INSERT if have is None else p4r.Update.MODIFY
+                self.writer.write(self.translator.entry_update(kind, entry), key)
+        for key in device:
+            if key not in self.shadow and key not in self.foreign:
+                repairs += 1
+                self.writer.write(self.translator.delete_update(key), key)
+        if repairs:
+            self.counters.reconciled_added += repairs
+            log.warning(
+                "device %s: %d entries missing or different, repaired",
+                self.config.device.name,
+                repairs,
+            )
+        self.in_sync = repairs == 0 and self.client.connected
+        return repairs
+
     # -- checkpoint and restart ---------------------------------------------------------------
 
     def persist(self, actions: list[Action]) -> None:
@@ -814,7 +880,13 @@ class Daemon:
             "connected": self.client.connected,
             # the device holds the pipeline-wide entries (routes, clone session, ...) and
             # every write so far: new sessions can start
-            "ready": self.client.connected and self._static_queued and self.writer.pending == 0,
+            "ready": self.client.connected
+            and self.in_sync
+            and self._static_queued
+            and self.writer.pending == 0,
+            "primary": self.client.connected,
+            "in_sync": self.in_sync,
+            "primary_lost": self.client.primary_lost,
             "pipeline_pushed": self.client.pipeline_pushed,
             "reconnects": self.client.reconnects,
             "agent_addresses": list(self.config.addresses),

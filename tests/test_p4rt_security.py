@@ -239,7 +239,7 @@ device:
 
     with pytest.raises(ConfigError, match="both"):
         parse_config(base + f"  tls: {{ca: {pki.ca}, cert: {pki.client_cert}}}\n")
-    with pytest.raises(ConfigError, match="device.tls.ca"):
+    with pytest.raises(ConfigError, match=r"device\.tls\.ca"):
         parse_config(base + f"  tls: {{cert: {pki.client_cert}, key: {pki.client_key}}}\n")
 
 
