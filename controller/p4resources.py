@@ -106,7 +106,8 @@ def _get(obj: Any, path: str, where: Path) -> Any:
 
 def _base_name(used_by: str) -> str:
     """``t$action`` / ``t$idletime`` -> ``t`` (memories attached to table ``t``)."""
-    return used_by.split("$", 1)[0] if "$" in used_by[1:] else used_by
+    i = used_by.find("$")
+    return used_by[:i] if i > 0 and used_by[i - 1] != "." else used_by
 
 
 def contract_name(name: str, pipe: str) -> str:

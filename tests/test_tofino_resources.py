@@ -1,0 +1,186 @@
+"""``dysco p4 resources`` on the committed bf-p4c outputs (``p4src/build/<chip>/``): every
+per-table figure is checked against an independent reading of another compiler file
+(context.json's memory allocation, which the driver loads), never against literals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.p4resources import ResourceError, load_resources
+from controller.p4rt.tofino import CHIPS, default_build_dir
+from dysco_proto import pipeline as pl
+
+CHIP_LIST = sorted(CHIPS)
+
+
+def real_build(chip: str) -> Path:
+    d = default_build_dir(chip)
+    if not (d / "pipe" / "logs" / "resources.json").is_file():
+        pytest.skip(f"no committed bf-p4c resource report in {d} (make -C p4src tofino)")
+    return d
+
+
+def _units(mra: Any, kind: str) -> int:
+    """Memory units of one context.json memory_resource_allocation of ``kind``."""
+    if not isinstance(mra, dict) or mra.get("memory_type") != kind:
+        return 0
+    return sum(len(uv["memory_units"]) for uv in mra.get("memory_units_and_vpns", []))
+
+
+def context_memory(ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per table, from context.json alone: stages, size, SRAM and TCAM units (the driver's view
+    of the allocation, including attached action data ``<table>$action``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in ctx["tables"]:
+        if t["table_type"] not in ("match", "stateful", "action"):
+            continue
+        sts = (t.get("match_attributes") or {}).get("stage_tables") or t.get("stage_tables") or []
+        sts = [s for s in sts if s["stage_number"] >= 0]
+        sram = tcam = 0
+        for st in sts:
+            for mra in [st.get("memory_resource_allocation")] + [
+                w.get("memory_resource_allocation") for w in st.get("ways", [])
+            ]:
+                sram += _units(mra, "sram")
+                tcam += _units(mra, "tcam")
+                if isinstance(mra, dict) and "spare_bank_memory_unit" in mra:
+                    sram += mra.get("memory_type") == "sram"  # the spare bank is a block too
+            tind = st.get("ternary_indirection_stage_table")
+            if isinstance(tind, dict):
+                sram += _units(tind.get("memory_resource_allocation"), "sram")
+        name = t["name"]
+        i = name.find("$")  # "<table>$action": the action data of <table>
+        base = name[:i] if i > 0 and name[i - 1] != "." else name
+        entry = out.setdefault(base, {"stages": set(), "size": 0, "sram": 0, "tcam": 0})
+        if t["table_type"] != "action":
+            entry["stages"] |= {s["stage_number"] for s in sts}
+            entry["size"] = sum(s["size"] for s in sts) if t["table_type"] == "match" else t["size"]
+            entry["kind"] = "register" if t["table_type"] == "stateful" else "match"
+        entry["sram"] += sram
+        entry["tcam"] += tcam
+    return out
+
+
+@pytest.mark.parametrize("chip", CHIP_LIST)
+def test_resources_match_context_json(chip: str) -> None:
+    d = real_build(chip)
+    res = load_resources(d, chip)
+    ctx = json.loads((d / "pipe" / "context.json").read_bytes())
+    mem = context_memory(ctx)
+    names = {t.name for t in res.tables}
+    assert {n for n, m in mem.items() if m.get("kind") and m["stages"] and n in names} == names
+    for t in res.tables:
+        m = mem[t.name]
+        assert t.stages == sorted(m["stages"]), t.name
+        assert t.size == m["size"], t.name
+        assert t.sram_blocks == m["sram"], t.name
+        assert t.tcam_blocks == m["tcam"], t.name
+    for tbl in pl.Tbl:  # every contract table is placed
+        assert any(t.name.endswith(tbl.value) for t in res.tables), tbl
+    assert (
+        res.stages_total
+        == json.loads((d / "pipe" / "logs" / "resources.json").read_bytes())["resources"]["mau"][
+            "nStages"
+        ]
+    )
+    # every stage a table or register occupies is a used stage (gateways may add more)
+    used = {s for t in res.tables for s in t.stages}
+    assert len(used) <= res.stages_used <= res.stages_total
+    # registers: one stateful ALU each per stage they are in
+    assert res.stateful_alus_used == sum(len(t.stages) for t in res.tables if t.kind == "register")
+    # PHV: the containers context.json allocates
+    phv = {
+        c["phv_number"]
+        for stage in ctx["phv_allocation"]
+        for gress in ("ingress", "egress")
+        for c in stage.get(gress, [])
+    }
+    assert res.phv_containers_used == len(phv)
+    for used_, total in (
+        (res.phv_containers_used, res.phv_containers_total),
+        (res.hash_bits_used, res.hash_bits_total),
+        (res.stateful_alus_used, res.stateful_alus_total),
+        (res.sram_blocks_used, res.sram_blocks_total),
+        (res.tcam_blocks_used, res.tcam_blocks_total),
+    ):
+        assert 0 <= used_ <= total and total > 0
+
+
+@pytest.mark.parametrize("chip", CHIP_LIST)
+def test_sessions_capacity(chip: str) -> None:
+    d = real_build(chip)
+    res = load_resources(d, chip)
+    ctx = json.loads((d / "pipe" / "context.json").read_bytes())
+    mem = context_memory(ctx)
+
+    def size(tbl: pl.Tbl) -> int:
+        (name,) = [n for n in mem if n.endswith(tbl.value) and mem[n].get("kind") == "match"]
+        return int(mem[name]["size"])
+
+    slots = min(m["size"] for m in mem.values() if m.get("kind") == "register")
+    want = min(size(pl.Tbl.OUT_SESSION), size(pl.Tbl.IN_SESSION), slots)
+    assert res.sessions_capacity == want
+    assert res.sessions_limits == {
+        "out_session": size(pl.Tbl.OUT_SESSION),
+        "in_session": size(pl.Tbl.IN_SESSION),
+        "slots": slots,
+    }
+    assert res.sessions_limits[res.sessions_limited_by] == want
+
+
+def dysco(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from controller.cli import main; raise SystemExit(main())", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("chip", CHIP_LIST)
+def test_cli_json(chip: str) -> None:
+    d = real_build(chip)
+    p = dysco("p4", "resources", "--chip", chip, "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    for key in ("chip", "stages_used", "stages_total", "sessions_capacity", "tables"):
+        assert key in out
+    assert out["chip"] == chip
+    assert out == json.loads(json.dumps(load_resources(d, chip).to_dict()))
+    for t in out["tables"]:
+        assert {"name", "stages", "sram_blocks", "tcam_blocks"} <= t.keys()
+    human = dysco("p4", "resources", "--chip", chip)
+    assert human.returncode == 0, human.stderr
+    assert "out_session" in human.stdout and str(out["sessions_capacity"]) in human.stdout
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    p = dysco("p4", "resources", "--chip", "tofino", "--build", str(tmp_path / "none"))
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1 and "no build directory" in p.stderr
+    (tmp_path / "pipe" / "logs").mkdir(parents=True)
+    (tmp_path / "pipe" / "logs" / "resources.json").write_text("{not json")
+    (tmp_path / "pipe" / "context.json").write_text('{"target": "tofino"}')
+    p = dysco("p4", "resources", "--chip", "tofino", "--build", str(tmp_path))
+    assert p.returncode == 2
+    assert p.stderr.count("\n") == 1 and "not JSON" in p.stderr
+    (tmp_path / "pipe" / "logs" / "resources.json").write_text('{"resources": {}}')
+    p = dysco("p4", "resources", "--chip", "tofino", "--build", str(tmp_path))
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "resources.mau" in p.stderr
+    p = dysco("p4", "resources", "--chip", "tofino3")
+    assert p.returncode == 2 and "invalid choice" in p.stderr
+
+
+def test_wrong_chip_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "pipe" / "logs").mkdir(parents=True)
+    (tmp_path / "pipe" / "logs" / "resources.json").write_text("{}")
+    (tmp_path / "pipe" / "context.json").write_text('{"target": "tofino2"}')
+    with pytest.raises(ResourceError, match="tofino2"):
+        load_resources(tmp_path, "tofino")
