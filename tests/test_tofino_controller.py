@@ -325,3 +325,26 @@ def test_tofino_fields_need_target_tofino() -> None:
     )
     with pytest.raises(ConfigError, match=r"t.yaml:3: .*device.chip.*only with target: tofino"):
         parse_config(text, filename="t.yaml")
+
+
+@pytest.mark.parametrize("server", ["stratum", "sde"])
+def test_daemon_pushes_the_servers_form(tmp_path: Path, server: str) -> None:
+    """The daemon of a ``target: tofino`` config hands its P4Runtime client the device config
+    of that server and the Tofino P4Info, names mapped (no connection is made)."""
+    from controller.daemon import Daemon
+
+    d = real_build("tofino2")
+    text = _config_text(build=d).replace("server: sde", f"server: {server}")
+    if server == "stratum":
+        text = text.replace("ports:\n", "  cpu_port: 2\n" + "ports:\n", 1)
+    text = text.replace(
+        "control:\n", f"management: {{socket: {tmp_path / 'm.sock'}}}\ncontrol:\n", 1
+    )
+    cfg = parse_config(text, filename=str(tmp_path / "t.yaml"))
+    daemon = Daemon(cfg, management=False, checkpoint_path=tmp_path / "state.sqlite")
+    build = TofinoBuild.load(d, "tofino2")
+    want = stratum_device_config(build) if server == "stratum" else sde_device_config(build)
+    assert daemon.client.device_config == want
+    assert daemon.client.p4info is daemon.p4info
+    assert daemon.p4info.pipe == "pipe"
+    assert contract_mismatches(daemon.p4info) == []
