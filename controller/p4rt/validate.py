@@ -29,6 +29,15 @@ class _Table:
     name: str
     fields: dict[int, tuple[str, int]]  # field id -> (name, bitwidth)
     needs_priority: bool
+    # the fast pass: exact field id -> (bytes, largest first byte at full length); lpm: same
+    exact: dict[int, tuple[int, int]]
+    lpm: dict[int, tuple[int, int, int]]  # field id -> (bytes, largest first byte, bitwidth)
+
+
+def _limits(bitwidth: int) -> tuple[int, int]:
+    """(most bytes, largest first byte when that long) of a bitwidth's bytestrings."""
+    nbytes = (bitwidth + 7) // 8
+    return nbytes, (1 << (bitwidth % 8 or 8)) - 1
 
 
 class EntryValidator:
@@ -41,9 +50,18 @@ class EntryValidator:
                 t.preamble.name,
                 {m.id: (m.name, m.bitwidth) for m in t.match_fields},
                 any(m.match_type in _PRIORITY_KINDS for m in t.match_fields),
+                {m.id: _limits(m.bitwidth) for m in t.match_fields if m.match_type == _MT.EXACT},
+                {
+                    m.id: (*_limits(m.bitwidth), m.bitwidth)
+                    for m in t.match_fields
+                    if m.match_type == _MT.LPM
+                },
             )
         self.params: dict[int, dict[int, tuple[str, int]]] = {
             a.preamble.id: {q.id: (q.name, q.bitwidth) for q in a.params} for a in p4info.actions
+        }
+        self.param_limits: dict[int, dict[int, tuple[int, int]]] = {
+            a.preamble.id: {q.id: _limits(q.bitwidth) for q in a.params} for a in p4info.actions
         }
 
     def check_table_id(self, table_id: int) -> tuple[int, str] | None:
@@ -53,7 +71,59 @@ class EntryValidator:
         return NOT_FOUND, f"unknown table id {table_id}"
 
     def check(self, te: p4r.TableEntry) -> tuple[int, str] | None:
-        """``None`` if the entry is well formed, else (google.rpc code, reason)."""
+        """``None`` if the entry is well formed, else (google.rpc code, reason).
+
+        A fast pass covers the common case (exact and LPM fields, direct actions; a few
+        protobuf reads per field); anything it does not accept is examined by
+        :meth:`diagnose`, which finds the reason."""
+        t = self.tables.get(te.table_id)
+        if t is None or te.priority:
+            return self.diagnose(te)
+        exact, lpm = t.exact, t.lpm
+        seen = set()
+        for m in te.match:
+            fid = m.field_id
+            lim = exact.get(fid)
+            if lim is not None:
+                v = m.exact.value
+                n = len(v)
+                if not n or n > lim[0] or (n == lim[0] and v[0] > lim[1]):
+                    return self.diagnose(te)
+            else:
+                lp = lpm.get(fid)
+                if lp is None:
+                    return self.diagnose(te)
+                f = m.lpm
+                v = f.value
+                n = len(v)
+                if not n or n > lp[0] or (n == lp[0] and v[0] > lp[1]):
+                    return self.diagnose(te)
+                if not 0 < f.prefix_len <= lp[2]:
+                    return self.diagnose(te)
+            seen.add(fid)
+        if len(seen) != len(te.match):
+            return self.diagnose(te)
+        ta = te.action
+        if ta.HasField("action"):
+            act = ta.action
+            plim = self.param_limits.get(act.action_id)
+            if plim is None:
+                return self.diagnose(te)
+            pseen = set()
+            for prm in act.params:
+                pid = prm.param_id
+                lim = plim.get(pid)
+                v = prm.value
+                n = len(v)
+                if lim is None or not n or n > lim[0] or (n == lim[0] and v[0] > lim[1]):
+                    return self.diagnose(te)
+                pseen.add(pid)
+            if len(pseen) != len(act.params):
+                return self.diagnose(te)
+        return None
+
+    def diagnose(self, te: p4r.TableEntry) -> tuple[int, str] | None:
+        """The full check, field by field, with the reason of the first problem."""
         t = self.tables.get(te.table_id)
         if t is None:
             return NOT_FOUND, f"unknown table id {te.table_id}"
