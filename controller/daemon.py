@@ -160,7 +160,11 @@ class Daemon:
             reconnect_max=config.timers["reconnect_max"],
             tls=config.device.tls,
         )
-        self.writer = OrderedWriter(self.client, config.max_batch, self._on_write_error)
+        self.writer = OrderedWriter(
+            _Durable(self.client, self.flush_store),  # type: ignore[arg-type]  # a proxy
+            config.max_batch,
+            self._on_write_error,
+        )
         routes = {a: (p.host, p.port) for p in config.peers for a in p.addresses}
         self.peers = PeerChannel(
             routes,
@@ -172,7 +176,7 @@ class Daemon:
         # rejected control messages: one summary line per interval, not one per message
         self._control_rejects = RejectLog(log, "control messages")
         self.mgmt = (
-            MgmtServer(config.management.socket, config.management.token_file, self.handle_mgmt)
+            MgmtServer(config.management.socket, config.management.token_file, self._mgmt_durable)
             if management
             else None
         )
@@ -204,6 +208,12 @@ class Daemon:
         self._saved_meta: tuple[Any, ...] | None = None
         self._saved_replay: dict[str, tuple[int, int]] = {}
         self._store_failed = False
+        # noted by persist(), committed by flush_store() before anything leaves the process
+        self._unsaved = False
+        self._dirty_hops: set[int] = set()
+        self._dirty_pairs: set[tuple[str, str]] = set()
+        self._dirty_entries: dict[EntryKey, MappingEntry | None] = {}
+        self._pending_replay: dict[str, tuple[int, int]] = {}
         self._restored_actions: list[Action] | None = None
         self._restored_entries: dict[EntryKey, MappingEntry] = {}
         self._q: asyncio.Queue[p4r.StreamMessageRequest] | None = None
@@ -291,7 +301,8 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        self.store.close()  # everything is committed already (after every event)
+        self.flush_store()
+        self.store.close()
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
@@ -419,6 +430,7 @@ class Daemon:
             msgs = [await q.get()]
             while not q.empty() and len(msgs) < 256:
                 msgs.append(q.get_nowait())
+            self.flush_store()  # a packet-out follows its state
             try:
                 await self.client.send_packets(msgs)
             except Exception as e:
@@ -426,6 +438,7 @@ class Daemon:
                 log.warning("packet-out failed: %s", e)
 
     def _control_send(self, a: SendControl) -> None:
+        self.flush_store()  # what the message tells a peer is persisted first
         self.counters.control_out += 1
         self.metrics.control.labels(self.config.device.name, "out").inc()
         if not self.peers.send(a.src_ip, a.dst_ip, a.data):
@@ -659,14 +672,34 @@ class Daemon:
     # -- checkpoint and restart ---------------------------------------------------------------
 
     def persist(self, actions: list[Action]) -> None:
-        """Commit what the last event changed (one SQLite transaction, ``controller/store.py``):
-        the sessions it touched, the entries it writes or removes, the agent's counters if
-        they moved, the replay window of the peer it heard from. Called before the event's
-        actions are executed, so nothing on the device or told to a peer is unknown to a
-        restarted daemon. The cost follows the event, not the session count."""
-        agent = self.agent
+        """Note what the last event changed (the sessions it touched, the entries its actions
+        write or remove, the replay window of the peer it heard from); :meth:`flush_store`
+        commits it. Called before the event's actions are executed; the store is flushed
+        before anything leaves the process (a Write RPC, a packet-out, a control message, a
+        management reply), so nothing on the device or told to a peer or operator is unknown
+        to a restarted daemon, and one transaction covers every event since the last one."""
         hop_ids, pairs = self.tracker.take()
+        self._dirty_hops |= hop_ids
+        self._dirty_pairs |= pairs
+        for a in actions:
+            if isinstance(a, InstallEntry | ModifyEntry):
+                self._dirty_entries[a.entry.key] = a.entry
+            elif isinstance(a, RemoveEntry):
+                self._dirty_entries[a.key] = None
+        last = self.agent.codec.replay.latest()
+        if last is not None and self._saved_replay.get(last[0]) != last[1:]:
+            self._pending_replay[last[0]] = (last[1], last[2])
+        self._unsaved = True
+
+    def flush_store(self) -> None:
+        """Commit everything noted by :meth:`persist` since the last flush (one SQLite
+        transaction; ``controller/store.py``). Its cost follows the number of sessions and
+        entries changed since then, never the total."""
+        if not self._unsaved:
+            return
+        agent = self.agent
         c = Change()
+        hop_ids = self._dirty_hops
         if hop_ids:
             dropped = dropped_requests(agent)
             for hid in hop_ids:
@@ -676,17 +709,16 @@ class Daemon:
                 else:
                     c.hops_put.append((hid, _dumps(export_hop(agent, hop, dropped))))
             self.tracker.take()  # the export's own reads
-        for pair in pairs:
+        for pair in self._dirty_pairs:
             cur = export_cursor(agent, pair)
             if cur is not None:
                 c.cursors.append((pair[0], pair[1], cur))
-        for a in actions:
-            if isinstance(a, InstallEntry | ModifyEntry):
-                c.entries_put.append(
-                    (_key_text(a.entry.key), _dumps(_entry_json(a.entry, self.config.agent_id)))
-                )
-            elif isinstance(a, RemoveEntry):
-                c.entries_del.append(_key_text(a.key))
+        aid = self.config.agent_id
+        for key, entry in self._dirty_entries.items():
+            if entry is None:
+                c.entries_del.append(_key_text(key))
+            else:
+                c.entries_put.append((_key_text(key), _dumps(_entry_json(entry, aid))))
         marks = (
             agent._next_hop_id,
             agent._next_slot,
@@ -697,11 +729,7 @@ class Daemon:
         )
         if marks != self._saved_meta:
             c.meta = _dumps(export_meta(agent))
-        last = agent.codec.replay.latest()
-        if last is not None and self._saved_replay.get(last[0]) != last[1:]:
-            c.replay.append(last)
-        if not c:
-            return
+        c.replay = [(s, t, b) for s, (t, b) in self._pending_replay.items()]
         try:
             self.store.commit(c)
         except (sqlite3.Error, StoreError) as e:
@@ -712,8 +740,12 @@ class Daemon:
             return
         self._store_failed = False
         self._saved_meta = marks
-        if last is not None:
-            self._saved_replay[last[0]] = (last[1], last[2])
+        self._saved_replay.update(self._pending_replay)
+        self._dirty_hops = set()
+        self._dirty_pairs = set()
+        self._dirty_entries = {}
+        self._pending_replay = {}
+        self._unsaved = False
         self.counters.checkpoints += 1
 
     def save_checkpoint(self) -> None:
@@ -832,6 +864,13 @@ class Daemon:
             self.writer.write(update, key)
 
     # -- management API -----------------------------------------------------------------------
+
+    async def _mgmt_durable(self, method: str, params: dict[str, Any], progress: Progress) -> Any:
+        """:meth:`handle_mgmt`, its effects persisted before the reply acknowledges them."""
+        try:
+            return await self.handle_mgmt(method, params, progress)
+        finally:
+            self.flush_store()
 
     async def handle_mgmt(self, method: str, params: dict[str, Any], progress: Progress) -> Any:
         """Dispatch one management request (see :mod:`controller.mgmt`)."""
@@ -1246,6 +1285,22 @@ def _entry_dict(e: MappingEntry) -> dict[str, Any]:
 def _entry_json(e: MappingEntry, agent_id: int) -> list[Any]:
     te = pl.entry_to_table(e, agent_id)
     return [te.table.value, dict(te.match), te.action.value, dict(te.params)]
+
+
+class _Durable:
+    """The device client as the writer sees it: the state store is flushed before every
+    Write RPC, so an entry never reaches the device before the state that explains it."""
+
+    def __init__(self, client: P4RuntimeClient, flush: Callable[[], None]) -> None:
+        self._client = client
+        self._flush = flush
+
+    async def write(self, updates: list[p4r.Update], timeout: float = 30.0) -> None:
+        self._flush()
+        await self._client.write(updates, timeout=timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
 
 
 def _key_text(k: EntryKey) -> str:

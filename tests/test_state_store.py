@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from controller.config import load_config
-from controller.daemon import Daemon
+from controller.daemon import Daemon, _key_text
+from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.store import Change, StateStore
+from dysco_proto import pipeline as pl
 from dysco_proto.agent import Agent
 from dysco_proto.checkpoint import (
     CheckpointError,
@@ -33,7 +35,14 @@ from dysco_proto.entries import Direction
 from dysco_proto.events import ControlIn, PacketIn, PuntReason
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
-from tests.controller_support import WEB_POLICY, daemon_yaml, write_p4info
+from tests.controller_support import (
+    WEB_POLICY,
+    daemon_yaml,
+    one_box_device,
+    syn_frame,
+    until,
+    write_p4info,
+)
 from tests.test_checkpoint import BOX1, CLIENT, SESSION, _build, _phase1, _phase2
 
 # --- the tracker: incremental export == full export, at every event -----------------------
@@ -182,18 +191,17 @@ def _daemon(cfg_path: Path) -> Daemon:
     return d
 
 
-def test_each_event_is_committed_before_its_writes_and_a_kill_loses_nothing(
+def test_commits_follow_the_change_not_the_session_count_and_a_kill_loses_nothing(
     tmp_path: Path,
 ) -> None:
-    """15,000 new sessions: when an entry is handed to the device writer its session and the
-    entry are already in the store, every commit touches a bounded number of rows whatever
-    the session count, and a daemon killed mid-burst (no stop) is restored completely."""
+    """15,000 sessions, one event at a time, each flushed as if its writes left at once:
+    every commit writes the few rows that event changed (its session, its two entries),
+    however many sessions exist, and a daemon killed then (no stop) restores them all."""
     cfg_path = _config(tmp_path)
     n = 15_000
 
     async def main() -> None:
         d = _daemon(cfg_path)
-        reader = sqlite3.connect(str(d.checkpoint_path))
         rows_per_commit: list[int] = []
         inner_commit = d.store.commit
 
@@ -202,34 +210,70 @@ def test_each_event_is_committed_before_its_writes_and_a_kill_loses_nothing(
             inner_commit(c)
 
         d.store.commit = commit  # type: ignore[method-assign]
-        checked = 0
-        inner_write = d.writer.write
-
-        def write(update: Any, key: Any) -> None:
-            nonlocal checked
-            # sample: every 500th write is checked against what another reader sees
-            if d.counters.events % 500 == 1:
-                k = f"{key.direction.value}|{key.match}"
-                got = reader.execute("SELECT 1 FROM entries WHERE k = ?", (k,)).fetchone()
-                assert got is not None, f"entry {k} written before it was persisted"
-                checked += 1
-            inner_write(update, key)
-
-        d.writer.write = write  # type: ignore[method-assign]
         for i in range(n):
-            d.dispatch(_syn(10000 + i % 50000 if i < 50000 else i))
-        assert checked >= 20
-        assert len(d.agent.hops) == n
-        # a commit writes what one SYN changed (its session, its entries), not the table
+            d.dispatch(_syn(10000 + i))
+            d.flush_store()
+        assert len(d.agent.hops) == n and len(rows_per_commit) == n
         assert max(rows_per_commit) <= 4
         shadow = {(k.direction.value, str(k.match)) for k in d.shadow}
-        reader.close()
         # kill -9: no stop, no close; a new instance opens the same store
         d2 = _daemon(cfg_path)
         assert d2.counters.restored_sessions == n
         assert {(k.direction.value, str(k.match)) for k in d2._restored_entries} == shadow
 
     asyncio.run(main())
+
+
+def test_entries_reach_the_device_only_after_their_state_is_stored(tmp_path: Path) -> None:
+    """A burst of 3,000 SYNs through a real P4Runtime server: at every Write the device
+    receives, each session entry in it is already in the store (so a kill at any moment
+    loses no session whose entries are on the device); a killed daemon's successor knows
+    every one of them."""
+    backend, srv, cfg_path = one_box_device(tmp_path)
+    cfg = load_config(cfg_path)
+    pin = {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1}
+    n = 3000
+    checked = [0]
+    missing: list[str] = []
+
+    async def main() -> None:
+        d = Daemon(cfg, management=False)
+        await d.start(connect_timeout=5)
+        reader = sqlite3.connect(str(d.checkpoint_path), check_same_thread=False)
+        inner_write = backend.write
+
+        def write(updates: Any) -> Any:  # the device side, in the server's thread
+            for u in updates:
+                got = d.translator.entry_from_p4(u.entity.table_entry)
+                if got is None or u.type != p4r.Update.INSERT:
+                    continue
+                k = _key_text(got[0].key)
+                row = reader.execute("SELECT 1 FROM entries WHERE k = ?", (k,)).fetchone()
+                checked[0] += 1
+                if row is None:
+                    missing.append(k)
+            return inner_write(updates)
+
+        backend.write = write  # type: ignore[method-assign]
+        for i in range(n):
+            backend.inject(syn_frame(10000 + i), pin)
+        await until(lambda: len(backend.packet_outs) >= n, timeout=120)
+        await d.writer.drain()
+        assert checked[0] >= 2 * n and not missing, missing[:5]
+        on_device = {k for k in d.shadow}
+        # kill -9 (the process dies: no stop, no close); the successor restores everything
+        d2 = Daemon(cfg, management=False)
+        d2._load_checkpoint()
+        assert d2.counters.restored_sessions == n
+        assert on_device <= set(d2._restored_entries)
+        reader.close()
+        d.writer._task.cancel()  # type: ignore[union-attr]
+        await d.client.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        srv.stop()
 
 
 def _store_with(tmp_path: Path, meta: Any = None, hop: Any = None) -> Path:
@@ -240,6 +284,7 @@ def _store_with(tmp_path: Path, meta: Any = None, hop: Any = None) -> Path:
         d = _daemon(cfg_path)
         for i in range(3):
             d.dispatch(_syn(20000 + i))
+        d.flush_store()
         d.store.close()
 
     asyncio.run(main())
@@ -308,6 +353,7 @@ def _expect_clean_start(cfg_path: Path, tmp_path: Path, caplog: pytest.LogCaptur
         # the fresh store works: a new session is persisted and restored
         d.dispatch(_syn(30000))
         assert d.agent.hops
+        d.flush_store()
         d.store.close()
         assert _daemon(cfg_path).counters.restored_sessions == 1
 
@@ -387,4 +433,3 @@ def test_replayed_peer_messages_are_rejected_after_a_restart(tmp_path: Path, how
 
     asyncio.run(first())
     asyncio.run(second())
-
