@@ -663,3 +663,63 @@ def test_read_of_an_unknown_table_is_not_found(
 
     asyncio.run(main())
     assert "Traceback" not in caplog.text
+
+
+def test_fast_entry_checks_agree_with_the_full_check() -> None:
+    """The regex and the protobuf fast pass accept exactly what the field-by-field check
+    accepts, on valid entries and on random damage to them (bytes flipped, cut, appended)."""
+    import random
+
+    from controller.p4rt.validate import EntryValidator
+
+    v = EntryValidator(contract_p4info())
+    rng = random.Random(13)
+    base = [u.entity.table_entry for u in _entries(IDX, 50, start=rng.randrange(60000))]
+    accepted = rejected = 0
+    for i in range(6000):
+        te = p4r.TableEntry()
+        te.CopyFrom(base[i % len(base)])
+        for _ in range(rng.randrange(0, 2)):  # damage to one value or field
+            params = te.action.action.params
+            k = rng.randrange(len(te.match) + len(params))
+            op = rng.randrange(5)
+            n = len(te.match)
+            holder = te.match[k].exact if k < n else params[k - n]
+            if op == 0:
+                holder.value = bytes(rng.randrange(256) for _ in range(rng.randrange(0, 8)))
+            elif op == 1:
+                holder.value = b"\x00" * rng.randrange(1, 4) + holder.value
+            elif op == 2:
+                if k < n:
+                    te.match.append(te.match[k])
+                else:
+                    params.append(params[k - n])
+            elif op == 3:
+                if k < n:
+                    del te.match[k]
+                else:
+                    del params[k - n]
+            elif op == 4:
+                holder.value = holder.value[1:]
+        raw = bytearray(te.SerializeToString())
+        for _ in range(rng.randrange(0, 2)):
+            op = rng.randrange(4)
+            if op == 0 and raw:
+                raw[rng.randrange(len(raw))] = rng.randrange(256)
+            elif op == 1 and raw:
+                del raw[rng.randrange(len(raw))]
+            elif op == 2:
+                raw += bytes([0x20, rng.randrange(1, 100)])  # a priority
+            else:
+                raw += bytes([0x12, 2, 0x08, 1])  # a match field with no value
+        try:
+            te = p4r.TableEntry.FromString(bytes(raw))
+        except Exception:
+            continue
+        full = v.diagnose(te)
+        assert (v.check(te) is None) == (full is None), (bytes(raw).hex(), full)
+        if full is None:
+            accepted += 1
+        else:
+            rejected += 1
+    assert accepted > 100 and rejected > 1000

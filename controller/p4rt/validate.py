@@ -12,6 +12,7 @@ specification names (before any backend sees them):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
@@ -32,6 +33,74 @@ class _Table:
     # the fast pass: exact field id -> (bytes, largest first byte at full length); lpm: same
     exact: dict[int, tuple[int, int]]
     lpm: dict[int, tuple[int, int, int]]  # field id -> (bytes, largest first byte, bitwidth)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+_ANY_LEN = b"(?:[\x80-\xff]{1,4}[\x00-\x7f]|[\x00-\x7f])"  # a length varint
+
+
+def _chunk_rx(tag: bytes, inner: list[tuple[bytes, bytes]], value: tuple[bytes, int]) -> bytes:
+    """A regex for a submessage ``tag, length, fields..., value`` whose length follows from
+    the value's length: one alternative per value length (the length bytes are exact)."""
+    vtag, bitwidth = value
+    nbytes, top = _limits(bitwidth)
+    fixed = b"".join(t + v for t, v in inner)
+    alts = []
+    for n in range(1, nbytes + 1):
+        body = fixed + vtag + _varint(n)
+        lead = re.escape(tag + _varint(len(body) + n) + body)
+        if n == nbytes and top != 0xFF:
+            alts.append(lead + b"[\x00-" + re.escape(bytes([top])) + b"]" + b"." * (n - 1))
+        else:
+            alts.append(lead + b"." * n)
+    return b"(?:" + b"|".join(alts) + b")"
+
+
+def _entry_rx(t: p4info_pb2.Table, actions: dict[int, p4info_pb2.Action]) -> re.Pattern[bytes]:
+    """The serialization (upb, canonical) of a valid entry of an all-exact table: its table
+    id, every match field once in P4Info order with a valid value, no priority, one direct
+    action of the table with every parameter once in P4Info order, and nothing else."""
+    parts = [re.escape(b"\x08" + _varint(t.preamble.id))]
+    for m in t.match_fields:
+        # FieldMatch{field_id, exact{value}}: the Exact submessage's length follows too
+        nbytes, top = _limits(m.bitwidth)
+        alts = []
+        for n in range(1, nbytes + 1):
+            exact = b"\x0a" + _varint(n)
+            body = b"\x08" + _varint(m.id) + b"\x12" + _varint(len(exact) + n) + exact
+            lead = re.escape(b"\x12" + _varint(len(body) + n) + body)
+            if n == nbytes and top != 0xFF:
+                alts.append(lead + b"[\x00-" + re.escape(bytes([top])) + b"]" + b"." * (n - 1))
+            else:
+                alts.append(lead + b"." * n)
+        parts.append(b"(?:" + b"|".join(alts) + b")")
+    acts = []
+    for ref in t.action_refs:
+        a = actions.get(ref.id)
+        if a is None:
+            continue
+        params = b"".join(
+            _chunk_rx(b"\x22", [(b"\x10", _varint(q.id))], (b"\x1a", q.bitwidth)) for q in a.params
+        )
+        acts.append(re.escape(b"\x08" + _varint(a.preamble.id)) + params)
+    if not acts:
+        return re.compile(b"(?!)")
+    # TableAction{action: Action{...}}: their lengths are sums; a varint each is accepted,
+    # which is safe because the bytes are a canonical re-serialization: if a length ended
+    # early, what follows would be unknown fields, never an unchecked leaf
+    parts.append(b"\x1a" + _ANY_LEN + b"\x0a" + _ANY_LEN + b"(?:" + b"|".join(acts) + b")")
+    return re.compile(b"".join(parts), re.DOTALL)
 
 
 def _limits(bitwidth: int) -> tuple[int, int]:
@@ -63,6 +132,14 @@ class EntryValidator:
         self.param_limits: dict[int, dict[int, tuple[int, int]]] = {
             a.preamble.id: {q.id: _limits(q.bitwidth) for q in a.params} for a in p4info.actions
         }
+        actions = {a.preamble.id: a for a in p4info.actions}
+        #: all-exact tables: a regex over the canonical serialization of a valid entry (one
+        #: C-level match instead of a few protobuf reads per field and parameter)
+        self.rx: dict[int, re.Pattern[bytes]] = {
+            t.preamble.id: _entry_rx(t, actions)
+            for t in p4info.tables
+            if t.match_fields and all(m.match_type == _MT.EXACT for m in t.match_fields)
+        }
 
     def check_table_id(self, table_id: int) -> tuple[int, str] | None:
         """``None`` if ``table_id`` is 0 (every table) or known, else (NOT_FOUND, reason)."""
@@ -73,9 +150,12 @@ class EntryValidator:
     def check(self, te: p4r.TableEntry) -> tuple[int, str] | None:
         """``None`` if the entry is well formed, else (google.rpc code, reason).
 
-        A fast pass covers the common case (exact and LPM fields, direct actions; a few
-        protobuf reads per field); anything it does not accept is examined by
-        :meth:`diagnose`, which finds the reason."""
+        Fast passes cover the common cases (a regex over the entry's serialization for
+        all-exact tables, then a few protobuf reads per field); anything they do not accept
+        is examined by :meth:`diagnose`, which finds the reason."""
+        rx = self.rx.get(te.table_id)
+        if rx is not None and rx.fullmatch(te.SerializeToString()):
+            return None
         t = self.tables.get(te.table_id)
         if t is None or te.priority:
             return self.diagnose(te)
