@@ -351,6 +351,7 @@ class Daemon:
         """Feed one event to the agent and execute its actions (in order)."""
         self.counters.events += 1
         now = asyncio.get_running_loop().time()
+        self.tracker.active = True  # record the sessions this event touches (persistence)
         try:
             actions = self.agent.handle(event, now)
         except Exception:
@@ -358,6 +359,8 @@ class Daemon:
             self.metrics.errors.labels(self.config.device.name, "agent").inc()
             log.exception("agent failed on %r", event)
             return []
+        finally:
+            self.tracker.active = False
         if trace.isEnabledFor(logging.DEBUG):
             trace.debug("%s -> %s", _brief(event), "; ".join(_brief(a) for a in actions) or "-")
         self.persist(actions)  # before any write, packet or message of this event leaves

@@ -391,11 +391,16 @@ class Tracker:
     def __init__(self, agent: Agent) -> None:
         self.hops: set[int] = set()
         self.pairs: set[tuple[str, str]] = set()
+        #: record only while true: set it around ``agent.handle`` (reads by views, status
+        #: and idle scans outside events change nothing and must not cost a re-export)
+        self.active = False
         for name in _INDEXES:
             setattr(agent, name, _Tracked(getattr(agent, name), self._note))
         agent.ports._pairs = _Tracked(agent.ports._pairs, self._note_pair)
 
     def _note(self, _k: Any, v: Any) -> None:
+        if not self.active:
+            return
         if isinstance(v, Hop):
             self.hops.add(v.id)
         elif isinstance(v, Side):
@@ -410,7 +415,8 @@ class Tracker:
                 self.hops.add(side.hop.id)
 
     def _note_pair(self, k: Any, _v: Any) -> None:
-        self.pairs.add(k)
+        if self.active:
+            self.pairs.add(k)
 
     def take(self) -> tuple[set[int], set[tuple[str, str]]]:
         """The hop ids and port pairs touched since the last call (and forget them)."""

@@ -56,6 +56,7 @@ def test_incremental_export_matches_full_export_after_every_event() -> None:
         agent = host.agent
         assert isinstance(agent, Agent)
         tracker = Tracker(agent)
+        tracker.active = True
         mirror = mirrors.setdefault(ip, {})
         inner = agent.handle
 
@@ -220,6 +221,30 @@ def test_commits_follow_the_change_not_the_session_count_and_a_kill_loses_nothin
         d2 = _daemon(cfg_path)
         assert d2.counters.restored_sessions == n
         assert {(k.direction.value, str(k.match)) for k in d2._restored_entries} == shadow
+
+    asyncio.run(main())
+
+
+def test_reads_outside_events_do_not_cost_a_re_export(tmp_path: Path) -> None:
+    """Status, session listings and the idle scan read every session; none of that is a
+    change, so the next event still commits only its own rows."""
+    cfg_path = _config(tmp_path)
+
+    async def main() -> None:
+        d = _daemon(cfg_path)
+        for i in range(200):
+            d.dispatch(_syn(10000 + i))
+        d.flush_store()
+        d.status()
+        d.agent.sessions()
+        for key in list(d.shadow):
+            d.agent.is_retired(key)
+        rows: list[int] = []
+        inner = d.store.commit
+        d.store.commit = lambda c: (rows.append(len(c.hops_put) + len(c.entries_put)), inner(c))  # type: ignore[method-assign,func-returns-value]
+        d.dispatch(_syn(20000))
+        d.flush_store()
+        assert rows == [3]  # the new session and its two entries
 
     asyncio.run(main())
 
