@@ -751,29 +751,6 @@ class Daemon:
         self._unsaved = False
         self.counters.checkpoints += 1
 
-    def save_checkpoint(self) -> None:
-        """Write the whole state again (every session, entry, cursor): what :meth:`persist`
-        keeps up to date incrementally. Used after a clean start."""
-        agent = self.agent
-        self.tracker.take()
-        c = Change()
-        dropped = dropped_requests(agent)
-        c.hops_put = [(h.id, _dumps(export_hop(agent, h, dropped))) for h in agent.hops.values()]
-        c.entries_put = [
-            (_key_text(k), _dumps(_entry_json(e, self.config.agent_id)))
-            for k, e in self.shadow.items()
-        ]
-        c.cursors = [(lp[0], lp[1], st.cursor) for lp, st in agent.ports._pairs.items()]
-        c.meta = _dumps(export_meta(agent))
-        self.tracker.take()
-        try:
-            self.store.reset(self.config.device.name)
-            self.store.commit(c)
-            self.counters.checkpoints += 1
-        except (sqlite3.Error, StoreError) as e:
-            self.metrics.errors.labels(self.config.device.name, "checkpoint").inc()
-            log.warning("cannot write the state store %s: %s", self.checkpoint_path, e)
-
     def _load_checkpoint(self) -> None:
         """Restore the previous instance's agent from the state store (before connecting).
 

@@ -334,7 +334,17 @@ def _meta_with_slot(tmp_path: Path) -> str:
 
 @pytest.mark.parametrize(
     "damage",
-    ["meta_list", "meta_null", "hop_list", "hop_short", "null_request", "next_slot", "not_json"],
+    [
+        "meta_list",
+        "meta_null",
+        "hop_list",
+        "hop_short",
+        "null_request",
+        "next_slot",
+        "not_json",
+        "entry_short",
+        "entry_null",
+    ],
 )
 def test_damaged_store_starts_clean_with_one_line(
     tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
@@ -357,6 +367,11 @@ def test_damaged_store_starts_clean_with_one_line(
         side = hop["right"] or hop["left"]
         side["lock"]["held"] = [None]
         db.execute("UPDATE hops SET data = ? WHERE id = 1", (json.dumps(hop),))
+        db.close()
+    if damage in ("entry_short", "entry_null"):
+        db = sqlite3.connect(str(tmp_path / "sw1.state.sqlite"), isolation_level=None)
+        bad = "[1]" if damage == "entry_short" else "null"
+        db.execute("UPDATE entries SET data = ? WHERE rowid = 1", (bad,))
         db.close()
     if damage == "next_slot":
         db = sqlite3.connect(str(tmp_path / "sw1.state.sqlite"), isolation_level=None)
