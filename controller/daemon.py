@@ -640,6 +640,7 @@ class Daemon:
         static = self.translator.static_entries()
         have_static: list[pl.TableEntry] = []
         device: dict[EntryKey, MappingEntry] = {}
+        known = dict(self.shadow)  # installed when the read began (later ones: in flight)
         async for te in self.client.read_table_entries(0):
             got = self.translator.entry_from_p4(te)
             if got is not None:
@@ -652,14 +653,19 @@ class Daemon:
         if any(e not in have_static for e in static):
             repairs += len(static)
             await self._install_static()
-        for key, entry in self.shadow.items():
+        same = self.translator.same
+        for n, (key, entry) in enumerate(known.items(), 1):
+            if n % 4096 == 0:
+                await asyncio.sleep(0)  # a large table: let packet-ins through meanwhile
+            if self.shadow.get(key) is not entry:
+                continue  # changed or removed since the read began: its own write is queued
             have = device.get(key)
-            if have is None or not self.translator.same(have, entry):
+            if have is None or (have != entry and not same(have, entry)):
                 repairs += 1
                 kind = p4r.Update.INSERT if have is None else p4r.Update.MODIFY
                 self.writer.write(self.translator.entry_update(kind, entry), key)
         for key in device:
-            if key not in self.shadow and key not in self.foreign:
+            if key not in known and key not in self.shadow and key not in self.foreign:
                 repairs += 1
                 self.writer.write(self.translator.delete_update(key), key)
         if repairs:
