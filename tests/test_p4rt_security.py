@@ -723,3 +723,40 @@ def test_fast_entry_checks_agree_with_the_full_check() -> None:
         else:
             rejected += 1
     assert accepted > 100 and rejected > 1000
+
+
+def test_daemon_connects_over_mutual_tls_from_its_config(pki: Pki, tmp_path: Path) -> None:
+    from controller.config import load_config
+    from controller.daemon import Daemon
+    from tests.controller_support import WEB_POLICY, daemon_yaml, until, write_p4info
+
+    backend = TableBackend()
+    tls = ServerTls(pki.server_cert, pki.server_key, client_ca=pki.ca)
+    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info(), tls=tls).start()
+    p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
+    path = daemon_yaml(
+        tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
+        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
+    )  # fmt: skip
+    text = path.read_text().replace(
+        f"  p4info: {p4info}\n",
+        f"  p4info: {p4info}\n  tls: {{ca: {pki.ca}, cert: {pki.client_cert}, "
+        f"key: {pki.client_key}}}\n",
+    )
+    path.write_text(text)
+    cfg = load_config(path)
+    assert cfg.device.tls is not None
+
+    async def main() -> None:
+        d = Daemon(cfg)
+        await d.start(connect_timeout=10)
+        try:
+            await until(lambda: d.status()["ready"], timeout=20)
+            assert len(backend.entries) == len(d.translator.static_entries())
+        finally:
+            await d.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        srv.stop()
