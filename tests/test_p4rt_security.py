@@ -313,6 +313,26 @@ def test_streams_beyond_the_limit_are_refused() -> None:
         srv.stop()
 
 
+def test_streams_that_never_arbitrate_are_closed() -> None:
+    srv = P4RuntimeServer(TableBackend(), "127.0.0.1:0", contract=contract_p4info()).start()
+    srv.servicer.arbitration_timeout = 0.5
+    idle, busy = RawClient(srv.address), RawClient(srv.address)
+    try:
+        busy.arbitrate(3)
+        assert busy.arbitration() == (OK, 3)
+        err = idle.next()
+        assert isinstance(err, grpc.RpcError)
+        assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED  # type: ignore[attr-defined]
+        late = RawClient(srv.address)  # the arbitrated stream is still the primary
+        late.arbitrate(1)
+        assert late.arbitration() == (ALREADY_EXISTS, 3)
+        late.close()
+    finally:
+        idle.close()
+        busy.close()
+        srv.stop()
+
+
 # --- arbitration -----------------------------------------------------------------------------
 
 

@@ -212,11 +212,15 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         device_id: int = 1,
         contract: p4info_pb2.P4Info | None = None,
         max_streams: int = 64,
+        arbitration_timeout: float = 10.0,
     ) -> None:
         self.backend = backend
         self.device_id = device_id
         self.contract = contract
         self.max_streams = max_streams
+        #: a stream that has not arbitrated this long is closed (it would hold a slot and a
+        #: thread for nothing: packet-ins go to the primary only)
+        self.arbitration_timeout = arbitration_timeout
         self.lock = threading.RLock()  # writes, pipeline changes and arbitration
         self.streams: set[_Stream] = set()
         self.primaries: dict[str, tuple[_Stream, int]] = {}  # role -> (stream, election id)
@@ -329,7 +333,19 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         t.start()
         try:
             while True:
-                msg = s.out.get()
+                if s.election_id is None:
+                    try:
+                        msg = s.out.get(timeout=self.arbitration_timeout)
+                    except queue.Empty:
+                        if s.election_id is not None:
+                            continue
+                        s.closing = (
+                            grpc.StatusCode.DEADLINE_EXCEEDED,
+                            f"no arbitration within {self.arbitration_timeout:g} s",
+                        )
+                        break
+                else:
+                    msg = s.out.get()
                 if msg is None:
                     break
                 yield msg
