@@ -40,8 +40,11 @@ const bit<32> OPT_NOP_NOP_SACK1 = 0x0101050A;     // 1 block
 const bit<32> OPT_NOP_NOP_SACK2 = 0x01010512;     // 2 blocks
 const bit<32> OPT_NOP_NOP_SACK3 = 0x0101051A;     // 3 blocks
 const bit<32> OPT_NOP_NOP_SACK4 = 0x01010522;     // 4 blocks
-const bit<64> OPT_SYN_LAYOUT = 0x020400000402080A;      // MSS(4) SACKOK(2) TS(10)
-const bit<64> OPT_SYN_LAYOUT_MASK = 0xFFFF0000FFFFFFFF;
+// MSS(4) SACKOK(2) TS(10): 0x0204xxxx 0x0402080A (the MSS value is a wildcard); two 32-bit
+// halves, since Tofino's parser cannot match 64-bit constants.
+const bit<32> OPT_SYN_LAYOUT_HI = 0x02040000;
+const bit<32> OPT_SYN_LAYOUT_HI_MASK = 0xFFFF0000;
+const bit<32> OPT_SYN_LAYOUT_LO = 0x0402080A;
 const bit<32> OPT_NOP_WS = 0x01030300;            // NOP WS(3) (mask 0xFFFFFF00)
 const bit<32> OPT_DYSCO_TAG = 0xFD084459;         // kind 253, len 8, ExID 0x4459
 

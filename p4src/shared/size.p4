@@ -10,7 +10,11 @@
 #define SLOT_BITS 16
 #define NUM_SLOTS 65536
 
+// Session table sizes are per target: a target's program may define them first (the Tofino
+// program does, per chip: tna/include/size.p4); these are bmv2's and the contract's numbers.
+#ifndef SESSION_TABLE_SIZE
 #define SESSION_TABLE_SIZE 65536   // out_session and in_session, each
+#endif
 #define FWD_TABLE_SIZE 1024        // ipv4_fwd
 #define PORT_TABLE_SIZE 512        // port_role
 #define LOCAL_ADDR_TABLE_SIZE 1024 // local_addr

@@ -34,6 +34,7 @@
 #include "../shared/control/packet_io.p4"
 #include "../shared/parser/tcp_options.p4"
 #include "include/slot_state.p4"
+#include "include/options.p4"
 
 // What ingress hands to egress: a type byte, then (for copies to the CPU) the packet-in
 // fields. BRIDGE_* on the normal path, MIRROR_* on the ingress-mirror copy.
@@ -65,12 +66,35 @@ header punt_h {
     bit<32> old_ack_hi;
 }
 
+// punt_h as ingress writes it (the same layout).
+header punt_ig_h {
+    bit<8>  type;
+    bit<16> ingress_port;
+    bit<8>  reason;
+    bit<8>  direction;
+    bit<8>  flags;
+    bit<8>  agent_id;
+    bit<16> slot;
+    bit<32> token;
+    bit<32> epoch;
+    bit<8>  reg_valid;
+    bit<32> sent_hi;
+    bit<32> ack_hi;
+    bit<32> rcvd_ack_hi;
+    bit<32> new_rcvd_lo;
+    bit<32> cut;
+    bit<32> old_ack_hi;
+}
+
 struct ig_meta_t {
     dysco_meta_t dysco;
+    reg_valid_t  rv;
     bridge_h     bridge;
-    punt_h       punt;
+    punt_ig_h    punt;
     bit<16>      tcp_residual;
     bit<1>       ipv4_csum_err;
+    MirrorId_t   mirror_session;    // CPU_CLONE_SESSION (a field: Tofino's mirror extern
+                                    // takes no constant session id)
 }
 
 struct eg_meta_t {
@@ -101,9 +125,23 @@ parser DyscoIngressParser(packet_in pkt, out headers_t hdr, out ig_meta_t ig_md,
         pkt.extract(hdr.packet_out);
         ig_md.dysco.from_cpu = 1;
         transition select(hdr.packet_out.op) {
-            OP_ROUTE: parse_ethernet;
+            OP_ROUTE: parse_po_ethernet;
             default: accept;
         }
+    }
+
+    // A ROUTE packet-out: Ethernet and IPv4, nothing after (not verified, not rewritten).
+    state parse_po_ethernet {
+        pkt.extract(hdr.ethernet);
+        transition select(hdr.ethernet.ether_type) {
+            ETHERTYPE_IPV4: parse_po_ipv4;
+            default: accept;
+        }
+    }
+
+    state parse_po_ipv4 {
+        pkt.extract(hdr.ipv4);
+        transition accept;
     }
 
     state parse_ethernet {
@@ -120,10 +158,10 @@ parser DyscoIngressParser(packet_in pkt, out headers_t hdr, out ig_meta_t ig_md,
         ig_md.ipv4_csum_err = (bit<1>) ipv4_csum.verify();
         // Residual of the TCP checksum: take out the pseudo-header fields we may rewrite.
         tcp_csum.subtract({hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
-        transition select(ig_md.dysco.from_cpu, hdr.ipv4.version, hdr.ipv4.ihl,
+        transition select(hdr.ipv4.version, hdr.ipv4.ihl,
                           hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
-            (0, 4, 5, 0 &&& 1, 0, IP_PROTO_TCP): parse_tcp;
-            (0, 4, 5, 0 &&& 1, 0, IP_PROTO_UDP): parse_udp;
+            (4, 5, 0 &&& 1, 0, IP_PROTO_TCP): parse_tcp;
+            (4, 5, 0 &&& 1, 0, IP_PROTO_UDP): parse_udp;
             default: accept;
         }
     }
@@ -158,6 +196,27 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
     PacketOutIngress() packet_io;
     PortRoles() ports;
     SessionLookup() session;
+    OptionLayout() options;
+
+    // -(20 + 4 * data_offset): the TCP header length, negated, for the length arithmetic.
+    bit<32> neg_hl32;
+    bit<16> neg_hl16;
+    action set_neg_hl(bit<32> neg32, bit<16> neg16) {
+        neg_hl32 = neg32;
+        neg_hl16 = neg16;
+    }
+    table tcp_len {
+        key = { hdr.tcp.data_offset : exact @name("data_offset"); }
+        actions = { set_neg_hl; }
+#define NEG_HL(d) d : set_neg_hl(32w0 - (20 + 4 * d), 16w0 - (20 + 4 * d));
+        const entries = {
+            NEG_HL(0) NEG_HL(1) NEG_HL(2) NEG_HL(3) NEG_HL(4) NEG_HL(5) NEG_HL(6) NEG_HL(7)
+            NEG_HL(8) NEG_HL(9) NEG_HL(10) NEG_HL(11) NEG_HL(12) NEG_HL(13) NEG_HL(14)
+            NEG_HL(15)
+        }
+        const default_action = set_neg_hl(0, 0);
+        size = 16;
+    }
     Classify() classify;
     SlotState() slots;
     Decide() decide;
@@ -168,6 +227,40 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
 
     apply {
         ig_md.dysco.pi.ingress_port = (bit<16>) ig_intr_md.ingress_port;
+        // TCP lengths in single-operation steps (a Tofino action does one operation per
+        // field): tcp_len.neg_hl gives -(20 + 4 * data_offset) for the data offset.
+        bit<32> tl32 = 0;
+        bit<32> syn_fin = 0;
+        bit<32> pl32 = 0;
+        bit<16> pl16 = 0;
+        if (hdr.tcp.isValid()) {
+            tcp_len.apply();
+            tl32 = (bit<32>) hdr.ipv4.total_len;
+            if (hdr.tcp.flags & (TCP_SYN | TCP_FIN) == (TCP_SYN | TCP_FIN)) {
+                syn_fin = 2;
+            } else if (hdr.tcp.flags & (TCP_SYN | TCP_FIN) != 0) {
+                syn_fin = 1;
+            }
+        }
+        if (hdr.tcp.isValid()) {
+            pl32 = tl32 + neg_hl32;
+            pl16 = hdr.ipv4.total_len + neg_hl16;
+        }
+        if (hdr.tcp.isValid()) {
+            ig_md.dysco.seq_len = pl32 + syn_fin;
+            ig_md.dysco.payload_len = pl16;
+        }
+        // The lookups do not depend on the validation below, so they run beside it; a
+        // malformed frame's lookup result is never used.
+        if (ig_prsr_md.parser_err == 0 && !hdr.packet_out.isValid() && hdr.ipv4.isValid()) {
+            ports.apply(hdr, ig_md.dysco, ig_intr_md.ingress_port);
+            if (ig_md.dysco.is_local == 0 && hdr.tcp.isValid()) {
+                session.apply(hdr, ig_md.dysco);
+            }
+            if (hdr.tcp.isValid()) {
+                options.apply(hdr, ig_md.dysco);
+            }
+        }
         if (ig_prsr_md.parser_err != 0) {
             ig_md.dysco.drop = 1;
         } else if (hdr.packet_out.isValid()) {
@@ -178,18 +271,10 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
                 hdr.ipv4.total_len < 20 || ig_md.ipv4_csum_err == 1) {
                 ig_md.dysco.malformed = 1;
             } else if (hdr.tcp.isValid()) {
-                bit<16> hl = ((bit<16>) hdr.tcp.data_offset) << 2;
-                if (hdr.tcp.data_offset < 5 || hdr.ipv4.total_len < 20 + hl) {
+                // total_len < 20 + header: pl16 wrapped below zero (frames are far shorter
+                // than the 64 KB where this would be ambiguous)
+                if (hdr.tcp.data_offset < 5 || pl16 >= 0xFFB0) {
                     ig_md.dysco.malformed = 1;
-                } else {
-                    ig_md.dysco.payload_len = hdr.ipv4.total_len - 20 - hl;
-                    ig_md.dysco.seq_len = (bit<32>) ig_md.dysco.payload_len;
-                    if ((hdr.tcp.flags & TCP_SYN) != 0) {
-                        ig_md.dysco.seq_len = ig_md.dysco.seq_len + 1;
-                    }
-                    if ((hdr.tcp.flags & TCP_FIN) != 0) {
-                        ig_md.dysco.seq_len = ig_md.dysco.seq_len + 1;
-                    }
                 }
             } else if (hdr.udp.isValid() && hdr.ipv4.total_len < 28) {
                 ig_md.dysco.malformed = 1;
@@ -197,15 +282,11 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             if (ig_md.dysco.malformed == 1) {
                 ig_md.dysco.drop = 1;
             } else {
-                ports.apply(hdr, ig_md.dysco, ig_intr_md.ingress_port);
-                if (ig_md.dysco.is_local == 0 && hdr.tcp.isValid()) {
-                    session.apply(hdr, ig_md.dysco);
-                }
                 classify.apply(hdr, ig_md.dysco);
             }
         }
 
-        slots.apply(hdr, ig_md.dysco);
+        slots.apply(hdr, ig_md.dysco, ig_md.rv);
         decide.apply(hdr, ig_md.dysco);
         // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
         // original destination), everything else by its (rewritten) destination.
@@ -231,7 +312,11 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         ig_md.punt.slot = ig_md.dysco.pi.slot;
         ig_md.punt.token = ig_md.dysco.pi.token;
         ig_md.punt.epoch = ig_md.dysco.pi.epoch;
-        ig_md.punt.reg_valid = ig_md.dysco.pi.reg_valid;
+        // The byte from the six bits through the hash unit (as ALU operations they would
+        // be six dependent ORs).
+        @in_hash { ig_md.punt.reg_valid = ig_md.rv.pad ++ ig_md.rv.old_ack_hi ++ ig_md.rv.cut ++
+                             ig_md.rv.new_rcvd_lo ++ ig_md.rv.rcvd_ack_hi ++ ig_md.rv.ack_hi ++
+                             ig_md.rv.sent_hi; }
         ig_md.punt.sent_hi = ig_md.dysco.pi.sent_hi;
         ig_md.punt.ack_hi = ig_md.dysco.pi.ack_hi;
         ig_md.punt.rcvd_ack_hi = ig_md.dysco.pi.rcvd_ack_hi;
@@ -243,6 +328,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             // Ingress mirroring copies the packet as it arrived and prepends the mirror
             // header (tofino1_base.p4, extern Mirror).
             ig_dprsr_md.mirror_type = PUNT_MIRROR_TYPE;
+            ig_md.mirror_session = CPU_CLONE_SESSION;
             ig_md.punt.type = MIRROR_PUNT;
         }
         if (ig_md.dysco.drop == 1) {
@@ -263,13 +349,13 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
 
 control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t ig_md,
                              in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
-    Mirror(PUNT_MIRROR_TYPE) mirror;
+    Mirror() mirror;    // the typed Mirror(type) form is rejected by bf-p4c ("Inconsistent mirror selectors")
     Checksum() ipv4_csum;
     Checksum() tcp_csum;
 
     apply {
         if (ig_dprsr_md.mirror_type == PUNT_MIRROR_TYPE) {
-            mirror.emit<punt_h>((MirrorId_t) CPU_CLONE_SESSION, ig_md.punt);
+            mirror.emit<punt_ig_h>(ig_md.mirror_session, ig_md.punt);
         }
         if (ig_md.dysco.csum_ipv4 == 1) {
             hdr.ipv4.hdr_checksum = ipv4_csum.update({

@@ -15,7 +15,10 @@ control Classify(inout headers_t hdr, inout dysco_meta_t meta) {
             meta.pi.reason = REASON_CONTROL;
         } else if (hdr.tcp.isValid()) {
             meta.pi.direction = meta.direction;
+#ifndef TARGET_TNA
             // Option bytes outside the recognised layouts ("other" options, 3.2).
+            // (TNA: a constant table computes meta.opt_other before Classify, see
+            // tna/include/options.p4.)
             bit<8> parsed = 0;
             if (hdr.tcp_ts.isValid()) { parsed = parsed + 12; }
             if (hdr.tcp_sack.isValid()) { parsed = parsed + 4; }
@@ -29,6 +32,7 @@ control Classify(inout headers_t hdr, inout dysco_meta_t meta) {
             if (parsed != (((bit<8>) hdr.tcp.data_offset) << 2) - 20) {
                 meta.opt_other = 1;
             }
+#endif
             if (meta.hit == 1) {
                 meta.pi.flags = PI_FLAG_ENTRY_HIT;
                 meta.pi.slot = (bit<16>) meta.slot;

@@ -23,7 +23,9 @@ control PacketOutIngress(inout headers_t hdr, inout dysco_meta_t meta) {
             meta.slot_op = SLOT_OP_PROBE;
             meta.slot = (slot_t) hdr.packet_out.slot;
             meta.epoch = hdr.packet_out.epoch;
-            meta.freeze = (bit<1>) ((hdr.packet_out.flags & PO_FLAG_FREEZE) != 0);
+            if ((hdr.packet_out.flags & PO_FLAG_FREEZE) != 0) {
+                meta.freeze = 1;    // (a bool-to-bit cast is no ALU source on Tofino)
+            }
             meta.punt = 1;
             meta.pi.reason = REASON_PROBE_REPLY;
             meta.pi.slot = (bit<16>) hdr.packet_out.slot;

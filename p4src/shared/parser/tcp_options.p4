@@ -20,12 +20,15 @@ parser TcpOptionsParser(packet_in pkt, in bit<4> data_offset, out tcp_ts_t tcp_t
         }
     }
 
+    // The first 8 option bytes, as two 32-bit words (Tofino's parser matches at most 32
+    // bits per constant).
     state parse_first {
-        transition select(data_offset, pkt.lookahead<bit<64>>()) {
-            (_, 0x0101080A00000000 &&& 0xFFFFFFFF00000000): parse_ts;
-            (_, 0x0101050000000000 &&& 0xFFFFFF0000000000): parse_sack_first;
-            (8, _): accept;             // 12 bytes: too short for the SYN layout
-            (_, OPT_SYN_LAYOUT &&& OPT_SYN_LAYOUT_MASK): parse_synopt;
+        transition select(data_offset, pkt.lookahead<bit<64>>()[63:32],
+                          pkt.lookahead<bit<64>>()[31:0]) {
+            (_, OPT_NOP_NOP_TS, _): parse_ts;
+            (_, OPT_NOP_NOP_SACK &&& 0xFFFFFF00, _): parse_sack_first;
+            (8, _, _): accept;          // 12 bytes: too short for the SYN layout
+            (_, OPT_SYN_LAYOUT_HI &&& OPT_SYN_LAYOUT_HI_MASK, OPT_SYN_LAYOUT_LO): parse_synopt;
             default: accept;
         }
     }

@@ -8,41 +8,41 @@
  *   - new_rcvd_lo, cut, old_ack_hi and the two latches: an epoch tag; the register is valid
  *     (the latch fired) iff its tag equals the slot's current epoch + 1. A newer epoch thus
  *     clears them lazily, which is the eager clear of SlotRegisters.enter_epoch.
- * bf-p4c places the dependent steps in successive stages: epoch; tags; values; cutoff;
- * steering; old_ack_hi; latches.
- *
- * NOT VERIFIED: no Tofino compiler was available when this was written (see
- * docs/pipeline.md section 10). Expect to adjust stateful-ALU conditions and stage fit.
+ * Each stateful ALU reads and writes its cell in one RegisterAction whose condition decides
+ * whether this packet writes (so no gateway picks between a "mark" and a "peek" action),
+ * and returns the validity (0/1) or the value. Every condition outside the ALUs tests one
+ * bit or compares one field with a constant (bf-p4c's gateways cannot compare two 32-bit
+ * fields for order): serial comparisons are the sign bit of a difference computed first.
+ * bf-p4c places the dependent steps in successive stages: epoch; tags and written bits;
+ * values; cutoff / steering; old_ack_hi; latches.
  */
 #ifndef DYSCO_TNA_SLOT_STATE_P4
 #define DYSCO_TNA_SLOT_STATE_P4
 
-#define SERIAL_GT(d) ((d) != 0 && (d)[31:31] == 0)   // d = a - b: a after b
-#define SERIAL_GE(d) ((d)[31:31] == 0)
+// Serial comparisons: d = a - b; a is before b iff d's sign bit is set. The sign bit is taken
+// as a whole field, d >> 31 (SIGN_BIT): a bit slice or mask test of d makes the PHV allocator
+// split d, and with it every 32-bit field d is computed from (the TCP header's sequence
+// numbers and SACK edges), which their own rewrite actions then cannot use.
+#define SIGN_BIT(s, d) bit<32> s = (d) >> 31;
 
-control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
+// The packet-in reg_valid byte as bits (RV_* order: bit 0 sent_hi ... bit 5 old_ack_hi).
+struct reg_valid_t {
+    bit<2> pad;
+    bit<1> old_ack_hi;
+    bit<1> cut;
+    bit<1> new_rcvd_lo;
+    bit<1> rcvd_ack_hi;
+    bit<1> ack_hi;
+    bit<1> sent_hi;
+}
 
-    // ---- epoch ----
-    Register<bit<32>, slot_t>(NUM_SLOTS, 0) epoch;
-    RegisterAction<bit<32>, slot_t, bit<32>>(epoch) epoch_advance = {
-        void apply(inout bit<32> value, out bit<32> rv) {
-            rv = value;
-            if (meta.epoch > value) {
-                value = meta.epoch;
-            }
-        }
-    };
+control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t valid) {
 
-    // ---- validity ----
-    bit<32> tag;            // current epoch + 1
-    bit<8> sent_v;
-    bit<8> ack_v;
-    bit<8> rcvd_v;
-    bit<32> lo_t;
-    bit<32> cut_t;
-    bit<32> old_t;
-    bit<32> own_t;
-    bit<32> peer_t;
+    // ---- per-packet inputs (1 = true) ----
+    bit<1> is_out;
+    bit<1> is_in;
+    bit<1> has_ack;         // ACK set, not a probe
+    bit<1> rst;
     bit<1> w_sent;          // this packet writes the register
     bit<1> w_ack;
     bit<1> w_rcvd;
@@ -51,89 +51,115 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
     bit<1> freeze_req;
     bit<1> own_cond;
     bit<1> peer_cond;
+    bit<32> tag;            // current epoch + 1
+    bit<32> eff;            // the slot's epoch after this packet
 
+    // ---- epoch (only moves forward); returns the epoch after this packet ----
+    Register<bit<32>, slot_t>(NUM_SLOTS, 0) epoch;
+    RegisterAction<bit<32>, slot_t, bit<32>>(epoch) epoch_advance = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (meta.epoch > value) {
+                value = meta.epoch;
+            }
+            rv = value;
+        }
+    };
+
+    // ---- validity: "written" bits (return the bit before this packet) ----
+    bit<8> sent_v;
+    bit<8> ack_v;
+    bit<8> rcvd_v;
     Register<bit<8>, slot_t>(NUM_SLOTS, 0) sent_hi_written;
     RegisterAction<bit<8>, slot_t, bit<8>>(sent_hi_written) sent_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
-    };
-    RegisterAction<bit<8>, slot_t, bit<8>>(sent_hi_written) sent_peek = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
+        void apply(inout bit<8> value, out bit<8> rv) {
+            rv = value;
+            if (w_sent == 1) { value = 1; }
+        }
     };
     Register<bit<8>, slot_t>(NUM_SLOTS, 0) ack_hi_written;
     RegisterAction<bit<8>, slot_t, bit<8>>(ack_hi_written) ack_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
-    };
-    RegisterAction<bit<8>, slot_t, bit<8>>(ack_hi_written) ack_peek = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
+        void apply(inout bit<8> value, out bit<8> rv) {
+            rv = value;
+            if (w_ack == 1) { value = 1; }
+        }
     };
     Register<bit<8>, slot_t>(NUM_SLOTS, 0) rcvd_ack_hi_written;
     RegisterAction<bit<8>, slot_t, bit<8>>(rcvd_ack_hi_written) rcvd_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
-    };
-    RegisterAction<bit<8>, slot_t, bit<8>>(rcvd_ack_hi_written) rcvd_peek = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
+        void apply(inout bit<8> value, out bit<8> rv) {
+            rv = value;
+            if (w_rcvd == 1) { value = 1; }
+        }
     };
 
+    // ---- validity: epoch tags (return 1 iff valid in the current epoch before this
+    // packet; a write stamps the current tag) ----
+    bit<32> lo_tv;
+    bit<32> old_tv;
+    bit<32> cut_tv;
+    bit<32> own_tv;
+    bit<32> peer_tv;
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) new_rcvd_lo_tag;
     RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo_tag) lo_mark = {
-        void apply(inout bit<32> value, out bit<32> rv) { rv = value; value = tag; }
-    };
-    RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo_tag) lo_peek = {
-        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = 0;
+            if (value == tag) { rv = 1; }
+            if (w_lo == 1) { value = tag; }
+        }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) old_ack_hi_tag;
     RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi_tag) old_mark = {
-        void apply(inout bit<32> value, out bit<32> rv) { rv = value; value = tag; }
-    };
-    RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi_tag) old_peek = {
-        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = 0;
+            if (value == tag) { rv = 1; }
+            if (w_old == 1) { value = tag; }
+        }
     };
     // cut: a freeze takes effect only if the cut is not yet valid in this epoch.
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) cut_tag;
     RegisterAction<bit<32>, slot_t, bit<32>>(cut_tag) cut_freeze_tag = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            rv = value;
-            if (freeze_req == 1 && value != tag) {
-                value = tag;
-            }
+            rv = 0;
+            if (value == tag) { rv = 1; }
+            if (freeze_req == 1) { value = tag; }
         }
     };
     // latches: fire once per epoch.
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) latched_own_tag;
     RegisterAction<bit<32>, slot_t, bit<32>>(latched_own_tag) own_fire = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            rv = value;
-            if (own_cond == 1) {
-                value = tag;
-            }
+            rv = 0;
+            if (value == tag) { rv = 1; }
+            if (own_cond == 1) { value = tag; }
         }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) latched_peer_tag;
     RegisterAction<bit<32>, slot_t, bit<32>>(latched_peer_tag) peer_fire = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            rv = value;
-            if (peer_cond == 1) {
-                value = tag;
-            }
+            rv = 0;
+            if (value == tag) { rv = 1; }
+            if (peer_cond == 1) { value = tag; }
         }
     };
 
-    // ---- values ----
+    // ---- values (return the value after this packet, old_ack_hi: before) ----
     bit<32> end;            // OUT: seq + seq_len
     bit<32> in_ack;         // IN: ack after rewrite
     bit<32> in_seq;         // IN: seq after rewrite
-    bit<32> r_sent;
-    bit<32> r_ack;
-    bit<32> r_rcvd;
     bit<32> r_lo;
     bit<32> r_cut;
-    bit<32> r_old;          // before this packet
+    bit<32> r_old;
     bit<32> a_old;
+    bit<1> sent_nv;         // the register had no valid value before this packet
+    bit<1> ack_nv;
+    bit<1> rcvd_nv;
+    bit<1> lo_nv;
+    bit<1> old_nv;
+    bit<1> do_freeze;
 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) sent_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(sent_hi) sent_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (sent_v == 0 || (int<32>) (end - value) > 0) {
+            if (sent_nv == 1 || (int<32>) (end - value) > 0) {
                 value = end;
             }
             rv = value;
@@ -145,7 +171,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(ack_hi) ack_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (ack_v == 0 || (int<32>) (hdr.tcp.ack_no - value) > 0) {
+            if (ack_nv == 1 || (int<32>) (hdr.tcp.ack_no - value) > 0) {
                 value = hdr.tcp.ack_no;
             }
             rv = value;
@@ -157,7 +183,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) rcvd_ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(rcvd_ack_hi) rcvd_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (rcvd_v == 0 || (int<32>) (in_ack - value) > 0) {
+            if (rcvd_nv == 1 || (int<32>) (in_ack - value) > 0) {
                 value = in_ack;
             }
             rv = value;
@@ -169,7 +195,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) new_rcvd_lo;
     RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo) lo_min = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (lo_t != tag || (int<32>) (in_seq - value) < 0) {
+            if (lo_nv == 1 || (int<32>) (in_seq - value) < 0) {
                 value = in_seq;
             }
             rv = value;
@@ -180,16 +206,18 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) cut;
     RegisterAction<bit<32>, slot_t, bit<32>>(cut) cut_set = {
-        void apply(inout bit<32> value, out bit<32> rv) { value = r_sent; rv = value; }
-    };
-    RegisterAction<bit<32>, slot_t, bit<32>>(cut) cut_read = {
-        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+        void apply(inout bit<32> value, out bit<32> rv) {
+            if (do_freeze == 1) {
+                value = meta.pi.sent_hi;
+            }
+            rv = value;
+        }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) old_ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi) old_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
             rv = value;
-            if (old_t != tag || (int<32>) (a_old - value) > 0) {
+            if (old_nv == 1 || (int<32>) (a_old - value) > 0) {
                 value = a_old;
             }
         }
@@ -199,176 +227,251 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
     };
 
     apply {
+        valid = {0, 0, 0, 0, 0, 0, 0};
         if (meta.slot_op != SLOT_OP_NONE) {
-            bool is_out = meta.slot_op == SLOT_OP_OUT;
-            bool is_in = meta.slot_op == SLOT_OP_IN;
-            bool probe = meta.slot_op == SLOT_OP_PROBE;
-            bool has_ack = (hdr.tcp.flags & TCP_ACK) != 0 && !probe;
-            bool rst = (hdr.tcp.flags & TCP_RST) != 0;
-
-            // 1. epoch (only moves forward)
-            bit<32> old_epoch = epoch_advance.execute(meta.slot);
-            bit<32> eff = old_epoch;
-            if (meta.epoch > old_epoch) {
-                eff = meta.epoch;
+            // 0. per-packet inputs, known from the packet and the entry alone
+            is_out = 0;
+            is_in = 0;
+            has_ack = 0;
+            rst = 0;
+            if (meta.slot_op == SLOT_OP_OUT) { is_out = 1; }
+            if (meta.slot_op == SLOT_OP_IN) { is_in = 1; }
+            if (meta.slot_op != SLOT_OP_PROBE && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+                has_ack = 1;
             }
-            tag = eff + 1;
-
-            // 2. which registers this packet writes (known from the packet alone)
+            if (hdr.tcp.flags & TCP_RST == TCP_RST) { rst = 1; }
             end = hdr.tcp.seq_no + meta.seq_len;
             in_ack = hdr.tcp.ack_no + meta.rw.ack_delta;
             in_seq = hdr.tcp.seq_no + meta.rw.seq_delta;
-            w_sent = (bit<1>) is_out;
-            w_ack = (bit<1>) (is_out && has_ack);
-            w_rcvd = (bit<1>) (is_in && has_ack);
-            w_lo = (bit<1>) (is_in && meta.role == ROLE_NEW &&
-                             (meta.payload_len != 0 || (hdr.tcp.flags & TCP_FIN) != 0));
-            w_old = (bit<1>) (is_out && meta.two_path == 1 && has_ack && !rst);
+            w_sent = 0;
+            w_ack = 0;
+            w_rcvd = 0;
+            if (meta.slot_op == SLOT_OP_OUT) { w_sent = 1; }
+            if (meta.slot_op == SLOT_OP_OUT && has_ack == 1) { w_ack = 1; }
+            if (meta.slot_op == SLOT_OP_IN && has_ack == 1) { w_rcvd = 1; }
+            w_lo = 0;
+            if (meta.slot_op == SLOT_OP_IN && meta.role == ROLE_NEW) {
+                if (meta.payload_len != 0) {
+                    w_lo = 1;
+                } else if (hdr.tcp.flags & TCP_FIN == TCP_FIN) {
+                    w_lo = 1;
+                }
+            }
+            w_old = 0;
+            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1 && has_ack == 1 && rst == 0) {
+                w_old = 1;
+            }
 
-            // 3. validity before this packet
-            if (w_sent == 1) { sent_v = sent_mark.execute(meta.slot); }
-            else { sent_v = sent_peek.execute(meta.slot); }
-            if (w_ack == 1) { ack_v = ack_mark.execute(meta.slot); }
-            else { ack_v = ack_peek.execute(meta.slot); }
-            if (w_rcvd == 1) { rcvd_v = rcvd_mark.execute(meta.slot); }
-            else { rcvd_v = rcvd_peek.execute(meta.slot); }
-            if (w_lo == 1) { lo_t = lo_mark.execute(meta.slot); }
-            else { lo_t = lo_peek.execute(meta.slot); }
-            if (w_old == 1) { old_t = old_mark.execute(meta.slot); }
-            else { old_t = old_peek.execute(meta.slot); }
-            freeze_req = (bit<1>) (probe && meta.freeze == 1 && sent_v != 0);
-            cut_t = cut_freeze_tag.execute(meta.slot);
-            bool do_freeze = freeze_req == 1 && cut_t != tag;
+            // 1. epoch
+            eff = epoch_advance.execute(meta.slot);
+            tag = eff + 1;
+            bit<32> older = eff ^ meta.epoch;    // != 0: the entry predates the slot's epoch
 
-            // 4. values
-            if (w_sent == 1) { r_sent = sent_max.execute(meta.slot); }
-            else { r_sent = sent_read.execute(meta.slot); }
-            if (w_ack == 1) { r_ack = ack_max.execute(meta.slot); }
-            else { r_ack = ack_read.execute(meta.slot); }
-            if (w_rcvd == 1) { r_rcvd = rcvd_max.execute(meta.slot); }
-            else { r_rcvd = rcvd_read.execute(meta.slot); }
+            // 2. validity before this packet
+            sent_v = sent_mark.execute(meta.slot);
+            ack_v = ack_mark.execute(meta.slot);
+            rcvd_v = rcvd_mark.execute(meta.slot);
+            lo_tv = lo_mark.execute(meta.slot);
+            old_tv = old_mark.execute(meta.slot);
+            freeze_req = 0;
+            if (meta.slot_op == SLOT_OP_PROBE && meta.freeze == 1 && sent_v != 0) {
+                freeze_req = 1;
+            }
+            cut_tv = cut_freeze_tag.execute(meta.slot);
+            do_freeze = 0;
+            if (freeze_req == 1 && cut_tv == 0) { do_freeze = 1; }
+            sent_nv = 0;
+            ack_nv = 0;
+            rcvd_nv = 0;
+            lo_nv = 0;
+            old_nv = 0;
+            if (sent_v == 0) { sent_nv = 1; }
+            if (ack_v == 0) { ack_nv = 1; }
+            if (rcvd_v == 0) { rcvd_nv = 1; }
+            if (lo_tv == 0) { lo_nv = 1; }
+            if (old_tv == 0) { old_nv = 1; }
+
+            // 3. values
+            if (w_sent == 1) { meta.pi.sent_hi = sent_max.execute(meta.slot); }
+            else { meta.pi.sent_hi = sent_read.execute(meta.slot); }
+            if (w_ack == 1) { meta.pi.ack_hi = ack_max.execute(meta.slot); }
+            else { meta.pi.ack_hi = ack_read.execute(meta.slot); }
+            if (w_rcvd == 1) { meta.pi.rcvd_ack_hi = rcvd_max.execute(meta.slot); }
+            else { meta.pi.rcvd_ack_hi = rcvd_read.execute(meta.slot); }
             if (w_lo == 1) { r_lo = lo_min.execute(meta.slot); }
             else { r_lo = lo_read.execute(meta.slot); }
-            if (do_freeze) { r_cut = cut_set.execute(meta.slot); }
-            else { r_cut = cut_read.execute(meta.slot); }
-            bool sent_valid = sent_v != 0 || w_sent == 1;
-            bool ack_valid = ack_v != 0 || w_ack == 1;
-            bool rcvd_valid = rcvd_v != 0 || w_rcvd == 1;
-            bool lo_valid = lo_t == tag || w_lo == 1;
-            bool cut_valid = cut_t == tag || do_freeze;
-            bool old_valid_before = old_t == tag;
+            r_cut = cut_set.execute(meta.slot);
+            bit<1> sent_valid = 0;
+            bit<1> ack_valid = 0;
+            bit<1> rcvd_valid = 0;
+            bit<1> lo_valid = 0;
+            bit<1> cut_valid = 0;
+            if (w_sent == 1 || sent_v != 0) { sent_valid = 1; }
+            if (w_ack == 1 || ack_v != 0) { ack_valid = 1; }
+            if (w_rcvd == 1 || rcvd_v != 0) { rcvd_valid = 1; }
+            if (w_lo == 1 || lo_tv != 0) { lo_valid = 1; }
+            if (do_freeze == 1 || cut_tv != 0) { cut_valid = 1; }
+            bit<1> old_valid_before = 0;
+            if (old_tv != 0) { old_valid_before = 1; }
 
-            // 5. two-path steering (datapath._steer; docs/pipeline.md 5.2)
+            // 4. two-path steering (datapath._steer; docs/pipeline.md 5.2)
             bit<32> d_ack_lo = hdr.tcp.ack_no - r_lo;
-            bool ack_new = has_ack && lo_valid && SERIAL_GT(d_ack_lo);
+            SIGN_BIT(s_d_ack_lo, d_ack_lo)
+            bit<32> d_end_cut = end - r_cut;
+            SIGN_BIT(s_d_end_cut, d_end_cut)
+            bit<32> d_seq_cut = hdr.tcp.seq_no - r_cut;
+            SIGN_BIT(s_d_seq_cut, d_seq_cut)
+            bit<1> ack_new = 0;
+            if (has_ack == 1 && lo_valid == 1 && d_ack_lo != 0 && s_d_ack_lo == 0) {
+                ack_new = 1;
+            }
             a_old = hdr.tcp.ack_no;
-            if (ack_new) {
+            if (ack_new == 1) {
                 a_old = r_lo;
             }
-            if (is_out && meta.two_path == 1) {
-                bit<32> d_end_cut = end - r_cut;
-                bit<32> d_seq_cut = hdr.tcp.seq_no - r_cut;
+            if (is_out == 1 && meta.two_path == 1) {
                 meta.path = PATH_OLD;
-                if (rst) {
+                if (rst == 1) {
                     meta.split = 1;
                 } else if (meta.seq_len == 0) {
-                    if (ack_new) {
+                    if (ack_new == 1) {
                         meta.path = PATH_NEW;
                     }
-                } else if (!cut_valid || !SERIAL_GT(d_end_cut)) {
+                } else if (cut_valid == 0) {
                     meta.path = PATH_OLD;
-                } else if (SERIAL_GE(d_seq_cut)) {
+                } else if (d_end_cut == 0 || s_d_end_cut == 1) {
+                    meta.path = PATH_OLD;
+                } else if (s_d_seq_cut == 0) {
                     meta.path = PATH_NEW;
                 } else {
                     meta.split = 1;
                 }
             }
 
-            // 6. old_ack_hi (returns the value before this packet)
+            // 5. old_ack_hi (returns the value before this packet)
             if (w_old == 1) { r_old = old_max.execute(meta.slot); }
             else { r_old = old_read.execute(meta.slot); }
-            if (is_out && meta.two_path == 1 && meta.split == 0 && has_ack) {
-                bit<32> d_old = a_old - r_old;
+            bit<32> d_old = a_old - r_old;
+            SIGN_BIT(s_d_old, d_old)
+            // SACK edges against new_rcvd_lo: right edges on the old path, left edges on the
+            // new one (one set of differences, so four temporaries instead of eight)
+            bit<32> e0;
+            bit<32> e1;
+            bit<32> e2;
+            bit<32> e3;
+            if (meta.path == PATH_OLD) {
+                e0 = hdr.sack_blocks[0].right - r_lo;
+                e1 = hdr.sack_blocks[1].right - r_lo;
+                e2 = hdr.sack_blocks[2].right - r_lo;
+                e3 = hdr.sack_blocks[3].right - r_lo;
+            } else {
+                e0 = hdr.sack_blocks[0].left - r_lo;
+                e1 = hdr.sack_blocks[1].left - r_lo;
+                e2 = hdr.sack_blocks[2].left - r_lo;
+                e3 = hdr.sack_blocks[3].left - r_lo;
+            }
+            SIGN_BIT(s_e0, e0)
+            SIGN_BIT(s_e1, e1)
+            SIGN_BIT(s_e2, e2)
+            SIGN_BIT(s_e3, e3)
+            if (is_out == 1 && meta.two_path == 1 && meta.split == 0 && has_ack == 1) {
                 if (meta.path == PATH_OLD) {
-                    if (ack_new) {
+                    if (ack_new == 1) {
                         meta.split = 1;
-                    } else if (lo_valid) {
-                        bit<32> r0 = hdr.sack_blocks[0].right - r_lo;
-                        bit<32> r1 = hdr.sack_blocks[1].right - r_lo;
-                        bit<32> r2 = hdr.sack_blocks[2].right - r_lo;
-                        bit<32> r3 = hdr.sack_blocks[3].right - r_lo;
-                        if ((hdr.sack_blocks[0].isValid() && SERIAL_GT(r0)) ||
-                            (hdr.sack_blocks[1].isValid() && SERIAL_GT(r1)) ||
-                            (hdr.sack_blocks[2].isValid() && SERIAL_GT(r2)) ||
-                            (hdr.sack_blocks[3].isValid() && SERIAL_GT(r3))) {
+                    } else if (lo_valid == 1) {
+                        // a right edge after new_rcvd_lo
+                        if (hdr.sack_blocks[0].isValid() && e0 != 0 && s_e0 == 0) {
+                            meta.split = 1;
+                        }
+                        if (hdr.sack_blocks[1].isValid() && e1 != 0 && s_e1 == 0) {
+                            meta.split = 1;
+                        }
+                        if (hdr.sack_blocks[2].isValid() && e2 != 0 && s_e2 == 0) {
+                            meta.split = 1;
+                        }
+                        if (hdr.sack_blocks[3].isValid() && e3 != 0 && s_e3 == 0) {
                             meta.split = 1;
                         }
                     }
                 } else {
-                    if (!old_valid_before || SERIAL_GT(d_old)) {
+                    if (old_valid_before == 0) {
                         meta.split = 1;
-                    } else if (lo_valid) {
-                        bit<32> l0 = hdr.sack_blocks[0].left - r_lo;
-                        bit<32> l1 = hdr.sack_blocks[1].left - r_lo;
-                        bit<32> l2 = hdr.sack_blocks[2].left - r_lo;
-                        bit<32> l3 = hdr.sack_blocks[3].left - r_lo;
-                        if ((hdr.sack_blocks[0].isValid() && !SERIAL_GE(l0)) ||
-                            (hdr.sack_blocks[1].isValid() && !SERIAL_GE(l1)) ||
-                            (hdr.sack_blocks[2].isValid() && !SERIAL_GE(l2)) ||
-                            (hdr.sack_blocks[3].isValid() && !SERIAL_GE(l3))) {
-                            meta.split = 1;
-                        }
+                    } else if (d_old != 0 && s_d_old == 0) {
+                        meta.split = 1;
+                    } else if (lo_valid == 1) {
+                        // a left edge before new_rcvd_lo
+                        if (hdr.sack_blocks[0].isValid() && s_e0 == 1) { meta.split = 1; }
+                        if (hdr.sack_blocks[1].isValid() && s_e1 == 1) { meta.split = 1; }
+                        if (hdr.sack_blocks[2].isValid() && s_e2 == 1) { meta.split = 1; }
+                        if (hdr.sack_blocks[3].isValid() && s_e3 == 1) { meta.split = 1; }
                     }
                 }
             }
 
-            // 7. latches (once per epoch)
-            bit<32> d_rcvd_cut = r_rcvd - r_cut;
-            bit<32> d_ack_peer = r_ack - meta.peer_cut;
-            own_cond = (bit<1>) (is_in && cut_valid && rcvd_valid && SERIAL_GE(d_rcvd_cut));
-            peer_cond = (bit<1>) (is_out && meta.peer_cut_valid == 1 && ack_valid &&
-                                  SERIAL_GE(d_ack_peer));
-            bit<32> own_before = own_fire.execute(meta.slot);
-            bit<32> peer_before = peer_fire.execute(meta.slot);
-            bit<8> latch = 0;
-            if (own_cond == 1 && own_before != tag) {
-                latch = PI_FLAG_LATCH_OWN;
+            // 6. latches (once per epoch)
+            bit<32> d_rcvd_cut = meta.pi.rcvd_ack_hi - r_cut;
+            SIGN_BIT(s_d_rcvd_cut, d_rcvd_cut)
+            bit<32> d_ack_peer = meta.pi.ack_hi - meta.peer_cut;
+            SIGN_BIT(s_d_ack_peer, d_ack_peer)
+            own_cond = 0;
+            peer_cond = 0;
+            if (is_in == 1 && cut_valid == 1 && rcvd_valid == 1 && s_d_rcvd_cut == 0) {
+                own_cond = 1;
             }
-            if (peer_cond == 1 && peer_before != tag) {
-                latch = latch | PI_FLAG_LATCH_PEER;
+            if (is_out == 1 && meta.peer_cut_valid == 1 && ack_valid == 1 &&
+                s_d_ack_peer == 0) {
+                peer_cond = 1;
+            }
+            own_tv = own_fire.execute(meta.slot);
+            peer_tv = peer_fire.execute(meta.slot);
+            bit<1> own_fired = 0;
+            bit<1> peer_fired = 0;
+            if (own_cond == 1 && own_tv == 0) { own_fired = 1; }
+            if (peer_cond == 1 && peer_tv == 0) { peer_fired = 1; }
+            if (own_fired == 1 && peer_fired == 1) {
+                meta.pi.flags = meta.pi.flags | (PI_FLAG_REGS | PI_FLAG_LATCH_OWN | PI_FLAG_LATCH_PEER);
+            } else if (own_fired == 1) {
+                meta.pi.flags = meta.pi.flags | (PI_FLAG_REGS | PI_FLAG_LATCH_OWN);
+            } else if (peer_fired == 1) {
+                meta.pi.flags = meta.pi.flags | (PI_FLAG_REGS | PI_FLAG_LATCH_PEER);
+            } else {
+                meta.pi.flags = meta.pi.flags | PI_FLAG_REGS;
             }
 
-            // 7b. an old path (entry older than the slot's epoch): an ack below what the
+            // 6b. an old path (entry older than the slot's epoch): an ack below what the
             // host already saw is raised on data, a pure ack is dropped (pipeline.md 5.5)
-            bit<32> d_rcvd_ack = r_rcvd - in_ack;
-            if (is_in && meta.epoch < eff && has_ack && !rst && (hdr.tcp.flags & TCP_SYN) == 0 &&
-                rcvd_valid && SERIAL_GT(d_rcvd_ack)) {
-                if (meta.seq_len == 0) {
-                    meta.stale = STALE_DROP;
-                } else {
-                    meta.stale = STALE_RAISE;
+            bit<32> d_rcvd_ack = meta.pi.rcvd_ack_hi - in_ack;
+            SIGN_BIT(s_d_rcvd_ack, d_rcvd_ack)
+            if (is_in == 1 && has_ack == 1 && rst == 0 && hdr.tcp.flags & TCP_SYN == 0 &&
+                rcvd_valid == 1 && older != 0) {
+                if (d_rcvd_ack != 0 && s_d_rcvd_ack == 0) {
+                    if (meta.seq_len == 0) {
+                        meta.stale = STALE_DROP;
+                    } else {
+                        meta.stale = STALE_RAISE;
+                    }
                 }
             }
-            meta.rcvd_ack = r_rcvd;
+            meta.rcvd_ack = meta.pi.rcvd_ack_hi;
 
-            // 8. the packet-in fields (unset registers read as 0)
-            meta.lo_valid = (bit<1>) lo_valid;
+            // 7. the packet-in fields (unset registers read as 0: sent_hi, ack_hi and
+            // rcvd_ack_hi are 0 until first written, so their ALU outputs are used as they are)
+            meta.lo_valid = lo_valid;
             meta.lo = r_lo;
-            meta.pi.flags = meta.pi.flags | PI_FLAG_REGS | latch;
             meta.pi.epoch = eff;
-            meta.pi.reg_valid = 0;
-            meta.pi.sent_hi = 0;
-            meta.pi.ack_hi = 0;
-            meta.pi.rcvd_ack_hi = 0;
             meta.pi.new_rcvd_lo = 0;
             meta.pi.cut = 0;
             meta.pi.old_ack_hi = 0;
-            if (sent_valid) { meta.pi.sent_hi = r_sent; meta.pi.reg_valid = meta.pi.reg_valid | RV_SENT_HI; }
-            if (ack_valid) { meta.pi.ack_hi = r_ack; meta.pi.reg_valid = meta.pi.reg_valid | RV_ACK_HI; }
-            if (rcvd_valid) { meta.pi.rcvd_ack_hi = r_rcvd; meta.pi.reg_valid = meta.pi.reg_valid | RV_RCVD_ACK_HI; }
-            if (lo_valid) { meta.pi.new_rcvd_lo = r_lo; meta.pi.reg_valid = meta.pi.reg_valid | RV_NEW_RCVD_LO; }
-            if (cut_valid) { meta.pi.cut = r_cut; meta.pi.reg_valid = meta.pi.reg_valid | RV_CUT; }
-            if (old_valid_before) { meta.pi.old_ack_hi = r_old; meta.pi.reg_valid = meta.pi.reg_valid | RV_OLD_ACK_HI; }
+            if (lo_valid == 1) { meta.pi.new_rcvd_lo = r_lo; }
+            if (cut_valid == 1) { meta.pi.cut = r_cut; }
+            if (old_valid_before == 1) { meta.pi.old_ack_hi = r_old; }
+            valid.pad = 0;
+            valid.sent_hi = sent_valid;
+            valid.ack_hi = ack_valid;
+            valid.rcvd_ack_hi = rcvd_valid;
+            valid.new_rcvd_lo = lo_valid;
+            valid.cut = cut_valid;
+            valid.old_ack_hi = old_valid_before;
         }
     }
 }
@@ -377,14 +480,16 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
 // shift amount, selected by a constant table keyed by win_shift. Never on SYN / SYN-ACK.
 control WindowScale(inout headers_t hdr, in dysco_meta_t meta) {
     bit<32> w;
+    bit<32> w0;             // the window, widened first (a shift of a widened 16-bit field
+                            // in one action is a bf-p4c internal error on Tofino 2)
 
-#define SHL(k) action shl_##k() { w = ((bit<32>) hdr.tcp.window) << k; }
-#define SHR(k) action shr_##k() { w = ((bit<32>) hdr.tcp.window) >> k; }
+#define SHL(k) action shl_##k() { w = w0 << k; }
+#define SHR(k) action shr_##k() { w = w0 >> k; }
     SHL(1) SHL(2) SHL(3) SHL(4) SHL(5) SHL(6) SHL(7) SHL(8) SHL(9) SHL(10) SHL(11) SHL(12)
     SHL(13) SHL(14)
     SHR(1) SHR(2) SHR(3) SHR(4) SHR(5) SHR(6) SHR(7) SHR(8) SHR(9) SHR(10) SHR(11) SHR(12)
     SHR(13) SHR(14)
-    action keep() { w = (bit<32>) hdr.tcp.window; }
+    action keep() { w = w0; }
 
     table win_shift {
         key = { meta.rw.win_shift : exact @name("win_shift"); }
@@ -408,6 +513,7 @@ control WindowScale(inout headers_t hdr, in dysco_meta_t meta) {
 
     apply {
         if ((hdr.tcp.flags & TCP_SYN) == 0) {
+            w0 = (bit<32>) hdr.tcp.window;
             win_shift.apply();
             if (w[31:16] != 0) {
                 hdr.tcp.window = 0xFFFF;

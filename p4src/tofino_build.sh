@@ -1,0 +1,34 @@
+#!/bin/sh
+# Compile tna/dysco.p4 for one Tofino chip with bf-p4c and keep the files a controller pushes
+# and a resource reader needs, under stable names:
+#   tofino_build.sh CHIP OUTDIR      CHIP: tofino (--arch tna) or tofino2 (--arch t2na)
+# OUTDIR gets: dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json
+#   pipe/<chip>.bin pipe/logs/resources.json pipe/logs/mau.resources.log COMPILER
+# Run from p4src/ (the outputs record source paths relative to it). BF_P4C overrides the
+# compiler; extra flags in TOFINO_P4FLAGS.
+set -eu
+chip=$1
+out=$2
+case "$chip" in
+  tofino) arch=tna ;;
+  tofino2) arch=t2na ;;
+  *) echo "tofino_build.sh: unknown chip '$chip' (tofino or tofino2)" >&2; exit 2 ;;
+esac
+bfp4c=${BF_P4C:-$(command -v bf-p4c 2>/dev/null || echo /opt/p4tools/bin/bf-p4c)}
+if [ ! -x "$bfp4c" ]; then
+  echo "skip: bf-p4c (p4c's Tofino backend) is not installed" >&2; exit 3
+fi
+case "$bfp4c" in
+  /opt/p4tools/*) LD_LIBRARY_PATH=/opt/p4tools/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}; export LD_LIBRARY_PATH ;;
+esac
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# -g: the resource logs (pipe/logs/resources.json, mau.resources.log).
+"$bfp4c" --target "$chip" --arch "$arch" --std p4-16 -g ${TOFINO_P4FLAGS:-} \
+  -o "$work/out" --p4runtime-files "$work/out/dysco.p4info.txtpb" tna/dysco.p4
+mkdir -p "$out/pipe/logs"
+for f in dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json \
+         "pipe/$chip.bin" pipe/logs/resources.json pipe/logs/mau.resources.log; do
+  cp "$work/out/$f" "$out/$f"
+done
+"$bfp4c" --version > "$out/COMPILER"
