@@ -735,6 +735,7 @@ class Daemon:
             agent._msg_id,
             agent._req_number,
             agent._rng.getstate(),
+            tuple(agent.right_done),
         )
         if marks != self._saved_meta:
             c.meta = _dumps(export_meta(agent))

@@ -10,15 +10,27 @@ the chain template of right sides), pending chain set-ups, box offsets, FIN/clos
 the port pool's allocations, and the counters that must keep growing (hop ids, slots, probe
 tokens, control-message ids, request numbers). Policies are configuration, not state.
 
-What is dropped: reconfigurations in flight at this agent as an anchor (left anchors, right
-anchors, rightRequests, held lock requests, probe tokens) and the memory of recently finished
-ones. On restore a side that was busy with one is reverted to its stable single path: staged
+What is resumed: a reconfiguration from the moment the other anchor may act on it - at a
+left anchor once it is committing (``LEFT_RESUMED``: its ACK may have switched the right
+anchor), at a right anchor once it has answered the new-path SYN (``RIGHT_RESUMED``: the left
+anchor may commit on its SYN-ACK). The anchor's record goes with its side; on restore it is put
+back and the timer that drives its phase is re-armed (ACK retransmission, probes, the right
+anchor's timeout); probe tokens are not kept (the timer sends fresh probes). The finished
+right-anchor requests still answered on a retransmitted ACK (``right_done``) are kept too.
+
+What is dropped: the other reconfigurations in flight at this agent as an anchor (left anchors
+locking, preparing or waiting for the SYN-ACK, right anchors locked or preparing,
+rightRequests, held lock requests). Nothing of them has been acted on by the other anchor, so
+on restore a side that was busy with one is reverted to its stable single path: staged
 new-path entries are removed, the OUT entry is rewritten without a second path and a lock
 taken for the dropped request is released. The peers time out (lock / anchor timers) and
-cancel or revert on their side; a reconfiguration that had already committed at the remote
-anchor when this agent stopped is not recovered (the remote anchor keeps retrying ``ack`` /
-waits for its probes; re-issue the reconfiguration). Locks this agent holds as a middle hop
-for other anchors' requests are kept: their anchors finish or cancel them through us.
+cancel or revert on their side. Locks this agent holds as a middle hop for other anchors'
+requests are kept: their anchors finish or cancel them through us.
+
+:class:`Tracker`, :func:`export_hop`, :func:`export_meta` and :func:`restore_parts` are the
+incremental form the daemon's store uses (one record per session, written when an event
+touched it). Everything restored is validated; a malformed or out-of-range value raises
+:class:`CheckpointError`.
 """
 
 from __future__ import annotations
@@ -29,7 +41,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from dysco_proto.actions import Action, ModifyEntry, RemoveEntry, StartTimer
-from dysco_proto.agent import Agent, HandshakeRecord, Hop, Pending, Side
+from dysco_proto.agent import (
+    Agent,
+    HandshakeRecord,
+    Hop,
+    LeftAnchor,
+    LeftPhase,
+    Pending,
+    RightAnchor,
+    RightPhase,
+    Side,
+)
 from dysco_proto.entries import Deltas, Direction, EntryKey
 from dysco_proto.lock import LockState, LockStatus
 from dysco_proto.packet import FiveTuple
@@ -195,7 +217,163 @@ def _msg_in(v: Any) -> ControlMessage | None:
     )
 
 
-def _side(s: Side, dropped: set[RequestId]) -> dict[str, Any]:
+#: phases in which a reconfiguration is resumed by a restore, not dropped: from the moment
+#: the other anchor may act on it - the right anchor has answered the new-path SYN (the left
+#: may commit on its SYN-ACK), the left anchor is committing (its ACK switches the right)
+LEFT_RESUMED = frozenset({LeftPhase.COMMITTING, LeftPhase.COMMITTED, LeftPhase.SWITCHED})
+RIGHT_RESUMED = frozenset({RightPhase.SYN_RCVD, RightPhase.SWITCHING, RightPhase.SWITCHED})
+#: the timer that drives each resumed phase (what the agent itself arms on entering it)
+_LEFT_TIMER = {
+    LeftPhase.COMMITTING: "cprobe",
+    LeftPhase.COMMITTED: "ack",
+    LeftPhase.SWITCHED: "probe",
+}
+_RIGHT_TIMER = {
+    RightPhase.SYN_RCVD: "ranchor",
+    RightPhase.SWITCHING: "cprobe",
+    RightPhase.SWITCHED: "rprobe",
+}
+
+
+def _hs(h: Handshake | None) -> dict[str, Any] | None:
+    return None if h is None else dataclasses.asdict(h)
+
+
+def _hs_in(v: Any) -> Handshake | None:
+    if v is None:
+        return None
+    if not isinstance(v, dict):
+        raise CheckpointError("malformed handshake")
+    return Handshake(**v)
+
+
+def _tr(t: Transform) -> list[int]:
+    return [t.seq, t.ts]
+
+
+def _tr_in(v: Any) -> Transform:
+    if not isinstance(v, list) or len(v) != 2:
+        raise CheckpointError(f"not a transform: {v!r}")
+    return Transform(_int(v[0], 0, _U64, "transform"), _int(v[1], 0, _U64, "transform"))
+
+
+def _opt_int(v: Any, what: str) -> int | None:
+    return None if v is None else _int(v, -_U64, _U64, what)
+
+
+def _anchor(agent: Agent, s: Side) -> dict[str, Any] | None:
+    """The side's reconfiguration in flight if a restore resumes it (see LEFT_RESUMED)."""
+    if s.busy is None:
+        return None
+    la = agent.lefts.get(s.busy)
+    if la is not None and la.side is s and la.phase in LEFT_RESUMED:
+        return {
+            "role": "left",
+            "request": _rid(la.request),
+            "right_anchor": la.right_anchor,
+            "new_boxes": list(la.new_boxes),
+            "tag": la.tag,
+            "started": la.started,
+            "phase": la.phase.value,
+            "retries": la.retries,
+            "phi_lr": _tr(la.phi_lr),
+            "phi_rl": _tr(la.phi_rl),
+            "new_sub": _t(la.new_sub),
+            "new_port": la.new_port,
+            "syn_seq": la.syn_seq,
+            "syn_ack": la.syn_ack,
+            "synack_seq": la.synack_seq,
+            "peer_hs": _hs(la.peer_hs),
+            "cut": la.cut,
+            "peer_cut": la.peer_cut,
+        }
+    ra = agent.rights.get(s.busy)
+    if ra is not None and ra.side is s and ra.phase in RIGHT_RESUMED:
+        return {
+            "role": "right",
+            "request": _rid(ra.request),
+            "left_anchor": ra.left_anchor,
+            "phi_lr": _tr(ra.phi_lr),
+            "phase": ra.phase.value,
+            "new_sub": _t(ra.new_sub),
+            "new_in": _d(ra.new_in),
+            "new_out": _d(ra.new_out),
+            "syn_seq": ra.syn_seq,
+            "syn_ack": ra.syn_ack,
+            "peer_hs": _hs(ra.peer_hs),
+            "cut": ra.cut,
+            "peer_cut": ra.peer_cut,
+        }
+    return None
+
+
+def _anchor_in(agent: Agent, side: Side, v: Any) -> list[Action]:
+    """Resume a committed reconfiguration at ``side``: the anchor goes back into the agent
+    and its retransmission / probe timer is re-armed (the probe tokens of the previous
+    process are gone: the timer sends fresh probes)."""
+    if not isinstance(v, dict):
+        raise CheckpointError("malformed anchor")
+    r = _rid_req(v["request"])
+    if side.busy != r:
+        raise CheckpointError("an anchor for a request its side is not busy with")
+    rto = agent.config.rto
+    if v["role"] == "left":
+        la = LeftAnchor(
+            r,
+            side,
+            _ip(v["right_anchor"]),
+            tuple(_ip(b) for b in v["new_boxes"]),
+            _int(v["tag"], 0, 0xFFFFFFFF, "tag"),
+            float(v["started"]),
+            phase=LeftPhase(v["phase"]),
+            retries=_int(v["retries"], 0, 1 << 31, "retries"),
+            phi_lr=_tr_in(v["phi_lr"]),
+            phi_rl=_tr_in(v["phi_rl"]),
+            new_sub=_t_in(v["new_sub"]),
+            new_port=None if v["new_port"] is None else _int(v["new_port"], 1, 0xFFFF, "port"),
+            syn_seq=_int(v["syn_seq"], 0, _U64, "seq"),
+            syn_ack=_int(v["syn_ack"], 0, _U64, "seq"),
+            synack_seq=_opt_int(v["synack_seq"], "seq"),
+            peer_hs=_hs_in(v["peer_hs"]),
+            cut=_opt_int(v["cut"], "cut"),
+            peer_cut=_opt_int(v["peer_cut"], "cut"),
+        )
+        if la.phase not in LEFT_RESUMED or la.new_sub is None:
+            raise CheckpointError("a left anchor that is not committing")
+        agent.lefts[r] = la
+        if la.new_port is not None:
+            agent.ports.reserve(side.local, la.new_sub.dst_ip, la.new_port)
+        timer = _LEFT_TIMER[la.phase]
+        delay = rto
+    elif v["role"] == "right":
+        ra = RightAnchor(
+            r,
+            side,
+            _ip(v["left_anchor"]),
+            _tr_in(v["phi_lr"]),
+            phase=RightPhase(v["phase"]),
+            new_sub=_t_in(v["new_sub"]),
+            new_in=_d_in(v["new_in"]),
+            new_out=_d_in(v["new_out"]),
+            syn_seq=_int(v["syn_seq"], 0, _U64, "seq"),
+            syn_ack=_int(v["syn_ack"], 0, _U64, "seq"),
+            peer_hs=_hs_in(v["peer_hs"]),
+            cut=_opt_int(v["cut"], "cut"),
+            peer_cut=_opt_int(v["peer_cut"], "cut"),
+        )
+        if ra.phase not in RIGHT_RESUMED or ra.new_sub is None:
+            raise CheckpointError("a right anchor that has not answered the new-path SYN")
+        agent.rights[r] = ra
+        timer = _RIGHT_TIMER[ra.phase]
+        delay = agent.config.anchor_timeout if timer == "ranchor" else rto
+    else:
+        raise CheckpointError(f"unknown anchor role {v['role']!r}")
+    tid = f"{timer}:{r.anchor}/{r.number}"
+    agent.timers.add(tid)
+    return [StartTimer(tid, delay)]
+
+
+def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[str, Any]:
     lock = s.lock
     return {
         "local": s.local,
@@ -216,6 +394,7 @@ def _side(s: Side, dropped: set[RequestId]) -> dict[str, Any]:
         "epoch": s.epoch,
         "busy": _rid(s.busy),
         "busy_dropped": s.busy is not None and s.busy in dropped,
+        "anchor": None if agent is None else _anchor(agent, s),
         "syn_msg": _msg(s.syn_msg),
         "installed": sorted(_key(k) for k in s.installed),
         "retired": [[_key(k), p] for k, p in sorted(s.retired.items())],
@@ -231,8 +410,13 @@ def _rng_state(agent: Agent) -> list[Any]:
 
 
 def dropped_requests(agent: Agent) -> set[RequestId]:
-    """The reconfigurations a restore drops: those in flight at this agent as an anchor."""
-    return set(agent.lefts) | set(agent.rights) | set(agent.right_requests)
+    """The reconfigurations a restore drops: those in flight at this agent as an anchor that
+    have not committed yet (committed ones are resumed: ``LEFT_RESUMED``, ``RIGHT_RESUMED``)."""
+    return (
+        {r for r, la in agent.lefts.items() if la.phase not in LEFT_RESUMED}
+        | {r for r, ra in agent.rights.items() if ra.phase not in RIGHT_RESUMED}
+        | set(agent.right_requests)
+    )
 
 
 def export_hop(agent: Agent, hop: Hop, dropped: set[RequestId] | None = None) -> dict[str, Any]:
@@ -243,8 +427,8 @@ def export_hop(agent: Agent, hop: Hop, dropped: set[RequestId] | None = None) ->
     pend = hop.pending
     return {
         "id": hop.id,
-        "left": None if hop.left is None else _side(hop.left, dropped),
-        "right": None if hop.right is None else _side(hop.right, dropped),
+        "left": None if hop.left is None else _side(hop.left, dropped, agent),
+        "right": None if hop.right is None else _side(hop.right, dropped, agent),
         "pending": None
         if pend is None
         else {"hops": list(pend.hops), "tag": pend.tag, "msg": _msg(pend.msg)},
@@ -269,6 +453,8 @@ def export_meta(agent: Agent) -> dict[str, Any]:
             "req_number": agent._req_number,
         },
         "rng": _rng_state(agent),
+        # finished right-anchor requests: a retransmitted ACK is answered from here
+        "right_done": [[_rid(r), src, dst, cut] for r, (src, dst, cut) in agent.right_done.items()],
     }
 
 
@@ -493,7 +679,9 @@ def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[
         for key in side.installed:
             agent.by_key[key] = side
         drop = bool(sv.get("busy_dropped")) if dropped is None else side.busy in dropped
-        if side.busy is not None and drop:
+        if side.busy is not None and sv.get("anchor") is not None:
+            out += _anchor_in(agent, side, sv["anchor"])
+        elif side.busy is not None and drop:
             out += _revert(agent, side)
     pv = hv["pending"]
     if pv is not None:
@@ -535,6 +723,15 @@ def _restore_meta(agent: Agent, data: Any) -> None:
     agent._next_token = _int(c["next_token"], 0, _U64, "next_token")
     agent._msg_id = max(agent._msg_id, _int(c["msg_id"], 0, _U64, "msg_id"))
     agent._req_number = _int(c["req_number"], 0, 0xFFFFFFFF, "req_number")
+    done = data.get("right_done") or []
+    if not isinstance(done, list):
+        raise CheckpointError("malformed right_done")
+    for item in done:
+        if not isinstance(item, list) or len(item) != 4:
+            raise CheckpointError("malformed right_done entry")
+        r = _rid_req(item[0])
+        agent.right_done[r] = (_ip(item[1]), _ip(item[2]), _int(item[3], 0, _U64, "cut"))
+        agent.timers.add(f"done:{r.anchor}/{r.number}")
     rng = data.get("rng")
     if rng is not None:
         if not isinstance(rng, list) or len(rng) != 3 or not isinstance(rng[1], list):
@@ -543,6 +740,13 @@ def _restore_meta(agent: Agent, data: Any) -> None:
         agent._rng.setstate(
             (int(version), tuple(_int(x, 0, 0xFFFFFFFF, "rng") for x in internal), gauss)
         )
+
+
+def _done_timers(agent: Agent) -> list[Action]:
+    return [
+        StartTimer(f"done:{r.anchor}/{r.number}", agent.config.done_linger)
+        for r in agent.right_done
+    ]
 
 
 def _guard(fn: Any, *args: Any) -> Any:
@@ -578,7 +782,7 @@ def restore_state(agent: Agent, data: dict[str, Any]) -> list[Action]:
         }
         if not isinstance(data["hops"], list):
             raise CheckpointError("malformed sessions")
-        out: list[Action] = []
+        out: list[Action] = _done_timers(agent)
         for hv in data["hops"]:
             out += _restore_hop(agent, hv, dropped)
         return out
@@ -601,7 +805,7 @@ def restore_parts(
     _guard(_restore_meta, agent, meta)
 
     def rest() -> list[Action]:
-        out: list[Action] = []
+        out: list[Action] = _done_timers(agent)
         for hv in hops:
             out += _restore_hop(agent, hv, None)
         for hop in agent.hops.values():
