@@ -1,22 +1,27 @@
 /*
- * Dysco pipeline for Tofino (TNA). Same contract as the v1model program
- * (docs/pipeline.md): the same shared headers and controls, hence the same P4Info names for
- * tables, actions, parameters and controller headers. Target-specific here: intrinsic
- * metadata, residual TCP checksums (the payload cannot be summed), bridged / mirror headers
- * that carry the packet-in fields to egress, register layout (include/slot_state.p4) and the
- * window rescale with constant shifts.
+ * Dysco pipeline for Tofino (TNA): Tofino 1 (bf-p4c --arch tna) and Tofino 2 (--arch t2na).
+ * Same contract as the v1model program (docs/pipeline.md): the same shared headers and
+ * controls, hence the same P4Info names for tables, actions, parameters and controller
+ * headers. Target-specific here: intrinsic metadata, residual TCP checksums (the payload
+ * cannot be summed), every copy to the CPU as an ingress mirror whose mirror header is the
+ * packet-in header, register layout (include/slot_state.p4), the window rescale with
+ * constant shifts and two constant helper tables (include/options.p4, tcp_len).
  *
  * Differences from bmv2, documented in docs/pipeline.md: a wrong TCP checksum cannot be
  * verified (the residual update preserves the error instead); the truncation check uses the
  * egress packet length (registers were already updated in ingress).
  *
- * NOT VERIFIED: no Tofino compiler was available when this was written (make -C p4src tna
- * says so). Build: bf-p4c --target tofino --arch tna tna/dysco.p4 (make -C p4src tna).
+ * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools) takes the program through its
+ * frontend, midend and backend up to PHV allocation for both chips, which then fails (a
+ * group of 21 32-bit fields around the ack number, SACK edges and new_rcvd_lo cannot be
+ * placed): docs/pipeline.md section 10. Nothing has run on a Tofino model or hardware.
+ * Build: make -C p4src tofino (tofino_build.sh).
  */
 #include <core.p4>
 #include <tna.p4>
 
 #define TARGET_TNA 1
+#include "include/size.p4"
 #ifndef CPU_PORT
 #define CPU_PORT 192            // Tofino 1, 2-pipe: the PCIe CPU port (64 / 320 elsewhere)
 #endif
@@ -39,9 +44,9 @@
 // What ingress hands to egress: a type byte, then (for copies to the CPU) the packet-in
 // fields. BRIDGE_* on the normal path, MIRROR_* on the ingress-mirror copy.
 const bit<8> BRIDGE_NONE = 0;
-const bit<8> BRIDGE_PUNT = 1;
 const bit<8> MIRROR_PUNT = 2;
 const MirrorType_t PUNT_MIRROR_TYPE = 1;
+const bit<32> PACKET_OUT_BITS = 112;    // packet_out_t
 
 header bridge_h {
     bit<8>  type;
@@ -66,31 +71,11 @@ header punt_h {
     bit<32> old_ack_hi;
 }
 
-// punt_h as ingress writes it (the same layout).
-header punt_ig_h {
-    bit<8>  type;
-    bit<16> ingress_port;
-    bit<8>  reason;
-    bit<8>  direction;
-    bit<8>  flags;
-    bit<8>  agent_id;
-    bit<16> slot;
-    bit<32> token;
-    bit<32> epoch;
-    bit<8>  reg_valid;
-    bit<32> sent_hi;
-    bit<32> ack_hi;
-    bit<32> rcvd_ack_hi;
-    bit<32> new_rcvd_lo;
-    bit<32> cut;
-    bit<32> old_ack_hi;
-}
-
 struct ig_meta_t {
     dysco_meta_t dysco;
     reg_valid_t  rv;
     bridge_h     bridge;
-    punt_ig_h    punt;
+    bit<8>       mirror_kind;       // MIRROR_PUNT: the mirror header's type byte
     bit<16>      tcp_residual;
     bit<1>       ipv4_csum_err;
     MirrorId_t   mirror_session;    // CPU_CLONE_SESSION (a field: Tofino's mirror extern
@@ -98,8 +83,6 @@ struct ig_meta_t {
 }
 
 struct eg_meta_t {
-    dysco_meta_t dysco;
-    punt_h       punt;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -303,42 +286,23 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             forwarding.apply(hdr, ig_md.dysco);
         }
 
-        // The punt fields, for the bridged header (punts) or the mirror header (mirrors).
-        ig_md.punt.ingress_port = ig_md.dysco.pi.ingress_port;
-        ig_md.punt.reason = ig_md.dysco.pi.reason;
-        ig_md.punt.direction = ig_md.dysco.pi.direction;
-        ig_md.punt.flags = ig_md.dysco.pi.flags;
-        ig_md.punt.agent_id = ig_md.dysco.pi.agent_id;
-        ig_md.punt.slot = ig_md.dysco.pi.slot;
-        ig_md.punt.token = ig_md.dysco.pi.token;
-        ig_md.punt.epoch = ig_md.dysco.pi.epoch;
-        // The byte from the six bits through the hash unit (as ALU operations they would
-        // be six dependent ORs).
-        @in_hash { ig_md.punt.reg_valid = ig_md.rv.pad ++ ig_md.rv.old_ack_hi ++ ig_md.rv.cut ++
-                             ig_md.rv.new_rcvd_lo ++ ig_md.rv.rcvd_ack_hi ++ ig_md.rv.ack_hi ++
-                             ig_md.rv.sent_hi; }
-        ig_md.punt.sent_hi = ig_md.dysco.pi.sent_hi;
-        ig_md.punt.ack_hi = ig_md.dysco.pi.ack_hi;
-        ig_md.punt.rcvd_ack_hi = ig_md.dysco.pi.rcvd_ack_hi;
-        ig_md.punt.new_rcvd_lo = ig_md.dysco.pi.new_rcvd_lo;
-        ig_md.punt.cut = ig_md.dysco.pi.cut;
-        ig_md.punt.old_ack_hi = ig_md.dysco.pi.old_ack_hi;
-
-        if (ig_md.dysco.mirror == 1) {
-            // Ingress mirroring copies the packet as it arrived and prepends the mirror
-            // header (tofino1_base.p4, extern Mirror).
+        // Every copy to the CPU (punts and mirrors alike) is an ingress mirror: Tofino's
+        // ingress mirror copies the packet as it arrived (the contract's packet-in payload)
+        // and prepends the packet-in fields as the mirror header, taken straight from
+        // meta.pi (no second copy of them in PHV). A punt also drops the original
+        // (drop_ctl bit 0 does not stop the mirror).
+        // reg_valid's byte from the six bits through the hash unit (as ALU operations
+        // they would be six dependent ORs).
+        @in_hash { ig_md.dysco.pi.reg_valid = ig_md.rv.pad ++ ig_md.rv.old_ack_hi ++
+                       ig_md.rv.cut ++ ig_md.rv.new_rcvd_lo ++ ig_md.rv.rcvd_ack_hi ++
+                       ig_md.rv.ack_hi ++ ig_md.rv.sent_hi; }
+        if (ig_md.dysco.mirror == 1 || (ig_md.dysco.punt == 1 && ig_md.dysco.drop == 0)) {
             ig_dprsr_md.mirror_type = PUNT_MIRROR_TYPE;
             ig_md.mirror_session = CPU_CLONE_SESSION;
-            ig_md.punt.type = MIRROR_PUNT;
+            ig_md.mirror_kind = MIRROR_PUNT;
         }
-        if (ig_md.dysco.drop == 1) {
+        if (ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1) {
             ig_dprsr_md.drop_ctl = 1;
-        } else if (ig_md.dysco.punt == 1) {
-            ig_tm_md.ucast_egress_port = CPU_PORT;
-            ig_md.bridge.setValid();
-            ig_md.bridge.type = BRIDGE_PUNT;
-            ig_md.punt.setValid();
-            ig_md.punt.type = BRIDGE_PUNT;
         } else {
             ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
             ig_md.bridge.setValid();
@@ -355,7 +319,13 @@ control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t i
 
     apply {
         if (ig_dprsr_md.mirror_type == PUNT_MIRROR_TYPE) {
-            mirror.emit<punt_ig_h>(ig_md.mirror_session, ig_md.punt);
+            mirror.emit<punt_h>(ig_md.mirror_session, {
+                ig_md.mirror_kind, ig_md.dysco.pi.ingress_port, ig_md.dysco.pi.reason,
+                ig_md.dysco.pi.direction, ig_md.dysco.pi.flags, ig_md.dysco.pi.agent_id,
+                ig_md.dysco.pi.slot, ig_md.dysco.pi.token, ig_md.dysco.pi.epoch,
+                ig_md.dysco.pi.reg_valid, ig_md.dysco.pi.sent_hi, ig_md.dysco.pi.ack_hi,
+                ig_md.dysco.pi.rcvd_ack_hi, ig_md.dysco.pi.new_rcvd_lo, ig_md.dysco.pi.cut,
+                ig_md.dysco.pi.old_ack_hi});
         }
         if (ig_md.dysco.csum_ipv4 == 1) {
             hdr.ipv4.hdr_checksum = ipv4_csum.update({
@@ -374,7 +344,6 @@ control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t i
                 ig_md.tcp_residual});
         }
         pkt.emit(ig_md.bridge);
-        pkt.emit(ig_md.punt);
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.ipv4);
         pkt.emit(hdr.tcp);
@@ -399,7 +368,7 @@ parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
         pkt.extract(eg_intr_md);
         transition select(pkt.lookahead<bit<8>>()) {
             BRIDGE_NONE: parse_bridge;
-            default: parse_punt;        // BRIDGE_PUNT (bridged) or MIRROR_PUNT (mirrored)
+            default: parse_punt;        // MIRROR_PUNT: a copy for the CPU
         }
     }
 
@@ -417,21 +386,19 @@ parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
         transition accept;
     }
 
+    // The mirror header, then the packet as it arrived. A probe reply's packet arrived as
+    // a packet-out: its packet_out header is not part of the packet-in (as on bmv2).
     state parse_punt {
-        transition select(pkt.lookahead<bit<8>>()) {
-            BRIDGE_PUNT: parse_bridged_punt;
-            default: parse_mirrored_punt;
+        pkt.advance(8);                 // the type byte; the rest is the packet-in header
+        pkt.extract(hdr.packet_in);
+        transition select(hdr.packet_in.reason) {
+            REASON_PROBE_REPLY: skip_packet_out;
+            default: accept;
         }
     }
 
-    state parse_bridged_punt {
-        pkt.advance(8);                 // bridge_h, then punt_h
-        pkt.extract(eg_md.punt);
-        transition accept;
-    }
-
-    state parse_mirrored_punt {
-        pkt.extract(eg_md.punt);
+    state skip_packet_out {
+        pkt.advance(PACKET_OUT_BITS);
         transition accept;
     }
 }
@@ -441,31 +408,16 @@ control DyscoEgress(inout headers_t hdr, inout eg_meta_t eg_md,
                     in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
                     inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
                     inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
-    PacketInEgress() packet_io;
-
     apply {
         // A frame shorter than its IPv4 datagram (truncated) is dropped here: Tofino
         // ingress has no packet length. pkt_length counts the frame as it left ingress.
         if (hdr.ipv4.isValid() && (hdr.ipv4.total_len + 14) > eg_intr_md.pkt_length) {
             eg_dprsr_md.drop_ctl = 1;
         }
-        if (eg_md.punt.isValid()) {
-            eg_md.dysco.pi.ingress_port = eg_md.punt.ingress_port;
-            eg_md.dysco.pi.reason = eg_md.punt.reason;
-            eg_md.dysco.pi.direction = eg_md.punt.direction;
-            eg_md.dysco.pi.flags = eg_md.punt.flags;
-            eg_md.dysco.pi.agent_id = eg_md.punt.agent_id;
-            eg_md.dysco.pi.slot = eg_md.punt.slot;
-            eg_md.dysco.pi.token = eg_md.punt.token;
-            eg_md.dysco.pi.epoch = eg_md.punt.epoch;
-            eg_md.dysco.pi.reg_valid = eg_md.punt.reg_valid;
-            eg_md.dysco.pi.sent_hi = eg_md.punt.sent_hi;
-            eg_md.dysco.pi.ack_hi = eg_md.punt.ack_hi;
-            eg_md.dysco.pi.rcvd_ack_hi = eg_md.punt.rcvd_ack_hi;
-            eg_md.dysco.pi.new_rcvd_lo = eg_md.punt.new_rcvd_lo;
-            eg_md.dysco.pi.cut = eg_md.punt.cut;
-            eg_md.dysco.pi.old_ack_hi = eg_md.punt.old_ack_hi;
-            packet_io.apply(hdr, eg_md.dysco, eg_intr_md.egress_port);
+        // A copy for the CPU carries the packet-in header as its mirror header (parsed
+        // straight into hdr.packet_in); it goes out only on the CPU port.
+        if (hdr.packet_in.isValid() && eg_intr_md.egress_port != CPU_PORT) {
+            eg_dprsr_md.drop_ctl = 1;
         }
     }
 }

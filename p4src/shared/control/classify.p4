@@ -50,7 +50,9 @@ control Classify(inout headers_t hdr, inout dysco_meta_t meta) {
                 meta.pi.reason = REASON_SYNACK;
             } else if (meta.hit == 1) {
                 // 5. Mapped: registers, steering, rewrite (Decide).
-                meta.rw = meta.old_rw;
+#ifndef TARGET_TNA
+                meta.rw = meta.old_rw;      // (TNA: the session actions wrote rw)
+#endif
                 if (meta.direction == DIR_OUT) {
                     meta.slot_op = SLOT_OP_OUT;
                 } else {

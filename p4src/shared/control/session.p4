@@ -7,6 +7,15 @@
 #ifndef DYSCO_CONTROL_SESSION_P4
 #define DYSCO_CONTROL_SESSION_P4
 
+// Where the actions put the single / old path. v1model: old_rw (Classify copies it into rw).
+// TNA: rw directly (Classify's copy is left out there), which saves the PHV containers of
+// a second copy of the rewrite.
+#ifdef TARGET_TNA
+#define SESSION_RW rw
+#else
+#define SESSION_RW old_rw
+#endif
+
 #ifndef SESSION_IDLE_TIMEOUT
 #define SESSION_IDLE_TIMEOUT support_timeout = true;
 #endif
@@ -21,15 +30,15 @@ control SessionLookup(inout headers_t hdr, inout dysco_meta_t meta) {
                        bit<32> peer_cut, bit<1> peer_cut_valid) {
         meta.hit = 1;
         meta.two_path = 0;
-        meta.old_rw.src_addr = src_addr;
-        meta.old_rw.dst_addr = dst_addr;
-        meta.old_rw.src_port = src_port;
-        meta.old_rw.dst_port = dst_port;
-        meta.old_rw.seq_delta = seq_delta;
-        meta.old_rw.ack_delta = ack_delta;
-        meta.old_rw.tsval_delta = tsval_delta;
-        meta.old_rw.tsecr_delta = tsecr_delta;
-        meta.old_rw.win_shift = win_shift;
+        meta.SESSION_RW.src_addr = src_addr;
+        meta.SESSION_RW.dst_addr = dst_addr;
+        meta.SESSION_RW.src_port = src_port;
+        meta.SESSION_RW.dst_port = dst_port;
+        meta.SESSION_RW.seq_delta = seq_delta;
+        meta.SESSION_RW.ack_delta = ack_delta;
+        meta.SESSION_RW.tsval_delta = tsval_delta;
+        meta.SESSION_RW.tsecr_delta = tsecr_delta;
+        meta.SESSION_RW.win_shift = win_shift;
         meta.slot = slot;
         meta.role = role;
         meta.epoch = epoch;
@@ -50,15 +59,15 @@ control SessionLookup(inout headers_t hdr, inout dysco_meta_t meta) {
                         bit<8> new_win_shift) {
         meta.hit = 1;
         meta.two_path = 1;
-        meta.old_rw.src_addr = src_addr;
-        meta.old_rw.dst_addr = dst_addr;
-        meta.old_rw.src_port = src_port;
-        meta.old_rw.dst_port = dst_port;
-        meta.old_rw.seq_delta = seq_delta;
-        meta.old_rw.ack_delta = ack_delta;
-        meta.old_rw.tsval_delta = tsval_delta;
-        meta.old_rw.tsecr_delta = tsecr_delta;
-        meta.old_rw.win_shift = win_shift;
+        meta.SESSION_RW.src_addr = src_addr;
+        meta.SESSION_RW.dst_addr = dst_addr;
+        meta.SESSION_RW.src_port = src_port;
+        meta.SESSION_RW.dst_port = dst_port;
+        meta.SESSION_RW.seq_delta = seq_delta;
+        meta.SESSION_RW.ack_delta = ack_delta;
+        meta.SESSION_RW.tsval_delta = tsval_delta;
+        meta.SESSION_RW.tsecr_delta = tsecr_delta;
+        meta.SESSION_RW.win_shift = win_shift;
         meta.slot = slot;
         meta.role = role;
         meta.epoch = epoch;
@@ -82,15 +91,15 @@ control SessionLookup(inout headers_t hdr, inout dysco_meta_t meta) {
                       slot_t slot, bit<8> role, bit<32> epoch) {
         meta.hit = 1;
         meta.two_path = 0;
-        meta.old_rw.src_addr = src_addr;
-        meta.old_rw.dst_addr = dst_addr;
-        meta.old_rw.src_port = src_port;
-        meta.old_rw.dst_port = dst_port;
-        meta.old_rw.seq_delta = seq_delta;
-        meta.old_rw.ack_delta = ack_delta;
-        meta.old_rw.tsval_delta = tsval_delta;
-        meta.old_rw.tsecr_delta = tsecr_delta;
-        meta.old_rw.win_shift = win_shift;
+        meta.SESSION_RW.src_addr = src_addr;
+        meta.SESSION_RW.dst_addr = dst_addr;
+        meta.SESSION_RW.src_port = src_port;
+        meta.SESSION_RW.dst_port = dst_port;
+        meta.SESSION_RW.seq_delta = seq_delta;
+        meta.SESSION_RW.ack_delta = ack_delta;
+        meta.SESSION_RW.tsval_delta = tsval_delta;
+        meta.SESSION_RW.tsecr_delta = tsecr_delta;
+        meta.SESSION_RW.win_shift = win_shift;
         meta.slot = slot;
         meta.role = role;
         meta.epoch = epoch;

@@ -13,8 +13,8 @@
  * and returns the validity (0/1) or the value. Every condition outside the ALUs tests one
  * bit or compares one field with a constant (bf-p4c's gateways cannot compare two 32-bit
  * fields for order): serial comparisons are the sign bit of a difference computed first.
- * bf-p4c places the dependent steps in successive stages: epoch; tags and written bits;
- * values; cutoff / steering; old_ack_hi; latches.
+ * The dependent steps: epoch; tags and written bits; values; cutoff / steering;
+ * old_ack_hi; latches.
  */
 #ifndef DYSCO_TNA_SLOT_STATE_P4
 #define DYSCO_TNA_SLOT_STATE_P4
