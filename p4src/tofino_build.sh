@@ -3,7 +3,9 @@
 # and a resource reader needs, under stable names:
 #   tofino_build.sh CHIP OUTDIR      CHIP: tofino (--arch tna) or tofino2 (--arch t2na)
 # OUTDIR gets: dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json
-#   pipe/<chip>.bin pipe/logs/resources.json pipe/logs/mau.resources.log COMPILER
+#   pipe/<chip>.bin pipe/logs/resources.json pipe/logs/table_summary.log COMPILER
+# (-g makes bf-p4c write pipe/logs/; mau.resources.log comes from the SDE's p4c-build-logs
+# script, which the open-source install does not have: resources.json has the same data.)
 # Run from p4src/ (the outputs record source paths relative to it). BF_P4C overrides the
 # compiler; extra flags in TOFINO_P4FLAGS.
 set -eu
@@ -23,12 +25,12 @@ case "$bfp4c" in
 esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# -g: the resource logs (pipe/logs/resources.json, mau.resources.log).
+# -g: the resource logs (pipe/logs/resources.json, table_summary.log).
 "$bfp4c" --target "$chip" --arch "$arch" --std p4-16 -g ${TOFINO_P4FLAGS:-} \
   -o "$work/out" --p4runtime-files "$work/out/dysco.p4info.txtpb" tna/dysco.p4
 mkdir -p "$out/pipe/logs"
 for f in dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json \
-         "pipe/$chip.bin" pipe/logs/resources.json pipe/logs/mau.resources.log; do
+         "pipe/$chip.bin" pipe/logs/resources.json pipe/logs/table_summary.log; do
   cp "$work/out/$f" "$out/$f"
 done
 "$bfp4c" --version > "$out/COMPILER"
