@@ -11,11 +11,7 @@ import pytest
 from controller.testbed.bed import missing_for
 
 _SKIP = missing_for("bmv2")
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(_SKIP is not None, reason=_SKIP or ""),
-    pytest.mark.flaky(reruns=1),
-]
+pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")]
 
 
 def test_demo_on_bmv2() -> None:

@@ -79,6 +79,9 @@ class AgentConfig:
     close_timeout: float = 0.5  # after FIN both ways (or RST): remove the session
     pending_timeout: float = 2.0  # a box that never emits the continuation SYN
     anchor_timeout: float = 2.0  # right anchor staged but never committed: revert
+    # a left anchor holds its host's new data (protocol-design.md 4.2) at most this long
+    # waiting for the new path's handshake, then cancels (the data goes on the old path again)
+    hold_timeout: float = 0.5
     done_linger: float = 2.0  # how long finished requests are remembered for duplicates
     max_backoff: float = 0.5
     slot_base: int = 1  # register slots this agent may use: [slot_base, slot_limit)
@@ -227,6 +230,10 @@ class Hop:
     fin_lr: bool = False
     fin_rl: bool = False
     closing: bool = False
+    reset: bool = False  # closing because of a RST (no acknowledgment to wait for)
+    close_wait: int = 0  # close probes outstanding
+    close_ok: bool = True  # every side's last bytes (FIN included) acknowledged so far
+    close_tries: int = 0
 
     def sides(self) -> list[Side]:
         return [s for s in (self.left, self.right) if s is not None]
@@ -244,6 +251,7 @@ class LeftPhase(enum.StrEnum):
 
 class RightPhase(enum.StrEnum):
     LOCKED = "locked"
+    PREPARING = "preparing"  # new path staged on hold; probing (freeze) for the SYN-ACK
     SYN_RCVD = "syn_rcvd"
     SWITCHING = "switching"  # freezing the cutoff
     SWITCHED = "switched"
@@ -270,6 +278,7 @@ class LeftAnchor:
     cut: int | None = None
     peer_cut: int | None = None
     cancel_reason: str = ""
+    held_since: float | None = None  # when the freeze started holding the host's new data
 
 
 @dataclass(eq=False)
@@ -304,6 +313,24 @@ def _rid(r: RequestId) -> str:
 
 def _tr(d: Deltas) -> Transform:
     return Transform.wrap(d.seq, d.tsval)
+
+
+MAX_CLOSE_TRIES = 20  # close checks before a closed session is removed anyway
+
+HOLD = FiveTuple("0.0.0.0", 0, "0.0.0.0", 0)
+"""The new rewrite an anchor stages while its new path is not yet a TCP connection to the new
+boxes (protocol-design.md 4.2): data at or above the frozen cutoff is rewritten towards an
+address no data plane routes (``ipv4_fwd`` misses: drop), i.e. held back; the host
+retransmits it once the new path carries it (or, on a cancel, the old path does)."""
+
+
+THIRD_ACK_WINDOW = 0xFFFF
+"""The window field of the new path's third ACK. A stateful box on the new path lets the peer
+send up to ``ack + (window << wscale)`` (conntrack's ``td_maxend``) until a segment of the host
+with its real window passes; the peer has already sent up to its cutoff and, once the left
+anchor commits, sends what it held back since. The agent does not know the host's current
+window, so the ACK says the largest the field can: the peer's host may take it as a window
+update until the host's next segment, which follows on the same path with the real one."""
 
 
 def _strip(seg: Segment) -> Segment:
@@ -618,7 +645,7 @@ class Agent:
                 self._record_handshake(side, seg, outgoing=ev.direction is Direction.OUT)
         elif ev.reason in (PuntReason.FIN_MIRROR, PuntReason.RST_MIRROR):
             side = self.by_key.get(ev.entry) if ev.entry else None
-            if side is not None:
+            if side is not None and not self._held(side, ev.direction, seg):
                 self._on_fin(side, ev.direction, ev.reason is PuntReason.RST_MIRROR)
 
     def _record_handshake(self, side: Side, seg: Segment, outgoing: bool) -> None:
@@ -732,8 +759,12 @@ class Agent:
         if side is not None:
             if key != side.in_key:  # new-path IN entry of a right anchor: a repeated new-path SYN
                 ra = self._right_for_side(side)
-                if ra is not None and ra.new_sub == seg.tuple:
-                    self._ra_send_synack(ra)
+                if (
+                    ra is not None
+                    and ra.new_sub == seg.tuple
+                    and ra.phase in (RightPhase.SYN_RCVD, RightPhase.SWITCHED)
+                ):
+                    self._ra_send_synack(ra)  # (while still preparing: the answer follows)
                 return
             self._deliver_syn(side, seg)  # a retransmitted chain SYN
             return
@@ -806,9 +837,23 @@ class Agent:
             hop.fin_lr = True
         else:
             hop.fin_rl = True
+        hop.reset = hop.reset or rst
         if (rst or (hop.fin_lr and hop.fin_rl)) and not hop.closing:
             hop.closing = True
             self._timer(f"close:{hop.id}", self.config.close_timeout)
+
+    def _close_check(self, hop: Hop) -> None:
+        """Both FINs were seen: remove the session once everything each side sent (the FIN
+        included) is acknowledged. A FIN seen here may still be lost further on (or held by a
+        new path's anchor, 4.2): its retransmission must still find the entries."""
+        sides = hop.sides()
+        if hop.reset or not sides or hop.close_tries >= MAX_CLOSE_TRIES:
+            self._remove_hop(hop, "closed")
+            return
+        hop.close_wait = len(sides)
+        hop.close_ok = True
+        for side in sides:
+            self._probe(side, "close", RequestId("0.0.0.0", hop.id))
 
     def is_retired(self, key: EntryKey) -> bool:
         """Whether ``key`` is an old path's IN entry kept after a fold for late packets (a
@@ -843,7 +888,7 @@ class Agent:
             if hop is None:
                 return
             if kind == "close":
-                self._remove_hop(hop, "closed")
+                self._close_check(hop)
             else:
                 self._drop_pending(hop)
             return
@@ -855,7 +900,7 @@ class Agent:
         if kind == "lock" and la is not None and la.phase is LeftPhase.LOCKING:
             self._left_retry(la)
         elif kind == "syn" and la is not None and la.phase is LeftPhase.SYN_SENT:
-            if la.retries >= self.config.syn_retries:
+            if la.retries >= self.config.syn_retries or self._held_too_long(la):
                 self._left_cancel(la, "new-path-timeout")
             else:
                 la.retries += 1
@@ -873,11 +918,16 @@ class Agent:
             self._probe(la.side, "check", r)
             self._timer(f"probe:{_rid(r)}", self.config.rto * 4)
         elif kind == "lprobe" and la is not None and la.phase is LeftPhase.PREPARING:
-            self._probe(la.side, "syn", r)
+            self._probe(la.side, "syn", r, freeze=True)
         elif kind == "cprobe" and la is not None and la.phase is LeftPhase.COMMITTING:
-            self._probe(la.side, "commit", r, freeze=True)
+            if self._held_too_long(la):  # not committed yet: the right anchor only holds
+                self._left_cancel(la, "new-path-timeout")
+            else:
+                self._probe(la.side, "commit", r)
         elif kind == "cprobe" and ra is not None and ra.phase is RightPhase.SWITCHING:
             self._probe(ra.side, "rcommit", r, freeze=True)
+        elif kind == "rsprobe" and ra is not None and ra.phase is RightPhase.PREPARING:
+            self._probe(ra.side, "rsyn", r, freeze=True)
         elif kind == "rprobe" and ra is not None and ra.phase is RightPhase.SWITCHED:
             self._probe(ra.side, "rcheck", r)
             self._timer(f"rprobe:{_rid(r)}", self.config.rto * 4)
@@ -887,6 +937,7 @@ class Agent:
             and ra.phase
             in (
                 RightPhase.LOCKED,
+                RightPhase.PREPARING,
                 RightPhase.SYN_RCVD,
             )
         ):
@@ -905,6 +956,9 @@ class Agent:
                 else:
                     rr.retries += 1
                     self._send_right_request(rr)
+
+    def _held_too_long(self, la: LeftAnchor) -> bool:
+        return la.held_since is not None and self._now - la.held_since >= self.config.hold_timeout
 
     @staticmethod
     def _parse_rid(arg: str) -> RequestId | None:
@@ -1239,7 +1293,11 @@ class Agent:
         )
         if msg.right_anchor in self.addresses:
             ra = self.rights.get(r)
-            if ra is not None and ra.phase in (RightPhase.LOCKED, RightPhase.SYN_RCVD):
+            if ra is not None and ra.phase in (
+                RightPhase.LOCKED,
+                RightPhase.PREPARING,
+                RightPhase.SYN_RCVD,
+            ):
                 self._right_revert(ra)
             self._send(reply, side.local, side.peer)
             return
@@ -1289,6 +1347,20 @@ class Agent:
         self._left_start(rside, r, msg.right_anchor, msg.hops, msg.tag)
 
     # ------------------------------------------------------------------ left anchor
+
+    def _held(self, side: Side, direction: Direction, seg: Segment) -> bool:
+        """Whether our host's segment went into the hold of a new path (4.2): the data plane
+        mirrored it but dropped it, so its FIN does not count (the host sends it again)."""
+        if direction is not Direction.OUT or seg.flags & TcpFlags.RST:
+            return False
+        la = self._left_for_side(side)
+        if la is not None and la.phase in (LeftPhase.SYN_SENT, LeftPhase.COMMITTING):
+            cut = la.cut
+        else:
+            ra = self._right_for_side(side)
+            held = ra is not None and ra.phase in (RightPhase.PREPARING, RightPhase.SYN_RCVD)
+            cut = ra.cut if held and ra is not None else None
+        return cut is not None and seq_ge(seq_add(seg.seq, len(seg.payload)), cut)
 
     def _left_for_side(self, side: Side) -> LeftAnchor | None:
         return self.lefts.get(side.busy) if side.busy is not None else None
@@ -1362,11 +1434,14 @@ class Agent:
             epoch=side.epoch,
         )
         self._install(side, new_in)
-        staged = replace(side.out_entry(), new_rewrite=la.new_sub, new_deltas=ZERO)
+        # Held until the new path is a TCP connection through the new boxes: the freeze below
+        # fixes the cutoff, the SYN starts exactly there, and nothing at or above it travels
+        # on either path before the SYN-ACK came back (4.2).
+        staged = replace(side.out_entry(), new_rewrite=HOLD, new_deltas=ZERO)
         self._modify(side, staged)
         la.phase = LeftPhase.PREPARING
         la.retries = 0
-        self._probe(side, "syn", la.request)
+        self._probe(side, "syn", la.request, freeze=True)
 
     def _left_send_syn(self, la: LeftAnchor) -> None:
         side = la.side
@@ -1391,6 +1466,7 @@ class Agent:
                 ts_ok=hs.ts_ok,
                 mss=hs.mss,
             ),
+            cutoff=la.cut,
         )
         self._msg_id += 1
         payload = self.codec.encode(replace(msg, msg_id=self._msg_id))
@@ -1400,26 +1476,32 @@ class Agent:
             sack_permitted=hs.sack_ok,
             timestamp=(hs.ts_out or 0, 0) if hs.ts_ok else None,
         )
-        syn = Segment(la.new_sub, la.syn_seq, la.syn_ack, TcpFlags.SYN, 65535, opts, payload)
+        # a SYN as the host's stack would send it at the cutoff: the session's options, no ack
+        syn = Segment(la.new_sub, la.syn_seq, 0, TcpFlags.SYN, 65535, opts, payload)
         self._emit(SendPacket(syn, Toward.NETWORK))
         self._timer(f"syn:{_rid(la.request)}", self._backoff(la.retries + 1))
 
     def _left_maybe_commit(self, la: LeftAnchor) -> None:
         if la.phase is not LeftPhase.SYN_SENT or la.synack_seq is None or la.peer_hs is None:
             return
-        assert la.new_sub is not None
         self._cancel_timer(f"syn:{_rid(la.request)}")
-        ack = Segment(
-            la.new_sub,
-            seq_add(la.syn_seq, 1),
-            seq_add(la.synack_seq, 1),
-            TcpFlags.ACK,
-            65535 >> (la.side.hs.wscale_host or 0),
-        )
-        self._emit(SendPacket(ack, Toward.NETWORK))
         la.phase = LeftPhase.COMMITTING
         la.retries = 0
-        self._probe(la.side, "commit", la.request, freeze=True)
+        self._probe(la.side, "commit", la.request)
+
+    def _left_commit(self, la: LeftAnchor) -> None:
+        """Our host has acknowledged everything the peer sent on the old path (up to the
+        peer's cutoff, the SYN-ACK's seq + 1): the third ACK can acknowledge exactly the
+        SYN-ACK, as in a real handshake, and it is a true claim when it reaches the peer's
+        host. Then the held data goes on the new path (same epoch: the cutoff stays)."""
+        assert la.new_sub is not None and la.cut is not None and la.synack_seq is not None
+        side = la.side
+        ack = Segment(la.new_sub, la.cut, seq_add(la.synack_seq, 1), TcpFlags.ACK, THIRD_ACK_WINDOW)
+        self._emit(SendPacket(ack, Toward.NETWORK))
+        self._modify(side, replace(side.out_entry(), new_rewrite=la.new_sub, new_deltas=ZERO))
+        la.phase = LeftPhase.COMMITTED
+        la.retries = 0
+        self._left_send_ack(la)
 
     def _left_send_ack(self, la: LeftAnchor) -> None:
         msg = self._left_msg(la, MsgType.ACK, cutoff=la.cut)
@@ -1443,7 +1525,7 @@ class Agent:
             la.new_port = None
 
     def _left_cancel(self, la: LeftAnchor, reason: str) -> None:
-        for t in ("lock", "syn"):
+        for t in ("lock", "syn", "lprobe", "cprobe"):
             self._cancel_timer(f"{t}:{_rid(la.request)}")
         self._left_unstage(la)
         la.phase = LeftPhase.CANCELLING
@@ -1503,7 +1585,7 @@ class Agent:
             self._observe("reconfig.stale_syn", request=msg.request)
             return
         if ra.phase is not RightPhase.LOCKED:
-            if ra.new_sub == seg.tuple:
+            if ra.new_sub == seg.tuple and ra.phase in (RightPhase.SYN_RCVD, RightPhase.SWITCHED):
                 self._ra_send_synack(ra)
             return
         side = ra.side
@@ -1535,14 +1617,16 @@ class Agent:
             epoch=side.epoch,
         )
         self._install(side, new_in)
-        staged = replace(side.out_entry(), new_rewrite=seg.tuple.reversed(), new_deltas=ra.new_out)
+        # held like the left anchor's (4.2): the freeze fixes our cutoff, the SYN-ACK starts
+        # there, and our data at or above it waits for the left anchor's commit
+        staged = replace(side.out_entry(), new_rewrite=HOLD, new_deltas=ra.new_out)
         self._modify(side, staged)
-        ra.phase = RightPhase.SYN_RCVD
+        ra.phase = RightPhase.PREPARING
         self._timer(f"ranchor:{_rid(ra.request)}", self.config.anchor_timeout)
-        self._ra_send_synack(ra)
+        self._probe(side, "rsyn", ra.request, freeze=True)
 
     def _ra_send_synack(self, ra: RightAnchor) -> None:
-        assert ra.new_sub is not None
+        assert ra.new_sub is not None and ra.cut is not None
         side = ra.side
         h = ra.peer_hs or Handshake()
         opts = TcpOptions(
@@ -1551,15 +1635,27 @@ class Agent:
             sack_permitted=h.sack_ok,
             timestamp=(side.hs.ts_out or 0, h.tsval) if h.ts_ok else None,
         )
+        # at our cutoff (in the new path's sequence space), acknowledging exactly the SYN
         synack = Segment(
             ra.new_sub.reversed(),
-            seq_add(ra.syn_ack, -1),
+            seq_add(ra.cut, ra.new_out.seq - 1),
             seq_add(ra.syn_seq, 1),
             TcpFlags.SYN | TcpFlags.ACK,
             65535,
             opts,
         )
         self._emit(SendPacket(synack, Toward.NETWORK))
+        # a window update right behind it: the SYN-ACK's window is unscaled (at most 64 KiB),
+        # but the left anchor's host has kept sending (into the hold) since its cutoff, and a
+        # stateful box must let those bytes through once they come (conntrack's td_maxend)
+        update = Segment(
+            ra.new_sub.reversed(),
+            seq_add(ra.cut, ra.new_out.seq),
+            seq_add(ra.syn_seq, 1),
+            TcpFlags.ACK,
+            THIRD_ACK_WINDOW,
+        )
+        self._emit(SendPacket(update, Toward.NETWORK))
         hs = side.hs
         msg = ControlMessage(
             MsgType.SYN_ACK,
@@ -1578,6 +1674,7 @@ class Agent:
                 ts_ok=hs.ts_ok,
                 mss=hs.mss,
             ),
+            cutoff=ra.cut,
         )
         self._send(msg, side.local, ra.left_anchor)
 
@@ -1600,11 +1697,25 @@ class Agent:
             return
         if ra.phase is RightPhase.SYN_RCVD:
             ra.peer_cut = seq_add(msg.cutoff, ra.phi_lr.seq)
-            ra.phase = RightPhase.SWITCHING
             self._cancel_timer(f"ranchor:{_rid(r)}")
-            self._probe(ra.side, "rcommit", r, freeze=True)
+            self._ra_switch(ra)
         elif ra.phase is RightPhase.SWITCHED:
             self._ra_send_ack_ack(ra)
+
+    def _ra_switch(self, ra: RightAnchor) -> None:
+        """The left anchor committed: our held data goes on the new path (cutoff kept)."""
+        assert ra.new_sub is not None
+        ra.phase = RightPhase.SWITCHED
+        staged = replace(
+            ra.side.out_entry(),
+            new_rewrite=ra.new_sub.reversed(),
+            new_deltas=ra.new_out,
+            peer_cut=ra.peer_cut,
+        )
+        self._modify(ra.side, staged)
+        self._ra_send_ack_ack(ra)
+        self._probe(ra.side, "rcheck", ra.request)
+        self._timer(f"rprobe:{_rid(ra.request)}", self.config.rto * 4)
 
     def _ra_send_ack_ack(self, ra: RightAnchor) -> None:
         msg = ControlMessage(
@@ -1645,7 +1756,7 @@ class Agent:
 
     def _right_forget(self, ra: RightAnchor) -> None:
         r = ra.request
-        for t in ("ranchor", "rprobe", "cprobe"):
+        for t in ("ranchor", "rprobe", "cprobe", "rsprobe"):
             self._cancel_timer(f"{t}:{_rid(r)}")
         if ra.side.busy == r:
             ra.side.busy = None
@@ -1684,25 +1795,56 @@ class Agent:
                 self._right_fold(ra)
             return
         purpose, r = self.tokens.pop(snap.token, ("", RequestId("0.0.0.0", 0)))
+        if purpose == "close":
+            hop = self.hops.get(r.number)
+            if hop is None or hop.close_wait <= 0:
+                return
+            acked = snap.sent_hi is None or (
+                snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, snap.sent_hi)
+            )
+            hop.close_ok = hop.close_ok and acked
+            hop.close_wait -= 1
+            if hop.close_wait == 0:
+                if hop.close_ok:
+                    self._remove_hop(hop, "closed")
+                else:
+                    hop.close_tries += 1
+                    self._timer(f"close:{hop.id}", self.config.close_timeout)
+            return
         la = self.lefts.get(r)
         ra = self.rights.get(r)
         if purpose == "syn" and la is not None and la.phase is LeftPhase.PREPARING:
-            if snap.sent_hi is None:
+            if snap.cut is None:  # the host has sent nothing through the entry yet
                 self._timer(f"lprobe:{_rid(r)}", self.config.rto)
                 return
-            la.syn_seq = seq_add(snap.sent_hi, -1)
+            la.cut = snap.cut
+            la.held_since = self._now
+            la.syn_seq = seq_add(snap.cut, -1)
             la.syn_ack = snap.ack_hi or 0
             la.phase = LeftPhase.SYN_SENT
             self._left_send_syn(la)
         elif purpose == "commit" and la is not None and la.phase is LeftPhase.COMMITTING:
-            if snap.cut is None:  # the host has sent nothing through the entry yet
+            assert la.synack_seq is not None
+            if snap.ack_hi is None or not seq_ge(snap.ack_hi, seq_add(la.synack_seq, 1)):
+                # the peer's last old-path bytes are still on their way to our host
                 self._timer(f"cprobe:{_rid(r)}", self.config.rto)
                 return
-            la.cut = snap.cut
-            la.phase = LeftPhase.COMMITTED
-            self._left_send_ack(la)
+            self._left_commit(la)
         elif purpose == "check" and la is not None and la.phase is LeftPhase.SWITCHED:
             self._left_check(la, snap)
+        elif purpose == "rsyn" and ra is not None and ra.phase is RightPhase.PREPARING:
+            if snap.cut is None:  # our host has sent nothing through the entry yet
+                self._timer(f"rsprobe:{_rid(r)}", self.config.rto)
+                return
+            ra.cut = snap.cut
+            # the SYN-ACK's companion window update acknowledges the SYN exactly: wait until
+            # our host has acknowledged everything the left anchor sent on the old path
+            need = seq_add(ra.syn_seq, 1 + ra.phi_lr.seq)
+            if snap.ack_hi is None or not seq_ge(snap.ack_hi, need):
+                self._timer(f"rsprobe:{_rid(r)}", self.config.rto)
+                return
+            ra.phase = RightPhase.SYN_RCVD
+            self._ra_send_synack(ra)
         elif purpose == "rcommit" and ra is not None and ra.phase is RightPhase.SWITCHING:
             if snap.cut is None:
                 self._timer(f"cprobe:{_rid(r)}", self.config.rto)

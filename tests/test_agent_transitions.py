@@ -9,6 +9,7 @@ from dysco_proto.actions import (
     Action,
     InstallEntry,
     Observe,
+    Probe,
     RemoveEntry,
     SendControl,
     SendPacket,
@@ -22,6 +23,7 @@ from dysco_proto.events import (
     PacketIn,
     PuntReason,
     Reconfigure,
+    SlotSnapshot,
     TimerFired,
 )
 from dysco_proto.lock import LockStatus
@@ -172,7 +174,20 @@ def test_fin_both_ways_then_close_timer_removes_everything() -> None:
     rfin = Segment(SESSION.reversed(), 5000, 2001, TcpFlags.FIN | TcpFlags.ACK)
     acts = a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.OUT, rfin, out_left), 1.1)
     timer = of(acts, StartTimer)[0]
-    acts = a.handle(TimerFired(timer.timer_id), 1.6)
+    # the close timer first checks that each side's last bytes (FIN included) are
+    # acknowledged: here one side's FIN is not yet, so the session stays and is checked again
+    probes = of(a.handle(TimerFired(timer.timer_id), 1.6), Probe)
+    assert len(probes) == 2
+    replies = [SlotSnapshot(p.slot, 2001, None, 2001, None, None, p.token) for p in probes]
+    replies[1] = replace(replies[1], rcvd_ack_hi=2000)
+    acts = [x for r in replies for x in a.handle(r, 1.61)]
+    assert not of(acts, RemoveEntry) and of(acts, StartTimer)
+    probes = of(a.handle(TimerFired(timer.timer_id), 2.2), Probe)
+    acts = [
+        x
+        for p in probes
+        for x in a.handle(SlotSnapshot(p.slot, 2001, None, 2001, None, None, p.token), 2.21)
+    ]
     assert len(of(acts, RemoveEntry)) == 4
     st = a.state()
     assert (st.sessions, st.sides, len(st.entries), st.ports_in_use) == (0, 0, 0, 0)

@@ -45,10 +45,6 @@ def _nft(ns: str, ruleset: str) -> None:
 
 
 def firewall(ns: str) -> None:
-    # Window tracking is relaxed (be_liberal): a box inserted or replaced into a live session
-    # sees the new path's handshake (SYN, SYN-ACK, ACK) but that SYN does not repeat the
-    # original window-scale option, so strict tracking would call in-window data INVALID.
-    sh("sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_be_liberal=1", ns=ns, check=False)
     _nft(
         ns,
         """

@@ -7,10 +7,13 @@ see subsession tuples or Dysco control traffic.
 
 Four kinds:
 
-- :class:`Transparent` forwards everything unchanged.
-- :class:`Nat` rewrites the source of left-to-right packets to (its own address, a port it
-  allocates) and restores the destination on the way back; options and payload are kept, so
-  the Dysco tag option survives.
+- :class:`Transparent` forwards unchanged what a stateful firewall with Linux's default
+  connection tracking would (:mod:`dysco_proto.sim.conntrack`: a connection starts with a SYN,
+  every segment must be in the windows the handshake and the traffic so far allow); it drops
+  and counts the rest (``ct.invalid``).
+- :class:`Nat` (tracked the same way) rewrites the source of left-to-right packets to (its
+  own address, a port it allocates) and restores the destination on the way back; options
+  and payload are kept, so the Dysco tag option survives.
 - :class:`OffsetBox` inserts a fixed k-byte prefix into the left-to-right byte stream right
   after the handshake, then shifts the seq of later left-to-right packets by +k and the ack
   (and SACK edges) of right-to-left packets by -k. It declares the offset to its agent with
@@ -32,6 +35,7 @@ from dataclasses import dataclass, replace
 from dysco_proto.events import BoxOffset, Command, RelateProxy
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags
 from dysco_proto.seqnum import seq_add, seq_lt
+from dysco_proto.sim.conntrack import Conntrack, Verdict
 from dysco_proto.sim.engine import Engine
 from dysco_proto.sim.tcp import TcpEndpoint
 
@@ -61,11 +65,19 @@ class Box:
 
 
 class Transparent(Box):
-    """Forwards every packet unchanged."""
+    """A stateful firewall: forwards unchanged what conntrack accepts or ignores."""
 
     kind = "transparent"
 
+    def __init__(self, ip: str, emit: Emit) -> None:
+        super().__init__(ip, emit)
+        self.ct = Conntrack()
+        self.strict = True  # connection tracking as strict as Linux (INVALID dropped)
+
     def deliver(self, seg: Segment) -> None:
+        if self.strict and self.ct.check(seg) is Verdict.INVALID:
+            self.dropped += 1
+            return
         self.forwarded += 1
         self.emit(seg)
 
@@ -82,6 +94,8 @@ class Nat(Box):
         self._next_port = port_low
         self.forward_map: dict[FiveTuple, FiveTuple] = {}  # L->R as received -> as emitted
         self.reverse_map: dict[FiveTuple, FiveTuple] = {}  # R->L as received -> as emitted
+        self.ct = Conntrack()  # on the tuples as received from the left
+        self.strict = True  # connection tracking as strict as Linux (INVALID dropped)
 
     def _allocate(self, t: FiveTuple) -> FiveTuple:
         port = self._next_port
@@ -94,13 +108,21 @@ class Nat(Box):
     def deliver(self, seg: Segment) -> None:
         t = seg.tuple
         out = self.forward_map.get(t)
+        back = None
         if out is None:
-            out = self.reverse_map.get(t)
+            out = back = self.reverse_map.get(t)
         if out is None:
             if not seg.is_syn:
                 self.dropped += 1
                 return
             out = self._allocate(t)
+        # conntrack sees the connection as the left side sent it (a reply: as restored)
+        if (
+            self.strict
+            and self.ct.check(seg if back is None else seg.with_tuple(back)) is Verdict.INVALID
+        ):
+            self.dropped += 1  # Linux would pass it untranslated: at best lost
+            return
         self.forwarded += 1
         self.emit(seg.with_tuple(out))
 

@@ -189,6 +189,11 @@ class WalkEnv(Protocol):
     def box_emits(self, ip: str, received: FiveTuple) -> FiveTuple | None:
         """The tuple the box at ``ip`` emits rightwards for ``received``."""
 
+    def left_ending(self, ip: str, request: Any) -> bool:
+        """Whether ``request`` is being cancelled at its left anchor ``ip``: its cancelLock
+        unlocks the hops before the left anchor's own lock is released (protocol-design.md
+        4.1), as in the Spin model's exemption for requests already ending there."""
+
 
 @dataclass(slots=True)
 class LockCheck:
@@ -280,6 +285,9 @@ class LockCheck:
                 continue
             state = table.get(first)
             if state is None or state[0] != "locked" or state[1] != rec.request:
+                continue
+            ending = getattr(env, "left_ending", None)  # (optional for stand-in envs)
+            if ending is not None and ending(rec.anchor, rec.request):
                 continue
             subs = self._walk(rec, env, first)
             if subs is None:

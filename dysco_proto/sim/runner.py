@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 from dysco_proto.actions import Action, Observe, SendControl
+from dysco_proto.agent import LeftPhase
 from dysco_proto.entries import Direction, EntryKey
 from dysco_proto.events import Command, ControlIn, Event, ReconfigKind, Reconfigure, RemoveMe
 from dysco_proto.packet import FiveTuple, Segment
@@ -682,6 +683,12 @@ class Simulation:
         e = host.datapath.entries.get(EntryKey(Direction.IN, sub))
         return None if e is None else e.rewrite
 
+    def left_ending(self, ip: str, request: Any) -> bool:
+        host = self.net.hosts.get(ip)
+        lefts = getattr(host.agent, "lefts", None) if host is not None else None
+        la = lefts.get(request) if isinstance(lefts, dict) else None
+        return la is not None and la.phase is LeftPhase.CANCELLING
+
     def box_emits(self, ip: str, received: FiveTuple) -> FiveTuple | None:
         box = self.boxes.get(ip)
         return None if box is None else box.emitted_tuple(received)
@@ -722,6 +729,14 @@ class Simulation:
         for x in leftovers:
             if x.leaked:
                 self.violations.add(f"state left after quiescence: {x.describe()}")
+        for ip, box in self.boxes.items():
+            ct = getattr(box, "ct", None)
+            if ct is not None and ct.invalid:
+                # a real stateful box drops these (a NAT passes them untranslated: a reset)
+                self.violations.add(
+                    f"box {ip}: {ct.invalid} segments invalid for connection tracking "
+                    f"(first: {ct.detail})"
+                )
         wall = time.perf_counter() - wall0
         return self._report(leftovers, leaked, wall)
 
