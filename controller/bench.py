@@ -112,7 +112,8 @@ def _pick_target(target: str) -> str:
 
 @contextlib.contextmanager
 def _server(target: str, capacity: int) -> Any:
-    """A P4Runtime server process with the ``target`` backend; yields its address."""
+    """A P4Runtime server process with the ``target`` backend (for ``dpdk``: over an agent
+    process of its own); yields its address and the agent's control socket (or ``None``)."""
     agent = None
     proc: subprocess.Popen[str] | None = None
     args = [sys.executable, "-m", "controller.p4rt.server", "--backend", target]
@@ -132,19 +133,20 @@ def _server(target: str, capacity: int) -> Any:
             cwd=str(REPO),
         )
         _wait_line(proc, "p4runtime server on", 60)
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", (agent.ctl_path if agent is not None else None)
     finally:
         _stop(proc)
         if agent is not None:
             agent.stop()
 
 
-def _entries(n: int) -> list[Any]:
+def _entries(n: int, base: int = 0) -> list[Any]:
     from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
     from dysco_proto.packet import FiveTuple
 
     out = []
-    for i in range(n):
+    for j in range(n):
+        i = base + j
         sub = FiveTuple(f"198.19.{(i >> 8) & 0xFF}.{i & 0xFF}", 1024 + (i >> 16), "10.0.0.1", 80)
         host = FiveTuple("198.18.0.10", 20000 + (i % 40000), "10.0.0.1", 80)
         out.append(
@@ -153,7 +155,36 @@ def _entries(n: int) -> list[Any]:
     return out
 
 
-async def _bench_entries(address: str, n: int, batch: int, tmp: Path) -> dict[str, Any]:
+ENCODINGS = ("proto", "raw")
+"""Arms of ``entries_per_s``: ``proto`` builds each ``Update`` message (parsed from the fast
+encoder's bytes) and the client serializes the request; ``raw`` (the daemon's path) passes
+the fast encoder's bytes through the writer and the client unparsed."""
+
+
+async def _write_round(
+    tr: Any, writer: Any, entries: list[Any], batch: int, encoding: str
+) -> float:
+    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+
+    enc = tr.entry_update_raw if encoding == "raw" else tr.entry_update
+    ins = p4r.Update.INSERT
+    t0 = time.perf_counter()
+    for i in range(0, len(entries), batch):
+        writer.begin_scope()
+        for e in entries[i : i + batch]:
+            writer.write(enc(ins, e), e.key)
+        await asyncio.sleep(0)  # let the writer send while we translate the next chunk
+    await writer.drain(timeout=3600)
+    return time.perf_counter() - t0
+
+
+async def _bench_entries(
+    address: str, n: int, batch: int, tmp: Path, rounds: int = 1
+) -> dict[str, Any]:
+    """``rounds`` rounds of ``n`` fresh entries per encoding, the arms interleaved (their
+    order alternating); rates are the medians, every round is reported."""
+    import statistics
+
     from controller.p4rt.client import P4RuntimeClient
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
     from controller.translate import Translator
@@ -162,32 +193,37 @@ async def _bench_entries(address: str, n: int, batch: int, tmp: Path) -> dict[st
     cfg = _config(tmp, address, policies=False)
     p4info = load_p4info(CONTRACT_P4INFO)
     tr = Translator(p4info, cfg)
-    entries = _entries(n)
+    sample = _entries(min(n, 20_000), 1 << 22)
     t0 = time.perf_counter()
-    for e in entries[: min(n, 20_000)]:
-        tr.entry_update(p4r.Update.INSERT, e)
-    translate_rate = min(n, 20_000) / (time.perf_counter() - t0)
+    for e in sample:
+        tr.entry_update_raw(p4r.Update.INSERT, e)
+    translate_rate = len(sample) / (time.perf_counter() - t0)
 
     client = P4RuntimeClient(address, 1, 1, p4info, push_pipeline="auto")
     await client.start(timeout=30)
     writer = OrderedWriter(client, batch)
     writer.start()
+    per: dict[str, list[float]] = {a: [] for a in ENCODINGS}
+    log_rounds: list[dict[str, Any]] = []
     try:
-        t0 = time.perf_counter()
-        chunk = batch
-        for i in range(0, n, chunk):
-            writer.begin_scope()
-            for e in entries[i : i + chunk]:
-                writer.write(tr.entry_update(p4r.Update.INSERT, e), e.key)
-            await asyncio.sleep(0)  # let the writer send while we translate the next chunk
-        await writer.drain(timeout=3600)
-        dt = time.perf_counter() - t0
+        base = 0
+        for r in range(rounds):
+            for arm in ENCODINGS if r % 2 == 0 else ENCODINGS[::-1]:
+                entries = _entries(n, base)
+                base += n
+                dt = await _write_round(tr, writer, entries, batch, arm)
+                per[arm].append(n / dt)
+                log_rounds.append({"round": r, "encoding": arm, "entries_per_s": round(n / dt)})
         if writer.stats.errors:
             raise BenchError(f"{writer.stats.errors} write errors: {writer.stats.error_codes}")
+        med = {a: statistics.median(v) for a, v in per.items()}
         return {
             "entries": n,
             "batch": batch,
-            "entries_per_s": round(n / dt),
+            "entries_per_s": round(med["raw"]),
+            "entries_per_s_proto": round(med["proto"]),
+            "entries_raw_vs_proto": round(med["raw"] / med["proto"], 2),
+            "entries_rounds": log_rounds,
             "translate_entries_per_s": round(translate_rate),
             "write_batches": writer.stats.batches,
         }
@@ -196,15 +232,15 @@ async def _bench_entries(address: str, n: int, batch: int, tmp: Path) -> dict[st
         await client.close()
 
 
-def _syn_frames(n: int) -> list[bytes]:
+def _syn_frames(n: int, base: int = 0) -> list[bytes]:
     from dysco_proto.frames import build_frame
     from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 
     return [
         build_frame(
             Segment(
-                FiveTuple("10.0.0.1", 1024 + i, "198.18.9.9", 80),
-                1000 + i,
+                FiveTuple("10.0.0.1", 1024 + base + i, "198.18.9.9", 80),
+                1000 + base + i,
                 0,
                 TcpFlags.SYN,
                 options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
@@ -214,6 +250,11 @@ def _syn_frames(n: int) -> list[bytes]:
         )
         for i in range(n)
     ]
+
+
+def _paced(n: int) -> int:
+    """Sessions set up one at a time after the burst (latency without queueing)."""
+    return min(n, 200)
 
 
 def sessions_server(n: int) -> int:
@@ -304,24 +345,222 @@ async def _bench_sessions(n: int, tmp: Path) -> dict[str, Any]:
         _stop(proc)
 
 
+def _sport(frame: bytes) -> int:
+    """TCP source port of an Ethernet/IPv4 frame (no VLAN)."""
+    ihl = (frame[14] & 0x0F) * 4
+    return int.from_bytes(frame[14 + ihl : 16 + ihl], "big")
+
+
+def sessions_tap(ctl_path: str, n: int) -> int:
+    """The device side of ``sessions_per_s`` on the DPDK target, in its own process: a
+    client of the agent's control socket that taps what the agent sends to ports it does
+    not have (the network port, 2). On ``go`` (stdin) it injects ``n`` SYNs as bursts
+    received on host port 1 (``INJECT_BURST``: the agent processes them like received
+    frames, packet-ins to the P4Runtime server) and prints the seconds from the first SYN
+    to the ``n``-th chain SYN leaving port 2; then it sets up ``_paced(n)`` more sessions
+    one at a time (each SYN injected once the previous chain SYN left) and prints one line
+    ``tap <json>``: the ``perf_counter`` time each chain SYN left, by its source port."""
+    import json
+    import threading
+
+    from controller.p4rt.dpdk_ctl import AgentClient
+
+    done = threading.Event()
+    seen: dict[int, float] = {}
+    want = [n]
+
+    def on_tap(port: int, frame: bytes) -> None:
+        if port != 2:
+            return
+        t = time.perf_counter()
+        seen.setdefault(_sport(frame), t)
+        if len(seen) >= want[0]:
+            done.set()
+
+    client = AgentClient(ctl_path, on_tap=on_tap)
+    try:
+        client.tap(True)
+        frames = _syn_frames(n)
+        print("sessions tap ready", flush=True)
+        if sys.stdin.readline().strip() != "go":
+            return 1
+        t0 = time.perf_counter()
+        for i in range(0, n, 256):  # bursts as a port delivers them
+            client.inject_burst(1, frames[i : i + 256])
+        ok = done.wait(120)
+        last = max(seen.values()) if seen else 0.0
+        print(f"sessions done {last - t0 if ok else -1.0}", flush=True)
+        burst = dict(seen)
+        for f in _syn_frames(_paced(n), n) if ok else []:
+            want[0] += 1
+            done.clear()
+            client.inject_burst(1, [f])
+            if not done.wait(10):
+                break
+        paced = {k: v for k, v in seen.items() if k not in burst}
+        print("tap " + json.dumps({"t0": t0, "left": burst, "paced": paced}), flush=True)
+        sys.stdin.readline()
+        return 0 if ok else 1
+    finally:
+        client.close()
+
+
+def _pct(v: list[float], q: float) -> float:
+    s = sorted(v)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else 0.0
+
+
+def _stats_us(v: list[float]) -> dict[str, float]:
+    return {"p50": round(_pct(v, 0.5) * 1e6, 1), "p99": round(_pct(v, 0.99) * 1e6, 1)}
+
+
+class _HopClock:
+    """Per-session timestamps inside the daemon (bench only): the SYN packet-in arriving,
+    the Write RPC carrying its entries (start, end), its packet-out handed to the stream."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.pktin: dict[int, float] = {}
+        self.write: dict[int, tuple[float, float]] = {}
+        self.commit: list[float] = []
+        self.rtt: list[float] = []
+        on_pi = daemon.client.on_packet_in
+
+        def packet_in(msg: Any) -> None:
+            self.pktin.setdefault(_sport(msg.payload), time.perf_counter())
+            on_pi(msg)
+
+        daemon.client.on_packet_in = packet_in
+        writer = daemon.writer
+        execute = writer._execute
+        flush = daemon.flush_store
+
+        async def timed_execute(batch: Any) -> None:
+            t0 = time.perf_counter()
+            await execute(batch)
+            t1 = time.perf_counter()
+            self.rtt.append(t1 - t0)
+            for k in batch.keys:
+                m = getattr(k, "match", None)
+                if m is not None and getattr(k.direction, "name", "") == "OUT":
+                    self.write.setdefault(m.src_port, (t0, t1))
+
+        def timed_flush() -> None:
+            t0 = time.perf_counter()
+            flush()
+            self.commit.append(time.perf_counter() - t0)
+
+        writer._execute = timed_execute
+        daemon.flush_store = timed_flush
+        writer.client._flush = timed_flush
+
+
+def _hops(clock: _HopClock, left: dict[int, float], shadow: dict[Any, Any]) -> dict[str, Any]:
+    # the chain SYN leaves from the port the OUT entry rewrites the host's port to
+    new_port = {
+        k.match.src_port: e.rewrite.src_port
+        for k, e in shadow.items()
+        if k.direction.name == "OUT" and k.match.src_ip == "10.0.0.1"
+    }
+    total, before, rtt, after = [], [], [], []
+    for sport, t_in in clock.pktin.items():
+        t_out = left.get(new_port.get(sport, -1))
+        if t_out is None:
+            continue
+        total.append(t_out - t_in)
+        w = clock.write.get(sport)
+        if w is not None:
+            before.append(w[0] - t_in)
+            rtt.append(w[1] - w[0])
+            after.append(t_out - w[1])
+    return {
+        "setup_latency_us": _stats_us(total),
+        "setup_latency_hops_us": {
+            "pktin_to_write_start": _stats_us(before),
+            "store_commit_and_write_rpc": _stats_us(rtt),
+            "write_done_to_chain_syn_left": _stats_us(after),
+        },
+    }
+
+
+async def _bench_sessions_dpdk(n: int, address: str, ctl: str, tmp: Path) -> dict[str, Any]:
+    import json
+
+    from controller.daemon import Daemon
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.bench", "--sessions-tap", ctl, str(n)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=str(REPO),
+    )
+    daemon = None
+    try:
+        _wait_line(proc, "sessions tap ready", 60)
+        daemon = Daemon(_config(tmp, address, policies=True), management=False)
+        await daemon.start(connect_timeout=30)
+        while daemon.writer.pending:
+            await asyncio.sleep(0.01)
+        clock = _HopClock(daemon)
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
+        dt = float(line.split()[-1])
+        if dt <= 0:
+            raise BenchError("not every session's chain SYN left the device")
+        tap = json.loads((await asyncio.to_thread(_wait_line, proc, "tap ", 30))[4:])
+        left = {int(k): v for k, v in tap["left"].items()}
+        paced = {int(k): v for k, v in tap["paced"].items()}
+        return {
+            "sessions": n,
+            "sessions_per_s": round(n / dt),
+            "sessions_target": "dpdk (agent + P4Runtime server, own processes)",
+            "session_write_batches": daemon.writer.stats.batches,
+            "session_max_batch": daemon.writer.stats.max_batch_seen,
+            **_hops(clock, left, daemon.shadow),
+            "store_commit_us": _stats_us(clock.commit),
+            "store_commits": len(clock.commit),
+            "paced": {"sessions": len(paced), **_hops(clock, paced, daemon.shadow)},
+        }
+    finally:
+        if daemon is not None:
+            await daemon.stop()
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+        _stop(proc)
+
+
 def run_bench(
     entries: int = 50_000,
     batch: int = 1000,
     sessions: int = 2000,
     target: str = "auto",
     server: str | None = None,
+    rounds: int = 3,
 ) -> dict[str, Any]:
-    """Run both measurements; returns the JSON-able result."""
+    """Run both measurements; returns the JSON-able result. ``rounds``: interleaved rounds
+    per arm of the measurements that compare two arms."""
     tgt = "external" if server else _pick_target(target)
     out: dict[str, Any] = {"target": tgt, "cpu_count": os.cpu_count()}
+    with contextlib.suppress(OSError):
+        out["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    rounds = max(1, rounds)
     with tempfile.TemporaryDirectory(prefix="dysco-bench-") as d:
         tmp = Path(d)
         if server:
-            out.update(asyncio.run(_bench_entries(server, entries, batch, tmp)))
-        else:
-            with _server(tgt, max(entries, 1024)) as address:
-                out.update(asyncio.run(_bench_entries(address, entries, batch, tmp)))
-        if sessions > 0:
+            out.update(asyncio.run(_bench_entries(server, entries, batch, tmp, rounds)))
+        elif entries > 0:
+            cap = max(entries * rounds * len(ENCODINGS), 1024)
+            with _server(tgt, cap) as (address, _ctl):
+                out.update(asyncio.run(_bench_entries(address, entries, batch, tmp, rounds)))
+        if sessions > 0 and tgt == "dpdk":
+            with _server("dpdk", max(4 * sessions, 1024)) as (address, ctl):
+                out.update(asyncio.run(_bench_sessions_dpdk(sessions, address, ctl, tmp)))
+        elif sessions > 0:
             out.update(asyncio.run(_bench_sessions(sessions, tmp)))
     return out
 
@@ -329,5 +568,7 @@ def run_bench(
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--sessions-server":
         sys.exit(sessions_server(int(sys.argv[2])))
+    if len(sys.argv) == 4 and sys.argv[1] == "--sessions-tap":
+        sys.exit(sessions_tap(sys.argv[2], int(sys.argv[3])))
     print("usage: python -m controller.bench --sessions-server N (dysco bench controller)")
     sys.exit(2)

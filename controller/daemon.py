@@ -376,20 +376,20 @@ class Daemon:
         for a in actions:
             if isinstance(a, InstallEntry):
                 # encode first: an entry the pipeline cannot hold never enters the shadow
-                update = tr.entry_update(p4r.Update.INSERT, a.entry)
+                update = tr.entry_update_raw(p4r.Update.INSERT, a.entry)  # bytes: unparsed
                 self._shadow_set(a.entry)
                 self.last_hit[a.entry.key] = time.monotonic()
                 self._forget_foreign(a.entry.key)
                 w.write(update, a.entry.key)
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, ModifyEntry):
-                update = tr.entry_update(p4r.Update.MODIFY, a.entry)
+                update = tr.entry_update_raw(p4r.Update.MODIFY, a.entry)
                 self._shadow_set(a.entry)
                 w.write(update, a.entry.key)
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, RemoveEntry):
                 self._shadow_del(a.key)
-                w.write(tr.delete_update(a.key), a.key)
+                w.write(tr.delete_update_raw(a.key), a.key)
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, SendPacket):
                 msg = tr.packet_out(a.segment, a.toward, a.host)
@@ -1282,7 +1282,7 @@ class _Durable:
         self._client = client
         self._flush = flush
 
-    async def write(self, updates: list[p4r.Update], timeout: float = 30.0) -> None:
+    async def write(self, updates: list[p4r.Update | bytes], timeout: float = 30.0) -> None:
         self._flush()
         await self._client.write(updates, timeout=timeout)
 

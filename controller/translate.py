@@ -364,6 +364,14 @@ class Translator:
             return self.entry_update_contract(kind, e)
         return p4r.Update.FromString(raw)
 
+    def entry_update_raw(self, kind: int, e: MappingEntry) -> bytes:
+        """:meth:`entry_update` serialized, without building the message: what the writer
+        and the client pass on as is (``P4RuntimeClient.write`` takes ``bytes`` updates)."""
+        raw = self.fast.update(kind, e)
+        if raw is None:
+            return self.entry_update_contract(kind, e).SerializeToString()
+        return raw
+
     def entry_update_contract(self, kind: int, e: MappingEntry) -> p4r.Update:
         """:meth:`entry_update` through ``pipeline.entry_to_table`` (the reference path)."""
         te = self.p4_entry(pl.entry_to_table(e, self.agent_id))
@@ -372,6 +380,10 @@ class Translator:
     def delete_update(self, key: EntryKey) -> p4r.Update:
         """A DELETE of the session entry with ``key``."""
         return p4r.Update.FromString(self.fast.delete(key))
+
+    def delete_update_raw(self, key: EntryKey) -> bytes:
+        """:meth:`delete_update` serialized."""
+        return self.fast.delete(key)
 
     def delete_update_contract(self, key: EntryKey) -> p4r.Update:
         """:meth:`delete_update` through the contract's table entry (the reference path)."""

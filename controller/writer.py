@@ -49,7 +49,7 @@ class WriterStats:
 @dataclass
 class _Batch:
     seq: int
-    updates: list[p4r.Update] = field(default_factory=list)
+    updates: list[p4r.Update | bytes] = field(default_factory=list)
     keys: set[Hashable] = field(default_factory=set)
     done: asyncio.Future[None] | None = None
 
@@ -99,8 +99,9 @@ class OrderedWriter:
 
     # -- submission -------------------------------------------------------------------------
 
-    def write(self, update: p4r.Update, key: Hashable) -> None:
-        """Queue one update; ``key`` identifies the entry (for conflict detection)."""
+    def write(self, update: p4r.Update | bytes, key: Hashable) -> None:
+        """Queue one update (a message, or its serialization: passed on unparsed); ``key``
+        identifies the entry (for conflict detection)."""
         b = self._open
         if (
             b is None
@@ -203,11 +204,14 @@ class OrderedWriter:
                         self._count("GAVE_UP", u)
                     return
 
-    def _repair(self, updates: list[p4r.Update], err: WriteError) -> list[p4r.Update]:
-        retry: list[p4r.Update] = []
-        for u, ue in zip(updates, err.errors, strict=False):
+    def _repair(
+        self, updates: list[p4r.Update | bytes], err: WriteError
+    ) -> list[p4r.Update | bytes]:
+        retry: list[p4r.Update | bytes] = []
+        for raw, ue in zip(updates, err.errors, strict=False):
             if ue is None:
                 continue
+            u = p4r.Update.FromString(raw) if isinstance(raw, bytes) else raw
             code = ue.code
             if code == "ALREADY_EXISTS" and u.type == p4r.Update.INSERT:
                 retry.append(p4r.Update(type=p4r.Update.MODIFY, entity=u.entity))
@@ -221,9 +225,10 @@ class OrderedWriter:
                 self._count(code, u, ue.message)
         return retry
 
-    def _count(self, code: str, update: p4r.Update, message: str = "") -> None:
+    def _count(self, code: str, update: p4r.Update | bytes, message: str = "") -> None:
         self.stats.errors += 1
         self.stats.error_codes[code] = self.stats.error_codes.get(code, 0) + 1
         log.warning("write failed: %s %s", code, message)
         if self.on_error is not None:
-            self.on_error(code, update)
+            u = p4r.Update.FromString(update) if isinstance(update, bytes) else update
+            self.on_error(code, u)

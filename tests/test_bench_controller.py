@@ -6,12 +6,37 @@ from __future__ import annotations
 
 from controller.bench import run_bench
 
+from .dpdk_support import require_agent
+
 
 def test_bench_controller_small_run() -> None:
-    out = run_bench(entries=300, batch=100, sessions=30, target="refmodel")
+    out = run_bench(entries=300, batch=100, sessions=30, target="refmodel", rounds=1)
     assert out["target"] == "refmodel"
-    assert out["entries"] == 300 and out["write_batches"] == 3
-    assert out["entries_per_s"] > 0 and out["translate_entries_per_s"] > 0
+    # one round per encoding (proto, raw), three batches each
+    assert out["entries"] == 300 and out["write_batches"] == 6
+    assert [r["encoding"] for r in out["entries_rounds"]] == ["proto", "raw"]
+    assert out["entries_per_s"] > 0 and out["entries_per_s_proto"] > 0
+    assert out["translate_entries_per_s"] > 0
     assert out["sessions"] == 30 and out["sessions_per_s"] > 0
     assert out["sessions_target"] == "refmodel (own process)"
     assert out["session_write_batches"] >= 1
+
+
+def test_bench_controller_sessions_on_dpdk_agent() -> None:
+    """Sessions through the real DPDK agent: SYNs injected as a received burst on the host
+    port, every chain SYN seen leaving the network port (the agent's tap), latencies per hop."""
+    require_agent()
+    out = run_bench(entries=200, batch=100, sessions=40, target="dpdk", rounds=1)
+    assert out["target"] == "dpdk"
+    assert out["sessions_target"].startswith("dpdk")
+    assert out["sessions"] == 40 and out["sessions_per_s"] > 0
+    lat = out["setup_latency_us"]
+    assert 0 < lat["p50"] <= lat["p99"]
+    hops = out["setup_latency_hops_us"]
+    assert set(hops) == {
+        "pktin_to_write_start",
+        "store_commit_and_write_rpc",
+        "write_done_to_chain_syn_left",
+    }
+    assert all(0 < h["p50"] <= h["p99"] for h in hops.values())
+    assert out["paced"]["sessions"] > 0 and out["paced"]["setup_latency_us"]["p50"] > 0

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc import aio
@@ -177,6 +178,7 @@ class P4RuntimeClient:
         self._regain: asyncio.Task[None] | None = None
         self.channel: aio.Channel | None = None
         self.stub: p4r_grpc.P4RuntimeStub | None = None
+        self._write_raw: Any = None  # Write taking a serialized request (bytes updates)
         self._stream: aio.StreamStreamCall | None = None
         self._stream_lock = asyncio.Lock()
         self._connected = asyncio.Event()
@@ -200,6 +202,7 @@ class P4RuntimeClient:
         then keep the session up in the background."""
         self.channel = self._channel()
         self.stub = p4r_grpc.P4RuntimeStub(self.channel)  # type: ignore[no-untyped-call]
+        self._write_raw = None
         try:
             await asyncio.wait_for(self._connect_once(), timeout)
         except (TimeoutError, grpc.RpcError, P4RuntimeError) as e:
@@ -438,7 +441,7 @@ class P4RuntimeClient:
         """An ``Update`` of ``kind`` (``p4r.Update.INSERT``/``MODIFY``/``DELETE``)."""
         return p4r.Update(type=kind, entity=p4r.Entity(table_entry=entry))  # type: ignore[arg-type]
 
-    async def write(self, updates: list[p4r.Update], timeout: float = 30.0) -> None:
+    async def write(self, updates: Sequence[p4r.Update | bytes], timeout: float = 30.0) -> None:
         """Write one batch (CONTINUE_ON_ERROR). Raises :class:`WriteError` with per-update
         errors, or :class:`DeviceUnavailable` when the device cannot be reached."""
         if not updates:
@@ -447,7 +450,9 @@ class P4RuntimeClient:
         if err is not None:
             raise err
 
-    async def _write_find(self, updates: list[p4r.Update], timeout: float) -> WriteError | None:
+    async def _write_find(
+        self, updates: Sequence[p4r.Update | bytes], timeout: float
+    ) -> WriteError | None:
         """Write; when the server did not say which updates of a failed batch failed (too
         many to report), re-send the batch in halves until it does. The outcome of a re-sent
         update is that of the retry: an INSERT the first attempt applied reports
@@ -474,16 +479,36 @@ class P4RuntimeClient:
                 )
         return _write_error(errors, code)
 
-    async def _write_once(self, updates: list[p4r.Update], timeout: float) -> None:
-        if self.stub is None:
+    async def _write_once(self, updates: Sequence[p4r.Update | bytes], timeout: float) -> None:
+        if self.stub is None or self.channel is None:
             raise DeviceUnavailable("not connected", "UNAVAILABLE")
-        req = p4r.WriteRequest(
-            device_id=self.device_id,
-            election_id=self._eid,
-            updates=updates,
-            atomicity=p4r.WriteRequest.CONTINUE_ON_ERROR,
-        )
         try:
+            if any(isinstance(u, bytes) for u in updates):
+                # serialized updates (Translator.entry_update_raw): the request is their
+                # concatenation behind its header, never parsed and re-serialized here
+                head = p4r.WriteRequest(
+                    device_id=self.device_id,
+                    election_id=self._eid,
+                    atomicity=p4r.WriteRequest.CONTINUE_ON_ERROR,
+                ).SerializeToString()
+                parts = [head]
+                for u in updates:
+                    b = u if isinstance(u, bytes) else u.SerializeToString()
+                    parts.append(b"\x22" + _varint(len(b)) + b)
+                if self._write_raw is None:
+                    self._write_raw = self.channel.unary_unary(
+                        "/p4.v1.P4Runtime/Write",
+                        request_serializer=None,
+                        response_deserializer=p4r.WriteResponse.FromString,
+                    )
+                await self._write_raw(b"".join(parts), timeout=timeout)
+                return
+            req = p4r.WriteRequest(
+                device_id=self.device_id,
+                election_id=self._eid,
+                updates=[u for u in updates if not isinstance(u, bytes)],
+                atomicity=p4r.WriteRequest.CONTINUE_ON_ERROR,
+            )
             await self.stub.Write(req, timeout=timeout)
         except grpc.RpcError as e:
             code = e.code() if hasattr(e, "code") else None
@@ -551,6 +576,15 @@ class P4RuntimeClient:
                 except (grpc.RpcError, asyncio.InvalidStateError) as e:
                     raise DeviceUnavailable(f"packet-out failed: {_describe(e)}") from e
                 self.packet_outs += 1
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _code(e: BaseException) -> str:

@@ -52,6 +52,9 @@ class T(enum.IntEnum):
     SCHEMA = 16
     WRITE_PB = 17
     PKTIN_SUB = 18
+    INJECT_BURST = 19
+    TAP_SUB = 20
+    TAP = 21
 
 
 FLAG_MORE = 1
@@ -238,10 +241,12 @@ class AgentClient:
         path: str,
         *,
         on_packet_in: Callable[[bytes], None] | None = None,
+        on_tap: Callable[[int, bytes], None] | None = None,
         connect_timeout: float = 10.0,
     ) -> None:
         self.path = path
         self.on_packet_in = on_packet_in
+        self.on_tap = on_tap
         deadline = time.monotonic() + connect_timeout
         while True:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -295,6 +300,14 @@ class AgentClient:
                         cb(msg[HDR.size :])
                     except Exception:  # a callback must not kill the reader
                         log.exception("packet-in callback")
+                continue
+            if typ == T.TAP:
+                tap = self.on_tap
+                if tap is not None and len(msg) >= HDR.size + 4:
+                    try:
+                        tap(struct.unpack_from("<H", msg, HDR.size)[0], msg[HDR.size + 4 :])
+                    except Exception:
+                        log.exception("tap callback")
                 continue
             with self._cv:
                 self._replies.setdefault(seq, []).append((flags, msg[HDR.size :]))
@@ -441,6 +454,34 @@ class AgentClient:
         the packet-in callback); returns ``[]``."""
         body = struct.pack("<HH", port, 1 if live else 0) + frame
         return self._outputs(self._request(T.INJECT, body)[0])
+
+    def inject_burst(self, port: int, frames: list[bytes]) -> int:
+        """Frames processed by the agent as one burst received on ``port`` (outputs to the
+        ports or the tap, packet-ins to the packet-in subscriber); returns how many it took.
+        Sent in messages of at most ``max_msg`` bytes and 65,535 frames."""
+        taken = 0
+        i = 0
+        while i < len(frames):
+            parts: list[bytes] = []
+            size = 4
+            while i < len(frames) and len(parts) < 0xFFFF:
+                f = frames[i]
+                if not 0 < len(f) <= 0xFFFF:
+                    raise ValueError(f"frame {i}: length {len(f)} out of range")
+                if parts and size + 2 + len(f) > self.max_msg - 64:
+                    break
+                parts.append(struct.pack("<H", len(f)) + f)
+                size += 2 + len(f)
+                i += 1
+            body = struct.pack("<HH", port, len(parts)) + b"".join(parts)
+            r = self._request(T.INJECT_BURST, body)[0]
+            taken += struct.unpack_from("<I", r)[0]
+        return taken
+
+    def tap(self, on: bool) -> None:
+        """Frames the agent sends to ports it does not have go to this client's ``on_tap``
+        callback (port, frame) instead of being dropped."""
+        self._request(T.TAP_SUB, bytes([1 if on else 0]))
 
     def packet_out(
         self, header: bytes, frame: bytes = b"", *, sync: bool = False

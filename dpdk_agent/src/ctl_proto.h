@@ -38,6 +38,14 @@ enum ctl_type {
 	CTL_SCHEMA = 16,     /* P4Info id -> agent code map (pbwrite.c) -> i32 */
 	CTL_WRITE_PB = 17,   /* serialized p4.v1.WriteRequest -> u32 n, n * i32 (google.rpc codes) */
 	CTL_PKTIN_SUB = 18,  /* the sender receives the packet-ins (default: the oldest client) */
+	CTL_INJECT_BURST = 19, /* u16 in_port, u16 count, count * (u16 len, frame): frames
+				* processed as one received burst on in_port (outputs to the
+				* ports, packet-ins to the socket, as for INJECT live)
+				* -> reply: u32 frames accepted */
+	CTL_TAP_SUB = 20,    /* u8 on: frames sent to a port the agent does not have (port >=
+			      * n_ports) go to the sender as CTL_TAP instead of being dropped
+			      * -> reply i32 */
+	CTL_TAP = 21,        /* agent -> tap client (seq 0): u16 port, u16 pad, frame */
 };
 
 #define CTL_FLAG_MORE 0x1 /* READ: more replies follow */

@@ -57,6 +57,7 @@ struct agent {
 	int n_cfds;
 	int capture_fd;
 	int pktin_fd;           /* subscribed packet-in receiver, -1: the oldest client */
+	int tap_fd;             /* CTL_TAP_SUB client: outputs to absent ports, -1: none */
 	char ctl_path[108];
 	/* tx buffering */
 	struct rte_mbuf *txq[MAX_PORTS][MAX_BURST * 4];
@@ -125,12 +126,39 @@ static void flush_port(uint16_t port)
 	A.ntx[port] = 0;
 }
 
+/* A frame sent to a port the agent does not have, to the tap client (benchmarks, tests). */
+static void tap_send(uint16_t port, const uint8_t *data, uint32_t len)
+{
+	static uint8_t buf[sizeof(struct ctl_hdr) + 4 + PIPE_MAX_FRAME];
+	struct ctl_hdr *h = (struct ctl_hdr *)buf;
+	if (len > PIPE_MAX_FRAME) {
+		A.st.drop++;
+		return;
+	}
+	h->len = (uint32_t)(sizeof(*h) + 4 + len);
+	h->type = CTL_TAP;
+	h->flags = 0;
+	h->seq = 0;
+	memcpy(buf + sizeof(*h), &port, 2);
+	memset(buf + sizeof(*h) + 2, 0, 2);
+	memcpy(buf + sizeof(*h) + 4, data, len);
+	if (send(A.tap_fd, buf, h->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		A.st.drop++;
+	else
+		A.st.tx++;
+}
+
 static void sink_tx(void *ctx, struct rte_mbuf *m, uint16_t port)
 {
 	(void)ctx;
 	if (A.capturing || (A.capture && port >= A.n_ports)) {
 		cap_append(0, port, NULL, 0, rte_pktmbuf_mtod(m, uint8_t *),
 			   rte_pktmbuf_data_len(m));
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (port >= A.n_ports && A.tap_fd >= 0) {
+		tap_send(port, rte_pktmbuf_mtod(m, const uint8_t *), rte_pktmbuf_data_len(m));
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -380,6 +408,56 @@ static void handle_msg(const uint8_t *msg, uint32_t len)
 		}
 		break;
 	}
+	case CTL_INJECT_BURST: {
+		/* u16 port, u16 count, count * (u16 len, frame); processed like a received burst */
+		uint16_t port, count, flen;
+		uint32_t off = 4, ok = 0;
+		struct rte_mbuf *bufs[MAX_BURST];
+		uint16_t nb = 0;
+		if (blen < 4)
+			break;
+		memcpy(&port, body, 2);
+		memcpy(&count, body + 2, 2);
+		for (uint16_t i = 0; i < count; i++) {
+			struct rte_mbuf *m;
+			uint8_t *d;
+			if (off + 2 > blen)
+				break;
+			memcpy(&flen, body + off, 2);
+			off += 2;
+			if (flen == 0 || flen > PIPE_MAX_FRAME || off + flen > blen)
+				break;
+			m = rte_pktmbuf_alloc(A.mp);
+			d = m ? (uint8_t *)rte_pktmbuf_append(m, flen) : NULL;
+			if (!d) {
+				if (m)
+					rte_pktmbuf_free(m);
+				A.st.drop++;
+				off += flen;
+				continue;
+			}
+			memcpy(d, body + off, flen);
+			off += flen;
+			bufs[nb++] = m;
+			ok++;
+			if (nb == MAX_BURST) {
+				pipe_process_burst(A.pipe, bufs, nb, port, now_ms());
+				nb = 0;
+			}
+		}
+		if (nb)
+			pipe_process_burst(A.pipe, bufs, nb, port, now_ms());
+		A.st.rx += ok;
+		for (uint16_t q = 0; q < A.n_ports; q++)
+			if (A.ntx[q])
+				flush_port(q);
+		reply_send(CTL_INJECT_BURST, 0, h->seq, &ok, 4);
+		break;
+	}
+	case CTL_TAP_SUB:
+		A.tap_fd = blen >= 1 && body[0] ? A.cfd : -1;
+		reply_status(CTL_TAP_SUB, h->seq, CTL_OK);
+		break;
 	case CTL_REG_READ: {
 		uint32_t slot, n = 0, lo, hi, i;
 		struct ctl_regs r;
@@ -457,6 +535,8 @@ static void ctl_drop(int i)
 {
 	if (A.cfds[i] == A.pktin_fd)
 		A.pktin_fd = -1;
+	if (A.cfds[i] == A.tap_fd)
+		A.tap_fd = -1;
 	if (A.cfds[i] == A.capture_fd) {
 		A.capture = 0;
 		A.capture_fd = -1;
@@ -800,6 +880,7 @@ int main(int argc, char **argv)
 	A.cfd = -1;
 	A.capture_fd = -1;
 	A.pktin_fd = -1;
+	A.tap_fd = -1;
 	A.lfd = ctl_listen(A.ctl_path);
 	if (A.lfd < 0) {
 		fprintf(stderr, "dysco-agent: cannot listen on %s: %s\n", A.ctl_path,
