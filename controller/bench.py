@@ -351,15 +351,16 @@ def _sport(frame: bytes) -> int:
     return int.from_bytes(frame[14 + ihl : 16 + ihl], "big")
 
 
-def sessions_tap(ctl_path: str, n: int) -> int:
+def sessions_tap(ctl_path: str) -> int:
     """The device side of ``sessions_per_s`` on the DPDK target, in its own process: a
     client of the agent's control socket that taps what the agent sends to ports it does
-    not have (the network port, 2). On ``go`` (stdin) it injects ``n`` SYNs as bursts
-    received on host port 1 (``INJECT_BURST``: the agent processes them like received
-    frames, packet-ins to the P4Runtime server) and prints the seconds from the first SYN
-    to the ``n``-th chain SYN leaving port 2; then it sets up ``_paced(n)`` more sessions
-    one at a time (each SYN injected once the previous chain SYN left) and prints one line
-    ``tap <json>``: the ``perf_counter`` time each chain SYN left, by its source port."""
+    not have (the network port, 2). For each line ``go BASE N PACED`` (stdin) it injects
+    ``N`` SYNs (source ports from ``1024 + BASE``) as bursts received on host port 1
+    (``INJECT_BURST``: the agent processes them like received frames, packet-ins to the
+    P4Runtime server) and prints the seconds from the first SYN to the ``N``-th chain SYN
+    leaving port 2; then it sets up ``PACED`` more sessions one at a time (each SYN injected
+    once the previous chain SYN left) and prints one line ``tap <json>``: the
+    ``perf_counter`` time each chain SYN left, by its source port."""
     import json
     import threading
 
@@ -367,7 +368,7 @@ def sessions_tap(ctl_path: str, n: int) -> int:
 
     done = threading.Event()
     seen: dict[int, float] = {}
-    want = [n]
+    want = [0]
 
     def on_tap(port: int, frame: bytes) -> None:
         if port != 2:
@@ -380,27 +381,31 @@ def sessions_tap(ctl_path: str, n: int) -> int:
     client = AgentClient(ctl_path, on_tap=on_tap)
     try:
         client.tap(True)
-        frames = _syn_frames(n)
         print("sessions tap ready", flush=True)
-        if sys.stdin.readline().strip() != "go":
-            return 1
-        t0 = time.perf_counter()
-        for i in range(0, n, 256):  # bursts as a port delivers them
-            client.inject_burst(1, frames[i : i + 256])
-        ok = done.wait(120)
-        last = max(seen.values()) if seen else 0.0
-        print(f"sessions done {last - t0 if ok else -1.0}", flush=True)
-        burst = dict(seen)
-        for f in _syn_frames(_paced(n), n) if ok else []:
-            want[0] += 1
+        while True:
+            cmd = sys.stdin.readline().split()
+            if len(cmd) != 4 or cmd[0] != "go":
+                return 0
+            base, n, n_paced = (int(x) for x in cmd[1:])
+            frames = _syn_frames(n, base)
+            seen.clear()
+            want[0] = n
             done.clear()
-            client.inject_burst(1, [f])
-            if not done.wait(10):
-                break
-        paced = {k: v for k, v in seen.items() if k not in burst}
-        print("tap " + json.dumps({"t0": t0, "left": burst, "paced": paced}), flush=True)
-        sys.stdin.readline()
-        return 0 if ok else 1
+            t0 = time.perf_counter()
+            for i in range(0, n, 256):  # bursts as a port delivers them
+                client.inject_burst(1, frames[i : i + 256])
+            ok = done.wait(120)
+            last = max(seen.values()) if seen else 0.0
+            print(f"sessions done {last - t0 if ok else -1.0}", flush=True)
+            burst = dict(seen)
+            for f in _syn_frames(n_paced, base + n) if ok else []:
+                want[0] += 1
+                done.clear()
+                client.inject_burst(1, [f])
+                if not done.wait(10):
+                    break
+            paced = {k: v for k, v in seen.items() if k not in burst}
+            print("tap " + json.dumps({"t0": t0, "left": burst, "paced": paced}), flush=True)
     finally:
         client.close()
 
@@ -482,13 +487,40 @@ def _hops(clock: _HopClock, left: dict[int, float], shadow: dict[Any, Any]) -> d
     }
 
 
-async def _bench_sessions_dpdk(n: int, address: str, ctl: str, tmp: Path) -> dict[str, Any]:
-    import json
+SESSION_ARMS = ("before", "after")
+"""Arms of ``sessions_per_s`` on the DPDK target (the same daemon, switched between rounds):
+``after`` is the daemon as it is; ``before`` undoes the levers measured against it (a send
+flushes the state store even when a Write's flush already committed its state; the idle
+scan's read-back every ``timers.idle_scan`` whatever it costs)."""
 
+
+def _set_arm(daemon: Any, arm: str) -> None:
+    import controller.daemon as dmod
+
+    if arm == "before":
+        daemon._flush_for = lambda need: daemon.flush_store()
+        dmod.IDLE_SCAN_COST_FACTOR = 0.0
+    else:
+        daemon.__dict__.pop("_flush_for", None)
+        dmod.IDLE_SCAN_COST_FACTOR = _IDLE_FACTOR
+
+
+_IDLE_FACTOR = 20.0
+
+
+async def _bench_sessions_dpdk(
+    n: int, address: str, ctl: str, tmp: Path, rounds: int = 1
+) -> dict[str, Any]:
+    import json
+    import statistics
+
+    import controller.daemon as dmod
     from controller.daemon import Daemon
 
+    global _IDLE_FACTOR
+    _IDLE_FACTOR = dmod.IDLE_SCAN_COST_FACTOR
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.bench", "--sessions-tap", ctl, str(n)],
+        [sys.executable, "-m", "controller.bench", "--sessions-tap", ctl],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -504,28 +536,53 @@ async def _bench_sessions_dpdk(n: int, address: str, ctl: str, tmp: Path) -> dic
             await asyncio.sleep(0.01)
         clock = _HopClock(daemon)
         assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
-        dt = float(line.split()[-1])
-        if dt <= 0:
-            raise BenchError("not every session's chain SYN left the device")
-        tap = json.loads((await asyncio.to_thread(_wait_line, proc, "tap ", 30))[4:])
-        left = {int(k): v for k, v in tap["left"].items()}
-        paced = {int(k): v for k, v in tap["paced"].items()}
+        base = 0
+        rates: dict[str, list[float]] = {a: [] for a in SESSION_ARMS}
+        lefts: dict[str, dict[int, float]] = {a: {} for a in SESSION_ARMS}
+        paceds: dict[str, dict[int, float]] = {a: {} for a in SESSION_ARMS}
+        commits: dict[str, list[float]] = {a: [] for a in SESSION_ARMS}
+        log_rounds: list[dict[str, Any]] = []
+        n_paced = _paced(n)
+        for r in range(rounds):
+            for arm in SESSION_ARMS if r % 2 == 0 else SESSION_ARMS[::-1]:
+                _set_arm(daemon, arm)
+                clock.commit = commits[arm]
+                proc.stdin.write(f"go {base} {n} {n_paced}\n")
+                proc.stdin.flush()
+                base += n + n_paced
+                line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
+                dt = float(line.split()[-1])
+                if dt <= 0:
+                    raise BenchError("not every session's chain SYN left the device")
+                tap = json.loads((await asyncio.to_thread(_wait_line, proc, "tap ", 60))[4:])
+                left = {int(k): v for k, v in tap["left"].items()}
+                lefts[arm].update(left)
+                paceds[arm].update({int(k): v for k, v in tap["paced"].items()})
+                rates[arm].append(n / dt)
+                rl = _hops(clock, left, daemon.shadow)["setup_latency_us"]
+                log_rounds.append({"round": r, "arm": arm, "sessions_per_s": round(n / dt), **rl})
+        _set_arm(daemon, "after")
+        med = {a: statistics.median(v) for a, v in rates.items()}
         return {
             "sessions": n,
-            "sessions_per_s": round(n / dt),
+            "sessions_per_s": round(med["after"]),
+            "sessions_per_s_before": round(med["before"]),
+            "sessions_after_vs_before": round(med["after"] / med["before"], 2),
+            "sessions_rounds": log_rounds,
             "sessions_target": "dpdk (agent + P4Runtime server, own processes)",
             "session_write_batches": daemon.writer.stats.batches,
             "session_max_batch": daemon.writer.stats.max_batch_seen,
-            **_hops(clock, left, daemon.shadow),
-            "store_commit_us": _stats_us(clock.commit),
-            "store_commits": len(clock.commit),
-            "paced": {"sessions": len(paced), **_hops(clock, paced, daemon.shadow)},
+            **_hops(clock, lefts["after"], daemon.shadow),
+            "store_commit_us": _stats_us(commits["after"]),
+            "store_commits": {a: len(v) for a, v in commits.items()},
+            "paced": {
+                "sessions": len(paceds["after"]),
+                **_hops(clock, paceds["after"], daemon.shadow),
+            },
         }
     finally:
         if daemon is not None:
+            _set_arm(daemon, "after")
             await daemon.stop()
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
@@ -558,8 +615,9 @@ def run_bench(
             with _server(tgt, cap) as (address, _ctl):
                 out.update(asyncio.run(_bench_entries(address, entries, batch, tmp, rounds)))
         if sessions > 0 and tgt == "dpdk":
-            with _server("dpdk", max(4 * sessions, 1024)) as (address, ctl):
-                out.update(asyncio.run(_bench_sessions_dpdk(sessions, address, ctl, tmp)))
+            cap = max(2 * (sessions + _paced(sessions)) * rounds * len(SESSION_ARMS), 1024)
+            with _server("dpdk", cap) as (address, ctl):
+                out.update(asyncio.run(_bench_sessions_dpdk(sessions, address, ctl, tmp, rounds)))
         elif sessions > 0:
             out.update(asyncio.run(_bench_sessions(sessions, tmp)))
     return out
@@ -568,7 +626,7 @@ def run_bench(
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--sessions-server":
         sys.exit(sessions_server(int(sys.argv[2])))
-    if len(sys.argv) == 4 and sys.argv[1] == "--sessions-tap":
-        sys.exit(sessions_tap(sys.argv[2], int(sys.argv[3])))
+    if len(sys.argv) == 3 and sys.argv[1] == "--sessions-tap":
+        sys.exit(sessions_tap(sys.argv[2]))
     print("usage: python -m controller.bench --sessions-server N (dysco bench controller)")
     sys.exit(2)

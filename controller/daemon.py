@@ -84,6 +84,10 @@ log = logging.getLogger(__name__)
 #: the protocol trace: every event and the actions it produced (``--log-level debug``)
 trace = logging.getLogger("controller.trace")
 
+IDLE_SCAN_COST_FACTOR = 20.0
+"""The idle scan and the reconciler wait at least this many times their previous read-back's
+duration (a full-table read costs about as much as the entries it reads)."""
+
 
 @dataclass
 class Counters:
@@ -210,13 +214,18 @@ class Daemon:
         self._store_failed = False
         # noted by persist(), committed by flush_store() before anything leaves the process
         self._unsaved = False
+        # notes taken (persist) and the last one committed: a send carries the count at its
+        # emission and flushes only if that is not committed yet (a send deferred behind a
+        # Write finds its state committed by that Write's flush)
+        self._noted = 0
+        self._committed = 0
         self._dirty_hops: set[int] = set()
         self._dirty_pairs: set[tuple[str, str]] = set()
         self._dirty_entries: dict[EntryKey, MappingEntry | None] = {}
         self._pending_replay: dict[str, tuple[int, int]] = {}
         self._restored_actions: list[Action] | None = None
         self._restored_entries: dict[EntryKey, MappingEntry] = {}
-        self._q: asyncio.Queue[p4r.StreamMessageRequest] | None = None
+        self._q: asyncio.Queue[tuple[int, p4r.StreamMessageRequest]] | None = None
 
     def _lookup_entry(self, key: EntryKey) -> MappingEntry | None:
         """The entry with ``key`` as this controller believes the device holds it."""
@@ -247,6 +256,7 @@ class Daemon:
                 close_timeout=c.timers["close_timeout"],
                 pending_timeout=c.timers["pending_timeout"],
                 anchor_timeout=c.timers["anchor_timeout"],
+                hold_timeout=c.timers["hold_timeout"],
                 done_linger=c.timers["done_linger"],
                 max_backoff=c.timers["max_backoff"],
                 # register slots wrap within what the pipeline has (slot 0 is never used)
@@ -372,6 +382,7 @@ class Daemon:
         w = self.writer
         w.begin_scope()
         tr = self.translator
+        need = self._noted  # the state these sends follow
         dev = self.config.device.name
         for a in actions:
             if isinstance(a, InstallEntry):
@@ -394,13 +405,13 @@ class Daemon:
             elif isinstance(a, SendPacket):
                 msg = tr.packet_out(a.segment, a.toward, a.host)
                 self.counters.packet_outs += 1
-                w.send(lambda m=msg: self._stream_send(m))  # type: ignore[misc]
+                w.send(lambda m=msg: self._stream_send(m, need))  # type: ignore[misc]
             elif isinstance(a, Probe):
                 msg = tr.probe_out(a)
                 self.counters.probes += 1
-                w.send(lambda m=msg: self._stream_send(m))  # type: ignore[misc]
+                w.send(lambda m=msg: self._stream_send(m, need))  # type: ignore[misc]
             elif isinstance(a, SendControl):
-                w.send(lambda a=a: self._control_send(a))  # type: ignore[misc]
+                w.send(lambda a=a: self._control_send(a, need))  # type: ignore[misc]
             elif isinstance(a, StartTimer):
                 old = self._timers.pop(a.timer_id, None)
                 if old is not None:
@@ -415,12 +426,13 @@ class Daemon:
             elif isinstance(a, Observe):
                 self._observe(a.kind, a.fields)
 
-    def _stream_send(self, msg: p4r.StreamMessageRequest) -> None:
-        self._sendq.put_nowait(msg)
+    def _stream_send(self, msg: p4r.StreamMessageRequest, need: int | None = None) -> None:
+        """Queue a packet-out; ``need``: the notes it follows (default: all so far)."""
+        self._sendq.put_nowait((self._noted if need is None else need, msg))
         self.metrics.packet_outs.labels(self.config.device.name).inc()
 
     @property
-    def _sendq(self) -> asyncio.Queue[p4r.StreamMessageRequest]:
+    def _sendq(self) -> asyncio.Queue[tuple[int, p4r.StreamMessageRequest]]:
         q = self._q
         if q is None:
             q = self._q = asyncio.Queue()
@@ -430,18 +442,19 @@ class Daemon:
     async def _stream_sender(self) -> None:
         q = self._sendq
         while True:
-            msgs = [await q.get()]
-            while not q.empty() and len(msgs) < 256:
-                msgs.append(q.get_nowait())
-            self.flush_store()  # a packet-out follows its state
+            items = [await q.get()]
+            while not q.empty() and len(items) < 256:
+                items.append(q.get_nowait())
+            self._flush_for(max(n for n, _m in items))  # a packet-out follows its state
             try:
-                await self.client.send_packets(msgs)
+                await self.client.send_packets([m for _n, m in items])
             except Exception as e:
                 self.metrics.errors.labels(self.config.device.name, "packet_out").inc()
                 log.warning("packet-out failed: %s", e)
 
-    def _control_send(self, a: SendControl) -> None:
-        self.flush_store()  # what the message tells a peer is persisted first
+    def _control_send(self, a: SendControl, need: int | None = None) -> None:
+        # what the message tells a peer is persisted first
+        self._flush_for(self._noted if need is None else need)
         self.counters.control_out += 1
         self.metrics.control.labels(self.config.device.name, "out").inc()
         if not self.peers.send(a.src_ip, a.dst_ip, a.data):
@@ -531,19 +544,27 @@ class Daemon:
 
         Idleness comes from the device (idle time read back with the entries, when the target
         reports it) or, failing that, from the last packet-in that matched the entry.
+
+        The read-back costs about as much as the entries it reads: the scan waits at least
+        ``IDLE_SCAN_COST_FACTOR`` times the duration of the previous one, so it never takes
+        more than about 1/20 of the event loop (with 1M entries it runs every few minutes).
         """
         period = self.config.timers["idle_scan"]
         timeout = self.config.timers["idle_timeout"]
         retired_timeout = self.config.timers["retired_timeout"]
+        took = 0.0
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(max(period, IDLE_SCAN_COST_FACTOR * took))
             if not self.client.connected:
                 continue
+            t0 = time.monotonic()
             try:
                 idle_dev = await self._device_idle_times()
             except Exception as e:
                 log.debug("idle read failed: %s", e)
                 continue
+            finally:
+                took = time.monotonic() - t0
             now = time.monotonic()
             for key in list(self.shadow):
                 dev_idle = idle_dev.get(key)
@@ -622,16 +643,20 @@ class Daemon:
         log.warning("device %s: another controller is primary", self.config.device.name)
 
     async def _reconciler(self) -> None:
-        """Every ``timers.reconcile`` seconds: read the device back and repair it."""
+        """Every ``timers.reconcile`` seconds, and at least ``IDLE_SCAN_COST_FACTOR`` times
+        the previous check's duration apart: read the device back and repair it."""
         period = self.config.timers["reconcile"]
+        took = 0.0
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(max(period, IDLE_SCAN_COST_FACTOR * took))
             if not self.client.connected:
                 continue
+            t0 = time.monotonic()
             try:
                 await self.check_device()
             except Exception as e:  # device gone meanwhile: the next round retries
                 log.info("device check failed: %s", e)
+            took = time.monotonic() - t0
 
     async def check_device(self) -> int:
         """Read every entry back; reinstall the static entries and the session entries the
@@ -699,6 +724,12 @@ class Daemon:
         if last is not None and self._saved_replay.get(last[0]) != last[1:]:
             self._pending_replay[last[0]] = (last[1], last[2])
         self._unsaved = True
+        self._noted += 1
+
+    def _flush_for(self, need: int) -> None:
+        """Commit unless the notes up to ``need`` are already committed."""
+        if need > self._committed:
+            self.flush_store()
 
     def flush_store(self) -> None:
         """Commit everything noted by :meth:`persist` since the last flush (one SQLite
@@ -756,6 +787,7 @@ class Daemon:
         self._dirty_entries = {}
         self._pending_replay = {}
         self._unsaved = False
+        self._committed = self._noted
         self.counters.checkpoints += 1
 
     def _load_checkpoint(self) -> None:
