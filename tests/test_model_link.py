@@ -39,6 +39,7 @@ from dysco_proto.model.lock_table import (
     row_for,
     step,
 )
+from dysco_proto.packet import Segment, TcpFlags
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
 
 R = RequestId("198.18.0.1", 7)  # the message's request
@@ -347,3 +348,73 @@ def test_no_orphan_lock_after_a_retransmitted_request() -> None:
     m_lock = next(iter(m.agent.hops.values())).right
     assert m_lock is not None
     assert m_lock.lock.status is LockStatus.UNLOCKED, f"M keeps {m_lock.lock} for refused {r}"
+
+
+# ------------------------------------------------------------------------------------------
+# finding lost-ack-after-fold, on the real agents
+
+
+def _fold_with_a_lost_ack(retire: bool) -> tuple[ChainSession, list[Segment]]:
+    """C-M-S, C deletes M while the client's last old-path bytes are unacknowledged: every
+    segment S sends on the old path (S -> M) is lost, so S folds once its host has *sent* the
+    ack, and the client's retransmission below its cutoff takes the old path after S's fold.
+    Returns the session and the segments S's host received with a tuple other than the
+    session's (a real stack answers those with a RST)."""
+    cs = chain_session(1, seed=5)
+    drv, c, m, s = cs.driver, cs.client, cs.boxes[0], cs.server
+    send_data = drv._send_data
+
+    def lossy(seg: Segment) -> None:
+        # also lost: S's window update behind its new-path SYN-ACK (protocol-design.md 4.2),
+        # which would otherwise bring the client the same ack on the new path
+        update = seg.tuple.src_ip == s.ip and seg.flags == TcpFlags.ACK and seg.window == 0xFFFF
+        if (seg.tuple.src_ip, seg.tuple.dst_ip) != (s.ip, m.ip) and not update:
+            send_data(seg)
+
+    drv._send_data = lossy  # type: ignore[method-assign]
+    foreign: list[Segment] = []
+    server_app = s.app
+    assert server_app is not None
+
+    def app(seg: Segment) -> None:
+        if seg.tuple != cs.session:
+            foreign.append(seg)
+        server_app(seg)
+
+    s.app = app
+    if not retire:
+        right_fold = s.agent._right_fold
+
+        def fold_and_forget(ra: agent_mod.RightAnchor) -> None:
+            old = ra.side.in_key
+            right_fold(ra)
+            s.agent._remove_entry(ra.side, old)  # the model's mutant MUT_NO_RETIRE
+
+        s.agent._right_fold = fold_and_forget  # type: ignore[method-assign]
+    drv.handle(c, Reconfigure(cs.session, s.ip, ()))
+    cs.sent.extend(b"x" * 100)
+    cs.c_ep.write(b"x" * 100)
+    drv.run(drv.now + 1.0)
+    return cs, foreign
+
+
+def test_retransmission_after_the_fold_reaches_the_host_through_the_retired_entry() -> None:
+    """Finding lost-ack-after-fold (MODEL.md), closed: S folds on an ack its host sent but the
+    network lost; the client's retransmission below its cutoff goes on the old path after
+    S's fold and reaches S's host through the retired old IN entry (rewritten to the session
+    tuple); its ack comes back on the new path and the client completes too."""
+    cs, foreign = _fold_with_a_lost_ack(retire=True)
+    assert [(h, k) for h, k, _t in cs.outcomes()] == [(cs.client.ip, "reconfig.completed")]
+    assert cs.c_ep.retransmissions > 0
+    assert cs.c_ep.outstanding == 0 and bytes(cs.received) == bytes(cs.sent)
+    assert foreign == [] and cs.server.dp.counters.get("miss", 0) == 0
+    assert not cs.driver.violations
+
+
+def test_without_retired_entries_the_retransmission_reaches_the_host_unrewritten() -> None:
+    """The same run with S removing its old IN entry at the fold (the model's mutant
+    MUT_NO_RETIRE): the retransmission finds no entry and reaches S's host with the old
+    subsession's tuple, which a real stack answers with a RST (the session is lost)."""
+    cs, foreign = _fold_with_a_lost_ack(retire=False)
+    assert cs.server.dp.counters.get("miss", 0) > 0
+    assert foreign and all(seg.tuple.src_ip == cs.boxes[0].ip for seg in foreign)

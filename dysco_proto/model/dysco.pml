@@ -256,6 +256,11 @@ byte rsub[NN]; byte rpeer[NN]; byte rin[NN]; byte rout[NN];
 byte lnew[NN]; byte lnewpeer[NN]; byte lnin[NN]; byte lnout[NN];
 /* ... and left anchor (right side; its new deltas are zero) */
 byte rnew[NN]; byte rnewpeer[NN];
+/* retired old-path IN entries (Agent's Side.retired): a fold keeps the old IN entry, with its
+   old deltas and epoch, so late old-path packets still reach the host; one per side (the
+   latest fold), never removed (their idle removal is a timing assumption, MODEL.md 2) */
+byte lret[NN]; byte lrin[NN]; byte lrout[NN];
+byte rret[NN]; byte rrin[NN]; byte rrout[NN];
 byte lbusy[NN]; byte rbusy[NN];
 bit fin_lr[NN]; bit fin_rl[NN];
 #define CLOSING(n) (fin_lr[n] && fin_rl[n])
@@ -296,6 +301,11 @@ byte closs = CLOSS; byte cdup = CDUP; byte creord = CREORD; byte dloss = DLOSS;
 
 #ifdef WITNESS
 bit was_held[NR1];    /* witness runs only: request r was held somewhere */
+bit w_retired;        /* ... a late old-path packet reached a host through a retired entry */
+bit w_stale;          /* ... the stale-ack rule raised or dropped an old-path ack */
+#define WIT(x) x = 1
+#else
+#define WIT(x) skip
 #endif
 
 #ifdef BOXACK
@@ -465,10 +475,28 @@ inline REG_IN(sl, isnew) {
   fi
 }
 
+/* datapath.DataPath._in, docs/pipeline.md 5.5: on an old path (an IN entry older than its
+   slot: the old path during two-path mode, or a retired one after the fold), an ack below
+   rcvd_ack_hi (after this packet's own update) is raised to it on data and FIN, and a pure ack
+   that old is dropped */
+inline STALE_ACK(sl) {
+  if
+  :: stale && (fl & F_ACK) && (fl & F_SYNACK) == 0 && rack_hi[sl] > ak ->
+     if
+     :: (fl & (F_DATA | F_FIN)) != 0 -> ak = rack_hi[sl]; printf("EV %d STALE-ACK-RAISED\n", n)
+     :: else -> sdrop = 1; printf("EV %d STALE-ACK-DROPPED\n", n)
+     fi;
+     WIT(w_stale)
+  :: else -> skip
+  fi
+}
+
 inline FROM_LEFT(n, isnew) {
   REG_IN(2 * n, isnew);
+  STALE_ACK(2 * n);
   if :: (fl & F_FIN) -> fin_lr[n] = 1 :: else -> skip fi;
   if
+  :: sdrop -> skip
   :: role[n] == R_S -> TCP_RECV(n, 1)
   :: role[n] == R_BOX ->
 #ifdef BOXACK
@@ -483,8 +511,10 @@ inline FROM_LEFT(n, isnew) {
 
 inline FROM_RIGHT(n, isnew) {
   REG_IN(2 * n + 1, isnew);
+  STALE_ACK(2 * n + 1);
   if :: (fl & F_FIN) -> fin_rl[n] = 1 :: else -> skip fi;
   if
+  :: sdrop -> skip
   :: role[n] == R_C -> TCP_RECV(n, 0)
   :: role[n] == R_BOX ->
 #ifdef BOXACK
@@ -498,22 +528,32 @@ inline FROM_RIGHT(n, isnew) {
   fi
 }
 
-/* a K_SEG arrives at node n: IN lookup by subsession */
+/* a K_SEG arrives at node n: IN lookup by subsession. `stale`: the entry is an old path
+   (older epoch than its slot): the old IN entry while a new path is staged on that side (an
+   abandoned new path re-stamps it, Agent._restamp), or a retired one. */
 inline RECV_SEG(n) {
   sq = ma; ak = mb; fl = mc; vl = md;
   if
   :: ms != 0 && ms == lsub[n] ->
-     sq = (sq + lin[n]) & 255; ak = (ak - lout[n]) & 255; FROM_LEFT(n, 0)
+     sq = (sq + lin[n]) & 255; ak = (ak - lout[n]) & 255; stale = (lnew[n] != 0); FROM_LEFT(n, 0)
   :: ms != 0 && ms == lnew[n] ->
      sq = (sq + lnin[n]) & 255; ak = (ak - lnout[n]) & 255; FROM_LEFT(n, 1)
   :: ms != 0 && ms == rsub[n] ->
-     sq = (sq + rin[n]) & 255; ak = (ak - rout[n]) & 255; FROM_RIGHT(n, 0)
+     sq = (sq + rin[n]) & 255; ak = (ak - rout[n]) & 255; stale = (rnew[n] != 0); FROM_RIGHT(n, 0)
   :: ms != 0 && ms == rnew[n] ->
      if
      :: (fl & F_SYNACK) -> SYNACK_PUNT(n)   /* SYN-ACK on a NEW entry: punted, absorbed */
      :: else -> FROM_RIGHT(n, 1)
      fi
-  :: else -> skip                          /* no entry (e.g. old path after a fold) */
+#ifndef MUT_NO_RETIRE
+  :: ms != 0 && ms == lret[n] ->           /* retired old path (right anchor, after its fold) */
+     sq = (sq + lrin[n]) & 255; ak = (ak - lrout[n]) & 255; stale = 1; WIT(w_retired);
+     FROM_LEFT(n, 0)
+  :: ms != 0 && ms == rret[n] ->           /* retired old path (left anchor, after its fold) */
+     sq = (sq + rrin[n]) & 255; ak = (ak - rrout[n]) & 255; stale = 1; WIT(w_retired);
+     FROM_RIGHT(n, 0)
+#endif
+  :: else -> skip                          /* no entry */
   fi
 }
 
@@ -814,11 +854,13 @@ inline HANDLE_ACKACK(n, r) {
 #define COMPLETE(sl, pc) (cut[sl] != 0 && rack_hi[sl] >= cut[sl] && ack_hi[sl] >= (pc))
 
 inline LEFT_FOLD(n, r) {
+  rret[n] = rsub[n]; rrin[n] = rin[n]; rrout[n] = rout[n];
   rsub[n] = rnew[n]; rpeer[n] = rnewpeer[n]; rnew[n] = 0; rin[n] = 0; rout[n] = 0;
   FINISH_LATER(r, LA_COMPLETED)
 }
 
 inline RIGHT_FOLD(n, r) {
+  lret[n] = lsub[n]; lrin[n] = lin[n]; lrout[n] = lout[n];
   lsub[n] = lnew[n]; lpeer[n] = lnewpeer[n]; lnew[n] = 0; lin[n] = lnin[n]; lout[n] = lnout[n];
   ra_ph[r] = RA_DONE; SAY(E_RA_FOLD, r);
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
@@ -908,7 +950,7 @@ proctype Node(byte n) {
   byte v_verdict, v_rel, v_nref, v_i, rel, rr, rs, rd, h, q, fr, fo;
   byte v_ref[HMAX];
   bit v_match;
-  bit hasack, acknew, pold, pnew, xo, xn;
+  bit hasack, acknew, pold, pnew, xo, xn, stale, sdrop;
   byte oak, aold, dst;
   byte ep = EP(n);
 end:
@@ -965,6 +1007,7 @@ end:
      sq = 0; ak = 0; fl = 0; vl = 0; slot = 0; h = 0; q = 0; dst = 0;
      v_verdict = 0; v_rel = 0; v_nref = 0; v_i = 0; v_match = 0;
      hasack = 0; acknew = 0; pold = 0; pnew = 0; xo = 0; xn = 0; oak = 0; aold = 0;
+     stale = 0; sdrop = 0;
      v_i = 0; do :: v_i < HMAX -> v_ref[v_i] = 0; v_i++ :: else -> break od; v_i = 0
      }
   od

@@ -106,6 +106,19 @@ MATRIX: tuple[Config, ...] = (
         witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
     ),
     Config(
+        "delete-dloss",
+        1,
+        "delete M; 1 data segment lost (finding lost-ack-after-fold: a retransmission below the "
+        "cutoff after the peer folded reaches its host through the retired old-path entry)",
+        {"ND": 1, "CLOSS": 0, "DLOSS": 1},
+        liveness=False,  # 3.0 M states, 6 min on a loaded CI machine; delete/liveness covers it
+        witnesses=(
+            ("completed", COMPLETED),
+            ("retired-entry", "w_retired"),
+            ("stale-ack", "w_stale"),
+        ),
+    ),
+    Config(
         "delete-reorder",
         1,
         "delete M; 1 control loss and 1 control message overtaken by later ones",
@@ -211,23 +224,24 @@ SANITY: tuple[Finding, ...] = (
         expect="acceptance cycle",
         mode="liveness",
     ),
+    Finding(
+        "retire-mutant",
+        1,
+        "sanity (finding lost-ack-after-fold): an anchor that removes the old IN entry at its "
+        "fold instead of retiring it loses a retransmission below the cutoff whose ack was "
+        "lost; the peer never completes (invalid end state)",
+        {"ND": 1, "CLOSS": 0, "DLOSS": 1, "MUT_NO_RETIRE": 1},
+        expect="invalid end state",
+    ),
 )
 
 FINDINGS: tuple[Finding, ...] = (
     Finding(
-        "lost-ack-after-fold",
-        1,
-        "an anchor folds (removes the old path's IN entry) once its host has *sent* the ack "
-        "for the peer's old-path data; if that ack is lost, the peer's retransmission below "
-        "its cutoff goes on the old path, finds no entry and is never acknowledged",
-        {"ND": 1, "CLOSS": 0, "DLOSS": 1},
-        expect="invalid end state",
-    ),
-    Finding(
         "newbox-ack",
         2,
         "a new-path data segment keeps its true ack, which can acknowledge old-path bytes the "
-        "new box never carried (a stateful box sees an ack beyond the data it saw)",
+        "new box never carried (a stateful box sees an ack beyond the data it saw); in the "
+        "model's new path, which predates the freeze-first handshake of commit 3e5c70f",
         {"ND": 1, "CLOSS": 0, "BOXACK": 1},
     ),
 )
