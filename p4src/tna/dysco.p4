@@ -48,8 +48,26 @@ const bit<8> MIRROR_PUNT = 2;
 const MirrorType_t PUNT_MIRROR_TYPE = 1;
 const bit<32> PACKET_OUT_BITS = 112;    // packet_out_t
 
+// The normal path's bridge: the chosen path's rewrite parameters and the flags egress needs
+// (the header rewrite and the checksums are egress work, so that ingress PHV holds only the
+// steering state and ingress reads the TCP fields without rewriting them).
 header bridge_h {
     bit<8>  type;
+    bit<1>  do_rewrite;     // apply rw (addresses, ports, seq/ack/TS/SACK, window)
+    bit<1>  csum_ipv4;      // recompute the IPv4 header checksum
+    bit<1>  csum_tcp;       // update the TCP checksum (residual)
+    bit<1>  stale_raise;    // STALE_RAISE: ack := rcvd_ack
+    bit<4>  pad;
+    bit<8>  win_shift;
+    bit<32> src_addr;
+    bit<32> dst_addr;
+    bit<16> src_port;
+    bit<16> dst_port;
+    bit<32> seq_delta;
+    bit<32> ack_delta;
+    bit<32> tsval_delta;
+    bit<32> tsecr_delta;
+    bit<32> rcvd_ack;
 }
 
 header punt_h {
@@ -76,13 +94,15 @@ struct ig_meta_t {
     reg_valid_t  rv;
     bridge_h     bridge;
     bit<8>       mirror_kind;       // MIRROR_PUNT: the mirror header's type byte
-    bit<16>      tcp_residual;
     bit<1>       ipv4_csum_err;
     MirrorId_t   mirror_session;    // CPU_CLONE_SESSION (a field: Tofino's mirror extern
                                     // takes no constant session id)
 }
 
 struct eg_meta_t {
+    bridge_h     bridge;
+    dysco_meta_t dysco;             // rw, stale, rcvd_ack: from the bridge
+    bit<16>      tcp_residual;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -93,7 +113,6 @@ parser DyscoIngressParser(packet_in pkt, out headers_t hdr, out ig_meta_t ig_md,
                           out ingress_intrinsic_metadata_t ig_intr_md) {
     TcpOptionsParser() tcp_options;
     Checksum() ipv4_csum;
-    Checksum() tcp_csum;
 
     state start {
         pkt.extract(ig_intr_md);
@@ -139,8 +158,6 @@ parser DyscoIngressParser(packet_in pkt, out headers_t hdr, out ig_meta_t ig_md,
         pkt.extract(hdr.ipv4);
         ipv4_csum.add(hdr.ipv4);
         ig_md.ipv4_csum_err = (bit<1>) ipv4_csum.verify();
-        // Residual of the TCP checksum: take out the pseudo-header fields we may rewrite.
-        tcp_csum.subtract({hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
         transition select(hdr.ipv4.version, hdr.ipv4.ihl,
                           hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
             (4, 5, 0 &&& 1, 0, IP_PROTO_TCP): parse_tcp;
@@ -156,11 +173,6 @@ parser DyscoIngressParser(packet_in pkt, out headers_t hdr, out ig_meta_t ig_md,
 
     state parse_tcp {
         pkt.extract(hdr.tcp);
-        tcp_csum.subtract({hdr.tcp.checksum, hdr.tcp.src_port, hdr.tcp.dst_port,
-                           hdr.tcp.seq_no, hdr.tcp.ack_no, hdr.tcp.window});
-        // Every option header extracted after this is subtracted too; the deparser adds
-        // them back with their new values.
-        tcp_csum.subtract_all_and_deposit(ig_md.tcp_residual);
         tcp_options.apply(pkt, hdr.tcp.data_offset, hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks,
                           hdr.tcp_synopt, hdr.tcp_ws, hdr.tcp_tag);
         transition accept;
@@ -203,9 +215,6 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
     Classify() classify;
     SlotState() slots;
     Decide() decide;
-    Rewrite() rewrite;
-    SeqAdjust() seq_adjust;
-    WindowScale() window;
     Forwarding() forwarding;
 
     apply {
@@ -273,14 +282,10 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         decide.apply(hdr, ig_md.dysco);
         // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
         // original destination), everything else by its (rewritten) destination.
+        // (The rewrite itself is egress work: DyscoEgress.)
         ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
-        if (ig_md.dysco.do_rewrite == 1) {
-            rewrite.apply(hdr, ig_md.dysco);
-            seq_adjust.apply(hdr, ig_md.dysco);
-            window.apply(hdr, ig_md.dysco);
-            if (ig_md.dysco.direction != DIR_IN) {
-                ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
-            }
+        if (ig_md.dysco.do_rewrite == 1 && ig_md.dysco.direction != DIR_IN) {
+            ig_md.dysco.fwd_dst = ig_md.dysco.rw.dst_addr;
         }
         if (ig_md.dysco.want_route == 1 && ig_md.dysco.drop == 0) {
             forwarding.apply(hdr, ig_md.dysco);
@@ -307,6 +312,24 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
             ig_md.bridge.setValid();
             ig_md.bridge.type = BRIDGE_NONE;
+            ig_md.bridge.do_rewrite = ig_md.dysco.do_rewrite;
+            ig_md.bridge.csum_ipv4 = ig_md.dysco.csum_ipv4;
+            ig_md.bridge.csum_tcp = ig_md.dysco.csum_tcp;
+            ig_md.bridge.stale_raise = 0;
+            if (ig_md.dysco.stale == STALE_RAISE) {
+                ig_md.bridge.stale_raise = 1;
+            }
+            ig_md.bridge.pad = 0;
+            ig_md.bridge.win_shift = ig_md.dysco.rw.win_shift;
+            ig_md.bridge.src_addr = ig_md.dysco.rw.src_addr;
+            ig_md.bridge.dst_addr = ig_md.dysco.rw.dst_addr;
+            ig_md.bridge.src_port = ig_md.dysco.rw.src_port;
+            ig_md.bridge.dst_port = ig_md.dysco.rw.dst_port;
+            ig_md.bridge.seq_delta = ig_md.dysco.rw.seq_delta;
+            ig_md.bridge.ack_delta = ig_md.dysco.rw.ack_delta;
+            ig_md.bridge.tsval_delta = ig_md.dysco.rw.tsval_delta;
+            ig_md.bridge.tsecr_delta = ig_md.dysco.rw.tsecr_delta;
+            ig_md.bridge.rcvd_ack = ig_md.dysco.rcvd_ack;
         }
     }
 }
@@ -314,8 +337,6 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
 control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t ig_md,
                              in ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md) {
     Mirror() mirror;    // the typed Mirror(type) form is rejected by bf-p4c ("Inconsistent mirror selectors")
-    Checksum() ipv4_csum;
-    Checksum() tcp_csum;
 
     apply {
         if (ig_dprsr_md.mirror_type == PUNT_MIRROR_TYPE) {
@@ -326,22 +347,6 @@ control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t i
                 ig_md.dysco.pi.reg_valid, ig_md.dysco.pi.sent_hi, ig_md.dysco.pi.ack_hi,
                 ig_md.dysco.pi.rcvd_ack_hi, ig_md.dysco.pi.new_rcvd_lo, ig_md.dysco.pi.cut,
                 ig_md.dysco.pi.old_ack_hi});
-        }
-        if (ig_md.dysco.csum_ipv4 == 1) {
-            hdr.ipv4.hdr_checksum = ipv4_csum.update({
-                hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
-                hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
-                hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
-        }
-        if (ig_md.dysco.csum_tcp == 1) {
-            hdr.tcp.checksum = tcp_csum.update({
-                hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
-                hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no,
-                hdr.tcp.window,
-                hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks[0], hdr.sack_blocks[1],
-                hdr.sack_blocks[2], hdr.sack_blocks[3], hdr.tcp_synopt, hdr.tcp_ws,
-                hdr.tcp_tag,
-                ig_md.tcp_residual});
         }
         pkt.emit(ig_md.bridge);
         pkt.emit(hdr.ethernet);
@@ -358,12 +363,17 @@ control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t i
 }
 
 // ---------------------------------------------------------------------------------------
-// Egress: strip the bridged header; on the CPU port prepend the packet-in header; drop
-// frames shorter than their IPv4 total length (ingress has no packet length on Tofino).
+// Egress: the header rewrite of a forwarded packet (addresses, ports, seq/ack/TS/SACK
+// deltas, window rescale) with the parameters ingress chose and bridged, and both
+// checksums; on the CPU port the packet-in header; drop frames shorter than their IPv4
+// total length (ingress has no packet length on Tofino).
 // ---------------------------------------------------------------------------------------
 
 parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
                          out egress_intrinsic_metadata_t eg_intr_md) {
+    TcpOptionsParser() tcp_options;
+    Checksum() tcp_csum;
+
     state start {
         pkt.extract(eg_intr_md);
         transition select(pkt.lookahead<bit<8>>()) {
@@ -373,16 +383,50 @@ parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
     }
 
     state parse_bridge {
-        pkt.advance(8);
-        transition select(pkt.lookahead<bit<112>>()[15:0]) {
-            ETHERTYPE_IPV4: parse_ethernet_ipv4;
+        pkt.extract(eg_md.bridge);
+        eg_md.dysco.rw.src_addr = eg_md.bridge.src_addr;
+        eg_md.dysco.rw.dst_addr = eg_md.bridge.dst_addr;
+        eg_md.dysco.rw.src_port = eg_md.bridge.src_port;
+        eg_md.dysco.rw.dst_port = eg_md.bridge.dst_port;
+        eg_md.dysco.rw.seq_delta = eg_md.bridge.seq_delta;
+        eg_md.dysco.rw.ack_delta = eg_md.bridge.ack_delta;
+        eg_md.dysco.rw.tsval_delta = eg_md.bridge.tsval_delta;
+        eg_md.dysco.rw.tsecr_delta = eg_md.bridge.tsecr_delta;
+        eg_md.dysco.rw.win_shift = eg_md.bridge.win_shift;
+        eg_md.dysco.rcvd_ack = eg_md.bridge.rcvd_ack;
+        transition select(eg_md.bridge.do_rewrite, pkt.lookahead<bit<112>>()[15:0]) {
+            (1, ETHERTYPE_IPV4): parse_rw_ethernet;
+            (0, ETHERTYPE_IPV4): parse_ethernet_ipv4;
             default: accept;
         }
     }
 
+    // Routed without a rewrite: only the IPv4 header changes (TTL, checksum).
     state parse_ethernet_ipv4 {
         pkt.extract(hdr.ethernet);
         pkt.extract(hdr.ipv4);
+        transition accept;
+    }
+
+    // A rewrite (ingress validated the frame as TCP over IPv4 without options, with the
+    // same parse graph): parse TCP and its option layouts again, and take every field the
+    // rewrite may change, and the old checksum, out of the TCP checksum residual.
+    state parse_rw_ethernet {
+        pkt.extract(hdr.ethernet);
+        pkt.extract(hdr.ipv4);
+        tcp_csum.subtract({hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
+        transition parse_rw_tcp;
+    }
+
+    state parse_rw_tcp {
+        pkt.extract(hdr.tcp);
+        tcp_csum.subtract({hdr.tcp.checksum, hdr.tcp.src_port, hdr.tcp.dst_port,
+                           hdr.tcp.seq_no, hdr.tcp.ack_no, hdr.tcp.window});
+        // Every option header extracted after this is subtracted too; the deparser adds
+        // them back with their new values.
+        tcp_csum.subtract_all_and_deposit(eg_md.tcp_residual);
+        tcp_options.apply(pkt, hdr.tcp.data_offset, hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks,
+                          hdr.tcp_synopt, hdr.tcp_ws, hdr.tcp_tag);
         transition accept;
     }
 
@@ -408,6 +452,10 @@ control DyscoEgress(inout headers_t hdr, inout eg_meta_t eg_md,
                     in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
                     inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
                     inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
+    Rewrite() rewrite;
+    SeqAdjust() seq_adjust;
+    WindowScale() window;
+
     apply {
         // A frame shorter than its IPv4 datagram (truncated) is dropped here: Tofino
         // ingress has no packet length. pkt_length counts the frame as it left ingress.
@@ -419,15 +467,51 @@ control DyscoEgress(inout headers_t hdr, inout eg_meta_t eg_md,
         if (hdr.packet_in.isValid() && eg_intr_md.egress_port != CPU_PORT) {
             eg_dprsr_md.drop_ctl = 1;
         }
+        // The rewrite with the chosen path's parameters (docs/pipeline.md 4.1).
+        if (eg_md.bridge.isValid() && eg_md.bridge.do_rewrite == 1 && hdr.tcp.isValid()) {
+            eg_md.dysco.stale = STALE_NONE;
+            if (eg_md.bridge.stale_raise == 1) {
+                eg_md.dysco.stale = STALE_RAISE;
+            }
+            rewrite.apply(hdr, eg_md.dysco);
+            seq_adjust.apply(hdr, eg_md.dysco);
+            window.apply(hdr, eg_md.dysco);
+        }
     }
 }
 
 control DyscoEgressDeparser(packet_out pkt, inout headers_t hdr, in eg_meta_t eg_md,
                             in egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
+    Checksum() ipv4_csum;
+    Checksum() tcp_csum;
+
     apply {
+        if (eg_md.bridge.csum_ipv4 == 1) {
+            hdr.ipv4.hdr_checksum = ipv4_csum.update({
+                hdr.ipv4.version, hdr.ipv4.ihl, hdr.ipv4.diffserv, hdr.ipv4.total_len,
+                hdr.ipv4.identification, hdr.ipv4.flags, hdr.ipv4.frag_offset, hdr.ipv4.ttl,
+                hdr.ipv4.protocol, hdr.ipv4.src_addr, hdr.ipv4.dst_addr});
+        }
+        if (eg_md.bridge.csum_tcp == 1) {
+            hdr.tcp.checksum = tcp_csum.update({
+                hdr.ipv4.src_addr, hdr.ipv4.dst_addr,
+                hdr.tcp.src_port, hdr.tcp.dst_port, hdr.tcp.seq_no, hdr.tcp.ack_no,
+                hdr.tcp.window,
+                hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks[0], hdr.sack_blocks[1],
+                hdr.sack_blocks[2], hdr.sack_blocks[3], hdr.tcp_synopt, hdr.tcp_ws,
+                hdr.tcp_tag,
+                eg_md.tcp_residual});
+        }
         pkt.emit(hdr.packet_in);
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.ipv4);
+        pkt.emit(hdr.tcp);
+        pkt.emit(hdr.tcp_ts);
+        pkt.emit(hdr.tcp_sack);
+        pkt.emit(hdr.sack_blocks);
+        pkt.emit(hdr.tcp_synopt);
+        pkt.emit(hdr.tcp_ws);
+        pkt.emit(hdr.tcp_tag);
     }
 }
 

@@ -145,7 +145,10 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<32> end;            // OUT: seq + seq_len
     bit<32> in_ack;         // IN: ack after rewrite
     bit<32> in_seq;         // IN: seq after rewrite
-    bit<32> r_lo;
+    bit<32> lo0;            // copies of new_rcvd_lo through the hash unit (no ALU link
+    bit<32> lo1;            // between the SACK differences, which keeps each PHV cluster
+    bit<32> lo2;            // small)
+    bit<32> lo3;
     bit<32> r_cut;
     bit<32> r_old;
     bit<32> a_old;
@@ -201,8 +204,12 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             rv = value;
         }
     };
+    // (returns 0 when the register is not valid: the packet-in field, without a copy)
     RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo) lo_read = {
-        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = 0;
+            if (lo_nv == 0) { rv = value; }
+        }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) cut;
     RegisterAction<bit<32>, slot_t, bit<32>>(cut) cut_set = {
@@ -298,8 +305,9 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             else { meta.pi.ack_hi = ack_read.execute(meta.slot); }
             if (w_rcvd == 1) { meta.pi.rcvd_ack_hi = rcvd_max.execute(meta.slot); }
             else { meta.pi.rcvd_ack_hi = rcvd_read.execute(meta.slot); }
-            if (w_lo == 1) { r_lo = lo_min.execute(meta.slot); }
-            else { r_lo = lo_read.execute(meta.slot); }
+            // new_rcvd_lo goes straight into the packet-in field (0 when not valid)
+            if (w_lo == 1) { meta.pi.new_rcvd_lo = lo_min.execute(meta.slot); }
+            else { meta.pi.new_rcvd_lo = lo_read.execute(meta.slot); }
             r_cut = cut_set.execute(meta.slot);
             bit<1> sent_valid = 0;
             bit<1> ack_valid = 0;
@@ -315,7 +323,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (old_tv != 0) { old_valid_before = 1; }
 
             // 4. two-path steering (datapath._steer; docs/pipeline.md 5.2)
-            bit<32> d_ack_lo = hdr.tcp.ack_no - r_lo;
+            bit<32> d_ack_lo = hdr.tcp.ack_no - meta.pi.new_rcvd_lo;
             SIGN_BIT(s_d_ack_lo, d_ack_lo)
             bit<32> d_end_cut = end - r_cut;
             SIGN_BIT(s_d_end_cut, d_end_cut)
@@ -325,9 +333,11 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (has_ack == 1 && lo_valid == 1 && d_ack_lo != 0 && s_d_ack_lo == 0) {
                 ack_new = 1;
             }
-            a_old = hdr.tcp.ack_no;
+            // (copies through the hash unit: no ALU link between ack_no, new_rcvd_lo, a_old)
             if (ack_new == 1) {
-                a_old = r_lo;
+                @in_hash { a_old = meta.pi.new_rcvd_lo; }
+            } else {
+                @in_hash { a_old = hdr.tcp.ack_no; }
             }
             if (is_out == 1 && meta.two_path == 1) {
                 meta.path = PATH_OLD;
@@ -359,16 +369,20 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             bit<32> e1;
             bit<32> e2;
             bit<32> e3;
+            @in_hash { lo0 = meta.pi.new_rcvd_lo; }
+            @in_hash { lo1 = meta.pi.new_rcvd_lo; }
+            @in_hash { lo2 = meta.pi.new_rcvd_lo; }
+            @in_hash { lo3 = meta.pi.new_rcvd_lo; }
             if (meta.path == PATH_OLD) {
-                e0 = hdr.sack_blocks[0].right - r_lo;
-                e1 = hdr.sack_blocks[1].right - r_lo;
-                e2 = hdr.sack_blocks[2].right - r_lo;
-                e3 = hdr.sack_blocks[3].right - r_lo;
+                e0 = hdr.sack_blocks[0].right - lo0;
+                e1 = hdr.sack_blocks[1].right - lo1;
+                e2 = hdr.sack_blocks[2].right - lo2;
+                e3 = hdr.sack_blocks[3].right - lo3;
             } else {
-                e0 = hdr.sack_blocks[0].left - r_lo;
-                e1 = hdr.sack_blocks[1].left - r_lo;
-                e2 = hdr.sack_blocks[2].left - r_lo;
-                e3 = hdr.sack_blocks[3].left - r_lo;
+                e0 = hdr.sack_blocks[0].left - lo0;
+                e1 = hdr.sack_blocks[1].left - lo1;
+                e2 = hdr.sack_blocks[2].left - lo2;
+                e3 = hdr.sack_blocks[3].left - lo3;
             }
             SIGN_BIT(s_e0, e0)
             SIGN_BIT(s_e1, e1)
@@ -457,12 +471,9 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // 7. the packet-in fields (unset registers read as 0: sent_hi, ack_hi and
             // rcvd_ack_hi are 0 until first written, so their ALU outputs are used as they are)
             meta.lo_valid = lo_valid;
-            meta.lo = r_lo;
             meta.pi.epoch = eff;
-            meta.pi.new_rcvd_lo = 0;
             meta.pi.cut = 0;
             meta.pi.old_ack_hi = 0;
-            if (lo_valid == 1) { meta.pi.new_rcvd_lo = r_lo; }
             if (cut_valid == 1) { meta.pi.cut = r_cut; }
             if (old_valid_before == 1) { meta.pi.old_ack_hi = r_old; }
             valid.pad = 0;
