@@ -126,6 +126,9 @@ TIMER_FIELDS: dict[str, float] = {
     "close_timeout": 0.5,
     "pending_timeout": 2.0,
     "anchor_timeout": 2.0,
+    # a left anchor holds its host's new data at most this long waiting for the new path's
+    # handshake, then cancels (protocol-design.md 4.2); keep it below anchor_timeout
+    "hold_timeout": 1.5,
     "done_linger": 2.0,
     # a session's entries unused this long are removed (an idle TCP session is still a
     # session: long, like a NAT's established timeout)
