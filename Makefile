@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 BUILD := build
 APT_PACKAGES := python3-venv python3-dev iproute2 spin \
 	libdpdk-dev dpdk dpdk-dev meson ninja-build pkg-config libpcap-dev \
-	haproxy nftables iperf3 tcpdump ethtool conntrack libnanomsg5
+	haproxy nftables iperf3 tcpdump ethtool conntrack libnanomsg5 \
+	socat libnetfilter-queue-dev iptables
 APT_STAMP := $(BUILD)/.stamp-apt
 # p4c, bmv2 and the Tofino compiler are in no registry. `make p4tools` puts them into $(P4TOOLS):
 # the prebuilt archives of P4TOOLS_PREBUILT where they exist (about a minute), otherwise a build

@@ -80,8 +80,9 @@ class AgentConfig:
     pending_timeout: float = 2.0  # a box that never emits the continuation SYN
     anchor_timeout: float = 2.0  # right anchor staged but never committed: revert
     # a left anchor holds its host's new data (protocol-design.md 4.2) at most this long
-    # waiting for the new path's handshake, then cancels (the data goes on the old path again)
-    hold_timeout: float = 0.5
+    # waiting for the new path's handshake, then cancels (the data goes on the old path
+    # again); below anchor_timeout, or the right anchor may revert under a committed path
+    hold_timeout: float = 1.5
     done_linger: float = 2.0  # how long finished requests are remembered for duplicates
     max_backoff: float = 0.5
     slot_base: int = 1  # register slots this agent may use: [slot_base, slot_limit)
@@ -1515,10 +1516,16 @@ class Agent:
         self._timer(f"cancel:{_rid(la.request)}", self._backoff(la.retries))
 
     def _left_unstage(self, la: LeftAnchor) -> None:
-        """Undo a staged new path (never after commit)."""
+        """Undo a staged new path (never after commit). The new IN entry is retired, not
+        removed: the right anchor's SYN-ACK and window update may still be on their way, and
+        without an entry they would reach the host with the new subsession's tuple (its RST
+        would travel the new path back to the peer's host with an in-window seq)."""
         side = la.side
         if la.new_sub is not None:
-            self._remove_entry(side, EntryKey(Direction.IN, la.new_sub.reversed()))
+            key = EntryKey(Direction.IN, la.new_sub.reversed())
+            if key in side.installed:
+                side.retired[key] = la.new_port  # port released with the entry
+                la.new_port = None
             self._restamp(side)
         if la.new_port is not None and la.new_sub is not None:
             self.ports.release(side.local, la.new_sub.dst_ip, la.new_port)

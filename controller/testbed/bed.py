@@ -401,7 +401,8 @@ class Testbed:
             # generous retransmission and anchor timers: 2 shared cores, 8 DPDK agents,
             # 8 controllers, the boxes and the traffic all compete for CPU
             "timers": {"idle_timeout": 300, "retired_timeout": 2, "idle_scan": 0.5, "rto": 0.1,
-                       "max_backoff": 1.0, "anchor_timeout": 6.0, "syn_retries": 10,
+                       "max_backoff": 1.0, "anchor_timeout": 6.0, "hold_timeout": 4.0,
+                       "syn_retries": 10,
                        "max_retries": 20},
             "management": {"socket": str(self.dir / f"{d.name}.sock")},
         }  # fmt: skip
@@ -490,6 +491,30 @@ class Testbed:
                 boxes.firewall(h.ns)
             elif h.box == "nat":
                 boxes.nat(h.ns, h.address)
+            elif h.box == "natr":
+                boxes.nat_random(h.ns, h.address)
+            elif h.box == "natfw":
+                boxes.nat_strict(h.ns, h.address)
+            elif h.box == "delay":
+                boxes.delay(h.ns)
+                dp = subprocess.Popen(
+                    ["ip", "netns", "exec", h.ns, sys.executable, "-m",
+                     "controller.testbed.delayer", "--queue", "0", "--delay", "0.02",
+                     "--jitter", "0.005", "--loss", "0.01", "--run", f"{PREFIX}{self.rid}"],
+                    cwd=str(Path(__file__).resolve().parents[2]),
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                self.procs.append(dp)  # type: ignore[arg-type]
+                record_pid(self.rid, dp.pid, f"delayer {h.name} {self.rid} dysco")
+            elif h.box == "socat":
+                assert server is not None, "a proxy needs a host named 'server'"
+                ports = [int(p) for p in self.topo.get("proxy_ports", {}).get(h.name, [9000])]
+                for sp in boxes.socat(h.ns, server.address, ports):
+                    self.procs.append(sp)
+                    record_pid(self.rid, sp.pid, f"socat {h.name} {self.rid} dysco")
+                    t = threading.Thread(target=self._relate_loop, args=(h, sp), daemon=True)
+                    t.start()
+                    self.box_threads.append(t)
             elif h.box == "monitor":
                 boxes.monitor(h.ns)
             elif h.box in ("proxy", "bytebox"):
@@ -505,14 +530,15 @@ class Testbed:
             else:
                 raise ValueError(f"host {h.name}: unknown box {h.box!r}")
         for h in self.hosts.values():
-            if h.box in ("proxy", "bytebox"):
+            if h.box in ("proxy", "bytebox", "socat"):
                 boxes.wait_listening(h.ns, self.topo.get("proxy_ports", {}).get(h.name, [9000]))
 
     def _relate_loop(self, h: Host, p: subprocess.Popen[str]) -> None:
         """haproxy logs each connection pair as it is established: relate them at its agent."""
         assert p.stdout is not None
+        socat = boxes.SocatRelate() if h.box == "socat" else None
         for line in p.stdout:
-            rel = boxes.parse_relate(line)
+            rel = socat.feed(line) if socat is not None else boxes.parse_relate(line)
             if rel is None:
                 continue
             inbound, outbound = rel

@@ -8,7 +8,16 @@
 - proxy: haproxy in TCP mode; connections to the server port are redirected (nftables
   ``redirect``) to haproxy, which opens its own connection to the server;
 - bytebox: the same haproxy with ``send-proxy-v2``: it prepends a 28-byte PROXY v2 header to the
-  client-to-server stream (the byte count changes by a known offset).
+  client-to-server stream (the byte count changes by a known offset);
+- natr: nftables ``masquerade random,fully-random`` (random port mapping);
+- natfw: source NAT with the firewall's strict ruleset in front (``ct state invalid drop``,
+  new connections only with a SYN): a NAT with strict connection tracking;
+- socat: a second TCP proxy implementation (``socat TCP-LISTEN,fork TCP:server``), relations
+  read from its ``-d -d`` log;
+- delay: every forwarded TCP packet through an nfqueue (``NFQUEUE`` rule) to
+  :mod:`controller.testbed.delayer` (20 ms +- 5 ms, 1% loss: delay, reordering, loss).
+
+Every box runs its distribution defaults: no conntrack sysctl is changed.
 """
 
 from __future__ import annotations
@@ -42,6 +51,122 @@ def _nft(ns: str, ruleset: str) -> None:
                        capture_output=True, check=False)  # fmt: skip
     if r.returncode != 0:
         raise RuntimeError(f"nft in {ns}: {r.stderr.strip()}")
+
+
+_STRICT = """
+table inet dyfw {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+    ct state invalid counter drop
+    tcp flags & (syn | ack | fin | rst) == syn ct state new counter accept
+    counter drop
+  }
+}
+"""
+
+
+def invalid_count(ns: str) -> int:
+    """Packets the strict ruleset dropped as ``ct state invalid`` (0 if there is none)."""
+    r = sh("nft", "list", "table", "inet", "dyfw", ns=ns, check=False)
+    m = re.search(r"ct state invalid counter packets (\d+)", r.stdout)
+    return int(m.group(1)) if m else 0
+
+
+def nat_random(ns: str, address: str) -> None:
+    _nft(
+        ns,
+        f"""
+table ip dynat {{
+  chain postrouting {{
+    type nat hook postrouting priority 100; policy accept;
+    oifname "eth0" ip saddr != {address} meta l4proto tcp counter masquerade random,fully-random
+  }}
+}}
+""",
+    )
+
+
+def nat_strict(ns: str, address: str) -> None:
+    nat(ns, address)
+    _nft(ns, _STRICT)
+
+
+def delay(ns: str, queue: int = 0) -> None:
+    """Every forwarded TCP packet to nfqueue ``queue`` (``bypass``: forwarded unqueued while
+    no delayer listens). These kernels have ``nfnetlink_queue`` and the xtables ``NFQUEUE``
+    target but not nftables' own ``queue`` expression (``CONFIG_NFT_QUEUE``), so the rule is
+    written with ``iptables`` (iptables-nft: it lands in an nftables ``ip filter`` table)."""
+    sh("iptables", "-A", "FORWARD", "-p", "tcp", "-j", "NFQUEUE", "--queue-num", str(queue),
+       "--queue-bypass", ns=ns)  # fmt: skip
+
+
+def socat(ns: str, server: str, ports: list[int]) -> list[subprocess.Popen[str]]:
+    """One ``socat`` per port behind an nftables ``redirect`` (like the haproxy box)."""
+    procs = []
+    redirects = []
+    for port in ports:
+        lp = PROXY_PORT_BASE + (port % 1000)
+        redirects.append(f"    ip daddr {server} tcp dport {port} redirect to :{lp}")
+        procs.append(
+            subprocess.Popen(
+                [
+                    "ip",
+                    "netns",
+                    "exec",
+                    ns,
+                    "socat",
+                    "-d",
+                    "-d",
+                    f"TCP-LISTEN:{lp},fork,reuseaddr",
+                    f"TCP:{server}:{port}",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+            )
+        )
+    _nft(
+        ns,
+        "table ip dyproxy {\n  chain prerouting {\n"
+        "    type nat hook prerouting priority -100; policy accept;\n"
+        + "\n".join(redirects)
+        + "\n  }\n}\n",
+    )
+    return procs
+
+
+_S_ACCEPT = re.compile(r"socat\[(\d+)\] N accepting connection from AF=2 (\S+):(\d+) on")
+_S_FORK = re.compile(r"socat\[(\d+)\] N forked off child process (\d+)")
+_S_OPEN = re.compile(r"socat\[(\d+)\] N opening connection to AF=2 (\S+):(\d+)")
+_S_DONE = re.compile(r"socat\[(\d+)\] N successfully connected from local address AF=2 (\S+):(\d+)")
+
+
+class SocatRelate:
+    """Reads socat's ``-d -d`` log: the listener logs the accepted client, then the child it
+    forked; the child logs the server it connects to and its own local address."""
+
+    def __init__(self) -> None:
+        self._client: str | None = None
+        self._by_child: dict[str, str] = {}
+        self._server: dict[str, str] = {}
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        """One log line -> (inbound session tuple, outbound session tuple) once known."""
+        if m := _S_ACCEPT.search(line):
+            self._client = f"{m.group(2)}:{m.group(3)}"
+        elif (m := _S_FORK.search(line)) and self._client is not None:
+            self._by_child[m.group(2)] = self._client
+            self._client = None
+        elif m := _S_OPEN.search(line):
+            self._server[m.group(1)] = f"{m.group(2)}:{m.group(3)}"
+        elif m := _S_DONE.search(line):
+            pid = m.group(1)
+            client, server = self._by_child.pop(pid, None), self._server.pop(pid, None)
+            if client is not None and server is not None:
+                return f"{client}->{server}", f"{m.group(2)}:{m.group(3)}->{server}"
+        return None
 
 
 def firewall(ns: str) -> None:

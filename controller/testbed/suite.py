@@ -102,6 +102,44 @@ SUITE: dict[str, Callable[[], Spec]] = {
 }
 
 
+def spec_stock(box: str, port: int, rate: float = 1e6) -> Spec:
+    """Issue 12: a live session through the firewall; ``box`` (an unmodified program in its
+    default configuration) is inserted behind the firewall, removed, then replaces the
+    firewall, while bytes flow both ways (``scenarios/stock.yaml``)."""
+    return Spec(
+        f"stock-{box}",
+        port=port,  # one port per scenario: a request selects the sessions by port
+        seconds=9.0,
+        rate=rate,
+        steps=[
+            Step(2.0, f"insert-{box}", "fw", "insert", "server", [box]),
+            Step(4.5, f"remove-{box}", "fw", "remove", "server", []),
+            Step(7.0, f"replace-fw-by-{box}", "client", "replace", "server", [box]),
+        ],
+    )
+
+
+def spec_socat() -> Spec:
+    """Issue 12: a second TCP proxy (socat): the session is set up through it and the proxy
+    removed while bytes flow (its two TCP connections spliced, ISN deltas)."""
+    return Spec(
+        "stock-socat-remove",
+        port=9301,
+        seconds=6.0,
+        rate=1e6,
+        steps=[Step(2.5, "remove-socat", "client", "remove", "server", [])],
+    )
+
+
+STOCK: dict[str, Callable[[], Spec]] = {
+    "natr": lambda: spec_stock("natr", 9300),
+    "natfw": lambda: spec_stock("natfw", 9302),
+    "delay": lambda: spec_stock("delay", 9303),
+    "socat": spec_socat,
+}
+"""The stock-boxes scenarios (``scenarios/stock.yaml``)."""
+
+
 def restore(tb: Testbed) -> None:
     """Undo what a scenario did to the boxes (between scenarios on one testbed)."""
     sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=tb.hosts["fw2"].ns)

@@ -103,6 +103,7 @@ def default_agent(
             policies=PolicyTable(policies),
             seed=params.seed * 7919 + index,
             msg_id_base=index << 24,
+            hold_timeout=0.5,  # below the 2 s idle timeout of the simulated data paths
         )
     )
 
