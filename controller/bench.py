@@ -113,7 +113,8 @@ def _pick_target(target: str) -> str:
 @contextlib.contextmanager
 def _server(target: str, capacity: int) -> Any:
     """A P4Runtime server process with the ``target`` backend (for ``dpdk``: over an agent
-    process of its own); yields its address and the agent's control socket (or ``None``)."""
+    process of its own); yields its address, the agent's control socket (or ``None``) and
+    the processes' ids by role."""
     agent = None
     proc: subprocess.Popen[str] | None = None
     args = [sys.executable, "-m", "controller.p4rt.server", "--backend", target]
@@ -133,7 +134,10 @@ def _server(target: str, capacity: int) -> Any:
             cwd=str(REPO),
         )
         _wait_line(proc, "p4runtime server on", 60)
-        yield f"127.0.0.1:{port}", (agent.ctl_path if agent is not None else None)
+        pids = {"p4runtime_server": proc.pid}
+        if agent is not None:
+            pids["dpdk_agent"] = agent.proc.pid
+        yield f"127.0.0.1:{port}", (agent.ctl_path if agent is not None else None), pids
     finally:
         _stop(proc)
         if agent is not None:
@@ -216,6 +220,13 @@ async def _bench_entries(
                 log_rounds.append({"round": r, "encoding": arm, "entries_per_s": round(n / dt)})
         if writer.stats.errors:
             raise BenchError(f"{writer.stats.errors} write errors: {writer.stats.error_codes}")
+        # what a full-table read-back costs the daemon (idle scan, reconciliation)
+        t0 = time.perf_counter()
+        got = 0
+        async for te in client.read_table_entries(0):
+            tr.entry_from_p4(te)
+            got += 1
+        readback_rate = got / (time.perf_counter() - t0)
         med = {a: statistics.median(v) for a, v in per.items()}
         return {
             "entries": n,
@@ -225,6 +236,8 @@ async def _bench_entries(
             "entries_raw_vs_proto": round(med["raw"] / med["proto"], 2),
             "entries_rounds": log_rounds,
             "translate_entries_per_s": round(translate_rate),
+            "readback_entries": got,
+            "readback_entries_per_s": round(readback_rate),
             "write_batches": writer.stats.batches,
         }
     finally:
@@ -508,8 +521,19 @@ def _set_arm(daemon: Any, arm: str) -> None:
 _IDLE_FACTOR = 20.0
 
 
+def _cpu_s(pid: int | None = None) -> float:
+    """CPU seconds (user + system, every thread) of ``pid`` (default: this process)."""
+    if pid is None:
+        return time.process_time()
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _bench_sessions_dpdk(
-    n: int, address: str, ctl: str, tmp: Path, rounds: int = 1
+    n: int, address: str, ctl: str, pids: dict[str, int], tmp: Path, rounds: int = 1
 ) -> dict[str, Any]:
     import json
     import statistics
@@ -541,16 +565,21 @@ async def _bench_sessions_dpdk(
         lefts: dict[str, dict[int, float]] = {a: {} for a in SESSION_ARMS}
         paceds: dict[str, dict[int, float]] = {a: {} for a in SESSION_ARMS}
         commits: dict[str, list[float]] = {a: [] for a in SESSION_ARMS}
+        procs: dict[str, int | None] = {"daemon": None, **pids}
+        cpu: dict[str, dict[str, float]] = {a: dict.fromkeys(procs, 0.0) for a in SESSION_ARMS}
         log_rounds: list[dict[str, Any]] = []
         n_paced = _paced(n)
         for r in range(rounds):
             for arm in SESSION_ARMS if r % 2 == 0 else SESSION_ARMS[::-1]:
                 _set_arm(daemon, arm)
                 clock.commit = commits[arm]
+                c0 = {k: _cpu_s(v) for k, v in procs.items()}
                 proc.stdin.write(f"go {base} {n} {n_paced}\n")
                 proc.stdin.flush()
                 base += n + n_paced
                 line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
+                for k, v in procs.items():
+                    cpu[arm][k] += _cpu_s(v) - c0[k]
                 dt = float(line.split()[-1])
                 if dt <= 0:
                     raise BenchError("not every session's chain SYN left the device")
@@ -575,6 +604,10 @@ async def _bench_sessions_dpdk(
             **_hops(clock, lefts["after"], daemon.shadow),
             "store_commit_us": _stats_us(commits["after"]),
             "store_commits": {a: len(v) for a, v in commits.items()},
+            # CPU per session of the burst (not the paced part), every thread, by process
+            "cpu_us_per_session": {
+                a: {k: round(v * 1e6 / (n * rounds)) for k, v in c.items()} for a, c in cpu.items()
+            },
             "paced": {
                 "sessions": len(paceds["after"]),
                 **_hops(clock, paceds["after"], daemon.shadow),
@@ -612,12 +645,14 @@ def run_bench(
             out.update(asyncio.run(_bench_entries(server, entries, batch, tmp, rounds)))
         elif entries > 0:
             cap = max(entries * rounds * len(ENCODINGS), 1024)
-            with _server(tgt, cap) as (address, _ctl):
+            with _server(tgt, cap) as (address, _ctl, _pids):
                 out.update(asyncio.run(_bench_entries(address, entries, batch, tmp, rounds)))
         if sessions > 0 and tgt == "dpdk":
             cap = max(2 * (sessions + _paced(sessions)) * rounds * len(SESSION_ARMS), 1024)
-            with _server("dpdk", cap) as (address, ctl):
-                out.update(asyncio.run(_bench_sessions_dpdk(sessions, address, ctl, tmp, rounds)))
+            with _server("dpdk", cap) as (address, ctl, pids):
+                out.update(
+                    asyncio.run(_bench_sessions_dpdk(sessions, address, ctl, pids, tmp, rounds))
+                )
         elif sessions > 0:
             out.update(asyncio.run(_bench_sessions(sessions, tmp)))
     return out
