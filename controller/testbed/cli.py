@@ -61,7 +61,10 @@ def _testbed_run(args: argparse.Namespace) -> int:
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", choices=["e2e", "dataplane", "controller"], help="what to benchmark")
+    p.add_argument("target", choices=["e2e", "soak-e2e", "dataplane", "controller"],
+                   help="what to benchmark")  # fmt: skip
+    p.add_argument("--plane", dest="target_plane", choices=["dpdk", "bmv2"], default="dpdk",
+                   help="soak-e2e: data plane of the testbed")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--reconfigs", type=int_at_least(2), default=20,
                    help="e2e: reconfigurations to time")  # fmt: skip
@@ -93,6 +96,10 @@ def _bench_run(args: argparse.Namespace) -> int:
         from controller import dataplane_bench
 
         return dataplane_bench.main_args(args)
+    if args.target == "soak-e2e":
+        from controller.testbed.soak import run_soak
+
+        return run_soak(args)
     from controller.testbed.bench import run_bench
 
     return run_bench(args)
