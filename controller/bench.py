@@ -7,11 +7,17 @@
   a separate process. The server's backend is the DPDK agent when it can run here (``target``
   ``"dpdk"``), else the reference model (``"refmodel"``). ``translate_entries_per_s`` is the
   translation alone.
-- ``sessions_per_s``: new chained sessions (policy: two boxes) end to end through a daemon:
-  a SYN enters the pipeline (the reference model behind a P4Runtime server in its own process,
-  ``sessions_target``)
-  -> ``SYN`` packet-in -> agent -> OUT + IN entries written -> chain SYN packet-out -> routed
-  out of the network port. Timed from the first SYN to the last chain SYN leaving.
+- ``sessions_per_s``: new chained sessions (policy: two boxes) end to end through a daemon.
+  Against the DPDK target (``sessions_target``): the agent and the P4Runtime server in their
+  own processes, a third process injecting SYNs as bursts received on host port 1
+  (``CTL_INJECT_BURST``) and tapping the network port (``CTL_TAP_SUB``) -> ``SYN`` packet-in
+  -> agent -> OUT + IN entries written -> chain SYN packet-out -> out of the network port.
+  Timed from the first SYN to the last chain SYN leaving; then sessions one at a time
+  (``paced``); setup latency per hop and CPU per session by process. Without the agent the
+  reference model stands in (own process, no latencies).
+- Arms measured in the same run, interleaved (``rounds`` each, order alternating, medians,
+  every round in the JSON): entries ``raw``/``proto`` (:data:`ENCODINGS`), sessions
+  ``after``/``before`` (:data:`SESSION_ARMS`).
 
 Everything runs on this machine; the numbers depend on its cores (``cpu_count`` is reported).
 """
