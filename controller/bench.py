@@ -189,7 +189,12 @@ async def _write_round(
 
 
 async def _bench_entries(
-    address: str, n: int, batch: int, tmp: Path, rounds: int = 1
+    address: str,
+    n: int,
+    batch: int,
+    tmp: Path,
+    rounds: int = 1,
+    pids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """``rounds`` rounds of ``n`` fresh entries per encoding, the arms interleaved (their
     order alternating); rates are the medians, every round is reported."""
@@ -214,6 +219,8 @@ async def _bench_entries(
     writer = OrderedWriter(client, batch)
     writer.start()
     per: dict[str, list[float]] = {a: [] for a in ENCODINGS}
+    procs: dict[str, int | None] = {"client": None, **(pids or {})}
+    cpu: dict[str, dict[str, float]] = {a: dict.fromkeys(procs, 0.0) for a in ENCODINGS}
     log_rounds: list[dict[str, Any]] = []
     try:
         base = 0
@@ -221,7 +228,10 @@ async def _bench_entries(
             for arm in ENCODINGS if r % 2 == 0 else ENCODINGS[::-1]:
                 entries = _entries(n, base)
                 base += n
+                c0 = {k: _cpu_s(v) for k, v in procs.items()}
                 dt = await _write_round(tr, writer, entries, batch, arm)
+                for k, v in procs.items():
+                    cpu[arm][k] += _cpu_s(v) - c0[k]
                 per[arm].append(n / dt)
                 log_rounds.append({"round": r, "encoding": arm, "entries_per_s": round(n / dt)})
         if writer.stats.errors:
@@ -241,6 +251,11 @@ async def _bench_entries(
             "entries_per_s_proto": round(med["proto"]),
             "entries_raw_vs_proto": round(med["raw"] / med["proto"], 2),
             "entries_rounds": log_rounds,
+            # CPU per entry written, every thread, by process (the client includes encoding)
+            "cpu_us_per_entry": {
+                a: {k: round(v * 1e6 / (n * rounds), 2) for k, v in c.items()}
+                for a, c in cpu.items()
+            },
             "translate_entries_per_s": round(translate_rate),
             "readback_entries": got,
             "readback_entries_per_s": round(readback_rate),
@@ -651,8 +666,8 @@ def run_bench(
             out.update(asyncio.run(_bench_entries(server, entries, batch, tmp, rounds)))
         elif entries > 0:
             cap = max(entries * rounds * len(ENCODINGS), 1024)
-            with _server(tgt, cap) as (address, _ctl, _pids):
-                out.update(asyncio.run(_bench_entries(address, entries, batch, tmp, rounds)))
+            with _server(tgt, cap) as (address, _ctl, pids):
+                out.update(asyncio.run(_bench_entries(address, entries, batch, tmp, rounds, pids)))
         if sessions > 0 and tgt == "dpdk":
             cap = max(2 * (sessions + _paced(sessions)) * rounds * len(SESSION_ARMS), 1024)
             with _server("dpdk", cap) as (address, ctl, pids):
