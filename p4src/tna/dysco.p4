@@ -12,9 +12,10 @@
  * egress packet length (registers were already updated in ingress).
  *
  * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools) takes the program through its
- * frontend, midend and backend up to PHV allocation for both chips, which then fails (a
- * group of 21 32-bit fields around the ack number, SACK edges and new_rcvd_lo cannot be
- * placed): docs/pipeline.md section 10. Nothing has run on a Tofino model or hardware.
+ * frontend, midend and backend up to PHV allocation, which fails on Tofino 1: the serial
+ * comparisons (sequence/ack/SACK differences) tie 33 32-bit fields into one PHV cluster,
+ * and a cluster must fit a group of 16 containers (docs/pipeline.md section 10). Nothing
+ * has run on a Tofino model or hardware.
  * Build: make -C p4src tofino (tofino_build.sh).
  */
 #include <core.p4>
@@ -47,6 +48,9 @@ const bit<8> BRIDGE_NONE = 0;
 const bit<8> MIRROR_PUNT = 2;
 const MirrorType_t PUNT_MIRROR_TYPE = 1;
 const bit<32> PACKET_OUT_BITS = 112;    // packet_out_t
+const bit<2> LEN_OK = 0;
+const bit<2> LEN_LT20 = 1;
+const bit<2> LEN_LT28 = 2;
 
 // The normal path's bridge: the chosen path's rewrite parameters and the flags egress needs
 // (the header rewrite and the checksums are egress work, so that ingress PHV holds only the
@@ -92,6 +96,7 @@ header punt_h {
 struct ig_meta_t {
     dysco_meta_t dysco;
     reg_valid_t  rv;
+    slot_diff_t  diff;
     bridge_h     bridge;
     bit<8>       mirror_kind;       // MIRROR_PUNT: the mirror header's type byte
     bit<1>       ipv4_csum_err;
@@ -101,6 +106,7 @@ struct ig_meta_t {
 
 struct eg_meta_t {
     bridge_h     bridge;
+    bit<32>      spare;             // pkt_length - (total_len + 14)
     dysco_meta_t dysco;             // rw, stale, rcvd_ack: from the bridge
     bit<16>      tcp_residual;
 }
@@ -196,6 +202,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
     // -(20 + 4 * data_offset): the TCP header length, negated, for the length arithmetic.
     bit<32> neg_hl32;
     bit<16> neg_hl16;
+    bit<16> pl16_m;          // total_len - TCP header length
     action set_neg_hl(bit<32> neg32, bit<16> neg16) {
         neg_hl32 = neg32;
         neg_hl16 = neg16;
@@ -212,6 +219,34 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         const default_action = set_neg_hl(0, 0);
         size = 16;
     }
+    // Length range tests as constant ternary tables (a gateway compares at most 12 bits for
+    // order, and a slice or mask test in a gateway splits the field in PHV).
+    bit<2> ip_short = 0;
+    bit<1> pl_wrapped = 0;
+    action len_class(bit<2> c) { ip_short = c; }
+    table ip_len {             // total_len < 20: LEN_LT20; < 28: LEN_LT28
+        key = { hdr.ipv4.total_len : ternary @name("total_len"); }
+        actions = { len_class; }
+        const entries = {
+            0x0000 &&& 0xFFF0 : len_class(LEN_LT20);
+            0x0010 &&& 0xFFFC : len_class(LEN_LT20);
+            0x0014 &&& 0xFFFC : len_class(LEN_LT28);
+            0x0018 &&& 0xFFFC : len_class(LEN_LT28);
+        }
+        const default_action = len_class(LEN_OK);
+        size = 4;
+    }
+    action set_wrapped(bit<1> w) { pl_wrapped = w; }
+    table pl_len {             // payload length wrapped below zero: pl16 >= 0xFFB0
+        key = { pl16_m : ternary @name("payload_len"); }
+        actions = { set_wrapped; }
+        const entries = {
+            0xFFC0 &&& 0xFFC0 : set_wrapped(1);
+            0xFFB0 &&& 0xFFF0 : set_wrapped(1);
+        }
+        const default_action = set_wrapped(0);
+        size = 2;
+    }
     Classify() classify;
     SlotState() slots;
     Decide() decide;
@@ -224,7 +259,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         bit<32> tl32 = 0;
         bit<32> syn_fin = 0;
         bit<32> pl32 = 0;
-        bit<16> pl16 = 0;
+        pl16_m = 0;
         if (hdr.tcp.isValid()) {
             tcp_len.apply();
             tl32 = (bit<32>) hdr.ipv4.total_len;
@@ -236,11 +271,13 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         }
         if (hdr.tcp.isValid()) {
             pl32 = tl32 + neg_hl32;
-            pl16 = hdr.ipv4.total_len + neg_hl16;
+            pl16_m = hdr.ipv4.total_len + neg_hl16;
         }
+        ip_len.apply();
         if (hdr.tcp.isValid()) {
+            pl_len.apply();
             ig_md.dysco.seq_len = pl32 + syn_fin;
-            ig_md.dysco.payload_len = pl16;
+            ig_md.dysco.payload_len = pl16_m;
         }
         // The lookups do not depend on the validation below, so they run beside it; a
         // malformed frame's lookup result is never used.
@@ -260,15 +297,15 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         } else {
             // Validation (docs/pipeline.md 3.3); the frame-length check is in egress.
             if (!hdr.ipv4.isValid() || hdr.ipv4.version != 4 || hdr.ipv4.ihl != 5 ||
-                hdr.ipv4.total_len < 20 || ig_md.ipv4_csum_err == 1) {
+                ip_short == LEN_LT20 || ig_md.ipv4_csum_err == 1) {
                 ig_md.dysco.malformed = 1;
             } else if (hdr.tcp.isValid()) {
                 // total_len < 20 + header: pl16 wrapped below zero (frames are far shorter
                 // than the 64 KB where this would be ambiguous)
-                if (hdr.tcp.data_offset < 5 || pl16 >= 0xFFB0) {
+                if (hdr.tcp.data_offset < 5 || pl_wrapped == 1) {
                     ig_md.dysco.malformed = 1;
                 }
-            } else if (hdr.udp.isValid() && hdr.ipv4.total_len < 28) {
+            } else if (hdr.udp.isValid() && ip_short != LEN_OK) {
                 ig_md.dysco.malformed = 1;
             }
             if (ig_md.dysco.malformed == 1) {
@@ -278,7 +315,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             }
         }
 
-        slots.apply(hdr, ig_md.dysco, ig_md.rv);
+        slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff);
         decide.apply(hdr, ig_md.dysco);
         // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
         // original destination), everything else by its (rewritten) destination.
@@ -455,11 +492,22 @@ control DyscoEgress(inout headers_t hdr, inout eg_meta_t eg_md,
     Rewrite() rewrite;
     SeqAdjust() seq_adjust;
     WindowScale() window;
+    SerialSign() spare_sign;
+    bit<2> spare_c;
 
     apply {
         // A frame shorter than its IPv4 datagram (truncated) is dropped here: Tofino
-        // ingress has no packet length. pkt_length counts the frame as it left ingress.
-        if (hdr.ipv4.isValid() && (hdr.ipv4.total_len + 14) > eg_intr_md.pkt_length) {
+        // ingress has no packet length. pkt_length counts the frame as it left ingress
+        // (unverified: if it includes the 35-byte bridge, a frame short by fewer bytes
+        // than that passes; conservative, a valid frame is never dropped).
+        // (pkt_length - (total_len + 14) in 32 bits: its sign bit, as a gateway cannot
+        // compare two fields for order.)
+        bit<32> frame_len = (bit<32>) eg_intr_md.pkt_length;
+        bit<32> ip_end = (bit<32>) hdr.ipv4.total_len;
+        ip_end = ip_end + 14;
+        eg_md.spare = frame_len - ip_end;
+        spare_sign.apply(eg_md.spare, spare_c);
+        if (hdr.ipv4.isValid() && spare_c == SIGN_NEG) {
             eg_dprsr_md.drop_ctl = 1;
         }
         // A copy for the CPU carries the packet-in header as its mirror header (parsed

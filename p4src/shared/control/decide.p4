@@ -11,6 +11,13 @@ control Decide(inout headers_t hdr, inout dysco_meta_t meta) {
             if (meta.path == PATH_NEW) {
                 meta.rw = meta.new_rw;
             }
+            // Deltas the other options would need (one flag: Tofino's gateways read at
+            // most 4 bytes of fields per condition).
+            bit<1> opt_deltas = 0;
+            if (meta.rw.ack_delta != 0) { opt_deltas = 1; }
+            if (meta.rw.tsval_delta != 0) { opt_deltas = 1; }
+            if (meta.rw.tsecr_delta != 0) { opt_deltas = 1; }
+            if (meta.two_path == 1 && meta.lo_valid == 1) { opt_deltas = 1; }
             if (meta.split == 1) {
                 meta.punt = 1;
                 meta.pi.reason = REASON_SPLIT;
@@ -21,10 +28,7 @@ control Decide(inout headers_t hdr, inout dysco_meta_t meta) {
                     meta.mirror = 1;
                     meta.pi.reason = REASON_LATCH;
                 }
-            } else if (meta.opt_other == 1 &&
-                       (meta.rw.ack_delta != 0 || meta.rw.tsval_delta != 0 ||
-                        meta.rw.tsecr_delta != 0 ||
-                        (meta.two_path == 1 && meta.lo_valid == 1))) {
+            } else if (meta.opt_other == 1 && opt_deltas == 1) {
                 meta.punt = 1;
                 meta.pi.reason = REASON_UNSUPPORTED_OPTIONS;
             } else {

@@ -8,7 +8,11 @@
 control PacketOutIngress(inout headers_t hdr, inout dysco_meta_t meta) {
     apply {
         if (hdr.packet_out.op == OP_FORWARD) {
-            if (hdr.packet_out.egress_port >= DROP_PORT || hdr.packet_out.egress_port == CPU_PORT) {
+            // egress_port >= DROP_PORT (511), as masks: Tofino's gateways compare at most
+            // 12 bits for order
+            if (hdr.packet_out.egress_port & 0xFE00 != 0 ||
+                hdr.packet_out.egress_port == DROP_PORT ||
+                hdr.packet_out.egress_port == CPU_PORT) {
                 meta.drop = 1;
             } else {
                 meta.egress_port = (port_t) hdr.packet_out.egress_port;

@@ -19,11 +19,54 @@
 #ifndef DYSCO_TNA_SLOT_STATE_P4
 #define DYSCO_TNA_SLOT_STATE_P4
 
-// Serial comparisons: d = a - b; a is before b iff d's sign bit is set. The sign bit is taken
-// as a whole field, d >> 31 (SIGN_BIT): a bit slice or mask test of d makes the PHV allocator
-// split d, and with it every 32-bit field d is computed from (the TCP header's sequence
-// numbers and SACK edges), which their own rewrite actions then cannot use.
-#define SIGN_BIT(s, d) bit<32> s = (d) >> 31;
+// Serial comparisons: d = a - b; a is before b iff d's sign bit is set. The sign (and zero)
+// of d comes from a constant ternary table keyed by the whole of d (SerialSign): a gateway
+// cannot shift (d >> 31 is folded back into the condition), and a slice or mask test of d
+// in a gateway splits d in PHV, and through the arithmetic every field d is computed from,
+// until copies of those fields need more than two sources.
+const bit<2> SIGN_ZERO = 0;
+const bit<2> SIGN_POS = 1;     // serially after: a > b
+const bit<2> SIGN_NEG = 2;     // serially before: a < b
+
+control SerialSign(in bit<32> d, out bit<2> sign) {
+    action zero() { sign = SIGN_ZERO; }
+    action pos() { sign = SIGN_POS; }
+    action neg() { sign = SIGN_NEG; }
+    table sign_of {
+        key = { d : ternary @name("d"); }
+        actions = { zero; pos; neg; }
+        const entries = {
+            0 &&& 0xFFFFFFFF : zero();
+            0 &&& 0x80000000 : pos();
+        }
+        const default_action = neg();
+        size = 2;
+    }
+    apply { sign_of.apply(); }
+}
+
+// Differences for the serial comparisons, as metadata: a local would be copy-propagated into
+// the gateway condition ("condition expression too complex": a gateway cannot subtract).
+struct slot_diff_t {
+    // copies through the hash unit (metadata, so the midend does not fold them away): an
+    // ALU operation ties its operands into one PHV cluster, which must fit a group of 16
+    // containers; a copy through the hash unit does not
+    bit<32> lo_c;           // new_rcvd_lo, for the SACK differences
+    bit<32> cut_c;          // cut, for seq - cut
+    bit<32> seq_len_c;      // seq_len
+    bit<32> rcvd_c;         // rcvd_ack_hi, for rcvd_ack_hi - cut
+    bit<32> end;            // OUT: seq + seq_len
+    bit<32> in_ack;         // IN: ack after rewrite
+    bit<32> in_seq;         // IN: seq after rewrite
+    bit<32> d_ack_lo;
+    bit<32> d_end_cut;
+    bit<32> d_seq_cut;
+    bit<32> d_old;
+    bit<32> d_rcvd_cut;
+    bit<32> d_ack_peer;
+    bit<32> d_rcvd_ack;
+    bit<32> older;
+}
 
 // The packet-in reg_valid byte as bits (RV_* order: bit 0 sent_hi ... bit 5 old_ack_hi).
 struct reg_valid_t {
@@ -36,7 +79,30 @@ struct reg_valid_t {
     bit<1> sent_hi;
 }
 
-control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t valid) {
+control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t valid,
+                  inout slot_diff_t d) {
+    SerialSign() sg_ack_lo;
+    SerialSign() sg_end_cut;
+    SerialSign() sg_seq_cut;
+    SerialSign() sg_old;
+    SerialSign() sg_e0;
+    SerialSign() sg_e1;
+    SerialSign() sg_e2;
+    SerialSign() sg_e3;
+    SerialSign() sg_rcvd_cut;
+    SerialSign() sg_ack_peer;
+    SerialSign() sg_rcvd_ack;
+    bit<2> c_ack_lo;
+    bit<2> c_end_cut;
+    bit<2> c_seq_cut;
+    bit<2> c_old;
+    bit<2> c_e0;
+    bit<2> c_e1;
+    bit<2> c_e2;
+    bit<2> c_e3;
+    bit<2> c_rcvd_cut;
+    bit<2> c_ack_peer;
+    bit<2> c_rcvd_ack;
 
     // ---- per-packet inputs (1 = true) ----
     bit<1> is_out;
@@ -142,15 +208,6 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     };
 
     // ---- values (return the value after this packet, old_ack_hi: before) ----
-    bit<32> end;            // OUT: seq + seq_len
-    bit<32> in_ack;         // IN: ack after rewrite
-    bit<32> in_seq;         // IN: seq after rewrite
-    bit<32> lo0;            // copies of new_rcvd_lo through the hash unit (no ALU link
-    bit<32> lo1;            // between the SACK differences, which keeps each PHV cluster
-    bit<32> lo2;            // small)
-    bit<32> lo3;
-    bit<32> r_cut;
-    bit<32> r_old;
     bit<32> a_old;
     bit<1> sent_nv;         // the register had no valid value before this packet
     bit<1> ack_nv;
@@ -158,12 +215,13 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<1> lo_nv;
     bit<1> old_nv;
     bit<1> do_freeze;
+    bit<1> cut_nv;          // the cut is not valid after this packet
 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) sent_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(sent_hi) sent_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (sent_nv == 1 || (int<32>) (end - value) > 0) {
-                value = end;
+            if (sent_nv == 1 || (int<32>) (d.end - value) > 0) {
+                value = d.end;
             }
             rv = value;
         }
@@ -186,8 +244,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) rcvd_ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(rcvd_ack_hi) rcvd_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (rcvd_nv == 1 || (int<32>) (in_ack - value) > 0) {
-                value = in_ack;
+            if (rcvd_nv == 1 || (int<32>) (d.in_ack - value) > 0) {
+                value = d.in_ack;
             }
             rv = value;
         }
@@ -198,8 +256,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) new_rcvd_lo;
     RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo) lo_min = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (lo_nv == 1 || (int<32>) (in_seq - value) < 0) {
-                value = in_seq;
+            if (lo_nv == 1 || (int<32>) (d.in_seq - value) < 0) {
+                value = d.in_seq;
             }
             rv = value;
         }
@@ -212,25 +270,39 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
         }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) cut;
+    // (returns 0 when the cut is not valid after this packet: the packet-in field, without
+    // a copy whose slices would split it)
     RegisterAction<bit<32>, slot_t, bit<32>>(cut) cut_set = {
         void apply(inout bit<32> value, out bit<32> rv) {
             if (do_freeze == 1) {
                 value = meta.pi.sent_hi;
             }
-            rv = value;
+            rv = 0;
+            if (cut_nv == 0) { rv = value; }
         }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) old_ack_hi;
+    // (return 0 when old_ack_hi was not valid before this packet; the first write of an
+    // epoch is an action of its own: an ALU has two comparison units)
+    RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi) old_first = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = 0;
+            value = a_old;
+        }
+    };
     RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi) old_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
             rv = value;
-            if (old_nv == 1 || (int<32>) (a_old - value) > 0) {
+            if ((int<32>) (a_old - value) > 0) {
                 value = a_old;
             }
         }
     };
     RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi) old_read = {
-        void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
+        void apply(inout bit<32> value, out bit<32> rv) {
+            rv = 0;
+            if (old_nv == 0) { rv = value; }
+        }
     };
 
     apply {
@@ -247,9 +319,10 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                 has_ack = 1;
             }
             if (hdr.tcp.flags & TCP_RST == TCP_RST) { rst = 1; }
-            end = hdr.tcp.seq_no + meta.seq_len;
-            in_ack = hdr.tcp.ack_no + meta.rw.ack_delta;
-            in_seq = hdr.tcp.seq_no + meta.rw.seq_delta;
+            @in_hash { d.seq_len_c = meta.seq_len; }
+            d.end = hdr.tcp.seq_no + d.seq_len_c;
+            d.in_ack = hdr.tcp.ack_no + meta.rw.ack_delta;
+            d.in_seq = hdr.tcp.seq_no + meta.rw.seq_delta;
             w_sent = 0;
             w_ack = 0;
             w_rcvd = 0;
@@ -272,7 +345,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // 1. epoch
             eff = epoch_advance.execute(meta.slot);
             tag = eff + 1;
-            bit<32> older = eff ^ meta.epoch;    // != 0: the entry predates the slot's epoch
+            d.older = eff ^ meta.epoch;    // != 0: the entry predates the slot's epoch
 
             // 2. validity before this packet
             sent_v = sent_mark.execute(meta.slot);
@@ -308,7 +381,9 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // new_rcvd_lo goes straight into the packet-in field (0 when not valid)
             if (w_lo == 1) { meta.pi.new_rcvd_lo = lo_min.execute(meta.slot); }
             else { meta.pi.new_rcvd_lo = lo_read.execute(meta.slot); }
-            r_cut = cut_set.execute(meta.slot);
+            cut_nv = 1;
+            if (do_freeze == 1 || cut_tv != 0) { cut_nv = 0; }
+            meta.pi.cut = cut_set.execute(meta.slot);
             bit<1> sent_valid = 0;
             bit<1> ack_valid = 0;
             bit<1> rcvd_valid = 0;
@@ -323,14 +398,22 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (old_tv != 0) { old_valid_before = 1; }
 
             // 4. two-path steering (datapath._steer; docs/pipeline.md 5.2)
-            bit<32> d_ack_lo = hdr.tcp.ack_no - meta.pi.new_rcvd_lo;
-            SIGN_BIT(s_d_ack_lo, d_ack_lo)
-            bit<32> d_end_cut = end - r_cut;
-            SIGN_BIT(s_d_end_cut, d_end_cut)
-            bit<32> d_seq_cut = hdr.tcp.seq_no - r_cut;
-            SIGN_BIT(s_d_seq_cut, d_seq_cut)
+            // (under a condition of their own: an ALU output feeds no other operation in
+            // the action that produced it; they only matter for OUT packets)
+            // (end - cut as (seq - cut) + seq_len, in a step of its own)
+            @in_hash { d.cut_c = meta.pi.cut; }
+            if (is_out == 1) {
+                d.d_ack_lo = hdr.tcp.ack_no - meta.pi.new_rcvd_lo;
+                d.d_seq_cut = hdr.tcp.seq_no - d.cut_c;
+            }
+            if (is_out == 1 && meta.two_path == 1) {
+                d.d_end_cut = d.d_seq_cut + d.seq_len_c;
+            }
+            sg_ack_lo.apply(d.d_ack_lo, c_ack_lo);
+            sg_seq_cut.apply(d.d_seq_cut, c_seq_cut);
+            sg_end_cut.apply(d.d_end_cut, c_end_cut);
             bit<1> ack_new = 0;
-            if (has_ack == 1 && lo_valid == 1 && d_ack_lo != 0 && s_d_ack_lo == 0) {
+            if (has_ack == 1 && lo_valid == 1 && c_ack_lo == SIGN_POS) {
                 ack_new = 1;
             }
             // (copies through the hash unit: no ALU link between ack_no, new_rcvd_lo, a_old)
@@ -349,9 +432,9 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                     }
                 } else if (cut_valid == 0) {
                     meta.path = PATH_OLD;
-                } else if (d_end_cut == 0 || s_d_end_cut == 1) {
+                } else if (c_end_cut != SIGN_POS) {
                     meta.path = PATH_OLD;
-                } else if (s_d_seq_cut == 0) {
+                } else if (c_seq_cut != SIGN_NEG) {
                     meta.path = PATH_NEW;
                 } else {
                     meta.split = 1;
@@ -359,81 +442,80 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             }
 
             // 5. old_ack_hi (returns the value before this packet)
-            if (w_old == 1) { r_old = old_max.execute(meta.slot); }
-            else { r_old = old_read.execute(meta.slot); }
-            bit<32> d_old = a_old - r_old;
-            SIGN_BIT(s_d_old, d_old)
+            if (w_old == 1 && old_nv == 1) { meta.pi.old_ack_hi = old_first.execute(meta.slot); }
+            else if (w_old == 1) { meta.pi.old_ack_hi = old_max.execute(meta.slot); }
+            else { meta.pi.old_ack_hi = old_read.execute(meta.slot); }
+            if (is_out == 1) { d.d_old = a_old - meta.pi.old_ack_hi; }
+            sg_old.apply(d.d_old, c_old);
             // SACK edges against new_rcvd_lo: right edges on the old path, left edges on the
             // new one (one set of differences, so four temporaries instead of eight)
             bit<32> e0;
             bit<32> e1;
             bit<32> e2;
             bit<32> e3;
-            @in_hash { lo0 = meta.pi.new_rcvd_lo; }
-            @in_hash { lo1 = meta.pi.new_rcvd_lo; }
-            @in_hash { lo2 = meta.pi.new_rcvd_lo; }
-            @in_hash { lo3 = meta.pi.new_rcvd_lo; }
+            @in_hash { d.lo_c = meta.pi.new_rcvd_lo; }
             if (meta.path == PATH_OLD) {
-                e0 = hdr.sack_blocks[0].right - lo0;
-                e1 = hdr.sack_blocks[1].right - lo1;
-                e2 = hdr.sack_blocks[2].right - lo2;
-                e3 = hdr.sack_blocks[3].right - lo3;
+                e0 = hdr.sack_blocks[0].right - d.lo_c;
+                e1 = hdr.sack_blocks[1].right - d.lo_c;
+                e2 = hdr.sack_blocks[2].right - d.lo_c;
+                e3 = hdr.sack_blocks[3].right - d.lo_c;
             } else {
-                e0 = hdr.sack_blocks[0].left - lo0;
-                e1 = hdr.sack_blocks[1].left - lo1;
-                e2 = hdr.sack_blocks[2].left - lo2;
-                e3 = hdr.sack_blocks[3].left - lo3;
+                e0 = hdr.sack_blocks[0].left - d.lo_c;
+                e1 = hdr.sack_blocks[1].left - d.lo_c;
+                e2 = hdr.sack_blocks[2].left - d.lo_c;
+                e3 = hdr.sack_blocks[3].left - d.lo_c;
             }
-            SIGN_BIT(s_e0, e0)
-            SIGN_BIT(s_e1, e1)
-            SIGN_BIT(s_e2, e2)
-            SIGN_BIT(s_e3, e3)
+            sg_e0.apply(e0, c_e0);
+            sg_e1.apply(e1, c_e1);
+            sg_e2.apply(e2, c_e2);
+            sg_e3.apply(e3, c_e3);
             if (is_out == 1 && meta.two_path == 1 && meta.split == 0 && has_ack == 1) {
                 if (meta.path == PATH_OLD) {
                     if (ack_new == 1) {
                         meta.split = 1;
                     } else if (lo_valid == 1) {
                         // a right edge after new_rcvd_lo
-                        if (hdr.sack_blocks[0].isValid() && e0 != 0 && s_e0 == 0) {
+                        if (hdr.sack_blocks[0].isValid() && c_e0 == SIGN_POS) {
                             meta.split = 1;
                         }
-                        if (hdr.sack_blocks[1].isValid() && e1 != 0 && s_e1 == 0) {
+                        if (hdr.sack_blocks[1].isValid() && c_e1 == SIGN_POS) {
                             meta.split = 1;
                         }
-                        if (hdr.sack_blocks[2].isValid() && e2 != 0 && s_e2 == 0) {
+                        if (hdr.sack_blocks[2].isValid() && c_e2 == SIGN_POS) {
                             meta.split = 1;
                         }
-                        if (hdr.sack_blocks[3].isValid() && e3 != 0 && s_e3 == 0) {
+                        if (hdr.sack_blocks[3].isValid() && c_e3 == SIGN_POS) {
                             meta.split = 1;
                         }
                     }
                 } else {
                     if (old_valid_before == 0) {
                         meta.split = 1;
-                    } else if (d_old != 0 && s_d_old == 0) {
+                    } else if (c_old == SIGN_POS) {
                         meta.split = 1;
                     } else if (lo_valid == 1) {
                         // a left edge before new_rcvd_lo
-                        if (hdr.sack_blocks[0].isValid() && s_e0 == 1) { meta.split = 1; }
-                        if (hdr.sack_blocks[1].isValid() && s_e1 == 1) { meta.split = 1; }
-                        if (hdr.sack_blocks[2].isValid() && s_e2 == 1) { meta.split = 1; }
-                        if (hdr.sack_blocks[3].isValid() && s_e3 == 1) { meta.split = 1; }
+                        if (hdr.sack_blocks[0].isValid() && c_e0 == SIGN_NEG) { meta.split = 1; }
+                        if (hdr.sack_blocks[1].isValid() && c_e1 == SIGN_NEG) { meta.split = 1; }
+                        if (hdr.sack_blocks[2].isValid() && c_e2 == SIGN_NEG) { meta.split = 1; }
+                        if (hdr.sack_blocks[3].isValid() && c_e3 == SIGN_NEG) { meta.split = 1; }
                     }
                 }
             }
 
             // 6. latches (once per epoch)
-            bit<32> d_rcvd_cut = meta.pi.rcvd_ack_hi - r_cut;
-            SIGN_BIT(s_d_rcvd_cut, d_rcvd_cut)
-            bit<32> d_ack_peer = meta.pi.ack_hi - meta.peer_cut;
-            SIGN_BIT(s_d_ack_peer, d_ack_peer)
+            @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; }
+            if (is_in == 1) { d.d_rcvd_cut = d.rcvd_c - meta.pi.cut; }
+            if (is_out == 1) { d.d_ack_peer = meta.pi.ack_hi - meta.peer_cut; }
+            sg_rcvd_cut.apply(d.d_rcvd_cut, c_rcvd_cut);
+            sg_ack_peer.apply(d.d_ack_peer, c_ack_peer);
             own_cond = 0;
             peer_cond = 0;
-            if (is_in == 1 && cut_valid == 1 && rcvd_valid == 1 && s_d_rcvd_cut == 0) {
+            if (is_in == 1 && cut_valid == 1 && rcvd_valid == 1 && c_rcvd_cut != SIGN_NEG) {
                 own_cond = 1;
             }
             if (is_out == 1 && meta.peer_cut_valid == 1 && ack_valid == 1 &&
-                s_d_ack_peer == 0) {
+                c_ack_peer != SIGN_NEG) {
                 peer_cond = 1;
             }
             own_tv = own_fire.execute(meta.slot);
@@ -454,11 +536,15 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
 
             // 6b. an old path (entry older than the slot's epoch): an ack below what the
             // host already saw is raised on data, a pure ack is dropped (pipeline.md 5.5)
-            bit<32> d_rcvd_ack = meta.pi.rcvd_ack_hi - in_ack;
-            SIGN_BIT(s_d_rcvd_ack, d_rcvd_ack)
+            // (rcvd_ack_hi - (ack + ack_delta) in two steps)
+            if (is_in == 1) { d.d_rcvd_ack = meta.pi.rcvd_ack_hi - hdr.tcp.ack_no; }
+            if (is_in == 1 && has_ack == 1) {
+                d.d_rcvd_ack = d.d_rcvd_ack - meta.rw.ack_delta;
+            }
+            sg_rcvd_ack.apply(d.d_rcvd_ack, c_rcvd_ack);
             if (is_in == 1 && has_ack == 1 && rst == 0 && hdr.tcp.flags & TCP_SYN == 0 &&
-                rcvd_valid == 1 && older != 0) {
-                if (d_rcvd_ack != 0 && s_d_rcvd_ack == 0) {
+                rcvd_valid == 1 && d.older != 0) {
+                if (c_rcvd_ack == SIGN_POS) {
                     if (meta.seq_len == 0) {
                         meta.stale = STALE_DROP;
                     } else {
@@ -472,10 +558,6 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // rcvd_ack_hi are 0 until first written, so their ALU outputs are used as they are)
             meta.lo_valid = lo_valid;
             meta.pi.epoch = eff;
-            meta.pi.cut = 0;
-            meta.pi.old_ack_hi = 0;
-            if (cut_valid == 1) { meta.pi.cut = r_cut; }
-            if (old_valid_before == 1) { meta.pi.old_ack_hi = r_old; }
             valid.pad = 0;
             valid.sent_hi = sent_valid;
             valid.ack_hi = ack_valid;
