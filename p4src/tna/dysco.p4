@@ -200,23 +200,21 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
     OptionLayout() options;
 
     // -(20 + 4 * data_offset): the TCP header length, negated, for the length arithmetic.
-    bit<32> neg_hl32;
     bit<16> neg_hl16;
     bit<16> pl16_m;          // total_len - TCP header length
-    action set_neg_hl(bit<32> neg32, bit<16> neg16) {
-        neg_hl32 = neg32;
+    action set_neg_hl(bit<16> neg16) {
         neg_hl16 = neg16;
     }
     table tcp_len {
         key = { hdr.tcp.data_offset : exact @name("data_offset"); }
         actions = { set_neg_hl; }
-#define NEG_HL(d) d : set_neg_hl(32w0 - (20 + 4 * d), 16w0 - (20 + 4 * d));
+#define NEG_HL(d) d : set_neg_hl(16w0 - (20 + 4 * d));
         const entries = {
             NEG_HL(0) NEG_HL(1) NEG_HL(2) NEG_HL(3) NEG_HL(4) NEG_HL(5) NEG_HL(6) NEG_HL(7)
             NEG_HL(8) NEG_HL(9) NEG_HL(10) NEG_HL(11) NEG_HL(12) NEG_HL(13) NEG_HL(14)
             NEG_HL(15)
         }
-        const default_action = set_neg_hl(0, 0);
+        const default_action = set_neg_hl(0);
         size = 16;
     }
     // Length range tests as constant ternary tables (a gateway compares at most 12 bits for
@@ -255,14 +253,14 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
     apply {
         ig_md.dysco.pi.ingress_port = (bit<16>) ig_intr_md.ingress_port;
         // TCP lengths in single-operation steps (a Tofino action does one operation per
-        // field): tcp_len.neg_hl gives -(20 + 4 * data_offset) for the data offset.
-        bit<32> tl32 = 0;
-        bit<32> syn_fin = 0;
-        bit<32> pl32 = 0;
+        // field): tcp_len.neg_hl gives -(20 + 4 * data_offset) for the data offset. In 16
+        // bits, widened by a move at the end: the 32-bit sequence arithmetic's PHV cluster
+        // does not take in the length terms (payload + SYN + FIN < 65,536 here).
+        bit<16> syn_fin = 0;
+        bit<16> sl16 = 0;
         pl16_m = 0;
         if (hdr.tcp.isValid()) {
             tcp_len.apply();
-            tl32 = (bit<32>) hdr.ipv4.total_len;
             if (hdr.tcp.flags & (TCP_SYN | TCP_FIN) == (TCP_SYN | TCP_FIN)) {
                 syn_fin = 2;
             } else if (hdr.tcp.flags & (TCP_SYN | TCP_FIN) != 0) {
@@ -270,14 +268,18 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             }
         }
         if (hdr.tcp.isValid()) {
-            pl32 = tl32 + neg_hl32;
             pl16_m = hdr.ipv4.total_len + neg_hl16;
         }
         ip_len.apply();
         if (hdr.tcp.isValid()) {
             pl_len.apply();
-            ig_md.dysco.seq_len = pl32 + syn_fin;
+            sl16 = pl16_m + syn_fin;
             ig_md.dysco.payload_len = pl16_m;
+        }
+        if (hdr.tcp.isValid()) {
+            // (through the hash unit: a widening move would slice the 32-bit fields at bit
+            // 16 and tie their low halves to the IPv4 header's total_len)
+            @in_hash { ig_md.dysco.seq_len = (bit<32>) sl16; }
         }
         // The lookups do not depend on the validation below, so they run beside it; a
         // malformed frame's lookup result is never used.

@@ -48,13 +48,13 @@ control SerialSign(in bit<32> d, out bit<2> sign) {
 // Differences for the serial comparisons, as metadata: a local would be copy-propagated into
 // the gateway condition ("condition expression too complex": a gateway cannot subtract).
 struct slot_diff_t {
-    // copies through the hash unit (metadata, so the midend does not fold them away): an
-    // ALU operation ties its operands into one PHV cluster, which must fit a group of 16
-    // containers; a copy through the hash unit does not
-    bit<32> lo_c;           // new_rcvd_lo, for the SACK differences
-    bit<32> cut_c;          // cut, for seq - cut
-    bit<32> seq_len_c;      // seq_len
-    bit<32> rcvd_c;         // rcvd_ack_hi, for rcvd_ack_hi - cut
+    // Conditional copies: an arithmetic ALU operation ties its operands and result into one
+    // PHV cluster, which must fit a group of 16 32-bit containers; a move does not, but an
+    // unconditional whole copy is aliased to its source by bf-p4c (so no cut). These are
+    // written only where they are used, which keeps them apart.
+    bit<32> lo_c;           // new_rcvd_lo, for the SACK differences (OUT)
+    bit<32> cut_c;          // cut, for seq - cut (OUT)
+    bit<32> rcvd_c;         // rcvd_ack_hi, for rcvd_ack_hi - cut (IN)
     bit<32> end;            // OUT: seq + seq_len
     bit<32> in_ack;         // IN: ack after rewrite
     bit<32> in_seq;         // IN: seq after rewrite
@@ -319,8 +319,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                 has_ack = 1;
             }
             if (hdr.tcp.flags & TCP_RST == TCP_RST) { rst = 1; }
-            @in_hash { d.seq_len_c = meta.seq_len; }
-            d.end = hdr.tcp.seq_no + d.seq_len_c;
+            d.end = hdr.tcp.seq_no + meta.seq_len;
             d.in_ack = hdr.tcp.ack_no + meta.rw.ack_delta;
             d.in_seq = hdr.tcp.seq_no + meta.rw.seq_delta;
             w_sent = 0;
@@ -401,13 +400,13 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // (under a condition of their own: an ALU output feeds no other operation in
             // the action that produced it; they only matter for OUT packets)
             // (end - cut as (seq - cut) + seq_len, in a step of its own)
-            @in_hash { d.cut_c = meta.pi.cut; }
+            if (is_out == 1) { d.cut_c = meta.pi.cut; }
             if (is_out == 1) {
                 d.d_ack_lo = hdr.tcp.ack_no - meta.pi.new_rcvd_lo;
                 d.d_seq_cut = hdr.tcp.seq_no - d.cut_c;
             }
             if (is_out == 1 && meta.two_path == 1) {
-                d.d_end_cut = d.d_seq_cut + d.seq_len_c;
+                d.d_end_cut = d.d_seq_cut + meta.seq_len;
             }
             sg_ack_lo.apply(d.d_ack_lo, c_ack_lo);
             sg_seq_cut.apply(d.d_seq_cut, c_seq_cut);
@@ -453,7 +452,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             bit<32> e1;
             bit<32> e2;
             bit<32> e3;
-            @in_hash { d.lo_c = meta.pi.new_rcvd_lo; }
+            if (is_out == 1) { d.lo_c = meta.pi.new_rcvd_lo; }
             if (meta.path == PATH_OLD) {
                 e0 = hdr.sack_blocks[0].right - d.lo_c;
                 e1 = hdr.sack_blocks[1].right - d.lo_c;
@@ -504,7 +503,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             }
 
             // 6. latches (once per epoch)
-            @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; }
+            if (is_in == 1) { d.rcvd_c = meta.pi.rcvd_ack_hi; }
             if (is_in == 1) { d.d_rcvd_cut = d.rcvd_c - meta.pi.cut; }
             if (is_out == 1) { d.d_ack_peer = meta.pi.ack_hi - meta.peer_cut; }
             sg_rcvd_cut.apply(d.d_rcvd_cut, c_rcvd_cut);
