@@ -400,7 +400,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // (under a condition of their own: an ALU output feeds no other operation in
             // the action that produced it; they only matter for OUT packets)
             // (end - cut as (seq - cut) + seq_len, in a step of its own)
-            if (is_out == 1) { d.cut_c = meta.pi.cut; }
+            if (is_out == 1) { @in_hash { d.cut_c = meta.pi.cut; } }
             if (is_out == 1) {
                 d.d_ack_lo = hdr.tcp.ack_no - meta.pi.new_rcvd_lo;
                 d.d_seq_cut = hdr.tcp.seq_no - d.cut_c;
@@ -452,7 +452,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             bit<32> e1;
             bit<32> e2;
             bit<32> e3;
-            if (is_out == 1) { d.lo_c = meta.pi.new_rcvd_lo; }
+            if (is_out == 1) { @in_hash { d.lo_c = meta.pi.new_rcvd_lo; } }
             if (meta.path == PATH_OLD) {
                 e0 = hdr.sack_blocks[0].right - d.lo_c;
                 e1 = hdr.sack_blocks[1].right - d.lo_c;
@@ -503,7 +503,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             }
 
             // 6. latches (once per epoch)
-            if (is_in == 1) { d.rcvd_c = meta.pi.rcvd_ack_hi; }
+            if (is_in == 1) { @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; } }
             if (is_in == 1) { d.d_rcvd_cut = d.rcvd_c - meta.pi.cut; }
             if (is_out == 1) { d.d_ack_peer = meta.pi.ack_hi - meta.peer_cut; }
             sg_rcvd_cut.apply(d.d_rcvd_cut, c_rcvd_cut);
