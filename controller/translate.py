@@ -30,7 +30,13 @@ from typing import Any
 from controller.config import Config
 from controller.p4rt.client import PacketInMsg
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
-from controller.p4rt.p4info import P4InfoError, P4InfoIndex, decode_uint, encode_uint
+from controller.p4rt.p4info import (
+    P4InfoError,
+    P4InfoIndex,
+    decode_uint,
+    encode_uint,
+    encode_varint,
+)
 from dysco_proto import pipeline as pl
 from dysco_proto.actions import Probe, Toward
 from dysco_proto.entries import Direction, EntryKey, MappingEntry, Role
@@ -75,22 +81,13 @@ class Translated:
 # --- fast serialisation of session-entry updates -------------------------------------------
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-_V = [_varint(i) for i in range(1 << 14)]
+_V = [encode_varint(i) for i in range(1 << 14)]
 
 
 def _ld(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited protobuf field."""
     n = len(payload)
-    return tag + (_V[n] if n < 16384 else _varint(n)) + payload
+    return tag + (_V[n] if n < 16384 else encode_varint(n)) + payload
 
 
 def _cb(v: int) -> bytes:
@@ -130,35 +127,35 @@ class _FastEncoder:
             tid, fields = tables[tbl]
             heads = []
             for name, (fid, _w) in fields.items():
-                pre = b"\x08" + _varint(fid)
+                pre = b"\x08" + encode_varint(fid)
                 heads.append(
                     (
                         name,
                         [
-                            b"\x12" + _varint(len(pre) + 4 + n) + pre
+                            b"\x12" + encode_varint(len(pre) + 4 + n) + pre
                             + b"\x12" + bytes((n + 2,)) + b"\x0a" + bytes((n,))
                             for n in range(9)
                         ],
                     )
                 )  # fmt: skip
-            self._fm[tbl] = (b"\x08" + _varint(tid), heads)
+            self._fm[tbl] = (b"\x08" + encode_varint(tid), heads)
         # action parameter -> header bytes by value length (Param{param_id, value})
         self._act: dict[pl.Act, tuple[bytes, list[tuple[str, list[bytes]]]]] = {}
         for act in (pl.Act.OUT_REWRITE, pl.Act.OUT_TWO_PATH, pl.Act.IN_REWRITE):
             aid, params = actions[act]
             pheads = []
             for name, pid, _w in params:
-                pre = b"\x10" + _varint(pid)
+                pre = b"\x10" + encode_varint(pid)
                 pheads.append(
                     (
                         name,
                         [
-                            b"\x22" + _varint(len(pre) + 2 + n) + pre + b"\x1a" + bytes((n,))
+                            b"\x22" + encode_varint(len(pre) + 2 + n) + pre + b"\x1a" + bytes((n,))
                             for n in range(9)
                         ],
                     )
                 )
-            self._act[act] = (b"\x08" + _varint(aid), pheads)
+            self._act[act] = (b"\x08" + encode_varint(aid), pheads)
         self._agent = _cb(agent_id)
 
     def ip(self, addr: str) -> bytes:

@@ -22,7 +22,7 @@ from grpc import aio
 from controller.p4rt.gen.google.rpc import status_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
-from controller.p4rt.p4info import P4InfoIndex, decode_uint, encode_uint
+from controller.p4rt.p4info import P4InfoIndex, decode_uint, encode_uint, encode_varint
 from controller.p4rt.tls import ClientTls, channel_credentials, channel_options, is_loopback
 
 log = logging.getLogger(__name__)
@@ -494,7 +494,7 @@ class P4RuntimeClient:
                 parts = [head]
                 for u in updates:
                     b = u if isinstance(u, bytes) else u.SerializeToString()
-                    parts.append(b"\x22" + _varint(len(b)) + b)
+                    parts.append(b"\x22" + encode_varint(len(b)) + b)
                 if self._write_raw is None:
                     self._write_raw = self.channel.unary_unary(
                         "/p4.v1.P4Runtime/Write",
@@ -576,15 +576,6 @@ class P4RuntimeClient:
                 except (grpc.RpcError, asyncio.InvalidStateError) as e:
                     raise DeviceUnavailable(f"packet-out failed: {_describe(e)}") from e
                 self.packet_outs += 1
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _code(e: BaseException) -> str:

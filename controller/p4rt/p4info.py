@@ -44,6 +44,16 @@ def encode_uint(value: int, bitwidth: int) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8, "big")
 
 
+def encode_varint(n: int) -> bytes:
+    """``n`` as a protobuf base-128 varint (for hand-assembled wire bytes of P4Runtime messages)."""
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
 def decode_uint(data: bytes) -> int:
     """The unsigned integer of a (canonical or padded) bytestring."""
     return int.from_bytes(data, "big")
