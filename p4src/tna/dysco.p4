@@ -29,6 +29,17 @@
 #define SESSION_IDLE_TIMEOUT idle_timeout = true;
 
 @pa_auto_init_metadata
+// The bridge's rewrite fields are the chosen path's rw fields (one container each, no copy).
+@pa_alias("ingress", "ig_md.bridge.src_addr", "ig_md.dysco.rw.src_addr")
+@pa_alias("ingress", "ig_md.bridge.dst_addr", "ig_md.dysco.rw.dst_addr")
+@pa_alias("ingress", "ig_md.bridge.src_port", "ig_md.dysco.rw.src_port")
+@pa_alias("ingress", "ig_md.bridge.dst_port", "ig_md.dysco.rw.dst_port")
+@pa_alias("ingress", "ig_md.bridge.seq_delta", "ig_md.dysco.rw.seq_delta")
+@pa_alias("ingress", "ig_md.bridge.ack_delta", "ig_md.dysco.rw.ack_delta")
+@pa_alias("ingress", "ig_md.bridge.tsval_delta", "ig_md.dysco.rw.tsval_delta")
+@pa_alias("ingress", "ig_md.bridge.tsecr_delta", "ig_md.dysco.rw.tsecr_delta")
+@pa_alias("ingress", "ig_md.bridge.win_shift", "ig_md.dysco.rw.win_shift")
+@pa_alias("ingress", "ig_md.bridge.rcvd_ack", "ig_md.dysco.rcvd_ack")
 
 #include "../shared/header.p4"
 #include "../shared/control/ports.p4"

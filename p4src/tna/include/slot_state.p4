@@ -92,6 +92,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     SerialSign() sg_rcvd_cut;
     SerialSign() sg_ack_peer;
     SerialSign() sg_rcvd_ack;
+    SerialSign() sg_older;
+    bit<2> c_older;
     bit<2> c_ack_lo;
     bit<2> c_end_cut;
     bit<2> c_seq_cut;
@@ -345,6 +347,9 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             eff = epoch_advance.execute(meta.slot);
             tag = eff + 1;
             d.older = eff ^ meta.epoch;    // != 0: the entry predates the slot's epoch
+            sg_older.apply(d.older, c_older);      // (zero or not, by table: a gateway
+            bit<1> is_older = 0;                   // would compare eff with epoch)
+            if (c_older != SIGN_ZERO) { is_older = 1; }
 
             // 2. validity before this packet
             sent_v = sent_mark.execute(meta.slot);
@@ -542,7 +547,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             }
             sg_rcvd_ack.apply(d.d_rcvd_ack, c_rcvd_ack);
             if (is_in == 1 && has_ack == 1 && rst == 0 && hdr.tcp.flags & TCP_SYN == 0 &&
-                rcvd_valid == 1 && d.older != 0) {
+                rcvd_valid == 1 && is_older == 1) {
                 if (c_rcvd_ack == SIGN_POS) {
                     if (meta.seq_len == 0) {
                         meta.stale = STALE_DROP;
