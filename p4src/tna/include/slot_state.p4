@@ -57,14 +57,11 @@ struct slot_diff_t {
     bit<32> rcvd_c;         // rcvd_ack_hi, for rcvd_ack_hi - cut (IN)
     bit<32> end;            // OUT: seq + seq_len
     bit<32> in_ack;         // IN: ack after rewrite
-    bit<32> in_seq;         // IN: seq after rewrite
     bit<32> d_ack_lo;
     bit<32> d_end_cut;
     bit<32> d_seq_cut;
     bit<32> d_old;
-    bit<32> d_rcvd_cut;
     bit<32> d_ack_peer;
-    bit<32> d_rcvd_ack;
     bit<32> older;
 }
 
@@ -89,7 +86,6 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     SerialSign() sg_e1;
     SerialSign() sg_e2;
     SerialSign() sg_e3;
-    SerialSign() sg_rcvd_cut;
     SerialSign() sg_ack_peer;
     SerialSign() sg_rcvd_ack;
     SerialSign() sg_older;
@@ -102,7 +98,6 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<2> c_e1;
     bit<2> c_e2;
     bit<2> c_e3;
-    bit<2> c_rcvd_cut;
     bit<2> c_ack_peer;
     bit<2> c_rcvd_ack;
 
@@ -120,7 +115,6 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<1> own_cond;
     bit<1> peer_cond;
     bit<32> tag;            // current epoch + 1
-    bit<32> eff;            // the slot's epoch after this packet
 
     // ---- epoch (only moves forward); returns the epoch after this packet ----
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) epoch;
@@ -258,8 +252,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) new_rcvd_lo;
     RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo) lo_min = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (lo_nv == 1 || (int<32>) (d.in_seq - value) < 0) {
-                value = d.in_seq;
+            if (lo_nv == 1 || (int<32>) (d.end - value) < 0) {
+                value = d.end;
             }
             rv = value;
         }
@@ -321,9 +315,15 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                 has_ack = 1;
             }
             if (hdr.tcp.flags & TCP_RST == TCP_RST) { rst = 1; }
-            d.end = hdr.tcp.seq_no + meta.seq_len;
+            // OUT and IN values share fields (a packet is one or the other; fewer 32-bit
+            // containers): end / in_seq, the two latch differences, ack - new_rcvd_lo /
+            // rcvd_ack_hi - in_ack.
+            if (meta.slot_op == SLOT_OP_OUT) {
+                d.end = hdr.tcp.seq_no + meta.seq_len;
+            } else {
+                d.end = hdr.tcp.seq_no + meta.rw.seq_delta;    // in_seq
+            }
             d.in_ack = hdr.tcp.ack_no + meta.rw.ack_delta;
-            d.in_seq = hdr.tcp.seq_no + meta.rw.seq_delta;
             w_sent = 0;
             w_ack = 0;
             w_rcvd = 0;
@@ -344,9 +344,10 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             }
 
             // 1. epoch
-            eff = epoch_advance.execute(meta.slot);
-            tag = eff + 1;
-            d.older = eff ^ meta.epoch;    // != 0: the entry predates the slot's epoch
+            // (the ALU output goes straight into the packet-in field)
+            meta.pi.epoch = epoch_advance.execute(meta.slot);
+            tag = meta.pi.epoch + 1;
+            d.older = meta.pi.epoch ^ meta.epoch;    // != 0: the entry predates the slot's epoch
             sg_older.apply(d.older, c_older);      // (zero or not, by table: a gateway
             bit<1> is_older = 0;                   // would compare eff with epoch)
             if (c_older != SIGN_ZERO) { is_older = 1; }
@@ -509,13 +510,12 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
 
             // 6. latches (once per epoch)
             if (is_in == 1) { @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; } }
-            if (is_in == 1) { d.d_rcvd_cut = d.rcvd_c - meta.pi.cut; }
+            if (is_in == 1) { d.d_ack_peer = d.rcvd_c - meta.pi.cut; }    // rcvd_ack_hi - cut
             if (is_out == 1) { d.d_ack_peer = meta.pi.ack_hi - meta.peer_cut; }
-            sg_rcvd_cut.apply(d.d_rcvd_cut, c_rcvd_cut);
             sg_ack_peer.apply(d.d_ack_peer, c_ack_peer);
             own_cond = 0;
             peer_cond = 0;
-            if (is_in == 1 && cut_valid == 1 && rcvd_valid == 1 && c_rcvd_cut != SIGN_NEG) {
+            if (is_in == 1 && cut_valid == 1 && rcvd_valid == 1 && c_ack_peer != SIGN_NEG) {
                 own_cond = 1;
             }
             if (is_out == 1 && meta.peer_cut_valid == 1 && ack_valid == 1 &&
@@ -541,11 +541,11 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // 6b. an old path (entry older than the slot's epoch): an ack below what the
             // host already saw is raised on data, a pure ack is dropped (pipeline.md 5.5)
             // (rcvd_ack_hi - (ack + ack_delta) in two steps)
-            if (is_in == 1) { d.d_rcvd_ack = meta.pi.rcvd_ack_hi - hdr.tcp.ack_no; }
+            if (is_in == 1) { d.d_ack_lo = meta.pi.rcvd_ack_hi - hdr.tcp.ack_no; }
             if (is_in == 1 && has_ack == 1) {
-                d.d_rcvd_ack = d.d_rcvd_ack - meta.rw.ack_delta;
+                d.d_ack_lo = d.d_ack_lo - meta.rw.ack_delta;
             }
-            sg_rcvd_ack.apply(d.d_rcvd_ack, c_rcvd_ack);
+            sg_rcvd_ack.apply(d.d_ack_lo, c_rcvd_ack);
             if (is_in == 1 && has_ack == 1 && rst == 0 && hdr.tcp.flags & TCP_SYN == 0 &&
                 rcvd_valid == 1 && is_older == 1) {
                 if (c_rcvd_ack == SIGN_POS) {
@@ -561,7 +561,6 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // 7. the packet-in fields (unset registers read as 0: sent_hi, ack_hi and
             // rcvd_ack_hi are 0 until first written, so their ALU outputs are used as they are)
             meta.lo_valid = lo_valid;
-            meta.pi.epoch = eff;
             valid.pad = 0;
             valid.sent_hi = sent_valid;
             valid.ack_hi = ack_valid;
