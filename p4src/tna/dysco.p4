@@ -11,11 +11,10 @@
  * verified (the residual update preserves the error instead); the truncation check uses the
  * egress packet length (registers were already updated in ingress).
  *
- * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools) takes the program through its
- * frontend, midend and backend up to PHV allocation, which fails on Tofino 1: the serial
- * comparisons (sequence/ack/SACK differences) tie 33 32-bit fields into one PHV cluster,
- * and a cluster must fit a group of 16 containers (docs/pipeline.md section 10). Nothing
- * has run on a Tofino model or hardware.
+ * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools) allocates PHV for Tofino 1; table
+ * placement then needs 21 ingress stages with 65,536-entry session tables, 15 with 1,024
+ * (the chip has 12): docs/pipeline.md section 10. Nothing has run on a Tofino model or
+ * hardware.
  * Build: make -C p4src tofino (tofino_build.sh).
  */
 #include <core.p4>
