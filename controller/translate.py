@@ -39,6 +39,7 @@ from controller.p4rt.p4info import (
 )
 from dysco_proto import pipeline as pl
 from dysco_proto.actions import Probe, Toward
+from dysco_proto.agent import HOLD
 from dysco_proto.entries import Direction, EntryKey, MappingEntry, Role
 from dysco_proto.events import ControlIn, Event, PacketIn, PuntReason, SlotSnapshot
 from dysco_proto.frames import build_frame, build_probe_frame, parse_frame
@@ -470,6 +471,16 @@ class Translator:
                     {"port": port, "src_mac": c.device.mac, "dst_mac": mac},
                 )
             )
+        # Data an anchor holds during a new path's handshake is rewritten to the agent's HOLD
+        # tuple (0.0.0.0): drop it here, or a default route would send it to the network.
+        out.append(
+            pl.TableEntry.build(
+                pl.Tbl.IPV4_FWD.value,
+                {"dst_addr": f"{HOLD.dst_ip}/32"},
+                pl.Act.DROP.value,
+                {},
+            )
+        )
         return out
 
     def static_updates(self) -> Iterable[tuple[StaticKey, p4r.Update]]:

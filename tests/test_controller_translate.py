@@ -239,3 +239,40 @@ def test_probe_reply_carries_the_token(env: tuple[P4InfoIndex, Path]) -> None:
     (pin,) = res.packet_ins
     out = _translator(env).packet_in(PacketInMsg(pin.payload, dict(pin.metadata)))
     assert out.events == [SlotSnapshot(4, 77, None, None, None, 77, token=1234)]
+
+
+def test_held_data_is_dropped_not_routed_to_the_network(env: tuple[P4InfoIndex, Path]) -> None:
+    """An anchor holds new data during a new path's handshake by rewriting it to the HOLD
+    tuple (0.0.0.0); the daemon's static entries drop that address even though the default
+    route leads to the network port."""
+    from dysco_proto.agent import HOLD
+
+    tr = _translator(env)
+    static = tr.static_entries()
+    assert any(e.table is pl.Tbl.IPV4_FWD and e.action is pl.Act.DROP for e in static), (
+        "no drop route for the HOLD address"
+    )
+    session = FiveTuple("10.0.0.1", 40000, "10.0.0.9", 80)
+    sub = FiveTuple("10.0.0.1", 20000, "10.0.0.5", 30000)
+    held = MappingEntry(
+        EntryKey(Direction.OUT, session), sub, Deltas(), slot=7, new_rewrite=HOLD,
+        new_deltas=Deltas(),
+    )  # fmt: skip
+    state = PipelineState(TableState([*static, pl.entry_to_table(held, tr.agent_id)]), {})
+
+    def send(seq: int) -> list[int]:
+        seg = Segment(session, seq, 1, TcpFlags.ACK, payload=b"x" * 100)
+        res = process(state, build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01"), 1)
+        state.registers = res.registers
+        return [port for port, _ in res.outputs]
+
+    assert send(1000) == [2]  # below any cutoff: the old path, out of the network port
+    probe = pl.encode_packet_out(
+        {"op": int(pl.PacketOutOp.PROBE), "flags": 1, "slot": 7, "token": 1, "epoch": 0}
+    )
+    state.registers = process(state, probe + build_probe_frame(), pl.CPU_PORT).registers
+    assert send(1100) == []  # at the frozen cutoff: held, dropped on the device
+    # without the drop route the default route would have sent it to the network
+    state.tables = TableState([e for e in static if e.action is not pl.Act.DROP])
+    state.tables.insert(pl.entry_to_table(held, tr.agent_id))
+    assert send(1200) == [2]
