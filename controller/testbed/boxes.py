@@ -170,20 +170,7 @@ class SocatRelate:
 
 
 def firewall(ns: str) -> None:
-    _nft(
-        ns,
-        """
-table inet dyfw {
-  chain forward {
-    type filter hook forward priority 0; policy drop;
-    ct state established,related accept
-    ct state invalid counter drop
-    tcp flags & (syn | ack | fin | rst) == syn ct state new counter accept
-    counter drop
-  }
-}
-""",
-    )
+    _nft(ns, _STRICT)
 
 
 def nat(ns: str, address: str) -> None:
