@@ -85,10 +85,10 @@ dpdk: $(APT_STAMP)
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check dysco_proto controller tests bmv2_tests
+	$(VENV)/bin/ruff format --check dysco_proto dysco_pipeline controller tests bmv2_tests
 
 typecheck: setup
-	$(VENV)/bin/mypy --strict dysco_proto
+	$(VENV)/bin/mypy --strict dysco_proto dysco_pipeline
 	$(VENV)/bin/mypy controller
 
 # Each target suite (reference model, DPDK, bmv2, Tofino compiler, namespaces) reports whether

@@ -19,7 +19,7 @@ if _MISSING is not None:
     pytest.skip(_MISSING, allow_module_level=True)
 
 from bmv2_tests.harness import Bmv2  # noqa: E402
-from dysco_proto import pipeline as pl  # noqa: E402
+from dysco_pipeline import pipeline as pl  # noqa: E402
 from tests.vectors import corpus  # noqa: E402
 
 CASES = corpus.load()

@@ -267,7 +267,7 @@ async def _bench_entries(
 
 
 def _syn_frames(n: int, base: int = 0) -> list[bytes]:
-    from dysco_proto.frames import build_frame
+    from dysco_pipeline.frames import build_frame
     from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 
     return [

@@ -10,7 +10,7 @@ One file configures one daemon, i.e. the control plane of one data-plane device:
       election_id: 1               # optional, default 1 (>= 1)
       p4info: ../p4src/build/dysco.p4info.txtpb  # optional; default: the project's build
       device_config: ../p4src/build/dysco.json   # optional (bmv2 JSON; absent: P4Info only)
-      cpu_port: 255                # optional: default dysco_proto.pipeline.CPU_PORT
+      cpu_port: 255                # optional: default dysco_pipeline.pipeline.CPU_PORT
       mac: "02:d5:c0:00:00:01"     # optional: source MAC of frames the device routes
       push_pipeline: auto          # auto (only when the P4Info cookie changed) | always | never
       tls:                         # optional: TLS to the device (docs/controller.md, security)
@@ -80,7 +80,7 @@ from controller.p4rt.tofino import (
     TofinoConfig,
     default_build_dir,
 )
-from dysco_proto.pipeline import CPU_CLONE_SESSION, CPU_PORT
+from dysco_pipeline.pipeline import CPU_CLONE_SESSION, CPU_PORT
 from dysco_proto.policy import (
     ConfigError,
     Policy,

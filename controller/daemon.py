@@ -43,7 +43,7 @@ from controller.peers import Impairments, PeerChannel, RejectLog
 from controller.store import Change, StateStore, StoreError
 from controller.translate import Translator
 from controller.writer import OrderedWriter
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from dysco_proto.actions import (
     Action,
     CancelTimer,

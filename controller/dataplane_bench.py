@@ -120,7 +120,7 @@ def _session_updates(n: int) -> Iterator[list[Any]]:
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
     from controller.p4rt.p4info import P4InfoIndex
     from controller.p4rt.server import load_contract_p4info
-    from dysco_proto import pipeline as pl
+    from dysco_pipeline import pipeline as pl
 
     idx = P4InfoIndex(load_contract_p4info())
     codec = P4RuntimeCodec(idx)
@@ -208,7 +208,7 @@ def _base_updates() -> list[Any]:
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
     from controller.p4rt.p4info import P4InfoIndex
     from controller.p4rt.server import load_contract_p4info
-    from dysco_proto import pipeline as pl
+    from dysco_pipeline import pipeline as pl
 
     codec = P4RuntimeCodec(P4InfoIndex(load_contract_p4info()))
     es = [

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dysco_proto.pipeline import Tbl
+from dysco_pipeline.pipeline import Tbl
 
 
 class ResourceError(ValueError):

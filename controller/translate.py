@@ -1,7 +1,7 @@
 """Translation between the agent's world and the device's P4Runtime world.
 
 - ``MappingEntry`` <-> P4Runtime ``TableEntry``: via the pipeline contract
-  (:mod:`dysco_proto.pipeline`: ``entry_to_table``/``entry_from_table``, table, action and
+  (:mod:`dysco_pipeline.pipeline`: ``entry_to_table``/``entry_from_table``, table, action and
   parameter names), with ids resolved from the device's P4Info. Session-entry updates take a
   fast path (:class:`_FastEncoder`: the ``Update`` is serialised directly from the entry with
   precomputed field ids and cached address bytes; a test checks it against the contract path);
@@ -15,7 +15,7 @@
   packet-ins become ``SlotSnapshot`` events;
 - the device-wide entries a daemon owns: port roles, local addresses, IPv4 routes.
 
-Frames are parsed and built by :mod:`dysco_proto.frames` (TCP options by
+Frames are parsed and built by :mod:`dysco_pipeline.frames` (TCP options by
 :mod:`dysco_proto.wire`).
 """
 
@@ -37,14 +37,14 @@ from controller.p4rt.p4info import (
     encode_uint,
     encode_varint,
 )
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.frames import build_frame, build_probe_frame, parse_frame
+from dysco_pipeline.refmodel import complete_punt, mirror_host_view
 from dysco_proto.actions import Probe, Toward
 from dysco_proto.agent import HOLD
 from dysco_proto.entries import Direction, EntryKey, MappingEntry, Role
 from dysco_proto.events import ControlIn, Event, PacketIn, PuntReason, SlotSnapshot
-from dysco_proto.frames import build_frame, build_probe_frame, parse_frame
 from dysco_proto.packet import TCP, FiveTuple, Segment
-from dysco_proto.refmodel import complete_punt, mirror_host_view
 from dysco_proto.wire import CONTROL_PORT
 
 __all__ = ["StaticKey", "Translated", "Translator"]
@@ -110,7 +110,7 @@ class _FastEncoder:
     exact 2; Exact.value 1; TableAction.action 1; Action.action_id 1, params 4;
     Param.param_id 2, value 3). Every field's header bytes (tags, lengths, ids) are
     precomputed per value length, so one field costs one lookup and one concatenation. Values
-    are exactly those of :func:`dysco_proto.pipeline.entry_to_table`; anything unusual (a value
+    are exactly those of :func:`dysco_pipeline.pipeline.entry_to_table`; anything unusual (a value
     that does not fit) returns ``None`` and the caller takes the contract path, which raises
     the proper error.
     """

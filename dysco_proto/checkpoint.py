@@ -52,10 +52,9 @@ from dysco_proto.agent import (
     RightPhase,
     Side,
 )
-from dysco_proto.entries import Deltas, Direction, EntryKey
+from dysco_proto.entries import NUM_SLOTS, Deltas, Direction, EntryKey
 from dysco_proto.lock import LockState, LockStatus
 from dysco_proto.packet import FiveTuple
-from dysco_proto.pipeline import NUM_SLOTS
 from dysco_proto.wire import (
     ControlMessage,
     Handshake,

@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Final
 
 from dysco_proto.packet import FiveTuple
+
+SLOT_BITS: Final = 16
+"""Width of a side's register slot number (:attr:`MappingEntry.slot`)."""
+NUM_SLOTS: Final = 1 << SLOT_BITS
+"""Number of register slots: a valid slot is in ``[0, NUM_SLOTS)``."""
 
 
 class Direction(enum.StrEnum):

@@ -23,7 +23,7 @@ from controller.p4rt.server import (
     UpdateStatus,
     load_contract_p4info,
 )
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 
 #: a fresh control key per test run (a fixed, published key is refused by the config)
 KEY_HEX = secrets.token_hex(16)
@@ -31,7 +31,7 @@ KEY_HEX = secrets.token_hex(16)
 
 def contract_p4info() -> p4info_pb2.P4Info:
     """The compiled P4Info if the P4 build produced it, else one synthesised from
-    :mod:`dysco_proto.pipeline` (same names, widths and match kinds)."""
+    :mod:`dysco_pipeline.pipeline` (same names, widths and match kinds)."""
     if CONTRACT_P4INFO.exists():
         return load_contract_p4info()
     p = p4info_pb2.P4Info()
@@ -202,7 +202,7 @@ WEB_POLICY = "policies:\n  - {name: web, match: {dport: 80}, chain: [10.0.0.5]}\
 
 def syn_frame(sport: int) -> bytes:
     """A first SYN from host 10.0.0.1 (port ``sport``) to 10.0.0.9:80, as a device sees it."""
-    from dysco_proto.frames import build_frame
+    from dysco_pipeline.frames import build_frame
     from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 
     seg = Segment(

@@ -1,5 +1,5 @@
 """Helpers for the DPDK agent tests: start the agent, load contract state into it, compare
-what the real C pipeline does with the reference model (:mod:`dysco_proto.refmodel`)."""
+what the real C pipeline does with the reference model (:mod:`dysco_pipeline.refmodel`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 
 from controller.p4rt.dpdk_ctl import AgentClient, AgentProcess, CtlRegs, Op, agent_available
 from controller.p4rt.entities import entry_to_ctl
-from dysco_proto import pipeline as pl
-from dysco_proto.checksum import internet_checksum
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.checksum import internet_checksum
+from dysco_pipeline.refmodel import PipelineState, process
 from dysco_proto.datapath import SlotRegisters
-from dysco_proto.refmodel import PipelineState, process
 
 RV = pl.RegValid
 

@@ -1,7 +1,7 @@
 """A loopback Dysco network for end-to-end controller tests.
 
 Each *device* is the project's P4Runtime server (real gRPC on a loopback port) with the
-reference-model backend (:mod:`dysco_proto.refmodel`, every frame through the byte-level
+reference-model backend (:mod:`dysco_pipeline.refmodel`, every frame through the byte-level
 pipeline) and one controller :class:`~controller.daemon.Daemon`, all on one asyncio loop.
 The test owns the wires: a frame a device sends out of its network port is delivered to the
 network port of the device that owns the destination address; a frame sent out of a host port
@@ -24,10 +24,10 @@ from controller.daemon import Daemon
 from controller.p4rt.backends import RefModelBackend
 from controller.p4rt.server import P4RuntimeServer
 from controller.peers import Impairments
+from dysco_pipeline.frames import build_frame, parse_frame
+from dysco_pipeline.refmodel import segment_of
 from dysco_proto.entries import Direction
-from dysco_proto.frames import build_frame, parse_frame
 from dysco_proto.packet import Segment
-from dysco_proto.refmodel import segment_of
 from tests.controller_support import KEY_HEX, contract_p4info
 
 NETWORK_PORT = 2

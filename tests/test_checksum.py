@@ -1,4 +1,4 @@
-"""Tests for dysco_proto.checksum: full and incremental Internet checksums."""
+"""Tests for dysco_pipeline.checksum: full and incremental Internet checksums."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dysco_proto.checksum import (
+from dysco_pipeline.checksum import (
     incremental_update16,
     incremental_update32,
     incremental_update_bytes,

@@ -12,8 +12,8 @@ import pytest
 from controller.cli import main as cli_main
 from controller.config import load_config
 from controller.daemon import Daemon
-from dysco_proto import pipeline as pl
-from dysco_proto.frames import parse_frame
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.frames import parse_frame
 from tests.controller_support import (
     daemon_yaml,
     one_box_device,

@@ -11,7 +11,7 @@ from controller.p4rt.client import DeviceUnavailable, P4RuntimeClient, PacketInM
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, encode_uint
 from controller.p4rt.server import P4RuntimeServer
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from tests.controller_support import TableBackend, contract_p4info
 
 

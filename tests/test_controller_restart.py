@@ -10,7 +10,7 @@ from pathlib import Path
 from controller.config import load_config
 from controller.daemon import Daemon
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
 from dysco_proto.packet import FiveTuple
 from tests.controller_support import (

@@ -20,13 +20,13 @@ from controller.p4rt.client import PacketInMsg
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, decode_uint, load_p4info
 from controller.translate import Translator
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.frames import build_frame, build_probe_frame, parse_frame
+from dysco_pipeline.refmodel import PipelineState, TableState, mirror_host_view, process
 from dysco_proto.datapath import DataPath, SlotRegisters
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
 from dysco_proto.events import PacketIn, SlotSnapshot
-from dysco_proto.frames import build_frame, build_probe_frame, parse_frame
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags
-from dysco_proto.refmodel import PipelineState, TableState, mirror_host_view, process
 from tests.controller_support import daemon_yaml, write_p4info
 from tests.vectors import corpus
 

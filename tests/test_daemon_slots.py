@@ -8,7 +8,7 @@ from pathlib import Path
 
 from controller.config import load_config
 from controller.daemon import Daemon
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from tests.controller_support import one_box_device, syn_frame, until
 
 SYN_IN = {"reason": int(pl.Reason.SYN), "direction": 1, "ingress_port": 1}

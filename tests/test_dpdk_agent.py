@@ -18,10 +18,10 @@ import pytest
 
 from controller.p4rt.dpdk_ctl import AgentProcess, Op
 from controller.p4rt.entities import entry_from_ctl, entry_to_ctl
-from dysco_proto import pipeline as pl
-from dysco_proto.checksum import internet_checksum
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.checksum import internet_checksum
+from dysco_pipeline.refmodel import PipelineState, TableState
 from dysco_proto.datapath import SlotRegisters
-from dysco_proto.refmodel import PipelineState, TableState
 from tests.dpdk_support import (
     agent_load,
     agent_run,

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from controller.p4rt.dpdk_ctl import AgentClient, AgentProcess
-from dysco_proto import pipeline as pl
-from dysco_proto.refmodel import PipelineState, TableState, process
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.refmodel import PipelineState, TableState, process
 
 from .dpdk_support import agent_load, ip_int, start_agent, tcp_frame
 

@@ -20,7 +20,7 @@ from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer, load_contract_p4info
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
 from dysco_proto.packet import FiveTuple
 from tests.dpdk_support import ip_int, start_agent, tcp_frame

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import pytest
 
+from dysco_pipeline.scapy_layers import DyscoControl
 from dysco_proto.packet import TCP, UDP, FiveTuple, TcpOptions
-from dysco_proto.scapy_layers import DyscoControl
 from dysco_proto.wire import (
     HEADER_LEN,
     HMAC_TAG_LEN,

@@ -16,7 +16,7 @@ from controller.p4rt.client import P4RuntimeClient
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from tests.controller_support import (
     WEB_POLICY,
     contract_p4info,

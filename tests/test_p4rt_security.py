@@ -29,7 +29,7 @@ from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.server import DETAILS_BUDGET, P4RuntimeServer
 from controller.p4rt.tls import ClientTls, ServerTls, TlsConfigError, check_listen_address
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from tests.controller_support import TableBackend, contract_p4info
 from tests.test_controller_p4rt import _entries
 

@@ -1,4 +1,4 @@
-"""The pipeline contract: dysco_proto.pipeline against the compiled P4Info and the P4 defines.
+"""The pipeline contract: dysco_pipeline.pipeline against the compiled P4Info and the P4 defines.
 
 Also: the committed bmv2 artifacts equal a fresh compile (when p4c-bm2-ss is on the PATH),
 and MappingEntry <-> table entry conversion round-trips.
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
 from dysco_proto.events import PuntReason
 from dysco_proto.packet import FiveTuple

@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from dysco_proto import pipeline as pl
-from dysco_proto.checksum import internet_checksum, tcp_checksum
-from dysco_proto.refmodel import PipelineState, TableState, process
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.checksum import internet_checksum, tcp_checksum
+from dysco_pipeline.refmodel import PipelineState, TableState, process
 from tests.vectors import corpus, gen_vectors
 
 CASES = corpus.load()

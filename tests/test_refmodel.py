@@ -7,11 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dysco_proto import pipeline as pl
-from dysco_proto.entries import Direction
-from dysco_proto.events import PuntReason
-from dysco_proto.packet import FiveTuple, TcpFlags
-from dysco_proto.refmodel import (
+from dysco_pipeline import pipeline as pl
+from dysco_pipeline.refmodel import (
     PipelineState,
     TableState,
     complete_punt,
@@ -19,6 +16,9 @@ from dysco_proto.refmodel import (
     process,
     segment_of,
 )
+from dysco_proto.entries import Direction
+from dysco_proto.events import PuntReason
+from dysco_proto.packet import FiveTuple, TcpFlags
 from tests.vectors import corpus
 
 CASES = {c.name: c for c in corpus.load()}

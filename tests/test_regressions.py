@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dysco_proto.checksum import (
+from dysco_pipeline.checksum import (
     incremental_update16,
     incremental_update32,
     ipv4_to_int,

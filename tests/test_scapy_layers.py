@@ -11,8 +11,7 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.packet import Padding, Raw
 from scapy.utils import rdpcap, wrpcap
 
-from dysco_proto.packet import FiveTuple, TcpOptions
-from dysco_proto.scapy_layers import (
+from dysco_pipeline.scapy_layers import (
     DyscoControl,
     chain_from_tcp,
     get_tag,
@@ -21,6 +20,7 @@ from dysco_proto.scapy_layers import (
     strip_tag,
     tag_option,
 )
+from dysco_proto.packet import FiveTuple, TcpOptions
 from dysco_proto.wire import (
     CONTROL_PORT,
     HMAC_TAG_LEN,

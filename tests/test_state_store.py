@@ -19,7 +19,7 @@ from controller.config import load_config
 from controller.daemon import Daemon, _key_text
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.store import Change, StateStore
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from dysco_proto.agent import Agent
 from dysco_proto.checkpoint import (
     CheckpointError,

@@ -27,7 +27,7 @@ from controller.p4rt.tofino import (
 )
 from controller.p4rt.tofino_pb.stratum import bf_pb2
 from controller.translate import Translator
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 
 ROOT = Path(__file__).resolve().parent.parent
 BMV2_P4INFO = ROOT / "p4src" / "build" / "dysco.p4info.txtpb"

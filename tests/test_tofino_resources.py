@@ -14,7 +14,7 @@ import pytest
 
 from controller.p4resources import ResourceError, load_resources
 from controller.p4rt.tofino import CHIPS, default_build_dir
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 
 CHIP_LIST = sorted(CHIPS)
 

@@ -1,5 +1,5 @@
 """P4Runtime server backends: the DPDK agent (C data plane over its control socket) and the
-reference pipeline model (:mod:`dysco_proto.refmodel`, in-process)."""
+reference pipeline model (:mod:`dysco_pipeline.refmodel`, in-process)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from controller.p4rt.server import (
     BackendError,
     UpdateStatus,
 )
-from dysco_proto.pipeline import (
+from dysco_pipeline.pipeline import (
     REGISTERS,
     TableEntry,
     Tbl,
@@ -211,14 +211,14 @@ class DpdkBackend(Backend):
 
 
 class RefModelBackend(Backend):
-    """The reference pipeline model (``dysco_proto.refmodel``) behind the server.
+    """The reference pipeline model (``dysco_pipeline.refmodel``) behind the server.
 
     No ports: :meth:`inject` runs a frame through the model as if it arrived on a port and
     returns the frames it sent out; packet-ins go to the server's callback.
     """
 
     def __init__(self) -> None:
-        from dysco_proto.refmodel import PipelineState
+        from dysco_pipeline.refmodel import PipelineState
 
         self.state = PipelineState()
         self.codec: P4RuntimeCodec | None = None
@@ -226,7 +226,7 @@ class RefModelBackend(Backend):
         self.outputs: list[tuple[int, bytes]] = []
 
     def set_pipeline(self, p4info: P4InfoIndex, device_config: bytes) -> None:
-        from dysco_proto.refmodel import PipelineState
+        from dysco_pipeline.refmodel import PipelineState
 
         try:
             codec = P4RuntimeCodec(p4info)
@@ -299,7 +299,7 @@ class RefModelBackend(Backend):
         return iter([te for te in out if _matches(te, match_filter)])
 
     def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:
-        from dysco_proto.pipeline import CPU_PORT
+        from dysco_pipeline.pipeline import CPU_PORT
 
         try:
             hdr = encode_packet_out(metadata)
@@ -312,7 +312,7 @@ class RefModelBackend(Backend):
         return self._run(frame, port)
 
     def _run(self, frame: bytes, port: int) -> list[tuple[int, bytes]]:
-        from dysco_proto.refmodel import process
+        from dysco_pipeline.refmodel import process
 
         with self._lock:
             res = process(self.state, frame, port)

@@ -6,7 +6,7 @@ and resolved to ids here, from the P4Info the device runs, so ids are never lite
 Tofino: bf-p4c prefixes the names of pipe-level objects (tables, registers, ...) with the name
 of the ``Pipeline`` instance (``pipe.DyscoIngress.session.out_session``); actions keep their
 control-qualified names. :class:`P4InfoIndex` also indexes every name under its form without
-that prefix, so the contract's names (``dysco_proto.pipeline.Tbl``, ``Act``) resolve on a
+that prefix, so the contract's names (``dysco_pipeline.pipeline.Tbl``, ``Act``) resolve on a
 Tofino P4Info as on the bmv2 one. The pipe name is given (``device.pipe`` of a ``target:
 tofino`` configuration) or, for a ``tna``/``t2na`` P4Info, taken from the table names when
 they all share one first component.
@@ -188,10 +188,10 @@ def detect_pipe(p4info: p4info_pb2.P4Info) -> str | None:
 
 
 def contract_mismatches(index: P4InfoIndex) -> list[str]:
-    """Every way the P4Info differs from the pipeline contract (``dysco_proto.pipeline``): a
+    """Every way the P4Info differs from the pipeline contract (``dysco_pipeline.pipeline``): a
     table, match field, action, parameter or controller-header field missing, or of another
     width. Empty when the controller can drive the pipeline."""
-    from dysco_proto import pipeline as pl
+    from dysco_pipeline import pipeline as pl
 
     out: list[str] = []
     for tbl in pl.Tbl:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dysco_proto.pipeline import CPU_CLONE_SESSION
+from dysco_pipeline.pipeline import CPU_CLONE_SESSION
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 BUILD_ROOT = PROJECT_ROOT / "p4src" / "build"

@@ -31,7 +31,7 @@ import yaml
 
 from controller.testbed import boxes
 from controller.testbed.net import PREFIX, STATE, cleanup, offloads_off, record_pid, sh
-from dysco_proto.pipeline import CPU_PORT
+from dysco_pipeline.pipeline import CPU_PORT
 
 REPO = Path(__file__).resolve().parents[2]
 BMV2_JSON = REPO / "p4src" / "build" / "dysco.json"

@@ -70,7 +70,7 @@ enum ctl_status {
 };
 
 /* One table write / read record (fixed size so a batch is one array).
- * Tables and actions are those of the P4 pipeline contract (dysco_proto/pipeline.py); the
+ * Tables and actions are those of the P4 pipeline contract (dysco_pipeline/pipeline.py); the
  * Python side maps P4Info names onto these codes. */
 enum ctl_table {
 	CTL_T_PORT_ROLE = 0,   /* match: port            action: HOST_PORT(agent_id) | NETWORK_PORT */
@@ -140,7 +140,7 @@ struct ctl_regs {
 	uint32_t flags;
 } __attribute__((packed));
 
-/* Contract codes (dysco_proto/pipeline.py, p4src/shared/define.p4). */
+/* Contract codes (dysco_pipeline/pipeline.py, p4src/shared/define.p4). */
 enum { R_SYN = 1, R_SYNACK = 2, R_SYNACK_MIRROR = 3, R_FIN_MIRROR = 4, R_RST_MIRROR = 5,
        R_CONTROL = 6, R_PROBE_REPLY = 7, R_LATCH = 8, R_UNSUPPORTED_OPTIONS = 9, R_SPLIT = 10 };
 enum { OP_INVALID = 0, OP_FORWARD = 1, OP_ROUTE = 2, OP_PROBE = 3 };

@@ -1,6 +1,6 @@
 /* The Dysco pipeline of the DPDK agent: the tables, slot registers and per-packet rules of the
- * P4 pipeline contract (docs/pipeline.md, dysco_proto/pipeline.py; reference semantics in
- * dysco_proto/refmodel.py and dysco_proto/datapath.py).
+ * P4 pipeline contract (docs/pipeline.md, dysco_pipeline/pipeline.py; reference semantics in
+ * dysco_pipeline/refmodel.py and dysco_proto/datapath.py).
  *
  * Single-threaded: the lcore that polls the ports also applies table writes, so no locks are
  * needed and a write is complete before the next packet is processed.

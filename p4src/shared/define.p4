@@ -1,6 +1,6 @@
 /*
  * Dysco pipeline: constants shared by every target.
- * Mirrored in dysco_proto/pipeline.py (names and numbers); a test cross-checks the P4Info.
+ * Mirrored in dysco_pipeline/pipeline.py (names and numbers); a test cross-checks the P4Info.
  * Never use these numbers as literals elsewhere.
  */
 #ifndef DYSCO_DEFINE_P4
@@ -48,7 +48,7 @@ const bit<32> OPT_SYN_LAYOUT_LO = 0x0402080A;
 const bit<32> OPT_NOP_WS = 0x01030300;            // NOP WS(3) (mask 0xFFFFFF00)
 const bit<32> OPT_DYSCO_TAG = 0xFD084459;         // kind 253, len 8, ExID 0x4459
 
-// ---- packet-in reasons (dysco_proto.pipeline.Reason) ----
+// ---- packet-in reasons (dysco_pipeline.pipeline.Reason) ----
 const bit<8> REASON_SYN = 1;
 const bit<8> REASON_SYNACK = 2;
 const bit<8> REASON_SYNACK_MIRROR = 3;
@@ -60,7 +60,7 @@ const bit<8> REASON_LATCH = 8;
 const bit<8> REASON_UNSUPPORTED_OPTIONS = 9;
 const bit<8> REASON_SPLIT = 10;
 
-// ---- packet-out ops (dysco_proto.pipeline.PacketOutOp) ----
+// ---- packet-out ops (dysco_pipeline.pipeline.PacketOutOp) ----
 const bit<8> OP_INVALID = 0;
 const bit<8> OP_FORWARD = 1;
 const bit<8> OP_ROUTE = 2;

@@ -1,6 +1,6 @@
 /*
  * Dysco pipeline: headers and metadata shared by every target.
- * Controller headers: layouts mirrored in dysco_proto/pipeline.py (PACKET_IN_FIELDS,
+ * Controller headers: layouts mirrored in dysco_pipeline/pipeline.py (PACKET_IN_FIELDS,
  * PACKET_OUT_FIELDS); their field names are the P4Info controller_packet_metadata names.
  */
 #ifndef DYSCO_HEADER_P4

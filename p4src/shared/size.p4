@@ -1,6 +1,6 @@
 /*
  * Dysco pipeline: table and register sizes.
- * The single place for sizes; mirrored in dysco_proto/pipeline.py (a test cross-checks them).
+ * The single place for sizes; mirrored in dysco_pipeline/pipeline.py (a test cross-checks them).
  */
 #ifndef DYSCO_SIZE_P4
 #define DYSCO_SIZE_P4

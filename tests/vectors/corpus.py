@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 
 VECTORS = Path(__file__).with_name("pipeline_vectors.json")
 

@@ -2,7 +2,7 @@
 
 Every expectation here is stated by hand: the rewritten header values are written out (or
 computed by plain arithmetic next to the input values), frames are built and checksummed by
-scapy, never by the reference model. The model (``dysco_proto.refmodel``) and the P4 program
+scapy, never by the reference model. The model (``dysco_pipeline.refmodel``) and the P4 program
 on bmv2 (``bmv2_tests/``) must both reproduce them.
 
 Run ``python tests/vectors/gen_vectors.py`` to rewrite the JSON; ``--check`` exits non-zero
@@ -29,7 +29,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
 
-from dysco_proto import pipeline as pl
+from dysco_pipeline import pipeline as pl
 from dysco_proto.packet import FiveTuple
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
 

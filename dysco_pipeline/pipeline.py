@@ -1,7 +1,7 @@
 """The pipeline contract: P4Info names, codes, sizes and controller-header layouts.
 
 One contract, three implementations: the P4 program (``p4src/``, bmv2 via v1model and Tofino
-via TNA), the DPDK agent and the Python reference model (:mod:`dysco_proto.refmodel`). This
+via TNA), the DPDK agent and the Python reference model (:mod:`dysco_pipeline.refmodel`). This
 module is the single Python source of every name and number they share; the P4 program's
 ``p4src/shared/define.p4`` and ``size.p4`` hold the same numbers, and a test cross-checks the
 compiled P4Info (``p4src/build/dysco.p4info.txtpb``) against the tables here.
@@ -20,7 +20,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
+from dysco_proto.entries import (
+    NUM_SLOTS,
+    SLOT_BITS,
+    Deltas,
+    Direction,
+    EntryKey,
+    MappingEntry,
+    Role,
+)
 from dysco_proto.events import PuntReason
 from dysco_proto.packet import TCP, FiveTuple
 
@@ -74,8 +82,6 @@ PORT_BITS: Final = 9
 DROP_PORT: Final = 511
 """bmv2's drop port: a packet-out to it (or to :data:`CPU_PORT`) is dropped."""
 
-SLOT_BITS: Final = 16
-NUM_SLOTS: Final = 1 << SLOT_BITS
 SESSION_TABLE_SIZE: Final = 65536
 """Entries of each session table (OUT and IN)."""
 FWD_TABLE_SIZE: Final = 1024

@@ -2,7 +2,7 @@
 
 A pure function of (table and register state, input frame, ingress port) returning the output
 frames with their ports, the packet-ins and the new register state
-(:func:`process`). Tables are filled by P4Info names (:mod:`dysco_proto.pipeline`), exactly as
+(:func:`process`). Tables are filled by P4Info names (:mod:`dysco_pipeline.pipeline`), exactly as
 a controller fills the switch over P4Runtime.
 
 What the abstract data path already defines is not restated here: session entries are turned
@@ -23,12 +23,8 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from dysco_proto.checksum import internet_checksum
-from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
-from dysco_proto.entries import Direction, MappingEntry
-from dysco_proto.events import PuntReason
-from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags, TcpOptions
-from dysco_proto.pipeline import (
+from dysco_pipeline.checksum import internet_checksum
+from dysco_pipeline.pipeline import (
     CONTROL_PORT,
     CPU_PORT,
     DROP_PORT,
@@ -49,6 +45,10 @@ from dysco_proto.pipeline import (
     encode_packet_in,
     entry_from_table,
 )
+from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
+from dysco_proto.entries import Direction, MappingEntry
+from dysco_proto.events import PuntReason
+from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags, TcpOptions
 from dysco_proto.rewrite import rewrite
 
 __all__ = [

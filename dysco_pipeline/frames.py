@@ -3,9 +3,9 @@
 The project's one general frame codec: the controller parses packet-ins and builds
 packet-outs with it, tests build host traffic with it. TCP options go through
 :mod:`dysco_proto.wire` (every option, one codec for the whole project) and checksums through
-:mod:`dysco_proto.checksum`.
+:mod:`dysco_pipeline.checksum`.
 
-:mod:`dysco_proto.refmodel` keeps its own parser on purpose: it models the P4 parse graph
+:mod:`dysco_pipeline.refmodel` keeps its own parser on purpose: it models the P4 parse graph
 (only the option layouts a switch recognises, bmv2's validation and drop rules), which is a
 different function from decoding a frame completely; it never builds frames from segments.
 """
@@ -16,7 +16,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from dysco_proto.checksum import internet_checksum
+from dysco_pipeline.checksum import internet_checksum
 from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags
 from dysco_proto.wire import decode_tcp_options, encode_tcp_options
 
