@@ -38,7 +38,7 @@ from typing import Any
 
 from controller.config import Config, load_config
 from controller.p4rt.p4info import load_p4info
-from controller.p4rt.server import CONTRACT_P4INFO
+from dysco_targets.contract import CONTRACT_P4INFO
 
 REPO = Path(__file__).resolve().parents[1]
 HOST_MAC = "02:00:00:00:00:01"
@@ -110,7 +110,7 @@ def _stop(proc: subprocess.Popen[str] | None) -> None:
 def _pick_target(target: str) -> str:
     if target != "auto":
         return target
-    from controller.p4rt.dpdk_ctl import agent_available
+    from dysco_targets.dpdk_ctl import agent_available
 
     ok, _why = agent_available()
     return "dpdk" if ok else "refmodel"
@@ -123,10 +123,10 @@ def _server(target: str, capacity: int) -> Any:
     the processes' ids by role."""
     agent = None
     proc: subprocess.Popen[str] | None = None
-    args = [sys.executable, "-m", "controller.p4rt.server", "--backend", target]
+    args = [sys.executable, "-m", "dysco_targets.serve", "--backend", target]
     try:
         if target == "dpdk":
-            from controller.p4rt.dpdk_ctl import AgentProcess
+            from dysco_targets.dpdk_ctl import AgentProcess
 
             agent = AgentProcess(sessions=capacity, mem_mb=256 + capacity * 600 // (1 << 20))
             args += ["--agent-ctl", agent.ctl_path]
@@ -299,8 +299,8 @@ def sessions_server(n: int) -> int:
     network port."""
     import threading
 
-    from controller.p4rt.backends import RefModelBackend
-    from controller.p4rt.server import P4RuntimeServer
+    from dysco_targets.backends import RefModelBackend
+    from dysco_targets.server import P4RuntimeServer
 
     done = threading.Event()
     count = 0
@@ -398,7 +398,7 @@ def sessions_tap(ctl_path: str) -> int:
     import json
     import threading
 
-    from controller.p4rt.dpdk_ctl import AgentClient
+    from dysco_targets.dpdk_ctl import AgentClient
 
     done = threading.Event()
     seen: dict[int, float] = {}

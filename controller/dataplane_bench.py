@@ -116,11 +116,11 @@ def _eal(prefix: str, lcores: str, mem: int) -> list[str]:
 
 def _session_updates(n: int) -> Iterator[list[Any]]:
     """Batches of P4Runtime updates installing n sessions (OUT + IN entries)."""
-    from controller.p4rt.entities import P4RuntimeCodec
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
     from controller.p4rt.p4info import P4InfoIndex
-    from controller.p4rt.server import load_contract_p4info
     from dysco_pipeline import pipeline as pl
+    from dysco_targets.contract import load_contract_p4info
+    from dysco_targets.entities import P4RuntimeCodec
 
     idx = P4InfoIndex(load_contract_p4info())
     codec = P4RuntimeCodec(idx)
@@ -204,11 +204,11 @@ def _session_updates(n: int) -> Iterator[list[Any]]:
 
 
 def _base_updates() -> list[Any]:
-    from controller.p4rt.entities import P4RuntimeCodec
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
     from controller.p4rt.p4info import P4InfoIndex
-    from controller.p4rt.server import load_contract_p4info
     from dysco_pipeline import pipeline as pl
+    from dysco_targets.contract import load_contract_p4info
+    from dysco_targets.entities import P4RuntimeCodec
 
     codec = P4RuntimeCodec(P4InfoIndex(load_contract_p4info()))
     es = [
@@ -243,7 +243,7 @@ class P4RTSession:
 
         from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
         from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
-        from controller.p4rt.server import load_contract_p4info
+        from dysco_targets.contract import load_contract_p4info
 
         self.p4r = p4r
         self.channel = grpc.insecure_channel(
@@ -447,7 +447,7 @@ def _agent_run(
             [
                 sys.executable,
                 "-m",
-                "controller.p4rt.server",
+                "dysco_targets.serve",
                 "--backend",
                 "dpdk",
                 "--agent-ctl",
@@ -464,7 +464,7 @@ def _agent_run(
         w = install_sessions(f"127.0.0.1:{port}", batches)
         out["write"] = w
         say(f"  installed {w['entries']} entries in {w['seconds']:.2f}s over P4Runtime")
-        from controller.p4rt.dpdk_ctl import AgentClient
+        from dysco_targets.dpdk_ctl import AgentClient
 
         c = AgentClient(ctl)
         st0 = c.stats()

@@ -12,18 +12,17 @@ from pathlib import Path
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
-from controller.p4rt.server import (
+from dysco_pipeline import pipeline as pl
+from dysco_targets.backend import (
     ALREADY_EXISTS,
-    CONTRACT_P4INFO,
     NOT_FOUND,
     OK_STATUS,
     UNIMPLEMENTED,
     Backend,
-    P4RuntimeServer,
     UpdateStatus,
-    load_contract_p4info,
 )
-from dysco_pipeline import pipeline as pl
+from dysco_targets.contract import CONTRACT_P4INFO, load_contract_p4info
+from dysco_targets.server import P4RuntimeServer
 
 #: a fresh control key per test run (a fixed, published key is refused by the config)
 KEY_HEX = secrets.token_hex(16)

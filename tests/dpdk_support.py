@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from controller.p4rt.dpdk_ctl import AgentClient, AgentProcess, CtlRegs, Op, agent_available
-from controller.p4rt.entities import entry_to_ctl
 from dysco_pipeline import pipeline as pl
 from dysco_pipeline.checksum import internet_checksum
 from dysco_pipeline.refmodel import PipelineState, process
 from dysco_proto.datapath import SlotRegisters
+from dysco_targets.dpdk_ctl import AgentClient, AgentProcess, CtlRegs, Op, agent_available
+from dysco_targets.entities import entry_to_ctl
 
 RV = pl.RegValid
 

@@ -21,13 +21,13 @@ from typing import Any, Protocol
 
 from controller.config import load_config
 from controller.daemon import Daemon
-from controller.p4rt.backends import RefModelBackend
-from controller.p4rt.server import P4RuntimeServer
 from controller.peers import Impairments
 from dysco_pipeline.frames import build_frame, parse_frame
 from dysco_pipeline.refmodel import segment_of
 from dysco_proto.entries import Direction
 from dysco_proto.packet import Segment
+from dysco_targets.backends import RefModelBackend
+from dysco_targets.server import P4RuntimeServer
 from tests.controller_support import KEY_HEX, contract_p4info
 
 NETWORK_PORT = 2

@@ -10,8 +10,8 @@ import pytest
 from controller.p4rt.client import DeviceUnavailable, P4RuntimeClient, PacketInMsg, WriteError
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, encode_uint
-from controller.p4rt.server import P4RuntimeServer
 from dysco_pipeline import pipeline as pl
+from dysco_targets.server import P4RuntimeServer
 from tests.controller_support import TableBackend, contract_p4info
 
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.p4rt.dpdk_ctl import AgentProcess, Op
-from controller.p4rt.entities import entry_from_ctl, entry_to_ctl
 from dysco_pipeline import pipeline as pl
 from dysco_pipeline.checksum import internet_checksum
 from dysco_pipeline.refmodel import PipelineState, TableState
 from dysco_proto.datapath import SlotRegisters
+from dysco_targets.dpdk_ctl import AgentProcess, Op
+from dysco_targets.entities import entry_from_ctl, entry_to_ctl
 from tests.dpdk_support import (
     agent_load,
     agent_run,

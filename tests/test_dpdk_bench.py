@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from controller.p4rt.server import CONTRACT_P4INFO
+from dysco_targets.contract import CONTRACT_P4INFO
 from tests.dpdk_support import require_agent
 
 pytestmark = [

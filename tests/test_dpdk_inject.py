@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.p4rt.dpdk_ctl import AgentClient, AgentProcess
 from dysco_pipeline import pipeline as pl
 from dysco_pipeline.refmodel import PipelineState, TableState, process
+from dysco_targets.dpdk_ctl import AgentClient, AgentProcess
 
 from .dpdk_support import agent_load, ip_int, start_agent, tcp_frame
 
@@ -124,7 +124,7 @@ def test_inject_burst_rejects_bad_frames(agent: AgentProcess) -> None:
     """A truncated record ends the burst: the frames before it are taken, nothing after."""
     import struct
 
-    from controller.p4rt.dpdk_ctl import T
+    from dysco_targets.dpdk_ctl import T
 
     good = tcp_frame(H, PEER, 41000, 80, 7, 0, 0x02)
     body = struct.pack("<HH", HOST, 3) + struct.pack("<H", len(good)) + good

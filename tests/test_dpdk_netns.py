@@ -20,16 +20,17 @@ from dataclasses import dataclass
 
 import pytest
 
-from controller.p4rt.backends import DpdkBackend
 from controller.p4rt.client import P4RuntimeClient, PacketInMsg
-from controller.p4rt.entities import P4RuntimeCodec
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
-from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer, load_contract_p4info
 from controller.testbed.net import offloads_off, sh
 from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
 from dysco_proto.packet import FiveTuple
+from dysco_targets.backends import DpdkBackend
+from dysco_targets.contract import CONTRACT_P4INFO, load_contract_p4info
+from dysco_targets.entities import P4RuntimeCodec
+from dysco_targets.server import P4RuntimeServer
 from tests.dpdk_support import require_agent, start_agent
 
 pytestmark = [

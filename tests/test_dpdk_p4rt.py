@@ -12,17 +12,18 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from controller.p4rt.backends import DpdkBackend, RefModelBackend
 from controller.p4rt.client import P4RuntimeClient, PacketInMsg, WriteError
-from controller.p4rt.entities import P4RuntimeCodec
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
-from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer, load_contract_p4info
 from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
 from dysco_proto.packet import FiveTuple
+from dysco_targets.backends import DpdkBackend, RefModelBackend
+from dysco_targets.contract import CONTRACT_P4INFO, load_contract_p4info
+from dysco_targets.entities import P4RuntimeCodec
+from dysco_targets.server import P4RuntimeServer
 from tests.dpdk_support import ip_int, start_agent, tcp_frame
 
 pytestmark = pytest.mark.skipif(not CONTRACT_P4INFO.exists(), reason="no compiled P4Info")

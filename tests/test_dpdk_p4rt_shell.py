@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from controller.dataplane_bench import P4RTSession, _base_updates, _session_updates
-from controller.p4rt.backends import DpdkBackend
-from controller.p4rt.dpdk_ctl import CtlTable
-from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer
+from dysco_targets.backends import DpdkBackend
+from dysco_targets.contract import CONTRACT_P4INFO
+from dysco_targets.dpdk_ctl import CtlTable
+from dysco_targets.server import P4RuntimeServer
 from tests.dpdk_support import start_agent
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,12 +11,13 @@ import pytest
 
 from controller.config import load_config
 from controller.daemon import Daemon
-from controller.p4rt.backends import RefModelBackend
 from controller.p4rt.client import P4RuntimeClient
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
-from controller.p4rt.server import CONTRACT_P4INFO, P4RuntimeServer
 from dysco_pipeline import pipeline as pl
+from dysco_targets.backends import RefModelBackend
+from dysco_targets.contract import CONTRACT_P4INFO
+from dysco_targets.server import P4RuntimeServer
 from tests.controller_support import (
     WEB_POLICY,
     contract_p4info,

@@ -27,9 +27,9 @@ from controller.p4rt.gen.google.rpc import status_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
-from controller.p4rt.server import DETAILS_BUDGET, P4RuntimeServer
 from controller.p4rt.tls import ClientTls, ServerTls, TlsConfigError, check_listen_address
 from dysco_pipeline import pipeline as pl
+from dysco_targets.server import DETAILS_BUDGET, P4RuntimeServer
 from tests.controller_support import TableBackend, contract_p4info
 from tests.test_controller_p4rt import _entries
 
@@ -209,7 +209,7 @@ def test_insecure_listener_is_loopback_only_unless_explicitly_allowed(pki: Pki) 
         P4RuntimeServer(TableBackend(), "0.0.0.0:0", contract=contract_p4info())
     # the command line: one line, exit 2, nothing started
     r = subprocess.run(
-        [sys.executable, "-m", "controller.p4rt.server", "--backend", "refmodel",
+        [sys.executable, "-m", "dysco_targets.serve", "--backend", "refmodel",
          "--address", "0.0.0.0:0"],
         cwd=REPO, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -552,7 +552,7 @@ def test_thousand_failed_updates_fit_the_metadata_limit_and_client_finds_them(
     asyncio.run(main())
 
 
-# --- python -m controller.p4rt.server ------------------------------------------------------
+# --- python -m dysco_targets.serve ------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -565,7 +565,7 @@ def test_server_module_survives_a_bad_packet_out() -> None:
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.p4rt.server", "--backend", "refmodel",
+        [sys.executable, "-m", "dysco_targets.serve", "--backend", "refmodel",
          "--address", f"127.0.0.1:{port}"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

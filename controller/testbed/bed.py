@@ -54,7 +54,7 @@ def missing_for(target: str) -> str | None:
         if bmv2_switch() is None:
             return "the bmv2 testbed needs simple_switch_grpc (see /opt/p4tools/env.sh)"
         return None
-    from controller.p4rt.dpdk_ctl import agent_available
+    from dysco_targets.dpdk_ctl import agent_available
 
     ok, why = agent_available()
     return None if ok else f"the testbed needs the DPDK agent: {why}"
@@ -281,9 +281,9 @@ class Testbed:
     # -- devices ---------------------------------------------------------------------------
 
     def _start_devices(self) -> None:
-        from controller.p4rt.backends import DpdkBackend
-        from controller.p4rt.dpdk_ctl import build_agent
-        from controller.p4rt.server import P4RuntimeServer
+        from dysco_targets.backends import DpdkBackend
+        from dysco_targets.dpdk_ctl import build_agent
+        from dysco_targets.server import P4RuntimeServer
 
         binary = build_agent()
         for d in self.devices:

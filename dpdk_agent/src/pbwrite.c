@@ -4,7 +4,7 @@
  * off the wire; the agent decodes the updates (protobuf wire format, only the fields the Dysco
  * pipeline uses) with a schema the server sent when the pipeline was set (P4Info ids ->
  * agent table/action/field codes and bit widths), applies them in order and returns one
- * google.rpc code per update. Semantics equal those of controller/p4rt/entities.py CtlCodec.
+ * google.rpc code per update. Semantics equal those of dysco_targets/entities.py CtlCodec.
  */
 #include "pbwrite.h"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from controller.p4rt.dpdk_ctl import CtlAction, CtlTable, pack_entry
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
 from dysco_pipeline.pipeline import ACTION_PARAMS, MATCH_FIELDS, TABLE_ACTIONS, Act, TableEntry, Tbl
+from dysco_targets.dpdk_ctl import CtlAction, CtlTable, pack_entry
 
 INVALID_ARGUMENT = 3
 NOT_FOUND = 5

@@ -27,148 +27,42 @@ applies a batch in one control message.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import queue
-import signal
-import sys
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent import futures
-from dataclasses import dataclass
-from pathlib import Path
 from typing import NoReturn
 
 import grpc
-from google.protobuf import any_pb2, text_format
+from google.protobuf import any_pb2
 
 from controller.p4rt.gen.google.rpc import status_pb2
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
-from controller.p4rt.tls import ServerTls, TlsConfigError, check_listen_address, server_credentials
+from controller.p4rt.tls import ServerTls, check_listen_address, server_credentials
 from controller.p4rt.validate import EntryValidator
+from dysco_targets.backend import (
+    ALREADY_EXISTS,
+    INTERNAL,
+    NOT_FOUND,
+    OK,
+    OK_STATUS,
+    PERMISSION_DENIED,
+    UNIMPLEMENTED,
+    UNKNOWN,
+    Backend,
+    BackendError,
+    UpdateStatus,
+)
+from dysco_targets.contract import CONTRACT_P4INFO, check_contract, load_contract_p4info
 
 log = logging.getLogger("dysco.p4rt.server")
 
-REPO = Path(__file__).resolve().parents[2]
-CONTRACT_P4INFO = REPO / "p4src" / "build" / "dysco.p4info.txtpb"
 API_VERSION = "1.5.0"
 READ_CHUNK = 1000
-
-# google.rpc.Code values
-OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT = 0, 1, 2, 3
-NOT_FOUND, ALREADY_EXISTS, PERMISSION_DENIED = 5, 6, 7
-RESOURCE_EXHAUSTED, FAILED_PRECONDITION, UNIMPLEMENTED, INTERNAL = 8, 9, 12, 13
-
-
-@dataclass(slots=True)
-class UpdateStatus:
-    """Outcome of one update: a google.rpc code and a message."""
-
-    code: int = OK
-    message: str = ""
-
-
-OK_STATUS = UpdateStatus()
-
-
-class BackendError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-PacketInCallback = Callable[[bytes, dict[str, int]], None]
-
-
-class Backend(ABC):
-    """What a data plane behind the server must do. Entities are P4Runtime protobufs,
-    resolved by name through the P4Info that :meth:`set_pipeline` received."""
-
-    packet_in_cb: PacketInCallback | None = None
-    #: True when the backend itself refuses malformed entries with the specification's codes
-    #: (:mod:`controller.p4rt.validate`); the server then skips its own pass (about 10 us per
-    #: entry in Python)
-    validates_entries: bool = False
-
-    def set_packet_in_callback(self, cb: PacketInCallback | None) -> None:
-        """``cb(payload, metadata_by_name)`` is called for every packet-in (any thread)."""
-        self.packet_in_cb = cb
-
-    @abstractmethod
-    def set_pipeline(self, p4info: P4InfoIndex, device_config: bytes) -> None:
-        """Adopt the pipeline (after validation); clears every table (a new pipeline)."""
-
-    @abstractmethod
-    def write(self, updates: Sequence[p4r.Update]) -> list[UpdateStatus]:
-        """Apply the updates in order; one status per update."""
-
-    @abstractmethod
-    def read_table(
-        self, table_id: int, match_filter: p4r.TableEntry | None
-    ) -> Iterator[p4r.TableEntry]:
-        """Entries of ``table_id`` (0: every table the backend holds)."""
-
-    @abstractmethod
-    def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:
-        """Inject a packet-out with named metadata."""
-
-    def read_register(self, register_id: int, index: int | None) -> Iterator[p4r.RegisterEntry]:
-        raise BackendError(UNIMPLEMENTED, "register reads are not supported by this backend")
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        pass
-
-
-# --- pipeline contract check ---------------------------------------------------------------
-
-
-def _shape(p: p4info_pb2.P4Info) -> dict[str, object]:
-    """The parts of a P4Info the contract fixes: names, match kinds, widths, actions, metadata."""
-    actions = {a.preamble.id: a.preamble.name for a in p.actions}
-    return {
-        "tables": sorted(
-            (
-                t.preamble.name,
-                tuple((m.name, m.bitwidth, m.match_type) for m in t.match_fields),
-                tuple(sorted(actions.get(r.id, "?") for r in t.action_refs)),
-            )
-            for t in p.tables
-        ),
-        "actions": sorted(
-            (a.preamble.name, tuple((q.name, q.bitwidth) for q in a.params)) for a in p.actions
-        ),
-        "metadata": sorted(
-            (c.preamble.name, tuple((m.name, m.bitwidth) for m in c.metadata))
-            for c in p.controller_packet_metadata
-        ),
-        "registers": sorted(
-            (r.preamble.name, r.size, r.type_spec.bitstring.bit.bitwidth) for r in p.registers
-        ),
-    }
-
-
-def load_contract_p4info(path: Path = CONTRACT_P4INFO) -> p4info_pb2.P4Info:
-    msg = p4info_pb2.P4Info()
-    text_format.Parse(path.read_text(), msg)
-    return msg
-
-
-def check_contract(p4info: p4info_pb2.P4Info, contract: p4info_pb2.P4Info | None) -> str | None:
-    """``None`` if ``p4info`` is the contract's pipeline, else a reason."""
-    if contract is None:
-        return None
-    got, want = _shape(p4info), _shape(contract)
-    for part in ("tables", "actions", "metadata", "registers"):
-        if got[part] != want[part]:
-            g, w = set(got[part]), set(want[part])  # type: ignore[call-overload]
-            return f"P4Info {part} differ from the Dysco pipeline contract: " + (
-                f"unexpected {sorted(g - w)[:3]}, missing {sorted(w - g)[:3]}"
-            )
-    return None
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -806,91 +700,3 @@ class P4RuntimeServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def make_backend(kind: str, **kw: object) -> Backend:
-    from controller.p4rt.backends import DpdkBackend, RefModelBackend
-
-    if kind == "dpdk":
-        return DpdkBackend(**kw)  # type: ignore[arg-type]
-    if kind == "refmodel":
-        return RefModelBackend(**kw)  # type: ignore[arg-type]
-    raise ValueError(f"unknown backend {kind!r}")
-
-
-def main(argv: Iterable[str] | None = None) -> int:
-    """``python -m controller.p4rt.server``: serve one backend until SIGTERM/SIGINT."""
-    ap = argparse.ArgumentParser(description="P4Runtime server for the Dysco pipeline")
-    ap.add_argument("--address", default="127.0.0.1:9559")
-    ap.add_argument("--device-id", type=int, default=1)
-    ap.add_argument("--backend", choices=("dpdk", "refmodel"), default="dpdk")
-    ap.add_argument("--agent-ctl", help="control socket of a running dysco-dpdk-agent")
-    ap.add_argument("--tls-cert", help="TLS: the server's certificate chain (PEM)")
-    ap.add_argument("--tls-key", help="TLS: the server's private key (PEM)")
-    ap.add_argument(
-        "--tls-client-ca", help="mutual TLS: clients must present a certificate of this CA"
-    )
-    ap.add_argument(
-        "--insecure",
-        action="store_true",
-        help="allow a non-loopback address without TLS (any host can then control the device)",
-    )
-    ap.add_argument("--max-streams", type=int, default=64, help="open StreamChannels at most")
-    ap.add_argument("-v", "--verbose", action="store_true")
-    args = ap.parse_args(list(argv) if argv is not None else None)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
-    kw: dict[str, object] = {}
-    if args.backend == "dpdk":
-        if not args.agent_ctl:
-            ap.error("--agent-ctl is required with the dpdk backend")
-        kw["ctl_path"] = args.agent_ctl
-    if (args.tls_cert is None) != (args.tls_key is None):
-        ap.error("--tls-cert and --tls-key go together")
-    if args.tls_client_ca and not args.tls_cert:
-        ap.error("--tls-client-ca needs --tls-cert and --tls-key")
-    tls = (
-        ServerTls(
-            Path(args.tls_cert),
-            Path(args.tls_key),
-            Path(args.tls_client_ca) if args.tls_client_ca else None,
-        )
-        if args.tls_cert
-        else None
-    )
-    try:
-        check_listen_address(args.address, tls, allow_insecure=args.insecure)
-        if tls is not None:
-            server_credentials(tls)  # unreadable files: one line, before the backend starts
-    except TlsConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    srv = P4RuntimeServer(
-        make_backend(args.backend, **kw),
-        args.address,
-        device_id=args.device_id,
-        max_streams=args.max_streams,
-        tls=tls,
-        allow_insecure=args.insecure,
-    )
-    srv.start()
-    mode = "TLS" + (", client certificates required" if tls and tls.client_ca else "")
-    print(
-        f"p4runtime server on {srv.address} (backend {args.backend}, "
-        f"{mode if tls else 'insecure'})",
-        flush=True,
-    )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    done.wait()
-    srv.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    # Run the copy of this module imported under its package name: run as ``__main__`` the
-    # file would define a second BackendError class, and the one the backends raise (imported
-    # from ``controller.p4rt.server``) would escape the handlers here and end the stream.
-    from controller.p4rt.server import main as _main
-
-    raise SystemExit(_main())

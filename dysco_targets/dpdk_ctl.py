@@ -24,7 +24,7 @@ from pathlib import Path
 
 log = logging.getLogger("dysco.dpdk")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 AGENT_DIR = REPO / "dpdk_agent"
 AGENT_BIN = AGENT_DIR / "build" / "dysco-dpdk-agent"
 

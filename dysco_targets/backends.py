@@ -6,19 +6,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 
-from controller.p4rt.dpdk_ctl import PKT_IN_HDR_LEN, AgentClient, AgentProcess, CtlTable
-from controller.p4rt.entities import (
-    TABLE_CODE,
-    CtlCodec,
-    EntityError,
-    P4RuntimeCodec,
-    agent_schema,
-    entry_from_ctl,
-)
 from controller.p4rt.gen.p4.v1 import p4data_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
-from controller.p4rt.server import (
+from dysco_pipeline.pipeline import (
+    REGISTERS,
+    TableEntry,
+    Tbl,
+    decode_packet_in,
+    encode_packet_out,
+)
+from dysco_targets.backend import (
     FAILED_PRECONDITION,
     INVALID_ARGUMENT,
     OK_STATUS,
@@ -27,12 +25,14 @@ from controller.p4rt.server import (
     BackendError,
     UpdateStatus,
 )
-from dysco_pipeline.pipeline import (
-    REGISTERS,
-    TableEntry,
-    Tbl,
-    decode_packet_in,
-    encode_packet_out,
+from dysco_targets.dpdk_ctl import PKT_IN_HDR_LEN, AgentClient, AgentProcess, CtlTable
+from dysco_targets.entities import (
+    TABLE_CODE,
+    CtlCodec,
+    EntityError,
+    P4RuntimeCodec,
+    agent_schema,
+    entry_from_ctl,
 )
 
 _STATUS_TEXT = {
