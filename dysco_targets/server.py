@@ -21,7 +21,7 @@ It speaks the subset of P4Runtime the Dysco controller and p4runtime-shell use:
 
 Why Python: with batches of 1,000 updates the server's cost per entry is the protobuf field
 access plus packing one fixed 100-byte record for the agent; measured on this 2-core machine
-in ``dpdk_agent/README.md`` (well above the 50k entries/s the issue asks for). The C agent
+in ``dpdk_agent/README.md`` (well above its 50k entries/s target). The C agent
 applies a batch in one control message.
 """
 

@@ -1,4 +1,4 @@
-"""Integration: the simulator with the real agent and data path (the issue's acceptance runs).
+"""Integration: the simulator with the real agent and data path (README.md, Measured: dysco sim).
 
 The full acceptance criterion is ``dysco sim --sessions 200 --reconfigs 2000 --loss 0.05
 --dup 0.02 --reorder 0.1 --seed 7 --json``: no violations, every request ended, at least
@@ -42,7 +42,7 @@ def test_lossy_channel_extremes() -> None:
 
 
 @pytest.mark.slow
-def test_issue_size_seed_7() -> None:
+def test_full_size_seed_7() -> None:
     t0 = time.perf_counter()
     r = run(SimParams(sessions=200, reconfigs=2000, loss=0.05, dup=0.02, reorder=0.1, seed=7))
     assert r.reconfigs_requested == 2000
