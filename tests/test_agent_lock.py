@@ -1,5 +1,5 @@
 """A second daemon on the same configuration stops before touching anything: the running
-daemon keeps its management socket, token and state store (issue 13)."""
+daemon keeps its management socket, token and state store (docs/controller.md, Security)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Configuration and policy documents: deep nesting is a ConfigError naming the file and the
-line (not a RecursionError), oversized files and FIFOs are refused (issue 13)."""
+line (not a RecursionError), oversized files and FIFOs are refused (docs/controller.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The control key and where it is kept (issue 13): weak keys, key files readable by others
-or owned by another user, and inline keys in world-readable configs are refused; doubtful
-cases are warned about."""
+"""The control key and where it is kept (docs/controller.md, Key handling): weak keys, key files
+readable by others or owned by another user, and inline keys in world-readable configs are
+refused; doubtful cases are warned about."""
 
 from __future__ import annotations
 

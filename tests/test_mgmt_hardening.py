@@ -1,6 +1,7 @@
-"""Management API hardening (issue 13): connection cap, idle timeout, malformed requests
-answered ``bad_request`` without a traceback (and nothing run before the token check),
-token file written and read without following symlinks, token file beside the socket."""
+"""Management API hardening (docs/controller.md, Security): connection cap, idle timeout,
+malformed requests answered ``bad_request`` without a traceback (and nothing run before the
+token check), token file written and read without following symlinks, token file beside the
+socket."""
 
 from __future__ import annotations
 

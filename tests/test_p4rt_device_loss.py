@@ -1,6 +1,7 @@
-"""The daemon notices losing its device (issue 13): another controller takes the primary role
-and deletes every entry, or entries vanish behind the daemon's back. Real gRPC, the project's
-P4Runtime server with the reference-model backend, and a second real client."""
+"""The daemon notices losing its device (docs/controller.md, Losing the device): another
+controller takes the primary role and deletes every entry, or entries vanish behind the daemon's
+back. Real gRPC, the project's P4Runtime server with the reference-model backend, and a second
+real client."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Security of the P4Runtime server and client (issue 13), over real gRPC: TLS and mutual TLS,
+"""Security of the P4Runtime server and client (docs/controller.md), real gRPC: TLS, mutual TLS,
 the loopback-only default without TLS, idle streams that must not starve Write and Read,
 client arbitration as the specification describes it, bounded error details of a large
 failed batch, the server run as ``python -m``, and validation of written entries."""

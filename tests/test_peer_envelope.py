@@ -1,5 +1,5 @@
 """The peer channel authenticates whole datagrams (envelope included) and reports rejected
-datagrams and control messages in rate-limited summary lines (issue 13)."""
+datagrams and control messages in rate-limited summary lines (docs/controller.md, Security)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """An agent restarted (from its checkpoint, timers lost) at any moment of a live
-reconfiguration keeps the session (issue 13): on the simulator, a chained session
+reconfiguration keeps the session (docs/controller.md, Restart): on the simulator, a session
 client -> box1 -> box2 -> server has box2 removed (left anchor client, right anchor box1);
 the client, box1 or box2 is restarted every 0.5 ms through the first 20 ms of it. Every
 byte arrives both ways, FIN teardown completes, no TCP violation; the reconfiguration

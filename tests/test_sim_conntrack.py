@@ -35,7 +35,7 @@ def test_no_connection_without_syn() -> None:
 
 
 def test_ack_of_data_the_box_never_saw_is_invalid() -> None:
-    """The new-path failure of issue 12: the peer's old-path bytes acknowledged on the new
+    """The new-path failure (docs/testbed.md): the peer's old-path bytes acknowledged on the new
     path (conntrack: 'ACK is over the upper bound (ACKed data not seen yet)')."""
     ct = Conntrack()
     _handshake(ct)
