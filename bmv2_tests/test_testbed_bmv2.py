@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from controller.testbed.bed import missing_for
+from dysco_testbed.bed import missing_for
 
 _SKIP = missing_for("bmv2")
 pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")]
 
 
 def test_demo_on_bmv2() -> None:
-    from controller.testbed.bed import Testbed, load_topology
-    from controller.testbed.demo import DEMO_RATE, demo_spec
-    from controller.testbed.net import leftovers
-    from controller.testbed.scenarios import run
+    from dysco_testbed.bed import Testbed, load_topology
+    from dysco_testbed.demo import DEMO_RATE, demo_spec
+    from dysco_testbed.net import leftovers
+    from dysco_testbed.scenarios import run
 
     bed = Testbed(load_topology(None), target="bmv2")
     with bed:

@@ -1,9 +1,12 @@
 """The ``dysco`` command line.
 
-Subcommands live in a small registry: each is a :class:`Subcommand` (name, help, a function
-that adds its arguments, a function that runs it and returns the exit status). Adding one is::
+Subcommands live in a small registry: each is a :class:`~controller.cli_common.Subcommand`
+(name, help, a function that adds its arguments, a function that runs it and returns the exit
+status). A subcommand module lists its own in ``SUBCOMMANDS``, e.g.::
 
-    register(Subcommand("status", "show agent status", _status_args, _status_run))
+    SUBCOMMANDS = (Subcommand("status", "show agent status", _status_args, _status_run),)
+
+and this module registers them; no subcommand module imports this one.
 
 Argument errors print one line (``dysco <cmd>: error: ...``) and exit with status 2; no
 tracebacks for bad input.
@@ -13,31 +16,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import IO, Any, NoReturn
+from collections.abc import Sequence
+from typing import IO, Any
 
-
-class UsageError(Exception):
-    """Bad command-line input (reported in one line, exit status 2)."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` that raises :class:`UsageError` instead of exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: error: {message}")
-
-
-@dataclass(frozen=True)
-class Subcommand:
-    """One ``dysco <name>`` subcommand."""
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
+from controller import commands, p4_cli
+from controller.cli_common import ArgParser, Subcommand, UsageError, int_at_least, probability
+from dysco_bench import bench_cli
+from dysco_testbed import testbed_cli
 
 REGISTRY: dict[str, Subcommand] = {}
 
@@ -48,36 +33,6 @@ def register(cmd: Subcommand) -> Subcommand:
         raise ValueError(f"duplicate subcommand {cmd.name!r}")
     REGISTRY[cmd.name] = cmd
     return cmd
-
-
-# --- argument types --------------------------------------------------------------------------
-
-
-def probability(text: str) -> float:
-    """An ``argparse`` type: a float in [0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
-    return value
-
-
-def int_at_least(low: int) -> Callable[[str], int]:
-    """An ``argparse`` type: an integer >= ``low``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-
-    parse.__name__ = f"int>={low}"
-    return parse
 
 
 # --- dysco sim -------------------------------------------------------------------------------
@@ -183,19 +138,19 @@ def _print_sim_report(d: dict[str, Any], out: IO[str]) -> None:
 
 
 register(Subcommand("sim", "run the multi-agent simulator", _sim_arguments, _sim_run))
-
-# The controller's subcommands (agent, sessions, session, reconfig, policy, status, ...).
-import controller.commands  # noqa: E402
-import controller.p4_cli  # noqa: E402  (p4 resources)
-import controller.testbed.cli  # noqa: E402, F401  (demo, testbed, bench)
+# The controller's subcommands (agent, sessions, session, reconfig, policy, status, counters),
+# the P4 program's (p4 resources), the testbed's (demo, testbed) and the benchmarks' (bench).
+for _module in (commands, p4_cli, testbed_cli, bench_cli):
+    for _cmd in _module.SUBCOMMANDS:
+        register(_cmd)
 
 # --- entry point -----------------------------------------------------------------------------
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per registered subcommand."""
-    parser = _Parser(prog="dysco", description="Dysco: dynamic service chaining of TCP sessions")
-    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = ArgParser(prog="dysco", description="Dysco: dynamic service chaining of TCP sessions")
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgParser)
     for cmd in REGISTRY.values():
         sub = subs.add_parser(cmd.name, help=cmd.help, description=cmd.help)
         cmd.add_arguments(sub)

@@ -1,6 +1,5 @@
 """The controller's ``dysco`` subcommands: ``agent`` (the daemon) and the management client
-(``sessions``, ``session show``, ``reconfig``, ``policy``, ``status``, ``counters``) and
-``bench controller``.
+(``sessions``, ``session show``, ``reconfig``, ``policy``, ``status``, ``counters``).
 
 Exit codes (every subcommand): 0 success; 1 the operation failed or was refused; 2 usage or
 configuration error; 3 the daemon or the device cannot be reached. Errors are one line on
@@ -11,75 +10,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import os
 import signal
 import sys
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from controller.cli import Subcommand, UsageError, register
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-
-DEFAULT_SOCKET = Path(os.environ.get("DYSCO_SOCKET", "/run/dysco/dysco.sock"))
-
-EXIT_CODES_HELP = (
-    "exit status: 0 success, 1 operation failed or refused, 2 usage or configuration error, "
-    "3 daemon or device unreachable"
+from controller.cli_common import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subcommand,
+    UsageError,
+    fail,
+    guard,
+    print_json,
+    print_table,
 )
 
-
-def _fail(msg: str) -> None:
-    print(f"dysco: error: {msg}", file=sys.stderr)
-
-
-def _guard(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Turn every exception into one line on stderr and a documented exit code."""
-
-    def run(args: argparse.Namespace) -> int:
-        from controller.mgmt import MgmtError, Unreachable
-        from dysco_proto.policy import ConfigError
-
-        try:
-            return fn(args)
-        except UsageError:
-            raise
-        except ConfigError as e:
-            _fail(str(e))
-            return EXIT_USAGE
-        except Unreachable as e:
-            _fail(str(e))
-            return EXIT_UNREACHABLE
-        except MgmtError as e:
-            _fail(f"{e.code}: {e.message}")
-            if e.code in ("bad_request", "unknown_method"):
-                return EXIT_USAGE
-            if e.code == "unauthorized":
-                return EXIT_UNREACHABLE
-            return EXIT_FAILED
-        except KeyboardInterrupt:
-            _fail("interrupted")
-            return EXIT_FAILED
-        except Exception as e:
-            from controller.p4rt.client import DeviceUnavailable
-
-            if getattr(args, "debug", False):
-                traceback.print_exc()
-            if isinstance(e, DeviceUnavailable):
-                _fail(str(e))
-                return EXIT_UNREACHABLE
-            _fail(f"{type(e).__name__}: {e}")
-            return EXIT_FAILED
-
-    return run
-
+DEFAULT_SOCKET = Path(os.environ.get("DYSCO_SOCKET", "/run/dysco/dysco.sock"))
 
 # --- common client options ------------------------------------------------------------------
 
@@ -112,34 +63,6 @@ def _client(args: argparse.Namespace) -> Any:
     return MgmtClient.from_files(sock, token, timeout=args.timeout)
 
 
-def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False, width=max(100, _term_width()))
-
-
-def _term_width() -> int:
-    try:
-        return os.get_terminal_size().columns
-    except OSError:
-        return 160
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    from rich.table import Table
-
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        t.add_row(*["" if v is None else str(v) for v in r])
-    _console().print(t)
-
-
 # --- dysco agent --------------------------------------------------------------------------
 
 
@@ -154,7 +77,7 @@ def _agent_args(p: argparse.ArgumentParser) -> None:
     p.epilog = EXIT_CODES_HELP
 
 
-@_guard
+@guard
 def _agent_run(args: argparse.Namespace) -> int:
     from controller.config import load_config
 
@@ -180,12 +103,12 @@ async def _agent_main(cfg: Any) -> int:
     try:
         daemon = Daemon(cfg, impairments=impairments)
     except (P4InfoError, OSError) as e:
-        _fail(f"{cfg.file}: device: {e}")
+        fail(f"{cfg.file}: device: {e}")
         return EXIT_USAGE
     try:
         await daemon.start()
     except OSError as e:  # cannot bind the peer channel / socket
-        _fail(f"cannot start: {e}")
+        fail(f"cannot start: {e}")
         return EXIT_USAGE if e.errno in (98, 99, 13) else EXIT_FAILED
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -200,21 +123,21 @@ async def _agent_main(cfg: Any) -> int:
 # --- dysco status / counters -------------------------------------------------------------
 
 
-@_guard
+@guard
 def _status_run(args: argparse.Namespace) -> int:
     st = _client(args).call("status")
     if args.json:
-        _print_json(st)
+        print_json(st)
     else:
-        _table("dysco status", ["field", "value"], [[k, v] for k, v in st.items()])
+        print_table("dysco status", ["field", "value"], [[k, v] for k, v in st.items()])
     return EXIT_OK
 
 
-@_guard
+@guard
 def _counters_run(args: argparse.Namespace) -> int:
     c = _client(args).call("counters")
     if args.json:
-        _print_json(c)
+        print_json(c)
         return EXIT_OK
     rows: list[list[Any]] = []
 
@@ -226,7 +149,7 @@ def _counters_run(args: argparse.Namespace) -> int:
             rows.append([prefix, obj])
 
     walk("", c)
-    _table("dysco counters", ["counter", "value"], rows)
+    print_table("dysco counters", ["counter", "value"], rows)
     return EXIT_OK
 
 
@@ -260,16 +183,16 @@ def _sessions_args(p: argparse.ArgumentParser) -> None:
     _client_args(p)
 
 
-@_guard
+@guard
 def _sessions_run(args: argparse.Namespace) -> int:
     params = _selector(args)
     if args.limit is not None:
         params["limit"] = args.limit
     sessions = _client(args).call("sessions", params)
     if args.json:
-        _print_json(sessions)
+        print_json(sessions)
     else:
-        _table(
+        print_table(
             f"sessions ({len(sessions)})",
             ["id", "session", "state", "left peer", "right peer"],
             [
@@ -287,12 +210,12 @@ def _session_args(p: argparse.ArgumentParser) -> None:
     _client_args(show)
 
 
-@_guard
+@guard
 def _session_run(args: argparse.Namespace) -> int:
     ident: Any = int(args.id) if args.id.isdigit() else args.id
     s = _client(args).call("session", {"id": ident})
     if args.json:
-        _print_json(s)
+        print_json(s)
         return EXIT_OK
     rows: list[list[Any]] = [
         ["id", s["id"]],
@@ -318,7 +241,7 @@ def _session_run(args: argparse.Namespace) -> int:
         rows.append([f"entry {e['key']}", f"-> {e['rewrite']} slot {e['slot']} {e['role']}"])
     for r in s.get("reconfigs", []):
         rows.append([f"reconfig {r['request']}", f"{r['role']} anchor, {r['phase']}"])
-    _table(f"session {s['id']}", ["field", "value"], rows)
+    print_table(f"session {s['id']}", ["field", "value"], rows)
     return EXIT_OK
 
 
@@ -356,7 +279,7 @@ def _reconfig_args(p: argparse.ArgumentParser) -> None:
         _client_args(q)
 
 
-@_guard
+@guard
 def _reconfig_run(args: argparse.Namespace) -> int:
     if bool(args.session) == bool(args.all):
         raise UsageError(f"dysco reconfig {args.kind}: error: give a SESSION or --all")
@@ -388,9 +311,9 @@ def _reconfig_run(args: argparse.Namespace) -> int:
             result = client.call("reconfig", params, progress=tick)
     ok = result["total"] > 0 and all(r["outcome"] == "completed" for r in result["results"])
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
-        _table(
+        print_table(
             f"reconfig {args.kind}: {result['total']} session(s) {result['summary']}",
             ["session", "outcome", "reason", "elapsed (s)"],
             [
@@ -399,7 +322,7 @@ def _reconfig_run(args: argparse.Namespace) -> int:
             ],
         )
     if result["total"] == 0:
-        _fail("no matching session")
+        fail("no matching session")
     return EXIT_OK if ok else EXIT_FAILED
 
 
@@ -423,15 +346,15 @@ def _policy_args(p: argparse.ArgumentParser) -> None:
     _client_args(rm, json_flag=False)
 
 
-@_guard
+@guard
 def _policy_run(args: argparse.Namespace) -> int:
     client = _client(args)
     if args.action == "list":
         pols = client.call("policy.list")
         if args.json:
-            _print_json(pols)
+            print_json(pols)
         else:
-            _table(
+            print_table(
                 f"policies ({len(pols)})",
                 ["#", "name", "src", "dst", "sport", "dport", "proto", "chain"],
                 [
@@ -460,68 +383,17 @@ def _policy_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# --- dysco bench controller ---------------------------------------------------------------------
-
-
-def _bench_args(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="what", metavar="WHAT", required=True)
-    c = sub.add_parser(
-        "controller",
-        help="entries/s through the P4Runtime layer and new chained sessions/s",
-        description="Benchmark the controller against the project's P4Runtime server "
-        "(DPDK backend when available, else the reference model; the JSON says which).",
-    )
-    c.add_argument("--json", action="store_true", help="print one JSON object")
-    c.add_argument("--entries", type=int, default=50_000, help="entries to install (default 50000)")
-    c.add_argument("--batch", type=int, default=1000, help="updates per write (default 1000)")
-    c.add_argument("--sessions", type=int, default=2000, help="sessions to set up (default 2000)")
-    c.add_argument(
-        "--target", choices=["auto", "dpdk", "refmodel"], default="auto",
-        help="P4Runtime server backend (default auto: DPDK if it can run, else refmodel)",
-    )  # fmt: skip
-    c.add_argument("--server", metavar="HOST:PORT", help="use a running P4Runtime server instead")
-    c.add_argument("--debug", action="store_true", help="tracebacks on errors")
-    c.epilog = EXIT_CODES_HELP
-
-
-@_guard
-def _bench_run(args: argparse.Namespace) -> int:
-    return bench_controller_run(args)
-
-
-def bench_controller_run(args: argparse.Namespace) -> int:
-    """``dysco bench controller``: run :func:`controller.bench.run_bench`, print the result."""
-    from controller.bench import run_bench
-
-    result = run_bench(
-        entries=args.entries,
-        batch=args.batch,
-        sessions=args.sessions,
-        target=str(getattr(args, "backend", None) or "auto"),
-        server=args.server,
-    )
-    if args.json:
-        print(json.dumps(result, sort_keys=True))
-    else:
-        _table("dysco bench controller", ["metric", "value"], [[k, v] for k, v in result.items()])
-    return EXIT_OK
-
-
-register(
-    Subcommand("agent", "run the Dysco controller daemon for one device", _agent_args, _agent_run)
-)
-register(Subcommand("status", "daemon status", lambda p: _client_args(p), _status_run))
-register(Subcommand("counters", "daemon counters", lambda p: _client_args(p), _counters_run))
-register(Subcommand("sessions", "list sessions (with a selector)", _sessions_args, _sessions_run))
-register(Subcommand("session", "one session (`session show ID`)", _session_args, _session_run))
-register(
+SUBCOMMANDS = (
+    Subcommand("agent", "run the Dysco controller daemon for one device", _agent_args, _agent_run),
+    Subcommand("status", "daemon status", lambda p: _client_args(p), _status_run),
+    Subcommand("counters", "daemon counters", lambda p: _client_args(p), _counters_run),
+    Subcommand("sessions", "list sessions (with a selector)", _sessions_args, _sessions_run),
+    Subcommand("session", "one session (`session show ID`)", _session_args, _session_run),
     Subcommand(
         "reconfig",
         "reconfigure live sessions (insert|remove|replace)",
         _reconfig_args,
         _reconfig_run,
-    )
+    ),
+    Subcommand("policy", "policies (list|add|remove)", _policy_args, _policy_run),
 )
-register(Subcommand("policy", "policies (list|add|remove)", _policy_args, _policy_run))
-# `dysco bench controller` is dispatched by the `bench` subcommand of controller/testbed/cli.py
-# (one `bench` command for every benchmark) to bench_controller_run below.

@@ -12,11 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from controller.cli import Subcommand, register
+from controller.cli_common import EXIT_USAGE, Subcommand
 from controller.p4resources import ResourceError, Resources, load_resources
 from controller.p4rt.tofino import CHIPS, default_build_dir
-
-EXIT_USAGE = 2
 
 
 def _args(p: argparse.ArgumentParser) -> None:
@@ -91,4 +89,4 @@ def console_width() -> int:
     return shutil.get_terminal_size((120, 24)).columns
 
 
-register(Subcommand("p4", "the compiled P4 program (resources)", _args, _run))
+SUBCOMMANDS = (Subcommand("p4", "the compiled P4 program (resources)", _args, _run),)

@@ -4,7 +4,7 @@ server in its own process, every result field present."""
 
 from __future__ import annotations
 
-from controller.bench import run_bench
+from dysco_bench.controller_bench import run_bench
 
 from .dpdk_support import require_agent
 

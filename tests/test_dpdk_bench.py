@@ -1,5 +1,5 @@
 """`dysco bench dataplane` runs end to end (small: 2,000 sessions, one short round) and
-reports the keys the issue asks for. The figures themselves are in dpdk_agent/README.md."""
+reports the keys of the results table in dpdk_agent/README.md, where the figures are."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ pytestmark = [
 
 def test_bench_dataplane_reports_the_keys() -> None:
     require_agent()
-    from controller.dataplane_bench import run
+    from dysco_bench.dataplane_bench import run
 
     res = run(2000, seconds=1.0, repeat=1, capacity=100_000)
     for key in ("sessions", "agent_pps", "baseline_pps", "ratio", "bytes_per_session",

@@ -23,7 +23,6 @@ import pytest
 from controller.p4rt.client import P4RuntimeClient, PacketInMsg
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
-from controller.testbed.net import offloads_off, sh
 from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
 from dysco_proto.packet import FiveTuple
@@ -31,6 +30,7 @@ from dysco_targets.backends import DpdkBackend
 from dysco_targets.contract import CONTRACT_P4INFO, load_contract_p4info
 from dysco_targets.entities import P4RuntimeCodec
 from dysco_targets.server import P4RuntimeServer
+from dysco_testbed.net import offloads_off, sh
 from tests.dpdk_support import require_agent, start_agent
 
 pytestmark = [

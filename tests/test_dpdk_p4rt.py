@@ -276,7 +276,7 @@ def test_c_write_decoder_equals_python_path() -> None:
 
 def test_clone_session_accepted(served: tuple[P4RuntimeServer, object]) -> None:
     """The contract's mirror clone session (bmv2 needs it) is accepted, stored and read back."""
-    from controller.dataplane_bench import P4RTSession
+    from dysco_bench.dataplane_bench import P4RTSession
 
     srv, _ = served
     s = P4RTSession(srv.address)

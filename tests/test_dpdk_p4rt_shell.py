@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.dataplane_bench import P4RTSession, _base_updates, _session_updates
+from dysco_bench.dataplane_bench import P4RTSession, _base_updates, _session_updates
 from dysco_targets.backends import DpdkBackend
 from dysco_targets.contract import CONTRACT_P4INFO
 from dysco_targets.dpdk_ctl import CtlTable

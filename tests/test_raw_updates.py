@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.bench import _config, _entries
 from controller.p4rt.client import P4RuntimeClient, WriteError
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
 from controller.translate import Translator
 from controller.writer import OrderedWriter
+from dysco_bench.controller_bench import _config, _entries
 from dysco_targets.server import P4RuntimeServer
 from tests.controller_support import TableBackend, contract_p4info
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.testbed.bed import missing_for
+from dysco_testbed.bed import missing_for
 
 _SKIP = missing_for("dpdk")
 pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")]
@@ -16,8 +16,8 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SK
 
 @pytest.fixture(scope="module")
 def tb() -> Iterator[object]:
-    from controller.testbed.bed import Testbed, load_topology
-    from controller.testbed.net import leftovers
+    from dysco_testbed.bed import Testbed, load_topology
+    from dysco_testbed.net import leftovers
 
     bed = Testbed(load_topology(None))
     with bed:
@@ -27,8 +27,8 @@ def tb() -> Iterator[object]:
 
 
 def _run(tb: object, name: str) -> object:
-    from controller.testbed.scenarios import run
-    from controller.testbed.suite import SUITE, restore
+    from dysco_testbed.scenarios import run
+    from dysco_testbed.suite import SUITE, restore
 
     r = run(tb, SUITE[name](), log=lambda m: None)  # type: ignore[arg-type]
     restore(tb)  # type: ignore[arg-type]
@@ -87,9 +87,9 @@ def test_10_controller_restart(tb: object) -> None:
 
 
 def test_9_two_controllers_control_loss() -> None:
-    from controller.testbed.bed import Testbed, load_topology
-    from controller.testbed.scenarios import run
-    from controller.testbed.suite import spec_lossy
+    from dysco_testbed.bed import Testbed, load_topology
+    from dysco_testbed.scenarios import run
+    from dysco_testbed.suite import spec_lossy
 
     with Testbed(load_topology(None), peer_loss=0.05) as bed:
         r = run(bed, spec_lossy(), log=lambda m: None)
@@ -98,8 +98,8 @@ def test_9_two_controllers_control_loss() -> None:
 
 def test_cleanup_after_killed_run() -> None:
     """A run whose process died leaves things behind; cleanup removes them, a new run works."""
-    from controller.testbed.bed import Testbed, load_topology
-    from controller.testbed.net import cleanup, leftovers
+    from dysco_testbed.bed import Testbed, load_topology
+    from dysco_testbed.net import cleanup, leftovers
 
     bed = Testbed(load_topology(None))
     bed.up()  # no teardown: as if the process had been killed

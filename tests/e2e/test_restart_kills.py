@@ -1,6 +1,6 @@
 """A controller killed (SIGKILL) and restarted 0.3 s later at several moments around a live
 reconfiguration ("remove fw" from client -> fw -> mon -> server, anchored at the client's
-controller) leaves the TCP session intact: every byte arrives, no reset (issue 13). Real
+controller) leaves the TCP session intact: every byte arrives, no reset (docs/controller.md). Real
 namespaces, DPDK agents and controllers (docs/testbed.md); needs root, skips with one line
 otherwise."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from controller.testbed.bed import missing_for
+from dysco_testbed.bed import missing_for
 
 _SKIP = missing_for("dpdk")
 pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")]
@@ -23,8 +23,8 @@ HOST = "client"  # the first device: the left anchor of the reconfiguration
 
 @pytest.fixture(scope="module")
 def tb() -> Iterator[object]:
-    from controller.testbed.bed import Testbed, load_topology
-    from controller.testbed.net import leftovers
+    from dysco_testbed.bed import Testbed, load_topology
+    from dysco_testbed.net import leftovers
 
     bed = Testbed(load_topology(None))
     with bed:
@@ -58,7 +58,7 @@ def _completed(tb: Any) -> int:
 
 
 def _spec(when: str) -> Any:
-    from controller.testbed.scenarios import Spec, Step
+    from dysco_testbed.scenarios import Spec, Step
 
     step_at = 2.0
     before: Callable[[Any], None] | None = None
@@ -106,8 +106,8 @@ WHEN = ["before", "during-10", "during-25", "during-40", "during-55", "after"]
 def test_controller_killed_around_a_reconfiguration_keeps_the_session(
     tb: object, when: str
 ) -> None:
-    from controller.testbed.scenarios import run
-    from controller.testbed.suite import restore
+    from dysco_testbed.scenarios import run
+    from dysco_testbed.suite import restore
 
     r = run(tb, _spec(when), log=lambda m: None)  # type: ignore[arg-type]
     restore(tb)  # type: ignore[arg-type]

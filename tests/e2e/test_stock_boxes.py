@@ -1,4 +1,4 @@
-"""End to end, issue 12: unmodified boxes in their distribution default configuration (no
+"""End to end (docs/testbed.md): unmodified boxes in their distribution default configuration (no
 conntrack sysctl changed), each inserted into, removed from and swapped into a live session
 while bytes flow: nftables ``masquerade random,fully-random``, a NAT behind a strict
 ruleset, a box that delays, reorders and drops (nfqueue), a second TCP proxy (socat).
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.testbed.bed import missing_for
+from dysco_testbed.bed import missing_for
 
 _SKIP = missing_for("dpdk")
 for _tool in ("socat", "iptables"):
@@ -24,13 +24,13 @@ if _SKIP is None and importlib.util.find_spec("netfilterqueue") is None:
     _SKIP = "PyPI package NetfilterQueue is not installed"
 pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")]
 
-STOCK_YAML = Path(__file__).resolve().parents[2] / "controller/testbed/scenarios/stock.yaml"
+STOCK_YAML = Path(__file__).resolve().parents[2] / "dysco_testbed/scenarios/stock.yaml"
 
 
 @pytest.fixture(scope="module")
 def tb() -> Iterator[object]:
-    from controller.testbed.bed import Testbed, load_topology
-    from controller.testbed.net import leftovers
+    from dysco_testbed.bed import Testbed, load_topology
+    from dysco_testbed.net import leftovers
 
     bed = Testbed(load_topology(STOCK_YAML))
     with bed:
@@ -40,9 +40,9 @@ def tb() -> Iterator[object]:
 
 
 def _run(tb: object, name: str) -> dict[str, object]:
-    from controller.testbed import boxes
-    from controller.testbed.scenarios import run
-    from controller.testbed.suite import STOCK
+    from dysco_testbed import middleboxes
+    from dysco_testbed.scenarios import run
+    from dysco_testbed.suite import STOCK
 
     r = run(tb, STOCK[name](), log=lambda m: None)  # type: ignore[arg-type]
     d = r.to_dict()
@@ -51,7 +51,7 @@ def _run(tb: object, name: str) -> dict[str, object]:
     assert all(x.outcomes == {"completed": 1} for x in r.reconfigs), steps
     assert d["bytes_verified"] == d["bytes_sent"] > 0
     hosts = tb.hosts  # type: ignore[attr-defined]
-    invalid = {h: boxes.invalid_count(hosts[h].ns) for h in ("fw", "natfw")}
+    invalid = {h: middleboxes.invalid_count(hosts[h].ns) for h in ("fw", "natfw")}
     assert invalid == {"fw": 0, "natfw": 0}, invalid
     return d
 

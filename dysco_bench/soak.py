@@ -24,8 +24,8 @@ import sys
 import time
 from typing import Any
 
-from controller.testbed.bed import Testbed, load_topology
-from controller.testbed.scenarios import Result, Spec, Step, run
+from dysco_testbed.bed import Testbed, load_topology
+from dysco_testbed.scenarios import Result, Spec, Step, run
 
 STEP_S = 1.0
 CYCLE: list[tuple[str, str, str, str, list[str]]] = [

@@ -8,7 +8,7 @@ packets overtake each other (reordering). With ``bypass`` the kernel forwards pa
 while no process listens (start-up, exit). Uses PyPI's ``NetfilterQueue`` (Debian's
 ``libnetfilter-queue``).
 
-    python -m controller.testbed.delayer --queue 0 --delay 0.02 --jitter 0.005 --loss 0.01
+    python -m dysco_testbed.delayer --queue 0 --delay 0.02 --jitter 0.005 --loss 0.01
 
 Prints one line per second: packets queued, delayed, dropped.
 """

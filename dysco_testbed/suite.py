@@ -1,4 +1,4 @@
-"""The e2e suite: the ten scenarios of the issue on the default testbed (``tests/e2e``)."""
+"""The e2e suite: the ten scenarios of ``tests/e2e/test_e2e.py`` on the default testbed."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from controller.testbed.bed import Testbed
-from controller.testbed.demo import demo_spec
-from controller.testbed.net import sh
-from controller.testbed.scenarios import Result, Spec, Step
+from dysco_testbed.bed import Testbed
+from dysco_testbed.demo import demo_spec
+from dysco_testbed.net import sh
+from dysco_testbed.scenarios import Result, Spec, Step
 
 
 def spec_bytebox() -> Spec:
@@ -103,7 +103,7 @@ SUITE: dict[str, Callable[[], Spec]] = {
 
 
 def spec_stock(box: str, port: int, rate: float = 1e6) -> Spec:
-    """Issue 12: a live session through the firewall; ``box`` (an unmodified program in its
+    """Stock boxes: a live session through the firewall; ``box`` (an unmodified program in its
     default configuration) is inserted behind the firewall, removed, then replaces the
     firewall, while bytes flow both ways (``scenarios/stock.yaml``)."""
     return Spec(
@@ -120,7 +120,7 @@ def spec_stock(box: str, port: int, rate: float = 1e6) -> Spec:
 
 
 def spec_socat() -> Spec:
-    """Issue 12: a second TCP proxy (socat): the session is set up through it and the proxy
+    """Stock boxes: a second TCP proxy (socat): the session is set up through it and the proxy
     removed while bytes flow (its two TCP connections spliced, ISN deltas)."""
     return Spec(
         "stock-socat-remove",

@@ -29,11 +29,11 @@ from typing import Any
 
 import yaml
 
-from controller.testbed import boxes
-from controller.testbed.net import PREFIX, STATE, cleanup, offloads_off, record_pid, sh
 from dysco_pipeline.pipeline import CPU_PORT
+from dysco_testbed import middleboxes
+from dysco_testbed.net import PREFIX, STATE, cleanup, offloads_off, record_pid, sh
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 BMV2_JSON = REPO / "p4src" / "build" / "dysco.json"
 TARGETS = ("dpdk", "bmv2")
 """Data planes the testbed runs: the DPDK agent (default), or bmv2's simple_switch_grpc."""
@@ -488,22 +488,22 @@ class Testbed:
         for h in self.hosts.values():
             if h.box is None:
                 continue
-            boxes.forwarding(h.ns)
+            middleboxes.forwarding(h.ns)
             if h.box == "firewall":
-                boxes.firewall(h.ns)
+                middleboxes.firewall(h.ns)
             elif h.box == "nat":
-                boxes.nat(h.ns, h.address)
+                middleboxes.nat(h.ns, h.address)
             elif h.box == "natr":
-                boxes.nat_random(h.ns, h.address)
+                middleboxes.nat_random(h.ns, h.address)
             elif h.box == "natfw":
-                boxes.nat_strict(h.ns, h.address)
+                middleboxes.nat_strict(h.ns, h.address)
             elif h.box == "delay":
-                boxes.delay(h.ns)
+                middleboxes.delay(h.ns)
                 dp = subprocess.Popen(
                     ["ip", "netns", "exec", h.ns, sys.executable, "-m",
-                     "controller.testbed.delayer", "--queue", "0", "--delay", "0.02",
+                     "dysco_testbed.delayer", "--queue", "0", "--delay", "0.02",
                      "--jitter", "0.005", "--loss", "0.01", "--run", f"{PREFIX}{self.rid}"],
-                    cwd=str(Path(__file__).resolve().parents[2]),
+                    cwd=str(Path(__file__).resolve().parents[1]),
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 self.procs.append(dp)  # type: ignore[arg-type]
@@ -511,19 +511,20 @@ class Testbed:
             elif h.box == "socat":
                 assert server is not None, "a proxy needs a host named 'server'"
                 ports = [int(p) for p in self.topo.get("proxy_ports", {}).get(h.name, [9000])]
-                for sp in boxes.socat(h.ns, server.address, ports):
+                for sp in middleboxes.socat(h.ns, server.address, ports):
                     self.procs.append(sp)
                     record_pid(self.rid, sp.pid, f"socat {h.name} {self.rid} dysco")
                     t = threading.Thread(target=self._relate_loop, args=(h, sp), daemon=True)
                     t.start()
                     self.box_threads.append(t)
             elif h.box == "monitor":
-                boxes.monitor(h.ns)
+                middleboxes.monitor(h.ns)
             elif h.box in ("proxy", "bytebox"):
                 assert server is not None, "a proxy needs a host named 'server'"
                 ports = [int(p) for p in self.topo.get("proxy_ports", {}).get(h.name, [9000])]
-                p = boxes.haproxy(h.ns, self.dir / f"{h.name}.haproxy.cfg", server.address, ports,
-                                  send_proxy=h.box == "bytebox")  # fmt: skip
+                cfg = self.dir / f"{h.name}.haproxy.cfg"
+                p = middleboxes.haproxy(h.ns, cfg, server.address, ports,
+                                        send_proxy=h.box == "bytebox")  # fmt: skip
                 self.procs.append(p)
                 record_pid(self.rid, p.pid, f"haproxy {h.name} {self.rid}")
                 t = threading.Thread(target=self._relate_loop, args=(h, p), daemon=True)
@@ -533,14 +534,16 @@ class Testbed:
                 raise ValueError(f"host {h.name}: unknown box {h.box!r}")
         for h in self.hosts.values():
             if h.box in ("proxy", "bytebox", "socat"):
-                boxes.wait_listening(h.ns, self.topo.get("proxy_ports", {}).get(h.name, [9000]))
+                middleboxes.wait_listening(
+                    h.ns, self.topo.get("proxy_ports", {}).get(h.name, [9000])
+                )
 
     def _relate_loop(self, h: Host, p: subprocess.Popen[str]) -> None:
         """haproxy logs each connection pair as it is established: relate them at its agent."""
         assert p.stdout is not None
-        socat = boxes.SocatRelate() if h.box == "socat" else None
+        socat = middleboxes.SocatRelate() if h.box == "socat" else None
         for line in p.stdout:
-            rel = socat.feed(line) if socat is not None else boxes.parse_relate(line)
+            rel = socat.feed(line) if socat is not None else middleboxes.parse_relate(line)
             if rel is None:
                 continue
             inbound, outbound = rel
@@ -552,7 +555,7 @@ class Testbed:
                 if h.box == "bytebox":
                     item["offset"] = self.mgmt(
                         h.name, "box_offset",
-                        {"session": inbound, "lr": boxes.PP2_LEN, "rl": 0}, timeout=5,
+                        {"session": inbound, "lr": middleboxes.PP2_LEN, "rl": 0}, timeout=5,
                     )  # fmt: skip
             except Exception as e:
                 item["error"] = f"{type(e).__name__}: {e}"

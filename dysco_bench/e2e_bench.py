@@ -24,8 +24,8 @@ import sys
 import time
 from typing import Any
 
-from controller.testbed.bed import Testbed, load_topology
-from controller.testbed.scenarios import Spec, Step, run
+from dysco_testbed.bed import Testbed, load_topology
+from dysco_testbed.scenarios import Spec, Step, run
 
 PLAIN_POLICY_PORT = 9002  # the default testbed's policy with an empty chain
 
@@ -70,7 +70,7 @@ def run_bench(args: argparse.Namespace) -> int:
             tb.spawn("server", ["iperf3", "-s", "-p", str(p)], name="iperf3")
             for p in (5201, 5202, PLAIN_POLICY_PORT)
         ]
-        echo = [tb.spawn("server", [sys.executable, "-m", "controller.testbed.traffic", "server",
+        echo = [tb.spawn("server", [sys.executable, "-m", "dysco_testbed.traffic", "server",
                                     "--port", str(p)], name="traffic")
                 for p in (9100, 9003)]  # fmt: skip
         time.sleep(0.5)

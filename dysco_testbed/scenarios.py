@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.testbed.bed import Testbed
+from dysco_testbed.bed import Testbed
 
-TRAFFIC = [sys.executable, "-m", "controller.testbed.traffic"]
+TRAFFIC = [sys.executable, "-m", "dysco_testbed.traffic"]
 
 
 @dataclass

@@ -341,7 +341,7 @@ async def _bench_sessions(n: int, tmp: Path) -> dict[str, Any]:
     from controller.daemon import Daemon
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.bench", "--sessions-server", str(n)],
+        [sys.executable, "-m", "dysco_bench.controller_bench", "--sessions-server", str(n)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -565,7 +565,7 @@ async def _bench_sessions_dpdk(
     global _IDLE_FACTOR
     _IDLE_FACTOR = dmod.IDLE_SCAN_COST_FACTOR
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.bench", "--sessions-tap", ctl],
+        [sys.executable, "-m", "dysco_bench.controller_bench", "--sessions-tap", ctl],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -684,5 +684,7 @@ if __name__ == "__main__":
         sys.exit(sessions_server(int(sys.argv[2])))
     if len(sys.argv) == 3 and sys.argv[1] == "--sessions-tap":
         sys.exit(sessions_tap(sys.argv[2]))
-    print("usage: python -m controller.bench --sessions-server N (dysco bench controller)")
+    print(
+        "usage: python -m dysco_bench.controller_bench --sessions-server N (dysco bench controller)"
+    )
     sys.exit(2)

@@ -15,7 +15,7 @@
 - socat: a second TCP proxy implementation (``socat TCP-LISTEN,fork TCP:server``), relations
   read from its ``-d -d`` log;
 - delay: every forwarded TCP packet through an nfqueue (``NFQUEUE`` rule) to
-  :mod:`controller.testbed.delayer` (20 ms +- 5 ms, 1% loss: delay, reordering, loss).
+  :mod:`dysco_testbed.delayer` (20 ms +- 5 ms, 1% loss: delay, reordering, loss).
 
 Every box runs its distribution defaults: no conntrack sysctl is changed.
 """
@@ -27,7 +27,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from controller.testbed.net import sh
+from dysco_testbed.net import sh
 
 PP2_LEN = 28  # PROXY protocol v2 header for TCP over IPv4, no TLVs
 PROXY_PORT_BASE = 18000

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from controller.testbed.net import offloads_off, sh
+from dysco_testbed.net import offloads_off, sh
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "dpdk_agent" / "build"

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from controller.testbed.bed import Testbed, load_topology
-from controller.testbed.scenarios import Result, Spec, Step, run
+from dysco_testbed.bed import Testbed, load_topology
+from dysco_testbed.scenarios import Result, Spec, Step, run
 
 DEMO_RATE = {"dpdk": 3e6, "bmv2": 2.5e5}
 """Bytes/s each way: bmv2's simple_switch forwards a few thousand packets per second, and
@@ -40,7 +40,7 @@ def demo_spec(seconds: float = 14.0, rate: float = DEMO_RATE["dpdk"]) -> Spec:
 
 
 def split_demo(r: Result) -> list[dict[str, Any]]:
-    """The demo run as the issue's scenario list (setup, then each reconfiguration)."""
+    """The demo run as the report's ``scenarios`` list (setup, then each reconfiguration)."""
     base = {
         "bytes_sent": r.bytes_sent,
         "bytes_verified": r.bytes_verified,

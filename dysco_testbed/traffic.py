@@ -1,7 +1,7 @@
 """Deterministic two-way TCP streams with SHA-256 verification (run inside a test namespace).
 
-``python -m controller.testbed.traffic server --bind ADDR --port P``
-``python -m controller.testbed.traffic client --connect ADDR --port P --sessions N --seconds T
+``python -m dysco_testbed.traffic server --bind ADDR --port P``
+``python -m dysco_testbed.traffic client --connect ADDR --port P --sessions N --seconds T
 --rate BYTES_PER_S``
 
 Each connection carries a deterministic byte stream in each direction (SHAKE-256 of a seed
