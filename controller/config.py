@@ -1,4 +1,5 @@
-"""The controller's YAML configuration: schema, validation and the resulting objects.
+"""The controller's YAML configuration: schema and validation (the resulting objects are in
+:mod:`controller.config_schema`, re-exported here).
 
 One file configures one daemon, i.e. the control plane of one data-plane device::
 
@@ -62,14 +63,23 @@ import ipaddress
 import logging
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from controller.config_schema import (
+    COUNT_FIELDS,
+    TIMER_FIELDS,
+    Config,
+    ControlConfig,
+    DeviceConfig,
+    HostPort,
+    ManagementConfig,
+    NetworkPort,
+    PeerConfig,
+)
 from controller.keys import config_file_problem, key_file_problem, weak_key_reason
 from controller.p4rt.tls import ClientTls
 from controller.p4rt.tofino import (
@@ -84,7 +94,6 @@ from dysco_pipeline.pipeline import CPU_CLONE_SESSION, CPU_PORT
 from dysco_proto.policy import (
     ConfigError,
     Policy,
-    PolicyTable,
     check_document,
     load_policies,
     read_document,
@@ -120,31 +129,6 @@ _RANGE_RE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_P4INFO = PROJECT_ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
 
-TIMER_FIELDS: dict[str, float] = {
-    "rto": 0.02,  # control-message retransmission timeout (agent)
-    "max_backoff": 0.5,
-    "close_timeout": 0.5,
-    "pending_timeout": 2.0,
-    "anchor_timeout": 2.0,
-    # a left anchor holds its host's new data at most this long waiting for the new path's
-    # handshake, then cancels (protocol-design.md 4.2); keep it below anchor_timeout
-    "hold_timeout": 1.5,
-    "done_linger": 2.0,
-    # a session's entries unused this long are removed (an idle TCP session is still a
-    # session: long, like a NAT's established timeout)
-    "idle_timeout": 3600.0,
-    # an old path's entries kept after a reconfiguration for late packets: removed when
-    # unused this long
-    "retired_timeout": 5.0,
-    "idle_scan": 1.0,  # how often the controller checks idleness
-    "reconnect_max": 5.0,  # longest back-off between P4Runtime reconnection attempts
-    # how often the device's tables are read back and repaired (entries someone removed)
-    "reconcile": 10.0,
-}
-"""Timer names accepted under ``timers`` (seconds) and their defaults."""
-
-_COUNT_FIELDS: dict[str, int] = {"max_retries": 10, "syn_retries": 6}
-
 _TOFINO_FIELDS = (
     "target",
     "chip",
@@ -155,113 +139,6 @@ _TOFINO_FIELDS = (
     "clone_session",
     "clone_max_len",
 )
-
-
-@dataclass(frozen=True)
-class DeviceConfig:
-    """The data-plane device and how to talk P4Runtime to it."""
-
-    name: str
-    address: str
-    device_id: int
-    election_id: int
-    p4info: Path
-    device_config: Path | None
-    cpu_port: int
-    push_pipeline: str  # auto | always | never
-    mac: str = "02:d5:c0:00:00:01"
-    tls: ClientTls | None = None  # TLS towards the device (None: insecure, loopback only)
-    target: str = "bmv2"  # bmv2 | tofino
-    clone_session: int = CPU_CLONE_SESSION  # mirror-to-CPU clone session the program uses
-    clone_max_len: int = 0  # its packet_length_bytes (0: whole packet, P4Runtime spec)
-    tofino: TofinoConfig | None = None  # target tofino: chip, server, pipe, build
-
-
-@dataclass(frozen=True)
-class HostPort:
-    """A device port facing one local host."""
-
-    name: str
-    port: int
-    address: str
-    mac: str
-
-
-@dataclass(frozen=True)
-class NetworkPort:
-    """The device's uplink port and the next hop's MAC."""
-
-    port: int
-    mac: str
-
-
-@dataclass(frozen=True)
-class PeerConfig:
-    """Another controller: its peer-channel endpoint and the agent addresses it serves."""
-
-    name: str
-    host: str
-    port: int
-    addresses: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ControlConfig:
-    """The peer channel: where this controller listens and the control-channel key."""
-
-    host: str
-    port: int
-    key: bytes
-
-
-@dataclass(frozen=True)
-class ManagementConfig:
-    """The local management API (Unix socket + token file) and the optional metrics port."""
-
-    socket: Path
-    token_file: Path
-    metrics_host: str | None = None
-    metrics_port: int | None = None
-
-
-@dataclass(frozen=True)
-class Config:
-    """A validated daemon configuration."""
-
-    file: str
-    device: DeviceConfig
-    hosts: tuple[HostPort, ...]
-    network: NetworkPort
-    routes: tuple[tuple[str, int, str], ...]  # (prefix, port, next-hop MAC)
-    addresses: tuple[str, ...]
-    agent_id: int
-    port_low: int
-    port_high: int
-    seed: int
-    control: ControlConfig
-    peers: tuple[PeerConfig, ...]
-    names: Mapping[str, str]
-    policies: tuple[Policy, ...]
-    timers: Mapping[str, float]
-    counts: Mapping[str, int]
-    management: ManagementConfig
-    max_batch: int = 1000
-    extra: Mapping[str, object] = field(default_factory=dict)
-
-    def policy_table(self) -> PolicyTable:
-        """A fresh policy table for an agent."""
-        return PolicyTable(self.policies)
-
-    def host_by_address(self) -> dict[str, HostPort]:
-        """Local host address -> its port."""
-        return {h.address: h for h in self.hosts}
-
-    def peer_for(self, address: str) -> PeerConfig | None:
-        """The peer controller that serves agent ``address``, if any."""
-        for p in self.peers:
-            if address in p.addresses:
-                return p
-        return None
 
 
 class _Parser(_PolicyParser):
@@ -793,12 +670,12 @@ class _Parser(_PolicyParser):
 
     def timers(self, item: tuple[Node, Node] | None) -> tuple[dict[str, float], dict[str, int]]:
         timers = dict(TIMER_FIELDS)
-        counts = dict(_COUNT_FIELDS)
+        counts = dict(COUNT_FIELDS)
         if item is None:
             return timers, counts
-        f = self.optional_mapping(item[1], "timers", (*TIMER_FIELDS, *_COUNT_FIELDS))
+        f = self.optional_mapping(item[1], "timers", (*TIMER_FIELDS, *COUNT_FIELDS))
         for key, (_k, vnode) in f.items():
-            if key in _COUNT_FIELDS:
+            if key in COUNT_FIELDS:
                 counts[key] = self.integer(vnode, f"timers.{key}", 0, 1000)
             else:
                 timers[key] = self.number(vnode, f"timers.{key}")
