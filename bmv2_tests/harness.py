@@ -156,7 +156,9 @@ def canonical(value: int) -> bytes:
 
 
 @dataclass(frozen=True)
-class PacketIn:
+class Bmv2PacketIn:
+    """A packet-in received from bmv2 on the P4Runtime stream."""
+
     metadata: dict[str, int]
     payload: bytes
 
@@ -171,7 +173,7 @@ class P4RuntimeSession:
         grpc.channel_ready_future(self.channel).result(timeout=START_TIMEOUT)
         self.stub = p4r_grpc.P4RuntimeStub(self.channel)
         self._requests: queue.Queue[p4r.StreamMessageRequest | None] = queue.Queue()
-        self.packet_ins: queue.Queue[PacketIn] = queue.Queue()
+        self.packet_ins: queue.Queue[Bmv2PacketIn] = queue.Queue()
         self._arbitration: queue.Queue[p4r.StreamMessageResponse] = queue.Queue()
         self.p4info = p4info_pb2.P4Info()
         text_format.Parse(P4INFO.read_text(), self.p4info)
@@ -215,7 +217,7 @@ class P4RuntimeSession:
                         self._pin_names[m.metadata_id]: int.from_bytes(m.value, "big")
                         for m in resp.packet.metadata
                     }
-                    self.packet_ins.put(PacketIn(meta, bytes(resp.packet.payload)))
+                    self.packet_ins.put(Bmv2PacketIn(meta, bytes(resp.packet.payload)))
 
     def push_pipeline(self) -> None:
         cfg = p4r.ForwardingPipelineConfig(
@@ -393,11 +395,11 @@ class Bmv2(Bmv2Process):
 
     def collect(
         self, n_frames: int, n_packet_ins: int
-    ) -> tuple[list[tuple[int, bytes]], list[PacketIn]]:
+    ) -> tuple[list[tuple[int, bytes]], list[Bmv2PacketIn]]:
         """Wait (each at most PACKET_TIMEOUT) for the expected numbers of frames and packet-ins,
         then QUIET_PERIOD more for anything unexpected."""
         frames: list[tuple[int, bytes]] = []
-        pins: list[PacketIn] = []
+        pins: list[Bmv2PacketIn] = []
         deadline = time.monotonic() + PACKET_TIMEOUT
         while (len(frames) < n_frames or len(pins) < n_packet_ins) and time.monotonic() < deadline:
             self._drain(frames, pins, 0.02)
@@ -406,7 +408,9 @@ class Bmv2(Bmv2Process):
             self._drain(frames, pins, 0.02)
         return frames, pins
 
-    def _drain(self, frames: list[tuple[int, bytes]], pins: list[PacketIn], wait: float) -> None:
+    def _drain(
+        self, frames: list[tuple[int, bytes]], pins: list[Bmv2PacketIn], wait: float
+    ) -> None:
         with contextlib.suppress(queue.Empty):
             frames.append(self.ports.received.get(timeout=wait))
         with contextlib.suppress(queue.Empty):

@@ -42,7 +42,7 @@ from controller.device_sync import DeviceSync
 from controller.metrics import Metrics
 from controller.mgmt import MgmtServer, Progress
 from controller.mgmt_handlers import MgmtHandlers
-from controller.p4rt.client import P4RuntimeClient, PacketInMsg
+from controller.p4rt.client import DevicePacketIn, P4RuntimeClient
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, load_p4info
 from controller.p4rt.tofino import device_config as tofino_device_config
@@ -472,7 +472,7 @@ class Daemon:
         self.metrics.control.labels(self.config.device.name, "in").inc()
         self.dispatch(ControlIn(src, dst, data))
 
-    def _on_packet_in(self, msg: PacketInMsg) -> None:
+    def _on_packet_in(self, msg: DevicePacketIn) -> None:
         self.counters.packet_ins += 1
         try:
             tr = self.translator.packet_in(msg)

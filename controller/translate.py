@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.config import Config
-from controller.p4rt.client import PacketInMsg
+from controller.p4rt.client import DevicePacketIn
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import (
     P4InfoError,
@@ -560,7 +560,7 @@ class Translator:
 
     # -- packet-in ----------------------------------------------------------------------------
 
-    def packet_in(self, msg: PacketInMsg) -> Translated:
+    def packet_in(self, msg: DevicePacketIn) -> Translated:
         """What one packet-in means for the agent (``docs/pipeline.md`` sections 4-6).
 
         - ``PROBE_REPLY``: a ``SlotSnapshot`` with the probe's token;

@@ -53,7 +53,7 @@ from dysco_proto.rewrite import rewrite
 
 __all__ = [
     "Completion",
-    "PacketIn",
+    "PipelinePacketIn",
     "PipelineResult",
     "PipelineState",
     "TableState",
@@ -81,7 +81,7 @@ _MIRRORS = {
 
 
 @dataclass(frozen=True, slots=True)
-class PacketIn:
+class PipelinePacketIn:
     """A packet-in: the ``packet_in`` header fields by P4Info name, and the packet after it."""
 
     metadata: Mapping[str, int]
@@ -92,12 +92,12 @@ class PacketIn:
         return encode_packet_in(self.metadata) + self.payload
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> PacketIn:
+    def from_bytes(cls, data: bytes) -> PipelinePacketIn:
         meta, payload = decode_packet_in(data)
         return cls(meta, payload)
 
     @classmethod
-    def make(cls, fields: Mapping[str, int], payload: bytes) -> PacketIn:
+    def make(cls, fields: Mapping[str, int], payload: bytes) -> PipelinePacketIn:
         """A packet-in with every header field present (the ones not given are 0)."""
         meta = {name: 0 for name, _ in PACKET_IN_FIELDS}
         unknown = set(fields) - set(meta)
@@ -217,7 +217,7 @@ class PipelineResult:
     """
 
     outputs: list[tuple[int, bytes]] = field(default_factory=list)
-    packet_ins: list[PacketIn] = field(default_factory=list)
+    packet_ins: list[PipelinePacketIn] = field(default_factory=list)
     registers: dict[int, SlotRegisters] = field(default_factory=dict)
     dropped: str | None = None
 
@@ -527,7 +527,7 @@ def _packet_out(
             "token": po["token"],
             **_regs_meta(r, r.old_ack_hi),
         }
-        res.packet_ins.append(PacketIn.make(meta, payload))
+        res.packet_ins.append(PipelinePacketIn.make(meta, payload))
     else:
         _drop(res, "bad_op")
 
@@ -583,7 +583,9 @@ def _packet(
     if is_udp:
         udp_dport = int.from_bytes(frame[l4 + 2 : l4 + 4], "big")
         if udp_dport == CONTROL_PORT and tables.is_local(dst):
-            res.packet_ins.append(PacketIn.make({**base, "reason": int(Reason.CONTROL)}, frame))
+            res.packet_ins.append(
+                PipelinePacketIn.make({**base, "reason": int(Reason.CONTROL)}, frame)
+            )
             return None
     if not is_tcp:
         return _forward_plain(tables, frame, res)
@@ -642,7 +644,7 @@ def _tcp(
     punt = next((p for p in dres.punts if p.reason in (PuntReason.SYN, PuntReason.SYNACK)), None)
     if punt is not None:
         meta["reason"] = int(Reason[punt.reason.name])
-        res.packet_ins.append(PacketIn.make(meta, pkt.frame))
+        res.packet_ins.append(PipelinePacketIn.make(meta, pkt.frame))
         return None
     if entry is None:
         return _forward_plain(tables, pkt.frame, res)
@@ -662,27 +664,33 @@ def _tcp(
     if direction is Direction.IN and not dres.to_host:
         # a stale pure ack on an old path (datapath.DataPath._in): dropped, after any latch
         if dres.reports:
-            res.packet_ins.append(PacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame))
+            res.packet_ins.append(
+                PipelinePacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame)
+            )
         return _drop(res, "stale_ack")
 
     out, deltas_used = _one_pass(seg, entry, dres, direction)
     if out is None:
         meta["reason"] = int(Reason.SPLIT)
-        res.packet_ins.append(PacketIn.make(meta, pkt.frame))
+        res.packet_ins.append(PipelinePacketIn.make(meta, pkt.frame))
         return None
     lo_valid = post.new_rcvd_lo is not None
     if pkt.layout.rem and (
         deltas_used.ack or deltas_used.tsval or deltas_used.tsecr or (entry.two_path and lo_valid)
     ):
         meta["reason"] = int(Reason.UNSUPPORTED_OPTIONS)
-        res.packet_ins.append(PacketIn.make(meta, pkt.frame))
+        res.packet_ins.append(PipelinePacketIn.make(meta, pkt.frame))
         return None
 
     mirror = next((p.reason for p in dres.punts if p.reason in _MIRRORS), None)
     if mirror is not None:
-        res.packet_ins.append(PacketIn.make({**meta, "reason": int(_MIRRORS[mirror])}, pkt.frame))
+        res.packet_ins.append(
+            PipelinePacketIn.make({**meta, "reason": int(_MIRRORS[mirror])}, pkt.frame)
+        )
     elif dres.reports:
-        res.packet_ins.append(PacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame))
+        res.packet_ins.append(
+            PipelinePacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame)
+        )
     f = _write_segment(pkt, out)
     # IN: deliver to the local host the packet was addressed to (its arrival destination),
     # not to the rewritten destination (the session's far end); OUT: the new destination.

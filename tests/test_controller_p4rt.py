@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.p4rt.client import DeviceUnavailable, P4RuntimeClient, PacketInMsg, WriteError
+from controller.p4rt.client import DevicePacketIn, DeviceUnavailable, P4RuntimeClient, WriteError
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, encode_uint
 from dysco_pipeline import pipeline as pl
@@ -54,7 +54,7 @@ def test_arbitration_pipeline_writes_reads_packets(
 ) -> None:
     srv, backend = server
     idx = P4InfoIndex(contract_p4info())
-    got: list[PacketInMsg] = []
+    got: list[DevicePacketIn] = []
 
     async def main() -> None:
         c = P4RuntimeClient(srv.address, 1, 10, idx, on_packet_in=got.append)

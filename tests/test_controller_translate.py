@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from controller.config import load_config
-from controller.p4rt.client import PacketInMsg
+from controller.p4rt.client import DevicePacketIn
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, decode_uint, load_p4info
 from controller.translate import Translator
@@ -120,7 +120,7 @@ def test_corpus_packet_ins_translate_per_contract(env: tuple[P4InfoIndex, Path])
             return before.tables.session(key.direction, agent, key.match)
 
         tr = _translator(env, lookup)
-        res = tr.packet_in(PacketInMsg(payload, md))
+        res = tr.packet_in(DevicePacketIn(payload, md))
         reason = pl.Reason(md["reason"])
         flags = pl.PacketInFlag(md["flags"])
         where = f"{name}: {reason.name}"
@@ -221,7 +221,7 @@ def test_latch_flag_on_a_mirror_is_a_snapshot_after_the_mirror(
     assert pin.metadata["flags"] & pl.PacketInFlag.LATCH_OWN
 
     tr = _translator(env, lambda k: entry if k == entry.key else None)
-    out = tr.packet_in(PacketInMsg(pin.payload, dict(pin.metadata)))
+    out = tr.packet_in(DevicePacketIn(pin.payload, dict(pin.metadata)))
     mirror, snap = out.events
     assert isinstance(mirror, PacketIn) and mirror.entry == entry.key
     assert mirror.segment == mirror_host_view(fin, Direction.IN, entry)
@@ -237,7 +237,7 @@ def test_probe_reply_carries_the_token(env: tuple[P4InfoIndex, Path]) -> None:
     )
     res = process(state, hdr + build_probe_frame(), pl.CPU_PORT)
     (pin,) = res.packet_ins
-    out = _translator(env).packet_in(PacketInMsg(pin.payload, dict(pin.metadata)))
+    out = _translator(env).packet_in(DevicePacketIn(pin.payload, dict(pin.metadata)))
     assert out.events == [SlotSnapshot(4, 77, None, None, None, 77, token=1234)]
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from controller.p4rt.client import P4RuntimeClient, PacketInMsg
+from controller.p4rt.client import DevicePacketIn, P4RuntimeClient
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
 from dysco_pipeline import pipeline as pl
@@ -211,15 +211,15 @@ def test_tcp_session_through_agent_with_rewritten_five_tuple() -> None:
         try:
             idx = P4InfoIndex(load_contract_p4info())
             codec = P4RuntimeCodec(idx)
-            punted: list[PacketInMsg] = []
+            punted: list[DevicePacketIn] = []
             reasons: list[int] = []
 
             async def main() -> tuple[str, str]:
                 nonlocal server, client
                 loop = asyncio.get_running_loop()
-                pending: asyncio.Queue[PacketInMsg] = asyncio.Queue()
+                pending: asyncio.Queue[DevicePacketIn] = asyncio.Queue()
 
-                def on_pi(m: PacketInMsg) -> None:
+                def on_pi(m: DevicePacketIn) -> None:
                     loop.call_soon_threadsafe(pending.put_nowait, m)
 
                 c = P4RuntimeClient(srv.address, 1, 3, idx, on_packet_in=on_pi)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from controller.p4rt.client import P4RuntimeClient, PacketInMsg, WriteError
+from controller.p4rt.client import DevicePacketIn, P4RuntimeClient, WriteError
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
@@ -104,7 +104,7 @@ def test_server_with_backend(served: tuple[P4RuntimeServer, object]) -> None:
     info = load_contract_p4info()
     idx = P4InfoIndex(info)
     codec = P4RuntimeCodec(idx)
-    got: list[PacketInMsg] = []
+    got: list[DevicePacketIn] = []
 
     async def main() -> None:
         c = P4RuntimeClient(srv.address, 1, 5, idx, on_packet_in=got.append)

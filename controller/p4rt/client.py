@@ -84,8 +84,9 @@ class WriteError(P4RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class PacketInMsg:
-    """One packet-in: payload and metadata by name (values as integers)."""
+class DevicePacketIn:
+    """One packet-in received from the device on the P4Runtime stream: payload and metadata by
+    name (values as integers). The protocol's event is :class:`dysco_proto.events.PacketIn`."""
 
     payload: bytes
     metadata: dict[str, int]
@@ -154,7 +155,7 @@ class P4RuntimeClient:
         *,
         device_config: bytes = b"",
         push_pipeline: str = "auto",
-        on_packet_in: Callable[[PacketInMsg], None] | None = None,
+        on_packet_in: Callable[[DevicePacketIn], None] | None = None,
         on_connected: Callable[[bool], Awaitable[None]] | None = None,
         on_disconnected: Callable[[], None] | None = None,
         on_lost_primary: Callable[[], None] | None = None,
@@ -338,7 +339,7 @@ class P4RuntimeClient:
                 md[name] = decode_uint(m.value)
             if self.on_packet_in is not None:
                 try:
-                    self.on_packet_in(PacketInMsg(bytes(pkt.payload), md))
+                    self.on_packet_in(DevicePacketIn(bytes(pkt.payload), md))
                 except Exception:
                     log.exception("packet-in handler failed")
         elif which == "arbitration":
