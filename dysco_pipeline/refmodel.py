@@ -24,6 +24,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from dysco_pipeline.checksum import internet_checksum
+from dysco_pipeline.parse import (
+    ETH_LEN,
+    ETHERTYPE_IPV4,
+    IPV4_LEN,
+    TCP_LEN,
+    UDP_LEN,
+    OptionLayout,
+    ParseError,
+    TcpFrame,
+    ipv4_checksum_ok,
+    parse_options,
+    segment_of,
+    tcp_checksum_ok,
+    tcp_sum_input,
+)
 from dysco_pipeline.pipeline import (
     CONTROL_PORT,
     CPU_PORT,
@@ -48,7 +63,7 @@ from dysco_pipeline.pipeline import (
 from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
 from dysco_proto.entries import Direction, MappingEntry
 from dysco_proto.events import PuntReason
-from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags, TcpOptions
+from dysco_proto.packet import TCP, UDP, FiveTuple, Segment
 from dysco_proto.rewrite import rewrite
 
 __all__ = [
@@ -63,12 +78,6 @@ __all__ = [
     "registers_from_packet_in",
     "segment_of",
 ]
-
-ETH_LEN = 14
-IPV4_LEN = 20
-TCP_LEN = 20
-UDP_LEN = 8
-ETHERTYPE_IPV4 = 0x0800
 
 _MIRRORS = {
     PuntReason.SYNACK_MIRROR: Reason.SYNACK_MIRROR,
@@ -222,163 +231,6 @@ class PipelineResult:
     dropped: str | None = None
 
 
-# --- parsing -------------------------------------------------------------------------------
-
-
-class _ParseError(Exception):
-    """The frame ends before a header the parse graph extracts (bmv2: PacketTooShort)."""
-
-
-@dataclass(slots=True)
-class _Layout:
-    """Recognised TCP option headers: offsets from the start of the options (or -1)."""
-
-    ts: int = -1
-    sack: int = -1
-    blocks: int = 0
-    synopt: int = -1
-    ws: int = -1
-    tag: int = -1
-    rem: int = 0
-
-
-def _look(data: bytes, off: int, n: int) -> int:
-    if off + n > len(data):
-        raise _ParseError("lookahead past the end")
-    return int.from_bytes(data[off : off + n], "big")
-
-
-_SACK_LEN_BLOCKS = {0x0101050A: 1, 0x01010512: 2, 0x0101051A: 3, 0x01010522: 4}
-
-
-def _parse_options(frame: bytes, off: int, opt_len: int) -> _Layout:
-    """The P4 parser's option states (``p4src/v1model/include/parser.p4``), byte for byte.
-
-    ``off`` is the frame offset of the first option byte, ``opt_len`` the declared length.
-    """
-    lay = _Layout(rem=opt_len)
-    if opt_len < 12:
-        return lay
-    first = _look(frame, off, 8)
-    pos = 0
-
-    def parse_sack() -> None:
-        nonlocal pos
-        head = _look(frame, off + pos, 4)
-        n = _SACK_LEN_BLOCKS.get(head, 0)
-        if n == 0 or 4 + 8 * n > lay.rem:
-            return
-        need = off + pos + 4 + 8 * n
-        if need > len(frame):
-            raise _ParseError("SACK option past the end")
-        lay.sack, lay.blocks = pos, n
-        pos += 4 + 8 * n
-        lay.rem -= 4 + 8 * n
-
-    if first >> 32 == 0x0101080A:
-        if off + 12 > len(frame):
-            raise _ParseError("TS option past the end")
-        lay.ts, pos, lay.rem = 0, 12, lay.rem - 12
-        if lay.rem >= 12 and _look(frame, off + pos, 4) & 0xFFFFFF00 == 0x01010500:
-            parse_sack()
-    elif first >> 40 == 0x010105:
-        parse_sack()
-    elif opt_len >= 16 and first & 0xFFFF0000FFFFFFFF == 0x020400000402080A:
-        if off + 16 > len(frame):
-            raise _ParseError("SYN options past the end")
-        lay.synopt, pos, lay.rem = 0, 16, lay.rem - 16
-        if lay.rem >= 4 and _look(frame, off + pos, 4) & 0xFFFFFF00 == 0x01030300:
-            lay.ws, pos, lay.rem = pos, pos + 4, lay.rem - 4
-            if lay.rem >= 8 and _look(frame, off + pos, 4) == 0xFD084459:
-                if off + pos + 8 > len(frame):
-                    raise _ParseError("tag option past the end")
-                lay.tag, pos, lay.rem = pos, pos + 8, lay.rem - 8
-    return lay
-
-
-@dataclass(slots=True)
-class _Tcp:
-    """A parsed, validated IPv4/TCP frame."""
-
-    frame: bytes
-    tuple: FiveTuple
-    seq: int
-    ack: int
-    flags: int
-    window: int
-    doff: int
-    total_len: int
-    layout: _Layout
-    opt_off: int  # frame offset of the first option byte
-
-    @property
-    def payload(self) -> bytes:
-        return self.frame[self.opt_off + (self.doff - 5) * 4 : ETH_LEN + self.total_len]
-
-    def options(self) -> TcpOptions:
-        lay, f, o = self.layout, self.frame, self.opt_off
-        ts: tuple[int, int] | None = None
-        mss: int | None = None
-        sack_ok = False
-        if lay.ts >= 0:
-            ts = struct.unpack_from("!II", f, o + lay.ts + 4)
-        if lay.synopt >= 0:
-            mss = struct.unpack_from("!H", f, o + lay.synopt + 2)[0]
-            sack_ok = True
-            ts = struct.unpack_from("!II", f, o + lay.synopt + 8)
-        blocks: tuple[tuple[int, int], ...] = ()
-        if lay.sack >= 0:
-            blocks = tuple(
-                struct.unpack_from("!II", f, o + lay.sack + 4 + 8 * i) for i in range(lay.blocks)
-            )
-        wscale = f[o + lay.ws + 3] if lay.ws >= 0 else None
-        tag = struct.unpack_from("!I", f, o + lay.tag + 4)[0] if lay.tag >= 0 else None
-        return TcpOptions(
-            mss=mss,
-            wscale=wscale,
-            sack_permitted=sack_ok,
-            timestamp=ts,
-            sack_blocks=blocks,
-            dysco_tag=tag,
-        )
-
-    def segment(self) -> Segment:
-        return Segment(
-            self.tuple,
-            self.seq,
-            self.ack,
-            TcpFlags(self.flags),
-            self.window,
-            self.options(),
-            self.payload,
-        )
-
-
-def _ipv4_checksum_ok(frame: bytes) -> bool:
-    hdr = bytearray(frame[ETH_LEN : ETH_LEN + IPV4_LEN])
-    stored = int.from_bytes(hdr[10:12], "big")
-    hdr[10:12] = b"\x00\x00"
-    return internet_checksum(bytes(hdr)) == stored
-
-
-def _tcp_sum_input(frame: bytes | bytearray, total_len: int) -> bytes:
-    """What bmv2 sums for the TCP checksum: pseudo-header, then every byte after the IPv4
-    header with the checksum field zeroed (trailing bytes after the datagram included)."""
-    seg = bytearray(frame[ETH_LEN + IPV4_LEN :])
-    seg[16:18] = b"\x00\x00"
-    pseudo = (
-        bytes(frame[ETH_LEN + 12 : ETH_LEN + 20])
-        + bytes((0, TCP))
-        + ((total_len - IPV4_LEN) & 0xFFFF).to_bytes(2, "big")
-    )
-    return pseudo + bytes(seg)
-
-
-def _tcp_checksum_ok(frame: bytes, total_len: int) -> bool:
-    stored = int.from_bytes(frame[ETH_LEN + IPV4_LEN + 16 : ETH_LEN + IPV4_LEN + 18], "big")
-    return internet_checksum(_tcp_sum_input(frame, total_len)) == stored
-
-
 # --- output --------------------------------------------------------------------------------
 
 
@@ -407,7 +259,7 @@ def _route(
     return e.params["port"], None
 
 
-def _write_segment(pkt: _Tcp, out: Segment) -> bytearray:
+def _write_segment(pkt: TcpFrame, out: Segment) -> bytearray:
     """The input frame with the header values of ``out`` written into the parsed fields.
 
     Only fields the pipeline rewrites change (addresses, ports, seq, ack, window, TS, SACK);
@@ -428,7 +280,7 @@ def _write_segment(pkt: _Tcp, out: Segment) -> bytearray:
     if lay.sack >= 0:
         for i, (left, right) in enumerate(out.options.sack_blocks):
             struct.pack_into("!II", f, o + lay.sack + 4 + 8 * i, left, right)
-    csum = internet_checksum(_tcp_sum_input(f, pkt.total_len))
+    csum = internet_checksum(tcp_sum_input(f, pkt.total_len))
     f[tcp + 16 : tcp + 18] = csum.to_bytes(2, "big")
     return f
 
@@ -469,7 +321,7 @@ def process(state: PipelineState, frame: bytes, ingress_port: int) -> PipelineRe
             _packet_out(state.tables, regs, bytes(frame), res)
         else:
             _packet(state.tables, regs, bytes(frame), ingress_port, res)
-    except _ParseError:
+    except ParseError:
         res.outputs.clear()
         res.packet_ins.clear()
         res.dropped = "parser_error"
@@ -486,7 +338,7 @@ def _packet_out(
     try:
         po, payload = decode_packet_out(frame)
     except ValueError as exc:
-        raise _ParseError("short packet-out") from exc
+        raise ParseError("short packet-out") from exc
     op = po["op"]
     if op == PacketOutOp.FORWARD:
         port = po["egress_port"]
@@ -496,12 +348,12 @@ def _packet_out(
             res.outputs.append((port, payload))
     elif op == PacketOutOp.ROUTE:
         if len(payload) < ETH_LEN:
-            raise _ParseError("short frame")
+            raise ParseError("short frame")
         if int.from_bytes(payload[12:14], "big") != ETHERTYPE_IPV4:
             _drop(res, "route_not_ipv4")
             return
         if len(payload) < ETH_LEN + IPV4_LEN:
-            raise _ParseError("short IPv4 header")
+            raise ParseError("short IPv4 header")
         if payload[ETH_LEN] & 0x0F != 5:
             _drop(res, "route_ip_options")
             return
@@ -539,13 +391,13 @@ def _packet(
     port: int,
     res: PipelineResult,
 ) -> None:
-    # Parse graph (errors raise _ParseError) and validation (docs/pipeline.md 3.3).
+    # Parse graph (errors raise ParseError) and validation (docs/pipeline.md 3.3).
     if len(frame) < ETH_LEN:
-        raise _ParseError("short Ethernet")
+        raise ParseError("short Ethernet")
     if int.from_bytes(frame[12:14], "big") != ETHERTYPE_IPV4:
         return _drop(res, "not_ipv4")
     if len(frame) < ETH_LEN + IPV4_LEN:
-        raise _ParseError("short IPv4")
+        raise ParseError("short IPv4")
     vihl = frame[ETH_LEN]
     version, ihl = vihl >> 4, vihl & 0x0F
     total_len = int.from_bytes(frame[ETH_LEN + 2 : ETH_LEN + 4], "big")
@@ -556,17 +408,17 @@ def _packet(
     is_tcp = parse_l4 and proto == TCP
     is_udp = parse_l4 and proto == UDP
     doff = 0
-    layout = _Layout()
+    layout = OptionLayout()
     if is_tcp:
         if len(frame) < l4 + TCP_LEN:
-            raise _ParseError("short TCP")
+            raise ParseError("short TCP")
         doff = frame[l4 + 12] >> 4
         if doff > 7:
-            layout = _parse_options(frame, l4 + TCP_LEN, doff * 4 - TCP_LEN)
+            layout = parse_options(frame, l4 + TCP_LEN, doff * 4 - TCP_LEN)
         elif doff >= 5:
-            layout = _Layout(rem=doff * 4 - TCP_LEN)
+            layout = OptionLayout(rem=doff * 4 - TCP_LEN)
     if is_udp and len(frame) < l4 + UDP_LEN:
-        raise _ParseError("short UDP")
+        raise ParseError("short UDP")
 
     if version != 4 or ihl != 5 or total_len < IPV4_LEN or total_len + ETH_LEN > len(frame):
         return _drop(res, "malformed_ipv4")
@@ -574,7 +426,7 @@ def _packet(
         return _drop(res, "malformed_tcp")
     if is_udp and total_len < IPV4_LEN + UDP_LEN:
         return _drop(res, "malformed_udp")
-    if not _ipv4_checksum_ok(frame) or (is_tcp and not _tcp_checksum_ok(frame, total_len)):
+    if not ipv4_checksum_ok(frame) or (is_tcp and not tcp_checksum_ok(frame, total_len)):
         return _drop(res, "checksum")
 
     role, agent_id = tables.port_role(port)
@@ -592,7 +444,7 @@ def _packet(
 
     src = int.from_bytes(frame[ETH_LEN + 12 : ETH_LEN + 16], "big")
     sport, dport, seq, ack = struct.unpack_from("!HHII", frame, l4)
-    pkt = _Tcp(
+    pkt = TcpFrame(
         frame=frame,
         tuple=FiveTuple(_ip_str(src), sport, _ip_str(dst), dport, TCP),
         seq=seq,
@@ -619,11 +471,12 @@ def _forward_plain(tables: TableState, frame: bytes, res: PipelineResult) -> Non
 def _tcp(
     tables: TableState,
     regs: dict[int, SlotRegisters],
-    pkt: _Tcp,
+    pkt: TcpFrame,
     role: PortRole,
     base: dict[str, int],
     res: PipelineResult,
 ) -> None:
+    """A TCP frame through the session tables, the registers and the one-pass limits."""
     direction = Direction.OUT if role is PortRole.HOST else Direction.IN
     entry = tables.session(direction, base["agent_id"], pkt.tuple)
     meta: dict[str, int] = {**base, "direction": int(Direction8.of(direction))}
@@ -682,6 +535,21 @@ def _tcp(
         res.packet_ins.append(PipelinePacketIn.make(meta, pkt.frame))
         return None
 
+    _emit_mapped(tables, pkt, out, meta, dres, direction, res)
+    return None
+
+
+def _emit_mapped(
+    tables: TableState,
+    pkt: TcpFrame,
+    out: Segment,
+    meta: dict[str, int],
+    dres: DataPathResult,
+    direction: Direction,
+    res: PipelineResult,
+) -> None:
+    """A mapped packet forwarded in one pass: its mirror or latch packet-in, then the
+    rewritten frame routed (or dropped)."""
     mirror = next((p.reason for p in dres.punts if p.reason in _MIRRORS), None)
     if mirror is not None:
         res.packet_ins.append(
@@ -701,7 +569,6 @@ def _tcp(
         _drop(res, why or "no_route")
     else:
         res.outputs.append((out_port, bytes(f)))
-    return None
 
 
 def _one_pass(
@@ -813,44 +680,3 @@ def mirror_host_view(seg: Segment, direction: Direction, entry: MappingEntry) ->
     if direction is Direction.OUT:
         return seg
     return rewrite(seg, entry.rewrite, entry.deltas)
-
-
-def segment_of(frame: bytes) -> Segment | None:
-    """The TCP segment of an Ethernet/IPv4/TCP frame as the pipeline parses it, or ``None``.
-
-    Only the option layouts the pipeline recognises are decoded; a controller completing an
-    ``UNSUPPORTED_OPTIONS`` punt decodes options with :func:`dysco_proto.wire.decode_tcp_options`.
-    """
-    if len(frame) < ETH_LEN + IPV4_LEN + TCP_LEN or frame[12:14] != b"\x08\x00":
-        return None
-    if frame[ETH_LEN] != 0x45 or frame[ETH_LEN + 9] != TCP:
-        return None
-    l4 = ETH_LEN + IPV4_LEN
-    doff = frame[l4 + 12] >> 4
-    total_len = int.from_bytes(frame[ETH_LEN + 2 : ETH_LEN + 4], "big")
-    if doff < 5 or total_len < IPV4_LEN + doff * 4 or ETH_LEN + total_len > len(frame):
-        return None
-    try:
-        layout = (
-            _parse_options(frame, l4 + TCP_LEN, doff * 4 - TCP_LEN)
-            if doff > 7
-            else _Layout(rem=doff * 4 - TCP_LEN)
-        )
-    except _ParseError:
-        return None
-    sport, dport, seq, ack = struct.unpack_from("!HHII", frame, l4)
-    src = _ip_str(int.from_bytes(frame[ETH_LEN + 12 : ETH_LEN + 16], "big"))
-    dst = _ip_str(int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big"))
-    pkt = _Tcp(
-        frame=frame,
-        tuple=FiveTuple(src, sport, dst, dport, TCP),
-        seq=seq,
-        ack=ack,
-        flags=frame[l4 + 13],
-        window=int.from_bytes(frame[l4 + 14 : l4 + 16], "big"),
-        doff=doff,
-        total_len=total_len,
-        layout=layout,
-        opt_off=l4 + TCP_LEN,
-    )
-    return pkt.segment()
