@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -553,12 +554,94 @@ def _cpu_s(pid: int | None = None) -> float:
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@dataclass
+class _ArmRuns:
+    """What the sessions benchmark measured, per arm (``SESSION_ARMS``)."""
+
+    procs: dict[str, int | None]
+    rates: dict[str, list[float]] = field(default_factory=lambda: _per_arm(list))
+    lefts: dict[str, dict[int, float]] = field(default_factory=lambda: _per_arm(dict))
+    paceds: dict[str, dict[int, float]] = field(default_factory=lambda: _per_arm(dict))
+    commits: dict[str, list[float]] = field(default_factory=lambda: _per_arm(list))
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.cpu = {a: dict.fromkeys(self.procs, 0.0) for a in SESSION_ARMS}
+
+
+def _per_arm(make: Any) -> dict[str, Any]:
+    return {a: make() for a in SESSION_ARMS}
+
+
+async def _sessions_round(
+    proc: subprocess.Popen[str],
+    daemon: Any,
+    clock: _HopClock,
+    runs: _ArmRuns,
+    arm: str,
+    r: int,
+    first: tuple[int, int, int],
+) -> None:
+    """One burst of ``n`` sessions (then ``n_paced`` paced ones) from the tap, in ``arm``;
+    ``first``: (first session number, n, n_paced)."""
+    import json
+
+    base, n, n_paced = first
+    assert proc.stdin is not None
+    _set_arm(daemon, arm)
+    clock.commit = runs.commits[arm]
+    c0 = {k: _cpu_s(v) for k, v in runs.procs.items()}
+    proc.stdin.write(f"go {base} {n} {n_paced}\n")
+    proc.stdin.flush()
+    line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
+    for k, v in runs.procs.items():
+        runs.cpu[arm][k] += _cpu_s(v) - c0[k]
+    dt = float(line.split()[-1])
+    if dt <= 0:
+        raise BenchError("not every session's chain SYN left the device")
+    tap = json.loads((await asyncio.to_thread(_wait_line, proc, "tap ", 60))[4:])
+    left = {int(k): v for k, v in tap["left"].items()}
+    runs.lefts[arm].update(left)
+    runs.paceds[arm].update({int(k): v for k, v in tap["paced"].items()})
+    runs.rates[arm].append(n / dt)
+    rl = _hops(clock, left, daemon.shadow)["setup_latency_us"]
+    runs.rounds.append({"round": r, "arm": arm, "sessions_per_s": round(n / dt), **rl})
+
+
+def _sessions_result(
+    runs: _ArmRuns, n: int, rounds: int, daemon: Any, clock: _HopClock
+) -> dict[str, Any]:
+    """The JSON-able result of the sessions benchmark."""
+    import statistics
+
+    med = {a: statistics.median(v) for a, v in runs.rates.items()}
+    return {
+        "sessions": n,
+        "sessions_per_s": round(med["after"]),
+        "sessions_per_s_before": round(med["before"]),
+        "sessions_after_vs_before": round(med["after"] / med["before"], 2),
+        "sessions_rounds": runs.rounds,
+        "sessions_target": "dpdk (agent + P4Runtime server, own processes)",
+        "session_write_batches": daemon.writer.stats.batches,
+        "session_max_batch": daemon.writer.stats.max_batch_seen,
+        **_hops(clock, runs.lefts["after"], daemon.shadow),
+        "store_commit_us": _stats_us(runs.commits["after"]),
+        "store_commits": {a: len(v) for a, v in runs.commits.items()},
+        # CPU per session of the burst (not the paced part), every thread, by process
+        "cpu_us_per_session": {
+            a: {k: round(v * 1e6 / (n * rounds)) for k, v in c.items()} for a, c in runs.cpu.items()
+        },
+        "paced": {
+            "sessions": len(runs.paceds["after"]),
+            **_hops(clock, runs.paceds["after"], daemon.shadow),
+        },
+    }
+
+
 async def _bench_sessions_dpdk(
     n: int, address: str, ctl: str, pids: dict[str, int], tmp: Path, rounds: int = 1
 ) -> dict[str, Any]:
-    import json
-    import statistics
-
     import controller.daemon as dmod
     from controller.daemon import Daemon
 
@@ -580,60 +663,15 @@ async def _bench_sessions_dpdk(
         while daemon.writer.pending:
             await asyncio.sleep(0.01)
         clock = _HopClock(daemon)
-        assert proc.stdin is not None
-        base = 0
-        rates: dict[str, list[float]] = {a: [] for a in SESSION_ARMS}
-        lefts: dict[str, dict[int, float]] = {a: {} for a in SESSION_ARMS}
-        paceds: dict[str, dict[int, float]] = {a: {} for a in SESSION_ARMS}
-        commits: dict[str, list[float]] = {a: [] for a in SESSION_ARMS}
-        procs: dict[str, int | None] = {"daemon": None, **pids}
-        cpu: dict[str, dict[str, float]] = {a: dict.fromkeys(procs, 0.0) for a in SESSION_ARMS}
-        log_rounds: list[dict[str, Any]] = []
+        runs = _ArmRuns(procs={"daemon": None, **pids})
         n_paced = _paced(n)
+        base = 0
         for r in range(rounds):
             for arm in SESSION_ARMS if r % 2 == 0 else SESSION_ARMS[::-1]:
-                _set_arm(daemon, arm)
-                clock.commit = commits[arm]
-                c0 = {k: _cpu_s(v) for k, v in procs.items()}
-                proc.stdin.write(f"go {base} {n} {n_paced}\n")
-                proc.stdin.flush()
+                await _sessions_round(proc, daemon, clock, runs, arm, r, (base, n, n_paced))
                 base += n + n_paced
-                line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
-                for k, v in procs.items():
-                    cpu[arm][k] += _cpu_s(v) - c0[k]
-                dt = float(line.split()[-1])
-                if dt <= 0:
-                    raise BenchError("not every session's chain SYN left the device")
-                tap = json.loads((await asyncio.to_thread(_wait_line, proc, "tap ", 60))[4:])
-                left = {int(k): v for k, v in tap["left"].items()}
-                lefts[arm].update(left)
-                paceds[arm].update({int(k): v for k, v in tap["paced"].items()})
-                rates[arm].append(n / dt)
-                rl = _hops(clock, left, daemon.shadow)["setup_latency_us"]
-                log_rounds.append({"round": r, "arm": arm, "sessions_per_s": round(n / dt), **rl})
         _set_arm(daemon, "after")
-        med = {a: statistics.median(v) for a, v in rates.items()}
-        return {
-            "sessions": n,
-            "sessions_per_s": round(med["after"]),
-            "sessions_per_s_before": round(med["before"]),
-            "sessions_after_vs_before": round(med["after"] / med["before"], 2),
-            "sessions_rounds": log_rounds,
-            "sessions_target": "dpdk (agent + P4Runtime server, own processes)",
-            "session_write_batches": daemon.writer.stats.batches,
-            "session_max_batch": daemon.writer.stats.max_batch_seen,
-            **_hops(clock, lefts["after"], daemon.shadow),
-            "store_commit_us": _stats_us(commits["after"]),
-            "store_commits": {a: len(v) for a, v in commits.items()},
-            # CPU per session of the burst (not the paced part), every thread, by process
-            "cpu_us_per_session": {
-                a: {k: round(v * 1e6 / (n * rounds)) for k, v in c.items()} for a, c in cpu.items()
-            },
-            "paced": {
-                "sessions": len(paceds["after"]),
-                **_hops(clock, paceds["after"], daemon.shadow),
-            },
-        }
+        return _sessions_result(runs, n, rounds, daemon, clock)
     finally:
         if daemon is not None:
             _set_arm(daemon, "after")

@@ -114,6 +114,36 @@ def _eal(prefix: str, lcores: str, mem: int) -> list[str]:
 # --- P4Runtime install -------------------------------------------------------------------------
 
 
+def _ubytes(v: int) -> bytes:
+    """A P4Runtime bytestring: ``v`` big-endian in the fewest bytes (at least one)."""
+    return v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")
+
+
+def _exact_entry(
+    p4r: Any,
+    table_id: int,
+    match_ids: dict[str, int],
+    match: list[tuple[str, int]],
+    action_id: int,
+    param_ids: dict[str, int],
+    params: list[tuple[str, int]],
+) -> Any:
+    """A ``p4.v1.TableEntry`` with exact matches and one action, fields in the order given."""
+    ex = p4r.FieldMatch.Exact
+    te = p4r.TableEntry(
+        table_id=table_id,
+        match=[
+            p4r.FieldMatch(field_id=match_ids[name], exact=ex(value=_ubytes(v)))
+            for name, v in match
+        ],
+    )
+    a = te.action.action
+    a.action_id = action_id
+    for name, v in params:
+        a.params.add(param_id=param_ids[name], value=_ubytes(v))
+    return te
+
+
 def _session_updates(n: int) -> Iterator[list[Any]]:
     """Batches of P4Runtime updates installing n sessions (OUT + IN entries)."""
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
@@ -122,80 +152,39 @@ def _session_updates(n: int) -> Iterator[list[Any]]:
     from dysco_targets.contract import load_contract_p4info
     from dysco_targets.entities import P4RuntimeCodec
 
-    idx = P4InfoIndex(load_contract_p4info())
-    codec = P4RuntimeCodec(idx)
+    codec = P4RuntimeCodec(P4InfoIndex(load_contract_p4info()))
     t_out, t_in = codec.table_ids[pl.Tbl.OUT_SESSION], codec.table_ids[pl.Tbl.IN_SESSION]
     mo, mi = codec.match_by_name[pl.Tbl.OUT_SESSION], codec.match_by_name[pl.Tbl.IN_SESSION]
     a_out, a_in = codec.action_ids[pl.Act.OUT_REWRITE], codec.action_ids[pl.Act.IN_REWRITE]
     po, pi = codec.param_by_name[pl.Act.OUT_REWRITE], codec.param_by_name[pl.Act.IN_REWRITE]
     ip = lambda s: int.from_bytes(bytes(int(x) for x in s.split(".")), "big")  # noqa: E731
-    b = lambda v: v.to_bytes(max(1, (v.bit_length() + 7) // 8), "big")  # noqa: E731
     src, src_rw = ip(SRC), ip(SRC_RW)
     m32 = 0xFFFFFFFF
-    ex = p4r.FieldMatch.Exact
     batch: list[Any] = []
     for i in range(n):
         sp, dst, dst_rw = 1024 + i % SPORTS, DST_BASE + i // SPORTS, DST_RW_BASE + i // SPORTS
         slot = i % 65536
-        out = p4r.TableEntry(
-            table_id=t_out,
-            match=[
-                p4r.FieldMatch(field_id=mo["agent_id"], exact=ex(value=b"\x01")),
-                p4r.FieldMatch(field_id=mo["src_addr"], exact=ex(value=b(src))),
-                p4r.FieldMatch(field_id=mo["dst_addr"], exact=ex(value=b(dst))),
-                p4r.FieldMatch(field_id=mo["proto"], exact=ex(value=b"\x06")),
-                p4r.FieldMatch(field_id=mo["src_port"], exact=ex(value=b(sp))),
-                p4r.FieldMatch(field_id=mo["dst_port"], exact=ex(value=b(80))),
-            ],
-        )
-        a = out.action.action
-        a.action_id = a_out
-        for name, v in (
-            ("src_addr", src_rw),
-            ("dst_addr", dst_rw),
-            ("src_port", sp),
-            ("dst_port", 8080),
-            ("seq_delta", 1000),
-            ("ack_delta", -7777 & m32),
-            ("tsval_delta", 12345),
-            ("tsecr_delta", 0),
-            ("win_shift", 0),
-            ("slot", slot),
-            ("role", 0),
+        out_match = [("agent_id", 1), ("src_addr", src), ("dst_addr", dst), ("proto", 6),
+                     ("src_port", sp), ("dst_port", 80)]  # fmt: skip
+        out_params = [
+            ("src_addr", src_rw), ("dst_addr", dst_rw), ("src_port", sp), ("dst_port", 8080),
+            ("seq_delta", 1000), ("ack_delta", -7777 & m32), ("tsval_delta", 12345),
+            ("tsecr_delta", 0), ("win_shift", 0), ("slot", slot), ("role", 0), ("epoch", 0),
+            ("peer_cut", 0), ("peer_cut_valid", 0),
+        ]  # fmt: skip
+        in_match = [("src_addr", dst_rw), ("dst_addr", src_rw), ("proto", 6),
+                    ("src_port", 8080), ("dst_port", sp)]  # fmt: skip
+        in_params = [
+            ("src_addr", dst), ("dst_addr", src), ("src_port", 80), ("dst_port", sp),
+            ("seq_delta", 7777), ("ack_delta", -1000 & m32), ("tsval_delta", 0),
+            ("tsecr_delta", -12345 & m32), ("win_shift", 0), ("slot", slot), ("role", 0),
             ("epoch", 0),
-            ("peer_cut", 0),
-            ("peer_cut_valid", 0),
+        ]  # fmt: skip
+        for te in (
+            _exact_entry(p4r, t_out, mo, out_match, a_out, po, out_params),
+            _exact_entry(p4r, t_in, mi, in_match, a_in, pi, in_params),
         ):
-            a.params.add(param_id=po[name], value=b(v))
-        inn = p4r.TableEntry(
-            table_id=t_in,
-            match=[
-                p4r.FieldMatch(field_id=mi["src_addr"], exact=ex(value=b(dst_rw))),
-                p4r.FieldMatch(field_id=mi["dst_addr"], exact=ex(value=b(src_rw))),
-                p4r.FieldMatch(field_id=mi["proto"], exact=ex(value=b"\x06")),
-                p4r.FieldMatch(field_id=mi["src_port"], exact=ex(value=b(8080))),
-                p4r.FieldMatch(field_id=mi["dst_port"], exact=ex(value=b(sp))),
-            ],
-        )
-        a = inn.action.action
-        a.action_id = a_in
-        for name, v in (
-            ("src_addr", dst),
-            ("dst_addr", src),
-            ("src_port", 80),
-            ("dst_port", sp),
-            ("seq_delta", 7777),
-            ("ack_delta", -1000 & m32),
-            ("tsval_delta", 0),
-            ("tsecr_delta", -12345 & m32),
-            ("win_shift", 0),
-            ("slot", slot),
-            ("role", 0),
-            ("epoch", 0),
-        ):
-            a.params.add(param_id=pi[name], value=b(v))
-        batch.append(p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=out)))
-        batch.append(p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=inn)))
+            batch.append(p4r.Update(type=p4r.Update.INSERT, entity=p4r.Entity(table_entry=te)))
         if len(batch) >= BATCH:
             yield batch
             batch = []
@@ -409,21 +398,10 @@ def _measure(
     return {"pps": (r1 - r0) / (t1 - t0), "generator_pps": float(g.get("pps", 0.0))}
 
 
-def _agent_run(
-    t: Topo,
-    batches: list[tuple[int, bytes]],
-    sessions: int,
-    capacity: int,
-    seconds: float,
-    payload: int,
-    fwd_core: int,
-    gen_core: int,
-    say: Any,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    ctl = f"/tmp/dysco-bench-{os.getpid()}.sock"
+def _start_agent(t: Topo, capacity: int, fwd_core: int, ctl: str) -> subprocess.Popen[str]:
+    """The DPDK agent on the forwarding core, with room for ``capacity`` sessions."""
     mem = 512 + capacity * 260 // (1 << 20) + 128
-    agent = subprocess.Popen(
+    return subprocess.Popen(
         [
             str(AGENT),
             *_eal(f"dag{os.getpid()}", str(fwd_core), mem),
@@ -438,57 +416,84 @@ def _agent_run(
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _start_server(ctl: str, port: int) -> subprocess.Popen[str]:
+    """The project's P4Runtime server in front of the agent's control socket ``ctl``."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "dysco_targets.serve", "--backend", "dpdk",
+         "--agent-ctl", ctl, "--address", f"127.0.0.1:{port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=str(REPO),
+    )  # fmt: skip
+    _wait_line(server, "p4runtime server on", 60)
+    return server
+
+
+def _measure_agent(
+    ctl: str, t: Topo, sessions: int, seconds: float, payload: int, gen_core: int
+) -> dict[str, Any]:
+    """Packets/s through the agent, its hit ratio and its cycles per packet (rx, pipe, tx)."""
+    from dysco_targets.dpdk_ctl import AgentClient
+
+    c = AgentClient(ctl)
+    st0 = c.stats()
+    m = _measure(t, sessions, seconds, payload, gen_core)
+    st = c.stats()
+    c.close()
+    rx = max(1, st["rx"] - st0["rx"])
+    return {
+        "pps": m["pps"],
+        "generator_pps": m["generator_pps"],
+        "hit_ratio": (st["hit"] - st0["hit"]) / rx,
+        "ns_per_packet": {
+            k: round((st["cyc_" + k] - st0["cyc_" + k]) / st["hz"] * 1e9 / rx, 1)
+            for k in ("rx", "pipe", "tx")
+        },
+    }
+
+
+def _terminate(procs: list[subprocess.Popen[str] | None]) -> None:
+    """SIGTERM each process still running; SIGKILL after 15 s."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def _agent_run(
+    t: Topo,
+    batches: list[tuple[int, bytes]],
+    sessions: int,
+    capacity: int,
+    seconds: float,
+    payload: int,
+    fwd_core: int,
+    gen_core: int,
+    say: Any,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    ctl = f"/tmp/dysco-bench-{os.getpid()}.sock"
+    agent = _start_agent(t, capacity, fwd_core, ctl)
     server = None
     try:
         line = _wait_line(agent, "dysco-agent: ready", 120)
         out["table_bytes"] = int(line.split("table_bytes=")[1].split()[0])
         port = 20000 + os.getpid() % 20000
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dysco_targets.serve",
-                "--backend",
-                "dpdk",
-                "--agent-ctl",
-                ctl,
-                "--address",
-                f"127.0.0.1:{port}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            cwd=str(REPO),
-        )
-        _wait_line(server, "p4runtime server on", 60)
+        server = _start_server(ctl, port)
         w = install_sessions(f"127.0.0.1:{port}", batches)
         out["write"] = w
         say(f"  installed {w['entries']} entries in {w['seconds']:.2f}s over P4Runtime")
-        from dysco_targets.dpdk_ctl import AgentClient
-
-        c = AgentClient(ctl)
-        st0 = c.stats()
-        m = _measure(t, sessions, seconds, payload, gen_core)
-        st = c.stats()
-        c.close()
-        out["pps"] = m["pps"]
-        out["generator_pps"] = m["generator_pps"]
-        rx = max(1, st["rx"] - st0["rx"])
-        out["hit_ratio"] = (st["hit"] - st0["hit"]) / rx
-        out["ns_per_packet"] = {
-            k: round((st["cyc_" + k] - st0["cyc_" + k]) / st["hz"] * 1e9 / rx, 1)
-            for k in ("rx", "pipe", "tx")
-        }
-        say(f"  agent: {m['pps']:.0f} pps (generator {m['generator_pps']:.0f} pps)")
+        out.update(_measure_agent(ctl, t, sessions, seconds, payload, gen_core))
+        say(f"  agent: {out['pps']:.0f} pps (generator {out['generator_pps']:.0f} pps)")
     finally:
-        for p in (server, agent):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+        _terminate([server, agent])
         with contextlib.suppress(OSError):
             os.unlink(ctl)
     return out

@@ -59,7 +59,78 @@ def _iperf(tb: Testbed, port: int, seconds: float) -> float:
     return round(d["end"]["sum_received"]["bits_per_second"] / 1e6, 2)
 
 
+def _handshake_and_goodput(tb: Testbed, log: Any) -> dict[str, Any]:
+    """Connect time with and without the chain; iperf3 goodput with and without Dysco."""
+    res: dict[str, Any] = {}
+    chain = _connect_ms(tb, 9100)
+    direct = _connect_ms(tb, 9003)
+    res["handshake"] = {"chain_ms": chain, "direct_ms": direct,
+                        "ratio": round(chain / direct, 2), "target": "<= 3"}  # fmt: skip
+    log(f"handshake {res['handshake']}")
+    plain = _iperf(tb, 5202, 4)
+    dysco = _iperf(tb, PLAIN_POLICY_PORT, 4)
+    through = _iperf(tb, 5201, 4)
+    res["goodput"] = {"dysco_mbps": dysco, "plain_mbps": plain,
+                      "ratio": round(dysco / plain, 3), "target": ">= 0.9",
+                      "chain_fw_nat_mbps": through}  # fmt: skip
+    log(f"goodput {res['goodput']}")
+    return res
+
+
+def _reconfig_times(tb: Testbed, reconfigs: int, load_mbps_arg: int) -> dict[str, Any]:
+    """Insert/remove the monitor ``reconfigs`` times in an iperf3 session under load."""
+    n = max(2, reconfigs)
+    load_args = ["-b", f"{load_mbps_arg}M"] if load_mbps_arg > 0 else []
+    load = tb.spawn("client", ["iperf3", "-c", tb.addr("server"), "-p", "5201", "-t",
+                               str(3 + n * 0.6), "-J", *load_args], name="iperf3")  # fmt: skip
+    time.sleep(1.5)
+    times: list[float] = []
+    outcomes: dict[str, int] = {}
+    for i in range(n):
+        kind = "insert" if i % 2 == 0 else "remove"
+        params = {"kind": kind, "dst": tb.addr("server"), "dport": 5201,
+                  "right_anchor": tb.addr("fw"),
+                  "boxes": [tb.addr("mon")] if kind == "insert" else [],
+                  "timeout": 10}  # fmt: skip
+        r = tb.mgmt("client", "reconfig", params, timeout=20)
+        for k, v in r["summary"].items():
+            outcomes[k] = outcomes.get(k, 0) + v
+        for x in r["results"]:
+            if x.get("outcome") == "completed" and x.get("elapsed") is not None:
+                times.append(float(x["elapsed"]) * 1000)
+        time.sleep(2.2 if kind == "remove" else 0.3)  # old-path state of the box idles out
+    load_out, _ = load.communicate(timeout=120)
+    try:
+        load_mbps = round(json.loads(load_out)["end"]["sum_received"]["bits_per_second"] / 1e6)
+    except (ValueError, KeyError):
+        load_mbps = None
+    return {"p50_ms": _pct(times, 0.5), "p99_ms": _pct(times, 0.99),
+            "n": len(times), "outcomes": outcomes, "target": "p50 < 10",
+            "load_mbps": load_mbps, "load_paced_mbps": load_mbps_arg or None}  # fmt: skip
+
+
+def _longest_stall(tb: Testbed, log: Any) -> dict[str, Any]:
+    """The longest gap without received bytes around three reconfigurations (100 ms samples)."""
+    spec = Spec("stall", port=9100, seconds=8.0, rate=4e6, steps=[
+        Step(2.0, "replace-fw", "client", "replace", "mon", ["fw2"]),
+        Step(4.0, "remove-mon", "fw2", "remove", "server"),
+        Step(6.0, "insert-mon", "fw2", "insert", "server", ["mon"]),
+    ])  # fmt: skip
+    r = run(tb, spec, log=log)
+    gaps = []
+    for samples in (r.samples_c2s, r.samples_s2c):
+        last_t = None
+        for t, _b in samples:
+            if last_t is not None:
+                gaps.append(t - last_t)
+            last_t = t
+    return {"longest_ms": round(max(gaps) * 1000, 1) if gaps else None,
+            "passed": r.passed, "outcomes": [x.outcomes for x in r.reconfigs],
+            "target": "< 200", "resolution_ms": 100}  # fmt: skip
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    """``dysco bench e2e``: the four figures on the default testbed (needs root)."""
     if os.geteuid() != 0:
         print("dysco bench e2e: needs root", file=sys.stderr)
         return 2
@@ -74,68 +145,12 @@ def run_bench(args: argparse.Namespace) -> int:
                                     "--port", str(p)], name="traffic")
                 for p in (9100, 9003)]  # fmt: skip
         time.sleep(0.5)
-        chain = _connect_ms(tb, 9100)
-        direct = _connect_ms(tb, 9003)
-        res["handshake"] = {"chain_ms": chain, "direct_ms": direct,
-                            "ratio": round(chain / direct, 2), "target": "<= 3"}  # fmt: skip
-        log(f"handshake {res['handshake']}")
-        plain = _iperf(tb, 5202, 4)
-        dysco = _iperf(tb, PLAIN_POLICY_PORT, 4)
-        through = _iperf(tb, 5201, 4)
-        res["goodput"] = {"dysco_mbps": dysco, "plain_mbps": plain,
-                          "ratio": round(dysco / plain, 3), "target": ">= 0.9",
-                          "chain_fw_nat_mbps": through}  # fmt: skip
-        log(f"goodput {res['goodput']}")
-        # reconfiguration time under iperf3 load
-        n = max(2, args.reconfigs)
-        load_args = ["-b", f"{args.load_mbps}M"] if args.load_mbps > 0 else []
-        load = tb.spawn("client", ["iperf3", "-c", tb.addr("server"), "-p", "5201", "-t",
-                                   str(3 + n * 0.6), "-J", *load_args], name="iperf3")  # fmt: skip
-        time.sleep(1.5)
-        times: list[float] = []
-        outcomes: dict[str, int] = {}
-        for i in range(n):
-            kind = "insert" if i % 2 == 0 else "remove"
-            params = {"kind": kind, "dst": tb.addr("server"), "dport": 5201,
-                      "right_anchor": tb.addr("fw"),
-                      "boxes": [tb.addr("mon")] if kind == "insert" else [],
-                      "timeout": 10}  # fmt: skip
-            r = tb.mgmt("client", "reconfig", params, timeout=20)
-            for k, v in r["summary"].items():
-                outcomes[k] = outcomes.get(k, 0) + v
-            for x in r["results"]:
-                if x.get("outcome") == "completed" and x.get("elapsed") is not None:
-                    times.append(float(x["elapsed"]) * 1000)
-            time.sleep(2.2 if kind == "remove" else 0.3)  # old-path state of the box idles out
-        load_out, _ = load.communicate(timeout=120)
-        try:
-            load_mbps = round(json.loads(load_out)["end"]["sum_received"]["bits_per_second"] / 1e6)
-        except (ValueError, KeyError):
-            load_mbps = None
-        res["reconfig"] = {"p50_ms": _pct(times, 0.5), "p99_ms": _pct(times, 0.99),
-                           "n": len(times), "outcomes": outcomes, "target": "p50 < 10",
-                           "load_mbps": load_mbps,
-                           "load_paced_mbps": args.load_mbps or None}  # fmt: skip
+        res.update(_handshake_and_goodput(tb, log))
+        res["reconfig"] = _reconfig_times(tb, args.reconfigs, args.load_mbps)
         log(f"reconfig {res['reconfig']}")
         for p in srvs + echo:
             p.terminate()
-        # longest stall around reconfigurations (receiver samples every 100 ms)
-        spec = Spec("stall", port=9100, seconds=8.0, rate=4e6, steps=[
-            Step(2.0, "replace-fw", "client", "replace", "mon", ["fw2"]),
-            Step(4.0, "remove-mon", "fw2", "remove", "server"),
-            Step(6.0, "insert-mon", "fw2", "insert", "server", ["mon"]),
-        ])  # fmt: skip
-        r = run(tb, spec, log=log)
-        gaps = []
-        for samples in (r.samples_c2s, r.samples_s2c):
-            last_t = None
-            for t, _b in samples:
-                if last_t is not None:
-                    gaps.append(t - last_t)
-                last_t = t
-        res["stall"] = {"longest_ms": round(max(gaps) * 1000, 1) if gaps else None,
-                        "passed": r.passed, "outcomes": [x.outcomes for x in r.reconfigs],
-                        "target": "< 200", "resolution_ms": 100}  # fmt: skip
+        res["stall"] = _longest_stall(tb, log)
     if args.json:
         print(json.dumps(res, sort_keys=True))
     else:
