@@ -44,7 +44,6 @@ class T(enum.IntEnum):
     REG_WRITE = 8
     STATS = 9
     CLEAR = 10
-    LOCAL_ADDR = 11
     CAPTURE = 12
     PKT_OUT_SYNC = 13
     START = 14
@@ -57,7 +56,8 @@ class T(enum.IntEnum):
     TAP = 21
 
 
-FLAG_MORE = 1
+FLAG_MORE = 1  # READ, REG_READ: more replies follow
+FLAG_ERROR = 2  # the agent refused the request: body = i32 status (Status)
 
 
 class Op(enum.IntEnum):
@@ -230,6 +230,14 @@ class AgentError(RuntimeError):
     pass
 
 
+def _refusal(typ: int, body: bytes) -> str:
+    """The message of an error reply (``FLAG_ERROR``: an i32 status) to request ``typ``."""
+    code = struct.unpack_from("<i", body)[0] if len(body) >= 4 else int(Status.INTERNAL)
+    name = T(typ).name if typ in set(T) else str(typ)
+    status = Status(code).name if code in set(Status) else str(code)
+    return f"agent refused request {name}: {status}"
+
+
 class AgentClient:
     """Synchronous client; a reader thread demultiplexes replies and packet-ins.
 
@@ -293,7 +301,7 @@ class AgentClient:
                     self._cv.notify_all()
                 return
             _ln, typ, flags, seq = HDR.unpack_from(msg)
-            if typ == T.PKT_IN:
+            if typ == T.PKT_IN and not flags & FLAG_ERROR:  # else a refused request
                 cb = self.on_packet_in
                 if cb is not None:
                     try:
@@ -301,7 +309,7 @@ class AgentClient:
                     except Exception:  # a callback must not kill the reader
                         log.exception("packet-in callback")
                 continue
-            if typ == T.TAP:
+            if typ == T.TAP and not flags & FLAG_ERROR:  # else a refused request
                 tap = self.on_tap
                 if tap is not None and len(msg) >= HDR.size + 4:
                     try:
@@ -327,6 +335,8 @@ class AgentClient:
                     parts = self._replies.pop(seq, [])
                     done = False
                     for flags, b in parts:
+                        if flags & FLAG_ERROR:
+                            raise AgentError(_refusal(typ, b))
                         out.append(b)
                         if not (multi and flags & FLAG_MORE):
                             done = True

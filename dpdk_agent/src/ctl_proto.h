@@ -1,18 +1,23 @@
-/* Control channel between the DPDK agent and its P4Runtime server (dpdk_agent/p4rt_server).
+/* Control channel between the DPDK agent and its P4Runtime server (dysco_targets/server.py).
  *
  * A SOCK_SEQPACKET Unix-domain socket: every message keeps its boundaries. All integers are
  * little-endian (host order on x86; both ends run on the same machine); addresses are carried
- * as host-order uint32 (198.18.0.1 == 0xC6120001). The Python side mirrors these layouts in
- * dpdk_agent/p4rt_server/ctlproto.py; keep the two in sync (a test checks the sizes).
+ * as host-order uint32 (198.18.0.1 == 0xC6120001). The Python side mirrors these constants and
+ * layouts in dysco_targets/dpdk_ctl.py; tests/test_dpdk_ctl_proto.py parses this file and
+ * compares both (and the contract codes with dysco_pipeline/pipeline.py).
  *
  * Every message starts with struct ctl_hdr. Requests carry a client sequence number that the
- * reply echoes. Packet-ins (CTL_PKT_IN) are sent unsolicited with seq 0.
+ * reply echoes. Every request gets a reply, except CTL_PKT_OUT (one way; a malformed one is
+ * counted as a drop): its normal reply, or, for a request the agent cannot take (unknown
+ * type, bad length), a reply with CTL_FLAG_ERROR and an i32 status (enum ctl_status).
+ * Packet-ins (CTL_PKT_IN) and taps (CTL_TAP) are sent unsolicited with seq 0.
  */
 #ifndef DYSCO_CTL_PROTO_H
 #define DYSCO_CTL_PROTO_H
 
 #include <stdint.h>
 
+#define CTL_VERSION 1
 #define CTL_MAX_MSG (1u << 20) /* largest message either side accepts */
 #define CTL_CHUNK (192u * 1024) /* largest message either side sends: a SOCK_SEQPACKET message
 				 * must fit the socket send buffer, which net.core.wmem_max caps
@@ -48,7 +53,8 @@ enum ctl_type {
 	CTL_TAP = 21,        /* agent -> tap client (seq 0): u16 port, u16 pad, frame */
 };
 
-#define CTL_FLAG_MORE 0x1 /* READ: more replies follow */
+#define CTL_FLAG_MORE 0x1  /* READ, REG_READ: more replies follow */
+#define CTL_FLAG_ERROR 0x2 /* the request was refused: body = i32 status (enum ctl_status) */
 
 struct ctl_hdr {
 	uint32_t len; /* whole message, header included */
@@ -90,7 +96,7 @@ enum ctl_action {
 	CTL_A_ROUTE = 7,
 	CTL_A_DROP = 8,
 };
-enum { CTL_ROLE_ONE = 0, CTL_ROLE_OLD = 1, CTL_ROLE_NEW = 2 };
+enum ctl_role { CTL_ROLE_ONE = 0, CTL_ROLE_OLD = 1, CTL_ROLE_NEW = 2 };
 
 struct ctl_tuple {
 	uint32_t sip, dip;
@@ -140,7 +146,14 @@ struct ctl_regs {
 	uint32_t flags;
 } __attribute__((packed));
 
-/* Contract codes (dysco_pipeline/pipeline.py, p4src/shared/define.p4). */
+/* Contract codes and sizes (dysco_pipeline/pipeline.py, p4src/shared/define.p4 and size.p4). */
+#define DYSCO_CONTROL_PORT 35000 /* UDP port of Dysco control messages (CONTROL punts) */
+#define CPU_PORT 255
+#define DROP_PORT 511
+#define NUM_SLOTS 65536
+#define PORT_TABLE_SIZE 512
+#define LOCAL_ADDR_TABLE_SIZE 1024
+#define FWD_TABLE_SIZE 1024
 enum { R_SYN = 1, R_SYNACK = 2, R_SYNACK_MIRROR = 3, R_FIN_MIRROR = 4, R_RST_MIRROR = 5,
        R_CONTROL = 6, R_PROBE_REPLY = 7, R_LATCH = 8, R_UNSUPPORTED_OPTIONS = 9, R_SPLIT = 10 };
 enum { OP_INVALID = 0, OP_FORWARD = 1, OP_ROUTE = 2, OP_PROBE = 3 };
@@ -161,7 +174,7 @@ struct ctl_out {
 } __attribute__((packed));
 
 struct ctl_info {
-	uint32_t version;
+	uint32_t version;     /* CTL_VERSION */
 	uint32_t max_entries;
 	uint32_t max_slots;
 	uint32_t n_ports;

@@ -12,54 +12,11 @@
 #include <rte_mbuf.h>
 #include "ctl_proto.h"
 
-#define PIPE_MAX_LOCAL 1024 /* LOCAL_ADDR_TABLE_SIZE */
-#define PIPE_MAX_FWD 1024   /* FWD_TABLE_SIZE */
-#define PIPE_MAX_PORTS 512  /* PORT_TABLE_SIZE (9-bit ports) */
-#define PIPE_CPU_PORT 255
+#define PIPE_MAX_LOCAL LOCAL_ADDR_TABLE_SIZE
+#define PIPE_MAX_FWD FWD_TABLE_SIZE
+#define PIPE_MAX_PORTS PORT_TABLE_SIZE /* 9-bit ports */
+#define PIPE_CPU_PORT CPU_PORT
 #define PIPE_MAX_FRAME 9216 /* largest frame (jumbo) */
-
-/* Session table key: 16 bytes, addresses/ports in network order. */
-struct pkey {
-	uint32_t sip, dip;
-	uint16_t sport, dport;
-	uint8_t proto;
-	uint8_t dir;      /* DIR_OUT / DIR_IN */
-	uint8_t agent_id; /* OUT only */
-	uint8_t pad;
-} __attribute__((packed));
-
-/* Per-entry action data, indexed by the entry's hash position: 44 bytes. */
-struct dentry {
-	uint32_t rw_sip, rw_dip; /* network order */
-	uint16_t rw_sport, rw_dport;
-	uint32_t d_seq, d_ack, d_tsval, d_tsecr;
-	uint32_t epoch;
-	uint32_t two;       /* 1 + index into the extension pool (two-path / peer_cut), 0 = none */
-	uint32_t last_used; /* coarse ms clock, for idle reads */
-	uint16_t slot;
-	int8_t win_shift;
-	uint8_t role;
-} __attribute__((packed));
-
-/* Extra action data of an OUT entry in two-path mode or with a peer cutoff (few at a time). */
-struct twopath {
-	uint32_t rw_sip, rw_dip;
-	uint16_t rw_sport, rw_dport;
-	uint32_t d_seq, d_ack, d_tsval, d_tsecr;
-	uint32_t peer_cut;
-	int8_t win_shift;
-	uint8_t two_path;
-	uint8_t peer_cut_valid;
-	uint8_t pad;
-} __attribute__((packed));
-
-/* Slot registers: 32 bytes (the contract's sent_hi .. flags). */
-struct regs {
-	uint32_t sent_hi, ack_hi, rcvd_ack_hi, new_rcvd_lo, cut, old_ack_hi;
-	uint32_t epoch;
-	uint8_t flags; /* RV_* */
-	uint8_t pad[3];
-} __attribute__((packed));
 
 struct pipe_cfg {
 	uint32_t max_entries; /* session hash capacity (OUT + IN entries) */
@@ -68,7 +25,7 @@ struct pipe_cfg {
 	int socket_id;
 };
 
-/* Sinks the pipeline emits to (set by main.c). pktin gets the 41-byte packet_in header. */
+/* Sinks the pipeline emits to (set by eal_ports.c and selftest.c). pktin gets the 41-byte packet_in header. */
 struct pipe_sink {
 	void (*tx)(void *ctx, struct rte_mbuf *m, uint16_t port);
 	void (*pktin)(void *ctx, const uint8_t *hdr, const uint8_t *data, uint32_t len);
@@ -77,7 +34,9 @@ struct pipe_sink {
 
 struct pipe;
 
+/* NULL if memory is short (nothing left allocated). */
 struct pipe *pipe_create(const struct pipe_cfg *cfg, struct rte_mempool *mp);
+void pipe_destroy(struct pipe *p);
 void pipe_set_sink(struct pipe *p, const struct pipe_sink *sink);
 uint64_t pipe_table_bytes(const struct pipe *p);
 const struct pipe_cfg *pipe_config(const struct pipe *p);
