@@ -611,6 +611,16 @@ class Translator:
             if latch:
                 out.events.append(self.snapshot(md, pl.Reason.LATCH))
             return out
+        self._segment_packet_in(reason, md, seg, out)
+        if latch:
+            out.events.append(self.snapshot(md, pl.Reason.LATCH))
+        return out
+
+    def _segment_packet_in(
+        self, reason: pl.Reason, md: dict[str, int], seg: Segment, out: Translated
+    ) -> None:
+        """The events (and packet-outs) of a punt or mirror carrying a decoded TCP segment."""
+        flags = md.get("flags", 0)
         direction = pl.Direction8(md.get("direction", 0)).to_direction()
         if direction is None:
             direction = Direction.OUT if md.get("ingress_port") in self.host_ports else Direction.IN
@@ -642,9 +652,6 @@ class Translator:
                     out.events.append(PacketIn(done.mirror, direction, done.host_view, key))
         else:
             out.dropped = "unexpected_reason"
-        if latch:
-            out.events.append(self.snapshot(md, pl.Reason.LATCH))
-        return out
 
     def _entry(self, key: EntryKey | None) -> MappingEntry | None:
         if key is None or self.lookup_entry is None:
