@@ -16,7 +16,7 @@ from dysco_pipeline.pipeline import (
     decode_packet_in,
     encode_packet_out,
 )
-from dysco_targets.backend import (
+from dysco_targets.backend_api import (
     FAILED_PRECONDITION,
     INVALID_ARGUMENT,
     OK_STATUS,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from controller.p4rt.tls import ServerTls, TlsConfigError, check_listen_address, server_credentials
-from dysco_targets.backend import Backend
+from dysco_targets.backend_api import Backend
 from dysco_targets.backends import DpdkBackend, RefModelBackend
 from dysco_targets.server import P4RuntimeServer
 

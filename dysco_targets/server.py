@@ -44,7 +44,7 @@ from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.tls import ServerTls, check_listen_address, server_credentials
 from controller.p4rt.validate import EntryValidator
-from dysco_targets.backend import (
+from dysco_targets.backend_api import (
     ALREADY_EXISTS,
     INTERNAL,
     NOT_FOUND,

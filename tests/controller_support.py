@@ -13,7 +13,7 @@ from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
 from dysco_pipeline import pipeline as pl
-from dysco_targets.backend import (
+from dysco_targets.backend_api import (
     ALREADY_EXISTS,
     NOT_FOUND,
     OK_STATUS,
