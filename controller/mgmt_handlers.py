@@ -100,8 +100,10 @@ class MgmtHandlers:
             return next((v for v in all_views if v.id == ident), None)
         if not isinstance(ident, str):
             raise MgmtError("bad_request", "session: 'id' (number or five-tuple) is required")
+        if ident.isdigit():  # a number given as text
+            return next((v for v in all_views if v.id == int(ident)), None)
         t = parse_tuple(ident)
-        found = next(
+        return next(
             (
                 v
                 for v in all_views
@@ -109,9 +111,6 @@ class MgmtHandlers:
             ),
             None,
         )
-        if found is None and ident.isdigit():
-            found = next((v for v in all_views if v.id == int(ident)), None)
-        return found
 
     # -- reconfiguration ------------------------------------------------------------------------
 
