@@ -16,39 +16,39 @@
 #define MAX_ACTIONS 32
 #define MAX_FIELDS 32
 
-struct fspec {
+struct field_spec {
 	uint32_t id;
 	uint8_t code;  /* enum pb_field */
 	uint8_t width; /* bits */
 	uint8_t lpm;
 };
 
-struct tspec {
+struct table_spec {
 	uint32_t id;
 	uint8_t table; /* enum ctl_table */
 	uint8_t n_match, n_exact;
-	struct fspec match[8];
+	struct field_spec match[8];
 	uint32_t actions[8]; /* allowed P4 action ids */
 	uint8_t n_actions;
 };
 
-struct aspec {
+struct action_spec {
 	uint32_t id;
 	uint8_t action; /* enum ctl_action */
 	uint8_t n_params;
-	struct fspec params[MAX_FIELDS];
+	struct field_spec params[MAX_FIELDS];
 };
 
-static struct tspec T[MAX_TABLES];
-static struct aspec Acts[MAX_ACTIONS];
-static int nT, nA, loaded;
+static struct table_spec schema_tables[MAX_TABLES];
+static struct action_spec schema_actions[MAX_ACTIONS];
+static int n_schema_tables, n_schema_actions, schema_loaded;
 
 /* ---- protobuf wire format ---------------------------------------------------------------- */
-struct rd {
+struct pb_reader {
 	const uint8_t *p, *end;
 };
 
-static int varint(struct rd *r, uint64_t *v)
+static int varint(struct pb_reader *r, uint64_t *v)
 {
 	uint64_t x = 0;
 	int s = 0;
@@ -65,7 +65,8 @@ static int varint(struct rd *r, uint64_t *v)
 }
 
 /* Next field: returns 0 and sets tag/wire type; length-delimited fields give sub. */
-static int field(struct rd *r, uint32_t *num, uint32_t *wt, uint64_t *v, struct rd *sub)
+static int field(struct pb_reader *r, uint32_t *num, uint32_t *wt, uint64_t *v,
+		 struct pb_reader *sub)
 {
 	uint64_t key, len;
 	if (varint(r, &key))
@@ -98,7 +99,7 @@ static int field(struct rd *r, uint32_t *num, uint32_t *wt, uint64_t *v, struct 
 }
 
 /* A big-endian bytestring as an integer that must fit in width bits (<= 64). */
-static int bytes_uint(const struct rd *b, uint8_t width, uint64_t *out)
+static int bytes_uint(const struct pb_reader *b, uint8_t width, uint64_t *out)
 {
 	uint64_t v = 0;
 	const uint8_t *p = b->p;
@@ -173,15 +174,15 @@ int pbw_load_schema(const uint8_t *b, uint32_t len)
 		if ((size_t)(end - p) < (size_t)(k))                                          \
 			return CTL_EINVAL;                                                     \
 	} while (0)
-	loaded = 0;
+	schema_loaded = 0;
 	NEED(4);
 	memcpy(&n, p, 4);
 	p += 4;
 	if (n > MAX_TABLES)
 		return CTL_EINVAL;
-	nT = (int)n;
+	n_schema_tables = (int)n;
 	for (i = 0; i < n; i++) {
-		struct tspec *t = &T[i];
+		struct table_spec *t = &schema_tables[i];
 		memset(t, 0, sizeof(*t));
 		NEED(8);
 		memcpy(&t->id, p, 4);
@@ -212,9 +213,9 @@ int pbw_load_schema(const uint8_t *b, uint32_t len)
 	p += 4;
 	if (n > MAX_ACTIONS)
 		return CTL_EINVAL;
-	nA = (int)n;
+	n_schema_actions = (int)n;
 	for (i = 0; i < n; i++) {
-		struct aspec *a = &Acts[i];
+		struct action_spec *a = &schema_actions[i];
 		memset(a, 0, sizeof(*a));
 		NEED(8);
 		memcpy(&a->id, p, 4);
@@ -232,18 +233,19 @@ int pbw_load_schema(const uint8_t *b, uint32_t len)
 		}
 	}
 #undef NEED
-	loaded = 1;
+	schema_loaded = 1;
 	return CTL_OK;
 }
 
 /* ---- decoding one TableEntry ------------------------------------------------------------ */
-static int decode_match(const struct tspec *t, struct rd m, struct ctl_entry *e, uint32_t *seen)
+static int decode_match(const struct table_spec *t, struct pb_reader m, struct ctl_entry *e,
+			uint32_t *seen)
 {
 	uint32_t num, wt, fid = 0, k;
 	uint64_t v = 0;
-	struct rd sub, exact = {NULL, NULL}, lpm = {NULL, NULL};
+	struct pb_reader sub, exact = {NULL, NULL}, lpm = {NULL, NULL};
 	int has_exact = 0, has_lpm = 0, other = 0;
-	const struct fspec *f = NULL;
+	const struct field_spec *f = NULL;
 	while (m.p < m.end) {
 		if (field(&m, &num, &wt, &v, &sub))
 			return CTL_EINVAL;
@@ -265,7 +267,7 @@ static int decode_match(const struct tspec *t, struct rd m, struct ctl_entry *e,
 		return CTL_EINVAL;
 	if (f->lpm) {
 		uint64_t plen = 0, val = 0;
-		struct rd vb = {NULL, NULL};
+		struct pb_reader vb = {NULL, NULL};
 		if (!has_lpm)
 			return CTL_EINVAL;
 		while (lpm.p < lpm.end) {
@@ -283,7 +285,7 @@ static int decode_match(const struct tspec *t, struct rd m, struct ctl_entry *e,
 		e->match.dip = (uint32_t)val;
 		e->plen = (uint8_t)plen;
 	} else {
-		struct rd vb = {NULL, NULL};
+		struct pb_reader vb = {NULL, NULL};
 		if (!has_exact)
 			return CTL_EINVAL;
 		while (exact.p < exact.end) {
@@ -302,12 +304,12 @@ static int decode_match(const struct tspec *t, struct rd m, struct ctl_entry *e,
 	return CTL_OK;
 }
 
-static int decode_action(const struct tspec *t, struct rd ta, struct ctl_entry *e)
+static int decode_action(const struct table_spec *t, struct pb_reader ta, struct ctl_entry *e)
 {
 	uint32_t num, wt, aid = 0, k, n = 0;
 	uint64_t v;
-	struct rd sub, act = {NULL, NULL};
-	const struct aspec *a = NULL;
+	struct pb_reader sub, act = {NULL, NULL};
+	const struct action_spec *a = NULL;
 	int has_act = 0;
 	while (ta.p < ta.end) {
 		if (field(&ta, &num, &wt, &v, &sub))
@@ -320,7 +322,7 @@ static int decode_action(const struct tspec *t, struct rd ta, struct ctl_entry *
 	if (!has_act)
 		return CTL_EINVAL;
 	{
-		struct rd r = act;
+		struct pb_reader r = act;
 		while (r.p < r.end) {
 			if (field(&r, &num, &wt, &v, &sub))
 				return CTL_EINVAL;
@@ -333,9 +335,9 @@ static int decode_action(const struct tspec *t, struct rd ta, struct ctl_entry *
 			break;
 	if (k == t->n_actions)
 		return CTL_EINVAL;
-	for (k = 0; k < (uint32_t)nA; k++)
-		if (Acts[k].id == aid)
-			a = &Acts[k];
+	for (k = 0; k < (uint32_t)n_schema_actions; k++)
+		if (schema_actions[k].id == aid)
+			a = &schema_actions[k];
 	if (!a || !a->action)
 		return CTL_EINVAL;
 	e->action = a->action;
@@ -344,8 +346,8 @@ static int decode_action(const struct tspec *t, struct rd ta, struct ctl_entry *
 			return CTL_EINVAL;
 		if (num == 4 && wt == 2) { /* Param */
 			uint32_t pid = 0, pn, pw;
-			struct rd val = {NULL, NULL}, s2;
-			const struct fspec *f = NULL;
+			struct pb_reader val = {NULL, NULL}, s2;
+			const struct field_spec *f = NULL;
 			while (sub.p < sub.end) {
 				if (field(&sub, &pn, &pw, &v, &s2))
 					return CTL_EINVAL;
@@ -372,13 +374,13 @@ static int decode_action(const struct tspec *t, struct rd ta, struct ctl_entry *
 	return CTL_OK;
 }
 
-static int decode_entry(struct rd te, uint8_t op, struct ctl_entry *e)
+static int decode_entry(struct pb_reader te, uint8_t op, struct ctl_entry *e)
 {
 	uint32_t num, wt, tid = 0, k, seen = 0;
 	uint64_t v;
-	struct rd sub, matches[8], action = {NULL, NULL};
+	struct pb_reader sub, matches[8], action = {NULL, NULL};
 	int nm = 0, has_action = 0, is_default = 0, rc;
-	const struct tspec *t = NULL;
+	const struct table_spec *t = NULL;
 	memset(e, 0, sizeof(*e));
 	e->op = op;
 	while (te.p < te.end) {
@@ -396,9 +398,9 @@ static int decode_entry(struct rd te, uint8_t op, struct ctl_entry *e)
 		} else if (num == 8 && wt == 0)
 			is_default = v != 0;
 	}
-	for (k = 0; k < (uint32_t)nT; k++)
-		if (T[k].id == tid)
-			t = &T[k];
+	for (k = 0; k < (uint32_t)n_schema_tables; k++)
+		if (schema_tables[k].id == tid)
+			t = &schema_tables[k];
 	if (!t)
 		return CTL_ENOENT;
 	if (is_default)
@@ -427,10 +429,10 @@ static int decode_entry(struct rd te, uint8_t op, struct ctl_entry *e)
 int pbw_write(const uint8_t *b, uint32_t len, int32_t *res, uint32_t max,
 	      int (*apply)(void *ctx, const struct ctl_entry *e), void *ctx)
 {
-	struct rd r = {b, b + len}, sub;
+	struct pb_reader r = {b, b + len}, sub;
 	uint32_t num, wt, n = 0;
 	uint64_t v;
-	if (!loaded)
+	if (!schema_loaded)
 		return -1;
 	while (r.p < r.end) {
 		if (field(&r, &num, &wt, &v, &sub))
@@ -441,7 +443,7 @@ int pbw_write(const uint8_t *b, uint32_t len, int32_t *res, uint32_t max,
 			return -1;
 		{
 			/* Update { type = 1; entity = 2 } ; Entity { table_entry = 2 } */
-			struct rd u = sub, ent = {NULL, NULL}, te = {NULL, NULL}, s2;
+			struct pb_reader u = sub, ent = {NULL, NULL}, te = {NULL, NULL}, s2;
 			uint64_t type = 0;
 			int has_ent = 0, has_te = 0;
 			struct ctl_entry e;

@@ -25,7 +25,8 @@ struct pipe_cfg {
 	int socket_id;
 };
 
-/* Sinks the pipeline emits to (set by eal_ports.c and selftest.c). pktin gets the 41-byte packet_in header. */
+/* Sinks the pipeline emits to (set by eal_ports.c and selftest.c). pktin gets the 41-byte
+ * packet_in header. */
 struct pipe_sink {
 	void (*tx)(void *ctx, struct rte_mbuf *m, uint16_t port);
 	void (*pktin)(void *ctx, const uint8_t *hdr, const uint8_t *data, uint32_t len);
