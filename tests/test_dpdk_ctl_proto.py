@@ -398,3 +398,10 @@ def test_well_formed_write_still_answers_per_entry(agent: ctl.AgentProcess) -> N
     )
     assert agent.client.write_packed([ok]) == [ctl.Status.OK]
     assert any(e["dip"] == ctl.ip2int("198.18.0.1") for e in agent.client.read(1))
+
+
+def test_malformed_packet_out_is_counted_as_a_drop(agent: ctl.AgentProcess) -> None:
+    """PKT_OUT is one way (no reply to wait for): a malformed one is dropped and counted."""
+    before = agent.client.stats()["drop"]
+    agent.client.packet_out(b"\1\0\0")  # 3 of the 14 header bytes
+    assert agent.client.stats()["drop"] == before + 1
