@@ -26,10 +26,20 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--entries", type=int, default=50_000, help="controller: entries to write")
     p.add_argument("--batch", type=int, default=1000, help="controller: updates per Write")
     p.add_argument(
+        "--target",
         "--backend",
+        dest="backend",
         choices=["auto", "dpdk", "refmodel"],
         default="auto",
-        help="controller: P4Runtime server backend (auto: DPDK if it can run)",
+        help="controller: the device (dpdk: the DPDK agent and the P4Runtime server, each in "
+        "its own process; refmodel: the server over the reference model; auto: dpdk if the "
+        "agent can run)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int_at_least(1),
+        default=None,
+        help="controller, e2e: interleaved rounds per arm (default: controller 3, e2e 5)",
     )
     p.add_argument("--server", metavar="HOST:PORT", help="controller: a running P4Runtime server")
 
@@ -62,6 +72,7 @@ def bench_controller_run(args: argparse.Namespace) -> int:
         sessions=args.sessions,
         target=str(getattr(args, "backend", None) or "auto"),
         server=args.server,
+        rounds=args.rounds or 3,
     )
     if args.json:
         print(json.dumps(result, sort_keys=True))

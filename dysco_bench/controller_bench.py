@@ -109,11 +109,13 @@ def _stop(proc: subprocess.Popen[str] | None) -> None:
 
 
 def _pick_target(target: str) -> str:
-    if target != "auto":
+    if target not in ("auto", "dpdk"):
         return target
     from dysco_targets.dpdk_ctl import agent_available
 
-    ok, _why = agent_available()
+    ok, why = agent_available()
+    if target == "dpdk" and not ok:
+        raise BenchError(f"target dpdk: the DPDK agent cannot run here ({why})")
     return "dpdk" if ok else "refmodel"
 
 

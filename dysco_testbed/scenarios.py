@@ -42,6 +42,7 @@ class Spec:
     seconds: float = 8.0
     rate: float = 2e6
     stagger: float = 0.0
+    sample_ms: float = 100.0  # receive sample interval of both ends (traffic --sample-ms)
     steps: list[Step] = field(default_factory=list)
     during: Any = None  # callable(tb, t0) in a thread (scenario 10)
 
@@ -153,7 +154,8 @@ def run(tb: Testbed, spec: Spec, log: Any = print) -> Result:
     cli = tb.spawn("client", [*TRAFFIC, "client", "--connect", tb.addr("server"), "--port",
                               str(spec.port), "--sessions", str(spec.sessions), "--seconds",
                               str(spec.seconds), "--rate", str(spec.rate), "--stagger",
-                              str(spec.stagger), "--tag", spec.name])  # fmt: skip
+                              str(spec.stagger), "--tag", spec.name,
+                              "--sample-ms", str(spec.sample_ms)])  # fmt: skip
     t0 = time.monotonic()
     client_lines: list[str] = []
     assert cli.stdout is not None

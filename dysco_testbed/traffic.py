@@ -7,7 +7,9 @@
 Each connection carries a deterministic byte stream in each direction (SHAKE-256 of a seed
 that names the session), sent at a steady rate for the given time, then half-closed. Each side
 prints one JSON line per connection when it ends: bytes and SHA-256 of what it sent and of what
-it received, plus receive samples ``[t, cumulative bytes]`` every 100 ms. The orchestrator
+it received, plus receive samples ``[t, cumulative bytes]`` taken by a timer every
+``--sample-ms`` (default 100; the client passes it to the server in its hello line; the
+times are when each sample was actually taken, so late timers show). The orchestrator
 compares the two ends (length and digest). The server strips a PROXY protocol v2 header
 (what the byte-changing box adds) before hashing, so the digest is of the client's stream.
 """
@@ -32,8 +34,9 @@ def stream_block(seed: bytes, index: int) -> bytes:
 
 
 class Side:
-    def __init__(self, seed: bytes) -> None:
+    def __init__(self, seed: bytes, sample_s: float = 0.1) -> None:
         self.seed = seed
+        self.sample_s = sample_s
         self.sent = 0
         self.h_sent = hashlib.sha256()
         self.rcvd = 0
@@ -79,8 +82,23 @@ async def _sender(w: asyncio.StreamWriter, side: Side, seconds: float, rate: flo
     await w.drain()
 
 
+async def _sampler(side: Side) -> None:
+    """Append ``[t, cumulative bytes received]`` every ``side.sample_s`` until cancelled."""
+    while True:
+        await asyncio.sleep(side.sample_s)
+        side.samples.append([round(time.monotonic() - side.t0, 4), side.rcvd])
+
+
 async def _receiver(r: asyncio.StreamReader, side: Side, strip_pp2: bool) -> None:
-    last = time.monotonic()
+    sampler = asyncio.ensure_future(_sampler(side))
+    try:
+        await _receive(r, side, strip_pp2)
+    finally:
+        sampler.cancel()
+    side.samples.append([round(time.monotonic() - side.t0, 4), side.rcvd])
+
+
+async def _receive(r: asyncio.StreamReader, side: Side, strip_pp2: bool) -> None:
     head = b""
     need_head = strip_pp2
     while True:
@@ -101,11 +119,6 @@ async def _receiver(r: asyncio.StreamReader, side: Side, strip_pp2: bool) -> Non
             need_head = False
         side.rcvd += len(data)
         side.h_rcvd.update(data)
-        now = time.monotonic()
-        if now - last >= 0.1:
-            side.samples.append([round(now - side.t0, 3), side.rcvd])
-            last = now
-    side.samples.append([round(time.monotonic() - side.t0, 3), side.rcvd])
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -129,7 +142,7 @@ async def _serve(args: argparse.Namespace) -> None:
         except ValueError:
             w.close()
             return
-        side = Side(("s-" + hello["seed"]).encode())
+        side = Side(("s-" + hello["seed"]).encode(), hello.get("sample_ms", 100) / 1000)
         sock = w.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
@@ -150,7 +163,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 async def _one_client(args: argparse.Namespace, n: int) -> str:
     seed = f"{args.tag}-{n}"
-    side = Side(("c-" + seed).encode())
+    side = Side(("c-" + seed).encode(), args.sample_ms / 1000)
     local = ""
     try:
         r, w = await asyncio.wait_for(
@@ -161,7 +174,8 @@ async def _one_client(args: argparse.Namespace, n: int) -> str:
         lh, lp = sock.getsockname()[:2]
         local = f"{lh}:{lp}"
         print(json.dumps({"connected": local, "n": n}), flush=True)
-        hello = {"seed": seed, "seconds": args.seconds, "rate": args.rate}
+        hello = {"seed": seed, "seconds": args.seconds, "rate": args.rate,
+                 "sample_ms": args.sample_ms}  # fmt: skip
         # the hello line is part of what the server receives; not hashed (it strips it)
         w.write((json.dumps(hello) + "\n").encode())
         await asyncio.gather(
@@ -196,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--rate", type=float, default=4e6, help="bytes/s per direction per session")
     c.add_argument("--stagger", type=float, default=0.0)
     c.add_argument("--tag", default="s")
+    c.add_argument("--sample-ms", type=float, default=100.0,
+                   help="receive sample interval of both ends (ms)")  # fmt: skip
     args = ap.parse_args(argv)
     if args.cmd == "server":
         asyncio.run(_serve(args))

@@ -4,6 +4,11 @@ server in its own process, every result field present."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from dysco_bench import controller_bench as cb
 from dysco_bench.controller_bench import run_bench
 
 from .dpdk_support import require_agent
@@ -40,3 +45,41 @@ def test_bench_controller_sessions_on_dpdk_agent() -> None:
     }
     assert all(0 < h["p50"] <= h["p99"] for h in hops.values())
     assert out["paced"]["sessions"] > 0 and out["paced"]["setup_latency_us"]["p50"] > 0
+
+
+def test_cli_target_selects_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--target`` (and its older name ``--backend``) and ``--rounds`` reach the bench."""
+    from controller.cli import main
+
+    seen: list[dict[str, Any]] = []
+
+    def fake_run_bench(**kw: Any) -> dict[str, Any]:
+        seen.append(kw)
+        return {"target": kw["target"]}
+
+    monkeypatch.setattr(cb, "run_bench", fake_run_bench)
+    assert main(["bench", "controller", "--json", "--target", "dpdk", "--rounds", "2"]) == 0
+    assert main(["bench", "controller", "--json", "--backend", "refmodel"]) == 0
+    assert main(["bench", "controller", "--json"]) == 0
+    assert [(k["target"], k["rounds"]) for k in seen] == [
+        ("dpdk", 2),
+        ("refmodel", 3),
+        ("auto", 3),
+    ]
+    assert main(["bench", "controller", "--target", "bmv2"]) == 2
+
+
+def test_target_dpdk_without_the_agent_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dysco_targets.dpdk_ctl as dc
+    from controller.cli import main
+
+    monkeypatch.setattr(dc, "agent_available", lambda: (False, "libdpdk-dev not installed"))
+    with pytest.raises(cb.BenchError, match="libdpdk-dev not installed"):
+        cb.run_bench(entries=10, sessions=0, target="dpdk")
+    assert main(["bench", "controller", "--target", "dpdk", "--entries", "10"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "DPDK agent cannot run here" in err
+    # auto falls back to the reference model
+    assert cb._pick_target("auto") == "refmodel"
