@@ -19,6 +19,9 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
                    help="e2e: reconfigurations to time")  # fmt: skip
     p.add_argument("--load-mbps", type=int_at_least(0), default=200,
                    help="e2e: iperf3 load during the reconfigurations (0: unpaced)")  # fmt: skip
+    p.add_argument("--p4rt-servers", choices=["process", "thread"], default="process",
+                   help="e2e: each device's P4Runtime server in its own process, or all as "
+                   "threads of the bench (one interpreter lock)")  # fmt: skip
     p.add_argument("--sessions", type=int, default=100_000, help="dataplane: sessions")
     p.add_argument("--seconds", type=float, default=5.0, help="dataplane: window per run")
     p.add_argument("--payload", type=int, default=0, help="dataplane: TCP payload bytes")

@@ -110,7 +110,7 @@ def stall_from_samples(samples: list[list[float]]) -> dict[str, Any]:
     ``(t[i-1], t[i]]``, so the true gap lies in ``[t[j-1] - t[i], t[j] - t[i-1]]``."""
     ts = [float(s[0]) for s in samples]
     intervals = [b - a for a, b in itertools.pairwise(ts)]
-    best: tuple[float, float, float] | None = None
+    best: tuple[float, float, float, float] | None = None
     last_change: int | None = None
     for j in range(1, len(samples)):
         if samples[j][1] <= samples[j - 1][1]:
@@ -119,12 +119,13 @@ def stall_from_samples(samples: list[list[float]]) -> dict[str, Any]:
             i = last_change
             gap = ts[j] - ts[i]
             if best is None or gap > best[0]:
-                best = (gap, ts[j - 1] - ts[i], ts[j] - ts[i - 1])
+                best = (gap, ts[j - 1] - ts[i], ts[j] - ts[i - 1], ts[i])
         last_change = j
     ms = [x * 1000 for x in intervals]
     return {
         "longest_ms": round(best[0] * 1000, 1) if best else None,
         "bounds_ms": [round(best[1] * 1000, 1), round(best[2] * 1000, 1)] if best else None,
+        "at_s": round(best[3], 3) if best else None,
         "samples": len(samples),
         "interval_ms": {
             "p50": round(pct(ms, 0.5), 2) if ms else None,
@@ -141,8 +142,9 @@ def wire_stall(lines: list[str]) -> dict[str, Any]:
     """The longest time between two packets that carried new bytes (sequence numbers beyond
     every one seen before, modulo 2**32), from ``tcpdump -tt -S`` lines of one flow: the
     kernel's receive timestamps, so neither the receiver's scheduling nor a timer limits it."""
-    best = 0.0
+    best, at, in_best, in_gap = 0.0, 0.0, 0, 0
     top: int | None = None
+    first_t: float | None = None
     last_t: float | None = None
     packets = new = 0
     for line in lines:
@@ -152,14 +154,18 @@ def wire_stall(lines: list[str]) -> dict[str, Any]:
         packets += 1
         t, end = float(m.group(1)), int(m.group(3))
         if top is not None and not 0 < (end - top) % (1 << 32) < 1 << 31:
-            continue  # a retransmission of bytes already seen
+            in_gap += 1  # a retransmission of bytes already seen (or filling a hole)
+            continue
         new += 1
         top = end
-        if last_t is not None:
-            best = max(best, t - last_t)
+        if last_t is not None and t - last_t > best:
+            best, at, in_best = t - last_t, last_t - (first_t or last_t), in_gap
+        in_gap = 0
+        first_t = t if first_t is None else first_t
         last_t = t
     return {"longest_ms": round(best * 1000, 2) if new > 1 else None, "packets": packets,
-            "packets_new_bytes": new}  # fmt: skip
+            "packets_new_bytes": new, "at_s": round(at, 3), "retransmitted_in_it": in_best,
+            "start_epoch": round(at + (first_t or 0.0), 3)}  # fmt: skip
 
 
 class _Wire:
@@ -302,6 +308,7 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
     wires = {"c2s": _Wire(tb, "server", "dst", CHAIN_PORT),
              "s2c": _Wire(tb, "client", "src", CHAIN_PORT)}  # fmt: skip
     time.sleep(0.5)
+    t_wall = time.time()
     try:
         r = run(tb, spec, log=log)
     finally:
@@ -310,11 +317,14 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
     worst = max(dirs.values(), key=lambda d: d["longest_ms"] or -1.0)
     p50s = [d["interval_ms"]["p50"] for d in dirs.values() if d["interval_ms"]["p50"]]
     wire_ms = [w["longest_ms"] for w in wire.values() if w["longest_ms"] is not None]
+    for w in wire.values():  # when the stall began, seconds after the scenario started
+        w["at_run_s"] = round(w.pop("start_epoch") - t_wall, 2) if w["longest_ms"] else None
     return {"longest_ms": worst["longest_ms"], "bounds_ms": worst["bounds_ms"],
             "resolution_ms": max(p50s) if p50s else None, "sample_ms_asked": STALL_SAMPLE_MS,
             "by_direction": dirs, "wire_longest_ms": max(wire_ms) if wire_ms else None,
             "wire": wire, "passed": r.passed,
-            "outcomes": [x.outcomes for x in r.reconfigs]}  # fmt: skip
+            "outcomes": [x.outcomes for x in r.reconfigs],
+            "steps_at_s": [x.at for x in r.reconfigs]}  # fmt: skip
 
 
 def _figures(tb: Testbed, args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
@@ -361,8 +371,10 @@ def run_bench(args: argparse.Namespace) -> int:
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731 (progress; JSON on stdout)
     t0 = time.monotonic()
     load0 = os.getloadavg()
-    with Testbed(load_topology(None), log=log) as tb:
+    servers = str(getattr(args, "p4rt_servers", "process"))
+    with Testbed(load_topology(None), log=log, server_procs=servers == "process") as tb:
         res = _figures(tb, args, log)
+    res["p4rt_servers"] = servers
     res.update(summary(res))
     res["cpu_count"] = os.cpu_count()
     res["load_average"] = {"start": [round(x, 2) for x in load0],

@@ -122,7 +122,8 @@ class Testbed:
     """Bring up / tear down one testbed run. Use as a context manager."""
 
     def __init__(self, topo: dict[str, Any], *, target: str = "dpdk", log: Any = None,
-                 peer_loss: float = 0.0, rid: str | None = None) -> None:  # fmt: skip
+                 peer_loss: float = 0.0, rid: str | None = None,
+                 server_procs: bool = False) -> None:  # fmt: skip
         if target not in TARGETS:
             raise RuntimeError(f"unknown target {target!r} (one of: {', '.join(TARGETS)})")
         if target == "bmv2" and bmv2_switch() is None:
@@ -137,6 +138,9 @@ class Testbed:
         self.dir = STATE / self.rid
         self.log = log or (lambda m: None)
         self.peer_loss = peer_loss
+        # each device's P4Runtime server in a process of its own (else: threads of this one,
+        # all eight behind this interpreter's lock)
+        self.server_procs = server_procs
         self.key = secrets.token_hex(32)
         self.hosts: dict[str, Host] = {}
         self.devices: list[Device] = []
@@ -313,9 +317,32 @@ class Testbed:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"DPDK agent {d.name} did not start")
                 time.sleep(0.05)
+            if self.server_procs:
+                d.p4rt_address = self._server_process(d)
+                continue
             backend = DpdkBackend(ctl_path=d.ctl_path)
             d.server = P4RuntimeServer(backend, "127.0.0.1:0", workers=4).start()
             d.p4rt_address = d.server.address
+
+    def _server_process(self, d: Device, timeout: float = 60) -> str:
+        """Start ``python -m dysco_targets.serve`` over ``d``'s agent; its address."""
+        logf = open(self.dir / f"{d.name}.p4rt.log", "ab")  # noqa: SIM115
+        p = subprocess.Popen(
+            [sys.executable, "-m", "dysco_targets.serve", "--backend", "dpdk", "--agent-ctl",
+             d.ctl_path, "--address", "127.0.0.1:0"],
+            stdout=subprocess.PIPE, stderr=logf, text=True, cwd=str(REPO),
+        )  # fmt: skip
+        self.procs.append(p)
+        record_pid(self.rid, p.pid, f"p4runtime-server {d.name} {self.rid}")
+        assert p.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if line.startswith("p4runtime server on "):
+                return line.split()[3]
+            if not line and p.poll() is not None:
+                break
+        raise RuntimeError(f"P4Runtime server of {d.name} did not start (see {logf.name})")
 
     def _start_bmv2(self) -> None:
         """One simple_switch_grpc per device, in the device's namespace, on the same veths

@@ -65,6 +65,7 @@ def test_stall_from_samples_longest_gap_and_bounds() -> None:
     s = eb.stall_from_samples(_samples(times, grow))
     assert s["longest_ms"] == 100.0  # sample 10 -> sample 20
     assert s["bounds_ms"] == [90.0, 110.0]  # t19 - t10, t20 - t9
+    assert s["at_s"] == 0.1
     assert s["interval_ms"]["p50"] == 10.0 and s["interval_ms"]["max"] == 10.0
     assert s["samples"] == 30
 
@@ -176,8 +177,8 @@ def test_wire_stall_from_tcpdump_lines() -> None:
         "4 packets captured\n",
     ]
     w = eb.wire_stall(lines)
-    assert w["longest_ms"] == 125.0
-    assert w["packets"] == 4 and w["packets_new_bytes"] == 3
+    assert w["longest_ms"] == 125.0 and w["at_s"] == 0.004
+    assert w["packets"] == 4 and w["packets_new_bytes"] == 3 and w["retransmitted_in_it"] == 1
 
 
 def test_wire_stall_across_sequence_wrap() -> None:
