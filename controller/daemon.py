@@ -58,6 +58,7 @@ from dysco_proto.actions import (
     ModifyEntry,
     Observe,
     Probe,
+    ReconfigFinished,
     RemoveEntry,
     SendControl,
     SendPacket,
@@ -74,6 +75,7 @@ from dysco_proto.events import (
     TimerFired,
 )
 from dysco_proto.packet import FiveTuple
+from dysco_proto.timers import TimerKey
 
 log = logging.getLogger(__name__)
 #: the protocol trace: every event and the actions it produced (``--log-level debug``)
@@ -165,7 +167,7 @@ class Daemon:
         self.shadow: dict[EntryKey, MappingEntry] = {}
         self.last_hit: dict[EntryKey, float] = {}
         self.foreign: dict[EntryKey, MappingEntry] = {}  # read back, not ours (restart)
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._outcomes: dict[int, _Outcome] = {}
         self._next_tag = 1
         self._stop = asyncio.Event()
@@ -423,6 +425,8 @@ class Daemon:
                     h.cancel()
             elif isinstance(a, Observe):
                 self._observe(a.kind, a.fields)
+            elif isinstance(a, ReconfigFinished):
+                self._finished(a)
 
     def _stream_send(self, msg: p4r.StreamMessageRequest, need: int | None = None) -> None:
         """Queue a packet-out; ``need``: the notes it follows (default: all so far)."""
@@ -460,7 +464,7 @@ class Daemon:
             self.metrics.errors.labels(self.config.device.name, "control_no_route").inc()
             log.debug("no peer controller for %s", a.dst_ip)
 
-    def _fire(self, timer_id: str) -> None:
+    def _fire(self, timer_id: TimerKey) -> None:
         self._timers.pop(timer_id, None)
         self.counters.timers_fired += 1
         self.dispatch(TimerFired(timer_id))
@@ -506,27 +510,29 @@ class Daemon:
     def _on_write_error(self, code: str, update: p4r.Update) -> None:
         self.metrics.errors.labels(self.config.device.name, f"write_{code.lower()}").inc()
 
+    def _finished(self, a: ReconfigFinished) -> None:
+        """A reconfiguration ended: resolve the waiter of its tag, then count and log it."""
+        o = self._outcomes.pop(a.tag, None)
+        if o is not None and not o.future.done():
+            o.future.set_result(
+                {
+                    "session": str(o.session),
+                    "outcome": a.outcome.value,
+                    "reason": a.reason,
+                    "elapsed": a.elapsed,
+                }
+            )
+        self._observe(a.kind, a.fields())
+
     def _observe(self, kind: str, fields: dict[str, Any]) -> None:
         self.metrics.observe(kind, fields)
         for cb in self.observers:
             cb(kind, fields)
         if kind.startswith("reconfig.") and kind != "reconfig.started":
-            outcome = kind.split(".", 1)[1]
+            outcome = kind.removeprefix("reconfig.")
             self.counters.reconfig_outcomes[outcome] = (
                 self.counters.reconfig_outcomes.get(outcome, 0) + 1
             )
-            tag = fields.get("tag")
-            if isinstance(tag, int) and outcome in ("completed", "cancelled", "refused"):
-                o = self._outcomes.pop(tag, None)
-                if o is not None and not o.future.done():
-                    o.future.set_result(
-                        {
-                            "session": str(o.session),
-                            "outcome": outcome,
-                            "reason": fields.get("reason", ""),
-                            "elapsed": fields.get("elapsed"),
-                        }
-                    )
         level = logging.DEBUG
         if kind == "control.rejected":
             self._control_rejects.note(str(fields.get("code")), str(fields.get("src")))

@@ -125,9 +125,7 @@ class MgmtHandlers:
             side = self.daemon.agent.right_by_stuple.get(t)
             if side is None:
                 continue
-            anchor = right_anchor
-            if anchor is None:
-                anchor = side.peer if kind is ReconfigKind.INSERT else self._hop_after(t)
+            anchor = right_anchor or self.daemon.agent.default_right_anchor(t, kind)
             if anchor is None:  # remove: splice out the next box; needs the hop after it
                 fut: asyncio.Future[Outcome] = loop.create_future()
                 reason = "right anchor unknown: pass right_anchor"
@@ -160,13 +158,6 @@ class MgmtHandlers:
             for v in agent.sessions()
             if v.right is not None and not v.closing and views.matches(v, sel)
         ]
-
-    def _hop_after(self, session: FiveTuple) -> str | None:
-        side = self.daemon.agent.right_by_stuple.get(session)
-        msg = getattr(side, "syn_msg", None)
-        hops = tuple(getattr(msg, "hops", ()) or ())
-        # the chain sent to the side's peer lists the hops after it
-        return hops[0] if hops else None
 
     # -- policies and local boxes ---------------------------------------------------------------
 

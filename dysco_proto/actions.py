@@ -12,6 +12,8 @@ from typing import Any
 
 from dysco_proto.entries import EntryKey, MappingEntry
 from dysco_proto.packet import Segment
+from dysco_proto.timers import TimerKey
+from dysco_proto.wire import RequestId
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +78,15 @@ class SendControl:
 class StartTimer:
     """(Re)start a one-shot timer; restarting an existing id replaces it."""
 
-    timer_id: str
+    timer_id: TimerKey
     delay: float
 
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
-    timer_id: str
+    """Cancel a timer (no effect if it is not running)."""
+
+    timer_id: TimerKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,42 @@ class Observe:
 
     kind: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+class Outcome(enum.StrEnum):
+    """How a reconfiguration ended (for the one that asked for it)."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class ReconfigFinished:
+    """A reconfiguration asked for with ``request_tag`` ended (at its left anchor, or at the
+    agent that refused or abandoned it). ``request`` is ``None`` when it never started."""
+
+    tag: int
+    outcome: Outcome
+    reason: str = ""
+    request: RequestId | None = None
+    elapsed: float | None = None
+
+    @property
+    def kind(self) -> str:
+        """The observation name of this outcome (``reconfig.completed``, ...)."""
+        return f"reconfig.{self.outcome.value}"
+
+    def fields(self) -> dict[str, Any]:
+        """The outcome as observation fields (logs, metrics, traces)."""
+        out: dict[str, Any] = {"tag": self.tag, "request": self.request, "reason": self.reason}
+        if self.elapsed is not None:
+            out["elapsed"] = self.elapsed
+        return out
+
+    def as_observe(self) -> Observe:
+        """The same outcome as an :class:`Observe` (for sinks that count observations)."""
+        return Observe(self.kind, self.fields())
 
 
 Action = (
@@ -103,4 +143,5 @@ Action = (
     | StartTimer
     | CancelTimer
     | Observe
+    | ReconfigFinished
 )

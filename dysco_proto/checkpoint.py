@@ -55,6 +55,7 @@ from dysco_proto.agent import (
 from dysco_proto.entries import NUM_SLOTS, Deltas, Direction, EntryKey
 from dysco_proto.lock import LockState, LockStatus
 from dysco_proto.packet import FiveTuple
+from dysco_proto.timers import TimerKey, TimerKind
 from dysco_proto.wire import (
     ControlMessage,
     Handshake,
@@ -220,17 +221,16 @@ def _msg_in(v: Any) -> ControlMessage | None:
 #: the other anchor may act on it - the right anchor has answered the new-path SYN (the left
 #: may commit on its SYN-ACK), the left anchor is committing (its ACK switches the right)
 LEFT_RESUMED = frozenset({LeftPhase.COMMITTING, LeftPhase.COMMITTED, LeftPhase.SWITCHED})
-RIGHT_RESUMED = frozenset({RightPhase.SYN_RCVD, RightPhase.SWITCHING, RightPhase.SWITCHED})
+RIGHT_RESUMED = frozenset({RightPhase.SYN_RCVD, RightPhase.SWITCHED})
 #: the timer that drives each resumed phase (what the agent itself arms on entering it)
 _LEFT_TIMER = {
-    LeftPhase.COMMITTING: "cprobe",
-    LeftPhase.COMMITTED: "ack",
-    LeftPhase.SWITCHED: "probe",
+    LeftPhase.COMMITTING: TimerKind.CPROBE,
+    LeftPhase.COMMITTED: TimerKind.ACK,
+    LeftPhase.SWITCHED: TimerKind.PROBE,
 }
 _RIGHT_TIMER = {
-    RightPhase.SYN_RCVD: "ranchor",
-    RightPhase.SWITCHING: "cprobe",
-    RightPhase.SWITCHED: "rprobe",
+    RightPhase.SYN_RCVD: TimerKind.RANCHOR,
+    RightPhase.SWITCHED: TimerKind.RPROBE,
 }
 
 
@@ -364,10 +364,10 @@ def _anchor_in(agent: Agent, side: Side, v: Any) -> list[Action]:
             raise CheckpointError("a right anchor that has not answered the new-path SYN")
         agent.rights[r] = ra
         timer = _RIGHT_TIMER[ra.phase]
-        delay = agent.config.anchor_timeout if timer == "ranchor" else rto
+        delay = agent.config.anchor_timeout if timer is TimerKind.RANCHOR else rto
     else:
         raise CheckpointError(f"unknown anchor role {v['role']!r}")
-    tid = f"{timer}:{r.anchor}/{r.number}"
+    tid = TimerKey.for_request(timer, r)
     agent.timers.add(tid)
     return [StartTimer(tid, delay)]
 
@@ -695,11 +695,15 @@ def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[
         agent.pending_by_tag[hop.pending.tag] = hop
         if hop.left is not None:
             agent.pending_by_tuple[hop.left.stuple] = hop
-        out.append(StartTimer(f"pending:{hop.id}", agent.config.pending_timeout))
-        agent.timers.add(f"pending:{hop.id}")
+        out.append(
+            StartTimer(TimerKey.for_hop(TimerKind.PENDING, hop.id), agent.config.pending_timeout)
+        )
+        agent.timers.add(TimerKey.for_hop(TimerKind.PENDING, hop.id))
     if hop.closing:
-        out.append(StartTimer(f"close:{hop.id}", agent.config.close_timeout))
-        agent.timers.add(f"close:{hop.id}")
+        out.append(
+            StartTimer(TimerKey.for_hop(TimerKind.CLOSE, hop.id), agent.config.close_timeout)
+        )
+        agent.timers.add(TimerKey.for_hop(TimerKind.CLOSE, hop.id))
     return out
 
 
@@ -730,7 +734,7 @@ def _restore_meta(agent: Agent, data: Any) -> None:
             raise CheckpointError("malformed right_done entry")
         r = _rid_req(item[0])
         agent.right_done[r] = (_ip(item[1]), _ip(item[2]), _int(item[3], 0, _U64, "cut"))
-        agent.timers.add(f"done:{r.anchor}/{r.number}")
+        agent.timers.add(TimerKey.for_request(TimerKind.DONE, r))
     rng = data.get("rng")
     if rng is not None:
         if not isinstance(rng, list) or len(rng) != 3 or not isinstance(rng[1], list):
@@ -743,7 +747,7 @@ def _restore_meta(agent: Agent, data: Any) -> None:
 
 def _done_timers(agent: Agent) -> list[Action]:
     return [
-        StartTimer(f"done:{r.anchor}/{r.number}", agent.config.done_linger)
+        StartTimer(TimerKey.for_request(TimerKind.DONE, r), agent.config.done_linger)
         for r in agent.right_done
     ]
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dysco_proto.entries import Direction, EntryKey
 from dysco_proto.packet import FiveTuple, Segment
+from dysco_proto.timers import TimerKey
 
 
 class PuntReason(enum.StrEnum):
@@ -57,7 +58,9 @@ class SlotSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class TimerFired:
-    timer_id: str
+    """A timer the agent started (:class:`~dysco_proto.actions.StartTimer`) expired."""
+
+    timer_id: TimerKey
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dysco_proto.actions import Action, Observe, SendPacket, Toward
+from dysco_proto.actions import Action, Outcome, ReconfigFinished, SendPacket, Toward
 from dysco_proto.entries import Direction, EntryKey, MappingEntry
 from dysco_proto.events import (
     Event,
@@ -97,7 +97,7 @@ class FakeAgent:
             toward = Toward.NETWORK if event.direction is Direction.OUT else Toward.HOST
             return [SendPacket(event.segment, toward)]
         if isinstance(event, Reconfigure | RemoveMe):
-            return [Observe("reconfig.refused", {"tag": event.request_tag, "reason": "fake"})]
+            return [ReconfigFinished(event.request_tag, Outcome.REFUSED, "fake")]
         return []
 
     def state(self) -> FakeState:

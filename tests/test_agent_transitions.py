@@ -10,6 +10,7 @@ from dysco_proto.actions import (
     InstallEntry,
     Observe,
     Probe,
+    ReconfigFinished,
     RemoveEntry,
     SendControl,
     SendPacket,
@@ -29,6 +30,7 @@ from dysco_proto.events import (
 from dysco_proto.lock import LockStatus
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 from dysco_proto.policy import Policy, PolicyTable
+from dysco_proto.timers import TimerKey, TimerKind
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, NackReason, RequestId
 
 KEY = b"unit-test-key-0123456789abcdef!!"
@@ -56,7 +58,12 @@ def controls(actions: list[Action]) -> list[ControlMessage]:
 
 
 def observed(actions: list[Action], prefix: str) -> list[Observe]:
-    return [a for a in of(actions, Observe) if a.kind.startswith(prefix)]
+    """Observations and reconfiguration outcomes (as observations) whose kind has ``prefix``."""
+    obs = [
+        a if isinstance(a, Observe) else a.as_observe()
+        for a in of(actions, Observe | ReconfigFinished)
+    ]
+    return [o for o in obs if o.kind.startswith(prefix)]
 
 
 def syn(t: FiveTuple, payload: bytes = b"", options: TcpOptions = SYN_OPTS) -> Segment:
@@ -344,7 +351,7 @@ def test_nack_ends_request_as_refused_and_frees_side() -> None:
 def test_lock_timeout_cancels_then_ack_cancel_reports_cancelled() -> None:
     a, sub = initiator_with_session()
     [req] = controls(a.handle(Reconfigure(SESSION, S, (), request_tag=3), 1.0))
-    timer = f"lock:{req.request.anchor}/{req.request.number}"
+    timer = TimerKey.for_request(TimerKind.LOCK, req.request)
     sent: list[ControlMessage] = []
     for i in range(a.config.max_retries + 1):
         sent += controls(a.handle(TimerFired(timer), 2.0 + i))

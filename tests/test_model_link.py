@@ -20,6 +20,7 @@ from dataclasses import replace
 import pytest
 
 import dysco_proto.agent as agent_mod
+import dysco_proto.agent.relay as relay_mod
 import dysco_proto.lock as lock_mod
 from dysco_proto.actions import SendControl
 from dysco_proto.events import ControlIn, Reconfigure, TimerFired
@@ -40,6 +41,7 @@ from dysco_proto.model.lock_table import (
     step,
 )
 from dysco_proto.packet import Segment, TcpFlags
+from dysco_proto.timers import TimerKey, TimerKind
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
 
 R = RequestId("198.18.0.1", 7)  # the message's request
@@ -285,7 +287,7 @@ def _forget_to_hold(lock: LockState, r: RequestId) -> lock_mod.Verdict:
 
 
 def test_injected_bug_is_caught_by_the_trace_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(agent_mod, "on_request", _forget_to_hold)
+    monkeypatch.setattr(relay_mod, "on_request", _forget_to_hold)
     monkeypatch.setattr(lock_mod, "on_request", _forget_to_hold)
     caught = []
     for seed in range(6):
@@ -299,7 +301,7 @@ def test_injected_bug_is_caught_by_the_trace_check(monkeypatch: pytest.MonkeyPat
 def test_injected_bug_is_caught_by_the_row_check(
     rig: _Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(agent_mod, "on_request", _forget_to_hold)
+    monkeypatch.setattr(relay_mod, "on_request", _forget_to_hold)
     lock = _abstract(Status.PENDING, Owner.OTHER, ())
     divergences, _v, _record = rig.inject(LockMsg.REQUEST, lock)
     assert divergences
@@ -337,7 +339,7 @@ def test_no_orphan_lock_after_a_retransmitted_request() -> None:
     drv.handle(c, Reconfigure(cs.session, s.ip, ()))
     (r,) = c.agent.lefts
     deliver(c.ip, m.ip, MsgType.REQUEST_LOCK)  # #1 reaches M: PENDING(r), forwarded to S
-    drv.handle(c, TimerFired(f"lock:{r.anchor}/{r.number}"))  # C retransmits (#2)
+    drv.handle(c, TimerFired(TimerKey.for_request(TimerKind.LOCK, r)))  # C retransmits (#2)
     deliver(m.ip, s.ip, MsgType.REQUEST_LOCK)  # S refuses #1
     deliver(s.ip, m.ip, MsgType.NACK_LOCK)  # the nack releases M's lock, goes on to C
     deliver(c.ip, m.ip, MsgType.REQUEST_LOCK)  # #2 reaches M: UNLOCKED -> PENDING(r) again

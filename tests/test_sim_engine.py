@@ -27,9 +27,13 @@ from dysco_proto.sim.engine import Engine
 from dysco_proto.sim.network import ChannelParams, Network
 from dysco_proto.sim.runner import Simulation
 from dysco_proto.sim.scenario import SimParams, build_scenario
+from dysco_proto.timers import TimerKey, TimerKind
 from tests.sim_fakes import FakeAgent, FakeDataPath, fake_agent, fake_datapath
 
 ROOT = Path(__file__).resolve().parent.parent
+
+T1 = TimerKey.for_hop(TimerKind.CLOSE, 1)
+T2 = TimerKey.for_hop(TimerKind.CLOSE, 2)
 
 
 def test_engine_orders_by_time_then_fifo() -> None:
@@ -113,10 +117,10 @@ def test_timers_restart_cancel_probe_and_entries() -> None:
     entry = MappingEntry(key, FiveTuple("198.18.0.1", 3, "198.18.0.2", 4), ZERO, slot=1)
     script: dict[type, list[Action]] = {
         ControlIn: [
-            StartTimer("t1", 0.5),
-            StartTimer("t2", 0.1),
-            StartTimer("t1", 1.0),  # restart replaces the first
-            CancelTimer("t2"),
+            StartTimer(T1, 0.5),
+            StartTimer(T2, 0.1),
+            StartTimer(T1, 1.0),  # restart replaces the first
+            CancelTimer(T2),
             InstallEntry(entry),
             Probe(1, 42, True, 3),
             Observe("x.y", {"k": 1}),
@@ -133,7 +137,7 @@ def test_timers_restart_cancel_probe_and_entries() -> None:
     assert kinds == [(0.0, "ControlIn"), (0.0, "SlotSnapshot"), (1.0, "TimerFired")]
     snap = a.events[1][1]
     assert isinstance(snap, SlotSnapshot) and snap.token == 42 and snap.cut == 1
-    assert isinstance(a.events[2][1], TimerFired) and a.events[2][1].timer_id == "t1"
+    assert isinstance(a.events[2][1], TimerFired) and a.events[2][1].timer_id == T1
     assert key not in dp.entries
     assert observed == ["198.18.0.1 x.y"]
 

@@ -140,9 +140,7 @@ def test_lock_check_finds_takeovers_and_double_holders() -> None:
 @pytest.mark.slow
 def test_lock_check_catches_a_broken_agent(monkeypatch: pytest.MonkeyPatch) -> None:
     """Mutation test: an agent whose locks can be stolen must be caught by the simulator."""
-    agent_mod = pytest.importorskip("dysco_proto.agent")
-    if not hasattr(agent_mod, "on_request") or not hasattr(agent_mod, "on_ack"):
-        pytest.skip("the agent no longer imports the lock transition functions by name")
+    import dysco_proto.agent.relay as relay_mod  # the lock relay of the middle hops
     from dysco_proto.lock import LockStatus, Verdict, on_request
     from dysco_proto.sim.runner import run
     from dysco_proto.sim.scenario import SimParams
@@ -158,7 +156,7 @@ def test_lock_check_catches_a_broken_agent(monkeypatch: pytest.MonkeyPatch) -> N
         refused, lock.held = lock.held, []
         return Verdict.FORWARD, refused
 
-    monkeypatch.setattr(agent_mod, "on_request", steal)
-    monkeypatch.setattr(agent_mod, "on_ack", grant_any)
+    monkeypatch.setattr(relay_mod, "on_request", steal)
+    monkeypatch.setattr(relay_mod, "on_ack", grant_any)
     r = run(SimParams(sessions=20, reconfigs=100, seed=1))
     assert any("went from" in m for m in r.violations), r.violations[:3]

@@ -27,6 +27,7 @@ from dysco_proto.actions import (
     ModifyEntry,
     Observe,
     Probe,
+    ReconfigFinished,
     RemoveEntry,
     SendControl,
     SendPacket,
@@ -40,6 +41,7 @@ from dysco_proto.packet import FiveTuple, Segment, TcpFlags
 from dysco_proto.policy import Policy, PolicyTable
 from dysco_proto.sim.engine import Engine
 from dysco_proto.sim.tcp import TcpEndpoint
+from dysco_proto.timers import TimerKey
 
 KEY = b"dysco-model-link-key-0123456789a"
 CLIENT = "198.18.0.1"
@@ -70,7 +72,7 @@ class Host:
     agent: Agent
     dp: DataPath
     app: App | None = None
-    timers: dict[str, int] = field(default_factory=dict)
+    timers: dict[TimerKey, int] = field(default_factory=dict)
     observations: list[Observe] = field(default_factory=list)
 
 
@@ -155,8 +157,10 @@ class Driver:
                 eng.after(0.0, partial(self.handle, host), snap)
             elif isinstance(a, Observe):
                 host.observations.append(a)
+            elif isinstance(a, ReconfigFinished):
+                host.observations.append(a.as_observe())
 
-    def _timer(self, host: Host, arg: tuple[str, int]) -> None:
+    def _timer(self, host: Host, arg: tuple[TimerKey, int]) -> None:
         timer_id, gen = arg
         if host.timers.get(timer_id) != gen:
             return

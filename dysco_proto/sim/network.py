@@ -39,6 +39,7 @@ from dysco_proto.actions import (
     ModifyEntry,
     Observe,
     Probe,
+    ReconfigFinished,
     RemoveEntry,
     SendControl,
     SendPacket,
@@ -49,6 +50,7 @@ from dysco_proto.entries import EntryKey, MappingEntry
 from dysco_proto.events import ControlIn, EntryIdle, Event, PacketIn, SlotSnapshot, TimerFired
 from dysco_proto.packet import Segment
 from dysco_proto.sim.engine import Engine
+from dysco_proto.timers import TimerKey
 
 
 class AgentLike(Protocol):
@@ -141,7 +143,7 @@ class Host:
         self.kind = kind
         self.app: HostApp = _NullApp()
         self.failed = False
-        self.timers: dict[str, int] = {}
+        self.timers: dict[TimerKey, int] = {}
 
     def emit(self, seg: Segment) -> None:
         """The local application sends ``seg`` (OUT lookup)."""
@@ -277,7 +279,7 @@ class Network:
         dp = host.datapath
         stats = self.stats
         for a in actions:
-            if self.trace is not None and not isinstance(a, Observe):
+            if self.trace is not None and not isinstance(a, Observe | ReconfigFinished):
                 self.log(host, "act", repr(a)[:400])
             if isinstance(a, SendPacket):
                 if a.toward is Toward.NETWORK:
@@ -306,15 +308,16 @@ class Network:
                 stats.probes += 1
                 snap = dp.probe(a.slot, a.token, a.freeze, a.epoch)
                 engine.after(0.0, self._event, (host, snap))
-            elif isinstance(a, Observe):
+            elif isinstance(a, Observe | ReconfigFinished):
+                obs = a if isinstance(a, Observe) else a.as_observe()
                 if self.trace is not None:
-                    self.log(host, "obs", f"{a.kind} {a.fields}"[:400])
+                    self.log(host, "obs", f"{obs.kind} {obs.fields}"[:400])
                 if self.on_observe is not None:
-                    self.on_observe(host, a)
+                    self.on_observe(host, obs)
             else:  # pragma: no cover - exhaustive over Action
                 raise TypeError(f"unknown action {a!r}")
 
-    def _timer(self, arg: tuple[Host, str, int]) -> None:
+    def _timer(self, arg: tuple[Host, TimerKey, int]) -> None:
         host, timer_id, gen = arg
         if host.timers.get(timer_id) != gen:
             return

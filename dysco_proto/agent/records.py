@@ -1,0 +1,231 @@
+"""The agent's records: configuration, sessions (hops) and their sides, anchors' state.
+
+Plain data, no behaviour beyond the entries a side derives from its fields. The anchors'
+phases are those of :mod:`dysco_proto.phase_table`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from dysco_proto.entries import ZERO, Deltas, Direction, EntryKey, MappingEntry, Role
+from dysco_proto.events import SlotSnapshot
+from dysco_proto.lock import LockState
+from dysco_proto.packet import FiveTuple, Segment
+from dysco_proto.phase_table import LeftPhase, RightPhase
+from dysco_proto.policy import PolicyTable
+from dysco_proto.seqnum import seq_ge
+from dysco_proto.wire import ControlMessage, Handshake, RequestId, Transform
+
+MOD32 = 1 << 32
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Static configuration of one agent."""
+
+    addresses: tuple[str, ...]
+    key: bytes
+    policies: PolicyTable = field(default_factory=PolicyTable)
+    port_low: int = 20000
+    port_high: int = 60999
+    seed: int = 0
+    msg_id_base: int = 0
+    rto: float = 0.02  # control-message retransmission timeout
+    max_retries: int = 10
+    syn_retries: int = 6
+    close_timeout: float = 0.5  # after FIN both ways (or RST): remove the session
+    pending_timeout: float = 2.0  # a box that never emits the continuation SYN
+    anchor_timeout: float = 2.0  # right anchor staged but never committed: revert
+    # a left anchor holds its host's new data (protocol-design.md 4.2) at most this long
+    # waiting for the new path's handshake, then cancels (the data goes on the old path
+    # again); below anchor_timeout, or the right anchor may revert under a committed path
+    hold_timeout: float = 1.5
+    done_linger: float = 2.0  # how long finished requests are remembered for duplicates
+    max_backoff: float = 0.5
+    slot_base: int = 1  # register slots this agent may use: [slot_base, slot_limit)
+    slot_limit: int | None = None
+
+
+@dataclass(slots=True)
+class HandshakeRecord:
+    """What one side saw of the handshake, in host sequence space."""
+
+    isn_out: int | None = None  # SYN / SYN-ACK seq the local host emitted towards this side
+    isn_in: int | None = None  # SYN / SYN-ACK seq the local host received from this side
+    ts_out: int | None = None
+    ts_in: int | None = None
+    wscale_host: int | None = None
+    wscale_peer: int | None = None
+    sack_ok: bool = False
+    ts_ok: bool = False
+    mss: int = 0
+
+
+@dataclass(eq=False)
+class Side:
+    """One neighbour-facing half of a session at this agent (section 1)."""
+
+    hop: Hop
+    is_left: bool
+    local: str
+    peer: str
+    sub: FiveTuple  # subsession tuple, oriented left to right on the wire
+    stuple: FiveTuple  # session tuple at the local host, oriented left to right
+    slot: int
+    own_port: int | None = None  # allocated by us (we are the subsession's left end)
+    in_deltas: Deltas = ZERO
+    out_deltas: Deltas = ZERO
+    hs: HandshakeRecord = field(default_factory=HandshakeRecord)
+    lock: LockState = field(default_factory=LockState)
+    epoch: int = 0
+    busy: RequestId | None = None  # reconfiguration anchored on this side
+    syn_msg: ControlMessage | None = None  # right sides: the chain to resend with SYNs
+    installed: set[EntryKey] = field(default_factory=set)
+    # Old-path IN entries kept after a fold so late old-path packets still reach the host
+    # (as harmless duplicates) instead of surprising it; removed when idle, then the port
+    # they used (if ours) is released.
+    retired: dict[EntryKey, int | None] = field(default_factory=dict)
+
+    @property
+    def in_key(self) -> EntryKey:
+        return EntryKey(Direction.IN, self.sub if self.is_left else self.sub.reversed())
+
+    @property
+    def out_key(self) -> EntryKey:
+        return EntryKey(Direction.OUT, self.stuple.reversed() if self.is_left else self.stuple)
+
+    def in_entry(self, role: Role = Role.ONE) -> MappingEntry:
+        target = self.stuple if self.is_left else self.stuple.reversed()
+        return MappingEntry(self.in_key, target, self.in_deltas, self.slot, role, epoch=self.epoch)
+
+    def out_entry(self) -> MappingEntry:
+        target = self.sub.reversed() if self.is_left else self.sub
+        return MappingEntry(self.out_key, target, self.out_deltas, self.slot, epoch=self.epoch)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A middlebox host waiting for its box to emit the SYN that continues the chain."""
+
+    hops: tuple[str, ...]
+    tag: int
+    msg: ControlMessage
+
+
+@dataclass(eq=False)
+class Hop:
+    """This agent's state for one session (or two sessions joined by a proxy relation)."""
+
+    id: int
+    left: Side | None = None
+    right: Side | None = None
+    pending: Pending | None = None
+    offset_lr: int = 0
+    offset_rl: int = 0
+    fin_lr: bool = False
+    fin_rl: bool = False
+    closing: bool = False
+    reset: bool = False  # closing because of a RST (no acknowledgment to wait for)
+    close_wait: int = 0  # close probes outstanding
+    close_ok: bool = True  # every side's last bytes (FIN included) acknowledged so far
+    close_tries: int = 0
+
+    def sides(self) -> list[Side]:
+        return [s for s in (self.left, self.right) if s is not None]
+
+
+@dataclass(eq=False)
+class LeftAnchor:
+    """A reconfiguration this agent runs as the left anchor (its right side is ``side``)."""
+
+    request: RequestId
+    side: Side
+    right_anchor: str
+    new_boxes: tuple[str, ...]
+    tag: int
+    started: float
+    phase: LeftPhase = LeftPhase.LOCKING
+    retries: int = 0
+    phi_lr: Transform = field(default_factory=Transform)
+    phi_rl: Transform = field(default_factory=Transform)
+    new_sub: FiveTuple | None = None
+    new_port: int | None = None
+    syn_seq: int = 0
+    syn_ack: int = 0
+    synack_seq: int | None = None
+    peer_hs: Handshake | None = None
+    cut: int | None = None
+    peer_cut: int | None = None
+    cancel_reason: str = ""
+    held_since: float | None = None  # when the freeze started holding the host's new data
+
+
+@dataclass(eq=False)
+class RightAnchor:
+    """A reconfiguration this agent answers as the right anchor (its left side is ``side``)."""
+
+    request: RequestId
+    side: Side
+    left_anchor: str
+    phi_lr: Transform
+    phase: RightPhase = RightPhase.LOCKED
+    new_sub: FiveTuple | None = None
+    new_in: Deltas = ZERO
+    new_out: Deltas = ZERO
+    syn_seq: int = 0
+    syn_ack: int = 0
+    peer_hs: Handshake | None = None
+    cut: int | None = None
+    peer_cut: int | None = None
+
+
+@dataclass(eq=False)
+class RightRequestState:
+    """A rightRequest this agent sent to its left neighbour (phase WAITING while it exists)."""
+
+    request: RequestId
+    side: Side
+    right_anchor: str
+    tag: int
+    retries: int = 0
+
+
+MAX_CLOSE_TRIES = 20  # close checks before a closed session is removed anyway
+
+HOLD = FiveTuple("0.0.0.0", 0, "0.0.0.0", 0)
+"""The new rewrite an anchor stages while its new path is not yet a TCP connection to the new
+boxes (protocol-design.md 4.2): data at or above the frozen cutoff is rewritten towards an
+address no data plane routes (``ipv4_fwd`` misses: drop), i.e. held back; the host
+retransmits it once the new path carries it (or, on a cancel, the old path does)."""
+
+
+THIRD_ACK_WINDOW = 0xFFFF
+"""The window field of the new path's third ACK. A stateful box on the new path lets the peer
+send up to ``ack + (window << wscale)`` (conntrack's ``td_maxend``) until a segment of the host
+with its real window passes; the peer has already sent up to its cutoff and, once the left
+anchor commits, sends what it held back since. The agent does not know the host's current
+window, so the ACK says the largest the field can: the peer's host may take it as a window
+update until the host's next segment, which follows on the same path with the real one."""
+
+
+def strip(seg: Segment) -> Segment:
+    """A SYN as a host must see it: no Dysco payload, no tag option."""
+    return replace(seg, payload=b"", options=replace(seg.options, dysco_tag=None))
+
+
+def tr(d: Deltas) -> Transform:
+    """The sequence/timestamp part of deltas as a wire transform."""
+    return Transform.wrap(d.seq, d.tsval)
+
+
+def complete(snap: SlotSnapshot, peer_cut: int | None) -> bool:
+    """Section 4.3: all we sent on the old path is acked, and our host acked the peer's."""
+    return (
+        snap.cut is not None
+        and snap.rcvd_ack_hi is not None
+        and seq_ge(snap.rcvd_ack_hi, snap.cut)
+        and peer_cut is not None
+        and snap.ack_hi is not None
+        and seq_ge(snap.ack_hi, peer_cut)
+    )

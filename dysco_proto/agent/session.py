@@ -1,0 +1,425 @@
+"""Session set-up and teardown: chain SYNs, sides and their entries, FIN/RST, idle removal.
+
+Section 3 of ``docs/protocol-design.md``: an initiator's agent starts the chain from a policy,
+a box host's agent continues it when its box emits the SYN (found by tag or tuple), the
+responder's agent delivers a plain SYN; sessions end on FIN both ways (once the last bytes
+are acknowledged), RST, or idleness. Proxy relations and box offsets are set here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dysco_proto.actions import SendPacket, Toward
+from dysco_proto.agent.base import AgentBase
+from dysco_proto.agent.records import MAX_CLOSE_TRIES, Hop, Pending, Side, strip
+from dysco_proto.entries import Direction, EntryKey
+from dysco_proto.events import BoxOffset, PacketIn, PuntReason, SlotSnapshot
+from dysco_proto.packet import FiveTuple, Segment, TcpFlags
+from dysco_proto.phase_table import Guard, LeftPhase, RightPhase, Trigger
+from dysco_proto.ports import PortsExhausted
+from dysco_proto.seqnum import seq_add, seq_ge
+from dysco_proto.timers import TimerKey, TimerKind
+from dysco_proto.wire import (
+    ControlCodec,
+    ControlMessage,
+    MsgType,
+    RequestId,
+    WireError,
+    can_add_tag,
+)
+
+
+class SessionMixin(AgentBase):
+    """Sessions and their sides (see :class:`dysco_proto.agent.Agent`)."""
+
+    def _new_hop(self) -> Hop:
+        hop = Hop(self._next_hop_id)
+        self._next_hop_id += 1
+        self.hops[hop.id] = hop
+        return hop
+
+    def _new_slot(self) -> int | None:
+        """A register slot not used by a live side (wraps within the configured range)."""
+        limit = self.config.slot_limit
+        for _ in range(len(self.slot_owner) + 1):
+            slot = self._next_slot
+            self._next_slot += 1
+            if limit is not None and self._next_slot >= limit:
+                self._next_slot = self.config.slot_base
+            if slot not in self.slot_owner:
+                return slot
+        return None
+
+    def _index_side(self, side: Side) -> None:
+        if side.is_left:
+            self.left_by_sub[side.sub] = side
+            self.left_by_stuple[side.stuple] = side
+        else:
+            self.right_by_sub[side.sub] = side
+            self.right_by_stuple[side.stuple] = side
+        self.slot_owner[side.slot] = side
+
+    def _drop_pending(self, hop: Hop) -> None:
+        if hop.pending is not None:
+            self.pending_by_tag.pop(hop.pending.tag, None)
+            if hop.left is not None and self.pending_by_tuple.get(hop.left.stuple) is hop:
+                del self.pending_by_tuple[hop.left.stuple]
+            hop.pending = None
+            self._cancel_timer(TimerKey.for_hop(TimerKind.PENDING, hop.id))
+
+    def _remove_side(self, side: Side) -> None:
+        hop = side.hop
+        for key in list(side.installed):
+            self._remove_entry(side, key)
+        if side.is_left:
+            if self.left_by_sub.get(side.sub) is side:
+                del self.left_by_sub[side.sub]
+            if self.left_by_stuple.get(side.stuple) is side:
+                del self.left_by_stuple[side.stuple]
+            self._drop_pending(hop)
+            hop.left = None
+        else:
+            if self.right_by_sub.get(side.sub) is side:
+                del self.right_by_sub[side.sub]
+            if self.right_by_stuple.get(side.stuple) is side:
+                del self.right_by_stuple[side.stuple]
+            hop.right = None
+        if side.own_port is not None:
+            self.ports.release(side.local, side.peer, side.own_port)
+            side.own_port = None
+        if self.slot_owner.get(side.slot) is side:
+            del self.slot_owner[side.slot]
+        for (sub, r), (_m, from_side) in list(self.held_msgs.items()):
+            if sub == side.sub or from_side is side:
+                del self.held_msgs[(sub, r)]
+        self._abort_anchors(side, "session-removed")
+        for rr in [rr for rr in self.right_requests.values() if rr.side is side]:
+            self._finish_right_request(rr, Trigger.SESSION_REMOVED, Guard.ANY, "session-removed")
+        if not hop.sides():
+            self._cancel_timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id))
+            self._cancel_timer(TimerKey.for_hop(TimerKind.PENDING, hop.id))
+            self.hops.pop(hop.id, None)
+
+    def _remove_hop(self, hop: Hop, reason: str) -> None:
+        for side in hop.sides():
+            self._remove_side(side)
+        self.hops.pop(hop.id, None)
+        self._observe("session.removed", hop=hop.id, reason=reason)
+
+    def _abort_anchors(self, side: Side, reason: str) -> None:
+        for la in [la for la in self.lefts.values() if la.side is side]:
+            self._left_finish(la, Trigger.SESSION_REMOVED, Guard.ANY, reason)
+        for ra in [ra for ra in self.rights.values() if ra.side is side]:
+            self._rstep(ra, Trigger.SESSION_REMOVED)
+            self._right_forget(ra)
+
+    def _on_packet(self, ev: PacketIn) -> None:
+        seg = ev.segment
+        if ev.reason is PuntReason.SYN:
+            if ev.direction is Direction.OUT:
+                self._syn_from_host(seg, ev.entry)
+            else:
+                self._syn_from_net(seg, ev.entry)
+        elif ev.reason is PuntReason.SYNACK:
+            self._synack_punt(seg, ev.entry)
+        elif ev.reason is PuntReason.SYNACK_MIRROR:
+            side = self.by_key.get(ev.entry) if ev.entry else None
+            if side is not None:
+                self._record_handshake(side, seg, outgoing=ev.direction is Direction.OUT)
+        elif ev.reason in (PuntReason.FIN_MIRROR, PuntReason.RST_MIRROR):
+            side = self.by_key.get(ev.entry) if ev.entry else None
+            if side is not None and not self._held(side, ev.direction, seg):
+                self._on_fin(side, ev.direction, ev.reason is PuntReason.RST_MIRROR)
+
+    def _record_handshake(self, side: Side, seg: Segment, outgoing: bool) -> None:
+        hs = side.hs
+        opts = seg.options
+        if outgoing:
+            hs.isn_out = seg.seq
+            hs.ts_out = opts.timestamp[0] if opts.timestamp else None
+            hs.wscale_host = opts.wscale
+            hs.mss = opts.mss or hs.mss
+        else:
+            hs.isn_in = seg.seq
+            hs.ts_in = opts.timestamp[0] if opts.timestamp else None
+            hs.wscale_peer = opts.wscale
+        hs.sack_ok = hs.sack_ok or opts.sack_permitted
+        hs.ts_ok = hs.ts_ok or opts.timestamp is not None
+
+    def _syn_from_host(self, seg: Segment, key: EntryKey | None) -> None:
+        side = self.by_key.get(key) if key else None
+        if side is not None and not side.is_left and side.syn_msg is not None:
+            self._record_handshake(side, seg, outgoing=True)
+            self._send_chain_syn(side, seg)  # the host retransmitted its SYN
+            return
+        hop = None
+        tag = seg.options.dysco_tag
+        if tag is not None:
+            hop = self.pending_by_tag.get(tag)
+        if hop is None:
+            hop = self.pending_by_tuple.get(seg.tuple)
+        if hop is not None and hop.pending is not None and hop.right is None:
+            pend = hop.pending
+            self._drop_pending(hop)
+            self._create_right_side(hop, seg, pend.hops[0], pend.hops[1:], pend.msg)
+            return
+        policy = self.policies.match(seg.tuple) if seg.tuple.src_ip in self.addresses else None
+        if policy is None or seg.tuple.src_ip in policy.chain:
+            self._emit(SendPacket(strip(seg), Toward.NETWORK))
+            return
+        if seg.tuple in self.right_by_stuple:
+            self._observe("setup.conflict", tuple=str(seg.tuple))
+            return
+        chain = (*policy.chain, seg.tuple.dst_ip)
+        hop = self._new_hop()
+        self._observe("session.new", hop=hop.id, tuple=str(seg.tuple), policy=policy.name)
+        if not self._create_right_side(hop, seg, chain[0], chain[1:], None):
+            self.hops.pop(hop.id, None)
+
+    def _evict_stale(self, side: Side) -> bool:
+        """Remove the hop of ``side`` if it is an idle remnant (an old path not yet collected).
+
+        A session re-enters a box host it left (a box removed, then inserted again) with the
+        same session tuple; the old hop's entries would collide with the new ones. A hop with
+        a reconfiguration in progress is never evicted.
+        """
+        hop = side.hop
+        if any(s.busy is not None for s in hop.sides()) or hop.pending is not None:
+            return False
+        if any(rr.side.hop is hop for rr in self.right_requests.values()):
+            return False
+        self._remove_hop(hop, "replaced")
+        return True
+
+    def _create_right_side(
+        self,
+        hop: Hop,
+        seg: Segment,
+        next_hop: str,
+        remaining: tuple[str, ...],
+        template: ControlMessage | None,
+    ) -> bool:
+        stale = self.right_by_stuple.get(seg.tuple)
+        if stale is not None and stale.hop is not hop and not self._evict_stale(stale):
+            self._observe("setup.conflict", tuple=str(seg.tuple))
+            return False
+        local = hop.left.local if hop.left is not None else seg.tuple.src_ip
+        slot = self._new_slot()
+        if slot is None:
+            self._observe("setup.slots_exhausted", local=local)
+            return False
+        try:
+            port = self.ports.allocate(local, next_hop)
+        except PortsExhausted:
+            self._observe("setup.ports_exhausted", local=local, peer=next_hop)
+            return False
+        sub = FiveTuple(local, port, next_hop, seg.tuple.dst_port)
+        side = Side(hop, False, local, next_hop, sub, seg.tuple, slot, own_port=port)
+        self._record_handshake(side, seg, outgoing=True)
+        hop.right = side
+        self._index_side(side)
+        self._install(side, side.in_entry())
+        self._install(side, side.out_entry())
+        if template is None:
+            msg = ControlMessage(
+                MsgType.CHAIN, RequestId(local, 0), local, left_session=seg.tuple, hops=remaining
+            )
+        else:
+            msg = replace(template, left_session=seg.tuple, hops=remaining)
+        side.syn_msg = msg
+        self._send_chain_syn(side, seg)
+        return True
+
+    def _send_chain_syn(self, side: Side, seg: Segment) -> None:
+        assert side.syn_msg is not None
+        self._msg_id += 1
+        payload = self.codec.encode(replace(side.syn_msg, sender=side.local, msg_id=self._msg_id))
+        out = replace(strip(seg), tuple=side.sub, payload=payload)
+        self._emit(SendPacket(out, Toward.NETWORK))
+
+    def _syn_from_net(self, seg: Segment, key: EntryKey | None) -> None:
+        side = self.by_key.get(key) if key else None
+        if side is not None:
+            if key != side.in_key:  # new-path IN entry of a right anchor: a repeated new-path SYN
+                ra = self._right_for_side(side)
+                if ra is not None:
+                    self._ra_repeated_syn(ra, seg)
+                return
+            self._deliver_syn(side, seg)  # a retransmitted chain SYN
+            return
+        if not seg.payload or ControlCodec.peek_type(seg.payload) is None:
+            self._emit(SendPacket(seg, Toward.HOST, seg.tuple.dst_ip))  # not ours: plain TCP
+            return
+        try:
+            msg = self.codec.decode(seg.payload)
+        except WireError as err:
+            self._observe("control.rejected", code=err.code, src=seg.tuple.src_ip, where="syn")
+            return
+        if msg.type is MsgType.SYN and not msg.hops:
+            self._ra_syn(seg, msg)
+            return
+        if msg.type not in (MsgType.CHAIN, MsgType.SYN) or msg.left_session is None:
+            self._observe("control.unexpected", type=msg.type.name, where="syn")
+            return
+        if seg.tuple.dst_ip not in self.addresses:
+            return
+        stale = self.left_by_stuple.get(msg.left_session)
+        if stale is not None and not self._evict_stale(stale):
+            self._observe("setup.conflict", tuple=str(msg.left_session))
+            return
+        slot = self._new_slot()
+        if slot is None:
+            self._observe("setup.slots_exhausted", local=seg.tuple.dst_ip)
+            return
+        hop = self._new_hop()
+        local = seg.tuple.dst_ip
+        side = Side(hop, True, local, seg.tuple.src_ip, seg.tuple, msg.left_session, slot)
+        hop.left = side
+        self._index_side(side)
+        self._install(side, side.in_entry())
+        self._install(side, side.out_entry())
+        if msg.hops:
+            tag = self._rng.getrandbits(32)
+            while tag in self.pending_by_tag:
+                tag = self._rng.getrandbits(32)
+            hop.pending = Pending(msg.hops, tag, msg)
+            self.pending_by_tag[tag] = hop
+            self.pending_by_tuple[side.stuple] = hop
+            self._timer(TimerKey.for_hop(TimerKind.PENDING, hop.id), self.config.pending_timeout)
+        self._deliver_syn(side, seg)
+
+    def _deliver_syn(self, side: Side, seg: Segment) -> None:
+        host = replace(strip(seg), tuple=side.stuple)
+        self._record_handshake(side, host, outgoing=False)
+        pend = side.hop.pending
+        if pend is not None:
+            if can_add_tag(host.options):
+                host = replace(host, options=replace(host.options, dysco_tag=pend.tag))
+            else:
+                self._observe("setup.no_tag_space", tuple=str(side.stuple))
+        self._emit(SendPacket(host, Toward.HOST, side.local))
+
+    def _synack_punt(self, seg: Segment, key: EntryKey | None) -> None:
+        side = self.by_key.get(key) if key else None
+        if side is None:
+            return
+        la = self._left_for_side(side)
+        if la is not None and la.new_sub is not None and seg.tuple == la.new_sub.reversed():
+            if la.synack_seq is None:
+                la.synack_seq = seg.seq
+            self._left_maybe_commit(la, Trigger.SYNACK_PACKET)
+
+    def _held(self, side: Side, direction: Direction, seg: Segment) -> bool:
+        """Whether our host's segment went into the hold of a new path (4.2): the data plane
+        mirrored it but dropped it, so its FIN does not count (the host sends it again)."""
+        if direction is not Direction.OUT or seg.flags & TcpFlags.RST:
+            return False
+        la = self._left_for_side(side)
+        if la is not None and la.phase in (LeftPhase.SYN_SENT, LeftPhase.COMMITTING):
+            cut = la.cut
+        else:
+            ra = self._right_for_side(side)
+            held = ra is not None and ra.phase in (RightPhase.PREPARING, RightPhase.SYN_RCVD)
+            cut = ra.cut if held and ra is not None else None
+        return cut is not None and seq_ge(seq_add(seg.seq, len(seg.payload)), cut)
+
+    def _on_fin(self, side: Side, direction: Direction, rst: bool) -> None:
+        hop = side.hop
+        rightward = (direction is Direction.OUT) != side.is_left
+        if rightward:
+            hop.fin_lr = True
+        else:
+            hop.fin_rl = True
+        hop.reset = hop.reset or rst
+        if (rst or (hop.fin_lr and hop.fin_rl)) and not hop.closing:
+            hop.closing = True
+            self._timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id), self.config.close_timeout)
+
+    def _close_check(self, hop: Hop) -> None:
+        """Both FINs were seen: remove the session once everything each side sent (the FIN
+        included) is acknowledged. A FIN seen here may still be lost further on (or held by a
+        new path's anchor, 4.2): its retransmission must still find the entries."""
+        sides = hop.sides()
+        if hop.reset or not sides or hop.close_tries >= MAX_CLOSE_TRIES:
+            self._remove_hop(hop, "closed")
+            return
+        hop.close_wait = len(sides)
+        hop.close_ok = True
+        for side in sides:
+            self._probe(side, "close", RequestId("0.0.0.0", hop.id))
+
+    def _on_idle(self, key: EntryKey) -> None:
+        side = self.by_key.get(key)
+        if side is None:
+            return
+        if key in side.retired:
+            self._remove_entry(side, key)
+            return
+        if side.busy is not None or any(rr.side is side for rr in self.right_requests.values()):
+            return
+        if side.hop.pending is not None:
+            return
+        self._remove_entry(side, key)
+        if not side.installed:
+            hop = side.hop
+            self._remove_side(side)
+            if not hop.sides():
+                self._observe("session.removed", hop=hop.id, reason="idle")
+
+    def _cmd_relate(self, inbound: FiveTuple, outbound: FiveTuple) -> None:
+        lside = self.left_by_stuple.get(inbound)
+        rside = self.right_by_stuple.get(outbound)
+        if lside is None or rside is None:
+            self._observe("relate.unknown", inbound=str(inbound), outbound=str(outbound))
+            return
+        h1, h2 = lside.hop, rside.hop
+        if h1 is h2:
+            return
+        if h1.right is not None or h2.left is not None:
+            self._observe("relate.conflict", inbound=str(inbound), outbound=str(outbound))
+            return
+        self._drop_pending(h1)
+        h1.right = rside
+        rside.hop = h1
+        h1.fin_lr = h1.fin_lr or h2.fin_lr
+        h1.fin_rl = h1.fin_rl or h2.fin_rl
+        self._cancel_timer(TimerKey.for_hop(TimerKind.CLOSE, h2.id))
+        self.hops.pop(h2.id, None)
+        self._observe("relate.ok", hop=h1.id)
+
+    def _cmd_box_offset(self, cmd: BoxOffset) -> None:
+        side = self.left_by_stuple.get(cmd.session)
+        if side is None:
+            self._observe("offset.unknown", session=str(cmd.session))
+            return
+        side.hop.offset_lr = cmd.offset_lr
+        side.hop.offset_rl = cmd.offset_rl
+
+    def _on_hop_timer(self, key: TimerKey) -> None:
+        """A session's timer: the close check, or a pending set-up that never continued."""
+        hop = self.hops.get(key.hop) if key.hop is not None else None
+        if hop is None:
+            return
+        if key.kind is TimerKind.CLOSE:
+            self._close_check(hop)
+        else:
+            self._drop_pending(hop)
+
+    def _on_close_snapshot(self, hop_id: int, snap: SlotSnapshot) -> None:
+        """One side's answer to a close probe: remove the session once both sides' last
+        bytes are acknowledged, else check again later."""
+        hop = self.hops.get(hop_id)
+        if hop is None or hop.close_wait <= 0:
+            return
+        acked = snap.sent_hi is None or (
+            snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, snap.sent_hi)
+        )
+        hop.close_ok = hop.close_ok and acked
+        hop.close_wait -= 1
+        if hop.close_wait == 0:
+            if hop.close_ok:
+                self._remove_hop(hop, "closed")
+            else:
+                hop.close_tries += 1
+                self._timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id), self.config.close_timeout)
