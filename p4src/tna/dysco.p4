@@ -11,10 +11,10 @@
  * verified (the residual update preserves the error instead); the truncation check uses the
  * egress packet length (registers were already updated in ingress).
  *
- * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools) allocates PHV for Tofino 1; table
- * placement then needs 21 ingress stages with 65,536-entry session tables, 15 with 1,024
- * (the chip has 12): docs/pipeline.md section 10. Nothing has run on a Tofino model or
- * hardware.
+ * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools) type-checks and allocates PHV; with
+ * 1,024-entry session tables Tofino 1's table placement places every table in 20 ingress
+ * stages (dependency critical path 16; the chip has 12), limited now by the stateful ALUs
+ * per stage: docs/pipeline.md section 10. Nothing has run on a Tofino model or hardware.
  * Build: make -C p4src tofino (tofino_build.sh).
  */
 #include <core.p4>
@@ -44,9 +44,9 @@
 #include "../shared/control/ports.p4"
 #include "../shared/control/session.p4"
 #include "../shared/control/classify.p4"
-#include "../shared/control/decide.p4"
+#include "include/decide.p4"         // (TNA formulation of ../shared/control/decide.p4)
 #include "../shared/control/rewrite.p4"
-#include "../shared/control/forwarding.p4"
+#include "include/forwarding.p4"     // (TNA formulation of ../shared/control/forwarding.p4)
 #include "../shared/control/packet_io.p4"
 #include "../shared/parser/tcp_options.p4"
 #include "include/slot_state.p4"
@@ -327,18 +327,54 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             }
         }
 
-        slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff);
-        decide.apply(hdr, ig_md.dysco);
+        // Deltas the other options would need, per path and delta (a gateway reads at most
+        // 4 bytes), beside the steering; Decide ORs the chosen path's three.
+        bit<1> o_ack;
+        bit<1> o_tsval;
+        bit<1> o_tsecr;
+        bit<1> n_ack;
+        bit<1> n_tsval;
+        bit<1> n_tsecr;
+#define NONZERO(flag, field) if (field != 0) { flag = 1; } else { flag = 0; }
+        NONZERO(o_ack, ig_md.dysco.rw.ack_delta)
+        NONZERO(o_tsval, ig_md.dysco.rw.tsval_delta)
+        NONZERO(o_tsecr, ig_md.dysco.rw.tsecr_delta)
+        NONZERO(n_ack, ig_md.dysco.new_rw.ack_delta)
+        NONZERO(n_tsval, ig_md.dysco.new_rw.tsval_delta)
+        NONZERO(n_tsecr, ig_md.dysco.new_rw.tsecr_delta)
+#undef NONZERO
+        // What Classify's slot_op decides, without waiting for it (SlotState's first step):
+        // a TCP packet neither dropped nor punted before the lookup's result matters, and
+        // probes.
+        bit<1> eligible;
+        bit<1> probe_ok;
+        if (ig_md.dysco.drop == 0 && ig_md.dysco.from_cpu == 0 && hdr.tcp.isValid() &&
+            hdr.tcp.flags & (TCP_SYN | TCP_ACK) != TCP_SYN &&
+            (hdr.tcp.flags & TCP_SYN == 0 || pl16_m == 0)) {
+            eligible = 1;
+        } else {
+            eligible = 0;
+        }
+        if (ig_prsr_md.parser_err == 0 && ig_md.dysco.from_cpu == 1 &&
+            hdr.packet_out.op == OP_PROBE) {
+            probe_ok = 1;
+        } else {
+            probe_ok = 0;
+        }
+        slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, eligible, probe_ok);
         // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
-        // original destination), everything else by its (rewritten) destination.
+        // original destination), everything else by its (rewritten) destination. Chosen
+        // here from the path, beside Decide: a mapped OUT packet that Decide does not
+        // rewrite is punted or dropped, never routed, so its key is not used.
         // (The rewrite itself is egress work: DyscoEgress.)
-        ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
-        if (ig_md.dysco.do_rewrite == 1 && ig_md.dysco.direction != DIR_IN) {
+        if (ig_md.dysco.slot_op == SLOT_OP_OUT && ig_md.dysco.path == PATH_NEW) {
+            ig_md.dysco.fwd_dst = ig_md.dysco.new_rw.dst_addr;
+        } else if (ig_md.dysco.slot_op == SLOT_OP_OUT) {
             ig_md.dysco.fwd_dst = ig_md.dysco.rw.dst_addr;
+        } else {
+            ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
         }
-        if (ig_md.dysco.want_route == 1 && ig_md.dysco.drop == 0) {
-            forwarding.apply(hdr, ig_md.dysco);
-        }
+        decide.apply(hdr, ig_md.dysco, o_ack, o_tsval, o_tsecr, n_ack, n_tsval, n_tsecr);
 
         // Every copy to the CPU (punts and mirrors alike) is an ingress mirror: Tofino's
         // ingress mirror copies the packet as it arrived (the contract's packet-in payload)
@@ -358,15 +394,23 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         if (ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1) {
             ig_dprsr_md.drop_ctl = 1;
         } else {
-            ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
+            // (the route lookup in this branch: its outcome goes straight to the traffic
+            // manager, drop_ctl and the bridge, beside the bridge's other fields)
+            if (ig_md.dysco.want_route == 1) {
+                forwarding.apply(hdr, ig_md.dysco, ig_md.bridge.csum_ipv4, ig_dprsr_md,
+                                 ig_tm_md);
+            } else {
+                ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
+                ig_md.bridge.csum_ipv4 = 0;
+            }
             ig_md.bridge.setValid();
             ig_md.bridge.type = BRIDGE_NONE;
             ig_md.bridge.do_rewrite = ig_md.dysco.do_rewrite;
-            ig_md.bridge.csum_ipv4 = ig_md.dysco.csum_ipv4;
             ig_md.bridge.csum_tcp = ig_md.dysco.csum_tcp;
-            ig_md.bridge.stale_raise = 0;
             if (ig_md.dysco.stale == STALE_RAISE) {
                 ig_md.bridge.stale_raise = 1;
+            } else {
+                ig_md.bridge.stale_raise = 0;
             }
             ig_md.bridge.pad = 0;
             ig_md.bridge.win_shift = ig_md.dysco.rw.win_shift;

@@ -1,20 +1,27 @@
 /*
  * SlotState (TNA): the per-slot registers, two-path steering, probes and latches with the
  * semantics of dysco_proto/datapath.py (docs/pipeline.md section 5), laid out for Tofino's
- * stateful ALUs: one RegisterAction per register per packet, 32-bit outputs.
+ * stateful ALUs: one RegisterAction per register per packet, one output, two PHV inputs,
+ * two comparisons.
  *
  * Each logical register is split into a value array and a validity array:
  *   - sent_hi, ack_hi, rcvd_ack_hi: a "written" bit (never cleared);
  *   - new_rcvd_lo, cut, old_ack_hi and the two latches: an epoch tag; the register is valid
- *     (the latch fired) iff its tag equals the slot's current epoch + 1. A newer epoch thus
- *     clears them lazily, which is the eager clear of SlotRegisters.enter_epoch.
- * Each stateful ALU reads and writes its cell in one RegisterAction whose condition decides
- * whether this packet writes (so no gateway picks between a "mark" and a "peek" action),
- * and returns the validity (0/1) or the value. Every condition outside the ALUs tests one
- * bit or compares one field with a constant (bf-p4c's gateways cannot compare two 32-bit
- * fields for order): serial comparisons are the sign bit of a difference computed first.
- * The dependent steps: epoch; tags and written bits; values; cutoff / steering;
- * old_ack_hi; latches.
+ *     (the latch fired) iff its tag equals the slot's epoch after this packet. Tags start
+ *     at all ones (TAG_NEVER), so a newer epoch clears them lazily, which is the eager clear
+ *     of SlotRegisters.enter_epoch (an epoch of 0xFFFFFFFF would see never-written cells
+ *     as valid).
+ * Laid out for a short chain of dependent steps (table placement: each step is a stage):
+ * gateways pick between a marking and a peeking action (no per-packet write flags
+ * computed first); the tag ALUs compare with the epoch ALU's output directly; the cut's
+ * tag ALU hands the cut's value ALU one mode (CUT_*); old_ack_hi has a twin register whose
+ * ALU returns the comparison a_old > old_ack_hi; the SACK edges are tested on both edges
+ * before the path is known, each by a one-bit table keyed by the block's validity; every
+ * SPLIT cause is one condition. Every other condition outside the ALUs tests one bit or
+ * compares one field with a constant (bf-p4c's gateways cannot compare two 32-bit fields
+ * for order): serial comparisons are the sign of a difference computed first.
+ * The dependent steps: epoch and written bits; tags and max values; new_rcvd_lo and cut;
+ * differences; signs; latches and a_old; path, old_ack_hi; split.
  */
 #ifndef DYSCO_TNA_SLOT_STATE_P4
 #define DYSCO_TNA_SLOT_STATE_P4
@@ -45,6 +52,40 @@ control SerialSign(in bit<32> d, out bit<2> sign) {
     apply { sign_of.apply(); }
 }
 
+// A SACK edge against new_rcvd_lo, one bit: right edges (old path) are bad when after lo,
+// left edges (new path) when before it; an absent block never is. The block's validity is
+// part of the key, so the split condition reads one bit per edge.
+control SackRight(in bool present, in bit<32> d, out bit<1> bad) {
+    action ok() { bad = 0; }
+    action after() { bad = 1; }
+    table edge {
+        key = { present : exact @name("present"); d : ternary @name("d"); }
+        actions = { ok; after; }
+        const entries = {
+            (true, 0 &&& 0xFFFFFFFF) : ok();
+            (true, 0 &&& 0x80000000) : after();
+        }
+        const default_action = ok();
+        size = 2;
+    }
+    apply { edge.apply(); }
+}
+
+control SackLeft(in bool present, in bit<32> d, out bit<1> bad) {
+    action ok() { bad = 0; }
+    action before() { bad = 1; }
+    table edge {
+        key = { present : exact @name("present"); d : ternary @name("d"); }
+        actions = { ok; before; }
+        const entries = {
+            (true, 0x80000000 &&& 0x80000000) : before();
+        }
+        const default_action = ok();
+        size = 1;
+    }
+    apply { edge.apply(); }
+}
+
 // Differences for the serial comparisons, as metadata: a local would be copy-propagated into
 // the gateway condition ("condition expression too complex": a gateway cannot subtract).
 struct slot_diff_t {
@@ -52,15 +93,18 @@ struct slot_diff_t {
     // PHV cluster, which must fit a group of 16 32-bit containers; a move does not, but an
     // unconditional whole copy is aliased to its source by bf-p4c (so no cut). These are
     // written only where they are used, which keeps them apart.
-    bit<32> lo_c;           // new_rcvd_lo, for the SACK differences (OUT)
+    bit<32> lo_c;           // new_rcvd_lo, for the SACK right edges' differences (OUT)
+    bit<32> lo_l;           // new_rcvd_lo, for the left edges' (two copies: one PHV
+                            // cluster of lo, 8 edges and 8 differences is too big)
     bit<32> cut_c;          // cut, for seq - cut (OUT)
+    bit<32> cut_i;          // cut, for rcvd_ack_hi - cut (IN)
+    bit<32> ack_c;          // ack_hi, for ack_hi - peer_cut (OUT)
     bit<32> rcvd_c;         // rcvd_ack_hi, for rcvd_ack_hi - cut (IN)
-    bit<32> end;            // OUT: seq + seq_len
+    bit<32> end;            // OUT: seq + seq_len; IN: seq + seq_delta
     bit<32> in_ack;         // IN: ack after rewrite
-    bit<32> d_ack_lo;
+    bit<32> d_ack_lo;       // OUT: ack - new_rcvd_lo; IN: rcvd_ack_hi - (ack + ack_delta)
     bit<32> d_end_cut;
     bit<32> d_seq_cut;
-    bit<32> d_old;
     bit<32> d_ack_peer;
     bit<32> older;
 }
@@ -76,45 +120,52 @@ struct reg_valid_t {
     bit<1> sent_hi;
 }
 
+// What the cut's tag ALU tells the cut's value ALU (one PHV input: the value ALU's other
+// one is sent_hi).
+const bit<8> CUT_NONE = 0;     // not valid after this packet
+const bit<8> CUT_VALID = 1;    // valid, unchanged
+const bit<8> CUT_FREEZE = 2;   // this probe freezes it: cut := sent_hi
+
+// Epoch tags start at all ones: a tag register holds the epoch its value was written in
+// (valid iff it equals the slot's epoch after this packet), so a cell never written is
+// invalid in every epoch below 0xFFFFFFFF.
+const bit<32> TAG_NEVER = 0xFFFFFFFF;
+
 control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t valid,
-                  inout slot_diff_t d) {
+                  inout slot_diff_t d, in bit<1> eligible, in bit<1> probe_ok) {
     SerialSign() sg_ack_lo;
     SerialSign() sg_end_cut;
     SerialSign() sg_seq_cut;
-    SerialSign() sg_old;
-    SerialSign() sg_e0;
-    SerialSign() sg_e1;
-    SerialSign() sg_e2;
-    SerialSign() sg_e3;
     SerialSign() sg_ack_peer;
     SerialSign() sg_rcvd_ack;
     SerialSign() sg_older;
+    SackRight() sr0;
+    SackRight() sr1;
+    SackRight() sr2;
+    SackRight() sr3;
+    SackLeft() sl0;
+    SackLeft() sl1;
+    SackLeft() sl2;
+    SackLeft() sl3;
     bit<2> c_older;
     bit<2> c_ack_lo;
     bit<2> c_end_cut;
     bit<2> c_seq_cut;
-    bit<2> c_old;
-    bit<2> c_e0;
-    bit<2> c_e1;
-    bit<2> c_e2;
-    bit<2> c_e3;
     bit<2> c_ack_peer;
     bit<2> c_rcvd_ack;
+    bit<1> r0;
+    bit<1> r1;
+    bit<1> r2;
+    bit<1> r3;
+    bit<1> l0;
+    bit<1> l1;
+    bit<1> l2;
+    bit<1> l3;
 
-    // ---- per-packet inputs (1 = true) ----
-    bit<1> is_out;
-    bit<1> is_in;
+    // ---- per-packet inputs (1 = true), each from the packet and the entry alone ----
     bit<1> has_ack;         // ACK set, not a probe
-    bit<1> rst;
-    bit<1> w_sent;          // this packet writes the register
-    bit<1> w_ack;
-    bit<1> w_rcvd;
-    bit<1> w_lo;
-    bit<1> w_old;
-    bit<1> freeze_req;
-    bit<1> own_cond;
-    bit<1> peer_cond;
-    bit<32> tag;            // current epoch + 1
+    bit<1> w_lo;            // this packet writes new_rcvd_lo
+    bit<1> w_old;           // this packet writes old_ack_hi
 
     // ---- epoch (only moves forward); returns the epoch after this packet ----
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) epoch;
@@ -127,96 +178,115 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
         }
     };
 
-    // ---- validity: "written" bits (return the bit before this packet) ----
+    // ---- validity: "written" bits (return the bit before this packet); a gateway picks
+    // the marking or the peeking action ----
     bit<8> sent_v;
     bit<8> ack_v;
     bit<8> rcvd_v;
     Register<bit<8>, slot_t>(NUM_SLOTS, 0) sent_hi_written;
     RegisterAction<bit<8>, slot_t, bit<8>>(sent_hi_written) sent_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) {
-            rv = value;
-            if (w_sent == 1) { value = 1; }
-        }
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
+    };
+    RegisterAction<bit<8>, slot_t, bit<8>>(sent_hi_written) sent_peek = {
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
     };
     Register<bit<8>, slot_t>(NUM_SLOTS, 0) ack_hi_written;
     RegisterAction<bit<8>, slot_t, bit<8>>(ack_hi_written) ack_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) {
-            rv = value;
-            if (w_ack == 1) { value = 1; }
-        }
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
+    };
+    RegisterAction<bit<8>, slot_t, bit<8>>(ack_hi_written) ack_peek = {
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
     };
     Register<bit<8>, slot_t>(NUM_SLOTS, 0) rcvd_ack_hi_written;
     RegisterAction<bit<8>, slot_t, bit<8>>(rcvd_ack_hi_written) rcvd_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) {
-            rv = value;
-            if (w_rcvd == 1) { value = 1; }
-        }
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
+    };
+    RegisterAction<bit<8>, slot_t, bit<8>>(rcvd_ack_hi_written) rcvd_peek = {
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
     };
 
     // ---- validity: epoch tags (return 1 iff valid in the current epoch before this
-    // packet; a write stamps the current tag) ----
-    bit<32> lo_tv;
-    bit<32> old_tv;
-    bit<32> cut_tv;
-    bit<32> own_tv;
-    bit<32> peer_tv;
-    Register<bit<32>, slot_t>(NUM_SLOTS, 0) new_rcvd_lo_tag;
-    RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo_tag) lo_mark = {
-        void apply(inout bit<32> value, out bit<32> rv) {
+    // packet; a write stamps the current epoch) ----
+    bit<8> lo_tv;
+    bit<8> old_tv;
+    bit<8> cut_mode;       // CUT_*
+    bit<8> own_fired;      // 1: the own latch fires on this packet
+    bit<8> peer_fired;
+    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) new_rcvd_lo_tag;
+    RegisterAction<bit<32>, slot_t, bit<8>>(new_rcvd_lo_tag) lo_mark = {
+        void apply(inout bit<32> value, out bit<8> rv) {
             rv = 0;
-            if (value == tag) { rv = 1; }
-            if (w_lo == 1) { value = tag; }
+            if (value == meta.pi.epoch) { rv = 1; }
+            value = meta.pi.epoch;
         }
     };
-    Register<bit<32>, slot_t>(NUM_SLOTS, 0) old_ack_hi_tag;
-    RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi_tag) old_mark = {
-        void apply(inout bit<32> value, out bit<32> rv) {
+    RegisterAction<bit<32>, slot_t, bit<8>>(new_rcvd_lo_tag) lo_peek = {
+        void apply(inout bit<32> value, out bit<8> rv) {
             rv = 0;
-            if (value == tag) { rv = 1; }
-            if (w_old == 1) { value = tag; }
+            if (value == meta.pi.epoch) { rv = 1; }
         }
     };
-    // cut: a freeze takes effect only if the cut is not yet valid in this epoch.
-    Register<bit<32>, slot_t>(NUM_SLOTS, 0) cut_tag;
-    RegisterAction<bit<32>, slot_t, bit<32>>(cut_tag) cut_freeze_tag = {
-        void apply(inout bit<32> value, out bit<32> rv) {
+    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) old_ack_hi_tag;
+    RegisterAction<bit<32>, slot_t, bit<8>>(old_ack_hi_tag) old_mark = {
+        void apply(inout bit<32> value, out bit<8> rv) {
             rv = 0;
-            if (value == tag) { rv = 1; }
-            if (freeze_req == 1) { value = tag; }
+            if (value == meta.pi.epoch) { rv = 1; }
+            value = meta.pi.epoch;
         }
     };
-    // latches: fire once per epoch.
-    Register<bit<32>, slot_t>(NUM_SLOTS, 0) latched_own_tag;
-    RegisterAction<bit<32>, slot_t, bit<32>>(latched_own_tag) own_fire = {
-        void apply(inout bit<32> value, out bit<32> rv) {
+    RegisterAction<bit<32>, slot_t, bit<8>>(old_ack_hi_tag) old_peek = {
+        void apply(inout bit<32> value, out bit<8> rv) {
             rv = 0;
-            if (value == tag) { rv = 1; }
-            if (own_cond == 1) { value = tag; }
+            if (value == meta.pi.epoch) { rv = 1; }
         }
     };
-    Register<bit<32>, slot_t>(NUM_SLOTS, 0) latched_peer_tag;
-    RegisterAction<bit<32>, slot_t, bit<32>>(latched_peer_tag) peer_fire = {
-        void apply(inout bit<32> value, out bit<32> rv) {
+    // cut: a freeze (a probe with the freeze flag, sent_hi set) takes effect only if the cut
+    // is not yet valid in this epoch.
+    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) cut_tag;
+    RegisterAction<bit<32>, slot_t, bit<8>>(cut_tag) cut_tag_freeze = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            if (value == meta.pi.epoch) {
+                rv = CUT_VALID;
+            } else if (sent_v != 0) {
+                value = meta.pi.epoch;
+                rv = CUT_FREEZE;
+            } else {
+                rv = CUT_NONE;
+            }
+        }
+    };
+    RegisterAction<bit<32>, slot_t, bit<8>>(cut_tag) cut_tag_peek = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            rv = CUT_NONE;
+            if (value == meta.pi.epoch) { rv = CUT_VALID; }
+        }
+    };
+    // latches: fire once per epoch (executed only when the condition holds).
+    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) latched_own_tag;
+    RegisterAction<bit<32>, slot_t, bit<8>>(latched_own_tag) own_fire = {
+        void apply(inout bit<32> value, out bit<8> rv) {
             rv = 0;
-            if (value == tag) { rv = 1; }
-            if (peer_cond == 1) { value = tag; }
+            if (value != meta.pi.epoch) { rv = 1; }
+            value = meta.pi.epoch;
+        }
+    };
+    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) latched_peer_tag;
+    RegisterAction<bit<32>, slot_t, bit<8>>(latched_peer_tag) peer_fire = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            rv = 0;
+            if (value != meta.pi.epoch) { rv = 1; }
+            value = meta.pi.epoch;
         }
     };
 
     // ---- values (return the value after this packet, old_ack_hi: before) ----
     bit<32> a_old;
-    bit<1> sent_nv;         // the register had no valid value before this packet
-    bit<1> ack_nv;
-    bit<1> rcvd_nv;
-    bit<1> lo_nv;
-    bit<1> old_nv;
-    bit<1> do_freeze;
-    bit<1> cut_nv;          // the cut is not valid after this packet
+    bit<8> c_old;          // 1: a_old > old_ack_hi (before this packet)
 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) sent_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(sent_hi) sent_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (sent_nv == 1 || (int<32>) (d.end - value) > 0) {
+            if (sent_v == 0 || (int<32>) (d.end - value) > 0) {
                 value = d.end;
             }
             rv = value;
@@ -228,7 +298,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(ack_hi) ack_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (ack_nv == 1 || (int<32>) (hdr.tcp.ack_no - value) > 0) {
+            if (ack_v == 0 || (int<32>) (hdr.tcp.ack_no - value) > 0) {
                 value = hdr.tcp.ack_no;
             }
             rv = value;
@@ -240,7 +310,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) rcvd_ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(rcvd_ack_hi) rcvd_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (rcvd_nv == 1 || (int<32>) (d.in_ack - value) > 0) {
+            if (rcvd_v == 0 || (int<32>) (d.in_ack - value) > 0) {
                 value = d.in_ack;
             }
             rv = value;
@@ -252,7 +322,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) new_rcvd_lo;
     RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo) lo_min = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (lo_nv == 1 || (int<32>) (d.end - value) < 0) {
+            if (lo_tv == 0 || (int<32>) (d.end - value) < 0) {
                 value = d.end;
             }
             rv = value;
@@ -262,7 +332,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     RegisterAction<bit<32>, slot_t, bit<32>>(new_rcvd_lo) lo_read = {
         void apply(inout bit<32> value, out bit<32> rv) {
             rv = 0;
-            if (lo_nv == 0) { rv = value; }
+            if (lo_tv != 0) { rv = value; }
         }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) cut;
@@ -270,11 +340,11 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     // a copy whose slices would split it)
     RegisterAction<bit<32>, slot_t, bit<32>>(cut) cut_set = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (do_freeze == 1) {
+            if (cut_mode == CUT_FREEZE) {
                 value = meta.pi.sent_hi;
             }
             rv = 0;
-            if (cut_nv == 0) { rv = value; }
+            if (cut_mode != CUT_NONE) { rv = value; }
         }
     };
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) old_ack_hi;
@@ -297,139 +367,219 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi) old_read = {
         void apply(inout bit<32> value, out bit<32> rv) {
             rv = 0;
-            if (old_nv == 0) { rv = value; }
+            if (old_tv != 0) { rv = value; }
+        }
+    };
+    // A second copy of old_ack_hi, written with the same values, whose ALU returns the
+    // comparison a_old > old_ack_hi instead of the value (an ALU has one output): no
+    // difference and sign table after the value.
+    Register<bit<32>, slot_t>(NUM_SLOTS, 0) old_ack_hi_cmp;
+    RegisterAction<bit<32>, slot_t, bit<8>>(old_ack_hi_cmp) oldc_first = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            rv = 0;
+            value = a_old;
+        }
+    };
+    RegisterAction<bit<32>, slot_t, bit<8>>(old_ack_hi_cmp) oldc_max = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            rv = 0;
+            if ((int<32>) (a_old - value) > 0) {
+                value = a_old;
+                rv = 1;
+            }
         }
     };
 
     apply {
         valid = {0, 0, 0, 0, 0, 0, 0};
-        if (meta.slot_op != SLOT_OP_NONE) {
-            // 0. per-packet inputs, known from the packet and the entry alone
-            is_out = 0;
-            is_in = 0;
+        // 1. the first step runs beside Classify, gated by the condition that makes
+        // Classify set slot_op (Classify's slot_op would cost a step): a mapped TCP packet
+        // (eligible: valid, not dropped, not a SYN or a SYN-ACK with payload, from the
+        // network or a host) that hit an entry and is not the new path's SYN-ACK at an
+        // anchor; or a probe. Per-packet inputs, the epoch (the ALU output goes straight
+        // into the packet-in field) and the written bits, which do not depend on it.
+#define G_MAPPED (eligible == 1 && meta.hit == 1 && \
+                  (hdr.tcp.flags & TCP_SYN == 0 || meta.role != ROLE_NEW))
+#define G_OUT (G_MAPPED && meta.direction == DIR_OUT)
+#define G_IN (G_MAPPED && meta.direction == DIR_IN)
+        if (G_MAPPED && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+            has_ack = 1;
+        } else {
             has_ack = 0;
-            rst = 0;
-            if (meta.slot_op == SLOT_OP_OUT) { is_out = 1; }
-            if (meta.slot_op == SLOT_OP_IN) { is_in = 1; }
-            if (meta.slot_op != SLOT_OP_PROBE && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
-                has_ack = 1;
-            }
-            if (hdr.tcp.flags & TCP_RST == TCP_RST) { rst = 1; }
-            // OUT and IN values share fields (a packet is one or the other; fewer 32-bit
-            // containers): end / in_seq, the two latch differences, ack - new_rcvd_lo /
-            // rcvd_ack_hi - in_ack.
-            if (meta.slot_op == SLOT_OP_OUT) {
-                d.end = hdr.tcp.seq_no + meta.seq_len;
-            } else {
-                d.end = hdr.tcp.seq_no + meta.rw.seq_delta;    // in_seq
-            }
-            d.in_ack = hdr.tcp.ack_no + meta.rw.ack_delta;
-            w_sent = 0;
-            w_ack = 0;
-            w_rcvd = 0;
-            if (meta.slot_op == SLOT_OP_OUT) { w_sent = 1; }
-            if (meta.slot_op == SLOT_OP_OUT && has_ack == 1) { w_ack = 1; }
-            if (meta.slot_op == SLOT_OP_IN && has_ack == 1) { w_rcvd = 1; }
+        }
+        if (G_IN && meta.role == ROLE_NEW &&
+            (meta.payload_len != 0 || hdr.tcp.flags & TCP_FIN == TCP_FIN)) {
+            w_lo = 1;
+        } else {
             w_lo = 0;
-            if (meta.slot_op == SLOT_OP_IN && meta.role == ROLE_NEW) {
-                if (meta.payload_len != 0) {
-                    w_lo = 1;
-                } else if (hdr.tcp.flags & TCP_FIN == TCP_FIN) {
-                    w_lo = 1;
-                }
-            }
+        }
+        if (G_OUT && meta.two_path == 1 && hdr.tcp.flags & (TCP_ACK | TCP_RST) == TCP_ACK) {
+            w_old = 1;
+        } else {
             w_old = 0;
-            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1 && has_ack == 1 && rst == 0) {
-                w_old = 1;
-            }
-
-            // 1. epoch
-            // (the ALU output goes straight into the packet-in field)
+        }
+        // OUT and IN values share fields (a packet is one or the other; fewer 32-bit
+        // containers): end / in_seq. (Metadata only: computed for every packet.)
+        if (meta.direction == DIR_OUT) {
+            d.end = hdr.tcp.seq_no + meta.seq_len;
+        } else {
+            d.end = hdr.tcp.seq_no + meta.rw.seq_delta;    // in_seq
+        }
+        d.in_ack = hdr.tcp.ack_no + meta.rw.ack_delta;
+        if (G_MAPPED || probe_ok == 1) {
             meta.pi.epoch = epoch_advance.execute(meta.slot);
-            tag = meta.pi.epoch + 1;
-            d.older = meta.pi.epoch ^ meta.epoch;    // != 0: the entry predates the slot's epoch
-            sg_older.apply(d.older, c_older);      // (zero or not, by table: a gateway
-            bit<1> is_older = 0;                   // would compare eff with epoch)
-            if (c_older != SIGN_ZERO) { is_older = 1; }
-
-            // 2. validity before this packet
+        }
+        if (G_OUT) {
             sent_v = sent_mark.execute(meta.slot);
+        } else if (G_IN || probe_ok == 1) {
+            sent_v = sent_peek.execute(meta.slot);
+        }
+        if (G_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
             ack_v = ack_mark.execute(meta.slot);
+        } else if (G_MAPPED || probe_ok == 1) {
+            ack_v = ack_peek.execute(meta.slot);
+        }
+        if (G_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
             rcvd_v = rcvd_mark.execute(meta.slot);
-            lo_tv = lo_mark.execute(meta.slot);
-            old_tv = old_mark.execute(meta.slot);
-            freeze_req = 0;
-            if (meta.slot_op == SLOT_OP_PROBE && meta.freeze == 1 && sent_v != 0) {
-                freeze_req = 1;
+        } else if (G_MAPPED || probe_ok == 1) {
+            rcvd_v = rcvd_peek.execute(meta.slot);
+        }
+#undef G_OUT
+#undef G_IN
+#undef G_MAPPED
+        if (meta.slot_op != SLOT_OP_NONE) {
+            // 2. tags (against the epoch) and the max registers (against the written bits)
+            d.older = meta.pi.epoch ^ meta.epoch;   // != 0: the entry predates the slot's epoch
+            if (w_lo == 1) { lo_tv = lo_mark.execute(meta.slot); }
+            else { lo_tv = lo_peek.execute(meta.slot); }
+            if (w_old == 1) { old_tv = old_mark.execute(meta.slot); }
+            else { old_tv = old_peek.execute(meta.slot); }
+            if (meta.slot_op == SLOT_OP_PROBE && meta.freeze == 1) {
+                cut_mode = cut_tag_freeze.execute(meta.slot);
+            } else {
+                cut_mode = cut_tag_peek.execute(meta.slot);
             }
-            cut_tv = cut_freeze_tag.execute(meta.slot);
-            do_freeze = 0;
-            if (freeze_req == 1 && cut_tv == 0) { do_freeze = 1; }
-            sent_nv = 0;
-            ack_nv = 0;
-            rcvd_nv = 0;
-            lo_nv = 0;
-            old_nv = 0;
-            if (sent_v == 0) { sent_nv = 1; }
-            if (ack_v == 0) { ack_nv = 1; }
-            if (rcvd_v == 0) { rcvd_nv = 1; }
-            if (lo_tv == 0) { lo_nv = 1; }
-            if (old_tv == 0) { old_nv = 1; }
+            if (meta.slot_op == SLOT_OP_OUT) {
+                meta.pi.sent_hi = sent_max.execute(meta.slot);
+            } else {
+                meta.pi.sent_hi = sent_read.execute(meta.slot);
+            }
+            if (meta.slot_op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+                meta.pi.ack_hi = ack_max.execute(meta.slot);
+            } else {
+                meta.pi.ack_hi = ack_read.execute(meta.slot);
+            }
+            if (meta.slot_op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+                meta.pi.rcvd_ack_hi = rcvd_max.execute(meta.slot);
+            } else {
+                meta.pi.rcvd_ack_hi = rcvd_read.execute(meta.slot);
+            }
+            sg_older.apply(d.older, c_older);
 
-            // 3. values
-            if (w_sent == 1) { meta.pi.sent_hi = sent_max.execute(meta.slot); }
-            else { meta.pi.sent_hi = sent_read.execute(meta.slot); }
-            if (w_ack == 1) { meta.pi.ack_hi = ack_max.execute(meta.slot); }
-            else { meta.pi.ack_hi = ack_read.execute(meta.slot); }
-            if (w_rcvd == 1) { meta.pi.rcvd_ack_hi = rcvd_max.execute(meta.slot); }
-            else { meta.pi.rcvd_ack_hi = rcvd_read.execute(meta.slot); }
-            // new_rcvd_lo goes straight into the packet-in field (0 when not valid)
+            // 3. new_rcvd_lo and cut (straight into the packet-in fields, 0 when not valid)
             if (w_lo == 1) { meta.pi.new_rcvd_lo = lo_min.execute(meta.slot); }
             else { meta.pi.new_rcvd_lo = lo_read.execute(meta.slot); }
-            cut_nv = 1;
-            if (do_freeze == 1 || cut_tv != 0) { cut_nv = 0; }
             meta.pi.cut = cut_set.execute(meta.slot);
-            bit<1> sent_valid = 0;
-            bit<1> ack_valid = 0;
-            bit<1> rcvd_valid = 0;
-            bit<1> lo_valid = 0;
-            bit<1> cut_valid = 0;
-            if (w_sent == 1 || sent_v != 0) { sent_valid = 1; }
-            if (w_ack == 1 || ack_v != 0) { ack_valid = 1; }
-            if (w_rcvd == 1 || rcvd_v != 0) { rcvd_valid = 1; }
-            if (w_lo == 1 || lo_tv != 0) { lo_valid = 1; }
-            if (do_freeze == 1 || cut_tv != 0) { cut_valid = 1; }
-            bit<1> old_valid_before = 0;
-            if (old_tv != 0) { old_valid_before = 1; }
+            bit<1> sent_valid;
+            bit<1> ack_valid;
+            bit<1> rcvd_valid;
+            bit<1> lo_valid;
+            bit<1> cut_valid;
+            bit<1> old_valid_before;
+#define FLAG(f, cond) if (cond) { f = 1; } else { f = 0; }
+            FLAG(sent_valid, meta.slot_op == SLOT_OP_OUT || sent_v != 0)
+            FLAG(ack_valid, (meta.slot_op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
+                            ack_v != 0)
+            FLAG(rcvd_valid, (meta.slot_op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
+                             rcvd_v != 0)
+            FLAG(lo_valid, w_lo == 1 || lo_tv != 0)
+            FLAG(cut_valid, cut_mode != CUT_NONE)
+            FLAG(old_valid_before, old_tv != 0)
+#undef FLAG
 
-            // 4. two-path steering (datapath._steer; docs/pipeline.md 5.2)
-            // (under a condition of their own: an ALU output feeds no other operation in
-            // the action that produced it; they only matter for OUT packets)
-            // (end - cut as (seq - cut) + seq_len, in a step of its own)
-            if (is_out == 1) { @in_hash { d.cut_c = meta.pi.cut; } }
-            if (is_out == 1) {
+            // 4. differences (copies through the hash unit where two PHV clusters meet)
+            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.cut_c = meta.pi.cut; } }
+            if (meta.slot_op == SLOT_OP_IN) { @in_hash { d.cut_i = meta.pi.cut; } }
+            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.ack_c = meta.pi.ack_hi; } }
+            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.lo_c = meta.pi.new_rcvd_lo; } }
+            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.lo_l = meta.pi.new_rcvd_lo; } }
+            if (meta.slot_op == SLOT_OP_IN) { @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; } }
+            if (meta.slot_op == SLOT_OP_OUT) {
                 d.d_ack_lo = hdr.tcp.ack_no - meta.pi.new_rcvd_lo;
-                d.d_seq_cut = hdr.tcp.seq_no - d.cut_c;
-            }
-            if (is_out == 1 && meta.two_path == 1) {
-                d.d_end_cut = d.d_seq_cut + meta.seq_len;
             }
             sg_ack_lo.apply(d.d_ack_lo, c_ack_lo);
+            // IN: rcvd_ack_hi - (ack + ack_delta) in two steps, for the stale test, in the same
+            // field after OUT's sign is read (program order: the IN writes do not delay it)
+            if (meta.slot_op == SLOT_OP_IN) {
+                d.d_ack_lo = meta.pi.rcvd_ack_hi - hdr.tcp.ack_no;
+            }
+            if (meta.slot_op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+                d.d_ack_lo = d.d_ack_lo - meta.rw.ack_delta;
+            }
+            sg_rcvd_ack.apply(d.d_ack_lo, c_rcvd_ack);
+            // the latches' differences from copies only: the packet-in fields (ALU outputs,
+            // mirror header) stay out of this PHV cluster
+            if (meta.slot_op == SLOT_OP_OUT) {
+                d.d_ack_peer = d.ack_c - meta.peer_cut;           // ack_hi - peer_cut
+            }
+            if (meta.slot_op == SLOT_OP_IN) {
+                d.d_ack_peer = d.rcvd_c - d.cut_i;                // rcvd_ack_hi - cut
+            }
+            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1) {
+                d.d_seq_cut = hdr.tcp.seq_no - d.cut_c;
+                d.d_end_cut = d.end - d.cut_c;
+            }
+            // SACK edges against new_rcvd_lo, both edges (the path is not known yet)
+            bit<32> er0 = hdr.sack_blocks[0].right - d.lo_c;
+            bit<32> er1 = hdr.sack_blocks[1].right - d.lo_c;
+            bit<32> er2 = hdr.sack_blocks[2].right - d.lo_c;
+            bit<32> er3 = hdr.sack_blocks[3].right - d.lo_c;
+            bit<32> el0 = hdr.sack_blocks[0].left - d.lo_l;
+            bit<32> el1 = hdr.sack_blocks[1].left - d.lo_l;
+            bit<32> el2 = hdr.sack_blocks[2].left - d.lo_l;
+            bit<32> el3 = hdr.sack_blocks[3].left - d.lo_l;
+            sg_ack_peer.apply(d.d_ack_peer, c_ack_peer);
             sg_seq_cut.apply(d.d_seq_cut, c_seq_cut);
             sg_end_cut.apply(d.d_end_cut, c_end_cut);
-            bit<1> ack_new = 0;
+            sr0.apply(hdr.sack_blocks[0].isValid(), er0, r0);
+            sr1.apply(hdr.sack_blocks[1].isValid(), er1, r1);
+            sr2.apply(hdr.sack_blocks[2].isValid(), er2, r2);
+            sr3.apply(hdr.sack_blocks[3].isValid(), er3, r3);
+            sl0.apply(hdr.sack_blocks[0].isValid(), el0, l0);
+            sl1.apply(hdr.sack_blocks[1].isValid(), el1, l1);
+            sl2.apply(hdr.sack_blocks[2].isValid(), el2, l2);
+            sl3.apply(hdr.sack_blocks[3].isValid(), el3, l3);
+
+            // 5. latches (once per epoch: the ALU runs only when the condition holds and
+            // returns whether it fired)
+            if (meta.slot_op == SLOT_OP_IN && cut_valid == 1 && rcvd_valid == 1 &&
+                c_ack_peer != SIGN_NEG) {
+                own_fired = own_fire.execute(meta.slot);
+            } else {
+                own_fired = 0;
+            }
+            if (meta.slot_op == SLOT_OP_OUT && meta.peer_cut_valid == 1 && ack_valid == 1 &&
+                c_ack_peer != SIGN_NEG) {
+                peer_fired = peer_fire.execute(meta.slot);
+            } else {
+                peer_fired = 0;
+            }
+            // the old path's ack: lo when the ack is past it (copies through the hash unit:
+            // no ALU link between ack_no, new_rcvd_lo, a_old)
+            bit<1> ack_new;
             if (has_ack == 1 && lo_valid == 1 && c_ack_lo == SIGN_POS) {
                 ack_new = 1;
-            }
-            // (copies through the hash unit: no ALU link between ack_no, new_rcvd_lo, a_old)
-            if (ack_new == 1) {
                 @in_hash { a_old = meta.pi.new_rcvd_lo; }
             } else {
+                ack_new = 0;
                 @in_hash { a_old = hdr.tcp.ack_no; }
             }
-            if (is_out == 1 && meta.two_path == 1) {
+
+            // 6. two-path steering (datapath._steer; docs/pipeline.md 5.2), old_ack_hi (the
+            // value before this packet, and the comparison from its twin), the flags
+            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1) {
                 meta.path = PATH_OLD;
-                if (rst == 1) {
+                if (hdr.tcp.flags & TCP_RST == TCP_RST) {
                     meta.split = 1;
                 } else if (meta.seq_len == 0) {
                     if (ack_new == 1) {
@@ -445,89 +595,16 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                     meta.split = 1;
                 }
             }
-
-            // 5. old_ack_hi (returns the value before this packet)
-            if (w_old == 1 && old_nv == 1) { meta.pi.old_ack_hi = old_first.execute(meta.slot); }
-            else if (w_old == 1) { meta.pi.old_ack_hi = old_max.execute(meta.slot); }
-            else { meta.pi.old_ack_hi = old_read.execute(meta.slot); }
-            if (is_out == 1) { d.d_old = a_old - meta.pi.old_ack_hi; }
-            sg_old.apply(d.d_old, c_old);
-            // SACK edges against new_rcvd_lo: right edges on the old path, left edges on the
-            // new one (one set of differences, so four temporaries instead of eight)
-            bit<32> e0;
-            bit<32> e1;
-            bit<32> e2;
-            bit<32> e3;
-            if (is_out == 1) { @in_hash { d.lo_c = meta.pi.new_rcvd_lo; } }
-            if (meta.path == PATH_OLD) {
-                e0 = hdr.sack_blocks[0].right - d.lo_c;
-                e1 = hdr.sack_blocks[1].right - d.lo_c;
-                e2 = hdr.sack_blocks[2].right - d.lo_c;
-                e3 = hdr.sack_blocks[3].right - d.lo_c;
+            if (w_old == 1 && old_tv == 0) {
+                meta.pi.old_ack_hi = old_first.execute(meta.slot);
+                c_old = oldc_first.execute(meta.slot);
+            } else if (w_old == 1) {
+                meta.pi.old_ack_hi = old_max.execute(meta.slot);
+                c_old = oldc_max.execute(meta.slot);
             } else {
-                e0 = hdr.sack_blocks[0].left - d.lo_c;
-                e1 = hdr.sack_blocks[1].left - d.lo_c;
-                e2 = hdr.sack_blocks[2].left - d.lo_c;
-                e3 = hdr.sack_blocks[3].left - d.lo_c;
+                meta.pi.old_ack_hi = old_read.execute(meta.slot);
+                c_old = 0;
             }
-            sg_e0.apply(e0, c_e0);
-            sg_e1.apply(e1, c_e1);
-            sg_e2.apply(e2, c_e2);
-            sg_e3.apply(e3, c_e3);
-            if (is_out == 1 && meta.two_path == 1 && meta.split == 0 && has_ack == 1) {
-                if (meta.path == PATH_OLD) {
-                    if (ack_new == 1) {
-                        meta.split = 1;
-                    } else if (lo_valid == 1) {
-                        // a right edge after new_rcvd_lo
-                        if (hdr.sack_blocks[0].isValid() && c_e0 == SIGN_POS) {
-                            meta.split = 1;
-                        }
-                        if (hdr.sack_blocks[1].isValid() && c_e1 == SIGN_POS) {
-                            meta.split = 1;
-                        }
-                        if (hdr.sack_blocks[2].isValid() && c_e2 == SIGN_POS) {
-                            meta.split = 1;
-                        }
-                        if (hdr.sack_blocks[3].isValid() && c_e3 == SIGN_POS) {
-                            meta.split = 1;
-                        }
-                    }
-                } else {
-                    if (old_valid_before == 0) {
-                        meta.split = 1;
-                    } else if (c_old == SIGN_POS) {
-                        meta.split = 1;
-                    } else if (lo_valid == 1) {
-                        // a left edge before new_rcvd_lo
-                        if (hdr.sack_blocks[0].isValid() && c_e0 == SIGN_NEG) { meta.split = 1; }
-                        if (hdr.sack_blocks[1].isValid() && c_e1 == SIGN_NEG) { meta.split = 1; }
-                        if (hdr.sack_blocks[2].isValid() && c_e2 == SIGN_NEG) { meta.split = 1; }
-                        if (hdr.sack_blocks[3].isValid() && c_e3 == SIGN_NEG) { meta.split = 1; }
-                    }
-                }
-            }
-
-            // 6. latches (once per epoch)
-            if (is_in == 1) { @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; } }
-            if (is_in == 1) { d.d_ack_peer = d.rcvd_c - meta.pi.cut; }    // rcvd_ack_hi - cut
-            if (is_out == 1) { d.d_ack_peer = meta.pi.ack_hi - meta.peer_cut; }
-            sg_ack_peer.apply(d.d_ack_peer, c_ack_peer);
-            own_cond = 0;
-            peer_cond = 0;
-            if (is_in == 1 && cut_valid == 1 && rcvd_valid == 1 && c_ack_peer != SIGN_NEG) {
-                own_cond = 1;
-            }
-            if (is_out == 1 && meta.peer_cut_valid == 1 && ack_valid == 1 &&
-                c_ack_peer != SIGN_NEG) {
-                peer_cond = 1;
-            }
-            own_tv = own_fire.execute(meta.slot);
-            peer_tv = peer_fire.execute(meta.slot);
-            bit<1> own_fired = 0;
-            bit<1> peer_fired = 0;
-            if (own_cond == 1 && own_tv == 0) { own_fired = 1; }
-            if (peer_cond == 1 && peer_tv == 0) { peer_fired = 1; }
             if (own_fired == 1 && peer_fired == 1) {
                 meta.pi.flags = meta.pi.flags | (PI_FLAG_REGS | PI_FLAG_LATCH_OWN | PI_FLAG_LATCH_PEER);
             } else if (own_fired == 1) {
@@ -537,28 +614,29 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             } else {
                 meta.pi.flags = meta.pi.flags | PI_FLAG_REGS;
             }
-
-            // 6b. an old path (entry older than the slot's epoch): an ack below what the
-            // host already saw is raised on data, a pure ack is dropped (pipeline.md 5.5)
-            // (rcvd_ack_hi - (ack + ack_delta) in two steps)
-            if (is_in == 1) { d.d_ack_lo = meta.pi.rcvd_ack_hi - hdr.tcp.ack_no; }
-            if (is_in == 1 && has_ack == 1) {
-                d.d_ack_lo = d.d_ack_lo - meta.rw.ack_delta;
-            }
-            sg_rcvd_ack.apply(d.d_ack_lo, c_rcvd_ack);
-            if (is_in == 1 && has_ack == 1 && rst == 0 && hdr.tcp.flags & TCP_SYN == 0 &&
-                rcvd_valid == 1 && is_older == 1) {
-                if (c_rcvd_ack == SIGN_POS) {
-                    if (meta.seq_len == 0) {
-                        meta.stale = STALE_DROP;
-                    } else {
-                        meta.stale = STALE_RAISE;
-                    }
+            if (meta.slot_op == SLOT_OP_IN && has_ack == 1 &&
+                hdr.tcp.flags & (TCP_RST | TCP_SYN) == 0 &&
+                rcvd_valid == 1 && c_older != SIGN_ZERO && c_rcvd_ack == SIGN_POS) {
+                if (meta.seq_len == 0) {
+                    meta.stale = STALE_DROP;
+                } else {
+                    meta.stale = STALE_RAISE;
                 }
             }
             meta.rcvd_ack = meta.pi.rcvd_ack_hi;
 
-            // 7. the packet-in fields (unset registers read as 0: sent_hi, ack_hi and
+            // 7. what steering cannot do in one pass: SPLIT (pipeline.md 5.2), one condition
+            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1 && has_ack == 1 &&
+                ((meta.path == PATH_OLD &&
+                  (ack_new == 1 ||
+                   (lo_valid == 1 && (r0 == 1 || r1 == 1 || r2 == 1 || r3 == 1)))) ||
+                 (meta.path != PATH_OLD &&
+                  (old_valid_before == 0 || c_old == 1 ||
+                   (lo_valid == 1 && (l0 == 1 || l1 == 1 || l2 == 1 || l3 == 1)))))) {
+                meta.split = 1;
+            }
+
+            // 8. the packet-in fields (unset registers read as 0: sent_hi, ack_hi and
             // rcvd_ack_hi are 0 until first written, so their ALU outputs are used as they are)
             meta.lo_valid = lo_valid;
             valid.pad = 0;
