@@ -28,9 +28,33 @@ import socket
 import struct
 from collections import OrderedDict
 from collections.abc import Container, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import NamedTuple
 
-from dysco_proto.packet import TCP, UDP, FiveTuple, TcpOptions
+from dysco_proto.packet import TCP, UDP, FiveTuple
+from dysco_proto.tcp_options import (
+    MAX_TCP_OPTION_SPACE,
+    MAX_WSCALE,
+    TAG_EXID,
+    TAG_OPTION_KIND,
+    TAG_OPTION_LEN,
+    can_add_tag,
+    decode_tcp_options,
+    encode_tcp_options,
+    options_length,
+)
+from dysco_proto.wire_errors import (
+    AuthError,
+    BadMagicError,
+    MalformedError,
+    OptionSpaceError,
+    OversizedError,
+    ReplayError,
+    TruncatedError,
+    UnsupportedVersionError,
+    WireError,
+)
+from dysco_proto.wire_errors import uint_field as _uint
 
 __all__ = [
     "CONTROL_PORT",
@@ -78,10 +102,6 @@ __all__ = [
 CONTROL_PORT = 35000
 MAGIC = 0xD15C  # u16
 VERSION = 1  # u8
-TAG_OPTION_KIND = 253  # RFC 6994 experimental option
-TAG_EXID = 0x4459  # 'DY'
-TAG_OPTION_LEN = 8  # kind, len, ExID(2), tag(4)
-MAX_TCP_OPTION_SPACE = 40
 MAX_HOPS = 16
 HMAC_TAG_LEN = 16  # truncated HMAC-SHA256
 
@@ -102,7 +122,6 @@ MAX_MESSAGE_LEN = (
 MAX_DATAGRAM_LEN = 512  # anything larger is rejected as OversizedError before parsing
 MIN_KEY_LEN = 16
 NO_WSCALE = 0xFF  # encoding of "no window scale option" in the handshake block
-MAX_WSCALE = 14  # RFC 7323
 
 _U16 = 0xFFFF
 _U32 = 0xFFFF_FFFF
@@ -178,67 +197,7 @@ _MSG_TYPES: dict[int, MsgType] = {t.value: t for t in MsgType}
 _REASONS: dict[int, NackReason] = {r.value: r for r in NackReason}
 
 
-# --- errors --------------------------------------------------------------------------------
-
-
-class WireError(ValueError):
-    """Base of every decoding/encoding rejection. ``code`` is short and machine-readable."""
-
-    code: str = "wire"
-
-    def __init__(self, message: str = "", *, code: str | None = None) -> None:
-        super().__init__(message or self.code)
-        if code is not None:
-            self.code = code
-
-
-class TruncatedError(WireError):
-    """Fewer bytes than the format (or a length/count field) requires."""
-
-    code = "truncated"
-
-
-class MalformedError(WireError):
-    """A field is out of range, reserved bits are set, or lengths are inconsistent."""
-
-    code = "malformed"
-
-
-class OversizedError(WireError):
-    """The input (or a count in it) exceeds a hard limit."""
-
-    code = "oversized"
-
-
-class BadMagicError(WireError):
-    """The first two bytes are not :data:`MAGIC`: not a Dysco message."""
-
-    code = "bad_magic"
-
-
-class UnsupportedVersionError(WireError):
-    """A Dysco message of a version this codec does not speak."""
-
-    code = "bad_version"
-
-
-class AuthError(WireError):
-    """The HMAC tag does not verify (wrong key or altered message)."""
-
-    code = "auth"
-
-
-class ReplayError(WireError):
-    """The message id was already seen from this sender, or is older than the window."""
-
-    code = "replay"
-
-
-class OptionSpaceError(WireError):
-    """TCP options would not fit in the 40 bytes of option space."""
-
-    code = "option_space"
-
+# --- errors (dysco_proto/wire_errors.py) and TCP options (dysco_proto/tcp_options.py) ---
 
 # --- message model -------------------------------------------------------------------------
 
@@ -339,12 +298,6 @@ def _pack_ip(addr: object, what: str) -> bytes:
         raise MalformedError(
             f"{what}: not a dotted-quad IPv4 address: {addr!r}", code="bad_address"
         ) from None
-
-
-def _uint(value: object, limit: int, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
-        raise MalformedError(f"{what} out of range: {value!r}", code="out_of_range")
-    return value
 
 
 def _is_member(value: object, allowed: Container[int]) -> bool:
@@ -613,152 +566,42 @@ class ControlCodec:
         Raises only :class:`WireError` subclasses. The replay window is updated only when the
         message is otherwise valid.
         """
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise MalformedError(f"expected bytes, got {type(data).__name__}", code="not_bytes")
-        data = bytes(data)
-        n = len(data)
-        if n > MAX_DATAGRAM_LEN:
-            raise OversizedError(f"{n} bytes > {MAX_DATAGRAM_LEN}")
-        if n < 2:
-            raise TruncatedError(f"{n} bytes: no magic")
-        if (data[0] << 8) | data[1] != MAGIC:
-            raise BadMagicError(f"magic 0x{data[0]:02x}{data[1]:02x}")
-        if n < 3:
-            raise TruncatedError(f"{n} bytes: no version")
-        if data[2] != VERSION:
-            raise UnsupportedVersionError(f"version {data[2]}")
-        if n < 4:
-            raise TruncatedError(f"{n} bytes: no type")
-        mtype = _MSG_TYPES.get(data[3])
-        if mtype is None:
-            raise MalformedError(f"unknown message type {data[3]}", code="bad_type")
-        if n < HEADER_LEN:
-            raise TruncatedError(f"{n} bytes < header ({HEADER_LEN})")
-        (
-            _magic,
-            _version,
-            _type,
-            length,
-            flags,
-            msg_id,
-            sender_b,
-            anchor_b,
-            req_number,
-            left_b,
-            right_b,
-            lr_seq,
-            lr_ts,
-            rl_seq,
-            rl_ts,
-            tag,
-            reason_v,
-            hop_count,
-            reserved,
-        ) = _HEADER.unpack_from(data)
-        if length < MIN_MESSAGE_LEN or length > MAX_MESSAGE_LEN:
-            raise MalformedError(f"length field {length} out of range", code="bad_length")
-        if length > n:
-            raise TruncatedError(f"length field {length} > {n} bytes received")
-        if length < n:
-            raise MalformedError(f"{n - length} bytes after the message", code="trailing_bytes")
-        if reserved:
-            raise MalformedError("reserved header bits set", code="reserved_bits")
-        if flags & ~_KNOWN_PRESENCE:
-            raise MalformedError(f"reserved flag bits set: 0x{flags:04x}", code="reserved_bits")
-        reason = _REASONS.get(reason_v)
-        if reason is None:
-            raise MalformedError(f"unknown nack reason {reason_v}", code="bad_reason")
-        if hop_count > MAX_HOPS:
-            raise OversizedError(f"hop count {hop_count} > {MAX_HOPS}", code="too_many_hops")
-        required = (
-            HEADER_LEN
-            + TUPLE_BLOCK_LEN
-            * (
-                (flags & Presence.SUBSESSION != 0)
-                + (flags & Presence.LEFT_SESSION != 0)
-                + (flags & Presence.RIGHT_SESSION != 0)
-            )
-            + (HANDSHAKE_BLOCK_LEN if flags & Presence.HANDSHAKE else 0)
-            + (CUTOFF_BLOCK_LEN if flags & Presence.CUTOFF else 0)
-            + HOP_LEN * hop_count
-            + HMAC_TAG_LEN
-        )
-        if required > n:
-            raise TruncatedError(f"blocks and {hop_count} hops need {required} bytes, have {n}")
-        if required < n:
-            raise MalformedError(
-                f"blocks and {hop_count} hops need {required} bytes, have {n}",
-                code="bad_length",
-            )
-
+        data, mtype = _check_prefix(data)
+        h = _Header._make(_HEADER.unpack_from(data))
+        reason = _check_header(h, len(data))
         off = HEADER_LEN
-        raw_tuples: list[tuple[bytes, bytes, int, int, int] | None] = []
+        tuples: list[FiveTuple | None] = []
         for bit in (Presence.SUBSESSION, Presence.LEFT_SESSION, Presence.RIGHT_SESSION):
-            if flags & bit:
-                src, dst, sport, dport, proto, res = _TUPLE.unpack_from(data, off)
-                off += TUPLE_BLOCK_LEN
-                if res != _ZERO3:
-                    raise MalformedError("reserved tuple bytes set", code="reserved_bits")
-                if proto not in _TUPLE_PROTOS:
-                    raise MalformedError(f"tuple protocol {proto}", code="bad_tuple")
-                raw_tuples.append((src, dst, sport, dport, proto))
-            else:
-                raw_tuples.append(None)
+            tuples.append(_read_tuple(data, off) if h.flags & bit else None)
+            off += TUPLE_BLOCK_LEN if h.flags & bit else 0
         handshake: Handshake | None = None
-        if flags & Presence.HANDSHAKE:
-            hs_seq, hs_ack, tsval, tsecr, mss, wsh, wsp, hflags, res = _HANDSHAKE.unpack_from(
-                data, off
-            )
+        if h.flags & Presence.HANDSHAKE:
+            handshake = _read_handshake(data, off)
             off += HANDSHAKE_BLOCK_LEN
-            if res != _ZERO3 or hflags & ~_HS_KNOWN:
-                raise MalformedError("reserved handshake bits set", code="reserved_bits")
-            if (MAX_WSCALE < wsh != NO_WSCALE) or (MAX_WSCALE < wsp != NO_WSCALE):
-                raise MalformedError(f"window scale {wsh}/{wsp} > {MAX_WSCALE}", code="bad_wscale")
-            handshake = Handshake(
-                seq=hs_seq,
-                ack=hs_ack,
-                tsval=tsval,
-                tsecr=tsecr,
-                wscale_host=None if wsh == NO_WSCALE else wsh,
-                wscale_peer=None if wsp == NO_WSCALE else wsp,
-                sack_ok=bool(hflags & _HS_SACK_OK),
-                ts_ok=bool(hflags & _HS_TS_OK),
-                mss=mss,
-            )
         cutoff: int | None = None
-        if flags & Presence.CUTOFF:
+        if h.flags & Presence.CUTOFF:
             (cutoff,) = _U32S.unpack_from(data, off)
             off += CUTOFF_BLOCK_LEN
-        hop_bytes = data[off : off + HOP_LEN * hop_count]
-        off += HOP_LEN * hop_count
-
+        hop_bytes = data[off : off + HOP_LEN * h.hop_count]
+        off += HOP_LEN * h.hop_count
         # authenticate everything before the tag
         if not hmac.compare_digest(self.mac(data[:off]), data[off:]):
             raise AuthError("HMAC tag does not verify")
-        sender = socket.inet_ntoa(sender_b)
+        sender = socket.inet_ntoa(h.sender)
         if check_replay:
-            self.replay.check_and_update(sender, msg_id)
-
-        tuples = [
-            None
-            if raw is None
-            else FiveTuple(
-                socket.inet_ntoa(raw[0]), raw[2], socket.inet_ntoa(raw[1]), raw[3], raw[4]
-            )
-            for raw in raw_tuples
-        ]
+            self.replay.check_and_update(sender, h.msg_id)
         return ControlMessage(
             type=mtype,
-            request=RequestId(socket.inet_ntoa(anchor_b), req_number),
+            request=RequestId(socket.inet_ntoa(h.anchor), h.req_number),
             sender=sender,
-            msg_id=msg_id,
-            left_anchor=socket.inet_ntoa(left_b),
-            right_anchor=socket.inet_ntoa(right_b),
+            msg_id=h.msg_id,
+            left_anchor=socket.inet_ntoa(h.left),
+            right_anchor=socket.inet_ntoa(h.right),
             subsession=tuples[0],
             left_session=tuples[1],
             right_session=tuples[2],
-            delta_lr=Transform(lr_seq, lr_ts),
-            delta_rl=Transform(rl_seq, rl_ts),
+            delta_lr=Transform(h.lr_seq, h.lr_ts),
+            delta_rl=Transform(h.rl_seq, h.rl_ts),
             handshake=handshake,
             cutoff=cutoff,
             hops=tuple(
@@ -766,7 +609,7 @@ class ControlCodec:
                 for i in range(0, len(hop_bytes), HOP_LEN)
             ),
             reason=reason,
-            tag=tag,
+            tag=h.tag,
         )
 
     @staticmethod
@@ -787,191 +630,119 @@ class ControlCodec:
             return None
 
 
-# --- TCP options ---------------------------------------------------------------------------
-
-_OPT_EOL = 0
-_OPT_NOP = 1
-_OPT_MSS = 2
-_OPT_WSCALE = 3
-_OPT_SACK_PERMITTED = 4
-_OPT_SACK = 5
-_OPT_TIMESTAMP = 8
-_MAX_SACK_BLOCKS = 4  # (40 - 2) // 8
-_TAG_OPTION = struct.Struct("!BBHI")
-_TAG_EXID_BYTES = TAG_EXID.to_bytes(2, "big")
+# --- decode steps ----------------------------------------------------------------------------
 
 
-def _padded(n: int) -> int:
-    return n + (-n) % 4
+class _Header(NamedTuple):
+    """The fixed header's fields, in :data:`_HEADER` order."""
+
+    magic: int
+    version: int
+    type: int
+    length: int
+    flags: int
+    msg_id: int
+    sender: bytes
+    anchor: bytes
+    req_number: int
+    left: bytes
+    right: bytes
+    lr_seq: int
+    lr_ts: int
+    rl_seq: int
+    rl_ts: int
+    tag: int
+    reason: int
+    hop_count: int
+    reserved: int
 
 
-def _options_lengths(opts: TcpOptions) -> tuple[int, int]:
-    """Unpadded lengths of the aligned form (NOPs before WS and SACK) and the compact form."""
-    n = 0
-    nops = 0
-    if opts.mss is not None:
-        n += 4
-    if opts.sack_permitted:
-        n += 2
-    if opts.timestamp is not None:
-        n += 10
-    if opts.wscale is not None:
-        n += 3
-        nops += 1  # NOP + kind 3
-    if opts.sack_blocks:
-        n += 2 + 8 * len(opts.sack_blocks)
-        nops += 2  # NOP NOP + kind 5
-    if opts.dysco_tag is not None:
-        n += TAG_OPTION_LEN
-    return n + nops, n
-
-
-def _use_compact(opts: TcpOptions) -> bool:
-    aligned, _compact = _options_lengths(opts)
-    return _padded(aligned) > MAX_TCP_OPTION_SPACE
-
-
-def options_length(opts: TcpOptions) -> int:
-    """Wire length of :func:`encode_tcp_options` output, padding included (may exceed 40)."""
-    aligned, compact = _options_lengths(opts)
-    if _padded(aligned) <= MAX_TCP_OPTION_SPACE:
-        return _padded(aligned)
-    return _padded(compact)
-
-
-def can_add_tag(opts: TcpOptions) -> bool:
-    """True iff ``opts`` with ``dysco_tag`` set still fit in the 40-byte option space."""
-    return options_length(replace(opts, dysco_tag=0)) <= MAX_TCP_OPTION_SPACE
-
-
-def encode_tcp_options(opts: TcpOptions) -> bytes:
-    """Serialise ``opts`` in canonical order, padded with EOL to a multiple of 4 bytes.
-
-    Order: MSS, SACK-permitted, timestamps, NOP + window scale, NOP NOP + SACK blocks, Dysco
-    tag. If that does not fit in 40 bytes, the alignment NOPs are left out (compact form), so
-    whatever :func:`decode_tcp_options` returned can always be encoded again. Raises
-    :class:`OptionSpaceError` beyond 40 bytes (or more than 4 SACK blocks) and
-    :class:`MalformedError` for out-of-range values.
-    """
-    if not isinstance(opts, TcpOptions):
-        raise MalformedError(f"not TcpOptions: {opts!r}", code="bad_options")
-    if not isinstance(opts.sack_blocks, tuple | list):
-        raise MalformedError("sack_blocks must be a sequence of pairs", code="bad_options")
-    if len(opts.sack_blocks) > _MAX_SACK_BLOCKS:
-        raise OptionSpaceError(f"{len(opts.sack_blocks)} SACK blocks > {_MAX_SACK_BLOCKS}")
-    total = options_length(opts)
-    if total > MAX_TCP_OPTION_SPACE:
-        raise OptionSpaceError(f"options need {total} bytes > {MAX_TCP_OPTION_SPACE}")
-    compact = _use_compact(opts)
-    out = bytearray()
-    if opts.mss is not None:
-        out += struct.pack("!BBH", _OPT_MSS, 4, _uint(opts.mss, _U16, "mss"))
-    if opts.sack_permitted:
-        out += b"\x04\x02"
-    if opts.timestamp is not None:
-        ts = opts.timestamp
-        if not isinstance(ts, tuple | list) or len(ts) != 2:
-            raise MalformedError("timestamp must be (TSval, TSecr)", code="bad_options")
-        out += struct.pack(
-            "!BBII",
-            _OPT_TIMESTAMP,
-            10,
-            _uint(ts[0], _U32, "TSval"),
-            _uint(ts[1], _U32, "TSecr"),
-        )
-    if opts.wscale is not None:
-        if not compact:
-            out.append(_OPT_NOP)
-        out += struct.pack("!BBB", _OPT_WSCALE, 3, _uint(opts.wscale, MAX_WSCALE, "wscale"))
-    if opts.sack_blocks:
-        if not compact:
-            out += b"\x01\x01"
-        out += struct.pack("!BB", _OPT_SACK, 2 + 8 * len(opts.sack_blocks))
-        for block in opts.sack_blocks:
-            if not isinstance(block, tuple | list) or len(block) != 2:
-                raise MalformedError("SACK block must be (left, right)", code="bad_options")
-            out += struct.pack(
-                "!II", _uint(block[0], _U32, "SACK left"), _uint(block[1], _U32, "SACK right")
-            )
-    if opts.dysco_tag is not None:
-        out += _TAG_OPTION.pack(
-            TAG_OPTION_KIND, TAG_OPTION_LEN, TAG_EXID, _uint(opts.dysco_tag, _U32, "dysco_tag")
-        )
-    out += bytes((-len(out)) % 4)  # EOL then zero padding
-    return bytes(out)
-
-
-def decode_tcp_options(data: bytes) -> TcpOptions:
-    """Parse TCP option bytes (as they follow the fixed TCP header).
-
-    NOP is skipped, EOL ends the list, unknown options (and kind 253 with another ExID) are
-    skipped by their length. A window scale above 14 is read as 14 (RFC 7323). Repeated
-    options: the last one wins. Raises :class:`OversizedError` for more than 40 bytes and
-    :class:`MalformedError` for a missing or bad length byte, an option running past the end,
-    or a known option with the wrong length.
-    """
+def _check_prefix(data: object) -> tuple[bytes, MsgType]:
+    """Size, magic, version and type, in that order; the bytes and the message type."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MalformedError(f"expected bytes, got {type(data).__name__}", code="not_bytes")
     data = bytes(data)
     n = len(data)
-    if n > MAX_TCP_OPTION_SPACE:
-        raise OversizedError(f"{n} bytes of options > {MAX_TCP_OPTION_SPACE}")
-    mss: int | None = None
-    wscale: int | None = None
-    sack_permitted = False
-    timestamp: tuple[int, int] | None = None
-    sack_blocks: tuple[tuple[int, int], ...] = ()
-    dysco_tag: int | None = None
-    i = 0
-    while i < n:
-        kind = data[i]
-        if kind == _OPT_EOL:
-            break
-        if kind == _OPT_NOP:
-            i += 1
-            continue
-        if i + 1 >= n:
-            raise MalformedError(f"option {kind} at {i} has no length byte", code="bad_option")
-        olen = data[i + 1]
-        if olen < 2:
-            raise MalformedError(f"option {kind} at {i}: length {olen} < 2", code="bad_option")
-        if i + olen > n:
-            raise MalformedError(
-                f"option {kind} at {i}: length {olen} runs past the end", code="bad_option"
-            )
-        body = data[i + 2 : i + olen]
-        if kind == _OPT_MSS:
-            if olen != 4:
-                raise MalformedError(f"MSS option length {olen}", code="bad_option")
-            mss = (body[0] << 8) | body[1]
-        elif kind == _OPT_WSCALE:
-            if olen != 3:
-                raise MalformedError(f"window scale option length {olen}", code="bad_option")
-            wscale = min(body[0], MAX_WSCALE)
-        elif kind == _OPT_SACK_PERMITTED:
-            if olen != 2:
-                raise MalformedError(f"SACK-permitted option length {olen}", code="bad_option")
-            sack_permitted = True
-        elif kind == _OPT_SACK:
-            if olen < 10 or (olen - 2) % 8:
-                raise MalformedError(f"SACK option length {olen}", code="bad_option")
-            edges = struct.unpack(f"!{(olen - 2) // 4}I", body)
-            sack_blocks = tuple(zip(edges[0::2], edges[1::2], strict=True))
-        elif kind == _OPT_TIMESTAMP:
-            if olen != 10:
-                raise MalformedError(f"timestamp option length {olen}", code="bad_option")
-            tsval, tsecr = struct.unpack("!II", body)
-            timestamp = (tsval, tsecr)
-        elif kind == TAG_OPTION_KIND and olen >= 4 and body[:2] == _TAG_EXID_BYTES:
-            if olen != TAG_OPTION_LEN:
-                raise MalformedError(f"Dysco tag option length {olen}", code="bad_option")
-            dysco_tag = int.from_bytes(body[2:6], "big")
-        i += olen
-    return TcpOptions(
+    if n > MAX_DATAGRAM_LEN:
+        raise OversizedError(f"{n} bytes > {MAX_DATAGRAM_LEN}")
+    if n < 2:
+        raise TruncatedError(f"{n} bytes: no magic")
+    if (data[0] << 8) | data[1] != MAGIC:
+        raise BadMagicError(f"magic 0x{data[0]:02x}{data[1]:02x}")
+    if n < 3:
+        raise TruncatedError(f"{n} bytes: no version")
+    if data[2] != VERSION:
+        raise UnsupportedVersionError(f"version {data[2]}")
+    if n < 4:
+        raise TruncatedError(f"{n} bytes: no type")
+    mtype = _MSG_TYPES.get(data[3])
+    if mtype is None:
+        raise MalformedError(f"unknown message type {data[3]}", code="bad_type")
+    if n < HEADER_LEN:
+        raise TruncatedError(f"{n} bytes < header ({HEADER_LEN})")
+    return data, mtype
+
+
+def _check_header(h: _Header, n: int) -> NackReason:
+    """The length field, reserved bits, enums and block sizes against ``n`` bytes."""
+    if h.length < MIN_MESSAGE_LEN or h.length > MAX_MESSAGE_LEN:
+        raise MalformedError(f"length field {h.length} out of range", code="bad_length")
+    if h.length > n:
+        raise TruncatedError(f"length field {h.length} > {n} bytes received")
+    if h.length < n:
+        raise MalformedError(f"{n - h.length} bytes after the message", code="trailing_bytes")
+    if h.reserved:
+        raise MalformedError("reserved header bits set", code="reserved_bits")
+    if h.flags & ~_KNOWN_PRESENCE:
+        raise MalformedError(f"reserved flag bits set: 0x{h.flags:04x}", code="reserved_bits")
+    reason = _REASONS.get(h.reason)
+    if reason is None:
+        raise MalformedError(f"unknown nack reason {h.reason}", code="bad_reason")
+    if h.hop_count > MAX_HOPS:
+        raise OversizedError(f"hop count {h.hop_count} > {MAX_HOPS}", code="too_many_hops")
+    tuples = sum(
+        h.flags & bit != 0
+        for bit in (Presence.SUBSESSION, Presence.LEFT_SESSION, Presence.RIGHT_SESSION)
+    )
+    required = (
+        HEADER_LEN
+        + TUPLE_BLOCK_LEN * tuples
+        + (HANDSHAKE_BLOCK_LEN if h.flags & Presence.HANDSHAKE else 0)
+        + (CUTOFF_BLOCK_LEN if h.flags & Presence.CUTOFF else 0)
+        + HOP_LEN * h.hop_count
+        + HMAC_TAG_LEN
+    )
+    what = f"blocks and {h.hop_count} hops need {required} bytes, have {n}"
+    if required > n:
+        raise TruncatedError(what)
+    if required < n:
+        raise MalformedError(what, code="bad_length")
+    return reason
+
+
+def _read_tuple(data: bytes, off: int) -> FiveTuple:
+    src, dst, sport, dport, proto, res = _TUPLE.unpack_from(data, off)
+    if res != _ZERO3:
+        raise MalformedError("reserved tuple bytes set", code="reserved_bits")
+    if proto not in _TUPLE_PROTOS:
+        raise MalformedError(f"tuple protocol {proto}", code="bad_tuple")
+    return FiveTuple(socket.inet_ntoa(src), sport, socket.inet_ntoa(dst), dport, proto)
+
+
+def _read_handshake(data: bytes, off: int) -> Handshake:
+    hs_seq, hs_ack, tsval, tsecr, mss, wsh, wsp, hflags, res = _HANDSHAKE.unpack_from(data, off)
+    if res != _ZERO3 or hflags & ~_HS_KNOWN:
+        raise MalformedError("reserved handshake bits set", code="reserved_bits")
+    if (MAX_WSCALE < wsh != NO_WSCALE) or (MAX_WSCALE < wsp != NO_WSCALE):
+        raise MalformedError(f"window scale {wsh}/{wsp} > {MAX_WSCALE}", code="bad_wscale")
+    return Handshake(
+        seq=hs_seq,
+        ack=hs_ack,
+        tsval=tsval,
+        tsecr=tsecr,
+        wscale_host=None if wsh == NO_WSCALE else wsh,
+        wscale_peer=None if wsp == NO_WSCALE else wsp,
+        sack_ok=bool(hflags & _HS_SACK_OK),
+        ts_ok=bool(hflags & _HS_TS_OK),
         mss=mss,
-        wscale=wscale,
-        sack_permitted=sack_permitted,
-        timestamp=timestamp,
-        sack_blocks=sack_blocks,
-        dysco_tag=dysco_tag,
     )
