@@ -19,7 +19,9 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
                    help="e2e: reconfigurations to time")  # fmt: skip
     p.add_argument("--load-mbps", type=int_at_least(0), default=200,
                    help="e2e: iperf3 load during the reconfigurations (0: unpaced)")  # fmt: skip
-    p.add_argument("--p4rt-servers", choices=["process", "thread"], default="process",
+    p.add_argument("--agent-max-sleep-us", type=int_at_least(0), default=500,
+                   help="e2e: the DPDK agents' longest idle sleep (--max-sleep-us)")  # fmt: skip
+    p.add_argument("--p4rt-servers", choices=["process", "thread"], default="thread",
                    help="e2e: each device's P4Runtime server in its own process, or all as "
                    "threads of the bench (one interpreter lock)")  # fmt: skip
     p.add_argument("--sessions", type=int, default=100_000, help="dataplane: sessions")

@@ -229,6 +229,29 @@ def _handshake(tb: Testbed, rounds: int, log: Callable[[str], None]) -> dict[str
             "direct_ms", 2), "rounds": per}  # fmt: skip
 
 
+def _packet_ins(tb: Testbed) -> dict[str, int]:
+    """Packet-ins each controller received so far, by the hosts behind its device."""
+    return {"+".join(h.name for h in d.hosts): int(tb.mgmt(d, "counters")["p4rt"]["packet_ins"])
+            for d in tb.devices}  # fmt: skip
+
+
+def _packet_ins_per_connect(tb: Testbed, n: int = 3) -> dict[str, Any]:
+    """Packet-ins per connect (SYN punts, SYN-ACK and FIN mirrors), by device, for ``2 n``
+    connects through the chain and then ``2 n`` direct ones: how many controller visits a
+    handshake crosses on each path."""
+    out: dict[str, Any] = {}
+    for arm, port in (("chain", CHAIN_PORT), ("direct", DIRECT_PORT)):
+        before = _packet_ins(tb)
+        _spawn_out(tb, [sys.executable, "-c", CONNECT, tb.addr("server"), str(port), str(port),
+                        str(n), "a"], 120, "connect")  # fmt: skip
+        time.sleep(1.0)  # the FIN mirrors of the last connection
+        after = _packet_ins(tb)
+        per = {k: round((after[k] - before[k]) / (2 * n), 2) for k in after}
+        out[arm] = {k: v for k, v in per.items() if v}
+        out[f"{arm}_total"] = round(sum(per.values()), 2)
+    return out
+
+
 def _iperf(tb: Testbed, port: int, seconds: int) -> float:
     out = _spawn_out(tb, ["iperf3", "-c", tb.addr("server"), "-p", str(port), "-t", str(seconds),
                           "-J"], seconds + 60, "iperf3")  # fmt: skip
@@ -309,22 +332,32 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
              "s2c": _Wire(tb, "client", "src", CHAIN_PORT)}  # fmt: skip
     time.sleep(0.5)
     t_wall = time.time()
+    steps: list[list[Any]] = []  # [name, issued, ended] (seconds after t_wall)
+
+    def step_log(m: str) -> None:  # the scenario logs each step when issued and when done
+        log(m)
+        name = m.split(":")[0].split("s ", 1)[-1].strip() if m.startswith("  t=") else ""
+        if name and (not steps or steps[-1][0] != name):
+            steps.append([name, round(time.time() - t_wall, 2), None])
+        elif name:
+            steps[-1][2] = round(time.time() - t_wall, 2)
+
     try:
-        r = run(tb, spec, log=log)
+        r = run(tb, spec, log=step_log)
     finally:
         wire = {k: w.stop() for k, w in wires.items()}
     dirs = {"c2s": stall_from_samples(r.samples_c2s), "s2c": stall_from_samples(r.samples_s2c)}
     worst = max(dirs.values(), key=lambda d: d["longest_ms"] or -1.0)
     p50s = [d["interval_ms"]["p50"] for d in dirs.values() if d["interval_ms"]["p50"]]
     wire_ms = [w["longest_ms"] for w in wire.values() if w["longest_ms"] is not None]
-    for w in wire.values():  # when the stall began, seconds after the scenario started
+    for w in wire.values():  # when the stall began (seconds after t_wall, like steps_run_s)
         w["at_run_s"] = round(w.pop("start_epoch") - t_wall, 2) if w["longest_ms"] else None
     return {"longest_ms": worst["longest_ms"], "bounds_ms": worst["bounds_ms"],
             "resolution_ms": max(p50s) if p50s else None, "sample_ms_asked": STALL_SAMPLE_MS,
             "by_direction": dirs, "wire_longest_ms": max(wire_ms) if wire_ms else None,
             "wire": wire, "passed": r.passed,
             "outcomes": [x.outcomes for x in r.reconfigs],
-            "steps_at_s": [x.at for x in r.reconfigs]}  # fmt: skip
+            "steps_run_s": steps}  # fmt: skip
 
 
 def _figures(tb: Testbed, args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
@@ -338,6 +371,8 @@ def _figures(tb: Testbed, args: argparse.Namespace, log: Callable[[str], None]) 
     res: dict[str, Any] = {"rounds": rounds}
     try:
         res["handshake"] = _handshake(tb, rounds, log)
+        res["handshake"]["packet_ins_per_connect"] = _packet_ins_per_connect(tb)
+        log(f"packet-ins per connect {res['handshake']['packet_ins_per_connect']}")
         res["goodput"] = _goodput(tb, rounds, log)
         log(f"goodput ratio {res['goodput']['ratio']}")
         res["reconfig"] = _reconfig_times(tb, args.reconfigs, args.load_mbps)
@@ -371,10 +406,13 @@ def run_bench(args: argparse.Namespace) -> int:
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731 (progress; JSON on stdout)
     t0 = time.monotonic()
     load0 = os.getloadavg()
-    servers = str(getattr(args, "p4rt_servers", "process"))
-    with Testbed(load_topology(None), log=log, server_procs=servers == "process") as tb:
+    servers = str(getattr(args, "p4rt_servers", "thread"))
+    sleep_us = int(getattr(args, "agent_max_sleep_us", 500))
+    with Testbed(load_topology(None), log=log, server_procs=servers == "process",
+                 agent_max_sleep_us=sleep_us) as tb:  # fmt: skip
         res = _figures(tb, args, log)
     res["p4rt_servers"] = servers
+    res["agent_max_sleep_us"] = sleep_us
     res.update(summary(res))
     res["cpu_count"] = os.cpu_count()
     res["load_average"] = {"start": [round(x, 2) for x in load0],

@@ -123,7 +123,7 @@ class Testbed:
 
     def __init__(self, topo: dict[str, Any], *, target: str = "dpdk", log: Any = None,
                  peer_loss: float = 0.0, rid: str | None = None,
-                 server_procs: bool = False) -> None:  # fmt: skip
+                 server_procs: bool = False, agent_max_sleep_us: int = 500) -> None:  # fmt: skip
         if target not in TARGETS:
             raise RuntimeError(f"unknown target {target!r} (one of: {', '.join(TARGETS)})")
         if target == "bmv2" and bmv2_switch() is None:
@@ -141,6 +141,7 @@ class Testbed:
         # each device's P4Runtime server in a process of its own (else: threads of this one,
         # all eight behind this interpreter's lock)
         self.server_procs = server_procs
+        self.agent_max_sleep_us = agent_max_sleep_us  # the agents' longest idle sleep
         self.key = secrets.token_hex(32)
         self.hosts: dict[str, Host] = {}
         self.devices: list[Device] = []
@@ -300,7 +301,8 @@ class Testbed:
                     "--no-pci", "--no-shconf", "--no-telemetry",
                     f"--file-prefix={self.pfx}{d.name}",
                     "--log-level=lib.eal:error", "-l", str(d.core), *vdevs, "--",
-                    "--ctl", d.ctl_path, "--sessions", "8192", "--max-sleep-us", "500"]  # fmt: skip
+                    "--ctl", d.ctl_path, "--sessions", "8192", "--max-sleep-us",
+                    str(self.agent_max_sleep_us)]  # fmt: skip
             logf = open(self.dir / f"{d.name}.agent.log", "wb")  # noqa: SIM115
             d.proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT)
             self.procs.append(d.proc)
