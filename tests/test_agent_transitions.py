@@ -9,6 +9,7 @@ from dysco_proto.actions import (
     Action,
     InstallEntry,
     Observe,
+    Outcome,
     Probe,
     ReconfigFinished,
     RemoveEntry,
@@ -23,6 +24,7 @@ from dysco_proto.events import (
     ControlIn,
     PacketIn,
     PuntReason,
+    ReconfigKind,
     Reconfigure,
     SlotSnapshot,
     TimerFired,
@@ -401,3 +403,47 @@ def test_busy_hop_is_not_evicted() -> None:
         1.1,
     )
     assert observed(acts, "setup.conflict") and not of(acts, InstallEntry)
+
+
+# ------------------------------------------------------------------ right anchor choice, timers
+
+
+def test_default_right_anchor_is_the_next_hop_or_the_one_after() -> None:
+    """Insert: the new boxes go before the next hop; remove: the next box is spliced out, the
+    hop after it (from the chain sent at set-up) anchors; unknown: None."""
+    a, sub = initiator_with_session()  # C -> M -> S
+    assert a.default_right_anchor(SESSION, ReconfigKind.INSERT) == M
+    assert a.default_right_anchor(SESSION, ReconfigKind.REMOVE) == S
+    other = FiveTuple(C, 40001, S, 80)
+    assert a.default_right_anchor(other, ReconfigKind.INSERT) is None
+    direct = agent(C, (Policy("p", ()),))  # no box: nothing after the next hop
+    direct.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(SESSION)), 0.0)
+    assert direct.default_right_anchor(SESSION, ReconfigKind.INSERT) == S
+    assert direct.default_right_anchor(SESSION, ReconfigKind.REMOVE) is None
+    assert sub.dst_ip == M
+
+
+def test_timer_keys_have_a_stable_text_form() -> None:
+    r = RequestId("198.18.0.1", 42)
+    for key in (
+        TimerKey.for_request(TimerKind.CPROBE, r),
+        TimerKey.for_hop(TimerKind.CLOSE, 7),
+        TimerKey.for_request(TimerKind.DONE, r),
+    ):
+        assert TimerKey.parse(str(key)) == key
+    assert str(TimerKey.for_request(TimerKind.CPROBE, r)) == "cprobe:198.18.0.1/42"
+    for bad in ("", "nope:1", "close:x", "lock:42", "lock:/3", "cprobe:a/b"):
+        assert TimerKey.parse(bad) is None
+
+
+def test_reconfiguration_outcome_is_typed() -> None:
+    a, _sub = initiator_with_session()
+    acts = a.handle(Reconfigure(FiveTuple(C, 1, S, 80), S, (), request_tag=5), 0.0)
+    [fin] = of(acts, ReconfigFinished)
+    assert (fin.tag, fin.outcome, fin.reason, fin.request) == (
+        5,
+        Outcome.REFUSED,
+        "no-session",
+        None,
+    )
+    assert fin.as_observe().kind == "reconfig.refused" and a.counters["reconfig.refused"] == 1
