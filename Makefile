@@ -108,7 +108,7 @@ sim-sweep: setup
 # Spin model of the reconfiguration protocol (dysco_proto/model/MODEL.md): the configuration
 # matrix, safety and liveness; about 7.5 min and under 1.5 GB per run on 2 cores.
 verify: setup
-	$(PY) -m dysco_proto.model.verify --jobs 2
+	$(PY) -m dysco_tools.verify --jobs 2
 
 test: lint typecheck unit verify
 	@$(MAKE) -s --no-print-directory suites

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dysco_proto.model import verify
+from dysco_tools import verify
 
 needs_spin = pytest.mark.skipif(
     shutil.which("spin") is None or shutil.which("gcc") is None,

@@ -1,4 +1,7 @@
-"""Run the Spin model over the configuration matrix: ``python -m dysco_proto.model.verify``.
+"""Run the Spin model over the configuration matrix: ``python -m dysco_tools.verify``.
+
+The model and its generated parts live in :mod:`dysco_proto.model` (``dysco.pml``,
+``lock_gen.pml`` from the lock table); this is the runner.
 
 For every configuration of :data:`MATRIX` this builds a verifier with ``spin -a -DCFG=<n>``
 (plus the configuration's budget defines), compiles it with gcc and runs it:
@@ -41,10 +44,11 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+import dysco_proto.model
 from dysco_proto.model.gen import render
 from dysco_proto.model.lock_table import TABLE, HeldOp, LockMsg, Owner, Row, Status, Verdict
 
-MODEL_DIR = Path(__file__).resolve().parent
+MODEL_DIR = Path(dysco_proto.model.__file__).resolve().parent
 MODEL_FILES = ("dysco.pml", "lock_gen.pml")
 DEPTH = 200_000  # -m: far above the deepest run; a truncated search is reported as incomplete
 HASH_BITS = 24  # -w: 16M slots (the table is 128 MB); collisions only cost time
@@ -599,8 +603,7 @@ def _table(results: Sequence[RunResult]) -> None:
     Console(width=150).print(table)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point (see the module docstring)."""
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="Run the Dysco Spin model over its matrix.")
     ap.add_argument("--only", nargs="*", default=None, help="configuration names to run")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("VERIFY_JOBS", "2")))
@@ -619,34 +622,38 @@ def main(argv: list[str] | None = None) -> int:
         help="override a budget define in every selected configuration (tests, experiments)",
     )
     ap.add_argument("--opt", default="-O2", help="gcc optimisation for the matrix runs")
-    args = ap.parse_args(argv)
+    return ap
 
-    if args.list:
-        for c in MATRIX:
-            print(f"{c.name:16} CFG={c.cfg} {c.defines}  {c.description}")
-        for f in (*SANITY, *FINDINGS):
-            print(f"{f.name:16} CFG={f.cfg} {f.defines}  (expect {f.expect}) {f.summary}")
-        return 0
-    if not tools_available():
-        print("error: spin and gcc are required (make setup installs spin)", file=sys.stderr)
-        return 2
 
+def _list() -> int:
+    for c in MATRIX:
+        print(f"{c.name:16} CFG={c.cfg} {c.defines}  {c.description}")
+    for f in (*SANITY, *FINDINGS):
+        print(f"{f.name:16} CFG={f.cfg} {f.defines}  (expect {f.expect}) {f.summary}")
+    return 0
+
+
+def _selected(only: list[str] | None, define: list[str]) -> list[Config]:
+    """The configurations to run, with the ``--define`` overrides applied."""
     overrides: dict[str, int | str] = {}
-    for item in args.define:
+    for item in define:
         key, _, value = item.partition("=")
         overrides[key] = int(value) if value.lstrip("-").isdigit() else value
-    selected = [
+    return [
         replace(
             c,
             defines={**c.defines, **overrides},
             live_defines={**(c.live_defines or c.defines), **overrides},
         )
         for c in MATRIX
-        if args.only is None or c.name in args.only
+        if only is None or c.name in only
     ]
-    if args.only is not None and not selected:
-        print(f"error: no configuration named {args.only}", file=sys.stderr)
-        return 2
+
+
+def _jobs(
+    selected: Sequence[Config], extra: Sequence[Finding], args: argparse.Namespace
+) -> list[Job]:
+    """Every run, the longest first (so that two workers finish together)."""
     root = args.build_dir.resolve()
     jobs: list[Job] = []
     for c in selected:
@@ -658,14 +665,15 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_witnesses:
             for label, expr in c.witnesses:
                 jobs.append(Job(f"{c.name}:w:{label}", partial(run_witness, c, label, expr, root)))
-    extra: Sequence[Finding] = () if args.no_findings or args.only else (*SANITY, *FINDINGS)
     for f in extra:
         jobs.append(Job(f"finding:{f.name}", partial(run_finding, f, root)))
-
-    # the longest runs first, so that two workers finish together
     jobs.sort(key=lambda j: (":liveness" not in j.label, ":safety" not in j.label))
-    t0 = time.monotonic()
-    out = _parallel(jobs, args.jobs)
+    return jobs
+
+
+def _matrix_results(selected: Sequence[Config], out: Mapping[str, object]) -> list[RunResult]:
+    """The safety and liveness results per configuration (a failed job counts as an error),
+    the witnesses found attached to the safety run."""
     results: list[RunResult] = []
     for c in selected:
         for mode in ("safety", "liveness"):
@@ -676,28 +684,29 @@ def main(argv: list[str] | None = None) -> int:
             if not isinstance(res, RunResult):  # the build or the run failed
                 name = c.name if mode == "safety" else f"{c.name}/liveness"
                 res = RunResult(name, mode, errors=1, message=f"failed: {res}")
-            if isinstance(res, RunResult):
-                if mode == "safety":
-                    res.witnesses = {
-                        label: out.get(f"{c.name}:w:{label}") is True
-                        for label, _ in c.witnesses
-                        if f"{c.name}:w:{label}" in out
-                    }
-                results.append(res)
-    _table(results)
+            if mode == "safety":
+                res.witnesses = {
+                    label: out.get(f"{c.name}:w:{label}") is True
+                    for label, _ in c.witnesses
+                    if f"{c.name}:w:{label}" in out
+                }
+            results.append(res)
+    return results
+
+
+def _findings(extra: Sequence[Finding], out: Mapping[str, object]) -> list[dict[str, object]]:
     findings: list[dict[str, object]] = []
     for f in extra:
         got = out[f"finding:{f.name}"]
         if not isinstance(got, dict):
             got = {"config": f.name, "reproduced": False, "message": f"failed: {got}"}
         findings.append(got)
-    ok = all(r.errors == 0 and r.complete and all(r.witnesses.values()) for r in results)
-    for fd in findings:
-        mark = "reproduced" if fd["reproduced"] else "NOT REPRODUCED"
-        print(f"finding {fd['config']}: {mark} ({fd['message'] or 'no error'})")
-        ok = ok and bool(fd["reproduced"])
-    print(f"total wall time {time.monotonic() - t0:.0f} s")
+    return findings
 
+
+def _write_json(
+    args: argparse.Namespace, results: Sequence[RunResult], findings: list[dict[str, object]]
+) -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     rows = []
     for r in results:
@@ -708,6 +717,33 @@ def main(argv: list[str] | None = None) -> int:
     if findings:
         args.findings_json.parent.mkdir(parents=True, exist_ok=True)
         args.findings_json.write_text(json.dumps(findings, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point (see the module docstring)."""
+    args = _parser().parse_args(argv)
+    if args.list:
+        return _list()
+    if not tools_available():
+        print("error: spin and gcc are required (make setup installs spin)", file=sys.stderr)
+        return 2
+    selected = _selected(args.only, args.define)
+    if args.only is not None and not selected:
+        print(f"error: no configuration named {args.only}", file=sys.stderr)
+        return 2
+    extra: Sequence[Finding] = () if args.no_findings or args.only else (*SANITY, *FINDINGS)
+    t0 = time.monotonic()
+    out = _parallel(_jobs(selected, extra, args), args.jobs)
+    results = _matrix_results(selected, out)
+    _table(results)
+    findings = _findings(extra, out)
+    ok = all(r.errors == 0 and r.complete and all(r.witnesses.values()) for r in results)
+    for fd in findings:
+        mark = "reproduced" if fd["reproduced"] else "NOT REPRODUCED"
+        print(f"finding {fd['config']}: {mark} ({fd['message'] or 'no error'})")
+        ok = ok and bool(fd["reproduced"])
+    print(f"total wall time {time.monotonic() - t0:.0f} s")
+    _write_json(args, results, findings)
     return 0 if ok else 1
 
 
