@@ -164,6 +164,9 @@ def test_cli_rounds_reach_the_e2e_bench(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(eb, "run_bench", fake_run_bench)
     assert main(["bench", "e2e", "--json", "--rounds", "7", "--reconfigs", "4"]) == 0
     assert seen["rounds"] == 7 and seen["reconfigs"] == 4 and seen["json"]
+    assert seen["p4rt_servers"] == "thread" and seen["agent_max_sleep_us"] == 500
+    assert main(["bench", "e2e", "--p4rt-servers", "process", "--agent-max-sleep-us", "50"]) == 0
+    assert seen["p4rt_servers"] == "process" and seen["agent_max_sleep_us"] == 50
     assert main(["bench", "e2e", "--rounds", "0"]) == 2
 
 
