@@ -25,21 +25,30 @@ How a run proceeds:
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, cast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from dysco_proto.actions import Action, Observe, SendControl
 from dysco_proto.agent import LeftPhase
 from dysco_proto.entries import Direction, EntryKey
 from dysco_proto.events import Command, ControlIn, Event, ReconfigKind, Reconfigure, RemoveMe
 from dysco_proto.packet import FiveTuple, Segment
-from dysco_proto.policy import Policy
 from dysco_proto.sim.boxes import Box, Nat, OffsetBox, Proxy, Transparent
 from dysco_proto.sim.engine import Engine
+from dysco_proto.sim.hosts import (
+    LOCK_RELEVANT,
+    SIM_KEY,
+    AgentFactory,
+    DataPathFactory,
+    default_agent,
+    default_datapath,
+    is_lock_message,
+    locks_of,
+    state_of,
+)
 from dysco_proto.sim.invariants import (
     Leftover,
     LockCheck,
@@ -49,13 +58,12 @@ from dysco_proto.sim.invariants import (
     Violations,
 )
 from dysco_proto.sim.network import (
-    AgentLike,
     ChannelParams,
-    DataPathLike,
     Host,
     HostApp,
     Network,
 )
+from dysco_proto.sim.report import SimReport, build_report
 from dysco_proto.sim.scenario import (
     CLIENT,
     DEAD,
@@ -72,12 +80,18 @@ from dysco_proto.sim.scenario import (
     build_scenario,
 )
 from dysco_proto.sim.tcp import EndpointStack, TcpEndpoint
-from dysco_proto.wire import ControlCodec, MsgType
 
-SIM_KEY = b"dysco-simulator-control-key-0001"
-
-AgentFactory = Callable[[HostSpec, list[Policy], int, SimParams], AgentLike]
-DataPathFactory = Callable[[HostSpec, SimParams], DataPathLike]
+__all__ = [
+    "OPS",
+    "SIM_KEY",
+    "AgentFactory",
+    "DataPathFactory",
+    "SimReport",
+    "Simulation",
+    "default_agent",
+    "default_datapath",
+    "run",
+]
 
 OPS = ("insert", "remove", "replace", "multi", "remove_proxy", "concurrent", "failure")
 _KIND = {
@@ -87,32 +101,6 @@ _KIND = {
     "multi": ReconfigKind.REPLACE,
     "failure": ReconfigKind.INSERT,
 }
-
-
-def default_agent(
-    spec: HostSpec, policies: list[Policy], index: int, params: SimParams
-) -> AgentLike:
-    """A real :class:`dysco_proto.agent.Agent` for ``spec``."""
-    from dysco_proto.agent import Agent, AgentConfig
-    from dysco_proto.policy import PolicyTable
-
-    return Agent(
-        AgentConfig(
-            addresses=(spec.ip,),
-            key=SIM_KEY,
-            policies=PolicyTable(policies),
-            seed=params.seed * 7919 + index,
-            msg_id_base=index << 24,
-            hold_timeout=0.5,  # below the 2 s idle timeout of the simulated data paths
-        )
-    )
-
-
-def default_datapath(spec: HostSpec, params: SimParams) -> DataPathLike:
-    """A real :class:`dysco_proto.datapath.DataPath` for ``spec``."""
-    from dysco_proto.datapath import DataPath
-
-    return DataPath([spec.ip], idle_timeout=params.idle_timeout)
 
 
 @dataclass(slots=True)
@@ -182,52 +170,6 @@ class _Writer:
             self.ep.close()
         else:
             self.engine.after(self.interval, self.step)
-
-
-@dataclass
-class SimReport:
-    """Result of a run (``to_dict`` gives the JSON object)."""
-
-    seed: int
-    sessions: int
-    reconfigs_requested: int
-    reconfigs_completed: int
-    reconfigs_refused: int
-    reconfigs_cancelled: int
-    violations: list[str]
-    violation_count: int
-    bytes_sent: int
-    bytes_delivered: int
-    leaked_entries: int
-    leaks: list[str]
-    warnings: list[str]
-    sessions_completed: int
-    sim_time: float
-    events: int
-    wall_seconds: float
-    control_messages: dict[str, int]
-    data_packets: int
-    rst_seen: int
-    retransmissions: int
-    strays: int
-    outcomes_by_kind: dict[str, dict[str, int]]
-    refusal_reasons: dict[str, int]
-    observations: dict[str, int]
-    params: dict[str, Any]
-    trace: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.violation_count == 0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        if not d["trace"]:
-            del d["trace"]
-        return d
-
-    def to_json(self, **kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), **kwargs)
 
 
 class Simulation:
@@ -654,18 +596,18 @@ class Simulation:
         session removal; only then is the agent's table refreshed. The lock-safety check
         re-runs whenever a table or the set of live requests changed."""
         if not self._lock_dirty and not (
-            isinstance(event, ControlIn) and _is_lock_message(event.data)
+            isinstance(event, ControlIn) and is_lock_message(event.data)
         ):
             for a in actions:
                 if isinstance(a, SendControl):
-                    if _is_lock_message(a.data):
+                    if is_lock_message(a.data):
                         break
-                elif isinstance(a, Observe) and a.kind.startswith(_LOCK_RELEVANT):
+                elif isinstance(a, Observe) and a.kind.startswith(LOCK_RELEVANT):
                     break
             else:
                 return
         now = self.engine.now
-        changed = self.lock_check.update(host.ip, _locks_of(host.agent), now)
+        changed = self.lock_check.update(host.ip, locks_of(host.agent), now)
         if changed or self._lock_dirty:
             self._lock_dirty = False
             self.lock_check.check(self.outcomes.live, self, now)
@@ -739,7 +681,7 @@ class Simulation:
                     f"(first: {ct.detail})"
                 )
         wall = time.perf_counter() - wall0
-        return self._report(leftovers, leaked, wall)
+        return build_report(self, leftovers, leaked, wall)
 
     def _final_session_check(self, run: SessionRun) -> None:
         i = run.spec.index
@@ -761,7 +703,7 @@ class Simulation:
     def _leftovers(self) -> list[Leftover]:
         out = []
         for ip, host in self.net.hosts.items():
-            st = _state_of(host.agent)
+            st = state_of(host.agent)
             if st is None:
                 continue
             x = Leftover(
@@ -799,107 +741,6 @@ class Simulation:
                 + (f": {detail}" if detail else "")
                 + ")"
             )
-
-    def _report(self, leftovers: list[Leftover], leaked: int, wall: float) -> SimReport:
-        p = self.params
-        endpoints: list[TcpEndpoint] = []
-        for run in self.sessions:
-            endpoints += [ep for ep in (run.client, run.server) if ep is not None]
-        for box in self.boxes.values():
-            if isinstance(box, Proxy):
-                endpoints += box.endpoints
-        self._endpoint_warnings(endpoints)
-        counts = {"completed": 0, "refused": 0, "cancelled": 0}
-        for rec in self.outcomes.requests.values():
-            if rec.outcome:
-                counts[rec.outcome] += 1
-        prefix_len = {
-            run.spec.index: len(run.c2s.expected) - len(run.spec.c2s) for run in self.sessions
-        }
-        delivered = 0
-        for run in self.sessions:
-            delivered += max(0, run.c2s.pos - prefix_len[run.spec.index]) + run.s2c.pos
-        stats = self.net.stats
-        strays = sum(s.strays for s in self.stacks.values()) + sum(
-            b.strays for b in self.boxes.values() if isinstance(b, Proxy)
-        )
-        return SimReport(
-            seed=p.seed,
-            sessions=p.sessions,
-            reconfigs_requested=len(self.outcomes.requests),
-            reconfigs_completed=counts["completed"],
-            reconfigs_refused=counts["refused"],
-            reconfigs_cancelled=counts["cancelled"],
-            violations=list(self.violations.items),
-            violation_count=self.violations.count,
-            bytes_sent=sum(len(r.spec.c2s) + len(r.spec.s2c) for r in self.sessions),
-            bytes_delivered=delivered,
-            leaked_entries=leaked,
-            leaks=[x.describe() for x in leftovers],
-            warnings=list(self.warnings.items),
-            sessions_completed=sum(1 for r in self.sessions if r.done),
-            sim_time=round(self.engine.now, 6),
-            events=self.engine.events,
-            wall_seconds=round(wall, 3),
-            control_messages={
-                "sent": stats.control_sent,
-                "lost": stats.control_lost,
-                "duplicated": stats.control_duplicated,
-                "reordered": stats.control_reordered,
-                "delivered": stats.control_delivered,
-            },
-            data_packets=stats.data_packets,
-            rst_seen=sum(ep.rst_seen for ep in endpoints)
-            + sum(s.rst_seen for s in self.stacks.values()),
-            retransmissions=sum(ep.retransmissions for ep in endpoints),
-            strays=strays,
-            outcomes_by_kind={op: dict(v) for op, v in self.by_op.items() if v["requested"]},
-            refusal_reasons=dict(sorted(self.refusal_reasons.items())),
-            observations=dict(sorted(self.observations.items())),
-            params={
-                "sessions": p.sessions,
-                "reconfigs": p.reconfigs,
-                "loss": p.loss,
-                "dup": p.dup,
-                "reorder": p.reorder,
-                "seed": p.seed,
-            },
-            trace=self.first_trace,
-        )
-
-
-_LOCK_RELEVANT = ("reconfig.", "lock.", "session.removed", "relate.")
-_LOCK_MESSAGES = frozenset(
-    {
-        MsgType.REQUEST_LOCK,
-        MsgType.ACK_LOCK,
-        MsgType.NACK_LOCK,
-        MsgType.CANCEL_LOCK,
-        MsgType.ACK_CANCEL,
-        MsgType.RIGHT_REQUEST,
-    }
-)
-
-
-def _is_lock_message(data: bytes) -> bool:
-    return ControlCodec.peek_type(data) in _LOCK_MESSAGES
-
-
-def _locks_of(agent: AgentLike) -> Mapping[FiveTuple, tuple[str, Any]]:
-    """The agent's lock table (subsession -> (status, request)), free locks omitted.
-
-    Uses the agent's cheap ``locks()``; stand-ins without it fall back to ``state().locks``.
-    """
-    locks = getattr(agent, "locks", None)
-    if callable(locks):
-        return cast(Mapping[FiveTuple, tuple[str, Any]], locks())
-    st = _state_of(agent)
-    return cast(Mapping[FiveTuple, tuple[str, Any]], st.locks) if st is not None else {}
-
-
-def _state_of(agent: AgentLike) -> Any:
-    state = getattr(agent, "state", None)
-    return state() if callable(state) else None
 
 
 def run(params: SimParams) -> SimReport:

@@ -171,88 +171,112 @@ def offset_prefix(ip: str, k: int) -> bytes:
     return (text * (k // len(text) + 1))[:k]
 
 
-def build_scenario(params: SimParams) -> Scenario:
-    """Generate the scenario for ``params`` (deterministic in ``params.seed``)."""
-    params.validate()
-    rng = random.Random(f"dysco-sim-scenario-{params.seed}")
-    clients = _ips("198.18.1", params.clients)
-    servers = _ips("198.18.2", params.servers)
-    transparent = _ips("198.18.3", params.transparent + params.spare_transparent)
-    nats = _ips("198.18.4", params.nat + params.spare_nat)
-    offsets = _ips("198.18.5", params.offset)
-    proxies = _ips("198.18.6", params.proxy)
-    deads = _ips("198.18.7", params.dead)
-    hosts = (
-        [HostSpec(ip, CLIENT) for ip in clients]
-        + [HostSpec(ip, SERVER) for ip in servers]
-        + [HostSpec(ip, TRANSPARENT, i >= params.transparent) for i, ip in enumerate(transparent)]
-        + [HostSpec(ip, NAT, i >= params.nat) for i, ip in enumerate(nats)]
-        + [HostSpec(ip, OFFSET) for ip in offsets]
-        + [HostSpec(ip, PROXY) for ip in proxies]
-        + [HostSpec(ip, DEAD) for ip in deads]
-    )
-    prefixes = {ip: offset_prefix(ip, 11 + 17 * i) for i, ip in enumerate(offsets)}
-    initial_pool = (
-        [(ip, TRANSPARENT) for ip in transparent[: params.transparent]]
-        + [(ip, NAT) for ip in nats[: params.nat]]
-        + [(ip, OFFSET) for ip in offsets]
-    )
-    weights = {TRANSPARENT: 5.0, NAT: 3.0, OFFSET: 2.0}
+_WEIGHTS = {TRANSPARENT: 5.0, NAT: 3.0, OFFSET: 2.0}  # how often each box kind is picked
 
+
+@dataclass(frozen=True)
+class _Topology:
+    clients: list[str]
+    servers: list[str]
+    transparent: list[str]
+    nats: list[str]
+    offsets: list[str]
+    proxies: list[str]
+    deads: list[str]
+
+    @classmethod
+    def of(cls, params: SimParams) -> _Topology:
+        return cls(
+            _ips("198.18.1", params.clients),
+            _ips("198.18.2", params.servers),
+            _ips("198.18.3", params.transparent + params.spare_transparent),
+            _ips("198.18.4", params.nat + params.spare_nat),
+            _ips("198.18.5", params.offset),
+            _ips("198.18.6", params.proxy),
+            _ips("198.18.7", params.dead),
+        )
+
+    def hosts(self, params: SimParams) -> list[HostSpec]:
+        return (
+            [HostSpec(ip, CLIENT) for ip in self.clients]
+            + [HostSpec(ip, SERVER) for ip in self.servers]
+            + [
+                HostSpec(ip, TRANSPARENT, i >= params.transparent)
+                for i, ip in enumerate(self.transparent)
+            ]
+            + [HostSpec(ip, NAT, i >= params.nat) for i, ip in enumerate(self.nats)]
+            + [HostSpec(ip, OFFSET) for ip in self.offsets]
+            + [HostSpec(ip, PROXY) for ip in self.proxies]
+            + [HostSpec(ip, DEAD) for ip in self.deads]
+        )
+
+    def initial_pool(self, params: SimParams) -> list[tuple[str, str]]:
+        """The boxes sessions start with (the spares only get inserted later)."""
+        return (
+            [(ip, TRANSPARENT) for ip in self.transparent[: params.transparent]]
+            + [(ip, NAT) for ip in self.nats[: params.nat]]
+            + [(ip, OFFSET) for ip in self.offsets]
+        )
+
+
+def _session(
+    rng: random.Random,
+    i: int,
+    params: SimParams,
+    topo: _Topology,
+    next_client_port: dict[str, int],
+) -> SessionSpec:
+    """Session ``i``: endpoints, initial chain, timing and byte streams (draws from ``rng``)."""
+    client = rng.choice(topo.clients)
+    server = rng.choice(topo.servers)
+    cport = next_client_port[client]
+    next_client_port[client] = cport + 1
+    n_boxes = rng.choices((0, 1, 2, 3), weights=(1, 4, 4, 2))[0]
+    chain: list[str] = []
+    pool = topo.initial_pool(params)
+    for _ in range(min(n_boxes, len(pool))):
+        pick = rng.choices(pool, weights=[_WEIGHTS[k] for _, k in pool])[0]
+        pool.remove(pick)
+        chain.append(pick[0])
+    if topo.proxies and rng.random() < params.proxy_fraction:
+        chain.append(rng.choice(topo.proxies))
     per_session = params.reconfigs / params.sessions
-    next_client_port = dict.fromkeys(clients, CLIENT_PORT_BASE)
-    policies: dict[str, list[Policy]] = {ip: [] for ip in clients}
-    sessions: list[SessionSpec] = []
-    for i in range(params.sessions):
-        client = rng.choice(clients)
-        server = rng.choice(servers)
-        cport = next_client_port[client]
-        next_client_port[client] = cport + 1
-        sport = SERVER_PORT_BASE + i
-        n_boxes = rng.choices((0, 1, 2, 3), weights=(1, 4, 4, 2))[0]
-        chain: list[str] = []
-        pool = list(initial_pool)
-        for _ in range(min(n_boxes, len(pool))):
-            pick = rng.choices(pool, weights=[weights[k] for _, k in pool])[0]
-            pool.remove(pick)
-            chain.append(pick[0])
-        if proxies and rng.random() < params.proxy_fraction:
-            chain.append(rng.choice(proxies))
-        duration = rng.uniform(1.5, 3.0) + 0.04 * min(per_session, 50.0)
-        start = rng.uniform(0.0, params.start_spread)
-        c2s = rng.randbytes(rng.randint(params.min_bytes, params.max_bytes))
-        s2c = rng.randbytes(rng.randint(params.min_bytes, params.max_bytes))
-        chunk = params.chunk
-        sessions.append(
-            SessionSpec(
-                index=i,
-                client=client,
-                client_port=cport,
-                server=server,
-                server_port=sport,
-                chain=tuple(chain),
-                start=start,
-                duration=duration,
-                c2s=c2s,
-                s2c=s2c,
-                chunk=chunk,
-                c2s_interval=duration / math.ceil(len(c2s) / chunk),
-                s2c_interval=duration / math.ceil(len(s2c) / chunk),
-            )
-        )
-        policies[client].append(
-            Policy(
-                name=f"session-{i}",
-                chain=tuple(chain),
-                src=_net(client),
-                sport=PortRange(cport, cport),
-                dst=_net(server),
-                dport=PortRange(sport, sport),
-            )
-        )
-    for ip in proxies:
-        policies[ip] = [Policy(name="proxy-outbound", chain=(), src=_net(ip))]
+    duration = rng.uniform(1.5, 3.0) + 0.04 * min(per_session, 50.0)
+    start = rng.uniform(0.0, params.start_spread)
+    c2s = rng.randbytes(rng.randint(params.min_bytes, params.max_bytes))
+    s2c = rng.randbytes(rng.randint(params.min_bytes, params.max_bytes))
+    chunk = params.chunk
+    return SessionSpec(
+        index=i,
+        client=client,
+        client_port=cport,
+        server=server,
+        server_port=SERVER_PORT_BASE + i,
+        chain=tuple(chain),
+        start=start,
+        duration=duration,
+        c2s=c2s,
+        s2c=s2c,
+        chunk=chunk,
+        c2s_interval=duration / math.ceil(len(c2s) / chunk),
+        s2c_interval=duration / math.ceil(len(s2c) / chunk),
+    )
 
+
+def _policy(spec: SessionSpec) -> Policy:
+    """The client's policy that gives session ``spec`` its initial chain."""
+    return Policy(
+        name=f"session-{spec.index}",
+        chain=spec.chain,
+        src=_net(spec.client),
+        sport=PortRange(spec.client_port, spec.client_port),
+        dst=_net(spec.server),
+        dport=PortRange(spec.server_port, spec.server_port),
+    )
+
+
+def _slots(rng: random.Random, params: SimParams, sessions: list[SessionSpec]) -> list[Slot]:
+    """Reconfiguration slots, by session duration, some of them pairs (concurrent requests)."""
     slots: list[Slot] = []
     remaining = params.reconfigs
     cum: list[float] = []
@@ -267,4 +291,23 @@ def build_scenario(params: SimParams) -> Scenario:
         slots.append(Slot(t, s.index, pair))
         remaining -= 2 if pair else 1
     slots.sort(key=lambda sl: (sl.time, sl.session))
-    return Scenario(params, hosts, sessions, slots, prefixes, policies)
+    return slots
+
+
+def build_scenario(params: SimParams) -> Scenario:
+    """Generate the scenario for ``params`` (deterministic in ``params.seed``)."""
+    params.validate()
+    rng = random.Random(f"dysco-sim-scenario-{params.seed}")
+    topo = _Topology.of(params)
+    prefixes = {ip: offset_prefix(ip, 11 + 17 * i) for i, ip in enumerate(topo.offsets)}
+    next_client_port = dict.fromkeys(topo.clients, CLIENT_PORT_BASE)
+    policies: dict[str, list[Policy]] = {ip: [] for ip in topo.clients}
+    sessions: list[SessionSpec] = []
+    for i in range(params.sessions):
+        spec = _session(rng, i, params, topo, next_client_port)
+        sessions.append(spec)
+        policies[spec.client].append(_policy(spec))
+    for ip in topo.proxies:
+        policies[ip] = [Policy(name="proxy-outbound", chain=(), src=_net(ip))]
+    slots = _slots(rng, params, sessions)
+    return Scenario(params, topo.hosts(params), sessions, slots, prefixes, policies)
