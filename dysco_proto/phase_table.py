@@ -6,7 +6,7 @@ anchors' state machines (``docs/protocol-design.md`` section 4):
 
 - the agent is driven by it: every phase change goes through :func:`row_for` with the
   anchor's current phase, the trigger and the guard the agent evaluated; the row gives the
-  next phase (:meth:`dysco_proto.agent.Agent._step`). A step the table has no row for is a
+  next phase (``Agent._lstep``, ``_rstep``, ``_pstep``). A step the table has no row for is a
   programming error (``KeyError``);
 - the agent is checked against it: :mod:`dysco_proto.model.phase_link` records the steps an
   agent takes and verifies that the phases before and after every ``Agent.handle`` call are

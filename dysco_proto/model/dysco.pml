@@ -6,7 +6,7 @@
  * off the chain. Every node has one inbox (per-sender FIFO; arrival order across senders is
  * free). A node handles one message atomically, as Agent.handle does. Data plane and agent of
  * a node are merged: the data-plane rules (lookup, rewrite, registers, two-path steering)
- * mirror dysco_proto/datapath.py, the control logic mirrors dysco_proto/agent.py, and the lock
+ * mirror dysco_proto/datapath.py, the control logic mirrors dysco_proto/agent/, and the lock
  * transitions come from lock_gen.pml, generated from dysco_proto/model/lock_table.py.
  *
  * Configuration: -DCFG=<n> (see the CFG blocks below); budgets can be overridden with -D.
