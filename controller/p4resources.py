@@ -116,24 +116,25 @@ def contract_name(name: str, pipe: str) -> str:
     return name[len(prefix) :] if name.startswith(prefix) else name
 
 
-def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
-    """The resource report of the build in ``build`` (raises :class:`ResourceError`)."""
-    if not build.is_dir():
-        raise ResourceError(f"no build directory {build} (compile with make -C p4src tofino)")
-    res_path = build / pipe / "logs" / "resources.json"
-    ctx_path = build / pipe / "context.json"
-    res = _load_json(res_path, "resources.json")
-    ctx = _load_json(ctx_path, "context.json")
-    target = ctx.get("target") if isinstance(ctx, dict) else None
-    if target != chip:
-        raise ResourceError(f"{ctx_path} is for target {target!r}, not {chip!r}")
-    mau = _get(res, "resources.mau", res_path)
-    stages = _get(mau, "mau_stages", res_path)
-    stages_total = int(_get(mau, "nStages", res_path))
-    if not isinstance(stages, list):
-        raise ResourceError(f"{res_path}: 'mau_stages' is not a list")
+@dataclass
+class _StageBlocks:
+    """What ``resources.json`` says each MAU stage holds, and who uses it."""
 
-    # -- tables from context.json ------------------------------------------------------------
+    srams: dict[str, set[tuple[int, int, int]]] = field(default_factory=lambda: defaultdict(set))
+    tcams: dict[str, set[tuple[int, int, int]]] = field(default_factory=lambda: defaultdict(set))
+    maprams: dict[str, set[tuple[int, int, int]]] = field(default_factory=lambda: defaultdict(set))
+    sram_used: set[tuple[int, int, int]] = field(default_factory=set)
+    tcam_used: set[tuple[int, int, int]] = field(default_factory=set)
+    # resources.json lists only the stages the program uses; every stage of a chip has the
+    # same units, so a pipe's total is one stage's count times nStages
+    per_stage: dict[str, int] = field(default_factory=dict)
+    hash_used: int = 0
+    alu_used: int = 0
+    used_stages: set[int] = field(default_factory=set)
+
+
+def _context_tables(ctx: Any, ctx_path: Path) -> dict[str, TableUse]:
+    """Every match table and register of ``context.json`` with its MAU stages and size."""
     tables: dict[str, TableUse] = {}
     for t in _get(ctx, "tables", ctx_path):
         ttype = t.get("table_type")
@@ -155,68 +156,63 @@ def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
             else int(t.get("size", 0))
         )
         tables[name] = TableUse(name, kind, st_nums, size)
+    return tables
 
-    # -- per-stage blocks from resources.json -------------------------------------------------
-    srams: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
-    tcams: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
-    maprams: dict[str, set[tuple[int, int, int]]] = defaultdict(set)
-    sram_used: set[tuple[int, int, int]] = set()
-    tcam_used: set[tuple[int, int, int]] = set()
-    # resources.json lists only the stages the program uses; every stage of a chip has the
-    # same units, so a pipe's total is one stage's count times nStages
-    per_stage: dict[str, int] = {}
-    hash_used = alu_used = 0
-    used_stages: set[int] = set()
+
+def _add_stage(b: _StageBlocks, st: Any) -> None:
+    """Account one ``mau_stages`` entry of ``resources.json`` into ``b``."""
+    n = int(st["stage_number"])
+    if st["logical_tables"]["ids"]:
+        b.used_stages.add(n)
+    rams = st["rams"]
+    b.per_stage["sram"] = int(rams["nRows"]) * int(rams["nColumns"])
+    for blk in rams["srams"]:
+        loc = (n, int(blk["row"]), int(blk["column"]))
+        b.sram_used.add(loc)
+        for u in blk["usages"]:
+            b.srams[_base_name(u["used_by"])].add(loc)
+    tc = st["tcams"]
+    b.per_stage["tcam"] = int(tc["nRows"]) * int(tc["nColumns"])
+    for blk in tc["tcams"]:
+        loc = (n, int(blk["row"]), int(blk["column"]))
+        b.tcam_used.add(loc)
+        for u in blk["usages"]:
+            b.tcams[_base_name(u["used_by"])].add(loc)
+    for blk in st["map_rams"]["maprams"]:
+        loc = (n, int(blk["row"]), int(blk["unit_id"]))
+        for u in blk["usages"]:
+            b.maprams[_base_name(u["used_by"])].add(loc)
+    hb = st["hash_bits"]
+    b.per_stage["hash"] = int(hb["nBits"]) * int(hb["nFunctions"])
+    b.hash_used += len({(int(x["hash_function"]), int(x["hash_bit"])) for x in hb["bits"]})
+    ma = st["meter_alus"]
+    b.per_stage["alu"] = int(ma["nAlus"])
+    b.alu_used += sum(
+        1 for m in ma["meters"] if any("stateful" in u.get("used_for", "") for u in m["usages"])
+    )
+
+
+def _stage_blocks(stages: list[Any], res_path: Path) -> _StageBlocks:
+    """The per-stage blocks of ``resources.json`` (a garbled file is a one-line error)."""
+    b = _StageBlocks()
     try:
         for st in stages:
-            n = int(st["stage_number"])
-            if st["logical_tables"]["ids"]:
-                used_stages.add(n)
-            rams = st["rams"]
-            per_stage["sram"] = int(rams["nRows"]) * int(rams["nColumns"])
-            for b in rams["srams"]:
-                loc = (n, int(b["row"]), int(b["column"]))
-                sram_used.add(loc)
-                for u in b["usages"]:
-                    srams[_base_name(u["used_by"])].add(loc)
-            tc = st["tcams"]
-            per_stage["tcam"] = int(tc["nRows"]) * int(tc["nColumns"])
-            for b in tc["tcams"]:
-                loc = (n, int(b["row"]), int(b["column"]))
-                tcam_used.add(loc)
-                for u in b["usages"]:
-                    tcams[_base_name(u["used_by"])].add(loc)
-            for b in st["map_rams"]["maprams"]:
-                loc = (n, int(b["row"]), int(b["unit_id"]))
-                for u in b["usages"]:
-                    maprams[_base_name(u["used_by"])].add(loc)
-            hb = st["hash_bits"]
-            per_stage["hash"] = int(hb["nBits"]) * int(hb["nFunctions"])
-            hash_used += len({(int(b["hash_function"]), int(b["hash_bit"])) for b in hb["bits"]})
-            ma = st["meter_alus"]
-            per_stage["alu"] = int(ma["nAlus"])
-            alu_used += sum(
-                1
-                for m in ma["meters"]
-                if any("stateful" in u.get("used_for", "") for u in m["usages"])
-            )
+            _add_stage(b, st)
     except (KeyError, TypeError, ValueError) as e:
         raise ResourceError(f"{res_path}: unexpected layout ({type(e).__name__}: {e})") from None
-    sram_total, tcam_total, hash_total, alu_total = (
-        per_stage.get(k, 0) * stages_total for k in ("sram", "tcam", "hash", "alu")
-    )
-    for name, t in tables.items():
-        t.sram_blocks = len(srams.get(name, ()))
-        t.tcam_blocks = len(tcams.get(name, ()))
-        t.map_rams = len(maprams.get(name, ()))
+    return b
 
-    # -- PHV: containers allocated in context.json against the chip's containers -------------
-    phv_total_n = phv_total_bits = 0
+
+def _phv_usage(
+    res: Any, ctx: Any, res_path: Path, ctx_path: Path
+) -> tuple[int, int, dict[int, int]]:
+    """The chip's PHV containers and bits, and the containers ``context.json`` allocates."""
+    total_n = total_bits = 0
     try:
         for kind_list in _get(res, "resources.phv_containers", res_path).values():
             for grp in kind_list:
-                phv_total_n += int(grp["units"])
-                phv_total_bits += int(grp["units"]) * int(grp["width"])
+                total_n += int(grp["units"])
+                total_bits += int(grp["units"]) * int(grp["width"])
         used: dict[int, int] = {}
         for stage in _get(ctx, "phv_allocation", ctx_path):
             for gress in ("ingress", "egress"):
@@ -224,8 +220,13 @@ def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
                     used[int(c["phv_number"])] = int(c["word_bit_width"])
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ResourceError(f"PHV data: unexpected layout ({type(e).__name__}: {e})") from None
+    return total_n, total_bits, used
 
-    # -- sessions per pipe -------------------------------------------------------------------
+
+def _session_limits(
+    tables: dict[str, TableUse], pipe: str, ctx_path: Path
+) -> tuple[dict[str, int], str]:
+    """Session sides per pipe allowed by each of out_session, in_session and the slots."""
     by_contract = {contract_name(n, pipe): t for n, t in tables.items()}
     limits: dict[str, int] = {}
     for tbl in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
@@ -237,26 +238,56 @@ def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
     if not registers:
         raise ResourceError(f"{ctx_path}: no slot registers found")
     limits["slots"] = min(t.size for t in registers)
-    limited_by = min(limits, key=lambda k: limits[k])
+    return limits, min(limits, key=lambda k: limits[k])
+
+
+def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
+    """The resource report of the build in ``build`` (raises :class:`ResourceError`)."""
+    if not build.is_dir():
+        raise ResourceError(f"no build directory {build} (compile with make -C p4src tofino)")
+    res_path = build / pipe / "logs" / "resources.json"
+    ctx_path = build / pipe / "context.json"
+    res = _load_json(res_path, "resources.json")
+    ctx = _load_json(ctx_path, "context.json")
+    target = ctx.get("target") if isinstance(ctx, dict) else None
+    if target != chip:
+        raise ResourceError(f"{ctx_path} is for target {target!r}, not {chip!r}")
+    mau = _get(res, "resources.mau", res_path)
+    stages = _get(mau, "mau_stages", res_path)
+    stages_total = int(_get(mau, "nStages", res_path))
+    if not isinstance(stages, list):
+        raise ResourceError(f"{res_path}: 'mau_stages' is not a list")
+
+    tables = _context_tables(ctx, ctx_path)
+    b = _stage_blocks(stages, res_path)
+    sram_total, tcam_total, hash_total, alu_total = (
+        b.per_stage.get(k, 0) * stages_total for k in ("sram", "tcam", "hash", "alu")
+    )
+    for name, t in tables.items():
+        t.sram_blocks = len(b.srams.get(name, ()))
+        t.tcam_blocks = len(b.tcams.get(name, ()))
+        t.map_rams = len(b.maprams.get(name, ()))
+    phv_total_n, phv_total_bits, used = _phv_usage(res, ctx, res_path, ctx_path)
+    limits, limited_by = _session_limits(tables, pipe, ctx_path)
 
     return Resources(
         chip=chip,
         build=str(build),
         pipe=pipe,
         compiler_version=str(ctx.get("compiler_version", "")),
-        stages_used=len(used_stages),
+        stages_used=len(b.used_stages),
         stages_total=stages_total,
         phv_containers_used=len(used),
         phv_containers_total=phv_total_n,
         phv_bits_used=sum(used.values()),
         phv_bits_total=phv_total_bits,
-        hash_bits_used=hash_used,
+        hash_bits_used=b.hash_used,
         hash_bits_total=hash_total,
-        stateful_alus_used=alu_used,
+        stateful_alus_used=b.alu_used,
         stateful_alus_total=alu_total,
-        sram_blocks_used=len(sram_used),
+        sram_blocks_used=len(b.sram_used),
         sram_blocks_total=sram_total,
-        tcam_blocks_used=len(tcam_used),
+        tcam_blocks_used=len(b.tcam_used),
         tcam_blocks_total=tcam_total,
         sessions_capacity=limits[limited_by],
         sessions_limits=limits,
