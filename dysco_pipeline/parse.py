@@ -8,7 +8,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
-from dysco_pipeline.checksum import internet_checksum
+from dysco_pipeline.checksum import ones_complement_sum
 from dysco_proto.packet import TCP, FiveTuple, Segment, TcpFlags, TcpOptions
 
 __all__ = [
@@ -168,17 +168,20 @@ class TcpFrame:
 
 
 def ipv4_checksum_ok(frame: bytes) -> bool:
-    """The IPv4 header checksum of an Ethernet/IPv4 frame is right."""
-    hdr = bytearray(frame[ETH_LEN : ETH_LEN + IPV4_LEN])
-    stored = int.from_bytes(hdr[10:12], "big")
-    hdr[10:12] = b"\x00\x00"
-    return internet_checksum(bytes(hdr)) == stored
+    """The IPv4 header checksum of an Ethernet/IPv4 frame is right.
+
+    Checked as RFC 1071 / 1624 define it: the ones'-complement sum of the header *with* the
+    checksum field is negative zero (0xFFFF). So a stored 0xFFFF where a computation gives
+    0x0000 (the same ones'-complement value) is valid (docs/pipeline.md section 7).
+    """
+    return ones_complement_sum(bytes(frame[ETH_LEN : ETH_LEN + IPV4_LEN])) == 0xFFFF
 
 
 def tcp_sum_input(frame: bytes | bytearray, total_len: int) -> bytes:
-    """What bmv2 sums for the TCP checksum: pseudo-header, then every byte after the IPv4
-    header with the checksum field zeroed (trailing bytes after the datagram included)."""
-    seg = bytearray(frame[ETH_LEN + IPV4_LEN :])
+    """What the TCP checksum covers: the pseudo-header, then the TCP segment up to the IPv4
+    total length with the checksum field zeroed. Trailing bytes after the datagram (Ethernet
+    padding, zero or not) are not covered (docs/pipeline.md section 7)."""
+    seg = bytearray(frame[ETH_LEN + IPV4_LEN : ETH_LEN + total_len])
     seg[16:18] = b"\x00\x00"
     pseudo = (
         bytes(frame[ETH_LEN + 12 : ETH_LEN + 20])
@@ -189,9 +192,12 @@ def tcp_sum_input(frame: bytes | bytearray, total_len: int) -> bytes:
 
 
 def tcp_checksum_ok(frame: bytes, total_len: int) -> bool:
-    """The TCP checksum is right, computed as bmv2 does (:func:`tcp_sum_input`)."""
-    stored = int.from_bytes(frame[ETH_LEN + IPV4_LEN + 16 : ETH_LEN + IPV4_LEN + 18], "big")
-    return internet_checksum(tcp_sum_input(frame, total_len)) == stored
+    """The TCP checksum is right: the ones'-complement sum of what :func:`tcp_sum_input`
+    covers plus the stored field is negative zero, so 0xFFFF and 0x0000 are both accepted
+    where a computation gives 0x0000 (RFC 1624 section 3)."""
+    covered = bytearray(tcp_sum_input(frame, total_len))
+    covered[12 + 16 : 12 + 18] = frame[ETH_LEN + IPV4_LEN + 16 : ETH_LEN + IPV4_LEN + 18]
+    return ones_complement_sum(bytes(covered)) == 0xFFFF
 
 
 def _ip_str(v: int) -> str:

@@ -250,6 +250,8 @@ def _route(
     e = tables.route(dst)
     if e is None or e.action is not Act.ROUTE:
         return None, "no_route"
+    if e.params["port"] == CPU_PORT:
+        return None, "route_to_cpu"  # packet-ins come only from punts and mirrors
     frame[0:6] = e.params["dst_mac"].to_bytes(6, "big")
     frame[6:12] = e.params["src_mac"].to_bytes(6, "big")
     frame[ETH_LEN + 8] = ttl - 1
@@ -259,18 +261,34 @@ def _route(
     return e.params["port"], None
 
 
-def _write_segment(pkt: TcpFrame, out: Segment) -> bytearray:
+def window_rescale(window: int, shift: int) -> int:
+    """The pipeline's window rescale (docs/pipeline.md 4.1): ``min(0xFFFF, w << s)`` for
+    ``s > 0``; for ``s < 0`` the right shift rounds up, ``ceil(w / 2**-s)``, so a non-zero
+    window never becomes zero (a zero window would stall the sender)."""
+    if shift > 0:
+        return min(0xFFFF, window << shift)
+    if shift < 0:
+        return (window + (1 << -shift) - 1) >> -shift
+    return window
+
+
+def _write_segment(pkt: TcpFrame, out: Segment, win_shift: int = 0) -> bytearray:
     """The input frame with the header values of ``out`` written into the parsed fields.
 
     Only fields the pipeline rewrites change (addresses, ports, seq, ack, window, TS, SACK);
-    the option layout, payload and trailing bytes are kept; the TCP checksum is recomputed.
+    the option layout, payload and trailing bytes are kept; the TCP checksum is recomputed
+    over the IPv4 total length only (trailing bytes are not covered). The window is the
+    input's rescaled by ``win_shift`` with :func:`window_rescale` (SYN and SYN-ACK keep it).
     """
     f = bytearray(pkt.frame)
     ip, tcp, o = ETH_LEN, ETH_LEN + IPV4_LEN, pkt.opt_off
     f[ip + 12 : ip + 16] = ipaddress.IPv4Address(out.tuple.src_ip).packed
     f[ip + 16 : ip + 20] = ipaddress.IPv4Address(out.tuple.dst_ip).packed
     struct.pack_into("!HHII", f, tcp, out.tuple.src_port, out.tuple.dst_port, out.seq, out.ack)
-    struct.pack_into("!H", f, tcp + 14, out.window)
+    syn = bool(pkt.flags & 0x02)
+    struct.pack_into(
+        "!H", f, tcp + 14, pkt.window if syn else window_rescale(pkt.window, win_shift)
+    )
     lay = pkt.layout
     ts = out.options.timestamp
     if lay.ts >= 0 and ts is not None:
@@ -535,7 +553,7 @@ def _tcp(
         res.packet_ins.append(PipelinePacketIn.make(meta, pkt.frame))
         return None
 
-    _emit_mapped(tables, pkt, out, meta, dres, direction, res)
+    _emit_mapped(tables, pkt, out, deltas_used.win_shift, meta, dres, direction, res)
     return None
 
 
@@ -543,6 +561,7 @@ def _emit_mapped(
     tables: TableState,
     pkt: TcpFrame,
     out: Segment,
+    win_shift: int,
     meta: dict[str, int],
     dres: DataPathResult,
     direction: Direction,
@@ -559,7 +578,7 @@ def _emit_mapped(
         res.packet_ins.append(
             PipelinePacketIn.make({**meta, "reason": int(Reason.LATCH)}, pkt.frame)
         )
-    f = _write_segment(pkt, out)
+    f = _write_segment(pkt, out, win_shift)
     # IN: deliver to the local host the packet was addressed to (its arrival destination),
     # not to the rewritten destination (the session's far end); OUT: the new destination.
     arrival_dst = int.from_bytes(pkt.frame[ETH_LEN + 16 : ETH_LEN + 20], "big")
@@ -582,7 +601,8 @@ def _one_pass(
     punted and completed by the controller.
     """
     outs = dres.to_network if direction is Direction.OUT else dres.to_host
-    old = _DeltasView(entry.deltas.ack, entry.deltas.tsval, entry.deltas.tsecr)
+    d = entry.deltas
+    old = _DeltasView(d.ack, d.tsval, d.tsecr, d.win_shift)
     if not entry.two_path:
         return (outs[0] if len(outs) == 1 else None), old
     assert entry.new_rewrite is not None and entry.new_deltas is not None
@@ -591,17 +611,19 @@ def _one_pass(
         if outs[0] == rewrite(seg, entry.rewrite, entry.deltas):
             return outs[0], old
         if outs[0] == rewrite(seg, entry.new_rewrite, nd):
-            return outs[0], _DeltasView(nd.ack, nd.tsval, nd.tsecr)
+            return outs[0], _DeltasView(nd.ack, nd.tsval, nd.tsecr, nd.win_shift)
     return None, old
 
 
 @dataclass(frozen=True, slots=True)
 class _DeltasView:
-    """The deltas that touch TCP options (the UNSUPPORTED_OPTIONS rule looks at these)."""
+    """The deltas that touch TCP options (the UNSUPPORTED_OPTIONS rule looks at these), and
+    the chosen path's window shift."""
 
     ack: int
     tsval: int
     tsecr: int
+    win_shift: int = 0
 
 
 # --- the controller's side of SPLIT / UNSUPPORTED_OPTIONS punts and mirrors -------------------

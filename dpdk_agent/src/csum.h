@@ -38,13 +38,12 @@ static inline uint16_t csum_replace(uint16_t checksum, uint64_t old_sum, uint64_
 	return (uint16_t)~csum_fold(sum);
 }
 
-/* Recompute with the checksum field left out and compare with the stored value (so a stored
- * 0xFFFF where the computation gives 0x0000 is a mismatch, as in bmv2). */
+/* Valid iff the ones'-complement sum over the header with its checksum field is negative zero
+ * (0xFFFF): a stored 0xFFFF where a computation gives 0x0000 is the same value and valid
+ * (RFC 1624 section 3; docs/pipeline.md section 7). */
 static inline int csum_ipv4_ok(const uint8_t *ip)
 {
-	uint64_t sum = csum_add_bytes(ip, 20, 0) - rd16(ip + 10);
-	uint16_t computed = (uint16_t)~csum_fold(sum);
-	return computed == rd16(ip + 10);
+	return csum_fold(csum_add_bytes(ip, 20, 0)) == 0xFFFF;
 }
 
 #endif

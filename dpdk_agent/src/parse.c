@@ -79,16 +79,16 @@ static void parse_tcp_options(struct packet *pkt)
 	pkt->opts_unparsed = left != 0;
 }
 
-/* TCP checksum as bmv2 computes it: every byte after the IPv4 header (trailing bytes
- * included), the pseudo-header length from total_len. */
-static int tcp_csum_ok(const uint8_t *frame, uint32_t len, uint32_t l4_off, uint32_t ip_total)
+/* TCP checksum over the pseudo-header and the segment up to the IPv4 total length (trailing
+ * bytes, Ethernet padding zero or not, are not covered), checksum field included: valid iff
+ * the sum is negative zero, so 0xFFFF and 0x0000 are both right where 0x0000 is computed
+ * (docs/pipeline.md section 7). */
+static int tcp_csum_ok(const uint8_t *frame, uint32_t l4_off, uint32_t ip_total)
 {
 	const uint8_t *ip = frame + ETH_HLEN;
 	uint64_t sum = csum_add_bytes(ip + 12, 8, 0) + PROTO_TCP + (ip_total - 20);
-	uint16_t computed;
-	sum = csum_add_bytes(frame + l4_off, len - l4_off, sum) - rd16(frame + l4_off + 16);
-	computed = (uint16_t)~csum_fold(sum);
-	return computed == rd16(frame + l4_off + 16);
+	sum = csum_add_bytes(frame + l4_off, ip_total - 20, sum);
+	return csum_fold(sum) == 0xFFFF;
 }
 
 enum parse_result packet_parse(uint8_t *data, uint32_t len, struct packet *pkt)
@@ -119,7 +119,7 @@ enum parse_result packet_parse(uint8_t *data, uint32_t len, struct packet *pkt)
 			return PARSE_DROP;
 		pkt->payload_len = ip_total - 20 - pkt->tcp_hdr_len;
 		pkt->tcp_flags = data[pkt->l4_off + 13];
-		if (!tcp_csum_ok(data, len, pkt->l4_off, ip_total))
+		if (!tcp_csum_ok(data, pkt->l4_off, ip_total))
 			return PARSE_DROP;
 		parse_tcp_options(pkt);
 		return PARSE_TCP;

@@ -32,7 +32,8 @@ void rewrite_from_twopath(const struct twopath_entry *twopath, struct rewrite *r
 	rw->win_shift = twopath->win_shift;
 }
 
-/* The window field rescaled by 2^shift (saturating). */
+/* The window field rescaled by 2^shift: saturating left shift; the right shift rounds up, so
+ * a non-zero window never becomes zero (docs/pipeline.md 4.1). */
 static inline uint16_t window_rescale(uint16_t window, int8_t shift)
 {
 	uint32_t v;
@@ -41,7 +42,7 @@ static inline uint16_t window_rescale(uint16_t window, int8_t shift)
 		return v > 0xFFFF ? 0xFFFF : (uint16_t)v;
 	}
 	if (shift < 0)
-		return (uint16_t)(window >> -shift);
+		return (uint16_t)(((uint32_t)window + (1u << -shift) - 1u) >> -shift);
 	return window;
 }
 

@@ -29,7 +29,8 @@ void route_to(struct pipe *p, struct rte_mbuf *m, uint8_t *frame, enum route_csu
 		return;
 	}
 	fwd = fwd_lookup(p, dst);
-	if (!fwd || fwd->action != CTL_A_ROUTE) {
+	/* a route to the CPU port drops: packet-ins come only from punts and mirrors */
+	if (!fwd || fwd->action != CTL_A_ROUTE || fwd->port == PIPE_CPU_PORT) {
 		pipe_drop(p, m);
 		return;
 	}

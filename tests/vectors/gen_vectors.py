@@ -386,9 +386,11 @@ def _expect(
     pins: list[tuple[dict[str, int], bytes]] | None,
     drop: str | None,
 ) -> dict[str, Any]:
-    """Expected outputs and packet-ins. A step with neither states why the input is dropped
-    (``drop``: the reference model's reason; the switch cannot report it)."""
-    assert bool(drop) == (not out and not pins), "state a drop reason exactly for drops"
+    """Expected outputs and packet-ins. A step without outputs whose frame is not punted states
+    why the input is dropped (``drop``: the reference model's reason; the switch cannot report
+    it); a dropped frame may still have its mirror or latch packet-in (section 4.2)."""
+    assert not (drop and out), "a step with outputs is not a drop"
+    assert drop or out or pins, "state a drop reason for drops"
     exp: dict[str, Any] = {
         "outputs": [{"port": p, "packet": f.hex()} for p, f in out or []],
         "packet_ins": [{"metadata": m, "payload": f.hex()} for m, f in pins or []],
@@ -1523,6 +1525,202 @@ def _(c: Case) -> None:
         tcp("from_b", B, 6000, A, 80, 100, 200, "PA", payload=b"out"),
         [(P_NET, tcp("to_net", B, 41001, M, 80, 100, 200, "PA", payload=b"out"))],
     )
+
+
+# 11. Corner cases (issue 12) ----------------------------------------------------------------
+
+_PAD = bytes.fromhex("deadbeef5aa5")  # non-zero Ethernet padding (some NICs pad with junk)
+
+
+@case(
+    "ethernet_padding_nonzero_rewritten",
+    "Non-zero padding after the IPv4 datagram (60-byte frames) is kept byte for byte; the TCP "
+    "checksum covers the IPv4 total length only, so the frame is valid and is rewritten.",
+)
+def _(c: Case) -> None:
+    c.add(out_entry(c.slot, d=(0x10, 0, 0, 0, 0)))
+    c.send(P_A, a_out(1001, 5001, "A") + _PAD, [(P_NET, a_old(1001 + 0x10, 5001, "A") + _PAD)])
+    c.send(
+        P_A,
+        a_out(1001, 5001, payload=b"abc") + _PAD[:3],
+        [(P_NET, a_old(1001 + 0x10, 5001, payload=b"abc") + _PAD[:3])],
+        note="3 payload bytes, 3 padding bytes",
+    )
+    nop4 = b"\x01\x01\x01\x00"
+    c.send(
+        P_A,
+        a_out(1004, 5001, "A", opts=nop4) + _PAD[:2],
+        [(P_NET, a_old(1004 + 0x10, 5001, "A", opts=nop4) + _PAD[:2])],
+        note="4 option bytes (no recognised layout), 2 padding bytes",
+    )
+
+
+@case(
+    "ethernet_padding_nonzero_routed",
+    "A non-Dysco TCP frame with non-zero padding is routed with its padding (checksum valid).",
+)
+def _(c: Case) -> None:
+    f = tcp("from_a", A, 5001, S, 80, 1, 2, "A") + _PAD
+    c.send(P_A, f, [(P_NET, tcp("to_net", A, 5001, S, 80, 1, 2, "A") + _PAD)])
+
+
+def _zero_sum_payload(make: Callable[[bytes], bytes]) -> bytes:
+    """A payload ``b"csum" + w`` for which the frame ``make(payload)`` has a computed TCP
+    checksum of 0x0000 (the covered sum is negative zero): ``w`` is the checksum with w = 0."""
+    f = make(b"csum\x00\x00")
+    return b"csum" + f[14 + 20 + 16 : 14 + 20 + 18]
+
+
+def _tcp_csum(frame: bytes, value: int) -> bytes:
+    return patch(frame, 14 + 20 + 16, struct.pack("!H", value))
+
+
+@case(
+    "tcp_checksum_ffff_is_zero",
+    "A TCP checksum field of 0xFFFF where 0x0000 is computed is the same ones'-complement value "
+    "(RFC 1624): valid. Routed unchanged (the field stays 0xFFFF) and rewritten.",
+)
+def _(c: Case) -> None:
+    c.add(out_entry(c.slot, d=(0x10, 0, 0, 0, 0)))
+    pay = _zero_sum_payload(lambda p: tcp("from_a", A, 5001, S, 80, 1, 2, "PA", payload=p))
+    f = tcp("from_a", A, 5001, S, 80, 1, 2, "PA", payload=pay)
+    assert f[14 + 20 + 16 : 14 + 20 + 18] == b"\x00\x00"
+    out = tcp("to_net", A, 5001, S, 80, 1, 2, "PA", payload=pay)
+    c.send(P_A, _tcp_csum(f, 0xFFFF), [(P_NET, _tcp_csum(out, 0xFFFF))], note="not a session")
+    pay = _zero_sum_payload(lambda p: a_out(1001, 5001, payload=p))
+    f = a_out(1001, 5001, payload=pay)
+    assert f[14 + 20 + 16 : 14 + 20 + 18] == b"\x00\x00"
+    c.send(
+        P_A,
+        _tcp_csum(f, 0xFFFF),
+        [(P_NET, a_old(1001 + 0x10, 5001, payload=pay))],
+        note="on an entry",
+    )
+
+
+@case(
+    "ipv4_checksum_ffff_is_zero",
+    "An IPv4 header checksum of 0xFFFF where 0x0000 is computed is valid; the TTL update "
+    "gives the usual checksum.",
+)
+def _(c: Case) -> None:
+    f = tcp("from_a", A, 5001, S, 80, 1, 2, "A")
+    hdr = bytearray(f[14:34])
+    hdr[4:6] = hdr[10:12] = b"\x00\x00"
+    words = sum(struct.unpack("!10H", bytes(hdr)))
+    while words >> 16:
+        words = (words & 0xFFFF) + (words >> 16)
+    ident = ~words & 0xFFFF  # the IP id that makes the header sum negative zero
+    f = fix_ipv4_checksum(patch(f, 14 + 4, struct.pack("!H", ident)))
+    assert f[14 + 10 : 14 + 12] == b"\x00\x00"
+    out = fix_ipv4_checksum(
+        patch(tcp("to_net", A, 5001, S, 80, 1, 2, "A"), 14 + 4, struct.pack("!H", ident))
+    )
+    c.send(P_A, patch(f, 14 + 10, b"\xff\xff"), [(P_NET, out)])
+
+
+@case(
+    "window_shift_right_rounds_up",
+    "win_shift -3 rounds up: window 1 stays 1 (never zero), 1001 becomes 126, 0 stays 0.",
+)
+def _(c: Case) -> None:
+    c.add(in_entry(c.slot, d=(0, 0, 0, 0, -3)))
+    for w, want in ((1, 1), (1001, 126), (0, 0), (7, 1), (8, 1), (9, 2)):
+        c.send(
+            P_NET,
+            m_in(5001, 1001, win=w, payload=b"w"),
+            [(P_A, to_host_a(5001, 1001, win=want, payload=b"w"))],
+            note=f"window {w}",
+        )
+
+
+@case(
+    "epoch_unsigned_at_wrap",
+    "Epochs compare as unsigned 32-bit numbers: 0xFFFFFFFF is newer than 0xFFFFFFFE and clears "
+    "the cutoff; epoch 0 after 0xFFFFFFFF is older and clears nothing (no serial wrap).",
+)
+def _(c: Case) -> None:
+    c.add(out_entry(c.slot))
+    c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
+    top = 0xFFFF_FFFF
+    reg = {"sent_hi": 1101, "ack_hi": 5001}
+    c.probe(1, probe_reply(c.slot, 1, top - 1, cut=1101, **reg), freeze=True, epoch=top - 1)
+    c.probe(2, probe_reply(c.slot, 2, top, **reg), epoch=top)
+    c.probe(3, probe_reply(c.slot, 3, top, cut=1101, **reg), freeze=True, epoch=top)
+    c.probe(4, probe_reply(c.slot, 4, top, cut=1101, **reg), epoch=0)
+    c.probe(5, probe_reply(c.slot, 5, top, cut=1101, **reg), epoch=0x7FFF_FFFF)
+
+
+@case(
+    "mirror_when_ttl_expires",
+    "A FIN on an entry whose rewritten frame is dropped by routing (TTL 1) is still mirrored "
+    "(FIN_MIRROR): the registers were updated and the agent must see the FIN.",
+)
+def _(c: Case) -> None:
+    c.add(out_entry(c.slot))
+    f = a_out(1001, 5001, "FA", ttl=1)
+    regs = {"sent_hi": 1002, "ack_hi": 5001}
+    c.send(P_A, f, pins=[(out_pin(R.FIN_MIRROR, c.slot, regs=regs), f)], drop="ttl")
+
+
+@case(
+    "latch_when_no_route",
+    "A latch that fires on a packet routing then drops (no route for its new destination) is "
+    "still reported (LATCH): a latch fires once per epoch and must not be lost.",
+)
+def _(c: Case) -> None:
+    c.entries = [
+        e
+        for e in c.entries
+        if not (e["table"] == str(T.IPV4_FWD) and e["match"]["dst_addr"] == "0.0.0.0/0")
+    ]
+    c.add(out_entry(c.slot, peer_cut=9001))
+    f = a_out(1001, 9001, "A")
+    regs = {"sent_hi": 1001, "ack_hi": 9001}
+    c.send(
+        P_A,
+        f,
+        pins=[(out_pin(R.LATCH, c.slot, latch=F.LATCH_PEER, regs=regs), f)],
+        drop="no_route",
+    )
+
+
+_CPU_DST = "198.18.9.9"
+
+
+@case(
+    "route_to_cpu_port_dropped",
+    "A route whose port is the CPU port drops: a ROUTE packet-out never comes back as a "
+    "packet-in or a raw frame on the CPU port, and neither does a routed packet.",
+)
+def _(c: Case) -> None:
+    c.add(
+        te(
+            T.IPV4_FWD,
+            {"dst_addr": _CPU_DST + "/32"},
+            AC.ROUTE,
+            {"port": pl.CPU_PORT, "src_mac": SW_MAC, "dst_mac": RTR_MAC},
+        )
+    )
+    frame = tcp("from_a", A, 5000, _CPU_DST, 80, 1, 2, "A")
+    c.packet_out({"op": int(pl.PacketOutOp.ROUTE)}, frame, drop="route_to_cpu")
+    c.send(P_A, frame, drop="route_to_cpu")
+
+
+@case(
+    "packet_out_route_not_plain_ipv4_dropped",
+    "A ROUTE packet-out of a non-IPv4 frame (ARP) or of IPv4 with options (IHL 6) is dropped.",
+)
+def _(c: Case) -> None:
+    route = {"op": int(pl.PacketOutOp.ROUTE)}
+    arp = bytes(Ether(src=SW_MAC, dst="ff:ff:ff:ff:ff:ff") / ARP(psrc=A, pdst=B))
+    c.packet_out(route, arp, drop="route_not_ipv4")
+    opts = bytes(
+        Ether(src=A_MAC, dst=SW_MAC)
+        / IP(src=A, dst=S, ttl=64, id=7, options=b"\x01\x01\x01\x00")
+        / TCP(sport=5000, dport=80, flags="A")
+    )
+    c.packet_out(route, opts, drop="route_ip_options")
 
 
 # --- output --------------------------------------------------------------------------------
