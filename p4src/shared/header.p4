@@ -143,6 +143,9 @@ struct headers_t {
     tcp_ws_t            tcp_ws;
     tcp_tag_t           tcp_tag;
     udp_t               udp;
+#ifdef DYSCO_TARGET_HEADERS
+    DYSCO_TARGET_HEADERS    // target-specific headers (v1model: the datagram tail, 3.3)
+#endif
 }
 
 // What a packet-in carries; copied into packet_in_t in egress. On v1model every field is
@@ -227,6 +230,9 @@ struct dysco_meta_t {
     port_t  egress_port;
     bit<1>  csum_ipv4;      // recompute the IPv4 header checksum
     bit<1>  csum_tcp;       // recompute the TCP checksum (with payload)
+#ifdef DYSCO_TARGET_META
+    DYSCO_TARGET_META       // target-specific metadata (v1model: the datagram tail, 3.3)
+#endif
 
     punt_meta_t pi;
 }

@@ -7,6 +7,16 @@
 
 #define SESSION_IDLE_TIMEOUT support_timeout = true;
 
+// The bytes of a short TCP datagram after its 20-byte header, when the frame has trailing
+// bytes (Ethernet padding): parsed so that the checksums cover the IPv4 total length only
+// (include/parser.p4, include/checksum.p4).
+#define TAIL_MAX 6
+header tail_byte_t {
+    bit<8> b;
+}
+#define DYSCO_TARGET_HEADERS tail_byte_t[TAIL_MAX] tail;
+#define DYSCO_TARGET_META bit<1> has_tail; bit<16> tail_left; bit<32> trailing; bit<16> zero16;
+
 #include "../shared/header.p4"
 #include "../shared/control/ports.p4"
 #include "../shared/control/session.p4"
@@ -93,6 +103,11 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
         }
         if (meta.want_route == 1 && meta.drop == 0) {
             forwarding.apply(hdr, meta);
+            // A route to the CPU port drops (docs/pipeline.md section 2): packet-ins come
+            // only from punts and mirrors, never from routing or a ROUTE packet-out.
+            if (meta.routed == 1 && meta.egress_port == CPU_PORT) {
+                meta.drop = 1;
+            }
         }
 
         if (meta.mirror == 1) {

@@ -52,9 +52,42 @@ parser DyscoParser(packet_in pkt, out headers_t hdr, inout dysco_meta_t meta,
 
     state parse_tcp {
         pkt.extract(hdr.tcp);
+        // Trailing bytes after the datagram (Ethernet padding, zero or not)? Only frames of
+        // at most 60 bytes are padded; their TCP header has at most 4 option bytes (no
+        // recognised layout) and at most 6 bytes follow the fixed header.
+        meta.trailing = std.packet_length - 14 - (bit<32>) hdr.ipv4.total_len;
+        meta.tail_left = hdr.ipv4.total_len - 40;
+        transition select(meta.trailing, hdr.tcp.data_offset, meta.tail_left) {
+            (0, _, _): parse_tcp_options;
+            (0x80000000 &&& 0x80000000, _, _): parse_tcp_options;   // truncated: dropped
+            (_, 5, 0): parse_tail_none;
+            (_, 5, 1 .. TAIL_MAX): parse_tail;
+            (_, 6, 4 .. TAIL_MAX): parse_tail;
+            default: parse_tcp_options;
+        }
+    }
+
+    state parse_tcp_options {
         tcp_options.apply(pkt, hdr.tcp.data_offset, hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks,
                           hdr.tcp_synopt, hdr.tcp_ws, hdr.tcp_tag);
         transition accept;
+    }
+
+    // The datagram's bytes after the fixed TCP header (options and payload), one by one;
+    // the trailing bytes stay payload and are not covered by the checksums.
+    state parse_tail_none {
+        meta.has_tail = 1;
+        transition accept;
+    }
+
+    state parse_tail {
+        meta.has_tail = 1;
+        pkt.extract(hdr.tail.next);
+        meta.tail_left = meta.tail_left - 1;
+        transition select(meta.tail_left) {
+            0: accept;
+            default: parse_tail;
+        }
     }
 }
 
@@ -70,6 +103,7 @@ control DyscoDeparser(packet_out pkt, in headers_t hdr) {
         pkt.emit(hdr.tcp_synopt);
         pkt.emit(hdr.tcp_ws);
         pkt.emit(hdr.tcp_tag);
+        pkt.emit(hdr.tail);
         pkt.emit(hdr.udp);
     }
 }

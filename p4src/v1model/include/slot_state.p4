@@ -193,7 +193,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
     }
 }
 
-// Window rescale: w << s clamped to 0xFFFF, or w >> -s; never on SYN / SYN-ACK.
+// Window rescale: w << s clamped to 0xFFFF, or w >> -s rounded up (a non-zero window never
+// becomes zero); never on SYN / SYN-ACK.
 control WindowScale(inout headers_t hdr, in dysco_meta_t meta) {
     apply {
         bit<8> s = meta.rw.win_shift;
@@ -205,7 +206,9 @@ control WindowScale(inout headers_t hdr, in dysco_meta_t meta) {
                 }
                 hdr.tcp.window = w[15:0];
             } else {
-                hdr.tcp.window = hdr.tcp.window >> (8w0 - s);
+                bit<8> r = 8w0 - s;
+                bit<32> w = ((bit<32>) hdr.tcp.window + ((32w1 << r) - 1)) >> r;
+                hdr.tcp.window = w[15:0];
             }
         }
     }
