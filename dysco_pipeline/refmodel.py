@@ -23,7 +23,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from dysco_pipeline.checksum import internet_checksum
+from dysco_pipeline.checksum import internet_checksum, ones_complement_sum
 from dysco_pipeline.parse import (
     ETH_LEN,
     ETHERTYPE_IPV4,
@@ -457,6 +457,8 @@ def _packet(
                 PipelinePacketIn.make({**base, "reason": int(Reason.CONTROL)}, frame)
             )
             return None
+    if parse_l4 and proto == ICMP:
+        return _icmp_error(tables, frame, total_len, role, res)
     if not is_tcp:
         return _forward_plain(tables, frame, res)
 
@@ -475,6 +477,71 @@ def _packet(
         opt_off=l4 + TCP_LEN,
     )
     return _tcp(tables, regs, pkt, role, base, res)
+
+
+ICMP = 1
+ICMP_ERRORS = (3, 11)  # destination unreachable (incl. fragmentation needed), time exceeded
+ICMP_LEN = 8
+
+
+def _icmp_error(
+    tables: TableState, frame: bytes, total_len: int, role: PortRole, res: PipelineResult
+) -> None:
+    """An ICMP message (docs/pipeline.md section 4.2).
+
+    A destination-unreachable or time-exceeded error quoting an IPv4 (IHL 5, offset 0) TCP
+    header with at least its first 8 bytes is checked (ICMP checksum over the message up to
+    the IPv4 total length; wrong: dropped, from any port) and, from a network port, looked up
+    in ``in_session`` with the quoted tuple reversed: the quote is a packet the local host
+    sent on a subsession, the reverse of the subsession packets the IN entry maps. On a hit
+    the quote becomes the packet the host sent on its session (addresses and ports from the
+    entry's rewrite tuple, reversed; ``seq += ack_delta``, the delta that maps the
+    subsession's acks of the host's data into the host's sequence space), the inner IPv4
+    checksum is recomputed, the outer destination becomes the host's session address, the
+    ICMP checksum is recomputed, and the packet is routed by the destination it arrived
+    with. Anything else is routed unchanged.
+    """
+    icmp = ETH_LEN + IPV4_LEN
+    inner = icmp + ICMP_LEN
+    quote_ok = (
+        total_len >= IPV4_LEN + ICMP_LEN + IPV4_LEN + 8
+        and frame[icmp] in ICMP_ERRORS
+        and frame[inner] == 0x45
+        and int.from_bytes(frame[inner + 6 : inner + 8], "big") & 0x1FFF == 0
+        and frame[inner + 9] == TCP
+    )
+    if not quote_ok:
+        return _forward_plain(tables, frame, res)
+    if ones_complement_sum(frame[icmp : ETH_LEN + total_len]) != 0xFFFF:
+        return _drop(res, "checksum")
+    if role is not PortRole.NETWORK:
+        return _forward_plain(tables, frame, res)
+    l4 = inner + IPV4_LEN
+    src = _ip_str(int.from_bytes(frame[inner + 12 : inner + 16], "big"))
+    dst = _ip_str(int.from_bytes(frame[inner + 16 : inner + 20], "big"))
+    sport, dport, seq = struct.unpack_from("!HHI", frame, l4)
+    entry = tables.session(Direction.IN, 0, FiveTuple(dst, dport, src, sport, TCP))
+    if entry is None:
+        return _forward_plain(tables, frame, res)
+    rw = entry.rewrite
+    f = bytearray(frame)
+    f[inner + 12 : inner + 16] = ipaddress.IPv4Address(rw.dst_ip).packed
+    f[inner + 16 : inner + 20] = ipaddress.IPv4Address(rw.src_ip).packed
+    f[inner + 10 : inner + 12] = b"\x00\x00"
+    f[inner + 10 : inner + 12] = internet_checksum(bytes(f[inner : inner + 20])).to_bytes(2, "big")
+    struct.pack_into(
+        "!HHI", f, l4, rw.dst_port, rw.src_port, (seq + entry.deltas.ack) & 0xFFFF_FFFF
+    )
+    arrival_dst = int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big")
+    f[ETH_LEN + 16 : ETH_LEN + 20] = ipaddress.IPv4Address(rw.dst_ip).packed
+    f[icmp + 2 : icmp + 4] = b"\x00\x00"
+    csum = internet_checksum(bytes(f[icmp : ETH_LEN + total_len]))
+    f[icmp + 2 : icmp + 4] = csum.to_bytes(2, "big")
+    out_port, why = _route(tables, f, arrival_dst)
+    if out_port is None:
+        return _drop(res, why or "no_route")
+    res.outputs.append((out_port, bytes(f)))
+    return None
 
 
 def _forward_plain(tables: TableState, frame: bytes, res: PipelineResult) -> None:

@@ -91,6 +91,21 @@ static int tcp_csum_ok(const uint8_t *frame, uint32_t l4_off, uint32_t ip_total)
 	return csum_fold(sum) == 0xFFFF;
 }
 
+/* ICMP destination unreachable / time exceeded quoting an IPv4 (IHL 5, offset 0) TCP header
+ * with at least 8 bytes: its checksum (the message up to the IPv4 total length) is verified
+ * and it may be rewritten (pipe.c process_icmp). Any other ICMP is routed. */
+static enum parse_result parse_icmp(const uint8_t *data, const struct packet *pkt,
+				    uint32_t ip_total)
+{
+	const uint8_t *icmp = data + pkt->l4_off, *inner = icmp + 8;
+	if (ip_total < 20 + 8 + 20 + 8 || (icmp[0] != 3 && icmp[0] != 11) || inner[0] != 0x45 ||
+	    (rd16(inner + 6) & 0x1FFF) || inner[9] != PROTO_TCP)
+		return PARSE_ROUTE;
+	if (csum_fold(csum_add_bytes(icmp, ip_total - 20, 0)) != 0xFFFF)
+		return PARSE_DROP;
+	return PARSE_ICMP_QUOTE;
+}
+
 enum parse_result packet_parse(uint8_t *data, uint32_t len, struct packet *pkt)
 {
 	uint32_t ip_total;
@@ -124,6 +139,8 @@ enum parse_result packet_parse(uint8_t *data, uint32_t len, struct packet *pkt)
 		parse_tcp_options(pkt);
 		return PARSE_TCP;
 	}
+	if (ip[9] == PROTO_ICMP)
+		return parse_icmp(data, pkt, ip_total);
 	if (ip[9] == PROTO_UDP)
 		return len < pkt->l4_off + 8 || ip_total < 28 ? PARSE_DROP : PARSE_UDP;
 	return PARSE_ROUTE;

@@ -214,6 +214,42 @@ static void process_udp(struct pipe *p, struct rte_mbuf *m, struct packet *pkt,
 	route(p, m, pkt->data);
 }
 
+/* An ICMP error quoting TCP (docs/pipeline.md 4.2): from the network, in_session looked up
+ * with the quoted tuple reversed; on a hit rewritten (rewrite_icmp_quote) and routed by the
+ * destination it arrived with. Otherwise routed. */
+static void process_icmp(struct pipe *p, struct rte_mbuf *m, struct packet *pkt,
+			 uint8_t direction)
+{
+	uint8_t *ip = pkt->data + pkt->l3_off, *inner = pkt->data + pkt->l4_off + 8;
+	uint8_t *l4 = inner + 20;
+	const struct session_entry *e;
+	struct session_key key;
+	uint32_t arrived_dst;
+	int32_t pos;
+
+	if (direction != DIR_IN) {
+		route(p, m, pkt->data);
+		return;
+	}
+	memcpy(&key.sip, inner + 16, 4);
+	memcpy(&key.dip, inner + 12, 4);
+	memcpy(&key.sport, l4 + 2, 2);
+	memcpy(&key.dport, l4, 2);
+	key.proto = PROTO_TCP;
+	key.dir = DIR_IN;
+	key.agent_id = 0;
+	key.pad = 0;
+	pos = rte_hash_lookup(p->sessions, &key);
+	if (pos < 0) {
+		route(p, m, pkt->data);
+		return;
+	}
+	e = &p->entries[pos];
+	arrived_dst = rd32(ip + 16);
+	rewrite_icmp_quote(pkt, e);
+	route_to(p, m, pkt->data, ROUTE_CSUM_FULL, arrived_dst);
+}
+
 static void process_one(struct pipe *p, struct rte_mbuf *m, uint16_t in_port, uint32_t now_ms,
 			struct packet *pkt, enum parse_result kind, int32_t pos, uint8_t agent_id,
 			uint8_t direction)
@@ -225,6 +261,10 @@ static void process_one(struct pipe *p, struct rte_mbuf *m, uint16_t in_port, ui
 	}
 	if (kind == PARSE_ROUTE) {
 		route(p, m, pkt->data);
+		return;
+	}
+	if (kind == PARSE_ICMP_QUOTE) {
+		process_icmp(p, m, pkt, direction);
 		return;
 	}
 	memset(&punt, 0, sizeof(punt));

@@ -26,6 +26,7 @@
 #define ETH_HLEN 14
 #define ETHERTYPE_IPV4 0x0800
 #define PROTO_TCP 6
+#define PROTO_ICMP 1
 #define PROTO_UDP 17
 
 #define TCP_FIN 0x01
@@ -137,6 +138,7 @@ enum parse_result {
 	PARSE_ROUTE = 0, /* IPv4 that is neither parsed TCP nor UDP: fragments, other protocols */
 	PARSE_TCP = 1,
 	PARSE_UDP = 2,
+	PARSE_ICMP_QUOTE = 3, /* ICMP error quoting TCP, checksum verified (docs/pipeline.md 4.2) */
 };
 
 enum parse_result packet_parse(uint8_t *data, uint32_t len, struct packet *pkt);
@@ -202,6 +204,7 @@ struct rewrite {
 void rewrite_from_entry(const struct session_entry *entry, struct rewrite *rw);
 void rewrite_from_twopath(const struct twopath_entry *twopath, struct rewrite *rw);
 void rewrite_packet(struct packet *pkt, const struct rewrite *rw);
+void rewrite_icmp_quote(struct packet *pkt, const struct session_entry *e);
 
 /* ---- route.c ---------------------------------------------------------------------------- */
 enum route_csum { ROUTE_CSUM_INCREMENTAL = 0, ROUTE_CSUM_FULL = 1 };

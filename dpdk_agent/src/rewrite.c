@@ -73,6 +73,30 @@ static void adjust_tcp(const struct packet *pkt, uint8_t *tcp, const struct rewr
 		add32(tcp + pkt->sack_off + 4 * i, rw->d_ack);
 }
 
+/* An ICMP error quoting a subsession packet of the local host (docs/pipeline.md 4.2), with
+ * the IN entry of that subsession: the quote becomes the host's session packet (addresses
+ * and ports from the entry's rewrite tuple, reversed; seq += ack_delta), the inner IPv4 and
+ * the ICMP checksums are recomputed (the ICMP one was verified by the parser), the outer
+ * destination becomes the host's session address (route() recomputes the outer checksum:
+ * ROUTE_CSUM_FULL). */
+void rewrite_icmp_quote(struct packet *pkt, const struct session_entry *e)
+{
+	uint8_t *ip = pkt->data + pkt->l3_off, *icmp = pkt->data + pkt->l4_off;
+	uint8_t *inner = icmp + 8, *l4 = inner + 20;
+	uint32_t ip_total = rd16(ip + 2);
+
+	memcpy(inner + 12, &e->rw_dip, 4);
+	memcpy(inner + 16, &e->rw_sip, 4);
+	memcpy(l4, &e->rw_dport, 2);
+	memcpy(l4 + 2, &e->rw_sport, 2);
+	add32(l4 + 4, e->d_ack);
+	wr16(inner + 10, 0);
+	wr16(inner + 10, (uint16_t)~csum_fold(csum_add_bytes(inner, 20, 0)));
+	memcpy(ip + 16, &e->rw_dip, 4);
+	wr16(icmp + 2, 0);
+	wr16(icmp + 2, (uint16_t)~csum_fold(csum_add_bytes(icmp, ip_total - 20, 0)));
+}
+
 void rewrite_packet(struct packet *pkt, const struct rewrite *rw)
 {
 	uint8_t *ip = pkt->data + pkt->l3_off, *tcp = pkt->data + pkt->l4_off;

@@ -14,8 +14,26 @@
 header tail_byte_t {
     bit<8> b;
 }
-#define DYSCO_TARGET_HEADERS tail_byte_t[TAIL_MAX] tail;
-#define DYSCO_TARGET_META bit<1> has_tail; bit<16> tail_left; bit<32> trailing; bit<16> zero16;
+
+// An ICMP error and the start of the TCP segment it quotes (docs/pipeline.md 4.2).
+const bit<8> IP_PROTO_ICMP = 1;
+header icmp_t {
+    bit<8>  type;
+    bit<8>  code;
+    bit<16> checksum;
+    bit<32> rest;           // unused / next-hop MTU
+}
+header quoted_l4_t {
+    bit<16> src_port;
+    bit<16> dst_port;
+    bit<32> seq_no;
+}
+
+#define DYSCO_TARGET_HEADERS \
+    tail_byte_t[TAIL_MAX] tail; icmp_t icmp; ipv4_t inner_ipv4; quoted_l4_t inner_l4;
+#define DYSCO_TARGET_META \
+    bit<1> has_tail; bit<16> tail_left; bit<32> trailing; bit<16> zero16; bit<1> icmp_hit; \
+    bit<1> csum_icmp;
 
 #include "../shared/header.p4"
 #include "../shared/control/ports.p4"
@@ -81,8 +99,31 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
                 meta.drop = 1;
             } else {
                 ports.apply(hdr, meta, std.ingress_port);
+                // An ICMP error from the network quoting TCP (4.2) is looked up in
+                // in_session with the quoted tuple reversed, by the same (single) lookup:
+                // its key fields hold the reversed tuple meanwhile.
+                bit<32> o_src = hdr.ipv4.src_addr;
+                bit<32> o_dst = hdr.ipv4.dst_addr;
+                bool icmp_quote = hdr.inner_l4.isValid() && meta.port_role != PORT_ROLE_HOST;
+                if (icmp_quote) {
+                    hdr.ipv4.src_addr = hdr.inner_ipv4.dst_addr;
+                    hdr.ipv4.dst_addr = hdr.inner_ipv4.src_addr;
+                    hdr.ipv4.protocol = IP_PROTO_TCP;
+                    hdr.tcp.setValid();
+                    hdr.tcp.src_port = hdr.inner_l4.dst_port;
+                    hdr.tcp.dst_port = hdr.inner_l4.src_port;
+                }
                 if (meta.is_local == 0 && hdr.tcp.isValid()) {
                     session.apply(hdr, meta);
+                }
+                if (icmp_quote) {
+                    hdr.tcp.setInvalid();
+                    hdr.ipv4.src_addr = o_src;
+                    hdr.ipv4.dst_addr = o_dst;
+                    hdr.ipv4.protocol = IP_PROTO_ICMP;
+                    meta.icmp_hit = meta.hit;   // routed as plain traffic, rewritten below
+                    meta.hit = 0;
+                    meta.direction = DIR_NONE;
                 }
                 classify.apply(hdr, meta);
             }
@@ -108,6 +149,18 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
             if (meta.routed == 1 && meta.egress_port == CPU_PORT) {
                 meta.drop = 1;
             }
+        }
+        if (meta.icmp_hit == 1 && meta.drop == 0) {
+            // The quote becomes the host's session packet (routed by the destination the
+            // error arrived with, above); the outer destination the host's session address.
+            hdr.inner_ipv4.src_addr = meta.old_rw.dst_addr;
+            hdr.inner_ipv4.dst_addr = meta.old_rw.src_addr;
+            hdr.inner_l4.src_port = meta.old_rw.dst_port;
+            hdr.inner_l4.dst_port = meta.old_rw.src_port;
+            hdr.inner_l4.seq_no = hdr.inner_l4.seq_no + meta.old_rw.ack_delta;
+            hdr.ipv4.dst_addr = meta.old_rw.dst_addr;
+            meta.csum_ipv4 = 1;
+            meta.csum_icmp = 1;
         }
 
         if (meta.mirror == 1) {

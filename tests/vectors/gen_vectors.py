@@ -1723,6 +1723,111 @@ def _(c: Case) -> None:
     c.packet_out(route, opts, drop="route_ip_options")
 
 
+# 12. ICMP errors quoting a subsession (docs/pipeline.md 4.2) --------------------------------
+# Host A's session A:5000 -> S:80 leaves as A:40001 -> M:80 (OUT seq_delta 0x20, so the IN
+# entry's ack_delta is -0x20). A router R on the subsession's path answers a segment it cannot
+# forward with an ICMP error to A quoting the subsession packet; host A must get it quoting its
+# session packet, or path-MTU discovery through the chain breaks.
+
+R_ADDR = "198.18.4.1"
+ICMP_IN_D = (0x10, -0x20, 0, 0, 0)
+
+
+def quote(src: str, sport: int, dst: str, dport: int, seq: int, n: int) -> bytes:
+    """The first ``n`` bytes of a 1500-byte TCP segment as a router quotes it (IPv4 header
+    with its checksum, TCP header, payload)."""
+    pkt = IP(src=src, dst=dst, ttl=63, id=0x1234, flags="DF", len=1500) / TCP(
+        sport=sport, dport=dport, seq=seq & M32, ack=777, flags="PA", window=501
+    )
+    return (bytes(pkt) + DATA100)[:n]
+
+
+def icmp_err(hop: str, dst: str, type_: int, code: int, quoted: bytes, **kw: Any) -> bytes:
+    smac, dmac, ttl = HOPS[hop]
+    return bytes(
+        Ether(src=smac, dst=dmac)
+        / IP(src=R_ADDR, dst=dst, ttl=ttl, id=11)
+        / ICMP(type=type_, code=code, **kw)
+        / Raw(quoted)
+    )
+
+
+@case(
+    "icmp_frag_needed_rewritten",
+    "A fragmentation-needed error quoting the subsession A:40001 -> M:80 reaches host A quoting "
+    "its session A:5000 -> S:80 (seq back in A's space, inner IPv4 and ICMP checksums "
+    "recomputed); with an 8-byte quote (RFC 792) and a longer one (RFC 1812), whose inner TCP "
+    "checksum is left as quoted.",
+)
+def _(c: Case) -> None:
+    c.add(in_entry(c.slot, d=ICMP_IN_D))
+    for n in (28, 76):
+        f = icmp_err("from_net", A, 3, 4, quote(A, 40001, M, 80, 0x1020, n), nexthopmtu=1400)
+        want = quote(A, 5000, S, 80, 0x1000, n)
+        if n > 36:  # the inner TCP checksum stays as quoted
+            want = patch(want, 36, quote(A, 40001, M, 80, 0x1020, n)[36:38])
+        out = icmp_err("to_a", A, 3, 4, want, nexthopmtu=1400)
+        c.send(P_NET, f, [(P_A, out)], note=f"{n}-byte quote")
+
+
+@case(
+    "icmp_time_exceeded_rewritten",
+    "A time-exceeded error quoting a subsession is rewritten like any ICMP error; its outer "
+    "destination (the subsession source, here a source-NAT address) becomes the session's.",
+)
+def _(c: Case) -> None:
+    nat = "198.18.5.5"
+    c.add(
+        te(
+            T.IPV4_FWD,
+            {"dst_addr": nat + "/32"},
+            AC.ROUTE,
+            {"port": P_A, "src_mac": SW_MAC, "dst_mac": A_MAC},
+        ),
+        in_entry(c.slot, (M, 80, nat, 40001), d=ICMP_IN_D),
+    )
+    f = icmp_err("from_net", nat, 11, 0, quote(nat, 40001, M, 80, 0x1020, 28))
+    out = icmp_err("to_a", A, 11, 0, quote(A, 5000, S, 80, 0x1000, 28))
+    c.send(P_NET, f, [(P_A, out)])
+
+
+@case(
+    "icmp_error_without_entry_routed",
+    "ICMP errors quoting a tuple without an IN entry, or quoting non-TCP, are routed unchanged.",
+)
+def _(c: Case) -> None:
+    c.add(in_entry(c.slot, d=ICMP_IN_D))
+    q = quote(A, 40009, M, 80, 0x1020, 28)
+    c.send(P_NET, icmp_err("from_net", A, 3, 4, q), [(P_A, icmp_err("to_a", A, 3, 4, q))])
+    u = bytes(IP(src=A, dst=M, ttl=63, id=5) / UDP(sport=40001, dport=80))[:28]
+    c.send(P_NET, icmp_err("from_net", A, 3, 3, u), [(P_A, icmp_err("to_a", A, 3, 3, u))])
+
+
+@case(
+    "icmp_error_from_host_not_rewritten",
+    "An ICMP error from a host port is routed unchanged (only errors from the network are "
+    "rewritten).",
+)
+def _(c: Case) -> None:
+    c.add(in_entry(c.slot, d=ICMP_IN_D))
+    q = quote(A, 40001, M, 80, 0x1020, 28)  # would hit the IN entry if it came from the network
+    c.send(P_A, icmp_err("from_a", C, 3, 3, q), [(P_NET, icmp_err("to_net", C, 3, 3, q))])
+
+
+@case(
+    "icmp_error_bad_checksum_dropped",
+    "An ICMP error quoting a TCP header with a wrong ICMP checksum is dropped, from any port "
+    "(its rewrite would recompute the checksum).",
+)
+def _(c: Case) -> None:
+    c.add(in_entry(c.slot, d=ICMP_IN_D))
+    c.bad_checksum_input = True
+    f = icmp_err("from_net", A, 3, 4, quote(A, 40001, M, 80, 0x1020, 28), nexthopmtu=1400)
+    c.send(P_NET, patch(f, 14 + 20 + 2, b"\xde\xad"), drop="checksum")
+    f = icmp_err("from_a", C, 3, 3, quote(M, 80, A, 40001, 0x1020, 28))
+    c.send(P_A, patch(f, 14 + 20 + 2, b"\xde\xad"), drop="checksum", note="from a host port")
+
+
 # --- output --------------------------------------------------------------------------------
 
 

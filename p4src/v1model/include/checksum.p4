@@ -41,6 +41,19 @@
 #define TCP_TAIL_VERIFY_FIELDS { \
     TCP_HDR_FIELDS, hdr.tcp.checksum, hdr.tcp.urgent_ptr, TAIL_FIELDS }
 
+#define INNER_IPV4_CSUM_FIELDS { \
+    hdr.inner_ipv4.version, hdr.inner_ipv4.ihl, hdr.inner_ipv4.diffserv, \
+    hdr.inner_ipv4.total_len, hdr.inner_ipv4.identification, hdr.inner_ipv4.flags, \
+    hdr.inner_ipv4.frag_offset, hdr.inner_ipv4.ttl, hdr.inner_ipv4.protocol, \
+    hdr.inner_ipv4.src_addr, hdr.inner_ipv4.dst_addr }
+
+// ICMP errors quoting TCP (4.2): the whole message up to the IPv4 total length.
+#define ICMP_CSUM_FIELDS { \
+    hdr.icmp.type, hdr.icmp.code, hdr.icmp.rest, hdr.inner_ipv4, hdr.inner_l4 }
+#define ICMP_VERIFY_FIELDS { \
+    hdr.icmp.type, hdr.icmp.code, hdr.icmp.checksum, hdr.icmp.rest, hdr.inner_ipv4, \
+    hdr.inner_l4 }
+
 // Verification: csum16 over the covered bytes with the checksum field must be 0 (meta.zero16
 // is never written; bmv2 needs a field there, not a constant).
 control DyscoVerifyChecksum(inout headers_t hdr, inout dysco_meta_t meta) {
@@ -52,6 +65,8 @@ control DyscoVerifyChecksum(inout headers_t hdr, inout dysco_meta_t meta) {
             TCP_VERIFY_FIELDS, meta.zero16, HashAlgorithm.csum16);
         verify_checksum(hdr.tcp.isValid() && meta.from_cpu == 0 && meta.has_tail == 1,
                         TCP_TAIL_VERIFY_FIELDS, meta.zero16, HashAlgorithm.csum16);
+        verify_checksum_with_payload(hdr.inner_l4.isValid() && meta.from_cpu == 0,
+                                     ICMP_VERIFY_FIELDS, meta.zero16, HashAlgorithm.csum16);
     }
 }
 
@@ -63,6 +78,11 @@ control DyscoComputeChecksum(inout headers_t hdr, inout dysco_meta_t meta) {
                                      TCP_CSUM_FIELDS, hdr.tcp.checksum, HashAlgorithm.csum16);
         update_checksum(meta.csum_tcp == 1 && meta.has_tail == 1, TCP_TAIL_CSUM_FIELDS,
                         hdr.tcp.checksum, HashAlgorithm.csum16);
+        // inner IPv4 header first: the ICMP checksum covers it
+        update_checksum(meta.csum_icmp == 1, INNER_IPV4_CSUM_FIELDS,
+                        hdr.inner_ipv4.hdr_checksum, HashAlgorithm.csum16);
+        update_checksum_with_payload(meta.csum_icmp == 1, ICMP_CSUM_FIELDS, hdr.icmp.checksum,
+                                     HashAlgorithm.csum16);
     }
 }
 

@@ -41,8 +41,36 @@ parser DyscoParser(packet_in pkt, out headers_t hdr, inout dysco_meta_t meta,
                           hdr.ipv4.frag_offset, hdr.ipv4.protocol) {
             (0, 4, 5, 0 &&& 1, 0, IP_PROTO_TCP): parse_tcp;
             (0, 4, 5, 0 &&& 1, 0, IP_PROTO_UDP): parse_udp;
+            (0, 4, 5, 0 &&& 1, 0, IP_PROTO_ICMP): parse_icmp;
             default: accept;
         }
+    }
+
+    // ICMP destination unreachable / time exceeded quoting at least an IPv4 header and 8
+    // bytes (total length >= 56): the quoted header, and its first 8 TCP bytes if it is TCP
+    // (version 4, IHL 5, fragment offset 0).
+    state parse_icmp {
+        pkt.extract(hdr.icmp);
+        transition select(hdr.icmp.type, hdr.ipv4.total_len) {
+            (_, 0 .. 55): accept;
+            (3, _): parse_icmp_quote;
+            (11, _): parse_icmp_quote;
+            default: accept;
+        }
+    }
+
+    state parse_icmp_quote {
+        pkt.extract(hdr.inner_ipv4);
+        transition select(hdr.inner_ipv4.version, hdr.inner_ipv4.ihl,
+                          hdr.inner_ipv4.frag_offset, hdr.inner_ipv4.protocol) {
+            (4, 5, 0, IP_PROTO_TCP): parse_icmp_quote_l4;
+            default: accept;
+        }
+    }
+
+    state parse_icmp_quote_l4 {
+        pkt.extract(hdr.inner_l4);
+        transition accept;
     }
 
     state parse_udp {
@@ -105,6 +133,9 @@ control DyscoDeparser(packet_out pkt, in headers_t hdr) {
         pkt.emit(hdr.tcp_tag);
         pkt.emit(hdr.tail);
         pkt.emit(hdr.udp);
+        pkt.emit(hdr.icmp);
+        pkt.emit(hdr.inner_ipv4);
+        pkt.emit(hdr.inner_l4);
     }
 }
 
