@@ -151,3 +151,31 @@ def test_mutated_vectors_never_crash(data: st.DataObject) -> None:
 def test_unknown_table_names_rejected() -> None:
     with pytest.raises(ValueError):
         TableState.from_dict({"DyscoIngress.nope": [[{}, "NoAction", {}]]})
+
+
+@given(st.integers(0, 0xFFFF), st.integers(-14, 14))
+def test_window_rescale_rounds_up_and_never_zeroes(window: int, shift: int) -> None:
+    """docs/pipeline.md 4.1: a right shift rounds up (ceil), a left shift saturates."""
+    from dysco_pipeline.refmodel import window_rescale
+
+    got = window_rescale(window, shift)
+    assert 0 <= got <= 0xFFFF
+    assert (got == 0) == (window == 0)
+    if shift < 0:
+        assert (got - 1) << -shift < window <= got << -shift
+    else:
+        assert got == min(0xFFFF, window << shift)
+
+
+def test_checksum_ffff_accepted_for_computed_zero() -> None:
+    """A stored 0xFFFF where 0x0000 is computed is valid (RFC 1624 section 3); any other
+    change of the field is not."""
+    from dysco_pipeline.parse import tcp_checksum_ok
+
+    case = next(c for c in corpus.load() if c.name == "tcp_checksum_ffff_is_zero")
+    frame = case.steps[0].packet
+    total_len = int.from_bytes(frame[16:18], "big")
+    assert frame[50:52] == b"\xff\xff"
+    assert tcp_checksum_ok(frame, total_len)
+    assert tcp_checksum_ok(frame[:50] + b"\x00\x00" + frame[52:], total_len)
+    assert not tcp_checksum_ok(frame[:50] + b"\xff\xfe" + frame[52:], total_len)

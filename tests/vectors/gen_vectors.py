@@ -1596,6 +1596,15 @@ def _(c: Case) -> None:
         [(P_NET, a_old(1001 + 0x10, 5001, payload=pay))],
         note="on an entry",
     )
+    pay = _zero_sum_payload(lambda p: a_old(1001 + 0x10, 5001, payload=p))
+    out = a_old(1001 + 0x10, 5001, payload=pay)
+    assert out[14 + 20 + 16 : 14 + 20 + 18] == b"\x00\x00"
+    c.send(
+        P_A,
+        a_out(1001, 5001, payload=pay),
+        [(P_NET, out)],
+        note="rewritten into a segment whose checksum computes to 0x0000: written as 0x0000",
+    )
 
 
 @case(
