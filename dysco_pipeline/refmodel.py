@@ -63,8 +63,8 @@ from dysco_pipeline.pipeline import (
 from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
 from dysco_proto.entries import Direction, MappingEntry
 from dysco_proto.events import PuntReason
-from dysco_proto.packet import TCP, UDP, FiveTuple, Segment
-from dysco_proto.rewrite import rewrite
+from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags
+from dysco_proto.rewrite import rescale_window, rewrite
 
 __all__ = [
     "Completion",
@@ -753,10 +753,26 @@ def complete_punt(
     outs = res.to_network if direction is Direction.OUT else res.to_host
     mirror = next((p for p in res.punts if p.reason in _MIRRORS), None)
     return Completion(
-        tuple(outs),
+        tuple(_pipeline_window(seg, o, entry) for o in outs),
         None if mirror is None else mirror.reason,
         seg if mirror is None else mirror.segment,
     )
+
+
+def _pipeline_window(seg: Segment, out: Segment, entry: MappingEntry) -> Segment:
+    """``out`` (the data path's rewrite of ``seg`` on one of the entry's paths) with the
+    window the pipeline writes (:func:`window_rescale`, rounding up) instead of
+    ``dysco_proto.rewrite``'s truncating right shift, so that a completed punt carries the
+    window the switch would have written."""
+    if seg.flags & TcpFlags.SYN:
+        return out
+    shift = entry.deltas.win_shift
+    nd = entry.new_deltas
+    if nd is not None and out.tuple == entry.new_rewrite and out.tuple != entry.rewrite:
+        shift = nd.win_shift
+    if out.window != rescale_window(seg.window, shift):
+        return out  # not a rescale of this segment's window: leave it
+    return replace(out, window=window_rescale(seg.window, shift))
 
 
 def mirror_host_view(seg: Segment, direction: Direction, entry: MappingEntry) -> Segment:
@@ -768,4 +784,4 @@ def mirror_host_view(seg: Segment, direction: Direction, entry: MappingEntry) ->
     """
     if direction is Direction.OUT:
         return seg
-    return rewrite(seg, entry.rewrite, entry.deltas)
+    return _pipeline_window(seg, rewrite(seg, entry.rewrite, entry.deltas), entry)
