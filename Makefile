@@ -100,7 +100,7 @@ unit: setup dpdk p4rt-shell-venv p4tools-prebuilt
 suites:
 	@cat $(BUILD)/suites.txt 2>/dev/null || echo "target suites: no pytest run yet (make unit)"
 
-# The simulator's acceptance run (README.md, Measured; tests/test_sim_sweep.py runs smaller sizes).
+# The simulator's acceptance run (README.md, Measured; tests/sim/test_sim_sweep.py runs smaller sizes).
 sim-sweep: setup
 	$(VENV)/bin/dysco sim --sessions 200 --reconfigs 2000 --loss 0.05 --dup 0.02 --reorder 0.1 --seed 7 --json > $(BUILD)/sim-seed7.json
 	@cat $(BUILD)/sim-seed7.json

@@ -1,4 +1,5 @@
-"""The controller against real bmv2 switches: the scenario of ``tests/test_controller_e2e.py``
+"""The controller against real bmv2 switches: the scenario of
+``tests/controller/test_controller_e2e.py``
 (a chained session set up by policy, two concurrent reconfigurations from different left
 anchors over a lossy peer channel, every byte checked) with each device a
 ``simple_switch_grpc``. The controllers push the compiled pipeline (``p4src/build/``) and the
@@ -16,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from bmv2_tests.harness import BMV2_JSON, P4INFO, Bmv2Process, missing_tools
+from tests.controller.test_controller_e2e import chain_scenario
 from tests.e2e_support import Device, Net
-from tests.test_controller_e2e import chain_scenario
 
 _MISSING = missing_tools()
 pytestmark = pytest.mark.skipif(_MISSING is not None, reason=_MISSING or "")

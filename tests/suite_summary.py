@@ -17,10 +17,17 @@ import pytest
 # (suite name, predicate on the test's path relative to the project): first match wins.
 _SUITES: list[tuple[str, tuple[str, ...]]] = [
     ("bmv2", ("bmv2_tests/",)),
-    ("tofino", ("tests/test_tofino_",)),
-    ("namespaces", ("tests/e2e/", "tests/test_dpdk_netns.py", "tests/test_controller_restart.py")),
-    ("dpdk", ("tests/test_dpdk_",)),
-    ("refmodel", ("tests/test_pipeline_vectors.py",)),
+    ("tofino", ("tests/tofino/", "tests/test_tofino_")),
+    (
+        "namespaces",
+        (
+            "tests/e2e/",
+            "tests/targets/test_dpdk_netns.py",
+            "tests/controller/test_controller_restart.py",
+        ),
+    ),
+    ("dpdk", ("tests/targets/test_dpdk_", "tests/bench/test_dpdk_bench.py")),
+    ("refmodel", ("tests/pipeline/test_pipeline_vectors.py",)),
 ]
 
 

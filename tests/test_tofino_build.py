@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_pipeline_contract import parse_textproto
+from tests.pipeline.test_pipeline_contract import parse_textproto
 
 ROOT = Path(__file__).resolve().parent.parent
 P4SRC = ROOT / "p4src"

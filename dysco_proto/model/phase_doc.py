@@ -76,7 +76,7 @@ def render() -> str:
         BEGIN,
         "",
         f"Generated from `dysco_proto/phase_table.py` ({len(TABLE)} rows). The agent takes "
-        "every phase step through this table and `tests/test_phase_table.py` checks, for "
+        "every phase step through this table and `tests/proto/test_phase_table.py` checks, for "
         "scenarios that exercise every row, that each step it takes is a row and that the "
         "row's visible actions were emitted (`dysco_proto/model/phase_link.py`). `idle` and "
         "`done` are `[*]` below; the removal of the session ends every phase (rows "

@@ -4,26 +4,12 @@ with one line otherwise."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from dysco_testbed.bed import missing_for
 
 _SKIP = missing_for("dpdk")
 pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")]
-
-
-@pytest.fixture(scope="module")
-def tb() -> Iterator[object]:
-    from dysco_testbed.bed import Testbed, load_topology
-    from dysco_testbed.net import leftovers
-
-    bed = Testbed(load_topology(None))
-    with bed:
-        yield bed
-    left = leftovers(bed.rid)
-    assert not left["namespaces"] and not left["interfaces"], left
 
 
 def _run(tb: object, name: str) -> object:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,18 +19,6 @@ _SKIP = missing_for("dpdk")
 pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SKIP or "")]
 
 HOST = "client"  # the first device: the left anchor of the reconfiguration
-
-
-@pytest.fixture(scope="module")
-def tb() -> Iterator[object]:
-    from dysco_testbed.bed import Testbed, load_topology
-    from dysco_testbed.net import leftovers
-
-    bed = Testbed(load_topology(None))
-    with bed:
-        yield bed
-    left = leftovers(bed.rid)
-    assert not left["namespaces"] and not left["interfaces"], left
 
 
 def _kill_restart(tb: Any, res: Any, delay: float = 0.3) -> None:

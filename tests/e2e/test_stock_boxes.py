@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,7 @@ pytestmark = [pytest.mark.root, pytest.mark.skipif(_SKIP is not None, reason=_SK
 STOCK_YAML = Path(__file__).resolve().parents[2] / "dysco_testbed/scenarios/stock.yaml"
 
 
-@pytest.fixture(scope="module")
-def tb() -> Iterator[object]:
-    from dysco_testbed.bed import Testbed, load_topology
-    from dysco_testbed.net import leftovers
-
-    bed = Testbed(load_topology(STOCK_YAML))
-    with bed:
-        yield bed
-    left = leftovers(bed.rid)
-    assert not left["namespaces"] and not left["interfaces"], left
+TOPOLOGY = STOCK_YAML
 
 
 def _run(tb: object, name: str) -> dict[str, object]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ from controller.writer import OrderedWriter
 from dysco_bench.controller_bench import _config, _entries
 from dysco_targets.server import P4RuntimeServer
 from tests.controller_support import TableBackend, contract_p4info
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[P4RuntimeServer, TableBackend]]:
-    backend = TableBackend()
-    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info()).start()
-    yield srv, backend
-    srv.stop()
 
 
 def _translator(idx: P4InfoIndex) -> Translator:

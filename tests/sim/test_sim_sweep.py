@@ -8,8 +8,6 @@ sweep runs at a smaller size, and the full size for seed 7 only.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dysco_proto.sim.runner import SimReport, run
@@ -43,8 +41,7 @@ def test_lossy_channel_extremes() -> None:
 
 @pytest.mark.slow
 def test_full_size_seed_7() -> None:
-    t0 = time.perf_counter()
+    """The README's full-size sweep; its wall time is a `dysco sim --json` figure, not asserted."""
     r = run(SimParams(sessions=200, reconfigs=2000, loss=0.05, dup=0.02, reorder=0.1, seed=7))
     assert r.reconfigs_requested == 2000
     _check(r, min_completed=1000)
-    assert time.perf_counter() - t0 < 60.0

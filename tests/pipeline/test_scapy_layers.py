@@ -38,7 +38,7 @@ from dysco_proto.wire import (
     decode_tcp_options,
     encode_tcp_options,
 )
-from tests.test_wire import control_messages
+from tests.proto.test_wire import control_messages
 
 KEY = b"deployment-key-0123456789abcdef!"
 

@@ -43,7 +43,7 @@ from tests.controller_support import (
     until,
     write_p4info,
 )
-from tests.test_checkpoint import BOX1, CLIENT, SESSION, _build, _phase1, _phase2
+from tests.proto.test_checkpoint import BOX1, CLIENT, SESSION, _build, _phase1, _phase2
 
 # --- the tracker: incremental export == full export, at every event -----------------------
 

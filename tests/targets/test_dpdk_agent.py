@@ -37,7 +37,7 @@ from tests.dpdk_support import (
     udp_frame,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 HOST, NET = 1, 2
 AGENT = 1

@@ -3,7 +3,7 @@
 The header is parsed (defines, enums, packed structs) and compared with
 :mod:`dysco_targets.dpdk_ctl` (message types, flags, codes, record layouts and field names)
 and with the pipeline contract :mod:`dysco_pipeline.pipeline` (control port, reasons, flags,
-register bits, sizes), the way ``tests/test_pipeline_contract.py`` checks the P4 defines. A
+register bits, sizes), the way ``tests/pipeline/test_pipeline_contract.py`` checks the P4 defines. A
 change on either side makes :func:`mismatches` non-empty; the mutation tests show it does.
 
 The last tests run the agent: every request gets a reply, malformed ones an error reply.
@@ -22,7 +22,7 @@ import pytest
 from dysco_pipeline import pipeline as pl
 from dysco_targets import dpdk_ctl as ctl
 
-HEADER = Path(__file__).resolve().parents[1] / "dpdk_agent" / "src" / "ctl_proto.h"
+HEADER = Path(__file__).resolve().parents[2] / "dpdk_agent" / "src" / "ctl_proto.h"
 
 # C type -> struct format code
 _CTYPES = {

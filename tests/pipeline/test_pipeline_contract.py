@@ -21,7 +21,7 @@ from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
 from dysco_proto.events import PuntReason
 from dysco_proto.packet import FiveTuple
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 P4SRC = ROOT / "p4src"
 P4INFO = P4SRC / "build" / "dysco.p4info.txtpb"
 BMV2_JSON = P4SRC / "build" / "dysco.json"

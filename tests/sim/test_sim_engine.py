@@ -30,7 +30,7 @@ from dysco_proto.sim.scenario import SimParams, build_scenario
 from dysco_proto.timers import TimerKey, TimerKind
 from tests.sim_fakes import FakeAgent, FakeDataPath, fake_agent, fake_datapath
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 T1 = TimerKey.for_hop(TimerKind.CLOSE, 1)
 T2 = TimerKey.for_hop(TimerKind.CLOSE, 2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,14 +12,6 @@ from controller.p4rt.p4info import P4InfoIndex, encode_uint
 from dysco_pipeline import pipeline as pl
 from dysco_targets.server import P4RuntimeServer
 from tests.controller_support import TableBackend, contract_p4info
-
-
-@pytest.fixture
-def server() -> Iterator[tuple[P4RuntimeServer, TableBackend]]:
-    backend = TableBackend()
-    srv = P4RuntimeServer(backend, "127.0.0.1:0", contract=contract_p4info()).start()
-    yield srv, backend
-    srv.stop()
 
 
 def _entries(idx: P4InfoIndex, n: int, start: int = 0) -> list[p4r.Update]:

@@ -9,10 +9,10 @@ def test_paths_map_to_their_suite() -> None:
     assert _suite_of("bmv2_tests/test_vectors.py") == "bmv2"
     assert _suite_of("tests/test_tofino_build.py") == "tofino"
     assert _suite_of("tests/e2e/test_e2e.py") == "namespaces"
-    assert _suite_of("tests/test_dpdk_netns.py") == "namespaces"
-    assert _suite_of("tests/test_dpdk_agent.py") == "dpdk"
-    assert _suite_of("tests/test_pipeline_vectors.py") == "refmodel"
-    assert _suite_of("tests/test_policy.py") is None
+    assert _suite_of("tests/targets/test_dpdk_netns.py") == "namespaces"
+    assert _suite_of("tests/targets/test_dpdk_agent.py") == "dpdk"
+    assert _suite_of("tests/pipeline/test_pipeline_vectors.py") == "refmodel"
+    assert _suite_of("tests/proto/test_policy.py") is None
 
 
 def test_a_suite_that_only_skipped_says_why() -> None:

@@ -10,8 +10,7 @@ import pytest
 
 from dysco_bench import controller_bench as cb
 from dysco_bench.controller_bench import run_bench
-
-from .dpdk_support import require_agent
+from tests.dpdk_support import require_agent
 
 
 def test_bench_controller_small_run() -> None:

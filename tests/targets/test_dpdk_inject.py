@@ -13,8 +13,7 @@ import pytest
 from dysco_pipeline import pipeline as pl
 from dysco_pipeline.refmodel import PipelineState, TableState, process
 from dysco_targets.dpdk_ctl import AgentClient, AgentProcess
-
-from .dpdk_support import agent_load, ip_int, start_agent, tcp_frame
+from tests.dpdk_support import agent_load, ip_int, start_agent, tcp_frame
 
 HOST, NET = 1, 2
 H = ip_int("198.18.1.1")

@@ -18,7 +18,7 @@ import pytest
 from dysco_proto.agent import Agent
 from dysco_proto.checkpoint import export_state, restore_state
 from dysco_proto.events import ReconfigKind, Reconfigure
-from tests.test_checkpoint import BOX1, BOX2, CLIENT, SESSION, Run, _agent, _build, _phase1
+from tests.proto.test_checkpoint import BOX1, BOX2, CLIENT, SESSION, Run, _agent, _build, _phase1
 
 C2S = 256 * 200 + len(b"during-insert") * 1000 + len(b"after") * 3000
 S2C = 30_000 + 10_000

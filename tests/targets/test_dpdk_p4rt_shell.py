@@ -16,7 +16,7 @@ from dysco_targets.dpdk_ctl import CtlTable
 from dysco_targets.server import P4RuntimeServer
 from tests.dpdk_support import start_agent
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHELL_PY = REPO / "build" / "p4rt-shell-venv" / "bin" / "python"
 
 pytestmark = [

@@ -1,0 +1,21 @@
+"""Fixtures shared by the end-to-end tests (real namespaces, middleboxes and targets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def tb(request: pytest.FixtureRequest) -> Iterator[object]:
+    """One testbed per test module, built from the module's ``TOPOLOGY`` (a YAML path; the
+    default topology when absent); afterwards no namespace or interface of it is left."""
+    from dysco_testbed.bed import Testbed, load_topology
+    from dysco_testbed.net import leftovers
+
+    bed = Testbed(load_topology(getattr(request.module, "TOPOLOGY", None)))
+    with bed:
+        yield bed
+    left = leftovers(bed.rid)
+    assert not left["namespaces"] and not left["interfaces"], left
