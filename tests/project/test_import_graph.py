@@ -11,6 +11,8 @@ contract and its byte-level model) <- ``controller`` (the per-device daemon and 
 <- ``dysco_targets`` (the P4Runtime server and its backends) <- ``dysco_testbed`` <-
 ``dysco_bench``; the ``dysco`` command line (``controller.cli``) is the one module of the
 controller that reaches up, to register the testbed's and the benches' subcommands.
+``dysco_tools`` (the model checker's runner, the simulator's command line) stands beside the
+testbed: it uses the protocol and the controller's command-line helpers, nothing of the targets.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ PACKAGES = (
     "dysco_targets",
     "dysco_testbed",
     "dysco_bench",
+    "dysco_tools",
 )
 GENERATED = ("controller/p4rt/gen/", "controller/p4rt/tofino_pb/")
 CLI_MODULES = frozenset({"controller.cli"})
@@ -156,9 +159,11 @@ def layer_violations(graph: Mapping[str, Iterable[str]]) -> list[str]:
     bad: list[str] = []
     forbidden = {
         "dysco_proto": {"dysco_pipeline", "controller", "dysco_targets", "dysco_testbed",
-                        "dysco_bench"},
-        "dysco_pipeline": {"controller", "dysco_targets", "dysco_testbed", "dysco_bench"},
-        "controller": {"dysco_targets", "dysco_testbed", "dysco_bench"},
+                        "dysco_bench", "dysco_tools"},
+        "dysco_pipeline": {"controller", "dysco_targets", "dysco_testbed", "dysco_bench",
+                           "dysco_tools"},
+        "controller": {"dysco_targets", "dysco_testbed", "dysco_bench", "dysco_tools"},
+        "dysco_tools": {"dysco_pipeline", "dysco_targets", "dysco_testbed", "dysco_bench"},
         "dysco_targets": {"dysco_testbed", "dysco_bench"},
         "dysco_testbed": {"dysco_bench"},
     }  # fmt: skip
