@@ -86,11 +86,11 @@ dpdk: $(APT_STAMP)
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check dysco_proto dysco_pipeline dysco_targets controller dysco_testbed \
-	  dysco_bench tests bmv2_tests
+	  dysco_bench dysco_tools tests bmv2_tests
 
 typecheck: setup
 	$(VENV)/bin/mypy --strict dysco_proto dysco_pipeline
-	$(VENV)/bin/mypy controller dysco_targets dysco_testbed dysco_bench
+	$(VENV)/bin/mypy controller dysco_targets dysco_testbed dysco_bench dysco_tools
 
 # Each target suite (reference model, DPDK, bmv2, Tofino compiler, namespaces) reports whether
 # it ran or why it was skipped: build/suites.txt, printed again as the last line of `make test`.
