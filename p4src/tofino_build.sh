@@ -11,9 +11,12 @@
 set -eu
 chip=$1
 out=$2
+# Tofino 2 without CLOTs: with them, the open-source assembler (bfas, p4c 34b86e9) stops on
+# this program with "No length for clot N" and a SIGSEGV after bf-p4c placed everything.
+chipflags=
 case "$chip" in
   tofino) arch=tna ;;
-  tofino2) arch=t2na ;;
+  tofino2) arch=t2na; chipflags=-Xp4c=--no-clot ;;
   *) echo "tofino_build.sh: unknown chip '$chip' (tofino or tofino2)" >&2; exit 2 ;;
 esac
 bfp4c=${BF_P4C:-$(command -v bf-p4c 2>/dev/null || echo /opt/p4tools/bin/bf-p4c)}
@@ -26,7 +29,7 @@ esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # -g: the resource logs (pipe/logs/resources.json, table_summary.log).
-"$bfp4c" --target "$chip" --arch "$arch" --std p4-16 -g ${TOFINO_P4FLAGS:-} \
+"$bfp4c" --target "$chip" --arch "$arch" --std p4-16 -g $chipflags ${TOFINO_P4FLAGS:-} \
   -o "$work/out" --p4runtime-files "$work/out/dysco.p4info.txtpb" tna/dysco.p4
 mkdir -p "$out/pipe/logs"
 for f in dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json \

@@ -48,7 +48,7 @@
 #include "../shared/control/rewrite.p4"
 #include "include/forwarding.p4"     // (TNA formulation of ../shared/control/forwarding.p4)
 #include "../shared/control/packet_io.p4"
-#include "../shared/parser/tcp_options.p4"
+#include "include/tcp_options.p4"      // (TNA formulation of ../shared/parser/tcp_options.p4)
 #include "include/slot_state.p4"
 #include "include/options.p4"
 
@@ -61,6 +61,12 @@ const bit<32> PACKET_OUT_BITS = 112;    // packet_out_t
 const bit<2> LEN_OK = 0;
 const bit<2> LEN_LT20 = 1;
 const bit<2> LEN_LT28 = 2;
+// Option layouts (bridge.layout): bit 0 TS, bits 1-3 SACK blocks, bit 4 SYN options, bit 5
+// WS, bit 6 Dysco tag: the combinations TcpOptionsParser can extract.
+const bit<8> OPT_L_TS = 0x01;
+const bit<8> OPT_L_SYN = 0x10;
+const bit<8> OPT_L_WS = 0x20;
+const bit<8> OPT_L_TAG = 0x40;
 
 // The normal path's bridge: the chosen path's rewrite parameters and the flags egress needs
 // (the header rewrite and the checksums are egress work, so that ingress PHV holds only the
@@ -73,6 +79,9 @@ header bridge_h {
     bit<1>  stale_raise;    // STALE_RAISE: ack := rcvd_ack
     bit<4>  pad;
     bit<8>  win_shift;
+    bit<8>  layout;         // the TCP option headers ingress parsed (OPT_L_*): egress parses
+                            // the same ones without lookahead (Tofino 2's egress parser has
+                            // too few match registers for data_offset and 32 bits of it)
     bit<32> src_addr;
     bit<32> dst_addr;
     bit<16> src_port;
@@ -255,6 +264,39 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         const default_action = set_wrapped(0);
         size = 2;
     }
+    // Which option headers the parser extracted, for the bridge (constant; 12 combinations).
+    action set_layout(bit<8> code) { ig_md.bridge.layout = code; }
+    table opt_parsed {
+        key = {
+            hdr.tcp_ts.isValid() : exact @name("ts");
+            hdr.tcp_sack.isValid() : exact @name("sack");
+            hdr.sack_blocks[0].isValid() : exact @name("block0");
+            hdr.sack_blocks[1].isValid() : exact @name("block1");
+            hdr.sack_blocks[2].isValid() : exact @name("block2");
+            hdr.sack_blocks[3].isValid() : exact @name("block3");
+            hdr.tcp_synopt.isValid() : exact @name("synopt");
+            hdr.tcp_ws.isValid() : exact @name("ws");
+            hdr.tcp_tag.isValid() : exact @name("tag");
+        }
+        actions = { set_layout; }
+        const entries = {
+            (true, false, false, false, false, false, false, false, false) : set_layout(OPT_L_TS);
+            (true, true, true, false, false, false, false, false, false) : set_layout(OPT_L_TS | 2);
+            (true, true, true, true, false, false, false, false, false) : set_layout(OPT_L_TS | 4);
+            (true, true, true, true, true, false, false, false, false) : set_layout(OPT_L_TS | 6);
+            (false, true, true, false, false, false, false, false, false) : set_layout(2);
+            (false, true, true, true, false, false, false, false, false) : set_layout(4);
+            (false, true, true, true, true, false, false, false, false) : set_layout(6);
+            (false, true, true, true, true, true, false, false, false) : set_layout(8);
+            (false, false, false, false, false, false, true, false, false) : set_layout(OPT_L_SYN);
+            (false, false, false, false, false, false, true, true, false) :
+                set_layout(OPT_L_SYN | OPT_L_WS);
+            (false, false, false, false, false, false, true, true, true) :
+                set_layout(OPT_L_SYN | OPT_L_WS | OPT_L_TAG);
+        }
+        const default_action = set_layout(0);
+        size = 16;
+    }
     Classify() classify;
     SlotState() slots;
     Decide() decide;
@@ -300,6 +342,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             }
             if (hdr.tcp.isValid()) {
                 options.apply(hdr, ig_md.dysco);
+                opt_parsed.apply();
             }
         }
         if (ig_prsr_md.parser_err != 0) {
@@ -374,7 +417,8 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         } else {
             ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
         }
-        decide.apply(hdr, ig_md.dysco, o_ack, o_tsval, o_tsecr, n_ack, n_tsval, n_tsecr);
+        decide.apply(hdr, ig_md.dysco, o_ack, o_tsval, o_tsecr, n_ack, n_tsval, n_tsecr,
+                     ig_md.diff.own_fired, ig_md.diff.peer_fired);
 
         // Every copy to the CPU (punts and mirrors alike) is an ingress mirror: Tofino's
         // ingress mirror copies the packet as it arrived (the contract's packet-in payload)
@@ -391,27 +435,23 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             ig_md.mirror_session = CPU_CLONE_SESSION;
             ig_md.mirror_kind = MIRROR_PUNT;
         }
+        // The outcome, each part under its own condition (no nesting: nested conditions
+        // chained the bridge's fields over three stages on Tofino 2). Dropped or punted:
+        // drop_ctl; else routed (the lookup writes the egress port, drop_ctl on a miss, the
+        // checksum flag) or sent to the port a packet-out named.
         if (ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1) {
             ig_dprsr_md.drop_ctl = 1;
+        } else if (ig_md.dysco.want_route == 1) {
+            forwarding.apply(hdr, ig_md.dysco, ig_md.bridge.csum_ipv4, ig_dprsr_md, ig_tm_md);
         } else {
-            // (the route lookup in this branch: its outcome goes straight to the traffic
-            // manager, drop_ctl and the bridge, beside the bridge's other fields)
-            if (ig_md.dysco.want_route == 1) {
-                forwarding.apply(hdr, ig_md.dysco, ig_md.bridge.csum_ipv4, ig_dprsr_md,
-                                 ig_tm_md);
-            } else {
-                ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
-                ig_md.bridge.csum_ipv4 = 0;
-            }
+            ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
+            ig_md.bridge.csum_ipv4 = 0;
+        }
+        if (ig_md.dysco.drop == 0 && ig_md.dysco.punt == 0) {
             ig_md.bridge.setValid();
             ig_md.bridge.type = BRIDGE_NONE;
             ig_md.bridge.do_rewrite = ig_md.dysco.do_rewrite;
             ig_md.bridge.csum_tcp = ig_md.dysco.csum_tcp;
-            if (ig_md.dysco.stale == STALE_RAISE) {
-                ig_md.bridge.stale_raise = 1;
-            } else {
-                ig_md.bridge.stale_raise = 0;
-            }
             ig_md.bridge.pad = 0;
             ig_md.bridge.win_shift = ig_md.dysco.rw.win_shift;
             ig_md.bridge.src_addr = ig_md.dysco.rw.src_addr;
@@ -423,6 +463,12 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             ig_md.bridge.tsval_delta = ig_md.dysco.rw.tsval_delta;
             ig_md.bridge.tsecr_delta = ig_md.dysco.rw.tsecr_delta;
             ig_md.bridge.rcvd_ack = ig_md.dysco.rcvd_ack;
+        }
+        // (set whether or not the bridge is emitted: it is read only when it is)
+        if (ig_md.dysco.stale == STALE_RAISE) {
+            ig_md.bridge.stale_raise = 1;
+        } else {
+            ig_md.bridge.stale_raise = 0;
         }
     }
 }
@@ -464,7 +510,6 @@ control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t i
 
 parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
                          out egress_intrinsic_metadata_t eg_intr_md) {
-    TcpOptionsParser() tcp_options;
     Checksum() tcp_csum;
 
     state start {
@@ -516,10 +561,65 @@ parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
         tcp_csum.subtract({hdr.tcp.checksum, hdr.tcp.src_port, hdr.tcp.dst_port,
                            hdr.tcp.seq_no, hdr.tcp.ack_no, hdr.tcp.window});
         // Every option header extracted after this is subtracted too; the deparser adds
-        // them back with their new values.
+        // them back with their new values. Which ones: those ingress's parser extracted
+        // from the same bytes (bridge.layout), so no lookahead here.
         tcp_csum.subtract_all_and_deposit(eg_md.tcp_residual);
-        tcp_options.apply(pkt, hdr.tcp.data_offset, hdr.tcp_ts, hdr.tcp_sack, hdr.sack_blocks,
-                          hdr.tcp_synopt, hdr.tcp_ws, hdr.tcp_tag);
+        transition select(eg_md.bridge.layout) {
+            OPT_L_TS: rw_ts;
+            OPT_L_TS | 2: rw_ts_s1;
+            OPT_L_TS | 4: rw_ts_s2;
+            OPT_L_TS | 6: rw_ts_s3;
+            2: rw_s1;
+            4: rw_s2;
+            6: rw_s3;
+            8: rw_s4;
+            OPT_L_SYN: rw_syn;
+            OPT_L_SYN | OPT_L_WS: rw_syn_ws;
+            OPT_L_SYN | OPT_L_WS | OPT_L_TAG: rw_syn_ws_tag;
+            default: accept;
+        }
+    }
+
+    state rw_ts { pkt.extract(hdr.tcp_ts); transition accept; }
+    state rw_ts_s1 { pkt.extract(hdr.tcp_ts); transition rw_s1; }
+    state rw_ts_s2 { pkt.extract(hdr.tcp_ts); transition rw_s2; }
+    state rw_ts_s3 { pkt.extract(hdr.tcp_ts); transition rw_s3; }
+    state rw_s1 {
+        pkt.extract(hdr.tcp_sack);
+        pkt.extract(hdr.sack_blocks.next);
+        transition accept;
+    }
+    state rw_s2 {
+        pkt.extract(hdr.tcp_sack);
+        pkt.extract(hdr.sack_blocks.next);
+        pkt.extract(hdr.sack_blocks.next);
+        transition accept;
+    }
+    state rw_s3 {
+        pkt.extract(hdr.tcp_sack);
+        pkt.extract(hdr.sack_blocks.next);
+        pkt.extract(hdr.sack_blocks.next);
+        pkt.extract(hdr.sack_blocks.next);
+        transition accept;
+    }
+    state rw_s4 {
+        pkt.extract(hdr.tcp_sack);
+        pkt.extract(hdr.sack_blocks.next);
+        pkt.extract(hdr.sack_blocks.next);
+        pkt.extract(hdr.sack_blocks.next);
+        pkt.extract(hdr.sack_blocks.next);
+        transition accept;
+    }
+    state rw_syn { pkt.extract(hdr.tcp_synopt); transition accept; }
+    state rw_syn_ws {
+        pkt.extract(hdr.tcp_synopt);
+        pkt.extract(hdr.tcp_ws);
+        transition accept;
+    }
+    state rw_syn_ws_tag {
+        pkt.extract(hdr.tcp_synopt);
+        pkt.extract(hdr.tcp_ws);
+        pkt.extract(hdr.tcp_tag);
         transition accept;
     }
 
@@ -554,7 +654,7 @@ control DyscoEgress(inout headers_t hdr, inout eg_meta_t eg_md,
     apply {
         // A frame shorter than its IPv4 datagram (truncated) is dropped here: Tofino
         // ingress has no packet length. pkt_length counts the frame as it left ingress
-        // (unverified: if it includes the 35-byte bridge, a frame short by fewer bytes
+        // (unverified: if it includes the 36-byte bridge, a frame short by fewer bytes
         // than that passes; conservative, a valid frame is never dropped).
         // (pkt_length - (total_len + 14) in 32 bits: its sign bit, as a gateway cannot
         // compare two fields for order.)

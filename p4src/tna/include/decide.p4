@@ -3,15 +3,17 @@
  * evaluated in one step: "deltas the other options would need" comes from flags computed
  * beside the session lookup for both paths (o_*, n_*: a gateway reads at most 4
  * bytes, so the three 32-bit deltas cannot be tested in one condition, and testing them
- * one after the other chained four dependent steps), and the path's rewrite is copied in
- * parallel with the decision.
+ * one after the other chained four dependent steps), the latches from SlotState's fired
+ * bits (the packet-in flags are built from them one step later), and the path's rewrite
+ * is copied in parallel with the decision.
  */
 #ifndef DYSCO_TNA_DECIDE_P4
 #define DYSCO_TNA_DECIDE_P4
 
 control Decide(inout headers_t hdr, inout dysco_meta_t meta,
                in bit<1> o_ack, in bit<1> o_tsval, in bit<1> o_tsecr,
-               in bit<1> n_ack, in bit<1> n_tsval, in bit<1> n_tsecr) {
+               in bit<1> n_ack, in bit<1> n_tsval, in bit<1> n_tsecr,
+               in bit<8> own_fired, in bit<8> peer_fired) {
     apply {
         if (meta.slot_op == SLOT_OP_OUT || meta.slot_op == SLOT_OP_IN) {
             if (meta.path == PATH_NEW) {
@@ -23,7 +25,7 @@ control Decide(inout headers_t hdr, inout dysco_meta_t meta,
             } else if (meta.stale == STALE_DROP) {
                 // a stale pure ack on an old path: dropped (a fired latch still reports)
                 meta.drop = 1;
-                if ((meta.pi.flags & PI_FLAG_LATCH_OWN) != 0) {
+                if (own_fired == 1) {
                     meta.mirror = 1;
                     meta.pi.reason = REASON_LATCH;
                 }
@@ -47,7 +49,7 @@ control Decide(inout headers_t hdr, inout dysco_meta_t meta,
                 } else if ((f & TCP_FIN) != 0) {
                     meta.mirror = 1;
                     meta.pi.reason = REASON_FIN_MIRROR;
-                } else if ((meta.pi.flags & (PI_FLAG_LATCH_OWN | PI_FLAG_LATCH_PEER)) != 0) {
+                } else if (own_fired == 1 || peer_fired == 1) {
                     meta.mirror = 1;
                     meta.pi.reason = REASON_LATCH;
                 }

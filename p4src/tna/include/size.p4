@@ -10,7 +10,7 @@
 
 #ifndef SESSION_TABLE_SIZE          // (-DSESSION_TABLE_SIZE=N to measure other sizes)
 #if __TARGET_TOFINO__ == 2
-#define SESSION_TABLE_SIZE 65536   // out_session and in_session, each (Tofino 2)
+#define SESSION_TABLE_SIZE 1024    // out_session and in_session, each (Tofino 2)
 #else
 #define SESSION_TABLE_SIZE 65536   // out_session and in_session, each (Tofino 1)
 #endif

@@ -105,8 +105,12 @@ struct slot_diff_t {
     bit<32> d_ack_lo;       // OUT: ack - new_rcvd_lo; IN: rcvd_ack_hi - (ack + ack_delta)
     bit<32> d_end_cut;
     bit<32> d_seq_cut;
-    bit<32> d_ack_peer;
+    bit<32> d_ack_peer;     // OUT: ack_hi - peer_cut
+    bit<32> d_own;          // IN: rcvd_ack_hi - cut (a field of its own: one field written
+                            // from two pairs of sources failed PHV allocation on Tofino 2)
     bit<32> older;
+    bit<8>  own_fired;      // 1: the own latch fires on this packet (Decide reads these,
+    bit<8>  peer_fired;     // not the packet-in flags built from them one step later)
 }
 
 // The packet-in reg_valid byte as bits (RV_* order: bit 0 sent_hi ... bit 5 old_ack_hi).
@@ -137,6 +141,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     SerialSign() sg_end_cut;
     SerialSign() sg_seq_cut;
     SerialSign() sg_ack_peer;
+    SerialSign() sg_own;
     SerialSign() sg_rcvd_ack;
     SerialSign() sg_older;
     SackRight() sr0;
@@ -152,6 +157,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<2> c_end_cut;
     bit<2> c_seq_cut;
     bit<2> c_ack_peer;
+    bit<2> c_own;
     bit<2> c_rcvd_ack;
     bit<1> r0;
     bit<1> r1;
@@ -210,8 +216,6 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<8> lo_tv;
     bit<8> old_tv;
     bit<8> cut_mode;       // CUT_*
-    bit<8> own_fired;      // 1: the own latch fires on this packet
-    bit<8> peer_fired;
     Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) new_rcvd_lo_tag;
     RegisterAction<bit<32>, slot_t, bit<8>>(new_rcvd_lo_tag) lo_mark = {
         void apply(inout bit<32> value, out bit<8> rv) {
@@ -523,7 +527,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                 d.d_ack_peer = d.ack_c - meta.peer_cut;           // ack_hi - peer_cut
             }
             if (meta.slot_op == SLOT_OP_IN) {
-                d.d_ack_peer = d.rcvd_c - d.cut_i;                // rcvd_ack_hi - cut
+                d.d_own = d.rcvd_c - d.cut_i;                     // rcvd_ack_hi - cut
             }
             if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1) {
                 d.d_seq_cut = hdr.tcp.seq_no - d.cut_c;
@@ -539,6 +543,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             bit<32> el2 = hdr.sack_blocks[2].left - d.lo_l;
             bit<32> el3 = hdr.sack_blocks[3].left - d.lo_l;
             sg_ack_peer.apply(d.d_ack_peer, c_ack_peer);
+            sg_own.apply(d.d_own, c_own);
             sg_seq_cut.apply(d.d_seq_cut, c_seq_cut);
             sg_end_cut.apply(d.d_end_cut, c_end_cut);
             sr0.apply(hdr.sack_blocks[0].isValid(), er0, r0);
@@ -553,16 +558,16 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             // 5. latches (once per epoch: the ALU runs only when the condition holds and
             // returns whether it fired)
             if (meta.slot_op == SLOT_OP_IN && cut_valid == 1 && rcvd_valid == 1 &&
-                c_ack_peer != SIGN_NEG) {
-                own_fired = own_fire.execute(meta.slot);
+                c_own != SIGN_NEG) {
+                d.own_fired = own_fire.execute(meta.slot);
             } else {
-                own_fired = 0;
+                d.own_fired = 0;
             }
             if (meta.slot_op == SLOT_OP_OUT && meta.peer_cut_valid == 1 && ack_valid == 1 &&
                 c_ack_peer != SIGN_NEG) {
-                peer_fired = peer_fire.execute(meta.slot);
+                d.peer_fired = peer_fire.execute(meta.slot);
             } else {
-                peer_fired = 0;
+                d.peer_fired = 0;
             }
             // the old path's ack: lo when the ack is past it (copies through the hash unit:
             // no ALU link between ack_no, new_rcvd_lo, a_old)
@@ -605,11 +610,11 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                 meta.pi.old_ack_hi = old_read.execute(meta.slot);
                 c_old = 0;
             }
-            if (own_fired == 1 && peer_fired == 1) {
+            if (d.own_fired == 1 && d.peer_fired == 1) {
                 meta.pi.flags = meta.pi.flags | (PI_FLAG_REGS | PI_FLAG_LATCH_OWN | PI_FLAG_LATCH_PEER);
-            } else if (own_fired == 1) {
+            } else if (d.own_fired == 1) {
                 meta.pi.flags = meta.pi.flags | (PI_FLAG_REGS | PI_FLAG_LATCH_OWN);
-            } else if (peer_fired == 1) {
+            } else if (d.peer_fired == 1) {
                 meta.pi.flags = meta.pi.flags | (PI_FLAG_REGS | PI_FLAG_LATCH_PEER);
             } else {
                 meta.pi.flags = meta.pi.flags | PI_FLAG_REGS;
