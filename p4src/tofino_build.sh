@@ -11,12 +11,14 @@
 set -eu
 chip=$1
 out=$2
-# Tofino 2 without CLOTs: with them, the open-source assembler (bfas, p4c 34b86e9) stops on
-# this program with "No length for clot N" and a SIGSEGV after bf-p4c placed everything.
+# Tofino 2: its PCIe CPU port is 0 (the controller's default for tofino2, recorded in
+# manifest.json). (The open-source assembler, bfas of p4c 34b86e9, stops on this program's
+# CLOTs with "No length for clot N" and a SIGSEGV after bf-p4c placed it; -Xp4c=--no-clot
+# avoids that but then table placement fails: docs/pipeline.md section 10.)
 chipflags=
 case "$chip" in
   tofino) arch=tna ;;
-  tofino2) arch=t2na; chipflags=-Xp4c=--no-clot ;;
+  tofino2) arch=t2na; chipflags=-DCPU_PORT=0 ;;
   *) echo "tofino_build.sh: unknown chip '$chip' (tofino or tofino2)" >&2; exit 2 ;;
 esac
 bfp4c=${BF_P4C:-$(command -v bf-p4c 2>/dev/null || echo /opt/p4tools/bin/bf-p4c)}
