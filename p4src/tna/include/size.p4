@@ -1,9 +1,9 @@
 /*
  * Table sizes for the Tofino program, per chip (__TARGET_TOFINO__ is 1 for Tofino 1, 2 for
  * Tofino 2; bf-p4c defines it). Included before ../shared/size.p4, whose #ifndef guards
- * keep these. Until a compile places the program (docs/pipeline.md section 10: PHV
- * allocation fails on both chips today), both chips use the contract's sizes; the capacity
- * estimates per chip are in section 9.
+ * keep these. Tofino 2: 1,024, the size at which bf-p4c places the program (larger sizes
+ * not yet measured on this version); Tofino 1 does not fit at any size yet (stages:
+ * docs/pipeline.md section 10) and keeps the contract's 65,536.
  */
 #ifndef DYSCO_TNA_SIZE_P4
 #define DYSCO_TNA_SIZE_P4
