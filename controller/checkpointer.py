@@ -80,7 +80,7 @@ class Checkpointer:
         if self._dirty_hops:
             dropped = dropped_requests(agent)
             for hid in self._dirty_hops:
-                hop = agent.hops.get(hid)
+                hop = agent.records.get(hid)
                 if hop is None:
                     c.hops_del.append(hid)
                 else:

@@ -656,8 +656,8 @@ class Daemon:
             return
         self.tracker.take()
         self._restored_actions, self._restored_entries = restored
-        self.counters.restored_sessions = len(self.agent.hops)
-        log.info("restored %d sessions from %s", len(self.agent.hops), path)
+        self.counters.restored_sessions = len(self.agent.records)
+        log.info("restored %d sessions from %s", len(self.agent.records), path)
 
     # -- management API -----------------------------------------------------------------------
 

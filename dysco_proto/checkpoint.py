@@ -43,12 +43,12 @@ from dysco_proto.actions import Action, ModifyEntry, RemoveEntry, StartTimer
 from dysco_proto.agent import (
     Agent,
     HandshakeRecord,
-    Hop,
     LeftAnchor,
     LeftPhase,
     Pending,
     RightAnchor,
     RightPhase,
+    SessionRecord,
     Side,
 )
 from dysco_proto.checkpoint_codec import (
@@ -272,7 +272,9 @@ def dropped_requests(agent: Agent) -> set[RequestId]:
     )
 
 
-def export_hop(agent: Agent, hop: Hop, dropped: set[RequestId] | None = None) -> dict[str, Any]:
+def export_hop(
+    agent: Agent, hop: SessionRecord, dropped: set[RequestId] | None = None
+) -> dict[str, Any]:
     """One session (hop) as a JSON-serialisable dict (``dropped``: from
     :func:`dropped_requests`, computed once when exporting many hops)."""
     if dropped is None:
@@ -320,7 +322,9 @@ def export_cursor(agent: Agent, pair: tuple[str, str]) -> int | None:
 def export_state(agent: Agent) -> dict[str, Any]:
     """The agent's durable state as a JSON-serialisable dict (see the module docstring)."""
     dropped = dropped_requests(agent)
-    hops = [export_hop(agent, h, dropped) for h in sorted(agent.hops.values(), key=lambda h: h.id)]
+    hops = [
+        export_hop(agent, h, dropped) for h in sorted(agent.records.values(), key=lambda h: h.id)
+    ]
     ports = [
         [local, peer, st.cursor, sorted(st.used)]
         for (local, peer), st in sorted(agent.ports._pairs.items())
@@ -336,7 +340,7 @@ def export_state(agent: Agent) -> dict[str, Any]:
 
 #: the agent's indexes through which every change to a hop's state is reached
 _INDEXES = (
-    "hops",
+    "records",
     "by_key",
     "left_by_sub",
     "right_by_sub",
@@ -428,7 +432,7 @@ class Tracker:
     """
 
     def __init__(self, agent: Agent) -> None:
-        self.hops: set[int] = set()
+        self.records: set[int] = set()
         self.pairs: set[tuple[str, str]] = set()
         #: record only while true: set it around ``agent.handle`` (reads by views, status
         #: and idle scans outside events change nothing and must not cost a re-export)
@@ -440,18 +444,18 @@ class Tracker:
     def _note(self, _k: Any, v: Any) -> None:
         if not self.active:
             return
-        if isinstance(v, Hop):
-            self.hops.add(v.id)
+        if isinstance(v, SessionRecord):
+            self.records.add(v.id)
         elif isinstance(v, Side):
-            self.hops.add(v.hop.id)
+            self.records.add(v.hop.id)
         elif isinstance(v, tuple):
             for x in v:
                 if isinstance(x, Side):
-                    self.hops.add(x.hop.id)
+                    self.records.add(x.hop.id)
         else:
             side = getattr(v, "side", None)
             if isinstance(side, Side):
-                self.hops.add(side.hop.id)
+                self.records.add(side.hop.id)
 
     def _note_pair(self, k: Any, _v: Any) -> None:
         if self.active:
@@ -459,15 +463,17 @@ class Tracker:
 
     def take(self) -> tuple[set[int], set[tuple[str, str]]]:
         """The hop ids and port pairs touched since the last call (and forget them)."""
-        hops, pairs = self.hops, self.pairs
-        self.hops, self.pairs = set(), set()
+        hops, pairs = self.records, self.pairs
+        self.records, self.pairs = set(), set()
         return hops, pairs
 
 
 # --- restore ----------------------------------------------------------------------------------
 
 
-def _side_in(hop: Hop, is_left: bool, v: dict[str, Any], addresses: frozenset[str]) -> Side:
+def _side_in(
+    hop: SessionRecord, is_left: bool, v: dict[str, Any], addresses: frozenset[str]
+) -> Side:
     if not isinstance(v, dict):
         raise CheckpointError(f"not a side: {v!r}")
     lk = v["lock"]
@@ -513,14 +519,14 @@ def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[
     or ``None`` to use each side's own ``busy_dropped`` flag)."""
     if not isinstance(hv, dict):
         raise CheckpointError(f"not a session record: {hv!r}")
-    hop = Hop(_int(hv["id"], 1, _U64, "hop id"))
-    if hop.id in agent.hops:
+    hop = SessionRecord(_int(hv["id"], 1, _U64, "hop id"))
+    if hop.id in agent.records:
         raise CheckpointError(f"session {hop.id} appears twice")
     hop.offset_lr = _int(hv["offset_lr"], -_U64, _U64, "offset")
     hop.offset_rl = _int(hv["offset_rl"], -_U64, _U64, "offset")
     hop.fin_lr, hop.fin_rl = bool(hv["fin_lr"]), bool(hv["fin_rl"])
     hop.closing = bool(hv["closing"])
-    agent.hops[hop.id] = hop
+    agent.records[hop.id] = hop
     out: list[Action] = []
     for which in ("left", "right"):
         sv = hv[which]
@@ -566,7 +572,7 @@ def _restore_meta(agent: Agent, data: Any) -> None:
         raise CheckpointError("a checkpoint must be a JSON object")
     if data.get("format") != FORMAT:
         raise CheckpointError(f"not a {FORMAT} checkpoint")
-    if agent.hops or agent.by_key:
+    if agent.records or agent.by_key:
         raise CheckpointError("restore into a fresh agent only")
     addresses = data.get("addresses", [])
     if not isinstance(addresses, list) or set(addresses) - set(agent.addresses):
@@ -665,7 +671,7 @@ def restore_parts(
         out: list[Action] = _done_timers(agent)
         for hv in hops:
             out += _restore_hop(agent, hv, None)
-        for hop in agent.hops.values():
+        for hop in agent.records.values():
             for side in hop.sides():
                 if side.own_port is not None:
                     agent.ports.reserve(side.local, side.peer, side.own_port)

@@ -211,8 +211,9 @@ def syn_frame(sport: int) -> bytes:
     return build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01")
 
 
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait (on the running loop) until ``cond()`` holds; AssertionError after ``timeout``."""
+async def until(cond: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Wait (on the running loop) until ``cond()`` holds; AssertionError after ``timeout``
+    (generous: a loaded 2-core machine may take seconds; a passing run never waits for it)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not cond():

@@ -15,11 +15,11 @@ from dysco_proto.agent.records import (
     THIRD_ACK_WINDOW,
     AgentConfig,
     HandshakeRecord,
-    Hop,
     LeftAnchor,
     Pending,
     RightAnchor,
     RightRequestState,
+    SessionRecord,
     Side,
 )
 from dysco_proto.agent.views import AgentState, ReconfigView, SessionView, SideView
@@ -33,7 +33,6 @@ __all__ = [
     "AgentConfig",
     "AgentState",
     "HandshakeRecord",
-    "Hop",
     "LeftAnchor",
     "LeftPhase",
     "Pending",
@@ -41,6 +40,7 @@ __all__ = [
     "RightAnchor",
     "RightPhase",
     "RightRequestState",
+    "SessionRecord",
     "SessionView",
     "Side",
     "SideView",

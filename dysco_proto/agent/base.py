@@ -27,10 +27,10 @@ from dysco_proto.actions import (
 )
 from dysco_proto.agent.records import (
     AgentConfig,
-    Hop,
     LeftAnchor,
     RightAnchor,
     RightRequestState,
+    SessionRecord,
     Side,
 )
 from dysco_proto.entries import EntryKey, MappingEntry
@@ -76,15 +76,15 @@ class AgentBase:
         self._next_token = 1
         self._now = 0.0
         self._out: list[Action] = []
-        self.hops: dict[int, Hop] = {}
+        self.records: dict[int, SessionRecord] = {}
         self.by_key: dict[EntryKey, Side] = {}
         self.left_by_sub: dict[FiveTuple, Side] = {}
         self.right_by_sub: dict[FiveTuple, Side] = {}
         self.left_by_stuple: dict[FiveTuple, Side] = {}
         self.right_by_stuple: dict[FiveTuple, Side] = {}
         self.slot_owner: dict[int, Side] = {}
-        self.pending_by_tuple: dict[FiveTuple, Hop] = {}
-        self.pending_by_tag: dict[int, Hop] = {}
+        self.pending_by_tuple: dict[FiveTuple, SessionRecord] = {}
+        self.pending_by_tag: dict[int, SessionRecord] = {}
         self.lefts: dict[RequestId, LeftAnchor] = {}
         self.rights: dict[RequestId, RightAnchor] = {}
         self.right_done: dict[RequestId, tuple[str, str, int]] = {}  # r -> (src, dst, cut)
@@ -223,7 +223,7 @@ class AgentBase:
 
     # ------------------------------------------------------------------ defined by the parts
 
-    def _remove_hop(self, hop: Hop, reason: str) -> None:
+    def _remove_hop(self, hop: SessionRecord, reason: str) -> None:
         raise NotImplementedError  # session
 
     def _evict_stale(self, side: Side) -> bool:

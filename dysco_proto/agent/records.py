@@ -1,4 +1,4 @@
-"""The agent's records: configuration, sessions (hops) and their sides, anchors' state.
+"""The agent's records: configuration, session records and their sides, anchors' state.
 
 Plain data, no behaviour beyond the entries a side derives from its fields. The anchors'
 phases are those of :mod:`dysco_proto.phase_table`.
@@ -66,7 +66,7 @@ class HandshakeRecord:
 class Side:
     """One neighbour-facing half of a session at this agent (section 1)."""
 
-    hop: Hop
+    hop: SessionRecord
     is_left: bool
     local: str
     peer: str
@@ -114,7 +114,7 @@ class Pending:
 
 
 @dataclass(eq=False)
-class Hop:
+class SessionRecord:
     """This agent's state for one session (or two sessions joined by a proxy relation)."""
 
     id: int

@@ -13,16 +13,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dysco_proto.agent.base import AgentBase
-from dysco_proto.agent.records import Hop, Side, tr
+from dysco_proto.agent.records import SessionRecord, Side, tr
 from dysco_proto.lock import Verdict, on_ack, on_cancel, on_nack, on_request
 from dysco_proto.phase_table import Guard, LeftPhase, Trigger
 from dysco_proto.wire import ControlMessage, MsgType, NackReason, RequestId, Transform
 
 
 class RelayMixin(AgentBase):
-    """Hop-by-hop control messages (see :class:`dysco_proto.agent.Agent`)."""
+    """SessionRecord-by-hop control messages (see :class:`dysco_proto.agent.Agent`)."""
 
-    def _hop_transform_lr(self, hop: Hop) -> Transform:
+    def _hop_transform_lr(self, hop: SessionRecord) -> Transform:
         left, right = hop.left, hop.right
         assert left is not None and right is not None
         box_seq = box_ts = 0
@@ -33,7 +33,7 @@ class RelayMixin(AgentBase):
         box = Transform.wrap(box_seq + hop.offset_lr, box_ts)
         return tr(left.in_deltas) + box + tr(right.out_deltas)
 
-    def _hop_transform_rl(self, hop: Hop) -> Transform:
+    def _hop_transform_rl(self, hop: SessionRecord) -> Transform:
         left, right = hop.left, hop.right
         assert left is not None and right is not None
         box_seq = box_ts = 0

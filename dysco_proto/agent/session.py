@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from dysco_proto.actions import SendPacket, Toward
 from dysco_proto.agent.base import AgentBase
-from dysco_proto.agent.records import MAX_CLOSE_TRIES, Hop, Pending, Side, strip
+from dysco_proto.agent.records import MAX_CLOSE_TRIES, Pending, SessionRecord, Side, strip
 from dysco_proto.entries import Direction, EntryKey
 from dysco_proto.events import BoxOffset, PacketIn, PuntReason, SlotSnapshot
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags
@@ -33,10 +33,10 @@ from dysco_proto.wire import (
 class SessionMixin(AgentBase):
     """Sessions and their sides (see :class:`dysco_proto.agent.Agent`)."""
 
-    def _new_hop(self) -> Hop:
-        hop = Hop(self._next_hop_id)
+    def _new_hop(self) -> SessionRecord:
+        hop = SessionRecord(self._next_hop_id)
         self._next_hop_id += 1
-        self.hops[hop.id] = hop
+        self.records[hop.id] = hop
         return hop
 
     def _new_slot(self) -> int | None:
@@ -60,7 +60,7 @@ class SessionMixin(AgentBase):
             self.right_by_stuple[side.stuple] = side
         self.slot_owner[side.slot] = side
 
-    def _drop_pending(self, hop: Hop) -> None:
+    def _drop_pending(self, hop: SessionRecord) -> None:
         if hop.pending is not None:
             self.pending_by_tag.pop(hop.pending.tag, None)
             if hop.left is not None and self.pending_by_tuple.get(hop.left.stuple) is hop:
@@ -99,12 +99,12 @@ class SessionMixin(AgentBase):
         if not hop.sides():
             self._cancel_timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id))
             self._cancel_timer(TimerKey.for_hop(TimerKind.PENDING, hop.id))
-            self.hops.pop(hop.id, None)
+            self.records.pop(hop.id, None)
 
-    def _remove_hop(self, hop: Hop, reason: str) -> None:
+    def _remove_hop(self, hop: SessionRecord, reason: str) -> None:
         for side in hop.sides():
             self._remove_side(side)
-        self.hops.pop(hop.id, None)
+        self.records.pop(hop.id, None)
         self._observe("session.removed", hop=hop.id, reason=reason)
 
     def _abort_anchors(self, side: Side, reason: str) -> None:
@@ -175,7 +175,7 @@ class SessionMixin(AgentBase):
         hop = self._new_hop()
         self._observe("session.new", hop=hop.id, tuple=str(seg.tuple), policy=policy.name)
         if not self._create_right_side(hop, seg, chain[0], chain[1:], None):
-            self.hops.pop(hop.id, None)
+            self.records.pop(hop.id, None)
 
     def _evict_stale(self, side: Side) -> bool:
         """Remove the hop of ``side`` if it is an idle remnant (an old path not yet collected).
@@ -194,7 +194,7 @@ class SessionMixin(AgentBase):
 
     def _create_right_side(
         self,
-        hop: Hop,
+        hop: SessionRecord,
         seg: Segment,
         next_hop: str,
         remaining: tuple[str, ...],
@@ -336,7 +336,7 @@ class SessionMixin(AgentBase):
             hop.closing = True
             self._timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id), self.config.close_timeout)
 
-    def _close_check(self, hop: Hop) -> None:
+    def _close_check(self, hop: SessionRecord) -> None:
         """Both FINs were seen: remove the session once everything each side sent (the FIN
         included) is acknowledged. A FIN seen here may still be lost further on (or held by a
         new path's anchor, 4.2): its retransmission must still find the entries."""
@@ -385,7 +385,7 @@ class SessionMixin(AgentBase):
         h1.fin_lr = h1.fin_lr or h2.fin_lr
         h1.fin_rl = h1.fin_rl or h2.fin_rl
         self._cancel_timer(TimerKey.for_hop(TimerKind.CLOSE, h2.id))
-        self.hops.pop(h2.id, None)
+        self.records.pop(h2.id, None)
         self._observe("relate.ok", hop=h1.id)
 
     def _cmd_box_offset(self, cmd: BoxOffset) -> None:
@@ -398,7 +398,7 @@ class SessionMixin(AgentBase):
 
     def _on_hop_timer(self, key: TimerKey) -> None:
         """A session's timer: the close check, or a pending set-up that never continued."""
-        hop = self.hops.get(key.hop) if key.hop is not None else None
+        hop = self.records.get(key.hop) if key.hop is not None else None
         if hop is None:
             return
         if key.kind is TimerKind.CLOSE:
@@ -409,7 +409,7 @@ class SessionMixin(AgentBase):
     def _on_close_snapshot(self, hop_id: int, snap: SlotSnapshot) -> None:
         """One side's answer to a close probe: remove the session once both sides' last
         bytes are acknowledged, else check again later."""
-        hop = self.hops.get(hop_id)
+        hop = self.records.get(hop_id)
         if hop is None or hop.close_wait <= 0:
             return
         acked = snap.sent_hi is None or (

@@ -89,20 +89,20 @@ class ViewsMixin(AgentBase):
         entries: set[EntryKey] = set()
         sides = 0
         locks: dict[FiveTuple, tuple[str, RequestId | None]] = {}
-        for hop in self.hops.values():
+        for hop in self.records.values():
             for s in hop.sides():
                 sides += 1
                 entries |= s.installed
                 if not s.is_left:
                     locks[s.sub] = (s.lock.status.value, s.lock.request)
         return AgentState(
-            sessions=len(self.hops),
+            sessions=len(self.records),
             sides=sides,
             pending=len(self.pending_by_tag) + len(self.pending_by_tuple),
             entries=frozenset(entries),
             ports_in_use=sum(
                 (s.own_port is not None) + sum(p is not None for p in s.retired.values())
-                for h in self.hops.values()
+                for h in self.records.values()
                 for s in h.sides()
             )
             + sum(1 for la in self.lefts.values() if la.new_port is not None),
@@ -149,7 +149,7 @@ class ViewsMixin(AgentBase):
                 h.fin_lr,
                 h.fin_rl,
             )
-            for h in sorted(self.hops.values(), key=lambda h: h.id)
+            for h in sorted(self.records.values(), key=lambda h: h.id)
         ]
 
     def reconfigs(self) -> list[ReconfigView]:

@@ -51,7 +51,7 @@ def view(lock: LockState) -> ALock:
 
 
 def _right_sides(agent: Agent) -> list[Side]:
-    return [h.right for h in agent.hops.values() if h.right is not None]
+    return [h.right for h in agent.records.values() if h.right is not None]
 
 
 @dataclass

@@ -104,7 +104,7 @@ _KIND = {
 
 
 @dataclass(slots=True)
-class Hop:
+class ChainHop:
     """One hop of a session's planned chain."""
 
     ip: str
@@ -120,7 +120,7 @@ class SessionRun:
     tuple: FiveTuple
     c2s: StreamCheck
     s2c: StreamCheck
-    hops: list[Hop]
+    hops: list[ChainHop]
     used: set[str]
     client: TcpEndpoint | None = None
     server: TcpEndpoint | None = None
@@ -278,9 +278,9 @@ class Simulation:
             for ip in reversed(spec.chain)
             if ip in self.scenario.prefixes
         )
-        hops = [Hop(spec.client, CLIENT, t)]
-        hops += [Hop(ip, self.pool_kind[ip]) for ip in spec.chain]
-        hops.append(Hop(spec.server, SERVER))
+        hops = [ChainHop(spec.client, CLIENT, t)]
+        hops += [ChainHop(ip, self.pool_kind[ip]) for ip in spec.chain]
+        hops.append(ChainHop(spec.server, SERVER))
         run = SessionRun(
             spec=spec,
             tuple=t,
@@ -411,7 +411,7 @@ class Simulation:
             return None
         return tuple(self.rng.sample(free, n))
 
-    def _segments_ok(self, hops: list[Hop], i: int, j: int) -> bool:
+    def _segments_ok(self, hops: list[ChainHop], i: int, j: int) -> bool:
         """A segment may not span a (not yet removed) proxy."""
         return all(h.kind != PROXY for h in hops[i + 1 : j])
 
@@ -575,7 +575,7 @@ class Simulation:
         elif rec.left in ips and rec.right in ips:
             i, j = ips.index(rec.left), ips.index(rec.right)
             if i < j:
-                hops[i + 1 : j] = [Hop(ip, self.pool_kind[ip]) for ip in rec.new_boxes]
+                hops[i + 1 : j] = [ChainHop(ip, self.pool_kind[ip]) for ip in rec.new_boxes]
                 if not self._resolve(run):
                     self._unknown(run, rec, "a new box's emitted tuple is unknown")
                 return

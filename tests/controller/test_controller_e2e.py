@@ -227,7 +227,7 @@ async def chain_scenario(
             10,
             "entries removed after close",
         )
-        assert sw2.daemon is not None and len(sw2.daemon.agent.hops) == 1
+        assert sw2.daemon is not None and len(sw2.daemon.agent.records) == 1
         for d in net.devices.values():
             assert d.daemon is not None and d.daemon.counters.handler_errors == 0
             assert d.daemon.counters.untranslatable_packet_ins == 0, d.daemon.counters

@@ -66,13 +66,13 @@ def test_incremental_export_matches_full_export_after_every_event() -> None:
             hops, _pairs = t.take()
             dropped = dropped_requests(a)
             for hid in hops:
-                hop = a.hops.get(hid)
+                hop = a.records.get(hid)
                 if hop is None:
                     m.pop(hid, None)
                 else:
                     m[hid] = export_hop(a, hop, dropped)
             t.take()
-            full = {hop.id: export_hop(a, hop, dropped) for hop in a.hops.values()}
+            full = {hop.id: export_hop(a, hop, dropped) for hop in a.records.values()}
             t.take()
             assert m == full, f"incremental export diverged after {ev!r}"
             checked[0] += 1
@@ -214,7 +214,7 @@ def test_commits_follow_the_change_not_the_session_count_and_a_kill_loses_nothin
         for i in range(n):
             d.dispatch(_syn(10000 + i))
             d.flush_store()
-        assert len(d.agent.hops) == n and len(rows_per_commit) == n
+        assert len(d.agent.records) == n and len(rows_per_commit) == n
         assert max(rows_per_commit) <= 4
         shadow = {(k.direction.value, str(k.match)) for k in d.shadow}
         # kill -9: no stop, no close; a new instance opens the same store
@@ -385,14 +385,14 @@ def _expect_clean_start(cfg_path: Path, tmp_path: Path, caplog: pytest.LogCaptur
 
     async def main() -> None:
         d = _daemon(cfg_path)
-        assert not d.agent.hops and d.counters.restored_sessions == 0
+        assert not d.agent.records and d.counters.restored_sessions == 0
         lines = [r for r in caplog.records if r.name == "controller.daemon"]
         assert len(lines) == 1 and "starting clean" in lines[0].getMessage(), lines
         assert "\n" not in lines[0].getMessage() and lines[0].exc_info is None
         assert (tmp_path / "sw1.state.sqlite.bad").exists()
         # the fresh store works: a new session is persisted and restored
         d.dispatch(_syn(30000))
-        assert d.agent.hops
+        assert d.agent.records
         d.flush_store()
         d.store.close()
         assert _daemon(cfg_path).counters.restored_sessions == 1

@@ -152,7 +152,7 @@ class _Rig:
         self.rec = LockRecorder(KEY)
         self.cs: ChainSession = chain_session(1, seed=3, observer=self.rec)
         self.m = self.cs.boxes[0]
-        hop = next(iter(self.m.agent.hops.values()))
+        hop = next(iter(self.m.agent.records.values()))
         assert hop.left is not None and hop.right is not None
         self.lside, self.rside = hop.left, hop.right
         self.codec = ControlCodec(KEY)
@@ -333,7 +333,7 @@ def test_no_orphan_lock_after_a_retransmitted_request() -> None:
         raise AssertionError(f"no {mtype.name} {src} -> {dst} in flight")
 
     # S is the right anchor of another reconfiguration: it will refuse (nack busy)
-    s_side = next(iter(s.agent.hops.values())).left
+    s_side = next(iter(s.agent.records.values())).left
     assert s_side is not None
     s_side.busy = RequestId("198.18.7.7", 1)
     drv.handle(c, Reconfigure(cs.session, s.ip, ()))
@@ -347,7 +347,7 @@ def test_no_orphan_lock_after_a_retransmitted_request() -> None:
     assert r not in c.agent.lefts
     queue.clear()  # #2's forward to S is lost; nobody will ever retransmit it
     drv.run(drv.now + 5.0)
-    m_lock = next(iter(m.agent.hops.values())).right
+    m_lock = next(iter(m.agent.records.values())).right
     assert m_lock is not None
     assert m_lock.lock.status is LockStatus.UNLOCKED, f"M keeps {m_lock.lock} for refused {r}"
 

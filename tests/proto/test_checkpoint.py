@@ -152,7 +152,7 @@ def _outcome(run: Run, since: float) -> tuple[Any, ...]:
         run.client.done,
         run.server[0].done,
         [len(h.datapath.entries) for h in run.hosts.values()],  # type: ignore[attr-defined]
-        [len(h.agent.hops) for h in run.hosts.values()],  # type: ignore[attr-defined]
+        [len(h.agent.records) for h in run.hosts.values()],  # type: ignore[attr-defined]
     )
 
 

@@ -168,12 +168,12 @@ class Rig:
     def remove_session(self, host: Host) -> None:
         """A RST at ``host``, then its close timer: the session (every side) is removed."""
         agent: Agent = host.agent
-        for hop in list(agent.hops.values()):
+        for hop in list(agent.records.values()):
             side = hop.sides()[0]
             seg = Segment(side.stuple, 1, 0, TcpFlags.RST | TcpFlags.ACK, 0)
             self.drv.handle(host, PacketIn(PuntReason.RST_MIRROR, Direction.OUT, seg, side.out_key))
             self.drv.handle(host, TimerFired(TimerKey.for_hop(TimerKind.CLOSE, hop.id)))
-        assert not agent.hops
+        assert not agent.records
 
 
 # --- scenarios ------------------------------------------------------------------------------
