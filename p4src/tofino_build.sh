@@ -12,9 +12,7 @@ set -eu
 chip=$1
 out=$2
 # Tofino 2: its PCIe CPU port is 0 (the controller's default for tofino2, recorded in
-# manifest.json). (The open-source assembler, bfas of p4c 34b86e9, stops on this program's
-# CLOTs with "No length for clot N" and a SIGSEGV after bf-p4c placed it; -Xp4c=--no-clot
-# avoids that but then table placement fails: docs/pipeline.md section 10.)
+# manifest.json).
 chipflags=
 case "$chip" in
   tofino) arch=tna ;;
@@ -31,8 +29,30 @@ esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # -g: the resource logs (pipe/logs/resources.json, table_summary.log).
+rc=0
 "$bfp4c" --target "$chip" --arch "$arch" --std p4-16 -g $chipflags ${TOFINO_P4FLAGS:-} \
-  -o "$work/out" --p4runtime-files "$work/out/dysco.p4info.txtpb" tna/dysco.p4
+  -o "$work/out" --p4runtime-files "$work/out/dysco.p4info.txtpb" tna/dysco.p4 || rc=$?
+# A parser state with two or more transitions and no `match:` line in the assembly source
+# takes its first transition for every packet. p4c's Tofino backend between p4lang/p4c#5063
+# and #5753 (e.g. 34b86e9) emits every select that way (issue p4lang/p4c#5752): the parser
+# is wrong on both chips, and on Tofino 2 the assembler then stops on CLOTs of the states
+# dropped ("No length for clot N"). Refuse such output even where it assembles.
+bfa="$work/out/pipe/dysco.bfa"
+if [ -s "$bfa" ]; then
+  dropped=$(awk '
+    function fin() { if (n > 1 && !m) bad++; n = 0; m = 0 }
+    /^parser / { fin(); p = 1; next }
+    /^[^ ]/ { fin(); p = 0; next }
+    p && /^    [^ ]/ { fin(); next }
+    p && /^      match:/ { m = 1; next }
+    p && /^      [^ #].*:$/ { n++ }
+    END { fin(); print bad + 0 }' "$bfa")
+  if [ "$dropped" -gt 0 ]; then
+    echo "tofino_build.sh: bf-p4c dropped the select matches of $dropped parser states (p4lang/p4c#5752, fixed by #5753): use a bf-p4c built from a p4c with that fix" >&2
+    exit 4
+  fi
+fi
+[ "$rc" -eq 0 ] || exit "$rc"
 mkdir -p "$out/pipe/logs"
 for f in dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json \
          "pipe/$chip.bin" pipe/logs/resources.json pipe/logs/table_summary.log; do

@@ -90,6 +90,73 @@ def test_build_script_says_when_bf_p4c_is_missing(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+# The ingress parser bf-p4c 9.13.4 (p4c 34b86e9) emits for tna/dysco.p4, cut down: its
+# selects lost their `match:` registers and values (p4lang/p4c#5752), so each state takes its
+# first transition. A correct one has a `match:` line in every state with two transitions.
+BFA_DROPPED = """parser ingress:
+  start: $init_match
+  states:
+    parse_packet_out:
+      *:
+        H4: 2  # value 1 -> H4 bit[1]: ingress::hdr.packet_out.$valid
+        next: parse_po_ethernet
+      *:
+        next: end
+    parse_po_ethernet:
+      *:
+        next: end
+deparser ingress:
+"""
+BFA_MATCHED = BFA_DROPPED.replace(
+    "    parse_packet_out:\n", "    parse_packet_out:\n      match: [ byte0 ]\n"
+).replace("      *:\n        H4", "      0x03:\n        H4")
+
+
+def _fake_bf_p4c(tmp_path: Path, bfa: str) -> Path:
+    """A stand-in for bf-p4c that writes ``bfa`` as the assembly source and then fails as
+    the real one does when its assembler stops (exit 1)."""
+    (tmp_path / "dysco.bfa").write_text(bfa)
+    fake = tmp_path / "bf-p4c"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done\n'
+        f'mkdir -p "$out/pipe" && cp {tmp_path / "dysco.bfa"} "$out/pipe/dysco.bfa"\n'
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    return fake
+
+
+def _build_with(tmp_path: Path, fake: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["./tofino_build.sh", "tofino2", str(tmp_path / "out")],
+        cwd=P4SRC,
+        env=dict(os.environ, BF_P4C=str(fake)),
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_build_script_refuses_a_parser_whose_selects_were_dropped(tmp_path: Path) -> None:
+    """Assembly source whose parser states lost their matches: one line naming the p4c bug,
+    exit 4, nothing written (the real bf-p4c 9.13.4 output: docs/pipeline.md section 10)."""
+    r = _build_with(tmp_path, _fake_bf_p4c(tmp_path, BFA_DROPPED))
+    assert r.returncode == 4
+    assert r.stderr.strip() == (
+        "tofino_build.sh: bf-p4c dropped the select matches of 1 parser states "
+        "(p4lang/p4c#5752, fixed by #5753): use a bf-p4c built from a p4c with that fix"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_script_passes_on_the_compiler_error_when_selects_are_kept(tmp_path: Path) -> None:
+    """With its matches in place the parser is not blamed: the compiler's own exit status."""
+    r = _build_with(tmp_path, _fake_bf_p4c(tmp_path, BFA_MATCHED))
+    assert r.returncode == 1
+    assert "p4c#5752" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The chips with committed outputs compiled now (one after the other: each bf-p4c
