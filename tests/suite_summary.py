@@ -17,7 +17,7 @@ import pytest
 # (suite name, predicate on the test's path relative to the project): first match wins.
 _SUITES: list[tuple[str, tuple[str, ...]]] = [
     ("bmv2", ("bmv2_tests/",)),
-    ("tofino", ("tests/tofino/", "tests/test_tofino_")),
+    ("tofino", ("tests/tofino/",)),
     (
         "namespaces",
         (

@@ -7,7 +7,7 @@ from tests.suite_summary import _suite_of, _Tally
 
 def test_paths_map_to_their_suite() -> None:
     assert _suite_of("bmv2_tests/test_vectors.py") == "bmv2"
-    assert _suite_of("tests/test_tofino_build.py") == "tofino"
+    assert _suite_of("tests/tofino/test_tofino_build.py") == "tofino"
     assert _suite_of("tests/e2e/test_e2e.py") == "namespaces"
     assert _suite_of("tests/targets/test_dpdk_netns.py") == "namespaces"
     assert _suite_of("tests/targets/test_dpdk_agent.py") == "dpdk"

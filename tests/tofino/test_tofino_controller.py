@@ -29,7 +29,7 @@ from controller.p4rt.tofino_pb.stratum import bf_pb2
 from controller.translate import Translator
 from dysco_pipeline import pipeline as pl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BMV2_P4INFO = ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from tests.pipeline.test_pipeline_contract import parse_textproto
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 P4SRC = ROOT / "p4src"
 BUILD = P4SRC / "build"
 CHIPS = ("tofino", "tofino2")

@@ -13,7 +13,7 @@ import pytest
 from controller.config import load_config
 from controller.p4rt.tofino import CHIPS, default_build_dir
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "deploy-tofino.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy-tofino.md"
 
 
 def examples() -> list[str]:
