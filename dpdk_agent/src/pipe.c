@@ -214,6 +214,21 @@ static void process_udp(struct pipe *p, struct rte_mbuf *m, struct packet *pkt,
 	route(p, m, pkt->data);
 }
 
+/* A TCP session key from the addresses and ports at these places of a frame (network order). */
+static inline void session_key_set(struct session_key *key, const uint8_t *sip, const uint8_t *dip,
+				   const uint8_t *sport, const uint8_t *dport, uint8_t direction,
+				   uint8_t agent_id)
+{
+	memcpy(&key->sip, sip, 4);
+	memcpy(&key->dip, dip, 4);
+	memcpy(&key->sport, sport, 2);
+	memcpy(&key->dport, dport, 2);
+	key->proto = PROTO_TCP;
+	key->dir = direction;
+	key->agent_id = agent_id;
+	key->pad = 0;
+}
+
 /* An ICMP error quoting TCP (docs/pipeline.md 4.2): from the network, in_session looked up
  * with the quoted tuple reversed; on a hit rewritten (rewrite_icmp_quote) and routed by the
  * destination it arrived with. Otherwise routed. */
@@ -231,14 +246,8 @@ static void process_icmp(struct pipe *p, struct rte_mbuf *m, struct packet *pkt,
 		route(p, m, pkt->data);
 		return;
 	}
-	memcpy(&key.sip, inner + 16, 4);
-	memcpy(&key.dip, inner + 12, 4);
-	memcpy(&key.sport, l4 + 2, 2);
-	memcpy(&key.dport, l4, 2);
-	key.proto = PROTO_TCP;
-	key.dir = DIR_IN;
-	key.agent_id = 0;
-	key.pad = 0;
+	/* the quote is a packet the host sent: its IN entry maps the reverse tuple */
+	session_key_set(&key, inner + 16, inner + 12, l4 + 2, l4, DIR_IN, 0);
 	pos = rte_hash_lookup(p->sessions, &key);
 	if (pos < 0) {
 		route(p, m, pkt->data);
@@ -293,15 +302,9 @@ static inline void classify_port(const struct pipe *p, uint16_t in_port, uint8_t
 static inline void session_key_from_packet(const struct packet *pkt, uint8_t direction,
 					   uint8_t agent_id, struct session_key *key)
 {
-	const uint8_t *frame = pkt->data;
-	memcpy(&key->sip, frame + pkt->l3_off + 12, 4);
-	memcpy(&key->dip, frame + pkt->l3_off + 16, 4);
-	memcpy(&key->sport, frame + pkt->l4_off, 2);
-	memcpy(&key->dport, frame + pkt->l4_off + 2, 2);
-	key->proto = PROTO_TCP;
-	key->dir = direction;
-	key->agent_id = direction == DIR_OUT ? agent_id : 0;
-	key->pad = 0;
+	const uint8_t *ip = pkt->data + pkt->l3_off, *l4 = pkt->data + pkt->l4_off;
+	session_key_set(key, ip + 12, ip + 16, l4, l4 + 2, direction,
+			direction == DIR_OUT ? agent_id : 0);
 }
 
 /* One bulk lookup for the TCP packets of the burst; pos[i]: the entry of packet i or -1. The
