@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from controller.checkpointer import Checkpointer
-from controller.checkpointer import key_text as _key_text  # noqa: F401  (tests)
 from controller.config import Config
 from controller.device_sync import DeviceSync
 from controller.metrics import Metrics

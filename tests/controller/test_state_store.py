@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from controller.checkpointer import key_text
 from controller.config import load_config
-from controller.daemon import Daemon, _key_text
+from controller.daemon import Daemon
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.store import Change, StateStore
 from dysco_pipeline import pipeline as pl
@@ -272,7 +273,7 @@ def test_entries_reach_the_device_only_after_their_state_is_stored(tmp_path: Pat
                 got = d.translator.entry_from_p4(u.entity.table_entry)
                 if got is None or u.type != p4r.Update.INSERT:
                     continue
-                k = _key_text(got[0].key)
+                k = key_text(got[0].key)
                 row = reader.execute("SELECT 1 FROM entries WHERE k = ?", (k,)).fetchone()
                 checked[0] += 1
                 if row is None:
