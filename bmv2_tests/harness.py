@@ -16,7 +16,6 @@ import ctypes.util
 import os
 import queue
 import shutil
-import socket
 import struct
 import subprocess
 import tempfile
@@ -33,6 +32,7 @@ from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from dysco_pipeline import pipeline as pl
+from dysco_testbed.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 P4INFO = ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
@@ -65,13 +65,6 @@ def switch_binary() -> str | None:
 
 def _nanomsg_path() -> str | None:
     return ctypes.util.find_library("nanomsg")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # --- nanomsg dataplane ------------------------------------------------------------------------
@@ -320,7 +313,7 @@ class Bmv2Process:
         assert binary is not None
         self.tmp = Path(tempfile.mkdtemp(prefix="dysco-bmv2-"))
         self.ipc = f"ipc://{self.tmp}/dp.ipc"
-        grpc_port, thrift_port = _free_port(), _free_port()
+        grpc_port, thrift_port = free_ports(2)
         self.address = f"127.0.0.1:{grpc_port}"
         env = dict(os.environ)
         if P4TOOLS_LIB.is_dir():

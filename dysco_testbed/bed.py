@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ import yaml
 from dysco_pipeline.pipeline import CPU_PORT
 from dysco_testbed import middleboxes
 from dysco_testbed.net import PREFIX, STATE, cleanup, offloads_off, record_pid, sh
+from dysco_testbed.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 BMV2_JSON = REPO / "p4src" / "build" / "dysco.json"
@@ -99,14 +99,6 @@ class Device:
     controller: subprocess.Popen[bytes] | None = None
     mgmt_socket: Path | None = None
     core: int = 0
-
-
-def _free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return int(port)
 
 
 def load_topology(path: Path | None) -> dict[str, Any]:
@@ -439,8 +431,8 @@ class Testbed:
         }  # fmt: skip
 
     def _start_controllers(self) -> None:
-        for d in self.devices:
-            d.control_port = _free_udp_port()
+        for d, port in zip(self.devices, free_ports(len(self.devices), "udp"), strict=True):
+            d.control_port = port
         for d in self.devices:
             self._spawn_controller(d)
         for d in self.devices:

@@ -28,6 +28,7 @@ from dysco_proto.entries import Direction
 from dysco_proto.packet import Segment
 from dysco_targets.backends import RefModelBackend
 from dysco_targets.server import P4RuntimeServer
+from dysco_testbed.ports import free_ports
 from tests.controller_support import KEY_HEX, contract_p4info
 
 NETWORK_PORT = 2
@@ -130,14 +131,6 @@ class Device:
         return f"02:d5:c0:00:00:{self.listen % 256:02x}"
 
 
-def free_udp_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Net:
     """Devices, wires and hosts on the running loop."""
 
@@ -162,7 +155,7 @@ class Net:
             specs.append(
                 HostSpec(hname, addr, port, f"02:00:00:00:{len(self.devices):02x}:{last:02x}")
             )
-        d = Device(name, specs, free_udp_port(), self.tmp / name)
+        d = Device(name, specs, free_ports(1, 'udp')[0], self.tmp / name)
         d.dir.mkdir(exist_ok=True)
         self.devices[name] = d
         for s in specs:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import subprocess
 import sys
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 from dysco_bench import e2e_bench as eb
+from dysco_testbed.ports import free_ports
 
 
 def test_arm_order_alternates_which_arm_goes_first() -> None:
@@ -119,16 +119,10 @@ def test_summary_has_the_issue_keys() -> None:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_traffic_receivers_sample_on_a_timer_at_the_asked_interval() -> None:
     """A real stream on loopback: both ends take timer samples (the server learns the
     interval from the hello line), counts never decrease and end at what was received."""
-    port = _free_port()
+    (port,) = free_ports(1)
     tr = [sys.executable, "-m", "dysco_testbed.traffic"]
     srv = subprocess.Popen([*tr, "server", "--bind", "127.0.0.1", "--port", str(port)],
                            stdout=subprocess.PIPE, text=True)  # fmt: skip

@@ -11,7 +11,6 @@ import ipaddress
 import os
 import queue
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.tls import ClientTls, ServerTls, TlsConfigError, check_listen_address
 from dysco_pipeline import pipeline as pl
 from dysco_targets.server import DETAILS_BUDGET, P4RuntimeServer
+from dysco_testbed.ports import free_ports
 from tests.controller.test_controller_p4rt import _entries
 from tests.controller_support import TableBackend, contract_p4info
 
@@ -546,14 +546,8 @@ def test_thousand_failed_updates_fit_the_metadata_limit_and_client_finds_them(
 # --- python -m dysco_targets.serve ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_server_module_survives_a_bad_packet_out() -> None:
-    port = _free_port()
+    (port,) = free_ports(1)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "dysco_targets.serve", "--backend", "refmodel",
