@@ -9,6 +9,7 @@
 #                    into DIR. Without P4TOOLS_SRC: a work directory under /tmp, all cloned.
 #   P4TOOLS_JOBS=N   parallel jobs (default 2; keep it low: p4c needs ~2-3 GB per job)
 #   P4TOOLS_TOFINO=0 skip the Tofino backend (about an hour of the build)
+#   P4TOOLS_PARTS="pi bmv2 p4c"  what to build (default all three; "p4c" alone for a compiler)
 #
 # Debian 12 specifics handled here: p4c builds its own protobuf 25.3 and abseil 20240722.1
 # (Debian's protobuf 3.21 is too old for p4c; it stays for PI and bmv2, which need grpc),
@@ -54,6 +55,11 @@ fetch_sources() {
   local pin name url rev dir
   for pin in "${PINS[@]}"; do
     IFS='|' read -r name url rev <<<"$pin"
+    case " ${P4TOOLS_PARTS:-pi bmv2 p4c} :$name" in
+      *" bmv2 "*:behavioral-model | *" pi "*:PI | *:p4c | *:p4runtime | *:abseil-cpp | \
+        *:protobuf | *:bdwgc | *:spdlog) ;;
+      *) continue ;;  # not needed for the parts asked for
+    esac
     dir="$SRC/$name"
     if [ -e "$dir/CMakeLists.txt" ] || [ -e "$dir/configure.ac" ] || [ -e "$dir/proto" ]; then
       say "source $name: $dir"
@@ -73,6 +79,13 @@ patch_p4c() {
   # GCC 12: erase_if passes the element as const.
   sed -i 's/\[this\](flow_join_points_t::value_type &el)/[this](const flow_join_points_t::value_type \&el)/' \
     "$SRC/p4c/ir/visitor.cpp"
+  # p4lang/p4c#5752 (fixed upstream by #5753, after the pinned commit): bind_use drops every
+  # non-scratch match register slice, so each parser select loses its match and every state
+  # takes its first transition. Keep the slice, as #5753 does.
+  local amr="$SRC/p4c/backends/tofino/bf-p4c/parde/allocate_parser_match_register.cpp"
+  if [ -e "$amr" ] && grep -q 'if (!is_scratch_register(reg_slice.first)) continue;' "$amr"; then
+    sed -i 's/if (!is_scratch_register(reg_slice.first)) continue;/if (!is_scratch_register(reg_slice.first)) {\n                    serializable_reg_slices.emplace_back(MatchRegister(reg_slice.first), reg_slice.second);\n                    continue;\n                }/' "$amr"
+  fi
   # The Tofino backend looks for spdlog in its third_party folder first.
   if [ "$TOFINO" = 1 ] && [ ! -e "$SRC/p4c/backends/tofino/third_party/spdlog/CMakeLists.txt" ]; then
     mkdir -p "$SRC/p4c/backends/tofino/third_party"
@@ -85,7 +98,7 @@ z3_from_wheel() {
   # A virtualenv in the install tree: the Tofino driver scripts run in it, and its z3-solver
   # wheel provides libz3.so and the headers the backend links against.
   python3 -m venv "$P4TOOLS/venv"
-  "$P4TOOLS/venv/bin/pip" install -q 'z3-solver==4.11.2.0' jsl jsonschema pyinstaller
+  "$P4TOOLS/venv/bin/pip" install -q 'z3-solver==4.11.2.0' jsl jsonschema pyinstaller pyyaml
   Z3_ROOT=$("$P4TOOLS/venv/bin/python" -c 'import z3, os; print(os.path.dirname(z3.__file__))')
   mkdir -p "$P4TOOLS/lib"
   cp -a "$Z3_ROOT/lib/libz3.so"* "$P4TOOLS/lib/"
@@ -95,6 +108,7 @@ build_p4c() {
   local bld="$SRC/p4c/build-dysco" tof=()
   if [ "$TOFINO" = 1 ]; then
     z3_from_wheel
+    export PATH="$P4TOOLS/venv/bin:$PATH"  # the backend packages its log tools with pyinstaller
     tof=(-DENABLE_TOFINO=ON -DUSE_PREINSTALLED_Z3=ON
          -DZ3_INCLUDE_DIR="$Z3_ROOT/include" -DZ3_LIBRARY="$P4TOOLS/lib/libz3.so"
          -DCMAKE_UNITY_BUILD=ON)
@@ -146,11 +160,14 @@ main() {
   fetch_sources
   patch_p4c
   mkdir -p "$P4TOOLS"
-  say "PI (P4Runtime for bmv2)"; build_pi
-  say "bmv2"; build_bmv2
-  say "p4c"; build_p4c
-  "$P4TOOLS/bin/p4c-bm2-ss" --version | head -1
-  "$P4TOOLS/bin/simple_switch_grpc" --help >/dev/null 2>&1 && echo "simple_switch_grpc: ok"
+  local parts=" ${P4TOOLS_PARTS:-pi bmv2 p4c} "
+  if [[ $parts == *" pi "* ]]; then say "PI (P4Runtime for bmv2)"; build_pi; fi
+  if [[ $parts == *" bmv2 "* ]]; then say "bmv2"; build_bmv2; fi
+  if [[ $parts == *" p4c "* ]]; then say "p4c"; build_p4c; fi
+  if [[ $parts == *" p4c "* ]]; then "$P4TOOLS/bin/p4c-bm2-ss" --version | head -1; fi
+  if [[ $parts == *" bmv2 "* ]]; then
+    "$P4TOOLS/bin/simple_switch_grpc" --help >/dev/null 2>&1 && echo "simple_switch_grpc: ok"
+  fi
   if [ "$TOFINO" = 1 ]; then "$P4TOOLS/bin/bf-p4c" --version | head -1; fi
   say "done: $P4TOOLS"
 }
