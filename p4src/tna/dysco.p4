@@ -14,7 +14,8 @@
  * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools): Tofino 2 compiles with 0 errors at
  * 1,024 session entries per table, but that bf-p4c drops every parser select's match
  * (p4lang/p4c#5752, fixed by #5753), so its assembler stops on CLOTs and there is no binary;
- * Tofino 1 places every table in 20 ingress stages of its 12: docs/pipeline.md section 10. Nothing
+ * Tofino 1 places every table in 18 ingress stages of its 12 (without container conflicts;
+ * its PHV allocation then fails in egress): docs/pipeline.md section 10. Nothing
  * has run on a Tofino model or hardware.
  * Build: make -C p4src tofino (tofino_build.sh).
  */
@@ -62,6 +63,9 @@ const bit<32> PACKET_OUT_BITS = 112;    // packet_out_t
 const bit<2> LEN_OK = 0;
 const bit<2> LEN_LT20 = 1;
 const bit<2> LEN_LT28 = 2;
+const bit<2> TCP_BAD = 0;       // tcp_len's classes
+const bit<2> TCP_EMPTY = 1;
+const bit<2> TCP_PAYLOAD = 2;
 // Option layouts (bridge.layout): bit 0 TS, bits 1-3 SACK blocks, bit 4 SYN options, bit 5
 // WS, bit 6 Dysco tag: the combinations TcpOptionsParser can extract.
 const bit<8> OPT_L_TS = 0x01;
@@ -219,28 +223,88 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
     SessionLookup() session;
     OptionLayout() options;
 
-    // -(20 + 4 * data_offset): the TCP header length, negated, for the length arithmetic.
+    // The TCP lengths, one constant ternary table keyed by the data offset and the IPv4 total
+    // length (so the validation and SlotState's gate do not wait for the arithmetic):
+    // -(20 + 4 * data_offset), the header lengths negated, for the length arithmetic; and
+    // the class: TCP_BAD (data_offset < 5, or total_len < 20 + 4 * data_offset: the v1model
+    // test), TCP_EMPTY (no payload) or TCP_PAYLOAD.
     bit<16> neg_hl16;
     bit<16> pl16_m;          // total_len - TCP header length
-    action set_neg_hl(bit<16> neg16) {
+    bit<2> tcp_cls = TCP_BAD;
+    action set_hl(bit<16> neg16, bit<2> cls) {
         neg_hl16 = neg16;
+        tcp_cls = cls;
     }
     table tcp_len {
-        key = { hdr.tcp.data_offset : exact @name("data_offset"); }
-        actions = { set_neg_hl; }
-#define NEG_HL(d) d : set_neg_hl(16w0 - (20 + 4 * d));
-        const entries = {
-            NEG_HL(0) NEG_HL(1) NEG_HL(2) NEG_HL(3) NEG_HL(4) NEG_HL(5) NEG_HL(6) NEG_HL(7)
-            NEG_HL(8) NEG_HL(9) NEG_HL(10) NEG_HL(11) NEG_HL(12) NEG_HL(13) NEG_HL(14)
-            NEG_HL(15)
+        key = {
+            hdr.tcp.data_offset : exact @name("data_offset");
+            hdr.ipv4.total_len : ternary @name("total_len");
         }
-        const default_action = set_neg_hl(0);
-        size = 16;
+        actions = { set_hl; }
+#define tcp_class(d, c) set_hl(16w0 - (20 + 4 * d), c)
+        const entries = {
+            (0, 0 &&& 0) : tcp_class(0, TCP_BAD);
+            (1, 0 &&& 0) : tcp_class(1, TCP_BAD);
+            (2, 0 &&& 0) : tcp_class(2, TCP_BAD);
+            (3, 0 &&& 0) : tcp_class(3, TCP_BAD);
+            (4, 0 &&& 0) : tcp_class(4, TCP_BAD);
+            (5, 0x0000 &&& 0xFFE0) : tcp_class(5, TCP_BAD);
+            (5, 0x0020 &&& 0xFFF8) : tcp_class(5, TCP_BAD);
+            (5, 0x0028 &&& 0xFFFF) : tcp_class(5, TCP_EMPTY);
+            (5, 0 &&& 0) : tcp_class(5, TCP_PAYLOAD);
+            (6, 0x0000 &&& 0xFFE0) : tcp_class(6, TCP_BAD);
+            (6, 0x0020 &&& 0xFFF8) : tcp_class(6, TCP_BAD);
+            (6, 0x0028 &&& 0xFFFC) : tcp_class(6, TCP_BAD);
+            (6, 0x002C &&& 0xFFFF) : tcp_class(6, TCP_EMPTY);
+            (6, 0 &&& 0) : tcp_class(6, TCP_PAYLOAD);
+            (7, 0x0000 &&& 0xFFE0) : tcp_class(7, TCP_BAD);
+            (7, 0x0020 &&& 0xFFF0) : tcp_class(7, TCP_BAD);
+            (7, 0x0030 &&& 0xFFFF) : tcp_class(7, TCP_EMPTY);
+            (7, 0 &&& 0) : tcp_class(7, TCP_PAYLOAD);
+            (8, 0x0000 &&& 0xFFE0) : tcp_class(8, TCP_BAD);
+            (8, 0x0020 &&& 0xFFF0) : tcp_class(8, TCP_BAD);
+            (8, 0x0030 &&& 0xFFFC) : tcp_class(8, TCP_BAD);
+            (8, 0x0034 &&& 0xFFFF) : tcp_class(8, TCP_EMPTY);
+            (8, 0 &&& 0) : tcp_class(8, TCP_PAYLOAD);
+            (9, 0x0000 &&& 0xFFE0) : tcp_class(9, TCP_BAD);
+            (9, 0x0020 &&& 0xFFF0) : tcp_class(9, TCP_BAD);
+            (9, 0x0030 &&& 0xFFF8) : tcp_class(9, TCP_BAD);
+            (9, 0x0038 &&& 0xFFFF) : tcp_class(9, TCP_EMPTY);
+            (9, 0 &&& 0) : tcp_class(9, TCP_PAYLOAD);
+            (10, 0x0000 &&& 0xFFE0) : tcp_class(10, TCP_BAD);
+            (10, 0x0020 &&& 0xFFF0) : tcp_class(10, TCP_BAD);
+            (10, 0x0030 &&& 0xFFF8) : tcp_class(10, TCP_BAD);
+            (10, 0x0038 &&& 0xFFFC) : tcp_class(10, TCP_BAD);
+            (10, 0x003C &&& 0xFFFF) : tcp_class(10, TCP_EMPTY);
+            (10, 0 &&& 0) : tcp_class(10, TCP_PAYLOAD);
+            (11, 0x0000 &&& 0xFFC0) : tcp_class(11, TCP_BAD);
+            (11, 0x0040 &&& 0xFFFF) : tcp_class(11, TCP_EMPTY);
+            (11, 0 &&& 0) : tcp_class(11, TCP_PAYLOAD);
+            (12, 0x0000 &&& 0xFFC0) : tcp_class(12, TCP_BAD);
+            (12, 0x0040 &&& 0xFFFC) : tcp_class(12, TCP_BAD);
+            (12, 0x0044 &&& 0xFFFF) : tcp_class(12, TCP_EMPTY);
+            (12, 0 &&& 0) : tcp_class(12, TCP_PAYLOAD);
+            (13, 0x0000 &&& 0xFFC0) : tcp_class(13, TCP_BAD);
+            (13, 0x0040 &&& 0xFFF8) : tcp_class(13, TCP_BAD);
+            (13, 0x0048 &&& 0xFFFF) : tcp_class(13, TCP_EMPTY);
+            (13, 0 &&& 0) : tcp_class(13, TCP_PAYLOAD);
+            (14, 0x0000 &&& 0xFFC0) : tcp_class(14, TCP_BAD);
+            (14, 0x0040 &&& 0xFFF8) : tcp_class(14, TCP_BAD);
+            (14, 0x0048 &&& 0xFFFC) : tcp_class(14, TCP_BAD);
+            (14, 0x004C &&& 0xFFFF) : tcp_class(14, TCP_EMPTY);
+            (14, 0 &&& 0) : tcp_class(14, TCP_PAYLOAD);
+            (15, 0x0000 &&& 0xFFC0) : tcp_class(15, TCP_BAD);
+            (15, 0x0040 &&& 0xFFF0) : tcp_class(15, TCP_BAD);
+            (15, 0x0050 &&& 0xFFFF) : tcp_class(15, TCP_EMPTY);
+            (15, 0 &&& 0) : tcp_class(15, TCP_PAYLOAD);
+        }
+#undef tcp_class
+        const default_action = set_hl(0, TCP_BAD);
+        size = 64;
     }
     // Length range tests as constant ternary tables (a gateway compares at most 12 bits for
     // order, and a slice or mask test in a gateway splits the field in PHV).
     bit<2> ip_short = 0;
-    bit<1> pl_wrapped = 0;
     action len_class(bit<2> c) { ip_short = c; }
     table ip_len {             // total_len < 20: LEN_LT20; < 28: LEN_LT28
         key = { hdr.ipv4.total_len : ternary @name("total_len"); }
@@ -253,17 +317,6 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         }
         const default_action = len_class(LEN_OK);
         size = 4;
-    }
-    action set_wrapped(bit<1> w) { pl_wrapped = w; }
-    table pl_len {             // payload length wrapped below zero: pl16 >= 0xFFB0
-        key = { pl16_m : ternary @name("payload_len"); }
-        actions = { set_wrapped; }
-        const entries = {
-            0xFFC0 &&& 0xFFC0 : set_wrapped(1);
-            0xFFB0 &&& 0xFFF0 : set_wrapped(1);
-        }
-        const default_action = set_wrapped(0);
-        size = 2;
     }
     // Which option headers the parser extracted, for the bridge (constant; 12 combinations).
     action set_layout(bit<8> code) { ig_md.bridge.layout = code; }
@@ -325,7 +378,6 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         }
         ip_len.apply();
         if (hdr.tcp.isValid()) {
-            pl_len.apply();
             sl16 = pl16_m + syn_fin;
             ig_md.dysco.payload_len = pl16_m;
         }
@@ -356,9 +408,8 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
                 ip_short == LEN_LT20 || ig_md.ipv4_csum_err == 1) {
                 ig_md.dysco.malformed = 1;
             } else if (hdr.tcp.isValid()) {
-                // total_len < 20 + header: pl16 wrapped below zero (frames are far shorter
-                // than the 64 KB where this would be ambiguous)
-                if (hdr.tcp.data_offset < 5 || pl_wrapped == 1) {
+                // data_offset < 5, or total_len < 20 + header (tcp_len)
+                if (tcp_cls == TCP_BAD) {
                     ig_md.dysco.malformed = 1;
                 }
             } else if (hdr.udp.isValid() && ip_short != LEN_OK) {
@@ -389,12 +440,15 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
 #undef NONZERO
         // What Classify's slot_op decides, without waiting for it (SlotState's first step):
         // a TCP packet neither dropped nor punted before the lookup's result matters, and
-        // probes.
+        // probes. "Not dropped" from the validation's inputs, not from its result (which is
+        // three dependent steps later): a parsed TCP header implies IPv4 version 4 without
+        // options, and total_len < 20 implies TCP_BAD.
         bit<1> eligible;
         bit<1> probe_ok;
-        if (ig_md.dysco.drop == 0 && ig_md.dysco.from_cpu == 0 && hdr.tcp.isValid() &&
+        if (ig_prsr_md.parser_err == 0 && ig_md.dysco.from_cpu == 0 && hdr.tcp.isValid() &&
+            ig_md.ipv4_csum_err == 0 && tcp_cls != TCP_BAD &&
             hdr.tcp.flags & (TCP_SYN | TCP_ACK) != TCP_SYN &&
-            (hdr.tcp.flags & TCP_SYN == 0 || pl16_m == 0)) {
+            (hdr.tcp.flags & TCP_SYN == 0 || tcp_cls == TCP_EMPTY)) {
             eligible = 1;
         } else {
             eligible = 0;

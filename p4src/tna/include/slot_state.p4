@@ -169,6 +169,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<1> l3;
 
     // ---- per-packet inputs (1 = true), each from the packet and the entry alone ----
+    bit<8> op;              // SLOT_OP_*: Classify's slot_op, from the first step's gates
     bit<1> has_ack;         // ACK set, not a probe
     bit<1> w_lo;            // this packet writes new_rcvd_lo
     bit<1> w_old;           // this packet writes old_ack_hi
@@ -406,6 +407,17 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                   (hdr.tcp.flags & TCP_SYN == 0 || meta.role != ROLE_NEW))
 #define G_OUT (G_MAPPED && meta.direction == DIR_OUT)
 #define G_IN (G_MAPPED && meta.direction == DIR_IN)
+        // Classify's slot_op from the same gates (Classify sets it several steps later:
+        // after the validation's result): what the steps below run under.
+        if (G_OUT) {
+            op = SLOT_OP_OUT;
+        } else if (G_IN) {
+            op = SLOT_OP_IN;
+        } else if (probe_ok == 1) {
+            op = SLOT_OP_PROBE;
+        } else {
+            op = SLOT_OP_NONE;
+        }
         if (G_MAPPED && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
             has_ack = 1;
         } else {
@@ -451,29 +463,29 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
 #undef G_OUT
 #undef G_IN
 #undef G_MAPPED
-        if (meta.slot_op != SLOT_OP_NONE) {
+        if (op != SLOT_OP_NONE) {
             // 2. tags (against the epoch) and the max registers (against the written bits)
             d.older = meta.pi.epoch ^ meta.epoch;   // != 0: the entry predates the slot's epoch
             if (w_lo == 1) { lo_tv = lo_mark.execute(meta.slot); }
             else { lo_tv = lo_peek.execute(meta.slot); }
             if (w_old == 1) { old_tv = old_mark.execute(meta.slot); }
             else { old_tv = old_peek.execute(meta.slot); }
-            if (meta.slot_op == SLOT_OP_PROBE && meta.freeze == 1) {
+            if (op == SLOT_OP_PROBE && meta.freeze == 1) {
                 cut_mode = cut_tag_freeze.execute(meta.slot);
             } else {
                 cut_mode = cut_tag_peek.execute(meta.slot);
             }
-            if (meta.slot_op == SLOT_OP_OUT) {
+            if (op == SLOT_OP_OUT) {
                 meta.pi.sent_hi = sent_max.execute(meta.slot);
             } else {
                 meta.pi.sent_hi = sent_read.execute(meta.slot);
             }
-            if (meta.slot_op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+            if (op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
                 meta.pi.ack_hi = ack_max.execute(meta.slot);
             } else {
                 meta.pi.ack_hi = ack_read.execute(meta.slot);
             }
-            if (meta.slot_op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+            if (op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
                 meta.pi.rcvd_ack_hi = rcvd_max.execute(meta.slot);
             } else {
                 meta.pi.rcvd_ack_hi = rcvd_read.execute(meta.slot);
@@ -491,10 +503,10 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             bit<1> cut_valid;
             bit<1> old_valid_before;
 #define FLAG(f, cond) if (cond) { f = 1; } else { f = 0; }
-            FLAG(sent_valid, meta.slot_op == SLOT_OP_OUT || sent_v != 0)
-            FLAG(ack_valid, (meta.slot_op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
+            FLAG(sent_valid, op == SLOT_OP_OUT || sent_v != 0)
+            FLAG(ack_valid, (op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
                             ack_v != 0)
-            FLAG(rcvd_valid, (meta.slot_op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
+            FLAG(rcvd_valid, (op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
                              rcvd_v != 0)
             FLAG(lo_valid, w_lo == 1 || lo_tv != 0)
             FLAG(cut_valid, cut_mode != CUT_NONE)
@@ -502,34 +514,34 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
 #undef FLAG
 
             // 4. differences (copies through the hash unit where two PHV clusters meet)
-            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.cut_c = meta.pi.cut; } }
-            if (meta.slot_op == SLOT_OP_IN) { @in_hash { d.cut_i = meta.pi.cut; } }
-            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.ack_c = meta.pi.ack_hi; } }
-            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.lo_c = meta.pi.new_rcvd_lo; } }
-            if (meta.slot_op == SLOT_OP_OUT) { @in_hash { d.lo_l = meta.pi.new_rcvd_lo; } }
-            if (meta.slot_op == SLOT_OP_IN) { @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; } }
-            if (meta.slot_op == SLOT_OP_OUT) {
+            if (op == SLOT_OP_OUT) { @in_hash { d.cut_c = meta.pi.cut; } }
+            if (op == SLOT_OP_IN) { @in_hash { d.cut_i = meta.pi.cut; } }
+            if (op == SLOT_OP_OUT) { @in_hash { d.ack_c = meta.pi.ack_hi; } }
+            if (op == SLOT_OP_OUT) { @in_hash { d.lo_c = meta.pi.new_rcvd_lo; } }
+            if (op == SLOT_OP_OUT) { @in_hash { d.lo_l = meta.pi.new_rcvd_lo; } }
+            if (op == SLOT_OP_IN) { @in_hash { d.rcvd_c = meta.pi.rcvd_ack_hi; } }
+            if (op == SLOT_OP_OUT) {
                 d.d_ack_lo = hdr.tcp.ack_no - meta.pi.new_rcvd_lo;
             }
             sg_ack_lo.apply(d.d_ack_lo, c_ack_lo);
             // IN: rcvd_ack_hi - (ack + ack_delta) in two steps, for the stale test, in the same
             // field after OUT's sign is read (program order: the IN writes do not delay it)
-            if (meta.slot_op == SLOT_OP_IN) {
+            if (op == SLOT_OP_IN) {
                 d.d_ack_lo = meta.pi.rcvd_ack_hi - hdr.tcp.ack_no;
             }
-            if (meta.slot_op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+            if (op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
                 d.d_ack_lo = d.d_ack_lo - meta.rw.ack_delta;
             }
             sg_rcvd_ack.apply(d.d_ack_lo, c_rcvd_ack);
             // the latches' differences from copies only: the packet-in fields (ALU outputs,
             // mirror header) stay out of this PHV cluster
-            if (meta.slot_op == SLOT_OP_OUT) {
+            if (op == SLOT_OP_OUT) {
                 d.d_ack_peer = d.ack_c - meta.peer_cut;           // ack_hi - peer_cut
             }
-            if (meta.slot_op == SLOT_OP_IN) {
+            if (op == SLOT_OP_IN) {
                 d.d_own = d.rcvd_c - d.cut_i;                     // rcvd_ack_hi - cut
             }
-            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1) {
+            if (op == SLOT_OP_OUT && meta.two_path == 1) {
                 d.d_seq_cut = hdr.tcp.seq_no - d.cut_c;
                 d.d_end_cut = d.end - d.cut_c;
             }
@@ -557,13 +569,13 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
 
             // 5. latches (once per epoch: the ALU runs only when the condition holds and
             // returns whether it fired)
-            if (meta.slot_op == SLOT_OP_IN && cut_valid == 1 && rcvd_valid == 1 &&
+            if (op == SLOT_OP_IN && cut_valid == 1 && rcvd_valid == 1 &&
                 c_own != SIGN_NEG) {
                 d.own_fired = own_fire.execute(meta.slot);
             } else {
                 d.own_fired = 0;
             }
-            if (meta.slot_op == SLOT_OP_OUT && meta.peer_cut_valid == 1 && ack_valid == 1 &&
+            if (op == SLOT_OP_OUT && meta.peer_cut_valid == 1 && ack_valid == 1 &&
                 c_ack_peer != SIGN_NEG) {
                 d.peer_fired = peer_fire.execute(meta.slot);
             } else {
@@ -582,7 +594,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
 
             // 6. two-path steering (datapath._steer; docs/pipeline.md 5.2), old_ack_hi (the
             // value before this packet, and the comparison from its twin), the flags
-            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1) {
+            if (op == SLOT_OP_OUT && meta.two_path == 1) {
                 meta.path = PATH_OLD;
                 if (hdr.tcp.flags & TCP_RST == TCP_RST) {
                     meta.split = 1;
@@ -619,7 +631,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             } else {
                 meta.pi.flags = meta.pi.flags | PI_FLAG_REGS;
             }
-            if (meta.slot_op == SLOT_OP_IN && has_ack == 1 &&
+            if (op == SLOT_OP_IN && has_ack == 1 &&
                 hdr.tcp.flags & (TCP_RST | TCP_SYN) == 0 &&
                 rcvd_valid == 1 && c_older != SIGN_ZERO && c_rcvd_ack == SIGN_POS) {
                 if (meta.seq_len == 0) {
@@ -631,7 +643,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             meta.rcvd_ack = meta.pi.rcvd_ack_hi;
 
             // 7. what steering cannot do in one pass: SPLIT (pipeline.md 5.2), one condition
-            if (meta.slot_op == SLOT_OP_OUT && meta.two_path == 1 && has_ack == 1 &&
+            if (op == SLOT_OP_OUT && meta.two_path == 1 && has_ack == 1 &&
                 ((meta.path == PATH_OLD &&
                   (ack_new == 1 ||
                    (lo_valid == 1 && (r0 == 1 || r1 == 1 || r2 == 1 || r3 == 1)))) ||
