@@ -130,10 +130,21 @@ const bit<8> CUT_NONE = 0;     // not valid after this packet
 const bit<8> CUT_VALID = 1;    // valid, unchanged
 const bit<8> CUT_FREEZE = 2;   // this probe freezes it: cut := sent_hi
 
+// The written bits (register `written`).
+const bit<8> W_SENT = 1;
+const bit<8> W_ACK = 2;
+const bit<8> W_RCVD = 4;
+
 // Epoch tags start at all ones: a tag register holds the epoch its value was written in
 // (valid iff it equals the slot's epoch after this packet), so a cell never written is
 // invalid in every epoch below 0xFFFFFFFF.
 const bit<32> TAG_NEVER = 0xFFFFFFFF;
+
+// The two latch tags of a slot (a 64-bit pair register: one stateful ALU).
+struct latch_pair_t {
+    bit<32> own;
+    bit<32> peer;
+}
 
 control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t valid,
                   inout slot_diff_t d, in bit<1> eligible, in bit<1> probe_ok) {
@@ -185,30 +196,21 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
         }
     };
 
-    // ---- validity: "written" bits (return the bit before this packet); a gateway picks
-    // the marking or the peeking action ----
-    bit<8> sent_v;
-    bit<8> ack_v;
-    bit<8> rcvd_v;
-    Register<bit<8>, slot_t>(NUM_SLOTS, 0) sent_hi_written;
-    RegisterAction<bit<8>, slot_t, bit<8>>(sent_hi_written) sent_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
+    // ---- validity: the "written" bits of sent_hi, ack_hi and rcvd_ack_hi in one register
+    // (W_*; returns the bits before this packet); a gateway picks the marking or the
+    // peeking action. One stateful ALU instead of three in the first step. ----
+    bit<8> wv;
+    Register<bit<8>, slot_t>(NUM_SLOTS, 0) written;
+    RegisterAction<bit<8>, slot_t, bit<8>>(written) mark_out_ack = {
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = value | (W_SENT | W_ACK); }
     };
-    RegisterAction<bit<8>, slot_t, bit<8>>(sent_hi_written) sent_peek = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
+    RegisterAction<bit<8>, slot_t, bit<8>>(written) mark_out = {
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = value | W_SENT; }
     };
-    Register<bit<8>, slot_t>(NUM_SLOTS, 0) ack_hi_written;
-    RegisterAction<bit<8>, slot_t, bit<8>>(ack_hi_written) ack_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
+    RegisterAction<bit<8>, slot_t, bit<8>>(written) mark_in_ack = {
+        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = value | W_RCVD; }
     };
-    RegisterAction<bit<8>, slot_t, bit<8>>(ack_hi_written) ack_peek = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
-    };
-    Register<bit<8>, slot_t>(NUM_SLOTS, 0) rcvd_ack_hi_written;
-    RegisterAction<bit<8>, slot_t, bit<8>>(rcvd_ack_hi_written) rcvd_mark = {
-        void apply(inout bit<8> value, out bit<8> rv) { rv = value; value = 1; }
-    };
-    RegisterAction<bit<8>, slot_t, bit<8>>(rcvd_ack_hi_written) rcvd_peek = {
+    RegisterAction<bit<8>, slot_t, bit<8>>(written) written_peek = {
         void apply(inout bit<8> value, out bit<8> rv) { rv = value; }
     };
 
@@ -245,18 +247,16 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (value == meta.pi.epoch) { rv = 1; }
         }
     };
-    // cut: a freeze (a probe with the freeze flag, sent_hi set) takes effect only if the cut
-    // is not yet valid in this epoch.
+    // cut: a freeze (a probe with the freeze flag, sent_hi set: the gateway tests the written
+    // bit) takes effect only if the cut is not yet valid in this epoch.
     Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) cut_tag;
     RegisterAction<bit<32>, slot_t, bit<8>>(cut_tag) cut_tag_freeze = {
         void apply(inout bit<32> value, out bit<8> rv) {
             if (value == meta.pi.epoch) {
                 rv = CUT_VALID;
-            } else if (sent_v != 0) {
+            } else {
                 value = meta.pi.epoch;
                 rv = CUT_FREEZE;
-            } else {
-                rv = CUT_NONE;
             }
         }
     };
@@ -266,21 +266,21 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (value == meta.pi.epoch) { rv = CUT_VALID; }
         }
     };
-    // latches: fire once per epoch (executed only when the condition holds).
-    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) latched_own_tag;
-    RegisterAction<bit<32>, slot_t, bit<8>>(latched_own_tag) own_fire = {
-        void apply(inout bit<32> value, out bit<8> rv) {
+    // latches: fire once per epoch (executed only when the condition holds). Both tags in
+    // one pair register (own: IN packets, peer: OUT packets; one stateful ALU).
+    Register<latch_pair_t, slot_t>(NUM_SLOTS, {TAG_NEVER, TAG_NEVER}) latched_tags;
+    RegisterAction<latch_pair_t, slot_t, bit<8>>(latched_tags) own_fire = {
+        void apply(inout latch_pair_t value, out bit<8> rv) {
             rv = 0;
-            if (value != meta.pi.epoch) { rv = 1; }
-            value = meta.pi.epoch;
+            if (value.own != meta.pi.epoch) { rv = 1; }
+            value.own = meta.pi.epoch;
         }
     };
-    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) latched_peer_tag;
-    RegisterAction<bit<32>, slot_t, bit<8>>(latched_peer_tag) peer_fire = {
-        void apply(inout bit<32> value, out bit<8> rv) {
+    RegisterAction<latch_pair_t, slot_t, bit<8>>(latched_tags) peer_fire = {
+        void apply(inout latch_pair_t value, out bit<8> rv) {
             rv = 0;
-            if (value != meta.pi.epoch) { rv = 1; }
-            value = meta.pi.epoch;
+            if (value.peer != meta.pi.epoch) { rv = 1; }
+            value.peer = meta.pi.epoch;
         }
     };
 
@@ -291,11 +291,14 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) sent_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(sent_hi) sent_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (sent_v == 0 || (int<32>) (d.end - value) > 0) {
+            if ((int<32>) (d.end - value) > 0) {
                 value = d.end;
             }
             rv = value;
         }
+    };
+    RegisterAction<bit<32>, slot_t, bit<32>>(sent_hi) sent_first = {
+        void apply(inout bit<32> value, out bit<32> rv) { value = d.end; rv = value; }
     };
     RegisterAction<bit<32>, slot_t, bit<32>>(sent_hi) sent_read = {
         void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
@@ -303,11 +306,14 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(ack_hi) ack_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (ack_v == 0 || (int<32>) (hdr.tcp.ack_no - value) > 0) {
+            if ((int<32>) (hdr.tcp.ack_no - value) > 0) {
                 value = hdr.tcp.ack_no;
             }
             rv = value;
         }
+    };
+    RegisterAction<bit<32>, slot_t, bit<32>>(ack_hi) ack_first = {
+        void apply(inout bit<32> value, out bit<32> rv) { value = hdr.tcp.ack_no; rv = value; }
     };
     RegisterAction<bit<32>, slot_t, bit<32>>(ack_hi) ack_read = {
         void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
@@ -315,11 +321,14 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) rcvd_ack_hi;
     RegisterAction<bit<32>, slot_t, bit<32>>(rcvd_ack_hi) rcvd_max = {
         void apply(inout bit<32> value, out bit<32> rv) {
-            if (rcvd_v == 0 || (int<32>) (d.in_ack - value) > 0) {
+            if ((int<32>) (d.in_ack - value) > 0) {
                 value = d.in_ack;
             }
             rv = value;
         }
+    };
+    RegisterAction<bit<32>, slot_t, bit<32>>(rcvd_ack_hi) rcvd_first = {
+        void apply(inout bit<32> value, out bit<32> rv) { value = d.in_ack; rv = value; }
     };
     RegisterAction<bit<32>, slot_t, bit<32>>(rcvd_ack_hi) rcvd_read = {
         void apply(inout bit<32> value, out bit<32> rv) { rv = value; }
@@ -445,20 +454,14 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
         if (G_MAPPED || probe_ok == 1) {
             meta.pi.epoch = epoch_advance.execute(meta.slot);
         }
-        if (G_OUT) {
-            sent_v = sent_mark.execute(meta.slot);
-        } else if (G_IN || probe_ok == 1) {
-            sent_v = sent_peek.execute(meta.slot);
-        }
         if (G_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
-            ack_v = ack_mark.execute(meta.slot);
+            wv = mark_out_ack.execute(meta.slot);
+        } else if (G_OUT) {
+            wv = mark_out.execute(meta.slot);
+        } else if (G_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+            wv = mark_in_ack.execute(meta.slot);
         } else if (G_MAPPED || probe_ok == 1) {
-            ack_v = ack_peek.execute(meta.slot);
-        }
-        if (G_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
-            rcvd_v = rcvd_mark.execute(meta.slot);
-        } else if (G_MAPPED || probe_ok == 1) {
-            rcvd_v = rcvd_peek.execute(meta.slot);
+            wv = written_peek.execute(meta.slot);
         }
 #undef G_OUT
 #undef G_IN
@@ -470,22 +473,28 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             else { lo_tv = lo_peek.execute(meta.slot); }
             if (w_old == 1) { old_tv = old_mark.execute(meta.slot); }
             else { old_tv = old_peek.execute(meta.slot); }
-            if (op == SLOT_OP_PROBE && meta.freeze == 1) {
+            if (op == SLOT_OP_PROBE && meta.freeze == 1 && wv & W_SENT == W_SENT) {
                 cut_mode = cut_tag_freeze.execute(meta.slot);
             } else {
                 cut_mode = cut_tag_peek.execute(meta.slot);
             }
-            if (op == SLOT_OP_OUT) {
+            if (op == SLOT_OP_OUT && wv & W_SENT == 0) {
+                meta.pi.sent_hi = sent_first.execute(meta.slot);
+            } else if (op == SLOT_OP_OUT) {
                 meta.pi.sent_hi = sent_max.execute(meta.slot);
             } else {
                 meta.pi.sent_hi = sent_read.execute(meta.slot);
             }
-            if (op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+            if (op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK && wv & W_ACK == 0) {
+                meta.pi.ack_hi = ack_first.execute(meta.slot);
+            } else if (op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
                 meta.pi.ack_hi = ack_max.execute(meta.slot);
             } else {
                 meta.pi.ack_hi = ack_read.execute(meta.slot);
             }
-            if (op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
+            if (op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK && wv & W_RCVD == 0) {
+                meta.pi.rcvd_ack_hi = rcvd_first.execute(meta.slot);
+            } else if (op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
                 meta.pi.rcvd_ack_hi = rcvd_max.execute(meta.slot);
             } else {
                 meta.pi.rcvd_ack_hi = rcvd_read.execute(meta.slot);
@@ -503,11 +512,11 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             bit<1> cut_valid;
             bit<1> old_valid_before;
 #define FLAG(f, cond) if (cond) { f = 1; } else { f = 0; }
-            FLAG(sent_valid, op == SLOT_OP_OUT || sent_v != 0)
+            FLAG(sent_valid, op == SLOT_OP_OUT || wv & W_SENT == W_SENT)
             FLAG(ack_valid, (op == SLOT_OP_OUT && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
-                            ack_v != 0)
+                            wv & W_ACK == W_ACK)
             FLAG(rcvd_valid, (op == SLOT_OP_IN && hdr.tcp.flags & TCP_ACK == TCP_ACK) ||
-                             rcvd_v != 0)
+                             wv & W_RCVD == W_RCVD)
             FLAG(lo_valid, w_lo == 1 || lo_tv != 0)
             FLAG(cut_valid, cut_mode != CUT_NONE)
             FLAG(old_valid_before, old_tv != 0)
