@@ -251,7 +251,7 @@ RIGHT_ROWS: tuple[Row, ...] = (
     Row(R, RP.SYN_RCVD, T.TIMER_RANCHOR, G.ANY, (A.REVERT,), RP.DONE, "anchor timeout"),
     Row(R, RP.SYN_RCVD, T.SESSION_REMOVED, G.ANY, (), RP.DONE, _REMOVED),
     Row(R, RP.SWITCHED, T.REQUEST_LOCK, G.ANY, (A.SEND_ACK_LOCK,), RP.SWITCHED, _ACK_AGAIN),
-    Row(R, RP.SWITCHED, T.NEW_PATH_SYN, G.ANY, _RSYNACK, RP.SWITCHED, "a repeated SYN: answer again"),
+    Row(R, RP.SWITCHED, T.NEW_PATH_SYN, G.ANY, (), RP.SWITCHED, "a late copy: not answered (the left anchor has the SYN-ACK)"),
     Row(R, RP.SWITCHED, T.ACK_MSG, G.ANY, (A.SEND_ACK_ACK,), RP.SWITCHED, "a repeated ack"),
     Row(R, RP.SWITCHED, T.CANCEL_LOCK, G.ANY, (A.SEND_ACK_CANCEL,), RP.SWITCHED, "too late to cancel: ackCancel only"),
     Row(R, RP.SWITCHED, T.TIMER_RPROBE, G.ANY, (A.PROBE, A.ARM_RPROBE), RP.SWITCHED, "probe again"),

@@ -249,11 +249,18 @@ class RightAnchorMixin(AgentBase):
         self._right_forget(ra)
 
     def _ra_repeated_syn(self, ra: RightAnchor, seg: Segment) -> None:
-        """The new-path SYN again: answered once the SYN-ACK went (while still preparing,
-        the answer follows)."""
+        """The new-path SYN again: answered while the left anchor may still wait for the
+        SYN-ACK (SYN_RCVD; while still preparing, the answer follows). Once switched the left
+        anchor has committed, so it had the SYN-ACK and every new box saw it: a late copy
+        (the left anchor's retransmissions trail behind by seconds on a loaded control plane)
+        is not answered, since the answer would reach the left host as a SYN-ACK inside its
+        live connection once the left anchor folded (a host whose connection is closing
+        answers that with a RST)."""
         if ra.new_sub == seg.tuple and ra.phase in (RightPhase.SYN_RCVD, RightPhase.SWITCHED):
+            answer = ra.phase is RightPhase.SYN_RCVD
             self._rstep(ra, Trigger.NEW_PATH_SYN)
-            self._ra_send_synack(ra)
+            if answer:
+                self._ra_send_synack(ra)
 
     def _ra_cancel(self, ra: RightAnchor) -> None:
         """cancelLock reached the right anchor: revert unless the left anchor committed (the

@@ -164,6 +164,13 @@ class SessionMixin(AgentBase):
             self._drop_pending(hop)
             self._create_right_side(hop, seg, pend.hops[0], pend.hops[1:], pend.msg)
             return
+        known = self.right_by_stuple.get(seg.tuple)
+        if known is not None and known.syn_msg is not None and seg.seq == known.hs.isn_out:
+            # the host sent its SYN again before the device held our OUT entry (the first
+            # copy created the side and its entry write is still on its way): the chain SYN
+            # again, never the bare SYN of the session tuple onto the network
+            self._send_chain_syn(known, seg)
+            return
         policy = self.policies.match(seg.tuple) if seg.tuple.src_ip in self.addresses else None
         if policy is None or seg.tuple.src_ip in policy.chain:
             self._emit(SendPacket(strip(seg), Toward.NETWORK))
@@ -245,6 +252,12 @@ class SessionMixin(AgentBase):
                 ra = self._right_for_side(side)
                 if ra is not None:
                     self._ra_repeated_syn(ra, seg)
+                return
+            if side.hs.isn_in is not None and seg.seq != side.hs.isn_in:
+                # not the session's SYN again: a late copy of a new-path SYN on an IN entry
+                # that became the side's own at the fold (right anchor); the host must never
+                # see it (a host whose connection is closing answers with a RST)
+                self._observe("setup.stale_syn", tuple=str(seg.tuple))
                 return
             self._deliver_syn(side, seg)  # a retransmitted chain SYN
             return

@@ -1,0 +1,158 @@
+"""Late copies of a reconfiguration's new-path handshake never reach an end host (issue 12).
+
+On a loaded control plane each hop's controller handles packet-ins seconds late, so the left
+anchor retransmits its new-path SYN several times and the copies trail behind the
+reconfiguration. Seen in the e2e suite under load (test 8, 100 sessions): a copy reached the
+right anchor after it folded (the new path's IN entry is then the side's own entry) and was
+delivered to the server host as a SYN of the session; the right anchor answered copies that
+arrived after the switch with SYN-ACKs that reached the client host after its fold; a box host's
+agent sent a copy on as a bare SYN of the session tuple (the device punted it before the box's
+OUT entry was written), which the responder delivered to its host. A host whose connection is
+closing answers such a segment with a RST (or its listener with a SYN-ACK of a new ISN, which
+the peer resets), and the connection is lost. These tests drive real agents on the model
+driver (``dysco_proto.model.driver``) and the agent event by event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dysco_proto.actions import SendPacket, Toward
+from dysco_proto.agent import Agent, AgentConfig
+from dysco_proto.entries import Direction
+from dysco_proto.events import PacketIn, PuntReason, Reconfigure, SlotSnapshot
+from dysco_proto.model.driver import ChainSession, Host, chain_session, write
+from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
+from dysco_proto.phase_table import RightPhase
+from dysco_proto.policy import PolicyTable
+from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
+
+SYN_ONLY = TcpFlags.SYN
+
+
+def _is_syn(seg: Segment) -> bool:
+    return bool(seg.flags & TcpFlags.SYN)
+
+
+class Rig:
+    """C - M - S with a live two-way stream; C removes M (S is the right anchor). Records the
+    new-path SYNs the left anchor sends and every segment each end host receives."""
+
+    def __init__(self) -> None:
+        self.cs: ChainSession = chain_session(1)
+        self.drv = drv = self.cs.driver
+        self.c, self.s = self.cs.client, self.cs.server
+        self.new_syns: list[Segment] = []
+        self.synacks_from_s: list[tuple[float, Segment]] = []
+        self.host_rx: dict[str, list[Segment]] = {self.c.ip: [], self.s.ip: []}
+        send_data = drv._send_data
+
+        def data(seg: Segment) -> None:
+            syn, ack = _is_syn(seg), bool(seg.flags & TcpFlags.ACK)
+            if syn and not ack and seg.payload and seg.tuple.dst_ip == self.s.ip:
+                self.new_syns.append(seg)
+            if syn and ack and seg.tuple.src_ip == self.s.ip:
+                self.synacks_from_s.append((drv.now, seg))
+            send_data(seg)
+
+        drv._send_data = data  # type: ignore[method-assign]
+        for h in (self.c, self.s):
+            app = h.app
+            assert app is not None
+
+            def rx(seg: Segment, h: Host = h, app: object = app) -> None:
+                self.host_rx[h.ip].append(seg)
+                app(seg)  # type: ignore[operator]
+
+            h.app = rx
+        for i in range(60):
+            write(self.cs, 0.05 + 0.01 * i, b"c" * 200)
+            drv.engine.at(0.05 + 0.01 * i, lambda _: self._server_write())
+
+    def _server_write(self) -> None:
+        if self.cs.s_ep is not None:
+            self.cs.s_ep.write(b"s" * 200)
+
+    def reconfigure(self) -> None:
+        ev = Reconfigure(self.cs.session, self.s.ip, (), request_tag=7)
+        self.drv.engine.at(0.1, lambda e: self.drv.handle(self.c, e), ev)
+
+    def right_phase(self) -> RightPhase | None:
+        ras = list(self.s.agent.rights.values())
+        return ras[0].phase if ras else None
+
+    def syns_at(self, host: Host, since: int) -> list[Segment]:
+        return [x for x in self.host_rx[host.ip][since:] if _is_syn(x)]
+
+
+def test_late_new_path_syn_after_the_fold_is_not_delivered_to_the_server() -> None:
+    rig = Rig()
+    rig.reconfigure()
+    rig.drv.run(2.0)
+    assert [k for _h, k, _t in rig.cs.outcomes()] == ["reconfig.completed"]
+    assert not rig.s.agent.rights and rig.new_syns  # the right anchor folded
+    seen = len(rig.host_rx[rig.s.ip])
+    copies = list(rig.new_syns)
+    for copy in copies:  # the copies that trailed behind arrive now
+        rig.drv._send_data(copy)
+    rig.drv.run(2.5)
+    assert rig.syns_at(rig.s, seen) == []  # before the fix: the SYN reached the server host
+    stale = [o for o in rig.s.observations if o.kind == "setup.stale_syn"]
+    assert len(stale) == len(copies)
+    assert not rig.drv.violations, rig.drv.violations
+    assert rig.cs.received == b"c" * 200 * 60
+
+
+def test_switched_right_anchor_does_not_answer_a_late_new_path_syn() -> None:
+    rig = Rig()
+    s_agent: Agent = rig.s.agent
+    handle = rig.drv.handle
+
+    def hold_rcheck(host: Host, event: object) -> None:  # keep S switched (not drained)
+        if host is rig.s and isinstance(event, SlotSnapshot):
+            purpose = s_agent.tokens.get(event.token, ("",))[0]
+            if purpose == "rcheck" or event.token == 0:
+                event = replace(event, cut=None, ack_hi=None, rcvd_ack_hi=None)
+        handle(host, event)  # type: ignore[arg-type]
+
+    rig.drv.handle = hold_rcheck  # type: ignore[method-assign]
+    rig.reconfigure()
+    while rig.right_phase() is not RightPhase.SWITCHED:
+        assert rig.drv.now < 2.0, "the right anchor never switched"
+        rig.drv.run(rig.drv.now + 0.002)
+    answered = len(rig.synacks_from_s)
+    seen_c = len(rig.host_rx[rig.c.ip])
+    rig.drv._send_data(rig.new_syns[-1])
+    rig.drv.run(rig.drv.now + 0.05)
+    assert rig.right_phase() is RightPhase.SWITCHED
+    assert len(rig.synacks_from_s) == answered  # before the fix: a SYN-ACK again
+    assert rig.syns_at(rig.c, seen_c) == []
+
+
+# -- a box host's agent, event by event ---------------------------------------------------
+
+KEY = b"unit-test-key-0123456789abcdef!!"
+C, M, S = "198.18.0.1", "198.18.1.1", "198.18.2.1"
+SESSION = FiveTuple(C, 40000, S, 80)
+OPTS = TcpOptions(mss=1460, wscale=7, sack_permitted=True, timestamp=(100, 0))
+
+
+def test_box_host_syn_again_before_its_out_entry_is_written_goes_on_as_chain_syn() -> None:
+    """The box forwards the SYN twice; the device punts the second copy before the OUT
+    entry the first one created is written (no entry key). It must leave as the chain SYN
+    on the subsession again, never as a bare SYN of the session tuple (the responder's agent
+    would hand that to its host as a SYN inside its live connection)."""
+    a = Agent(AgentConfig((M,), KEY, PolicyTable(()), seed=7))
+    codec = ControlCodec(KEY)
+    msg = ControlMessage(MsgType.CHAIN, RequestId(C, 0), C, left_session=SESSION, hops=(S,))
+    chain = Segment(FiveTuple(C, 21000, M, 80), 1000, 0, SYN_ONLY, 65535, OPTS, codec.encode(msg))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain), 0.0)
+    to_box = next(x for x in acts if isinstance(x, SendPacket)).segment
+    first = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box), 0.001)
+    out1 = next(x for x in first if isinstance(x, SendPacket))
+    again = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box, None), 0.5)
+    sent = [x for x in again if isinstance(x, SendPacket)]
+    assert len(sent) == 1 and sent[0].toward is Toward.NETWORK
+    assert sent[0].segment.tuple == out1.segment.tuple != SESSION  # before the fix: SESSION
+    assert ControlCodec(KEY).decode(sent[0].segment.payload).left_session == SESSION
+    assert a.state().sides == 2
