@@ -208,6 +208,7 @@ LEFT_ROWS: tuple[Row, ...] = (
     Row(L, LP.SYN_SENT, T.SESSION_REMOVED, G.ANY, (A.FINISH_CANCELLED,), LP.DONE, _REMOVED),
     Row(L, LP.COMMITTING, T.SNAP_COMMIT, G.NOT_YET, (A.ARM_CPROBE,), LP.COMMITTING, "peer's old bytes not acked yet"),
     Row(L, LP.COMMITTING, T.SNAP_COMMIT, G.ANY, (A.SEND_THIRD_ACK, A.SWITCH, A.SEND_ACK, A.ARM_ACK), LP.COMMITTED, "commit: never cancels after this"),
+    Row(L, LP.COMMITTING, T.SNAP_COMMIT, G.HELD_TOO_LONG, _CANCEL, LP.CANCELLING, "new-path-timeout: never commit late (the right anchor gives up)"),
     Row(L, LP.COMMITTING, T.TIMER_CPROBE, G.ANY, (A.PROBE,), LP.COMMITTING, "probe again"),
     Row(L, LP.COMMITTING, T.TIMER_CPROBE, G.HELD_TOO_LONG, _CANCEL, LP.CANCELLING, "new-path-timeout"),
     Row(L, LP.COMMITTING, T.SESSION_REMOVED, G.ANY, (A.FINISH_CANCELLED,), LP.DONE, _REMOVED),

@@ -94,6 +94,8 @@ class AgentBase:
         self.held_msgs: dict[tuple[FiveTuple, RequestId], tuple[ControlMessage, Side]] = {}
         self.tokens: dict[int, tuple[str, RequestId]] = {}
         self.timers: set[TimerKey] = set()
+        self._srtt: float | None = None  # smoothed answer time of control exchanges (s)
+        self._rttvar = 0.0
         self.counters: dict[str, int] = {}
         #: when set, every decoded control message is also reported as a ``control.in``
         #: observation (a protocol trace for debugging; off by default: it costs per message)
@@ -178,7 +180,34 @@ class AgentBase:
             self._cancel_timer(TimerKey.for_request(kind, r))
 
     def _backoff(self, retries: int) -> float:
-        return float(min(self.config.max_backoff, self.config.rto * (2 ** min(retries, 10))))
+        """The retransmission delay after ``retries`` retransmissions: the adaptive timeout
+        (:meth:`_rto`) doubled per retransmission, up to ``max_backoff`` or the adaptive
+        timeout itself if that is longer."""
+        base = self._rto()
+        cap = max(self.config.max_backoff, base)
+        return float(min(cap, base * (2 ** min(retries, 10))))
+
+    def _rto(self) -> float:
+        """The retransmission timeout of control exchanges: ``config.rto``, or longer when the
+        measured answer times say so (RFC 6298: SRTT + 4 RTTVAR). On a loaded control plane
+        (controllers that handle packet-ins seconds late) a fixed short timeout retransmits
+        every message several times, each copy loads every hop's controller again, and the
+        answers slow down further; timing out after the measured answer time does not."""
+        if self._srtt is None:
+            return self.config.rto
+        return max(self.config.rto, self._srtt + 4 * self._rttvar)
+
+    def _rtt_sample(self, sent_at: float | None, retries: int) -> None:
+        """Fold one answer time into the estimate: only for an exchange whose request was
+        sent once (Karn: an answer to a retransmitted one is ambiguous)."""
+        if sent_at is None or retries:
+            return
+        r = max(0.0, self._now - sent_at)
+        if self._srtt is None:
+            self._srtt, self._rttvar = r, r / 2
+        else:
+            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - r)
+            self._srtt = 0.875 * self._srtt + 0.125 * r
 
     def _install(self, side: Side, entry: MappingEntry) -> None:
         side.installed.add(entry.key)

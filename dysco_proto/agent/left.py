@@ -104,11 +104,13 @@ class LeftAnchorMixin(AgentBase):
             hops=la.new_boxes,
         )
         self._send(msg, side.local, side.peer)
+        la.sent_at = self._now
         self._rtimer(TimerKind.LOCK, la.request, self._backoff(la.retries))
 
     def _left_locked(self, la: LeftAnchor, msg: ControlMessage) -> None:
         side = la.side
         self._cancel_rtimers(la.request, TimerKind.LOCK)
+        self._rtt_sample(la.sent_at, la.retries)
         la.phi_lr = msg.delta_lr
         la.phi_rl = msg.delta_rl + tr(side.in_deltas)
         first = la.new_boxes[0] if la.new_boxes else la.right_anchor
@@ -174,6 +176,7 @@ class LeftAnchorMixin(AgentBase):
         # a SYN as the host's stack would send it at the cutoff: the session's options, no ack
         syn = Segment(la.new_sub, la.syn_seq, 0, TcpFlags.SYN, 65535, opts, payload)
         self._emit(SendPacket(syn, Toward.NETWORK))
+        la.sent_at = self._now
         self._rtimer(TimerKind.SYN, la.request, self._backoff(la.retries + 1))
 
     def _left_maybe_commit(self, la: LeftAnchor, trigger: Trigger) -> None:
@@ -185,6 +188,7 @@ class LeftAnchorMixin(AgentBase):
             self._lstep(la, trigger, Guard.OTHER_HALF)
             return
         self._cancel_rtimers(la.request, TimerKind.SYN)
+        self._rtt_sample(la.sent_at, la.retries)
         self._lstep(la, trigger)  # COMMITTING
         la.retries = 0
         self._probe(la.side, "commit", la.request)
@@ -206,6 +210,7 @@ class LeftAnchorMixin(AgentBase):
     def _left_send_ack(self, la: LeftAnchor) -> None:
         msg = self._left_msg(la, MsgType.ACK, cutoff=la.cut)
         self._send(msg, la.side.local, la.right_anchor)
+        la.sent_at = self._now
         self._rtimer(TimerKind.ACK, la.request, self._backoff(la.retries))
 
     def _left_send_cancel(self, la: LeftAnchor) -> None:
@@ -214,19 +219,23 @@ class LeftAnchorMixin(AgentBase):
         self._send(msg, side.local, side.peer)
         self._rtimer(TimerKind.CANCEL, la.request, self._backoff(la.retries))
 
-    def _left_unstage(self, la: LeftAnchor) -> None:
+    def _left_unstage(self, la: LeftAnchor, retire: bool = True) -> None:
         """Undo a staged new path (never after commit). The new IN entry is retired, not
         removed: the right anchor's SYN-ACK and window update may still be on their way, and
         without an entry they would reach the host with the new subsession's tuple (its RST
-        would travel the new path back to the peer's host with an in-window seq)."""
+        would travel the new path back to the peer's host with an in-window seq). When a
+        cancel starts (``retire`` false) it is not even retired yet: the right anchor answers
+        new-path SYN copies until the cancelLock reaches it, and a loaded controller sends
+        those answers seconds later; its ackCancel leaves after all of them, so the entry is
+        retired (collected once unused for ``retired_timeout``) when the request ends."""
         side = la.side
         if la.new_sub is not None:
             key = EntryKey(Direction.IN, la.new_sub.reversed())
-            if key in side.installed:
+            if key in side.installed and retire:
                 side.retired[key] = la.new_port  # port released with the entry
                 la.new_port = None
             self._restamp(side)
-        if la.new_port is not None and la.new_sub is not None:
+        if retire and la.new_port is not None and la.new_sub is not None:
             self.ports.release(side.local, la.new_sub.dst_ip, la.new_port)
             la.new_port = None
 
@@ -234,7 +243,7 @@ class LeftAnchorMixin(AgentBase):
         """Give up before the commit: undo the new path, cancel the locks (section 4.1)."""
         k = TimerKind
         self._cancel_rtimers(la.request, k.LOCK, k.SYN, k.LPROBE, k.CPROBE)
-        self._left_unstage(la)
+        self._left_unstage(la, retire=False)
         self._lstep(la, trigger, guard)  # CANCELLING
         la.cancel_reason = reason
         la.retries = 0
@@ -296,6 +305,7 @@ class LeftAnchorMixin(AgentBase):
         if la is None or la.phase is not LeftPhase.COMMITTED or msg.cutoff is None:
             return
         self._cancel_rtimers(la.request, TimerKind.ACK)
+        self._rtt_sample(la.sent_at, la.retries)
         la.peer_cut = seq_add(msg.cutoff, la.phi_rl.seq)
         self._lstep(la, Trigger.ACK_ACK)  # SWITCHED
         assert la.new_sub is not None
@@ -373,6 +383,14 @@ class LeftAnchorMixin(AgentBase):
             self._left_send_syn(la)
         elif purpose == "commit" and la.phase is LeftPhase.COMMITTING:
             assert la.synack_seq is not None
+            if self._held_too_long(la):
+                # an answer that comes back after hold_timeout (a loaded device's writer holds
+                # the probe behind its writes) must not commit: the right anchor reverts
+                # anchor_timeout after the SYN, and new-path data after its revert reaches its
+                # host with the new subsession's tuple (a RST); cancel instead
+                reason, guard = "new-path-timeout", Guard.HELD_TOO_LONG
+                self._left_cancel(la, reason, Trigger.SNAP_COMMIT, guard)
+                return
             if snap.ack_hi is None or not seq_ge(snap.ack_hi, seq_add(la.synack_seq, 1)):
                 # the peer's last old-path bytes are still on their way to our host
                 self._lstep(la, Trigger.SNAP_COMMIT, Guard.NOT_YET)

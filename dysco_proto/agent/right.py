@@ -207,10 +207,19 @@ class RightAnchorMixin(AgentBase):
         )
         self._send(msg, ra.side.local, ra.left_anchor)
 
-    def _right_revert(self, ra: RightAnchor) -> None:
+    def _right_revert(self, ra: RightAnchor, retire: bool = False) -> None:
+        """Back to the one path. With ``retire`` (our own timeout after the SYN-ACK went) the
+        new path's IN entry is retired, not removed: the left anchor may have committed on
+        that SYN-ACK while its ack was still on its way (a loaded controller sends it late),
+        and its host's data on the new path must still reach our host rewritten to the
+        session, not with the new subsession's tuple (answered with a RST)."""
         side = ra.side
         if ra.new_sub is not None:
-            self._remove_entry(side, EntryKey(Direction.IN, ra.new_sub))
+            key = EntryKey(Direction.IN, ra.new_sub)
+            if retire and key in side.installed:
+                side.retired[key] = None
+            else:
+                self._remove_entry(side, key)
             self._restamp(side)
         self._right_forget(ra)
 
@@ -294,7 +303,7 @@ class RightAnchorMixin(AgentBase):
         elif kind is TimerKind.RANCHOR and ph is not RightPhase.SWITCHED:
             self._observe("reconfig.right_timeout", request=ra.request)
             self._rstep(ra, Trigger.TIMER_RANCHOR)  # DONE
-            self._right_revert(ra)
+            self._right_revert(ra, retire=ph is RightPhase.SYN_RCVD)
 
     def _requester_on_timer(self, rr: RightRequestState) -> None:
         """Retransmit the rightRequest, or abandon it (later requestLocks for it are nacked)."""

@@ -19,11 +19,11 @@ from dataclasses import replace
 
 from dysco_proto.actions import SendPacket, Toward
 from dysco_proto.agent import Agent, AgentConfig
-from dysco_proto.entries import Direction
+from dysco_proto.entries import Direction, EntryKey
 from dysco_proto.events import PacketIn, PuntReason, Reconfigure, SlotSnapshot
 from dysco_proto.model.driver import ChainSession, Host, chain_session, write
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
-from dysco_proto.phase_table import RightPhase
+from dysco_proto.phase_table import LeftPhase, RightPhase
 from dysco_proto.policy import PolicyTable
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
 
@@ -127,6 +127,82 @@ def test_switched_right_anchor_does_not_answer_a_late_new_path_syn() -> None:
     assert rig.right_phase() is RightPhase.SWITCHED
     assert len(rig.synacks_from_s) == answered  # before the fix: a SYN-ACK again
     assert rig.syns_at(rig.c, seen_c) == []
+
+
+def test_left_commit_whose_ack_arrives_after_the_right_anchor_timed_out_keeps_the_session() -> None:
+    """The right anchor gives up (anchor_timeout after the SYN) while the left anchor's ack
+    is still on its way (a loaded controller sends it seconds late): the left anchor has
+    committed and its host's data flows on the new path. The right anchor's new-path IN
+    entry is retired, not removed, so that data still reaches the server host rewritten to
+    the session; before, it reached the host with the new subsession's tuple (a RST)."""
+    rig = Rig()
+    codec = ControlCodec(rig.s.agent.config.key)
+    late = rig.s.agent.config.anchor_timeout + 0.5
+    send_control = rig.drv._send_control
+
+    def control(a: object) -> None:
+        m = codec.decode(a.data, check_replay=False)  # type: ignore[attr-defined]
+        if m.type is MsgType.ACK and a.dst_ip == rig.s.ip:  # type: ignore[attr-defined]
+            rig.drv.engine.after(late, lambda _: send_control(a), None)  # type: ignore[arg-type]
+            return
+        send_control(a)  # type: ignore[arg-type]
+
+    rig.drv._send_control = control  # type: ignore[method-assign]
+    rig.reconfigure()
+    rig.drv.run(late + 1.5)
+    obs = [o.kind for o in rig.s.observations]
+    assert "reconfig.right_timeout" in obs and not rig.s.agent.rights
+    session = rig.cs.session
+    wrong = [x.tuple for x in rig.host_rx[rig.s.ip] if x.tuple != session]
+    assert wrong == []  # before the fix: the new subsession's tuple
+    assert rig.cs.received == b"c" * 200 * 60
+    assert not rig.drv.violations, rig.drv.violations
+
+
+def test_cancelling_left_anchor_keeps_its_new_path_entry_until_the_cancel_is_acknowledged() -> None:
+    """The right anchor answers new-path SYN copies until the cancelLock reaches it, and a
+    loaded controller sends those SYN-ACKs seconds late: the left anchor's new-path IN
+    entry stays (not yet retired, so not collected after ``retired_timeout``) until the
+    ackCancel, which leaves the right anchor after all of them; then it is retired."""
+    rig = Rig()
+    codec = ControlCodec(rig.c.agent.config.key)
+    held: list[object] = []
+    send_control, handle = rig.drv._send_control, rig.drv.handle
+
+    def control(a: object) -> None:
+        m = codec.decode(a.data, check_replay=False)  # type: ignore[attr-defined]
+        if m.type is MsgType.ACK_CANCEL and not rig.release:
+            held.append(a)
+            return
+        send_control(a)  # type: ignore[arg-type]
+
+    def no_commit(host: Host, event: object) -> None:  # C's commit probe: "not yet"
+        commit = isinstance(event, SlotSnapshot) and host.agent.tokens.get(event.token)
+        if host is rig.c and commit and commit[0] == "commit":
+            event = replace(event, ack_hi=None)  # type: ignore[type-var]
+        handle(host, event)  # type: ignore[arg-type]
+
+    rig.release = False  # type: ignore[attr-defined]
+    rig.drv._send_control = control  # type: ignore[method-assign]
+    rig.drv.handle = no_commit  # type: ignore[method-assign]
+    rig.reconfigure()
+    la = None
+    while la is None or la.phase is not LeftPhase.CANCELLING:
+        assert rig.drv.now < 4.0, "the left anchor never cancelled"
+        rig.drv.run(rig.drv.now + 0.002)
+        la = next(iter(rig.c.agent.lefts.values()), None)
+    assert la.new_sub is not None
+    key = EntryKey(Direction.IN, la.new_sub.reversed())
+    side = la.side
+    rig.drv.run(rig.drv.now + 0.3)
+    assert held and key in side.installed
+    assert key not in side.retired  # before the fix: retired (collected) at the cancel
+    rig.release = True  # type: ignore[attr-defined]
+    for a in held:
+        send_control(a)  # type: ignore[arg-type]
+    rig.drv.run(rig.drv.now + 0.1)
+    assert not rig.c.agent.lefts and key in side.retired
+    assert [k for _h, k, _t in rig.cs.outcomes()] == ["reconfig.cancelled"]
 
 
 # -- a box host's agent, event by event ---------------------------------------------------

@@ -341,6 +341,30 @@ def left_commit_waits_too_long(rig: Rig) -> None:
     rig.run(rig.drv.now + 0.5)
 
 
+@scenario(
+    (L, LeftPhase.COMMITTING, T.SNAP_COMMIT, G.HELD_TOO_LONG),
+    (R, RightPhase.SYN_RCVD, T.CANCEL_LOCK),
+)
+def left_commit_answer_comes_back_too_late(rig: Rig) -> None:
+    """The commit probe's answer arrives after hold_timeout (a loaded device's writer held
+    the probe behind its writes): cancel, never commit late (issue 12)."""
+    handle, late = rig.drv.handle, rig.c.agent.config.hold_timeout + 0.1
+
+    def slow(host: Host, event: Event) -> None:
+        if host is rig.c and isinstance(event, SlotSnapshot):
+            purpose = host.agent.tokens.get(event.token, ("",))[0]
+            if purpose == "commit":
+                rig.drv.engine.after(late, lambda e: handle(host, e), event)
+                return
+        handle(host, event)
+
+    rig.drv.handle = slow  # type: ignore[method-assign]
+    rig.reconfigure()
+    rig.until(lambda: rig.left() is LeftPhase.CANCELLING, limit=late + 4.0)
+    rig.run(rig.drv.now + 0.5)
+    assert rig.right() is None and [k for _h, k, _t in rig.cs.outcomes()] == ["reconfig.cancelled"]
+
+
 @scenario((L, LeftPhase.COMMITTING, T.SESSION_REMOVED), (R, RightPhase.SYN_RCVD, T.SESSION_REMOVED))
 def removed_while_committing(rig: Rig) -> None:
     rig.hold[rig.c.ip] = {"commit"}
