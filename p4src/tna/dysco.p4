@@ -63,9 +63,6 @@ const bit<32> PACKET_OUT_BITS = 112;    // packet_out_t
 const bit<2> LEN_OK = 0;
 const bit<2> LEN_LT20 = 1;
 const bit<2> LEN_LT28 = 2;
-const bit<2> TCP_BAD = 0;       // tcp_len's classes
-const bit<2> TCP_EMPTY = 1;
-const bit<2> TCP_PAYLOAD = 2;
 // Option layouts (bridge.layout): bit 0 TS, bits 1-3 SACK blocks, bit 4 SYN options, bit 5
 // WS, bit 6 Dysco tag: the combinations TcpOptionsParser can extract.
 const bit<8> OPT_L_TS = 0x01;
@@ -225,82 +222,247 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
 
     // The TCP lengths, one constant ternary table keyed by the data offset and the IPv4 total
     // length (so the validation and SlotState's gate do not wait for the arithmetic):
-    // -(20 + 4 * data_offset), the header lengths negated, for the length arithmetic; and
-    // the class: TCP_BAD (data_offset < 5, or total_len < 20 + 4 * data_offset: the v1model
+    // -(20 + 4 * data_offset), the header lengths negated, and SYN + FIN minus them, for
+    // the length arithmetic (keyed by the flags too); and the class: TCP_BAD (data_offset < 5, or total_len < 20 + 4 * data_offset: the v1model
     // test), TCP_EMPTY (no payload) or TCP_PAYLOAD.
     bit<16> neg_hl16;
+    bit<16> seg16;           // SYN + FIN - headers: the sequence length is total_len + seg16
     bit<16> pl16_m;          // total_len - TCP header length
     bit<2> tcp_cls = TCP_BAD;
-    action set_hl(bit<16> neg16, bit<2> cls) {
+    action set_hl(bit<16> neg16, bit<16> seg, bit<2> cls) {
         neg_hl16 = neg16;
+        seg16 = seg;
         tcp_cls = cls;
     }
     table tcp_len {
         key = {
             hdr.tcp.data_offset : exact @name("data_offset");
             hdr.ipv4.total_len : ternary @name("total_len");
+            hdr.tcp.flags[1:0] : exact @name("syn_fin");    // TCP_SYN | TCP_FIN
         }
         actions = { set_hl; }
-#define tcp_class(d, c) set_hl(16w0 - (20 + 4 * d), c)
+#define tcp_class(d, sf, c) set_hl(16w0 - (20 + 4 * d), sf - (16w20 + 4 * d), c)
         const entries = {
-            (0, 0 &&& 0) : tcp_class(0, TCP_BAD);
-            (1, 0 &&& 0) : tcp_class(1, TCP_BAD);
-            (2, 0 &&& 0) : tcp_class(2, TCP_BAD);
-            (3, 0 &&& 0) : tcp_class(3, TCP_BAD);
-            (4, 0 &&& 0) : tcp_class(4, TCP_BAD);
-            (5, 0x0000 &&& 0xFFE0) : tcp_class(5, TCP_BAD);
-            (5, 0x0020 &&& 0xFFF8) : tcp_class(5, TCP_BAD);
-            (5, 0x0028 &&& 0xFFFF) : tcp_class(5, TCP_EMPTY);
-            (5, 0 &&& 0) : tcp_class(5, TCP_PAYLOAD);
-            (6, 0x0000 &&& 0xFFE0) : tcp_class(6, TCP_BAD);
-            (6, 0x0020 &&& 0xFFF8) : tcp_class(6, TCP_BAD);
-            (6, 0x0028 &&& 0xFFFC) : tcp_class(6, TCP_BAD);
-            (6, 0x002C &&& 0xFFFF) : tcp_class(6, TCP_EMPTY);
-            (6, 0 &&& 0) : tcp_class(6, TCP_PAYLOAD);
-            (7, 0x0000 &&& 0xFFE0) : tcp_class(7, TCP_BAD);
-            (7, 0x0020 &&& 0xFFF0) : tcp_class(7, TCP_BAD);
-            (7, 0x0030 &&& 0xFFFF) : tcp_class(7, TCP_EMPTY);
-            (7, 0 &&& 0) : tcp_class(7, TCP_PAYLOAD);
-            (8, 0x0000 &&& 0xFFE0) : tcp_class(8, TCP_BAD);
-            (8, 0x0020 &&& 0xFFF0) : tcp_class(8, TCP_BAD);
-            (8, 0x0030 &&& 0xFFFC) : tcp_class(8, TCP_BAD);
-            (8, 0x0034 &&& 0xFFFF) : tcp_class(8, TCP_EMPTY);
-            (8, 0 &&& 0) : tcp_class(8, TCP_PAYLOAD);
-            (9, 0x0000 &&& 0xFFE0) : tcp_class(9, TCP_BAD);
-            (9, 0x0020 &&& 0xFFF0) : tcp_class(9, TCP_BAD);
-            (9, 0x0030 &&& 0xFFF8) : tcp_class(9, TCP_BAD);
-            (9, 0x0038 &&& 0xFFFF) : tcp_class(9, TCP_EMPTY);
-            (9, 0 &&& 0) : tcp_class(9, TCP_PAYLOAD);
-            (10, 0x0000 &&& 0xFFE0) : tcp_class(10, TCP_BAD);
-            (10, 0x0020 &&& 0xFFF0) : tcp_class(10, TCP_BAD);
-            (10, 0x0030 &&& 0xFFF8) : tcp_class(10, TCP_BAD);
-            (10, 0x0038 &&& 0xFFFC) : tcp_class(10, TCP_BAD);
-            (10, 0x003C &&& 0xFFFF) : tcp_class(10, TCP_EMPTY);
-            (10, 0 &&& 0) : tcp_class(10, TCP_PAYLOAD);
-            (11, 0x0000 &&& 0xFFC0) : tcp_class(11, TCP_BAD);
-            (11, 0x0040 &&& 0xFFFF) : tcp_class(11, TCP_EMPTY);
-            (11, 0 &&& 0) : tcp_class(11, TCP_PAYLOAD);
-            (12, 0x0000 &&& 0xFFC0) : tcp_class(12, TCP_BAD);
-            (12, 0x0040 &&& 0xFFFC) : tcp_class(12, TCP_BAD);
-            (12, 0x0044 &&& 0xFFFF) : tcp_class(12, TCP_EMPTY);
-            (12, 0 &&& 0) : tcp_class(12, TCP_PAYLOAD);
-            (13, 0x0000 &&& 0xFFC0) : tcp_class(13, TCP_BAD);
-            (13, 0x0040 &&& 0xFFF8) : tcp_class(13, TCP_BAD);
-            (13, 0x0048 &&& 0xFFFF) : tcp_class(13, TCP_EMPTY);
-            (13, 0 &&& 0) : tcp_class(13, TCP_PAYLOAD);
-            (14, 0x0000 &&& 0xFFC0) : tcp_class(14, TCP_BAD);
-            (14, 0x0040 &&& 0xFFF8) : tcp_class(14, TCP_BAD);
-            (14, 0x0048 &&& 0xFFFC) : tcp_class(14, TCP_BAD);
-            (14, 0x004C &&& 0xFFFF) : tcp_class(14, TCP_EMPTY);
-            (14, 0 &&& 0) : tcp_class(14, TCP_PAYLOAD);
-            (15, 0x0000 &&& 0xFFC0) : tcp_class(15, TCP_BAD);
-            (15, 0x0040 &&& 0xFFF0) : tcp_class(15, TCP_BAD);
-            (15, 0x0050 &&& 0xFFFF) : tcp_class(15, TCP_EMPTY);
-            (15, 0 &&& 0) : tcp_class(15, TCP_PAYLOAD);
+            (0, 0 &&& 0, 0) : tcp_class(0, 0, TCP_BAD);
+            (0, 0 &&& 0, 1) : tcp_class(0, 1, TCP_BAD);
+            (0, 0 &&& 0, 2) : tcp_class(0, 1, TCP_BAD);
+            (0, 0 &&& 0, 3) : tcp_class(0, 2, TCP_BAD);
+            (1, 0 &&& 0, 0) : tcp_class(1, 0, TCP_BAD);
+            (1, 0 &&& 0, 1) : tcp_class(1, 1, TCP_BAD);
+            (1, 0 &&& 0, 2) : tcp_class(1, 1, TCP_BAD);
+            (1, 0 &&& 0, 3) : tcp_class(1, 2, TCP_BAD);
+            (2, 0 &&& 0, 0) : tcp_class(2, 0, TCP_BAD);
+            (2, 0 &&& 0, 1) : tcp_class(2, 1, TCP_BAD);
+            (2, 0 &&& 0, 2) : tcp_class(2, 1, TCP_BAD);
+            (2, 0 &&& 0, 3) : tcp_class(2, 2, TCP_BAD);
+            (3, 0 &&& 0, 0) : tcp_class(3, 0, TCP_BAD);
+            (3, 0 &&& 0, 1) : tcp_class(3, 1, TCP_BAD);
+            (3, 0 &&& 0, 2) : tcp_class(3, 1, TCP_BAD);
+            (3, 0 &&& 0, 3) : tcp_class(3, 2, TCP_BAD);
+            (4, 0 &&& 0, 0) : tcp_class(4, 0, TCP_BAD);
+            (4, 0 &&& 0, 1) : tcp_class(4, 1, TCP_BAD);
+            (4, 0 &&& 0, 2) : tcp_class(4, 1, TCP_BAD);
+            (4, 0 &&& 0, 3) : tcp_class(4, 2, TCP_BAD);
+            (5, 0x0000 &&& 0xFFE0, 0) : tcp_class(5, 0, TCP_BAD);
+            (5, 0x0000 &&& 0xFFE0, 1) : tcp_class(5, 1, TCP_BAD);
+            (5, 0x0000 &&& 0xFFE0, 2) : tcp_class(5, 1, TCP_BAD);
+            (5, 0x0000 &&& 0xFFE0, 3) : tcp_class(5, 2, TCP_BAD);
+            (5, 0x0020 &&& 0xFFF8, 0) : tcp_class(5, 0, TCP_BAD);
+            (5, 0x0020 &&& 0xFFF8, 1) : tcp_class(5, 1, TCP_BAD);
+            (5, 0x0020 &&& 0xFFF8, 2) : tcp_class(5, 1, TCP_BAD);
+            (5, 0x0020 &&& 0xFFF8, 3) : tcp_class(5, 2, TCP_BAD);
+            (5, 0x0028 &&& 0xFFFF, 0) : tcp_class(5, 0, TCP_EMPTY);
+            (5, 0x0028 &&& 0xFFFF, 1) : tcp_class(5, 1, TCP_EMPTY);
+            (5, 0x0028 &&& 0xFFFF, 2) : tcp_class(5, 1, TCP_EMPTY);
+            (5, 0x0028 &&& 0xFFFF, 3) : tcp_class(5, 2, TCP_EMPTY);
+            (5, 0 &&& 0, 0) : tcp_class(5, 0, TCP_PAYLOAD);
+            (5, 0 &&& 0, 1) : tcp_class(5, 1, TCP_PAYLOAD);
+            (5, 0 &&& 0, 2) : tcp_class(5, 1, TCP_PAYLOAD);
+            (5, 0 &&& 0, 3) : tcp_class(5, 2, TCP_PAYLOAD);
+            (6, 0x0000 &&& 0xFFE0, 0) : tcp_class(6, 0, TCP_BAD);
+            (6, 0x0000 &&& 0xFFE0, 1) : tcp_class(6, 1, TCP_BAD);
+            (6, 0x0000 &&& 0xFFE0, 2) : tcp_class(6, 1, TCP_BAD);
+            (6, 0x0000 &&& 0xFFE0, 3) : tcp_class(6, 2, TCP_BAD);
+            (6, 0x0020 &&& 0xFFF8, 0) : tcp_class(6, 0, TCP_BAD);
+            (6, 0x0020 &&& 0xFFF8, 1) : tcp_class(6, 1, TCP_BAD);
+            (6, 0x0020 &&& 0xFFF8, 2) : tcp_class(6, 1, TCP_BAD);
+            (6, 0x0020 &&& 0xFFF8, 3) : tcp_class(6, 2, TCP_BAD);
+            (6, 0x0028 &&& 0xFFFC, 0) : tcp_class(6, 0, TCP_BAD);
+            (6, 0x0028 &&& 0xFFFC, 1) : tcp_class(6, 1, TCP_BAD);
+            (6, 0x0028 &&& 0xFFFC, 2) : tcp_class(6, 1, TCP_BAD);
+            (6, 0x0028 &&& 0xFFFC, 3) : tcp_class(6, 2, TCP_BAD);
+            (6, 0x002C &&& 0xFFFF, 0) : tcp_class(6, 0, TCP_EMPTY);
+            (6, 0x002C &&& 0xFFFF, 1) : tcp_class(6, 1, TCP_EMPTY);
+            (6, 0x002C &&& 0xFFFF, 2) : tcp_class(6, 1, TCP_EMPTY);
+            (6, 0x002C &&& 0xFFFF, 3) : tcp_class(6, 2, TCP_EMPTY);
+            (6, 0 &&& 0, 0) : tcp_class(6, 0, TCP_PAYLOAD);
+            (6, 0 &&& 0, 1) : tcp_class(6, 1, TCP_PAYLOAD);
+            (6, 0 &&& 0, 2) : tcp_class(6, 1, TCP_PAYLOAD);
+            (6, 0 &&& 0, 3) : tcp_class(6, 2, TCP_PAYLOAD);
+            (7, 0x0000 &&& 0xFFE0, 0) : tcp_class(7, 0, TCP_BAD);
+            (7, 0x0000 &&& 0xFFE0, 1) : tcp_class(7, 1, TCP_BAD);
+            (7, 0x0000 &&& 0xFFE0, 2) : tcp_class(7, 1, TCP_BAD);
+            (7, 0x0000 &&& 0xFFE0, 3) : tcp_class(7, 2, TCP_BAD);
+            (7, 0x0020 &&& 0xFFF0, 0) : tcp_class(7, 0, TCP_BAD);
+            (7, 0x0020 &&& 0xFFF0, 1) : tcp_class(7, 1, TCP_BAD);
+            (7, 0x0020 &&& 0xFFF0, 2) : tcp_class(7, 1, TCP_BAD);
+            (7, 0x0020 &&& 0xFFF0, 3) : tcp_class(7, 2, TCP_BAD);
+            (7, 0x0030 &&& 0xFFFF, 0) : tcp_class(7, 0, TCP_EMPTY);
+            (7, 0x0030 &&& 0xFFFF, 1) : tcp_class(7, 1, TCP_EMPTY);
+            (7, 0x0030 &&& 0xFFFF, 2) : tcp_class(7, 1, TCP_EMPTY);
+            (7, 0x0030 &&& 0xFFFF, 3) : tcp_class(7, 2, TCP_EMPTY);
+            (7, 0 &&& 0, 0) : tcp_class(7, 0, TCP_PAYLOAD);
+            (7, 0 &&& 0, 1) : tcp_class(7, 1, TCP_PAYLOAD);
+            (7, 0 &&& 0, 2) : tcp_class(7, 1, TCP_PAYLOAD);
+            (7, 0 &&& 0, 3) : tcp_class(7, 2, TCP_PAYLOAD);
+            (8, 0x0000 &&& 0xFFE0, 0) : tcp_class(8, 0, TCP_BAD);
+            (8, 0x0000 &&& 0xFFE0, 1) : tcp_class(8, 1, TCP_BAD);
+            (8, 0x0000 &&& 0xFFE0, 2) : tcp_class(8, 1, TCP_BAD);
+            (8, 0x0000 &&& 0xFFE0, 3) : tcp_class(8, 2, TCP_BAD);
+            (8, 0x0020 &&& 0xFFF0, 0) : tcp_class(8, 0, TCP_BAD);
+            (8, 0x0020 &&& 0xFFF0, 1) : tcp_class(8, 1, TCP_BAD);
+            (8, 0x0020 &&& 0xFFF0, 2) : tcp_class(8, 1, TCP_BAD);
+            (8, 0x0020 &&& 0xFFF0, 3) : tcp_class(8, 2, TCP_BAD);
+            (8, 0x0030 &&& 0xFFFC, 0) : tcp_class(8, 0, TCP_BAD);
+            (8, 0x0030 &&& 0xFFFC, 1) : tcp_class(8, 1, TCP_BAD);
+            (8, 0x0030 &&& 0xFFFC, 2) : tcp_class(8, 1, TCP_BAD);
+            (8, 0x0030 &&& 0xFFFC, 3) : tcp_class(8, 2, TCP_BAD);
+            (8, 0x0034 &&& 0xFFFF, 0) : tcp_class(8, 0, TCP_EMPTY);
+            (8, 0x0034 &&& 0xFFFF, 1) : tcp_class(8, 1, TCP_EMPTY);
+            (8, 0x0034 &&& 0xFFFF, 2) : tcp_class(8, 1, TCP_EMPTY);
+            (8, 0x0034 &&& 0xFFFF, 3) : tcp_class(8, 2, TCP_EMPTY);
+            (8, 0 &&& 0, 0) : tcp_class(8, 0, TCP_PAYLOAD);
+            (8, 0 &&& 0, 1) : tcp_class(8, 1, TCP_PAYLOAD);
+            (8, 0 &&& 0, 2) : tcp_class(8, 1, TCP_PAYLOAD);
+            (8, 0 &&& 0, 3) : tcp_class(8, 2, TCP_PAYLOAD);
+            (9, 0x0000 &&& 0xFFE0, 0) : tcp_class(9, 0, TCP_BAD);
+            (9, 0x0000 &&& 0xFFE0, 1) : tcp_class(9, 1, TCP_BAD);
+            (9, 0x0000 &&& 0xFFE0, 2) : tcp_class(9, 1, TCP_BAD);
+            (9, 0x0000 &&& 0xFFE0, 3) : tcp_class(9, 2, TCP_BAD);
+            (9, 0x0020 &&& 0xFFF0, 0) : tcp_class(9, 0, TCP_BAD);
+            (9, 0x0020 &&& 0xFFF0, 1) : tcp_class(9, 1, TCP_BAD);
+            (9, 0x0020 &&& 0xFFF0, 2) : tcp_class(9, 1, TCP_BAD);
+            (9, 0x0020 &&& 0xFFF0, 3) : tcp_class(9, 2, TCP_BAD);
+            (9, 0x0030 &&& 0xFFF8, 0) : tcp_class(9, 0, TCP_BAD);
+            (9, 0x0030 &&& 0xFFF8, 1) : tcp_class(9, 1, TCP_BAD);
+            (9, 0x0030 &&& 0xFFF8, 2) : tcp_class(9, 1, TCP_BAD);
+            (9, 0x0030 &&& 0xFFF8, 3) : tcp_class(9, 2, TCP_BAD);
+            (9, 0x0038 &&& 0xFFFF, 0) : tcp_class(9, 0, TCP_EMPTY);
+            (9, 0x0038 &&& 0xFFFF, 1) : tcp_class(9, 1, TCP_EMPTY);
+            (9, 0x0038 &&& 0xFFFF, 2) : tcp_class(9, 1, TCP_EMPTY);
+            (9, 0x0038 &&& 0xFFFF, 3) : tcp_class(9, 2, TCP_EMPTY);
+            (9, 0 &&& 0, 0) : tcp_class(9, 0, TCP_PAYLOAD);
+            (9, 0 &&& 0, 1) : tcp_class(9, 1, TCP_PAYLOAD);
+            (9, 0 &&& 0, 2) : tcp_class(9, 1, TCP_PAYLOAD);
+            (9, 0 &&& 0, 3) : tcp_class(9, 2, TCP_PAYLOAD);
+            (10, 0x0000 &&& 0xFFE0, 0) : tcp_class(10, 0, TCP_BAD);
+            (10, 0x0000 &&& 0xFFE0, 1) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0000 &&& 0xFFE0, 2) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0000 &&& 0xFFE0, 3) : tcp_class(10, 2, TCP_BAD);
+            (10, 0x0020 &&& 0xFFF0, 0) : tcp_class(10, 0, TCP_BAD);
+            (10, 0x0020 &&& 0xFFF0, 1) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0020 &&& 0xFFF0, 2) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0020 &&& 0xFFF0, 3) : tcp_class(10, 2, TCP_BAD);
+            (10, 0x0030 &&& 0xFFF8, 0) : tcp_class(10, 0, TCP_BAD);
+            (10, 0x0030 &&& 0xFFF8, 1) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0030 &&& 0xFFF8, 2) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0030 &&& 0xFFF8, 3) : tcp_class(10, 2, TCP_BAD);
+            (10, 0x0038 &&& 0xFFFC, 0) : tcp_class(10, 0, TCP_BAD);
+            (10, 0x0038 &&& 0xFFFC, 1) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0038 &&& 0xFFFC, 2) : tcp_class(10, 1, TCP_BAD);
+            (10, 0x0038 &&& 0xFFFC, 3) : tcp_class(10, 2, TCP_BAD);
+            (10, 0x003C &&& 0xFFFF, 0) : tcp_class(10, 0, TCP_EMPTY);
+            (10, 0x003C &&& 0xFFFF, 1) : tcp_class(10, 1, TCP_EMPTY);
+            (10, 0x003C &&& 0xFFFF, 2) : tcp_class(10, 1, TCP_EMPTY);
+            (10, 0x003C &&& 0xFFFF, 3) : tcp_class(10, 2, TCP_EMPTY);
+            (10, 0 &&& 0, 0) : tcp_class(10, 0, TCP_PAYLOAD);
+            (10, 0 &&& 0, 1) : tcp_class(10, 1, TCP_PAYLOAD);
+            (10, 0 &&& 0, 2) : tcp_class(10, 1, TCP_PAYLOAD);
+            (10, 0 &&& 0, 3) : tcp_class(10, 2, TCP_PAYLOAD);
+            (11, 0x0000 &&& 0xFFC0, 0) : tcp_class(11, 0, TCP_BAD);
+            (11, 0x0000 &&& 0xFFC0, 1) : tcp_class(11, 1, TCP_BAD);
+            (11, 0x0000 &&& 0xFFC0, 2) : tcp_class(11, 1, TCP_BAD);
+            (11, 0x0000 &&& 0xFFC0, 3) : tcp_class(11, 2, TCP_BAD);
+            (11, 0x0040 &&& 0xFFFF, 0) : tcp_class(11, 0, TCP_EMPTY);
+            (11, 0x0040 &&& 0xFFFF, 1) : tcp_class(11, 1, TCP_EMPTY);
+            (11, 0x0040 &&& 0xFFFF, 2) : tcp_class(11, 1, TCP_EMPTY);
+            (11, 0x0040 &&& 0xFFFF, 3) : tcp_class(11, 2, TCP_EMPTY);
+            (11, 0 &&& 0, 0) : tcp_class(11, 0, TCP_PAYLOAD);
+            (11, 0 &&& 0, 1) : tcp_class(11, 1, TCP_PAYLOAD);
+            (11, 0 &&& 0, 2) : tcp_class(11, 1, TCP_PAYLOAD);
+            (11, 0 &&& 0, 3) : tcp_class(11, 2, TCP_PAYLOAD);
+            (12, 0x0000 &&& 0xFFC0, 0) : tcp_class(12, 0, TCP_BAD);
+            (12, 0x0000 &&& 0xFFC0, 1) : tcp_class(12, 1, TCP_BAD);
+            (12, 0x0000 &&& 0xFFC0, 2) : tcp_class(12, 1, TCP_BAD);
+            (12, 0x0000 &&& 0xFFC0, 3) : tcp_class(12, 2, TCP_BAD);
+            (12, 0x0040 &&& 0xFFFC, 0) : tcp_class(12, 0, TCP_BAD);
+            (12, 0x0040 &&& 0xFFFC, 1) : tcp_class(12, 1, TCP_BAD);
+            (12, 0x0040 &&& 0xFFFC, 2) : tcp_class(12, 1, TCP_BAD);
+            (12, 0x0040 &&& 0xFFFC, 3) : tcp_class(12, 2, TCP_BAD);
+            (12, 0x0044 &&& 0xFFFF, 0) : tcp_class(12, 0, TCP_EMPTY);
+            (12, 0x0044 &&& 0xFFFF, 1) : tcp_class(12, 1, TCP_EMPTY);
+            (12, 0x0044 &&& 0xFFFF, 2) : tcp_class(12, 1, TCP_EMPTY);
+            (12, 0x0044 &&& 0xFFFF, 3) : tcp_class(12, 2, TCP_EMPTY);
+            (12, 0 &&& 0, 0) : tcp_class(12, 0, TCP_PAYLOAD);
+            (12, 0 &&& 0, 1) : tcp_class(12, 1, TCP_PAYLOAD);
+            (12, 0 &&& 0, 2) : tcp_class(12, 1, TCP_PAYLOAD);
+            (12, 0 &&& 0, 3) : tcp_class(12, 2, TCP_PAYLOAD);
+            (13, 0x0000 &&& 0xFFC0, 0) : tcp_class(13, 0, TCP_BAD);
+            (13, 0x0000 &&& 0xFFC0, 1) : tcp_class(13, 1, TCP_BAD);
+            (13, 0x0000 &&& 0xFFC0, 2) : tcp_class(13, 1, TCP_BAD);
+            (13, 0x0000 &&& 0xFFC0, 3) : tcp_class(13, 2, TCP_BAD);
+            (13, 0x0040 &&& 0xFFF8, 0) : tcp_class(13, 0, TCP_BAD);
+            (13, 0x0040 &&& 0xFFF8, 1) : tcp_class(13, 1, TCP_BAD);
+            (13, 0x0040 &&& 0xFFF8, 2) : tcp_class(13, 1, TCP_BAD);
+            (13, 0x0040 &&& 0xFFF8, 3) : tcp_class(13, 2, TCP_BAD);
+            (13, 0x0048 &&& 0xFFFF, 0) : tcp_class(13, 0, TCP_EMPTY);
+            (13, 0x0048 &&& 0xFFFF, 1) : tcp_class(13, 1, TCP_EMPTY);
+            (13, 0x0048 &&& 0xFFFF, 2) : tcp_class(13, 1, TCP_EMPTY);
+            (13, 0x0048 &&& 0xFFFF, 3) : tcp_class(13, 2, TCP_EMPTY);
+            (13, 0 &&& 0, 0) : tcp_class(13, 0, TCP_PAYLOAD);
+            (13, 0 &&& 0, 1) : tcp_class(13, 1, TCP_PAYLOAD);
+            (13, 0 &&& 0, 2) : tcp_class(13, 1, TCP_PAYLOAD);
+            (13, 0 &&& 0, 3) : tcp_class(13, 2, TCP_PAYLOAD);
+            (14, 0x0000 &&& 0xFFC0, 0) : tcp_class(14, 0, TCP_BAD);
+            (14, 0x0000 &&& 0xFFC0, 1) : tcp_class(14, 1, TCP_BAD);
+            (14, 0x0000 &&& 0xFFC0, 2) : tcp_class(14, 1, TCP_BAD);
+            (14, 0x0000 &&& 0xFFC0, 3) : tcp_class(14, 2, TCP_BAD);
+            (14, 0x0040 &&& 0xFFF8, 0) : tcp_class(14, 0, TCP_BAD);
+            (14, 0x0040 &&& 0xFFF8, 1) : tcp_class(14, 1, TCP_BAD);
+            (14, 0x0040 &&& 0xFFF8, 2) : tcp_class(14, 1, TCP_BAD);
+            (14, 0x0040 &&& 0xFFF8, 3) : tcp_class(14, 2, TCP_BAD);
+            (14, 0x0048 &&& 0xFFFC, 0) : tcp_class(14, 0, TCP_BAD);
+            (14, 0x0048 &&& 0xFFFC, 1) : tcp_class(14, 1, TCP_BAD);
+            (14, 0x0048 &&& 0xFFFC, 2) : tcp_class(14, 1, TCP_BAD);
+            (14, 0x0048 &&& 0xFFFC, 3) : tcp_class(14, 2, TCP_BAD);
+            (14, 0x004C &&& 0xFFFF, 0) : tcp_class(14, 0, TCP_EMPTY);
+            (14, 0x004C &&& 0xFFFF, 1) : tcp_class(14, 1, TCP_EMPTY);
+            (14, 0x004C &&& 0xFFFF, 2) : tcp_class(14, 1, TCP_EMPTY);
+            (14, 0x004C &&& 0xFFFF, 3) : tcp_class(14, 2, TCP_EMPTY);
+            (14, 0 &&& 0, 0) : tcp_class(14, 0, TCP_PAYLOAD);
+            (14, 0 &&& 0, 1) : tcp_class(14, 1, TCP_PAYLOAD);
+            (14, 0 &&& 0, 2) : tcp_class(14, 1, TCP_PAYLOAD);
+            (14, 0 &&& 0, 3) : tcp_class(14, 2, TCP_PAYLOAD);
+            (15, 0x0000 &&& 0xFFC0, 0) : tcp_class(15, 0, TCP_BAD);
+            (15, 0x0000 &&& 0xFFC0, 1) : tcp_class(15, 1, TCP_BAD);
+            (15, 0x0000 &&& 0xFFC0, 2) : tcp_class(15, 1, TCP_BAD);
+            (15, 0x0000 &&& 0xFFC0, 3) : tcp_class(15, 2, TCP_BAD);
+            (15, 0x0040 &&& 0xFFF0, 0) : tcp_class(15, 0, TCP_BAD);
+            (15, 0x0040 &&& 0xFFF0, 1) : tcp_class(15, 1, TCP_BAD);
+            (15, 0x0040 &&& 0xFFF0, 2) : tcp_class(15, 1, TCP_BAD);
+            (15, 0x0040 &&& 0xFFF0, 3) : tcp_class(15, 2, TCP_BAD);
+            (15, 0x0050 &&& 0xFFFF, 0) : tcp_class(15, 0, TCP_EMPTY);
+            (15, 0x0050 &&& 0xFFFF, 1) : tcp_class(15, 1, TCP_EMPTY);
+            (15, 0x0050 &&& 0xFFFF, 2) : tcp_class(15, 1, TCP_EMPTY);
+            (15, 0x0050 &&& 0xFFFF, 3) : tcp_class(15, 2, TCP_EMPTY);
+            (15, 0 &&& 0, 0) : tcp_class(15, 0, TCP_PAYLOAD);
+            (15, 0 &&& 0, 1) : tcp_class(15, 1, TCP_PAYLOAD);
+            (15, 0 &&& 0, 2) : tcp_class(15, 1, TCP_PAYLOAD);
+            (15, 0 &&& 0, 3) : tcp_class(15, 2, TCP_PAYLOAD);
         }
 #undef tcp_class
-        const default_action = set_hl(0, TCP_BAD);
-        size = 64;
+        const default_action = set_hl(0, 0, TCP_BAD);
+        size = 256;
     }
     // Length range tests as constant ternary tables (a gateway compares at most 12 bits for
     // order, and a slice or mask test in a gateway splits the field in PHV).
@@ -358,27 +520,22 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
 
     apply {
         ig_md.dysco.pi.ingress_port = (bit<16>) ig_intr_md.ingress_port;
-        // TCP lengths in single-operation steps (a Tofino action does one operation per
-        // field): tcp_len.neg_hl gives -(20 + 4 * data_offset) for the data offset. In 16
-        // bits, widened by a move at the end: the 32-bit sequence arithmetic's PHV cluster
-        // does not take in the length terms (payload + SYN + FIN < 65,536 here).
-        bit<16> syn_fin = 0;
+        // TCP lengths, each one addition after tcp_len (a Tofino action does one operation
+        // per field): payload = total_len - headers, sequence length = total_len + SYN +
+        // FIN - headers. In 16 bits, widened by a move at the end: the 32-bit sequence
+        // arithmetic's PHV cluster does not take in the length terms (payload + SYN + FIN
+        // < 65,536 here).
         bit<16> sl16 = 0;
         pl16_m = 0;
         if (hdr.tcp.isValid()) {
             tcp_len.apply();
-            if (hdr.tcp.flags & (TCP_SYN | TCP_FIN) == (TCP_SYN | TCP_FIN)) {
-                syn_fin = 2;
-            } else if (hdr.tcp.flags & (TCP_SYN | TCP_FIN) != 0) {
-                syn_fin = 1;
-            }
-        }
-        if (hdr.tcp.isValid()) {
-            pl16_m = hdr.ipv4.total_len + neg_hl16;
         }
         ip_len.apply();
         if (hdr.tcp.isValid()) {
-            sl16 = pl16_m + syn_fin;
+            pl16_m = hdr.ipv4.total_len + neg_hl16;
+            sl16 = hdr.ipv4.total_len + seg16;
+        }
+        if (hdr.tcp.isValid()) {
             ig_md.dysco.payload_len = pl16_m;
         }
         if (hdr.tcp.isValid()) {
@@ -397,12 +554,15 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
                 options.apply(hdr, ig_md.dysco);
                 opt_parsed.apply();
             }
+        } else if (ig_prsr_md.parser_err == 0 && hdr.packet_out.isValid()) {
+            // (in the lookups' if/else: the session actions and a probe both write the
+            // slot and the epoch, and only exclusive branches let bf-p4c place them in
+            // the same stage, before SlotState's first step)
+            packet_io.apply(hdr, ig_md.dysco);
         }
         if (ig_prsr_md.parser_err != 0) {
             ig_md.dysco.drop = 1;
-        } else if (hdr.packet_out.isValid()) {
-            packet_io.apply(hdr, ig_md.dysco);
-        } else {
+        } else if (ig_md.dysco.from_cpu == 0) {
             // Validation (docs/pipeline.md 3.3); the frame-length check is in egress.
             if (!hdr.ipv4.isValid() || hdr.ipv4.version != 4 || hdr.ipv4.ihl != 5 ||
                 ip_short == LEN_LT20 || ig_md.ipv4_csum_err == 1) {
@@ -459,7 +619,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         } else {
             probe_ok = 0;
         }
-        slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, eligible, probe_ok);
+        slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, eligible, probe_ok, tcp_cls);
         // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
         // original destination), everything else by its (rewritten) destination. Chosen
         // here from the path, beside Decide: a mapped OUT packet that Decide does not

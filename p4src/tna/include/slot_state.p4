@@ -135,19 +135,19 @@ const bit<8> W_SENT = 1;
 const bit<8> W_ACK = 2;
 const bit<8> W_RCVD = 4;
 
+// The TCP length classes (DyscoIngress.tcp_len).
+const bit<2> TCP_BAD = 0;       // data_offset < 5, or total_len < 20 + 4 * data_offset
+const bit<2> TCP_EMPTY = 1;     // no payload
+const bit<2> TCP_PAYLOAD = 2;
+
 // Epoch tags start at all ones: a tag register holds the epoch its value was written in
 // (valid iff it equals the slot's epoch after this packet), so a cell never written is
 // invalid in every epoch below 0xFFFFFFFF.
 const bit<32> TAG_NEVER = 0xFFFFFFFF;
 
-// The two latch tags of a slot (a 64-bit pair register: one stateful ALU).
-struct latch_pair_t {
-    bit<32> own;
-    bit<32> peer;
-}
-
 control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t valid,
-                  inout slot_diff_t d, in bit<1> eligible, in bit<1> probe_ok) {
+                  inout slot_diff_t d, in bit<1> eligible, in bit<1> probe_ok,
+                  in bit<2> tcp_cls) {
     SerialSign() sg_ack_lo;
     SerialSign() sg_end_cut;
     SerialSign() sg_seq_cut;
@@ -266,21 +266,23 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (value == meta.pi.epoch) { rv = CUT_VALID; }
         }
     };
-    // latches: fire once per epoch (executed only when the condition holds). Both tags in
-    // one pair register (own: IN packets, peer: OUT packets; one stateful ALU).
-    Register<latch_pair_t, slot_t>(NUM_SLOTS, {TAG_NEVER, TAG_NEVER}) latched_tags;
-    RegisterAction<latch_pair_t, slot_t, bit<8>>(latched_tags) own_fire = {
-        void apply(inout latch_pair_t value, out bit<8> rv) {
+    // latches: fire once per epoch (executed only when the condition holds). Two 32-bit
+    // registers: a 64-bit pair of NUM_SLOTS cells takes twice the RAMs in one stage, which
+    // Tofino 2's placement could not fit beside the other registers.
+    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) latched_own_tag;
+    RegisterAction<bit<32>, slot_t, bit<8>>(latched_own_tag) own_fire = {
+        void apply(inout bit<32> value, out bit<8> rv) {
             rv = 0;
-            if (value.own != meta.pi.epoch) { rv = 1; }
-            value.own = meta.pi.epoch;
+            if (value != meta.pi.epoch) { rv = 1; }
+            value = meta.pi.epoch;
         }
     };
-    RegisterAction<latch_pair_t, slot_t, bit<8>>(latched_tags) peer_fire = {
-        void apply(inout latch_pair_t value, out bit<8> rv) {
+    Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) latched_peer_tag;
+    RegisterAction<bit<32>, slot_t, bit<8>>(latched_peer_tag) peer_fire = {
+        void apply(inout bit<32> value, out bit<8> rv) {
             rv = 0;
-            if (value.peer != meta.pi.epoch) { rv = 1; }
-            value.peer = meta.pi.epoch;
+            if (value != meta.pi.epoch) { rv = 1; }
+            value = meta.pi.epoch;
         }
     };
 
@@ -433,7 +435,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             has_ack = 0;
         }
         if (G_IN && meta.role == ROLE_NEW &&
-            (meta.payload_len != 0 || hdr.tcp.flags & TCP_FIN == TCP_FIN)) {
+            (tcp_cls == TCP_PAYLOAD || hdr.tcp.flags & TCP_FIN == TCP_FIN)) {
             w_lo = 1;
         } else {
             w_lo = 0;
@@ -577,17 +579,17 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             sl3.apply(hdr.sack_blocks[3].isValid(), el3, l3);
 
             // 5. latches (once per epoch: the ALU runs only when the condition holds and
-            // returns whether it fired)
+            // returns whether it fired); own and peer are exclusive (IN and OUT).
             if (op == SLOT_OP_IN && cut_valid == 1 && rcvd_valid == 1 &&
                 c_own != SIGN_NEG) {
                 d.own_fired = own_fire.execute(meta.slot);
-            } else {
+                d.peer_fired = 0;
+            } else if (op == SLOT_OP_OUT && meta.peer_cut_valid == 1 && ack_valid == 1 &&
+                       c_ack_peer != SIGN_NEG) {
                 d.own_fired = 0;
-            }
-            if (op == SLOT_OP_OUT && meta.peer_cut_valid == 1 && ack_valid == 1 &&
-                c_ack_peer != SIGN_NEG) {
                 d.peer_fired = peer_fire.execute(meta.slot);
             } else {
+                d.own_fired = 0;
                 d.peer_fired = 0;
             }
             // the old path's ack: lo when the ack is past it (copies through the hash unit:
