@@ -94,8 +94,8 @@ class AgentBase:
         self.held_msgs: dict[tuple[FiveTuple, RequestId], tuple[ControlMessage, Side]] = {}
         self.tokens: dict[int, tuple[str, RequestId]] = {}
         self.timers: set[TimerKey] = set()
-        self._srtt: float | None = None  # smoothed answer time of control exchanges (s)
-        self._rttvar = 0.0
+        #: per exchange kind: smoothed answer time and its variation (s), RFC 6298
+        self._rtt: dict[TimerKind, tuple[float, float]] = {}
         self.counters: dict[str, int] = {}
         #: when set, every decoded control message is also reported as a ``control.in``
         #: observation (a protocol trace for debugging; off by default: it costs per message)
@@ -179,35 +179,43 @@ class AgentBase:
         for kind in kinds:
             self._cancel_timer(TimerKey.for_request(kind, r))
 
-    def _backoff(self, retries: int) -> float:
-        """The retransmission delay after ``retries`` retransmissions: the adaptive timeout
-        (:meth:`_rto`) doubled per retransmission, up to ``max_backoff`` or the adaptive
-        timeout itself if that is longer."""
-        base = self._rto()
+    def _backoff(self, retries: int, kind: TimerKind | None = None) -> float:
+        """The retransmission delay after ``retries`` retransmissions of an exchange of
+        ``kind``: its adaptive timeout (:meth:`_rto`) doubled per retransmission, up to
+        ``max_backoff`` or the adaptive timeout itself if that is longer."""
+        base = self._rto(kind)
         cap = max(self.config.max_backoff, base)
         return float(min(cap, base * (2 ** min(retries, 10))))
 
-    def _rto(self) -> float:
-        """The retransmission timeout of control exchanges: ``config.rto``, or longer when the
-        measured answer times say so (RFC 6298: SRTT + 4 RTTVAR). On a loaded control plane
-        (controllers that handle packet-ins seconds late) a fixed short timeout retransmits
-        every message several times, each copy loads every hop's controller again, and the
-        answers slow down further; timing out after the measured answer time does not."""
-        if self._srtt is None:
+    def _rto(self, kind: TimerKind | None = None) -> float:
+        """The retransmission timeout of an exchange of ``kind`` (lock, new-path SYN, ack):
+        ``config.rto``, or longer when the measured answer times of that exchange say so
+        (RFC 6298: SRTT + 4 RTTVAR). On a loaded control plane (controllers that handle
+        packet-ins seconds late) a fixed short timeout retransmits every message several
+        times, each copy loads every hop's controller again and the answers slow down
+        further; timing out after the measured answer time does not."""
+        # no sample of this exchange yet: the lock exchange's (a round trip on the old path,
+        # which every other exchange takes at least)
+        est = self._rtt.get(kind) or self._rtt.get(TimerKind.LOCK) if kind is not None else None
+        if est is None:
             return self.config.rto
-        return max(self.config.rto, self._srtt + 4 * self._rttvar)
+        srtt, rttvar = est
+        return max(self.config.rto, srtt + 4 * rttvar)
 
-    def _rtt_sample(self, sent_at: float | None, retries: int) -> None:
-        """Fold one answer time into the estimate: only for an exchange whose request was
-        sent once (Karn: an answer to a retransmitted one is ambiguous)."""
+    def _rtt_sample(self, kind: TimerKind, sent_at: float | None, retries: int) -> None:
+        """Fold one answer time of an exchange of ``kind`` into its estimate: only for an
+        exchange whose request was sent once (Karn: an answer to a retransmitted one is
+        ambiguous)."""
         if sent_at is None or retries:
             return
         r = max(0.0, self._now - sent_at)
-        if self._srtt is None:
-            self._srtt, self._rttvar = r, r / 2
+        est = self._rtt.get(kind)
+        if est is None:
+            self._rtt[kind] = (r, r / 2)
         else:
-            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self._srtt - r)
-            self._srtt = 0.875 * self._srtt + 0.125 * r
+            srtt, rttvar = est
+            rttvar = 0.75 * rttvar + 0.25 * abs(srtt - r)
+            self._rtt[kind] = (0.875 * srtt + 0.125 * r, rttvar)
 
     def _install(self, side: Side, entry: MappingEntry) -> None:
         side.installed.add(entry.key)

@@ -104,13 +104,14 @@ class LeftAnchorMixin(AgentBase):
             hops=la.new_boxes,
         )
         self._send(msg, side.local, side.peer)
-        la.sent_at = self._now
-        self._rtimer(TimerKind.LOCK, la.request, self._backoff(la.retries))
+        if la.retries == 0:
+            la.sent_at = self._now  # first transmission
+        self._rtimer(TimerKind.LOCK, la.request, self._backoff(la.retries, TimerKind.LOCK))
 
     def _left_locked(self, la: LeftAnchor, msg: ControlMessage) -> None:
         side = la.side
         self._cancel_rtimers(la.request, TimerKind.LOCK)
-        self._rtt_sample(la.sent_at, la.retries)
+        self._rtt_sample(TimerKind.LOCK, la.sent_at, la.retries)
         la.phi_lr = msg.delta_lr
         la.phi_rl = msg.delta_rl + tr(side.in_deltas)
         first = la.new_boxes[0] if la.new_boxes else la.right_anchor
@@ -176,8 +177,9 @@ class LeftAnchorMixin(AgentBase):
         # a SYN as the host's stack would send it at the cutoff: the session's options, no ack
         syn = Segment(la.new_sub, la.syn_seq, 0, TcpFlags.SYN, 65535, opts, payload)
         self._emit(SendPacket(syn, Toward.NETWORK))
-        la.sent_at = self._now
-        self._rtimer(TimerKind.SYN, la.request, self._backoff(la.retries + 1))
+        if la.retries == 0:
+            la.sent_at = self._now  # first transmission
+        self._rtimer(TimerKind.SYN, la.request, self._backoff(la.retries + 1, TimerKind.SYN))
 
     def _left_maybe_commit(self, la: LeftAnchor, trigger: Trigger) -> None:
         """One half of the right anchor's answer arrived (the SYN-ACK on the new path or the
@@ -188,7 +190,7 @@ class LeftAnchorMixin(AgentBase):
             self._lstep(la, trigger, Guard.OTHER_HALF)
             return
         self._cancel_rtimers(la.request, TimerKind.SYN)
-        self._rtt_sample(la.sent_at, la.retries)
+        self._rtt_sample(TimerKind.SYN, la.sent_at, la.retries)
         self._lstep(la, trigger)  # COMMITTING
         la.retries = 0
         self._probe(la.side, "commit", la.request)
@@ -210,14 +212,15 @@ class LeftAnchorMixin(AgentBase):
     def _left_send_ack(self, la: LeftAnchor) -> None:
         msg = self._left_msg(la, MsgType.ACK, cutoff=la.cut)
         self._send(msg, la.side.local, la.right_anchor)
-        la.sent_at = self._now
-        self._rtimer(TimerKind.ACK, la.request, self._backoff(la.retries))
+        if la.retries == 0:
+            la.sent_at = self._now  # first transmission
+        self._rtimer(TimerKind.ACK, la.request, self._backoff(la.retries, TimerKind.ACK))
 
     def _left_send_cancel(self, la: LeftAnchor) -> None:
         side = la.side
         msg = self._left_msg(la, MsgType.CANCEL_LOCK, subsession=side.sub)
         self._send(msg, side.local, side.peer)
-        self._rtimer(TimerKind.CANCEL, la.request, self._backoff(la.retries))
+        self._rtimer(TimerKind.CANCEL, la.request, self._backoff(la.retries, TimerKind.LOCK))
 
     def _left_unstage(self, la: LeftAnchor, retire: bool = True) -> None:
         """Undo a staged new path (never after commit). The new IN entry is retired, not
@@ -305,7 +308,7 @@ class LeftAnchorMixin(AgentBase):
         if la is None or la.phase is not LeftPhase.COMMITTED or msg.cutoff is None:
             return
         self._cancel_rtimers(la.request, TimerKind.ACK)
-        self._rtt_sample(la.sent_at, la.retries)
+        self._rtt_sample(TimerKind.ACK, la.sent_at, la.retries)
         la.peer_cut = seq_add(msg.cutoff, la.phi_rl.seq)
         self._lstep(la, Trigger.ACK_ACK)  # SWITCHED
         assert la.new_sub is not None

@@ -159,7 +159,7 @@ class LeftAnchor:
     peer_cut: int | None = None
     cancel_reason: str = ""
     held_since: float | None = None  # when the freeze started holding the host's new data
-    sent_at: float | None = None  # last first transmission of a message it awaits (RTT)
+    sent_at: float | None = None  # first transmission of the message it awaits (RTT)
 
 
 @dataclass(eq=False)

@@ -447,3 +447,24 @@ def test_reconfiguration_outcome_is_typed() -> None:
         None,
     )
     assert fin.as_observe().kind == "reconfig.refused" and a.counters["reconfig.refused"] == 1
+
+
+def test_retransmission_timeout_follows_the_measured_answer_time() -> None:
+    """A lock exchange answered after 2 s (a loaded control plane): the next request waits
+    about that long before it retransmits, instead of every ``rto`` (RFC 6298), so a slow
+    control plane is not flooded with copies; answers never make it shorter than ``rto``."""
+    a, sub = initiator_with_session()
+    rto = a.config.rto
+
+    def lock_delay(acts: list[Action]) -> float:
+        [t] = [x for x in of(acts, StartTimer) if x.timer_id.kind is TimerKind.LOCK]
+        return t.delay
+
+    acts = a.handle(Reconfigure(SESSION, S, (), request_tag=1), 1.0)
+    [req] = controls(acts)
+    assert lock_delay(acts) == rto  # nothing measured yet
+    a.handle(from_right(MsgType.ACK_LOCK, req.request, sub), 3.0)  # answered after 2 s
+    other = replace(SESSION, src_port=40001)  # a second session, reconfigured next
+    a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(other)), 4.0)
+    acts = a.handle(Reconfigure(other, S, (), request_tag=2), 10.0)
+    assert lock_delay(acts) == 2.0 + 4 * 1.0  # SRTT + 4 RTTVAR after one 2 s sample
