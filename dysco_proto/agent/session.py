@@ -171,6 +171,13 @@ class SessionMixin(AgentBase):
             # again, never the bare SYN of the session tuple onto the network
             self._send_chain_syn(known, seg)
             return
+        if tag is not None:
+            # our tag, but nothing waits for it (the pending record expired): a chain SYN
+            # the box emitted late; never a bare SYN of the session onto the network (the
+            # responder would hand it to its host inside the live connection); the upstream
+            # agent retransmits and the next copy continues the chain (_repending)
+            self._observe("setup.unknown_tag", tuple=str(seg.tuple))
+            return
         policy = self.policies.match(seg.tuple) if seg.tuple.src_ip in self.addresses else None
         if policy is None or seg.tuple.src_ip in policy.chain:
             self._emit(SendPacket(strip(seg), Toward.NETWORK))
@@ -259,6 +266,7 @@ class SessionMixin(AgentBase):
                 # see it (a host whose connection is closing answers with a RST)
                 self._observe("setup.stale_syn", tuple=str(seg.tuple))
                 return
+            self._repending(side, seg)
             self._deliver_syn(side, seg)  # a retransmitted chain SYN
             return
         if not seg.payload or ControlCodec.peek_type(seg.payload) is None:
@@ -293,14 +301,34 @@ class SessionMixin(AgentBase):
         self._install(side, side.in_entry())
         self._install(side, side.out_entry())
         if msg.hops:
-            tag = self._rng.getrandbits(32)
-            while tag in self.pending_by_tag:
-                tag = self._rng.getrandbits(32)
-            hop.pending = Pending(msg.hops, tag, msg)
-            self.pending_by_tag[tag] = hop
-            self.pending_by_tuple[side.stuple] = hop
-            self._timer(TimerKey.for_hop(TimerKind.PENDING, hop.id), self.config.pending_timeout)
+            self._set_pending(side, msg)
         self._deliver_syn(side, seg)
+
+    def _set_pending(self, side: Side, msg: ControlMessage) -> None:
+        """Wait for the box to emit the SYN (found by a fresh tag, or by its tuple)."""
+        hop = side.hop
+        tag = self._rng.getrandbits(32)
+        while tag in self.pending_by_tag:
+            tag = self._rng.getrandbits(32)
+        hop.pending = Pending(msg.hops, tag, msg)
+        self.pending_by_tag[tag] = hop
+        self.pending_by_tuple[side.stuple] = hop
+        self._timer(TimerKey.for_hop(TimerKind.PENDING, hop.id), self.config.pending_timeout)
+
+    def _repending(self, side: Side, seg: Segment) -> None:
+        """A retransmitted chain SYN at a box host whose box never (yet) continued it and
+        whose pending record expired (``pending_timeout``: on a loaded control plane the
+        box's SYN comes back later than that): wait for it again, so the copy the box
+        emits continues the chain instead of leaving as a bare SYN of the session."""
+        hop = side.hop
+        if hop.pending is not None or hop.right is not None or not seg.payload:
+            return
+        try:
+            msg = self.codec.decode(seg.payload, check_replay=False)
+        except WireError:
+            return
+        if msg.type in (MsgType.CHAIN, MsgType.SYN) and msg.hops:
+            self._set_pending(side, msg)
 
     def _deliver_syn(self, side: Side, seg: Segment) -> None:
         host = replace(strip(seg), tuple=side.stuple)

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dysco_proto.actions import SendPacket, Toward
+from dysco_proto.actions import Observe, SendPacket, Toward
 from dysco_proto.agent import Agent, AgentConfig
 from dysco_proto.entries import Direction, EntryKey
-from dysco_proto.events import PacketIn, PuntReason, Reconfigure, SlotSnapshot
+from dysco_proto.events import PacketIn, PuntReason, Reconfigure, SlotSnapshot, TimerFired
 from dysco_proto.model.driver import ChainSession, Host, chain_session, write
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 from dysco_proto.phase_table import LeftPhase, RightPhase
 from dysco_proto.policy import PolicyTable
+from dysco_proto.timers import TimerKey, TimerKind
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
 
 SYN_ONLY = TcpFlags.SYN
@@ -232,3 +233,30 @@ def test_box_host_syn_again_before_its_out_entry_is_written_goes_on_as_chain_syn
     assert sent[0].segment.tuple == out1.segment.tuple != SESSION  # before the fix: SESSION
     assert ControlCodec(KEY).decode(sent[0].segment.payload).left_session == SESSION
     assert a.state().sides == 2
+
+
+def test_box_host_syn_after_its_pending_record_expired_never_leaves_bare() -> None:
+    """On a loaded control plane the box's copy of the chain SYN comes back after
+    ``pending_timeout``: it must not leave as a bare SYN of the session tuple (seen in the
+    e2e runs: every later copy leaked, the new path never formed and the server host got
+    SYNs inside its connection); the upstream agent's next copy waits for the box again
+    and continues the chain."""
+    a = Agent(AgentConfig((M,), KEY, PolicyTable(()), seed=7))
+    codec = ControlCodec(KEY)
+    msg = ControlMessage(MsgType.CHAIN, RequestId(C, 0), C, left_session=SESSION, hops=(S,))
+    chain = Segment(FiveTuple(C, 21000, M, 80), 1000, 0, SYN_ONLY, 65535, OPTS, codec.encode(msg))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain), 0.0)
+    to_box = next(x for x in acts if isinstance(x, SendPacket)).segment
+    [hop] = a.records.values()
+    a.handle(TimerFired(TimerKey.for_hop(TimerKind.PENDING, hop.id)), 2.0)  # expired
+    late = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box, None), 2.5)
+    assert not [x for x in late if isinstance(x, SendPacket)]  # before: SESSION, bare
+    assert [o for o in late if isinstance(o, Observe) and o.kind == "setup.unknown_tag"]
+    again = replace(chain, payload=codec.encode(replace(msg, msg_id=2)))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, again, hop.left.in_key), 3.0)
+    to_box2 = next(x for x in acts if isinstance(x, SendPacket)).segment
+    assert to_box2.options.dysco_tag is not None
+    out = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box2, None), 3.1)
+    sent = [x for x in out if isinstance(x, SendPacket)]
+    assert len(sent) == 1 and sent[0].segment.tuple not in (SESSION, to_box2.tuple)
+    assert codec.decode(sent[0].segment.payload, check_replay=False).left_session == SESSION
