@@ -122,6 +122,9 @@ class LeftAnchorMixin(AgentBase):
             return
         la.new_port = port
         la.new_sub = FiveTuple(side.local, port, first, side.stuple.dst_port)
+        if side.in_role is not Role.ONE:  # the path folded onto last time: plain again
+            side.in_role = Role.ONE
+            self._modify(side, side.in_entry())
         side.epoch += 1
         new_in = MappingEntry(
             EntryKey(Direction.IN, la.new_sub.reversed()),
@@ -285,6 +288,7 @@ class LeftAnchorMixin(AgentBase):
         la.new_port = None
         side.out_deltas = ZERO
         side.in_deltas = ZERO
+        side.in_role = Role.NEW  # late SYN-ACKs of this path stay punted (records.Side)
         self.right_by_sub[side.sub] = side
         self._modify(side, side.out_entry())
         self._modify(side, side.in_entry())

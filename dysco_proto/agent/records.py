@@ -86,6 +86,12 @@ class Side:
     # (as harmless duplicates) instead of surprising it; removed when idle, then the port
     # they used (if ours) is released.
     retired: dict[EntryKey, int | None] = field(default_factory=dict)
+    # NEW after a left anchor's fold: the IN entry of the path it folded onto keeps
+    # absorbing SYN-ACKs (the data plane punts a SYN-ACK on a NEW entry): late copies of
+    # the new path's handshake, which a loaded right anchor's device may emit after the
+    # fold, must not reach the host (docs/protocol-design.md 4.2); ONE again before the
+    # side's next reconfiguration stages a new path (a NEW entry feeds new_rcvd_lo)
+    in_role: Role = Role.ONE
 
     @property
     def in_key(self) -> EntryKey:
@@ -95,8 +101,9 @@ class Side:
     def out_key(self) -> EntryKey:
         return EntryKey(Direction.OUT, self.stuple.reversed() if self.is_left else self.stuple)
 
-    def in_entry(self, role: Role = Role.ONE) -> MappingEntry:
+    def in_entry(self, role: Role | None = None) -> MappingEntry:
         target = self.stuple if self.is_left else self.stuple.reversed()
+        role = self.in_role if role is None else role
         return MappingEntry(self.in_key, target, self.in_deltas, self.slot, role, epoch=self.epoch)
 
     def out_entry(self) -> MappingEntry:

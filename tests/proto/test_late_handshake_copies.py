@@ -104,6 +104,25 @@ def test_late_new_path_syn_after_the_fold_is_not_delivered_to_the_server() -> No
     assert rig.cs.received == b"c" * 200 * 60
 
 
+def test_late_synack_after_the_left_fold_does_not_reach_the_client() -> None:
+    """A SYN-ACK the right anchor sent while still in SYN_RCVD can reach the left device
+    after the left anchor folded (its packet-out waits behind a loaded P4Runtime server while
+    the ackAck takes the control channel): the folded IN entry stays NEW, so the data plane
+    punts it and the agent absorbs it instead of handing a SYN-ACK to the client host."""
+    rig = Rig()
+    rig.reconfigure()
+    rig.drv.run(2.0)
+    assert [k for _h, k, _t in rig.cs.outcomes()] == ["reconfig.completed"]
+    assert not rig.c.agent.lefts and rig.synacks_from_s
+    seen = len(rig.host_rx[rig.c.ip])
+    for _t, copy in list(rig.synacks_from_s):
+        rig.drv._send_data(copy)
+    rig.drv.run(2.5)
+    assert rig.syns_at(rig.c, seen) == []  # before the fix: the SYN-ACK reached the client
+    assert not rig.drv.violations, rig.drv.violations
+    assert rig.cs.received == b"c" * 200 * 60
+
+
 def test_switched_right_anchor_does_not_answer_a_late_new_path_syn() -> None:
     rig = Rig()
     s_agent: Agent = rig.s.agent
