@@ -14,7 +14,7 @@
  * Verified: bf-p4c 9.13.4 (p4c 34b86e9, /opt/p4tools): Tofino 2 compiles with 0 errors at
  * 1,024 session entries per table, but that bf-p4c drops every parser select's match
  * (p4lang/p4c#5752, fixed by #5753), so its assembler stops on CLOTs and there is no binary;
- * Tofino 1 places every table in 18 ingress stages of its 12 (without container conflicts;
+ * Tofino 1 places every table in 16 ingress stages of its 12 (without container conflicts;
  * its PHV allocation then fails in egress): docs/pipeline.md section 10. Nothing
  * has run on a Tofino model or hardware.
  * Build: make -C p4src tofino (tofino_build.sh).

@@ -185,6 +185,54 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     bit<1> w_lo;            // this packet writes new_rcvd_lo
     bit<1> w_old;           // this packet writes old_ack_hi
 
+    // The first step's per-packet inputs of the later steps, in one constant table (one
+    // logical table, where an `if (c) { f = 1; }` per flag takes one each): with
+    // G_MAPPED = eligible && hit && (no SYN || role != ROLE_NEW), G_OUT/G_IN = G_MAPPED and
+    // the direction,
+    //   op      = G_OUT: SLOT_OP_OUT, G_IN: SLOT_OP_IN, else a probe: SLOT_OP_PROBE, else NONE
+    //   has_ack = G_MAPPED && ACK
+    //   w_lo    = G_IN && role == ROLE_NEW && (payload or FIN)
+    //   w_old   = G_OUT && two_path && ACK && !RST
+    // (entries in priority order; a probe has no TCP header: its flags are don't-care).
+    action gate(bit<8> o, bit<1> a, bit<1> l, bit<1> w) {
+        op = o;
+        has_ack = a;
+        w_lo = l;
+        w_old = w;
+    }
+    table slot_gate {
+        key = {
+            eligible : ternary @name("eligible");
+            probe_ok : ternary @name("probe_ok");
+            meta.hit : ternary @name("hit");
+            meta.direction : ternary @name("direction");
+            meta.role : ternary @name("role");
+            meta.two_path : ternary @name("two_path");
+            hdr.tcp.flags : ternary @name("flags");
+            tcp_cls : ternary @name("tcp_cls");
+        }
+        actions = { gate; }
+        const entries = {
+            // the new path's SYN-ACK at an anchor: not mapped
+            (1, 0, 1, _, ROLE_NEW, _, TCP_SYN &&& TCP_SYN, _) : gate(SLOT_OP_NONE, 0, 0, 0);
+            (1, 0, 1, DIR_OUT, _, 1, TCP_ACK &&& (TCP_ACK | TCP_RST), _) :
+                gate(SLOT_OP_OUT, 1, 0, 1);
+            (1, 0, 1, DIR_OUT, _, _, TCP_ACK &&& TCP_ACK, _) : gate(SLOT_OP_OUT, 1, 0, 0);
+            (1, 0, 1, DIR_OUT, _, _, _, _) : gate(SLOT_OP_OUT, 0, 0, 0);
+            (1, 0, 1, DIR_IN, ROLE_NEW, _, (TCP_ACK | TCP_FIN) &&& (TCP_ACK | TCP_FIN), _) :
+                gate(SLOT_OP_IN, 1, 1, 0);
+            (1, 0, 1, DIR_IN, ROLE_NEW, _, TCP_ACK &&& TCP_ACK, TCP_PAYLOAD) :
+                gate(SLOT_OP_IN, 1, 1, 0);
+            (1, 0, 1, DIR_IN, ROLE_NEW, _, TCP_FIN &&& TCP_FIN, _) : gate(SLOT_OP_IN, 0, 1, 0);
+            (1, 0, 1, DIR_IN, ROLE_NEW, _, _, TCP_PAYLOAD) : gate(SLOT_OP_IN, 0, 1, 0);
+            (1, 0, 1, DIR_IN, _, _, TCP_ACK &&& TCP_ACK, _) : gate(SLOT_OP_IN, 1, 0, 0);
+            (1, 0, 1, DIR_IN, _, _, _, _) : gate(SLOT_OP_IN, 0, 0, 0);
+            (0, 1, _, _, _, _, _, _) : gate(SLOT_OP_PROBE, 0, 0, 0);
+        }
+        const default_action = gate(SLOT_OP_NONE, 0, 0, 0);
+        size = 16;
+    }
+
     // ---- epoch (only moves forward); returns the epoch after this packet ----
     Register<bit<32>, slot_t>(NUM_SLOTS, 0) epoch;
     RegisterAction<bit<32>, slot_t, bit<32>>(epoch) epoch_advance = {
@@ -419,32 +467,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
 #define G_OUT (G_MAPPED && meta.direction == DIR_OUT)
 #define G_IN (G_MAPPED && meta.direction == DIR_IN)
         // Classify's slot_op from the same gates (Classify sets it several steps later:
-        // after the validation's result): what the steps below run under.
-        if (G_OUT) {
-            op = SLOT_OP_OUT;
-        } else if (G_IN) {
-            op = SLOT_OP_IN;
-        } else if (probe_ok == 1) {
-            op = SLOT_OP_PROBE;
-        } else {
-            op = SLOT_OP_NONE;
-        }
-        if (G_MAPPED && hdr.tcp.flags & TCP_ACK == TCP_ACK) {
-            has_ack = 1;
-        } else {
-            has_ack = 0;
-        }
-        if (G_IN && meta.role == ROLE_NEW &&
-            (tcp_cls == TCP_PAYLOAD || hdr.tcp.flags & TCP_FIN == TCP_FIN)) {
-            w_lo = 1;
-        } else {
-            w_lo = 0;
-        }
-        if (G_OUT && meta.two_path == 1 && hdr.tcp.flags & (TCP_ACK | TCP_RST) == TCP_ACK) {
-            w_old = 1;
-        } else {
-            w_old = 0;
-        }
+        // after the validation's result), and the per-packet inputs: slot_gate.
+        slot_gate.apply();
         // OUT and IN values share fields (a packet is one or the other; fewer 32-bit
         // containers): end / in_seq. (Metadata only: computed for every packet.)
         if (meta.direction == DIR_OUT) {
