@@ -155,7 +155,7 @@ class Net:
             specs.append(
                 HostSpec(hname, addr, port, f"02:00:00:00:{len(self.devices):02x}:{last:02x}")
             )
-        d = Device(name, specs, free_ports(1, 'udp')[0], self.tmp / name)
+        d = Device(name, specs, free_ports(1, "udp")[0], self.tmp / name)
         d.dir.mkdir(exist_ok=True)
         self.devices[name] = d
         for s in specs:
