@@ -106,7 +106,7 @@ sim-sweep: setup
 	@cat $(BUILD)/sim-seed7.json
 
 # Spin model of the reconfiguration protocol (dysco_proto/model/MODEL.md): the configuration
-# matrix, safety and liveness; about 7.5 min and under 1.5 GB per run on 2 cores.
+# matrix, safety and liveness; under 2.1 GB per run (contend); time: MODEL.md 7.
 verify: setup
 	$(PY) -m dysco_tools.verify --jobs 2
 

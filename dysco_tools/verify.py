@@ -100,6 +100,8 @@ MUTANTS: dict[str, Callable[[], tuple[Row, ...]]] = {"forget-hold": forget_hold_
 COMPLETED = "la_ph[1]==6"
 BOTH_PATHS = "cut[1]!=0&&nrl[1]!=0"  # the left anchor froze its cut and got new-path data
 CANCELLED = "la_ph[1]==8"
+# C's next segment waits for the left anchor's hold (data at or above its frozen cutoff)
+HOST_HELD = "hold[1]&&t_nxt[0]>=cut[1]&&t_nxt[0]<=NDC+1"
 
 MATRIX: tuple[Config, ...] = (
     Config(
@@ -134,9 +136,15 @@ MATRIX: tuple[Config, ...] = (
         "insert",
         2,
         "C-S, insert the transparent box N; C sends 1 byte + FIN, S a FIN; 1 control loss, "
-        "1 control duplicate",
+        "1 control duplicate; N checks every ack it forwards (finding newbox-ack: closed by "
+        "the freeze-first new path, sanity run newbox-ack-mutant)",
         {"NDC": 1, "NDS": 0, "CLOSS": 1, "CDUP": 1},
-        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
+        witnesses=(
+            ("completed", COMPLETED),
+            ("two-path", BOTH_PATHS),
+            ("host-held", HOST_HELD),
+            ("right-waits", "ra_ph[1]==5&&ack_hi[2]<ra_pcut[1]"),
+        ),
         live_defines={"NDC": 1, "NDS": 0, "CLOSS": 1},
     ),
     Config(
@@ -175,6 +183,7 @@ MATRIX: tuple[Config, ...] = (
             ("cancelled", CANCELLED),
             ("held-then-refused", "was_held[1]&&la_ph[1]==7"),
             ("held-then-completed", "was_held[1]&&la_ph[1]==6"),
+            ("box-hold-drop", "w_held"),
         ),
     ),
     Config(
@@ -229,6 +238,14 @@ SANITY: tuple[Finding, ...] = (
         mode="liveness",
     ),
     Finding(
+        "newbox-ack-mutant",
+        2,
+        "sanity (finding newbox-ack): the previous new path (SYN at sent_hi - 1 with the host's "
+        "ack, no hold, cutoffs frozen at the commit) lets a new-path segment acknowledge "
+        "old-path bytes the new box never carried: N's ack check fails",
+        {"ND": 1, "CLOSS": 0, "MUT_OLD_NEWPATH": 1},
+    ),
+    Finding(
         "retire-mutant",
         1,
         "sanity (finding lost-ack-after-fold): an anchor that removes the old IN entry at its "
@@ -239,16 +256,9 @@ SANITY: tuple[Finding, ...] = (
     ),
 )
 
-FINDINGS: tuple[Finding, ...] = (
-    Finding(
-        "newbox-ack",
-        2,
-        "a new-path data segment keeps its true ack, which can acknowledge old-path bytes the "
-        "new box never carried (a stateful box sees an ack beyond the data it saw); in the "
-        "model's new path, which predates the freeze-first handshake of commit 3e5c70f",
-        {"ND": 1, "CLOSS": 0, "BOXACK": 1},
-    ),
-)
+# Open findings (protocol defects the model reproduces): none. Closed ones are matrix
+# configurations with a sanity mutant in SANITY (MODEL.md 8).
+FINDINGS: tuple[Finding, ...] = ()
 
 NODE_NAMES: dict[int, tuple[str, ...]] = {
     1: ("C", "M", "S"),

@@ -174,6 +174,9 @@
 #ifndef CANFAIL
 #define CANFAIL(n) 0
 #endif
+#ifndef NO_BOXACK
+#define BOXACK 1        /* every box checks the acks it forwards (finding newbox-ack) */
+#endif
 #define HMAX NREQ
 #define NR1 (NREQ + 1)
 #define HI(n, r) ((n) * NR1 + (r))
@@ -235,7 +238,8 @@
 #define RA_SYNRCVD 2
 #define RA_SWITCHED 3
 #define RA_DONE 4
-#define RA_ACTIVE(r) (ra_ph[r] >= RA_LOCKED && ra_ph[r] <= RA_SWITCHED)
+#define RA_PREP 5
+#define RA_ACTIVE(r) ((ra_ph[r] >= RA_LOCKED && ra_ph[r] <= RA_SWITCHED) || ra_ph[r] == RA_PREP)
 
 #define R_C 0
 #define R_S 1
@@ -262,6 +266,19 @@ byte rnew[NN]; byte rnewpeer[NN];
 byte lret[NN]; byte lrin[NN]; byte lrout[NN];
 byte rret[NN]; byte rrin[NN]; byte rrout[NN];
 byte lbusy[NN]; byte rbusy[NN];
+/* freeze-first new path (docs/protocol-design.md 4.2): hold[sl] = the slot's OUT entry has the
+   HOLD rewrite staged (data at or above the cutoff, and pure acks steered to the new path, are
+   not sent on either path). An endpoint's own data above a hold is modelled as not sent yet
+   (EP_HELD: the host sends it once the hold ends, which is the drop plus the host's
+   retransmission without the states in between). A segment a box forwards into a hold is
+   dropped and its endpoint retransmits once that hold ends (hdrop[e] = slot + 1, hdcut[e] = the
+   cutoff below which the retransmission goes on the old path); so is a held pure ack (its data's
+   sender retransmits). Those retransmissions do not use the RTX budget: the drop is the
+   protocol's, not the network's. */
+bit hold[2 * NN]; byte hdrop[2]; byte hdcut[2];
+#define HS(n) ((n) == 0 -> 1 : 2 * SNODE)
+#define EP_HELD(n, e) (hold[HS(n)] && t_nxt[e] >= cut[HS(n)])
+#define ORIG(sl) ((sl) % 2 == 1 -> 0 : 1)   /* the endpoint whose data leaves through slot sl */
 bit fin_lr[NN]; bit fin_rl[NN];
 #define CLOSING(n) (fin_lr[n] && fin_rl[n])
 bit failed[NN];
@@ -303,6 +320,7 @@ byte closs = CLOSS; byte cdup = CDUP; byte creord = CREORD; byte dloss = DLOSS;
 bit was_held[NR1];    /* witness runs only: request r was held somewhere */
 bit w_retired;        /* ... a late old-path packet reached a host through a retired entry */
 bit w_stale;          /* ... the stale-ack rule raised or dropped an old-path ack */
+bit w_held;           /* ... a box's segment or a pure ack went into a hold (dropped) */
 #define WIT(x) x = 1
 #else
 #define WIT(x) skip
@@ -406,8 +424,18 @@ inline STEER(sl, osub, opeer, ods, oda, nsub, npeer, nds, nda) {
   :: else -> skip
   fi;
   if
-  :: pnew -> SEND(npeer, K_SEG, nsub, 0, sq + nds, ak + nda, fl, vl)
-  :: xn ->
+  :: pnew && hold[sl] ->       /* held (HOLD rewrite: dropped) */
+     if
+     :: (fl & (F_DATA | F_FIN)) != 0 ->
+        assert(role[n] == R_BOX);   /* an endpoint's own data above the hold is not sent yet */
+        hdrop[ORIG(sl)] = sl + 1; hdcut[ORIG(sl)] = cut[sl]
+     :: else -> hdrop[1 - ORIG(sl)] = sl + 1; hdcut[1 - ORIG(sl)] = 0
+     fi;
+     WIT(w_held);
+     printf("EV %d HELD seq=%d\n", n, sq)
+  :: pnew && !hold[sl] -> SEND(npeer, K_SEG, nsub, 0, sq + nds, ak + nda, fl, vl)
+  :: xn && hold[sl] -> hdrop[1 - ORIG(sl)] = sl + 1; hdcut[1 - ORIG(sl)] = 0; WIT(w_held)
+  :: xn && !hold[sl] ->
      if
      :: cut[sl] != 0 && cut[sl] > sq -> SEND(npeer, K_SEG, nsub, 0, cut[sl] + nds, ak + nda, F_ACK, 0)
      :: else -> SEND(npeer, K_SEG, nsub, 0, sq + nds, ak + nda, F_ACK, 0)
@@ -542,7 +570,12 @@ inline RECV_SEG(n) {
      sq = (sq + rin[n]) & 255; ak = (ak - rout[n]) & 255; stale = (rnew[n] != 0); FROM_RIGHT(n, 0)
   :: ms != 0 && ms == rnew[n] ->
      if
-     :: (fl & F_SYNACK) -> SYNACK_PUNT(n)   /* SYN-ACK on a NEW entry: punted, absorbed */
+     :: (fl & F_SYNACK) ->                  /* SYN-ACK on a NEW entry: punted, absorbed */
+        SYNACK_PUNT(n);
+        if                                  /* the window update behind it goes on */
+        :: vl == 1 -> sq = (sq + 1) & 255; fl = F_ACK; vl = 0; FROM_RIGHT(n, 1)
+        :: else -> skip
+        fi
      :: else -> FROM_RIGHT(n, 1)
      fi
 #ifndef MUT_NO_RETIRE
@@ -614,7 +647,7 @@ inline FINISH_LATER(r, outcome) { assert(fr == 0); fr = r; fo = outcome }
 
 /* Agent._left_finish: outcome is a terminal phase */
 inline LEFT_FINISH(n, r, outcome) {
-  if :: la_ph[r] != LA_SWITCHED -> rnew[n] = 0 :: else -> skip fi;
+  if :: la_ph[r] != LA_SWITCHED -> rnew[n] = 0; hold[2 * n + 1] = 0 :: else -> skip fi;
   LOCK_FINISH(n, r);
   if :: v_verdict == V_FORWARD -> seen[HI(n, r)] = 1 :: else -> skip fi;
   PEND_REL(v_rel);
@@ -624,6 +657,7 @@ inline LEFT_FINISH(n, r, outcome) {
 }
 
 inline LEFT_CANCEL(n, r) {
+  hold[2 * n + 1] = 0;
   rnew[n] = 0;
   la_ph[r] = LA_CANCELLING; la_rt[r] = 0; SAY(E_LA_CANCEL, r);
   SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0)
@@ -642,7 +676,15 @@ inline LEFT_LOCKED(n, r, dlr, drl) {
   la_plr[r] = dlr; la_prl[r] = (drl + rin[n]) & 255;
   rnew[n] = NS1(r); rnewpeer[n] = FIRST(r);
   EPOCH(2 * n + 1);
+#ifdef MUT_OLD_NEWPATH
+  /* mutant (the new path before freeze-first): SYN at sent_hi - 1 with the host's ack, no
+     cutoff, no hold; the cutoffs are frozen at the commit and the switch */
   la_sseq[r] = (sent_hi[2 * n + 1] - 1) & 255; la_sack[r] = ack_hi[2 * n + 1];
+#else
+  /* freeze first: the cutoff, then the SYN at cut - 1 without an ack; data above it is held */
+  cut[2 * n + 1] = sent_hi[2 * n + 1]; la_cut[r] = cut[2 * n + 1]; hold[2 * n + 1] = 1;
+  la_sseq[r] = (la_cut[r] - 1) & 255; la_sack[r] = 0;
+#endif
   la_ph[r] = LA_SYNSENT; la_rt[r] = 0; SAY(E_LA_LOCKED, r);
   SEND_NSYN(n, r)
 }
@@ -711,6 +753,7 @@ inline HANDLE_NACKL(n, r, s) {
 }
 
 inline RIGHT_REVERT(n, r) {
+  hold[2 * n] = 0;
   lnew[n] = 0; ra_ph[r] = RA_NONE; SAY(E_RA_REVERT, r);
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
 }
@@ -720,7 +763,7 @@ inline HANDLE_CANCEL(n, r, s) {
   if
   :: s == 0 || s != lsub[n] -> skip
   :: RA(r) == n && s == lsub[n] ->
-     if :: ra_ph[r] == RA_LOCKED || ra_ph[r] == RA_SYNRCVD -> RIGHT_REVERT(n, r) :: else -> skip fi;
+     if :: ra_ph[r] == RA_LOCKED || ra_ph[r] == RA_SYNRCVD || ra_ph[r] == RA_PREP -> RIGHT_REVERT(n, r) :: else -> skip fi;
      SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0)
   :: RA(r) != n && s == lsub[n] && rsub[n] == 0 -> SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0)
   :: RA(r) != n && s == lsub[n] && rsub[n] != 0 ->
@@ -747,7 +790,14 @@ inline HANDLE_ACKC(n, r, s) {
 
 /* Agent._ra_send_synack: TCP SYN-ACK on the new path and the synAck message */
 inline RA_SEND_SYNACK(n, r) {
+#ifdef MUT_OLD_NEWPATH
   SEND(lnewpeer[n], K_SEG, lnew[n], r, ra_sack[r] - 1, ra_sseq[r] + 1, F_SYNACK | F_ACK, 0);
+#else
+  /* SYN-ACK at cut_R - 1 (translated into the new path's space), acking the SYN, with the
+     window update right behind it (pure ACK at cut_R) in the same message (d = 1): boxes
+     forward both, the left anchor absorbs the SYN-ACK and passes the window update on */
+  SEND(lnewpeer[n], K_SEG, lnew[n], r, ra_cut[r] + lnout[n] - 1, ra_sseq[r] + 1, F_SYNACK | F_ACK, 1);
+#endif
   dst = LA(r);
   SEND(dst, K_SYNACKM, 0, r, 0, 0, 0, 0)
 }
@@ -758,7 +808,10 @@ inline HANDLE_NSYN(n, r, s) {
   :: RA(r) == n ->
      if
      :: lnew[n] != 0 && lnew[n] == s ->     /* NEW entry exists: a repeated SYN */
-        if :: RA_ACTIVE(lbusy[n]) -> RA_SEND_SYNACK(n, lbusy[n]) :: else -> skip fi
+        if
+        :: ra_ph[lbusy[n]] == RA_SYNRCVD || ra_ph[lbusy[n]] == RA_SWITCHED -> RA_SEND_SYNACK(n, lbusy[n])
+        :: else -> skip
+        fi
      :: s == lsub[n] -> skip                /* after the fold: the host sees a stray SYN */
      :: else ->
         if
@@ -766,8 +819,15 @@ inline HANDLE_NSYN(n, r, s) {
            lnin[n] = mc; lnout[n] = md;      /* new_in = (phi_lr, -phi_rl), new_out = ... */
            lnew[n] = s; lnewpeer[n] = mf;
            EPOCH(2 * n);
+#ifdef MUT_OLD_NEWPATH
            ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_SYNRCVD; SAY(E_RA_STAGED, r);
            RA_SEND_SYNACK(n, r)
+#else
+           /* freeze first; the SYN-ACK waits (RA_PREP) until the host acked the left cutoff */
+           cut[2 * n] = sent_hi[2 * n]; ra_cut[r] = cut[2 * n]; hold[2 * n] = 1;
+           ra_pcut[r] = (ma + 1 + ra_plr[r]) & 255;
+           ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_PREP; SAY(E_RA_STAGED, r)
+#endif
         :: else -> skip                     /* stale */
         fi
      fi
@@ -785,8 +845,10 @@ inline HANDLE_NSYN(n, r, s) {
   fi
 }
 
-/* Agent._left_maybe_commit + the freezing "commit" probe */
+/* mutant only: the previous new path commits (and freezes its cutoff) as soon as it has the
+   SYN-ACK and the synAck message */
 inline MAYBE_COMMIT(n, r) {
+#ifdef MUT_OLD_NEWPATH
   if
   :: la_ph[r] == LA_SYNSENT && la_gsa[r] && la_ghs[r] ->
      SEND(rnewpeer[n], K_SEG, rnew[n], 0, la_sseq[r] + 1, la_saseq[r] + 1, F_ACK, 0);
@@ -795,6 +857,37 @@ inline MAYBE_COMMIT(n, r) {
      printf("EV %d LA-COMMIT r%d cut=%d\n", n, r, la_cut[r]);
      dst = RA(r);
      SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0)
+  :: else -> skip
+  fi
+#else
+  skip
+#endif
+}
+
+/* Agent._left_commit (phase COMMITTING, "snapshot: commit"): with the SYN-ACK and the synAck
+   message in, once the host acked up to the right cutoff (SYN-ACK seq + 1): the third ACK at
+   cut_L, the hold ends (held data flows on the new path), ack(cut) to the right anchor */
+inline LEFT_COMMIT(n, r) {
+  SEND(rnewpeer[n], K_SEG, rnew[n], 0, la_cut[r], la_saseq[r] + 1, F_ACK, 0);
+  hold[2 * n + 1] = 0;
+  la_ph[r] = LA_COMMITTED; la_rt[r] = 0;
+  printf("EV %d LA-COMMIT r%d cut=%d\n", n, r, la_cut[r]);
+  dst = RA(r);
+  SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0)
+}
+
+/* the anchors' waits of the freeze-first new path, taken at the end of the step that makes
+   them true (their conditions change only in steps of this node: the host's ack passing the
+   slot, the SYN-ACK, the synAck message or the SYN arriving). The agent re-probes until they
+   hold; what it then sends does not depend on when, so a later answer is this one delayed in
+   the network. Left: phase COMMITTING, "snapshot: commit"; right: PREPARING, "snapshot:
+   cutoff" (its host acked the left cutoff) -> SYN-ACK, window update, synAck. */
+inline WAITS(n, r) {
+  if
+  :: LA(r) == n && la_ph[r] == LA_SYNSENT && la_gsa[r] && la_ghs[r] &&
+     ack_hi[2 * n + 1] >= la_saseq[r] + 1 -> LEFT_COMMIT(n, r)
+  :: RA(r) == n && ra_ph[r] == RA_PREP && ack_hi[2 * n] >= ra_pcut[r] ->
+     ra_ph[r] = RA_SYNRCVD; RA_SEND_SYNACK(n, r)
   :: else -> skip
   fi
 }
@@ -830,12 +923,15 @@ inline HANDLE_ACKM(n, r) {
      SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
   :: RA(r) == n && ra_ph[r] == RA_SYNRCVD ->
      ra_pcut[r] = (ma + ra_plr[r]) & 255;
-     printf("EV %d RA-SWITCHED r%d cut=%d peer_cut=%d\n", n, r, sent_hi[2 * n], ra_pcut[r]);
+#ifdef MUT_OLD_NEWPATH
      if :: cut[2 * n] == 0 -> cut[2 * n] = sent_hi[2 * n] :: else -> skip fi;
-     ra_cut[r] = cut[2 * n]; ra_ph[r] = RA_SWITCHED;
+     ra_cut[r] = cut[2 * n];
+#endif
+     printf("EV %d RA-SWITCHED r%d cut=%d peer_cut=%d\n", n, r, ra_cut[r], ra_pcut[r]);
+     hold[2 * n] = 0; ra_ph[r] = RA_SWITCHED;   /* the hold ends: held data flows */
      dst = LA(r);
      SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
-  :: RA(r) == n && (ra_ph[r] == RA_NONE || ra_ph[r] == RA_LOCKED) -> skip
+  :: RA(r) == n && (ra_ph[r] == RA_NONE || ra_ph[r] == RA_LOCKED || ra_ph[r] == RA_PREP) -> skip
 #endif
   fi
 }
@@ -927,7 +1023,8 @@ inline TCP_SEND(n, e) {
        :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
        fi \
-  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_SYNSENT -> SAY(E_TIMER_SYN, r); \
+  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_SYNSENT && !(la_gsa[r] && la_ghs[r]) && \
+     ra_ph[r] != RA_PREP -> SAY(E_TIMER_SYN, r); \
        if \
        :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r) \
        :: else -> la_rt[r]++; SEND_NSYN(n, r) \
@@ -973,10 +1070,14 @@ end:
            printf("EV DUPLICATED\n"); HANDLE(n)
         :: !failed[n] -> HANDLE(n)
         fi
-     :: (n == 0 || n == SNODE) && t_nxt[ep] <= NDE(ep) + 1 -> TCP_SEND(n, ep)
-     :: dinfl == 0 && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] &&
+     :: (n == 0 || n == SNODE) && t_nxt[ep] <= NDE(ep) + 1 && !EP_HELD(n, ep) -> TCP_SEND(n, ep)
+     :: dinfl == 0 && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] && hdrop[ep] == 0 &&
         t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 ->
         t_nxt[ep] = t_una[ep]; t_rtx[ep]--; printf("EV %d RTO go-back-to %d\n", n, t_una[ep])
+     :: hdrop[ep] != 0 && (!hold[hdrop[ep] - 1] || t_una[ep] < hdcut[ep]) && dinfl == 0 &&
+        (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] && t_nxt[ep] == t_max[ep] ->
+        t_nxt[ep] = t_una[ep]; hdrop[ep] = 0; hdcut[ep] = 0;
+        printf("EV %d RTO-after-hold go-back-to %d\n", n, t_una[ep])
      :: CANFAIL(n) && !failed[n] && !sa_relayed[n] -> failed[n] = 1; printf("EV %d CRASH\n", n)
      REQUEST_ACTIONS(1)
 #if NREQ > 1
@@ -990,6 +1091,10 @@ end:
      :: hout == 2 -> hout = 0; OUT_L(n)
      :: else -> skip
      fi;
+     WAITS(n, 1);
+#if NREQ > 1
+     WAITS(n, 2);
+#endif
      if
      :: rel != 0 ->
         rr = rel; rel = 0;
