@@ -143,7 +143,6 @@ MATRIX: tuple[Config, ...] = (
             ("completed", COMPLETED),
             ("two-path", BOTH_PATHS),
             ("host-held", HOST_HELD),
-            ("right-waits", "ra_ph[1]==5&&ack_hi[2]<ra_pcut[1]"),
         ),
         live_defines={"NDC": 1, "NDS": 0, "CLOSS": 1},
     ),
@@ -153,7 +152,13 @@ MATRIX: tuple[Config, ...] = (
         "C-M-S, replace M by N; C sends 1 byte + FIN, S a FIN; 1 control loss",
         {"NDC": 1, "NDS": 0, "CLOSS": 1},
         liveness=False,
-        witnesses=(("completed", COMPLETED), ("two-path", BOTH_PATHS)),
+        witnesses=(
+            ("completed", COMPLETED),
+            ("two-path", BOTH_PATHS),
+            # the anchors' waits: the SYN (the SYN-ACK) overtook old-path data through M
+            ("right-waits", "ra_ph[1]==5&&ack_hi[4]<ra_pcut[1]"),
+            ("left-waits", "la_ph[1]==2&&la_gsa[1]&&la_ghs[1]&&ack_hi[1]<la_saseq[1]+1"),
+        ),
     ),
     Config(
         "delete-proxy",
