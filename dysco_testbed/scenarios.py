@@ -198,7 +198,7 @@ def run(tb: Testbed, spec: Spec, log: Any = print) -> Result:
     reader.join(timeout=5)
     if during is not None:
         during.join(timeout=30)
-    time.sleep(0.5)
+    _wait_server_reports(server_lines, client_lines)
     srv.terminate()
     srv.wait(timeout=5)
     rsts = [c.stop() for c in caps]
@@ -213,6 +213,24 @@ def run(tb: Testbed, spec: Spec, log: Any = print) -> Result:
         and all(r.ok for r in res.reconfigs)
     )
     return res
+
+
+def _wait_server_reports(
+    server_lines: list[str], client_lines: list[str], limit: float = 30.0
+) -> None:
+    """Wait until the server reported every session the client reported (at most ``limit`` s).
+
+    A client that closed its socket is done, its kernel is not: the tail of its data and its
+    FIN may still be on their way, through a lossy box after retransmission timeouts of a
+    second or more. Stopping the server then resets a session that would have completed."""
+    seeds = {json.loads(x)["seed"][2:] for x in client_lines if x.startswith('{"seed"')}
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        done = {json.loads(x)["seed"][2:] for x in list(server_lines) if x.startswith('{"seed"')}
+        if seeds <= done:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # the last segments of the close
 
 
 def _verdict(res: Result, spec: Spec, client_lines: list[str], server_lines: list[str]) -> None:
