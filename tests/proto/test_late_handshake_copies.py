@@ -233,17 +233,23 @@ SESSION = FiveTuple(C, 40000, S, 80)
 OPTS = TcpOptions(mss=1460, wscale=7, sack_permitted=True, timestamp=(100, 0))
 
 
-def test_box_host_syn_again_before_its_out_entry_is_written_goes_on_as_chain_syn() -> None:
-    """The box forwards the SYN twice; the device punts the second copy before the OUT
-    entry the first one created is written (no entry key). It must leave as the chain SYN
-    on the subsession again, never as a bare SYN of the session tuple (the responder's agent
-    would hand that to its host as a SYN inside its live connection)."""
+def _box_agent_with_chain_syn_delivered() -> tuple[Agent, Segment, Segment, ControlMessage]:
+    """The box M's agent after the chain SYN of SESSION arrived: the agent and the SYN it
+    handed to the box host, the chain SYN and its message."""
     a = Agent(AgentConfig((M,), KEY, PolicyTable(()), seed=7))
     codec = ControlCodec(KEY)
     msg = ControlMessage(MsgType.CHAIN, RequestId(C, 0), C, left_session=SESSION, hops=(S,))
     chain = Segment(FiveTuple(C, 21000, M, 80), 1000, 0, SYN_ONLY, 65535, OPTS, codec.encode(msg))
     acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain), 0.0)
-    to_box = next(x for x in acts if isinstance(x, SendPacket)).segment
+    return a, next(x for x in acts if isinstance(x, SendPacket)).segment, chain, msg
+
+
+def test_box_host_syn_again_before_its_out_entry_is_written_goes_on_as_chain_syn() -> None:
+    """The box forwards the SYN twice; the device punts the second copy before the OUT
+    entry the first one created is written (no entry key). It must leave as the chain SYN
+    on the subsession again, never as a bare SYN of the session tuple (the responder's agent
+    would hand that to its host as a SYN inside its live connection)."""
+    a, to_box, _, _ = _box_agent_with_chain_syn_delivered()
     first = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box), 0.001)
     out1 = next(x for x in first if isinstance(x, SendPacket))
     again = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box, None), 0.5)
@@ -260,12 +266,8 @@ def test_box_host_syn_after_its_pending_record_expired_never_leaves_bare() -> No
     e2e runs: every later copy leaked, the new path never formed and the server host got
     SYNs inside its connection); the upstream agent's next copy waits for the box again
     and continues the chain."""
-    a = Agent(AgentConfig((M,), KEY, PolicyTable(()), seed=7))
+    a, to_box, chain, msg = _box_agent_with_chain_syn_delivered()
     codec = ControlCodec(KEY)
-    msg = ControlMessage(MsgType.CHAIN, RequestId(C, 0), C, left_session=SESSION, hops=(S,))
-    chain = Segment(FiveTuple(C, 21000, M, 80), 1000, 0, SYN_ONLY, 65535, OPTS, codec.encode(msg))
-    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain), 0.0)
-    to_box = next(x for x in acts if isinstance(x, SendPacket)).segment
     [hop] = a.records.values()
     a.handle(TimerFired(TimerKey.for_hop(TimerKind.PENDING, hop.id)), 2.0)  # expired
     late = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box, None), 2.5)
