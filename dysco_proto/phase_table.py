@@ -12,7 +12,7 @@ anchors' state machines (``docs/protocol-design.md`` section 4):
   agent takes and verifies that the phases before and after every ``Agent.handle`` call are
   explained by the rows taken and that the actions a row lists were emitted;
 - the state diagrams and the phase table of ``docs/protocol-design.md`` section 4 are generated
-  from it (``python -m dysco_proto.phase_doc``).
+  from it (``python -m dysco_proto.model.phase_doc``).
 
 A row is ``(role, phase, trigger, guard) -> (actions, next phase)``. ``IDLE`` and ``DONE``
 are pseudo-phases: no record of the request exists before ``IDLE`` rows or after ``DONE``.

@@ -3,7 +3,7 @@
  * A SOCK_SEQPACKET Unix-domain socket: every message keeps its boundaries. All integers are
  * little-endian (host order on x86; both ends run on the same machine); addresses are carried
  * as host-order uint32 (198.18.0.1 == 0xC6120001). The Python side mirrors these constants and
- * layouts in dysco_targets/dpdk_ctl.py; tests/test_dpdk_ctl_proto.py parses this file and
+ * layouts in dysco_targets/dpdk_ctl.py; tests/targets/test_dpdk_ctl_proto.py parses this file and
  * compares both (and the contract codes with dysco_pipeline/pipeline.py).
  *
  * Every message starts with struct ctl_hdr. Requests carry a client sequence number that the

@@ -1,6 +1,6 @@
 /* Rewrite (five-tuple), SeqAdjust (seq/ack, SACK blocks, TSval/TSecr deltas; recognised option
  * layouts only) and WindowScale, with the TCP and IPv4 checksums updated incrementally
- * (RFC 1624 eq. 3; equal to a full recompute, tests/test_dpdk_agent.py). */
+ * (RFC 1624 eq. 3; equal to a full recompute, tests/targets/test_dpdk_agent.py). */
 #include <string.h>
 
 #include "csum.h"
