@@ -1,4 +1,4 @@
-"""Late copies of a reconfiguration's new-path handshake never reach an end host (issue 12).
+"""Late copies of a reconfiguration's new-path handshake never reach an end host.
 
 On a loaded control plane each hop's controller handles packet-ins seconds late, so the left
 anchor retransmits its new-path SYN several times and the copies trail behind the

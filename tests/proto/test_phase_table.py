@@ -347,7 +347,8 @@ def left_commit_waits_too_long(rig: Rig) -> None:
 )
 def left_commit_answer_comes_back_too_late(rig: Rig) -> None:
     """The commit probe's answer arrives after hold_timeout (a loaded device's writer held
-    the probe behind its writes): cancel, never commit late (issue 12)."""
+    the probe behind its writes): cancel, never commit late (docs/testbed.md, "Sessions lost
+    under load")."""
     handle, late = rig.drv.handle, rig.c.agent.config.hold_timeout + 0.1
 
     def slow(host: Host, event: Event) -> None:

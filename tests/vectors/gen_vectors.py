@@ -1527,7 +1527,7 @@ def _(c: Case) -> None:
     )
 
 
-# 11. Corner cases (issue 12) ----------------------------------------------------------------
+# 11. Corner cases ---------------------------------------------------------------------------
 
 _PAD = bytes.fromhex("deadbeef5aa5")  # non-zero Ethernet padding (some NICs pad with junk)
 
