@@ -1,5 +1,5 @@
-"""``dysco bench controller|dataplane|e2e|soak-e2e``: one subcommand for every benchmark (JSON
-with ``--json``; speed figures live here, never in timed tests)."""
+"""``dysco bench controller|dataplane|e2e|soak-e2e|soak``: one subcommand for every benchmark
+(JSON with ``--json``; speed figures live here, never in timed tests)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from controller.cli_common import EXIT_OK, Subcommand, guard, int_at_least, prin
 
 
 def _bench_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", choices=["e2e", "soak-e2e", "dataplane", "controller"],
+    p.add_argument("target", choices=["e2e", "soak-e2e", "soak", "dataplane", "controller"],
                    help="what to benchmark")  # fmt: skip
     p.add_argument("--plane", dest="target_plane", choices=["dpdk", "bmv2"], default="dpdk",
                    help="soak-e2e: data plane of the testbed")  # fmt: skip
@@ -24,7 +24,9 @@ def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--p4rt-servers", choices=["process", "thread"], default="thread",
                    help="e2e: each device's P4Runtime server in its own process, or all as "
                    "threads of the bench (one interpreter lock)")  # fmt: skip
-    p.add_argument("--sessions", type=int, default=100_000, help="dataplane: sessions")
+    p.add_argument("--sessions", type=int, default=100_000, help="dataplane, soak: sessions")
+    p.add_argument("--reconfigure", type=float, default=0.0, metavar="FRACTION",
+                   help="soak: fraction of the sessions to reconfigure")  # fmt: skip
     p.add_argument("--seconds", type=float, default=5.0, help="dataplane: window per run")
     p.add_argument("--payload", type=int, default=0, help="dataplane: TCP payload bytes")
     p.add_argument("--capacity", type=int, default=1_000_000, help="dataplane: table capacity")
@@ -58,6 +60,8 @@ def _bench_run(args: argparse.Namespace) -> int:
         from dysco_bench import dataplane_bench
 
         return dataplane_bench.main_args(args)
+    if args.target == "soak":
+        return bench_soak_run(args)
     if args.target == "soak-e2e":
         from dysco_bench.soak import run_soak
 
@@ -88,10 +92,24 @@ def bench_controller_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def bench_soak_run(args: argparse.Namespace) -> int:
+    """``dysco bench soak``: :func:`dysco_bench.soak_sessions.run`, printed; exit 1 unless
+    every session was set up, every reconfiguration completed and nothing leaked."""
+    from dysco_bench.soak_sessions import run
+
+    command = f"dysco bench soak --sessions {args.sessions} --reconfigure {args.reconfigure}"
+    result = run(args.sessions, args.reconfigure, command + (" --json" if args.json else ""))
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print_table("dysco bench soak", ["metric", "value"], [[k, v] for k, v in result.items()])
+    return EXIT_OK if result["passed"] else 1
+
+
 SUBCOMMANDS = (
     Subcommand(
         "bench",
-        "benchmarks: controller | dataplane | e2e (testbed) | soak-e2e",
+        "benchmarks: controller | dataplane | e2e (testbed) | soak-e2e | soak (DPDK sessions)",
         _bench_args,
         guard(_bench_run),
     ),
