@@ -114,14 +114,30 @@ MATRIX: tuple[Config, ...] = (
     Config(
         "delete-dloss",
         1,
-        "delete M; 1 data segment lost (finding lost-ack-after-fold: a retransmission below the "
-        "cutoff after the peer folded reaches its host through the retired old-path entry)",
+        "delete M; 1 data segment lost anywhere (a late old-path packet reaches a host through "
+        "a retired entry; with one loss it is redundant: the handshake's window update and "
+        "third ACK carry the cutoffs' acks, delete-dloss2 needs two losses)",
         {"ND": 1, "CLOSS": 0, "DLOSS": 1},
         liveness=False,  # 3.0 M states, 6 min on a loaded CI machine; delete/liveness covers it
         witnesses=(
             ("completed", COMPLETED),
             ("retired-entry", "w_retired"),
             ("stale-ack", "w_stale"),
+        ),
+    ),
+    Config(
+        "delete-dloss2",
+        1,
+        "delete M; FINs only; 2 data segments lost (finding lost-ack-after-fold: C's ack of "
+        "S's FIN and C's third ACK both lost, C folds, S's retransmitted FIN below its cutoff "
+        "reaches C's host only through C's retired old-path entry; sanity run retire-mutant)",
+        {"ND": 0, "CLOSS": 0, "DLOSS": 2},
+        witnesses=(
+            ("completed", COMPLETED),
+            ("retired-entry", "w_retired"),
+            # a late old-path packet reached C's host through C's retired entry while S,
+            # switched, could not fold yet (the mutant's stall, resolved)
+            ("retired-before-peer-fold", "w_retired&&ra_ph[1]==3&&la_ph[1]==6"),
         ),
     ),
     Config(
@@ -250,22 +266,14 @@ SANITY: tuple[Finding, ...] = (
         "old-path bytes the new box never carried: N's ack check fails",
         {"ND": 1, "CLOSS": 0, "MUT_OLD_NEWPATH": 1},
     ),
-)
-
-# A sanity mutant the freeze-first model (c023e57) no longer fails, kept out of the matrix
-# until that is understood (MODEL.md 8, lost-ack-after-fold): under the new path both
-# anchors wait for their hosts' acks before the fold, and in `delete-dloss` the mutant that
-# forgets the old entry at the fold now ends with no error (clean-clone run of 529149a),
-# although the witness `retired-entry` is still reached there. Not run; `--mutant
-# retire-mutant` does not exist until the question is settled.
-UNSETTLED_SANITY: tuple[Finding, ...] = (
     Finding(
         "retire-mutant",
         1,
         "sanity (finding lost-ack-after-fold): an anchor that removes the old IN entry at its "
-        "fold instead of retiring it loses a retransmission below the cutoff whose ack was "
-        "lost; the peer never completes (invalid end state)",
-        {"ND": 1, "CLOSS": 0, "DLOSS": 1, "MUT_NO_RETIRE": 1},
+        "fold instead of retiring it, in delete-dloss2: C's ack of S's FIN and the third ACK "
+        "are lost, C folds, S's retransmitted FIN finds no entry at C, S never completes "
+        "(invalid end state)",
+        {"ND": 0, "CLOSS": 0, "DLOSS": 2, "MUT_NO_RETIRE": 1},
         expect="invalid end state",
     ),
 )

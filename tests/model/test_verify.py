@@ -75,10 +75,36 @@ def test_the_model_catches_the_previous_new_path(tmp_path: Path) -> None:
     assert not res["reproduced"] and res["errors"] == 0, res
 
 
+@needs_spin
+def test_the_model_needs_the_retired_entry(tmp_path: Path) -> None:
+    """Finding lost-ack-after-fold: in delete-dloss2 (two data losses: C's ack of S's FIN and
+    the third ACK) an anchor that removes its old IN entry at the fold loses S's
+    retransmission and S never completes; the matrix configuration (retired entry) passes."""
+    (mutant,) = [f for f in verify.SANITY if f.name == "retire-mutant"]
+    res = verify.run_finding(mutant, tmp_path)
+    assert res["reproduced"], res
+    assert "invalid end state" in str(res["message"])
+    assert any("LA-END r1 completed" in line for line in res["trail"]), res["trail"]
+    matrix = next(c for c in verify.MATRIX if c.name == "delete-dloss2")
+    fixed = replace(mutant, defines=dict(matrix.defines))
+    res = verify.run_finding(fixed, tmp_path / "fixed")
+    assert not res["reproduced"] and res["errors"] == 0, res
+
+
 def test_no_open_findings() -> None:
     assert verify.FINDINGS == ()
+    assert not hasattr(verify, "UNSETTLED_SANITY")
     insert = next(c for c in verify.MATRIX if c.name == "insert")
     assert "NO_BOXACK" not in insert.defines
+
+
+def test_the_retire_mutant_runs_a_matrix_configuration() -> None:
+    """The sanity mutant of finding lost-ack-after-fold is a matrix configuration (its
+    regression configuration) plus the MUT_NO_RETIRE define, nothing else."""
+    (f,) = [s for s in verify.SANITY if s.name == "retire-mutant"]
+    plain = {k: v for k, v in f.defines.items() if k != "MUT_NO_RETIRE"}
+    assert plain != f.defines
+    assert any(c.cfg == f.cfg and dict(c.defines) == plain for c in verify.MATRIX), f
 
 
 @needs_spin
