@@ -54,6 +54,8 @@ class Checkpointer:
         self._dirty_pairs: set[tuple[str, str]] = set()
         self._dirty_entries: dict[EntryKey, MappingEntry | None] = {}
         self._pending_replay: dict[str, tuple[int, int]] = {}
+        self._rng_state: Any = None
+        self._rng_text = ""
 
     def note(self, agent: Agent, tracker: Tracker, actions: list[Action]) -> None:
         """Note what the last event changed: the sessions ``tracker`` saw it touch, the
@@ -97,7 +99,7 @@ class Checkpointer:
                 c.entries_put.append((key_text(key), _dumps(entry_json(entry, self.agent_id))))
         marks = _meta_marks(agent)
         if marks != self._saved_meta:
-            c.meta = _dumps(export_meta(agent))
+            c.meta = self._meta_text(agent, marks[-2])
         c.replay = [(s, t, b) for s, (t, b) in self._pending_replay.items()]
         self.store.commit(c)
         self._saved_meta = marks
@@ -108,6 +110,16 @@ class Checkpointer:
         self._pending_replay = {}
         self.unsaved = False
         self.committed = self.noted
+
+    def _meta_text(self, agent: Agent, rng_state: Any) -> str:
+        """``export_meta(agent)`` as JSON; the random generator's state (625 integers, most of
+        the row) is encoded again only when it moved (the key order differs, not the object)."""
+        meta = export_meta(agent)
+        rng = meta.pop("rng")
+        if rng_state != self._rng_state:
+            self._rng_text = _dumps(rng)
+            self._rng_state = rng_state
+        return _dumps(meta)[:-1] + ',"rng":' + self._rng_text + "}"
 
     def load(self, agent: Agent, device: str) -> Restored | None:
         """Open the store and restore a previous instance's state into ``agent`` (sessions,
@@ -171,8 +183,7 @@ def entry_from_json(item: list[Any]) -> MappingEntry:
     return pl.entry_from_table(pl.TableEntry.build(item[0], item[1], item[2], item[3]))[1]
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per call
 
 
 __all__ = ["Checkpointer", "Restored", "entry_from_json", "entry_json", "key_text"]

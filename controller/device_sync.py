@@ -12,6 +12,7 @@ after a restart from the state store (:meth:`~DeviceSync.reconcile_restored`), p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from controller.daemon import Daemon
 
 log = logging.getLogger(__name__)
+
+WRITES_WAIT = 30.0
+"""Seconds a device check waits for the writes queued before it (then it reads anyway)."""
 
 
 class DeviceSync:
@@ -94,6 +98,10 @@ class DeviceSync:
         have_static: list[pl.TableEntry] = []
         device: dict[EntryKey, MappingEntry] = {}
         known = dict(d.shadow)  # installed when the read began (later ones: in flight)
+        # ... and on the device before it begins: an entry whose Write is still in flight
+        # when the read passes its table would look missing and be written twice
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(d.writer.written(), WRITES_WAIT)
         async for te in d.client.read_table_entries(0):
             got = d.translator.entry_from_p4(te)
             if got is not None:

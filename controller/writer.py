@@ -80,6 +80,7 @@ class OrderedWriter:
         self._scope_barrier: tuple[int, int] | None = None  # (scope, batch seq)
         self._idle = asyncio.Event()
         self._idle.set()
+        self._watchers: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     def start(self) -> None:
         """Start the background writer task."""
@@ -132,6 +133,16 @@ class OrderedWriter:
         if self._open is not None and self._open.seq == need:
             self._scope_barrier = (self._scope, need)
 
+    async def written(self) -> None:
+        """Wait until every write queued so far has completed (later ones are not waited for;
+        nothing is sent). A device read-back started after it sees those writes applied."""
+        need = self._last_write_seq
+        if need <= self._done_seq:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers.append((need, fut))
+        await fut
+
     @property
     def pending(self) -> int:
         """Updates not yet completed (queued, or in a Write still in flight)."""
@@ -170,6 +181,10 @@ class OrderedWriter:
                 self._idle.set()
 
     def _release(self) -> None:
+        while self._watchers and self._watchers[0][0] <= self._done_seq:
+            _, fut = self._watchers.popleft()
+            if not fut.done():
+                fut.set_result(None)
         while self._waiting and self._waiting[0][0] <= self._done_seq:
             _, fn = self._waiting.popleft()
             self.stats.sends += 1

@@ -528,18 +528,27 @@ SESSION_ARMS = ("before", "after")
 """Arms of ``sessions_per_s`` on the DPDK target (the same daemon, switched between rounds):
 ``after`` is the daemon as it is; ``before`` undoes the levers measured against it (a send
 flushes the state store even when a Write's flush already committed its state; the idle
-scan's read-back every ``timers.idle_scan`` whatever it costs)."""
+scan's read-back every ``timers.idle_scan`` whatever it costs; the state store's write-ahead
+log checkpointed inside the commits, SQLite's default, instead of by its own thread)."""
 
 
 def _set_arm(daemon: Any, arm: str) -> None:
     import controller.daemon as dmod
 
+    store = daemon.store
+    wal = store._checkpointer
     if arm == "before":
         daemon._flush_for = lambda need: daemon.flush_store()
         dmod.IDLE_SCAN_COST_FACTOR = 0.0
+        if wal is not None:
+            wal.paused = True
+            store.db.execute("PRAGMA wal_autocheckpoint=1000")
     else:
         daemon.__dict__.pop("_flush_for", None)
         dmod.IDLE_SCAN_COST_FACTOR = _IDLE_FACTOR
+        if wal is not None:
+            store.db.execute("PRAGMA wal_autocheckpoint=0")
+            wal.paused = False
 
 
 _IDLE_FACTOR = 20.0

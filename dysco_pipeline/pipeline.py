@@ -15,6 +15,7 @@ abstract contract maps one to one onto the P4Info.
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -508,6 +509,13 @@ def _ip(v: int) -> str:
     return str(ipaddress.IPv4Address(v))
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _ip_int(addr: str) -> int:
+    """``int(IPv4Address(addr))``, cached: a device's entries repeat few addresses, and the
+    parse was most of the cost of an entry's conversion (an invalid address still raises)."""
+    return int(ipaddress.IPv4Address(addr))
+
+
 def _win_param(shift: int) -> int:
     if not -MAX_WIN_SHIFT <= shift <= MAX_WIN_SHIFT:
         raise ValueError(f"win_shift {shift} outside [-{MAX_WIN_SHIFT}, {MAX_WIN_SHIFT}]")
@@ -524,8 +532,8 @@ def _rewrite_params(prefix: str, t: FiveTuple, d: Deltas) -> dict[str, int]:
         raise ValueError("the pipeline rewrites TCP only")
     m = 0xFFFF_FFFF
     return {
-        prefix + "src_addr": int(ipaddress.IPv4Address(t.src_ip)),
-        prefix + "dst_addr": int(ipaddress.IPv4Address(t.dst_ip)),
+        prefix + "src_addr": _ip_int(t.src_ip),
+        prefix + "dst_addr": _ip_int(t.dst_ip),
         prefix + "src_port": t.src_port,
         prefix + "dst_port": t.dst_port,
         prefix + "seq_delta": d.seq & m,
@@ -556,8 +564,8 @@ def _read_rewrite(prefix: str, p: Mapping[str, int]) -> tuple[FiveTuple, Deltas]
 
 def _tuple_match(t: FiveTuple) -> dict[str, int | tuple[int, int]]:
     return {
-        "src_addr": int(ipaddress.IPv4Address(t.src_ip)),
-        "dst_addr": int(ipaddress.IPv4Address(t.dst_ip)),
+        "src_addr": _ip_int(t.src_ip),
+        "dst_addr": _ip_int(t.dst_ip),
         "proto": t.proto,
         "src_port": t.src_port,
         "dst_port": t.dst_port,

@@ -226,6 +226,9 @@ def _anchor_in(agent: Agent, side: Side, v: Any) -> list[Action]:
     return [StartTimer(tid, delay)]
 
 
+_HS_FIELDS = tuple(f.name for f in dataclasses.fields(HandshakeRecord))
+
+
 def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[str, Any]:
     lock = s.lock
     return {
@@ -237,7 +240,7 @@ def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[
         "own_port": s.own_port,
         "in_deltas": _d(s.in_deltas),
         "out_deltas": _d(s.out_deltas),
-        "hs": dataclasses.asdict(s.hs),
+        "hs": {f: getattr(s.hs, f) for f in _HS_FIELDS},  # as asdict: its fields are plain
         "lock": {
             "status": lock.status.value,
             "request": _rid(lock.request),
