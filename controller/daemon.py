@@ -521,17 +521,15 @@ class Daemon:
                     "elapsed": a.elapsed,
                 }
             )
+        out = self.counters.reconfig_outcomes
+        out[a.outcome.value] = out.get(a.outcome.value, 0) + 1
+        self.metrics.finished(a.outcome, a.elapsed)
         self._observe(a.kind, a.fields())
 
     def _observe(self, kind: str, fields: dict[str, Any]) -> None:
         self.metrics.observe(kind, fields)
         for cb in self.observers:
             cb(kind, fields)
-        if kind.startswith("reconfig.") and kind != "reconfig.started":
-            outcome = kind.removeprefix("reconfig.")
-            self.counters.reconfig_outcomes[outcome] = (
-                self.counters.reconfig_outcomes.get(outcome, 0) + 1
-            )
         level = logging.DEBUG
         if kind == "control.rejected":
             self._control_rejects.note(str(fields.get("code")), str(fields.get("src")))

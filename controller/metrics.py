@@ -9,9 +9,12 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from dysco_proto.actions import Outcome
+
 
 class Metrics:
-    """The daemon's metrics. ``observe(kind, fields)`` maps agent observations onto them."""
+    """The daemon's metrics. ``observe(kind, fields)`` maps agent observations onto them,
+    ``finished`` a reconfiguration's typed outcome."""
 
     def __init__(self, device: str) -> None:
         self.registry = CollectorRegistry()
@@ -59,19 +62,17 @@ class Metrics:
             thread.join(timeout=1)
             self._server = None
 
+    def finished(self, outcome: Outcome, elapsed: float | None) -> None:
+        """Account for one reconfiguration's end (a
+        :class:`~dysco_proto.actions.ReconfigFinished`); latency of completed ones only."""
+        self.reconfigs.labels(self.device, outcome.value).inc()
+        if outcome is Outcome.COMPLETED and elapsed is not None:
+            self.reconfig_latency.labels(self.device).observe(elapsed)
+
     def observe(self, kind: str, fields: dict[str, Any]) -> None:
         """Account for one agent observation."""
         d = self.device
         if kind == "session.new":
             self.setups.labels(d).inc()
-        elif kind.startswith("reconfig.") and kind.split(".", 1)[1] in (
-            "completed",
-            "cancelled",
-            "refused",
-        ):
-            self.reconfigs.labels(d, kind.split(".", 1)[1]).inc()
-            elapsed = fields.get("elapsed")
-            if kind == "reconfig.completed" and isinstance(elapsed, int | float):
-                self.reconfig_latency.labels(d).observe(float(elapsed))
         elif kind in ("control.rejected", "setup.ports_exhausted", "setup.conflict"):
             self.errors.labels(d, kind).inc()

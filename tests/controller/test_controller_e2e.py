@@ -26,6 +26,7 @@ import pytest
 from controller.cli import main as cli_main
 from controller.mgmt import MgmtClient
 from controller.peers import Impairments
+from dysco_proto.actions import Outcome
 from dysco_proto.packet import Segment
 from dysco_proto.sim.boxes import Nat, Transparent
 from dysco_proto.sim.tcp import EndpointStack, TcpEndpoint
@@ -213,6 +214,13 @@ async def chain_scenario(
         assert counters["handler_errors"] == 0
         assert counters["reconfig_outcomes"].get("completed") == 1
         assert sw3.daemon.counters.reconfig_outcomes.get("completed") == 1
+        outcomes = {o.value for o in Outcome}  # not the right anchors' observations
+        for d in net.devices.values():
+            if d.daemon is not None:
+                assert set(d.daemon.counters.reconfig_outcomes) <= outcomes, d.name
+        sample = sw1.daemon.metrics.registry.get_sample_value
+        assert sample("dysco_reconfigs_total", {"device": "sw1", "outcome": "completed"}) == 1
+        assert sample("dysco_reconfig_seconds_count", {"device": "sw1"}) == 1
         total_lost = sum(
             d.daemon.peers.stats.dropped_injected
             for d in net.devices.values()
