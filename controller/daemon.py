@@ -17,7 +17,7 @@ controller's shadow of what it installed (``docs/controller.md``).
 
 This module is that glue; around it: :mod:`controller.device_sync` (read-back, repair, idle
 entries), :mod:`controller.checkpointer` (what each event changed, committed to the state
-store), :mod:`controller.mgmt_handlers` (the management methods; :mod:`controller.views`
+store), :mod:`controller.mgmt_handlers` (the management methods; :mod:`controller.mgmt_json`
 renders their answers, :mod:`controller.mgmt` carries them).
 """
 

@@ -2,7 +2,7 @@
 answer rendered (``docs/controller.md``, Management API).
 
 :mod:`controller.mgmt` is the transport (socket, token, framing, hardening); this module is
-what a request means; :mod:`controller.views` renders the agent's views. Every bad parameter
+what a request means; :mod:`controller.mgmt_json` renders the agent's views. Every bad parameter
 is a :class:`~controller.mgmt.MgmtError` (``bad_request``, ``not_found``, ``refused``), raised
 before anything is changed.
 """
@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from controller import views
+from controller import mgmt_json
 from controller.mgmt import MgmtError, Progress
 from dysco_proto.actions import Observe
 from dysco_proto.agent import SessionView
@@ -37,7 +37,7 @@ class MgmtHandlers:
         self._sync: dict[str, Callable[[dict[str, Any]], Any]] = {
             "sessions": self.sessions,
             "session": self.session,
-            "policy.list": lambda _p: [views.policy_dict(p) for p in daemon.agent.policies],
+            "policy.list": lambda _p: [mgmt_json.policy_dict(p) for p in daemon.agent.policies],
             "policy.add": self.policy_add,
             "policy.remove": self.policy_remove,
             "relate": self.relate,
@@ -61,9 +61,9 @@ class MgmtHandlers:
         """``sessions``: the sessions matching a selector, brief, at most ``limit``."""
         sel = selector(params)
         out = [
-            views.session_dict(v, brief=True)
+            mgmt_json.session_dict(v, brief=True)
             for v in self.daemon.agent.sessions()
-            if views.matches(v, sel)
+            if mgmt_json.matches(v, sel)
         ]
         limit = params.get("limit")
         if isinstance(limit, int) and limit >= 0:
@@ -77,11 +77,11 @@ class MgmtHandlers:
         found = self._find(ident)
         if found is None:
             raise MgmtError("not_found", f"no session {ident}")
-        d = views.session_dict(found, brief=False)
+        d = mgmt_json.session_dict(found, brief=False)
         shadow = self.daemon.shadow
-        keys = {k for s in views.sides(found) for k in views.side_keys(s)}
-        d["entries"] = [views.entry_dict(shadow[k]) for k in sorted(keys) if k in shadow]
-        tuples = {s.session for s in views.sides(found)}
+        keys = {k for s in mgmt_json.sides(found) for k in mgmt_json.side_keys(s)}
+        d["entries"] = [mgmt_json.entry_dict(shadow[k]) for k in sorted(keys) if k in shadow]
+        tuples = {s.session for s in mgmt_json.sides(found)}
         d["reconfigs"] = [
             {
                 "request": f"{r.request.anchor}/{r.request.number}",
@@ -107,7 +107,7 @@ class MgmtHandlers:
             (
                 v
                 for v in all_views
-                if t in {s.session for s in views.sides(v)} | {views.subsession(v)}
+                if t in {s.session for s in mgmt_json.sides(v)} | {mgmt_json.subsession(v)}
             ),
             None,
         )
@@ -156,7 +156,7 @@ class MgmtHandlers:
         return [
             v.right.session
             for v in agent.sessions()
-            if v.right is not None and not v.closing and views.matches(v, sel)
+            if v.right is not None and not v.closing and mgmt_json.matches(v, sel)
         ]
 
     # -- policies and local boxes ---------------------------------------------------------------
@@ -297,7 +297,7 @@ def parse_tuple(text: str) -> FiveTuple:
 
 def selector(params: dict[str, Any]) -> dict[str, Any]:
     """The session selector of a request (``src``, ``dst``, ``sport``, ``dport``, ``peer``,
-    ``state``), parsed for :func:`controller.views.matches`."""
+    ``state``), parsed for :func:`controller.mgmt_json.matches`."""
     sel: dict[str, Any] = {}
     for k in ("src", "dst"):
         if params.get(k):

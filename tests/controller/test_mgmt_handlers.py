@@ -1,5 +1,5 @@
 """The management methods (controller/mgmt_handlers.py) and their JSON rendering
-(controller/views.py) on a real daemon and agent, without a device: selectors, one session's
+(controller/mgmt_json.py) on a real daemon and agent, without a device: selectors, one session's
 detail, bad parameters refused before anything is started, reconfiguration outcomes that do
 not come in time, policy changes that are all or nothing."""
 
