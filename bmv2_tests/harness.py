@@ -32,7 +32,7 @@ from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from dysco_pipeline import pipeline as pl
-from dysco_testbed.ports import free_ports
+from dysco_testbed.loopback_ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 P4INFO = ROOT / "p4src" / "build" / "dysco.p4info.txtpb"

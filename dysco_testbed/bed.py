@@ -30,8 +30,8 @@ import yaml
 
 from dysco_pipeline.pipeline import CPU_PORT
 from dysco_testbed import middleboxes
+from dysco_testbed.loopback_ports import free_ports
 from dysco_testbed.net import PREFIX, STATE, cleanup, offloads_off, record_pid, sh
-from dysco_testbed.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
 BMV2_JSON = REPO / "p4src" / "build" / "dysco.json"

@@ -28,7 +28,7 @@ from dysco_proto.entries import Direction
 from dysco_proto.packet import Segment
 from dysco_targets.backends import RefModelBackend
 from dysco_targets.server import P4RuntimeServer
-from dysco_testbed.ports import free_ports
+from dysco_testbed.loopback_ports import free_ports
 from tests.controller_support import KEY_HEX, contract_p4info
 
 NETWORK_PORT = 2

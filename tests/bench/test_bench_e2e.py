@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from dysco_bench import e2e_bench as eb
-from dysco_testbed.ports import free_ports
+from dysco_testbed.loopback_ports import free_ports
 
 
 def test_arm_order_alternates_which_arm_goes_first() -> None:

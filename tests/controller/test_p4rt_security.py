@@ -28,7 +28,7 @@ from controller.p4rt.p4info import P4InfoIndex
 from controller.p4rt.tls import ClientTls, ServerTls, TlsConfigError, check_listen_address
 from dysco_pipeline import pipeline as pl
 from dysco_targets.server import DETAILS_BUDGET, P4RuntimeServer
-from dysco_testbed.ports import free_ports
+from dysco_testbed.loopback_ports import free_ports
 from tests.controller.test_controller_p4rt import _entries
 from tests.controller_support import TableBackend, contract_p4info
 

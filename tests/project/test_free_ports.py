@@ -1,4 +1,4 @@
-"""dysco_testbed.ports.free_ports: ports for processes that bind them later."""
+"""dysco_testbed.loopback_ports.free_ports: ports for processes that bind them later."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from dysco_testbed.ports import ephemeral_range, free_ports
+from dysco_testbed.loopback_ports import ephemeral_range, free_ports
 
 
 @pytest.mark.parametrize("kind", ["tcp", "udp"])
