@@ -14,6 +14,8 @@ One file configures one daemon, i.e. the control plane of one data-plane device:
       cpu_port: 255                # optional: default dysco_pipeline.pipeline.CPU_PORT
       mac: "02:d5:c0:00:00:01"     # optional: source MAC of frames the device routes
       push_pipeline: auto          # auto (only when the P4Info cookie changed) | always | never
+      slots: 1048576               # optional: register slots the device holds (the DPDK agent's
+                                   # --slots); default: the slot registers' size in the P4Info
       tls:                         # optional: TLS to the device (docs/controller.md, security)
         ca: ca.pem                 #   CA of the device's certificate (required with tls)
         cert: client.pem           #   client certificate and key: mutual TLS (both or neither)
@@ -90,7 +92,7 @@ from controller.p4rt.tofino import (
     TofinoConfig,
     default_build_dir,
 )
-from dysco_pipeline.pipeline import CPU_CLONE_SESSION, CPU_PORT
+from dysco_pipeline.pipeline import CPU_CLONE_SESSION, CPU_PORT, SLOT_SPACE
 from dysco_proto.policy import (
     ConfigError,
     Policy,
@@ -320,6 +322,7 @@ class _Parser(_PolicyParser):
                 "push_pipeline",
                 "mac",
                 "tls",
+                "slots",
                 *_TOFINO_FIELDS,
             ),
             required=("address",),
@@ -382,7 +385,12 @@ class _Parser(_PolicyParser):
             clone_session=clone_session,
             clone_max_len=clone_max_len,
             tofino=tofino,
+            slots=self.device_slots(f),
         )
+
+    def device_slots(self, f: dict[str, tuple[Node, Node]]) -> int | None:
+        """``device.slots``: the register slots the device holds (``None``: the P4Info's)."""
+        return self.integer(f["slots"][1], "device.slots", 2, SLOT_SPACE) if "slots" in f else None
 
     def device_tofino(self, node: Node, f: dict[str, tuple[Node, Node]]) -> TofinoConfig | None:
         """``device.target`` and, for ``tofino``, its fields (others: an error if given)."""

@@ -70,6 +70,9 @@ class DeviceConfig:
     clone_session: int = CPU_CLONE_SESSION  # mirror-to-CPU clone session the program uses
     clone_max_len: int = 0  # its packet_length_bytes (0: whole packet, P4Runtime spec)
     tofino: TofinoConfig | None = None  # target tofino: chip, server, pipe, build
+    # register slots the device holds (None: the slot registers' size in the P4Info);
+    # the DPDK agent's --slots
+    slots: int | None = None
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,12 @@ from controller.mgmt import MgmtServer, Progress
 from controller.mgmt_handlers import MgmtHandlers
 from controller.p4rt.client import DevicePacketIn, P4RuntimeClient
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
-from controller.p4rt.p4info import P4InfoIndex, load_p4info
+from controller.p4rt.p4info import P4InfoIndex, load_p4info, slot_capacity
 from controller.p4rt.tofino import device_config as tofino_device_config
 from controller.peers import Impairments, PeerChannel, RejectLog
 from controller.store import StateStore, StoreError
 from controller.translate import Translator
 from controller.writer import OrderedWriter
-from dysco_pipeline import pipeline as pl
 from dysco_proto.actions import (
     Action,
     CancelTimer,
@@ -258,8 +257,8 @@ class Daemon:
                 hold_timeout=c.timers["hold_timeout"],
                 done_linger=c.timers["done_linger"],
                 max_backoff=c.timers["max_backoff"],
-                # register slots wrap within what the pipeline has (slot 0 is never used)
-                slot_limit=pl.NUM_SLOTS,
+                # register slots wrap within what the device holds (slot 0 is never used)
+                slot_limit=slot_capacity(self.p4info, c.device.slots),
             )
         )
         agent.trace = trace.isEnabledFor(logging.DEBUG)

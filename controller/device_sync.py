@@ -167,7 +167,8 @@ class DeviceSync:
                 d.agent.ports.reserve(m.dst_ip, m.src_ip, m.dst_port)
         # No public API for the slot counter yet (proposed: Agent.adopt); avoid slot reuse.
         if top_slot >= getattr(d.agent, "_next_slot", 0):
-            d.agent._next_slot = top_slot + 1 if top_slot + 1 < pl.NUM_SLOTS else 1
+            limit = d.agent.config.slot_limit or pl.SLOT_SPACE
+            d.agent._next_slot = top_slot + 1 if top_slot + 1 < limit else 1
         d.persist([])
 
     async def install_static(self) -> None:

@@ -204,7 +204,7 @@ class _FastEncoder:
 
     def update(self, kind: int, e: MappingEntry) -> bytes | None:
         """The serialised ``Update`` (INSERT/MODIFY) of ``e``, or ``None`` (use the slow path)."""
-        if not (0 <= e.slot < pl.NUM_SLOTS and 0 <= e.epoch <= _M32):
+        if not (0 <= e.slot < pl.SLOT_SPACE and 0 <= e.epoch <= _M32):
             return None
         vals: dict[str, bytes] = {}
         if not self._rewrite(vals, "", e.rewrite, e):

@@ -92,7 +92,7 @@ def isn(i: int) -> int:
     return (1000 + 7919 * i) & _M32
 
 
-def _config(tmp: Path, address: str, n: int, peer_port: int) -> Config:
+def _config(tmp: Path, address: str, n: int, peer_port: int, slots: int) -> Config:
     g = groups(n)
     pol = "".join(
         f"  - {{name: g{k}, match: {{dport: {80 + k}}}, chain: [{box1(k)}, {box2(k)}]}}\n"
@@ -105,6 +105,7 @@ device:
   address: {address}
   p4info: {CONTRACT_P4INFO}
   mac: "{DEVICE_MAC}"
+  slots: {slots}
 ports:
   hosts:
     - {{name: h1, port: 1, address: {HOST}, mac: "{HOST_MAC}"}}
@@ -423,11 +424,11 @@ async def _soak(
             lambda: proto, local_addr=("127.0.0.1", 0)
         )
         peer_port = transport.get_extra_info("sockname")[1]
-        cfg = _config(tmp, address, n, peer_port)
+        info = client.info
+        cfg = _config(tmp, address, n, peer_port, int(info.max_slots))
         far = _Far(cfg.control.key, client, loop, transport=transport)
         tap.far = proto.far = far
         client.tap(True)
-        info = client.info
         daemon = Daemon(cfg, management=False)
         await daemon.start(connect_timeout=30)
         far.daemon_addr = daemon.control_addr or ("127.0.0.1", 0)
@@ -449,7 +450,8 @@ async def _soak(
             sessions_held=held,
             agent_sessions=len(daemon.agent.right_by_stuple),
             device_session_entries_held=held_entries,
-            slots_capacity=int(info.max_slots) - 1,  # slot 0 is never used
+            slots_capacity=(daemon.agent.config.slot_limit or 0) - 1,  # slot 0 is never used
+            device_slots=int(info.max_slots),
             controller_rss_mb=round(rss_held / 2**20, 1),
             controller_rss_per_session_bytes=round((rss_held - rss0) / held) if held else None,
             device_table_bytes=int(info.table_bytes),
@@ -509,7 +511,9 @@ def run(sessions: int, reconfigure: float = 0.0, command: str | None = None) -> 
         raise BenchError("--reconfigure is a fraction in [0, 1]")
     _pick_target("dpdk")  # a clear error if the agent cannot run here
     want = round(sessions * reconfigure)
-    cap = max(2 * sessions + 2 * want + 1024, 4096)
+    # the agent's --sessions: two entries and one slot each; a reconfigured session holds a
+    # third entry (the new path's IN entry) until the old one is retired and removed
+    cap = max(sessions + want + 1024, 4096)
     with tempfile.TemporaryDirectory(prefix="dysco-soak-") as d, _server("dpdk", cap) as srv:
         address, ctl, pids = srv
         res = asyncio.run(_soak(sessions, reconfigure, address, ctl, Path(d), pids))

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from dysco_proto.entries import NUM_SLOTS as SLOT_SPACE
 from dysco_proto.entries import (
-    NUM_SLOTS,
     SLOT_BITS,
     Deltas,
     Direction,
@@ -50,6 +50,7 @@ __all__ = [
     "REGISTERS",
     "SESSION_TABLE_SIZE",
     "SLOT_BITS",
+    "SLOT_SPACE",
     "Act",
     "Direction8",
     "PacketInFlag",
@@ -85,6 +86,11 @@ DROP_PORT: Final = 511
 
 SESSION_TABLE_SIZE: Final = 65536
 """Entries of each session table (OUT and IN)."""
+NUM_SLOTS: Final = 65536
+"""Register cells of each slot register in the v1model build (``size.p4``): the slots a
+bmv2 device holds, and a controller's default capacity when its P4Info states none. The slot
+*values* are :data:`SLOT_SPACE` (``SLOT_BITS`` wide); each target sizes its registers (the
+DPDK agent: ``--slots``), and a controller never installs a slot beyond its device's."""
 FWD_TABLE_SIZE: Final = 1024
 PORT_TABLE_SIZE: Final = 512
 LOCAL_ADDR_TABLE_SIZE: Final = 1024
@@ -335,7 +341,7 @@ PACKET_IN_FIELDS: Final[tuple[tuple[str, int], ...]] = (
     ("direction", 8),
     ("flags", 8),
     ("agent_id", 8),
-    ("slot", 16),
+    ("slot", SLOT_BITS),
     ("token", 32),
     ("epoch", 32),
     ("reg_valid", 8),
@@ -352,7 +358,7 @@ PACKET_OUT_FIELDS: Final[tuple[tuple[str, int], ...]] = (
     ("op", 8),
     ("flags", 8),
     ("egress_port", 16),
-    ("slot", 16),
+    ("slot", SLOT_BITS),
     ("token", 32),
     ("epoch", 32),
 )
@@ -577,11 +583,11 @@ def entry_to_table(entry: MappingEntry, agent_id: int = 0) -> TableEntry:
 
     OUT entries go to ``out_session`` (``out_two_path`` when ``entry.two_path``), IN entries
     to ``in_session``. Raises :class:`ValueError` for what the pipeline cannot represent
-    (non-TCP tuples, a slot beyond :data:`NUM_SLOTS`, a window shift beyond 14, a two-path or
+    (non-TCP tuples, a slot beyond :data:`SLOT_SPACE`, a window shift beyond 14, a two-path or
     ``peer_cut`` IN entry).
     """
-    if not 0 <= entry.slot < NUM_SLOTS:
-        raise ValueError(f"slot {entry.slot} outside [0, {NUM_SLOTS})")
+    if not 0 <= entry.slot < SLOT_SPACE:
+        raise ValueError(f"slot {entry.slot} outside [0, {SLOT_SPACE})")
     if not 0 <= entry.epoch < (1 << 32):
         raise ValueError(f"epoch {entry.epoch} does not fit in 32 bits")
     if not 0 <= agent_id < 256:

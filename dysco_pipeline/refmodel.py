@@ -43,7 +43,6 @@ from dysco_pipeline.pipeline import (
     CONTROL_PORT,
     CPU_PORT,
     DROP_PORT,
-    NUM_SLOTS,
     PACKET_IN_FIELDS,
     Act,
     Direction8,
@@ -382,7 +381,7 @@ def _packet_out(
         else:
             res.outputs.append((out_port, bytes(f)))
     elif op == PacketOutOp.PROBE:
-        slot = po["slot"] % NUM_SLOTS
+        slot = po["slot"]
         dp = DataPath(())
         dp.slots[slot] = regs.get(slot, SlotRegisters())
         freeze = bool(po["flags"] & PacketOutFlag.FREEZE)

@@ -12,10 +12,11 @@ from typing import Final
 
 from dysco_proto.packet import FiveTuple
 
-SLOT_BITS: Final = 16
+SLOT_BITS: Final = 24
 """Width of a side's register slot number (:attr:`MappingEntry.slot`)."""
 NUM_SLOTS: Final = 1 << SLOT_BITS
-"""Number of register slots: a valid slot is in ``[0, NUM_SLOTS)``."""
+"""Number of slot values: a valid slot is in ``[0, NUM_SLOTS)``. A device has registers for
+fewer (its capacity, ``AgentConfig.slot_limit``)."""
 
 
 class Direction(enum.StrEnum):

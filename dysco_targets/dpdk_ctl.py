@@ -101,16 +101,16 @@ HDR = struct.Struct("<IHHI")
 # struct ctl_entry (ctl_proto.h): op table action role agent_id proto plen peer_cut_valid,
 # port slot, match(sip dip sport dport), rw, d(seq ack tsval tsecr win_shift), new_rw, new_d,
 # epoch peer_cut, smac dmac, idle_ms
-ENTRY = struct.Struct("<8B HH IIHH IIHH IIIIb3x IIHH IIIIb3x II 6s6s I")
+ENTRY = struct.Struct("<8B HI IIHH IIHH IIIIb3x IIHH IIIIb3x II 6s6s I")
 REGS = struct.Struct("<9I")
 OUT = struct.Struct("<BxHI")
 INFO = struct.Struct("<IIIIIIQII")
 STATS = struct.Struct("<17Q")
-PKT_IN_HDR_LEN = 41
-PKT_OUT_HDR_LEN = 14
+PKT_IN_HDR_LEN = 42
+PKT_OUT_HDR_LEN = 15
 assert (HDR.size, ENTRY.size, REGS.size, OUT.size, INFO.size, STATS.size) == (
     12,
-    112,
+    114,
     36,
     8,
     40,
@@ -205,7 +205,7 @@ class CtlRegs:
 
 @dataclass(slots=True)
 class Output:
-    """A captured output: a frame on a port, or a packet-in (``pktin``: the 41-byte
+    """A captured output: a frame on a port, or a packet-in (``pktin``: the 42-byte
     ``packet_in`` header followed by the frame, exactly what the P4 program's CPU port sends)."""
 
     port: int
@@ -496,7 +496,7 @@ class AgentClient:
     def packet_out(
         self, header: bytes, frame: bytes = b"", *, sync: bool = False
     ) -> list[Output] | None:
-        """Packet-out: the 14-byte ``packet_out`` header (``pipeline.encode_packet_out``) and
+        """Packet-out: the 15-byte ``packet_out`` header (``pipeline.encode_packet_out``) and
         the frame. With ``sync``, wait and return what it produced (in capture mode)."""
         body = header + frame
         if not sync:

@@ -248,3 +248,20 @@ def load_p4info(path: str | Path, pipe: str | None = None) -> P4InfoIndex:
     except (text_format.ParseError, DecodeError, UnicodeDecodeError) as e:
         raise P4InfoError(f"{p}: not a valid P4Info: {e}") from None
     return P4InfoIndex(msg, pipe)
+
+
+def slot_capacity(index: P4InfoIndex, configured: int | None = None) -> int:
+    """Register slots the device holds: ``configured`` (``device.slots``: the DPDK agent's
+    ``--slots``), else the size of the slot registers (``DyscoIngress.slots.*``, the smallest)
+    in the P4Info, else the v1model build's ``NUM_SLOTS``; never more than the slot values
+    (``SLOT_SPACE``). The controller's slot allocator stays below it (docs/pipeline.md 1)."""
+    from dysco_pipeline import pipeline as pl
+
+    if configured is not None:
+        return min(configured, pl.SLOT_SPACE)
+    sizes = [
+        int(r.size)
+        for r in index.p4info.registers
+        if index.contract_name(r.preamble.name).startswith("DyscoIngress.slots.") and r.size > 0
+    ]
+    return min(min(sizes) if sizes else pl.NUM_SLOTS, pl.SLOT_SPACE)

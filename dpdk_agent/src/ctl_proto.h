@@ -119,7 +119,7 @@ struct ctl_entry {
 	uint8_t plen;     /* IPV4_FWD prefix length */
 	uint8_t peer_cut_valid;
 	uint16_t port;    /* PORT_ROLE match; ROUTE param */
-	uint16_t slot;
+	uint32_t slot;    /* SLOT_BITS (24) wide */
 	struct ctl_tuple match; /* sessions: 5-tuple; LOCAL_ADDR/IPV4_FWD: match.dip */
 	struct ctl_tuple rw;
 	struct ctl_deltas d;
@@ -135,8 +135,8 @@ struct ctl_entry {
  * layouts PACKET_OUT_FIELDS / PACKET_IN_FIELDS): CTL_PKT_OUT body = packet_out header (14
  * bytes) + frame; CTL_PKT_IN body = packet_in header (41 bytes) + frame. So the agent emits
  * byte for byte what the P4 program sends to its CPU port. */
-#define PKT_OUT_HDR_LEN 14
-#define PKT_IN_HDR_LEN 41
+#define PKT_OUT_HDR_LEN 15
+#define PKT_IN_HDR_LEN 42
 
 /* Registers of one slot (the contract's per-slot registers; flags = RV_* bits). */
 struct ctl_regs {
@@ -150,7 +150,9 @@ struct ctl_regs {
 #define DYSCO_CONTROL_PORT 35000 /* UDP port of Dysco control messages (CONTROL punts) */
 #define CPU_PORT 255
 #define DROP_PORT 511
-#define NUM_SLOTS 65536
+#define SLOT_BITS 24
+#define NUM_SLOTS 65536 /* the default --slots (bmv2's register cells); sessions + 1 if more */
+#define MAX_SLOTS (1u << SLOT_BITS) /* every slot value */
 #define PORT_TABLE_SIZE 512
 #define LOCAL_ADDR_TABLE_SIZE 1024
 #define FWD_TABLE_SIZE 1024

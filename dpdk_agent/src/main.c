@@ -89,10 +89,13 @@ static int parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (agent.burst == 0 || agent.burst > AGENT_MAX_BURST)
 		agent.burst = AGENT_MAX_BURST;
-	/* Two entries (OUT + IN) and one register slot per session. */
+	/* Two entries (OUT + IN) and one register slot per session (slot 0 is never used): by
+	 * default a slot for every session, at least NUM_SLOTS, at most every slot value. */
 	opt->cfg.max_entries = 2 * opt->sessions;
-	if (!opt->cfg.max_slots || opt->cfg.max_slots > NUM_SLOTS)
-		opt->cfg.max_slots = NUM_SLOTS;
+	if (!opt->cfg.max_slots)
+		opt->cfg.max_slots = opt->sessions + 1 > NUM_SLOTS ? opt->sessions + 1 : NUM_SLOTS;
+	if (opt->cfg.max_slots > MAX_SLOTS)
+		opt->cfg.max_slots = MAX_SLOTS;
 	return 0;
 }
 
@@ -229,7 +232,7 @@ int main(int argc, char **argv)
 	agent.thp_bytes = eal_memory_thp();
 	memset(&opt, 0, sizeof(opt));
 	opt.sessions = 1000000;
-	opt.cfg.max_slots = NUM_SLOTS; /* 16-bit slot parameter */
+	opt.cfg.max_slots = 0; /* --slots; 0: sized from --sessions (parse_options) */
 	opt.cfg.max_two = 65536;
 	opt.cfg.socket_id = (int)rte_socket_id();
 	agent.burst = 32;

@@ -134,7 +134,7 @@ static void set_field(struct ctl_entry *e, uint8_t code, uint64_t v)
 	case PBF_TSVAL: e->d.tsval = (uint32_t)v; break;
 	case PBF_TSECR: e->d.tsecr = (uint32_t)v; break;
 	case PBF_WIN: e->d.win_shift = (int8_t)(uint8_t)v; break;
-	case PBF_SLOT: e->slot = (uint16_t)v; break;
+	case PBF_SLOT: e->slot = (uint32_t)v; break;
 	case PBF_ROLE: e->role = (uint8_t)v; break;
 	case PBF_EPOCH: e->epoch = (uint32_t)v; break;
 	case PBF_PEER_CUT: e->peer_cut = (uint32_t)v; break;

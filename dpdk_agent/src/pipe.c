@@ -366,7 +366,7 @@ void pipe_process_burst(struct pipe *p, struct rte_mbuf **ms, uint16_t n, uint16
 /* ---- packet-out (PacketOutIngress) ---------------------------------------------------------- */
 /* PROBE: the slot's registers (after an optional FREEZE: cut := sent_hi) in a PROBE_REPLY
  * packet-in carrying the probe's token. */
-static void packet_out_probe(struct pipe *p, uint8_t flags, uint16_t slot, uint32_t token,
+static void packet_out_probe(struct pipe *p, uint8_t flags, uint32_t slot, uint32_t token,
 			     uint32_t epoch, struct rte_mbuf *m)
 {
 	struct punt punt;
@@ -400,8 +400,8 @@ static void packet_out_probe(struct pipe *p, uint8_t flags, uint16_t slot, uint3
 void pipe_packet_out(struct pipe *p, const uint8_t *hdr, struct rte_mbuf *m, uint32_t now_ms)
 {
 	uint8_t op = hdr[0], flags = hdr[1];
-	uint16_t egress = rd16(hdr + 2), slot = rd16(hdr + 4);
-	uint32_t token = rd32(hdr + 6), epoch = rd32(hdr + 10);
+	uint16_t egress = rd16(hdr + 2);
+	uint32_t slot = rd24(hdr + 4), token = rd32(hdr + 7), epoch = rd32(hdr + 11);
 	uint8_t *frame = m ? rte_pktmbuf_mtod(m, uint8_t *) : NULL;
 	uint32_t len = m ? rte_pktmbuf_data_len(m) : 0;
 	(void)now_ms;

@@ -25,7 +25,7 @@ struct pipe_cfg {
 	int socket_id;
 };
 
-/* Sinks the pipeline emits to (set by eal_ports.c and selftest.c). pktin gets the 41-byte
+/* Sinks the pipeline emits to (set by eal_ports.c and selftest.c). pktin gets the 42-byte
  * packet_in header. */
 struct pipe_sink {
 	void (*tx)(void *ctx, struct rte_mbuf *m, uint16_t port);
@@ -45,7 +45,7 @@ const struct pipe_cfg *pipe_config(const struct pipe *p);
 /* Process a burst received on in_port; consumes the mbufs. */
 void pipe_process_burst(struct pipe *p, struct rte_mbuf **m, uint16_t n, uint16_t in_port,
 			uint32_t now_ms);
-/* A packet-out: 14-byte packet_out header + frame (m holds the frame only). */
+/* A packet-out: 15-byte packet_out header + frame (m holds the frame only). */
 void pipe_packet_out(struct pipe *p, const uint8_t *hdr, struct rte_mbuf *m, uint32_t now_ms);
 
 int pipe_write(struct pipe *p, const struct ctl_entry *e, uint32_t now_ms);

@@ -46,7 +46,7 @@ struct session_key {
 	uint8_t pad;
 } __attribute__((packed));
 
-/* Action data of a session entry, indexed by the entry's hash position: 44 bytes. */
+/* Action data of a session entry, indexed by the entry's hash position: 46 bytes. */
 struct session_entry {
 	uint32_t rw_sip, rw_dip; /* network order */
 	uint16_t rw_sport, rw_dport;
@@ -54,7 +54,7 @@ struct session_entry {
 	uint32_t epoch;
 	uint32_t twopath_ref; /* 1 + index into the two-path pool, 0 = none */
 	uint32_t last_used;   /* coarse ms clock, for idle reads */
-	uint16_t slot;
+	uint32_t slot;        /* SLOT_BITS (24) wide */
 	int8_t win_shift;
 	uint8_t role;
 } __attribute__((packed));
@@ -148,7 +148,7 @@ enum parse_result packet_parse(uint8_t *data, uint32_t len, struct packet *pkt);
 struct punt {
 	uint16_t ingress_port;
 	uint8_t reason, direction, flags, agent_id;
-	uint16_t slot;
+	uint32_t slot;
 	uint32_t token, epoch;
 	uint8_t reg_valid;
 	uint32_t sent_hi, ack_hi, rcvd_ack_hi, new_rcvd_lo, cut, old_ack_hi;

@@ -1,4 +1,4 @@
-/* Packet-ins: the contract's 41-byte packet_in header (PACKET_IN_FIELDS, big-endian), exactly
+/* Packet-ins: the contract's 42-byte packet_in header (PACKET_IN_FIELDS, big-endian), exactly
  * as the P4 program's CPU port sends it, handed to the sink with the frame. */
 #include <string.h>
 
@@ -11,16 +11,16 @@ static void punt_encode(const struct punt *punt, uint8_t *hdr)
 	hdr[3] = punt->direction;
 	hdr[4] = punt->flags;
 	hdr[5] = punt->agent_id;
-	wr16(hdr + 6, punt->slot);
-	wr32(hdr + 8, punt->token);
-	wr32(hdr + 12, punt->epoch);
-	hdr[16] = punt->reg_valid;
-	wr32(hdr + 17, punt->sent_hi);
-	wr32(hdr + 21, punt->ack_hi);
-	wr32(hdr + 25, punt->rcvd_ack_hi);
-	wr32(hdr + 29, punt->new_rcvd_lo);
-	wr32(hdr + 33, punt->cut);
-	wr32(hdr + 37, punt->old_ack_hi);
+	wr24(hdr + 6, punt->slot);
+	wr32(hdr + 9, punt->token);
+	wr32(hdr + 13, punt->epoch);
+	hdr[17] = punt->reg_valid;
+	wr32(hdr + 18, punt->sent_hi);
+	wr32(hdr + 22, punt->ack_hi);
+	wr32(hdr + 26, punt->rcvd_ack_hi);
+	wr32(hdr + 30, punt->new_rcvd_lo);
+	wr32(hdr + 34, punt->cut);
+	wr32(hdr + 38, punt->old_ack_hi);
 }
 
 void punt_emit(struct pipe *p, const struct punt *punt, const uint8_t *data, uint32_t len)

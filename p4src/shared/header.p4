@@ -15,7 +15,7 @@ header packet_in_t {
     bit<8>  direction;      // DIR_*
     bit<8>  flags;          // PI_FLAG_*
     bit<8>  agent_id;       // from port_role (host ports)
-    bit<16> slot;           // entry's slot (ENTRY_HIT) or the probed slot
+    slot_t  slot;           // entry's slot (ENTRY_HIT) or the probed slot
     bit<32> token;          // probe token (PROBE_REPLY), else 0
     bit<32> epoch;          // slot epoch after this packet (PI_FLAG_REGS)
     bit<8>  reg_valid;      // RV_* valid bits of the six values below
@@ -32,7 +32,7 @@ header packet_out_t {
     bit<8>  op;             // OP_*
     bit<8>  flags;          // PO_FLAG_*
     bit<16> egress_port;    // FORWARD
-    bit<16> slot;           // PROBE
+    slot_t  slot;           // PROBE
     bit<32> token;          // PROBE: echoed in the reply
     bit<32> epoch;          // PROBE: the side's current epoch
 }
@@ -156,7 +156,7 @@ struct punt_meta_t {
     @field_list(PUNT_FIELD_LIST) bit<8>  direction;
     @field_list(PUNT_FIELD_LIST) bit<8>  flags;
     @field_list(PUNT_FIELD_LIST) bit<8>  agent_id;
-    @field_list(PUNT_FIELD_LIST) bit<16> slot;
+    @field_list(PUNT_FIELD_LIST) slot_t  slot;
     @field_list(PUNT_FIELD_LIST) bit<32> token;
     @field_list(PUNT_FIELD_LIST) bit<32> epoch;
     @field_list(PUNT_FIELD_LIST) bit<8>  reg_valid;

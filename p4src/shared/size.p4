@@ -5,10 +5,15 @@
 #ifndef DYSCO_SIZE_P4
 #define DYSCO_SIZE_P4
 
-// Register slots: one per session side; the slot parameter is SLOT_BITS wide so that every
-// slot value indexes a register cell (no out-of-range register access is possible).
-#define SLOT_BITS 16
+// Register slots: one per session side. The slot parameter (and the controller headers' slot
+// fields) are SLOT_BITS wide in every target: 16,777,216 slot values. Each target sizes its
+// registers separately (NUM_SLOTS cells: bmv2 65,536, the DPDK agent its --slots option);
+// a controller learns the number of cells (the registers' P4Info size, or its device.slots
+// setting) and never installs a slot beyond them (docs/pipeline.md section 1).
+#define SLOT_BITS 24
+#ifndef NUM_SLOTS
 #define NUM_SLOTS 65536
+#endif
 
 // Session table sizes are per target: a target's program may define them first (the Tofino
 // program does, per chip: tna/include/size.p4); these are bmv2's and the contract's numbers.

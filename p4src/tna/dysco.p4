@@ -59,7 +59,7 @@
 const bit<8> BRIDGE_NONE = 0;
 const bit<8> MIRROR_PUNT = 2;
 const MirrorType_t PUNT_MIRROR_TYPE = 1;
-const bit<32> PACKET_OUT_BITS = 112;    // packet_out_t
+const bit<32> PACKET_OUT_BITS = 120;    // packet_out_t (SLOT_BITS 24)
 const bit<2> LEN_OK = 0;
 const bit<2> LEN_LT20 = 1;
 const bit<2> LEN_LT28 = 2;
@@ -102,7 +102,7 @@ header punt_h {
     bit<8>  direction;
     bit<8>  flags;
     bit<8>  agent_id;
-    bit<16> slot;
+    slot_t  slot;
     bit<32> token;
     bit<32> epoch;
     bit<8>  reg_valid;

@@ -30,4 +30,5 @@ def test_bench_dataplane_reports_the_keys() -> None:
     assert res["sessions"] == 2000
     assert res["agent_pps"] > 0 and res["baseline_pps"] > 0
     assert res["rounds"][0]["agent_hit_ratio"] > 0.99  # the traffic hits installed sessions
-    assert 0 < res["bytes_per_session"] <= 256
+    # 256 before every session had its own register slot (32 bytes; 234.7 at 1,000,000)
+    assert 0 < res["bytes_per_session"] <= 256 + 32

@@ -70,7 +70,7 @@ def test_fast_encoder_equals_contract_path(env: tuple[P4InfoIndex, Path]) -> Non
             EntryKey(Direction.OUT if out else Direction.IN, _tuple(rng)),
             _tuple(rng),
             _deltas(rng),
-            rng.choice([0, 1, rng.randrange(pl.NUM_SLOTS), pl.NUM_SLOTS - 1]),
+            rng.choice([0, 1, rng.randrange(pl.SLOT_SPACE), pl.NUM_SLOTS, pl.SLOT_SPACE - 1]),
             rng.choice(list(Role)),
             new_rewrite=_tuple(rng) if two else None,
             new_deltas=_deltas(rng) if two else None,
@@ -89,7 +89,7 @@ def test_fast_encoder_falls_back_on_what_the_pipeline_cannot_hold(
     t = FiveTuple("10.0.0.1", 1, "10.0.0.2", 2)
     for bad in (
         MappingEntry(EntryKey(Direction.IN, t), t, Deltas(win_shift=15), 1),
-        MappingEntry(EntryKey(Direction.IN, t), t, Deltas(), pl.NUM_SLOTS),
+        MappingEntry(EntryKey(Direction.IN, t), t, Deltas(), pl.SLOT_SPACE),
         MappingEntry(EntryKey(Direction.IN, t), t, Deltas(), 1, peer_cut=5),
     ):
         with pytest.raises(ValueError):

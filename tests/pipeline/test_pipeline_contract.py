@@ -214,7 +214,7 @@ _deltas = st.builds(Deltas, _u32, _u32, _u32, _u32, st.integers(-14, 14))
     key=_tuples,
     rw=_tuples,
     d=_deltas,
-    slot=st.integers(0, pl.NUM_SLOTS - 1),
+    slot=st.integers(0, pl.SLOT_SPACE - 1),
     role=st.sampled_from(list(Role)),
     epoch=_u32,
     new=st.none() | st.tuples(_tuples, _deltas),
@@ -250,7 +250,7 @@ def test_out_entry_roundtrip(
     assert pl.entry_from_table(rebuilt) == (agent, e)
 
 
-@given(key=_tuples, rw=_tuples, d=_deltas, slot=st.integers(0, pl.NUM_SLOTS - 1), epoch=_u32)
+@given(key=_tuples, rw=_tuples, d=_deltas, slot=st.integers(0, pl.SLOT_SPACE - 1), epoch=_u32)
 def test_in_entry_roundtrip(
     key: FiveTuple, rw: FiveTuple, d: Deltas, slot: int, epoch: int
 ) -> None:
@@ -265,7 +265,10 @@ def test_entry_limits() -> None:
     with pytest.raises(ValueError):
         pl.entry_to_table(MappingEntry(EntryKey(Direction.OUT, k), k, Deltas(win_shift=15), 1))
     with pytest.raises(ValueError):
-        pl.entry_to_table(MappingEntry(EntryKey(Direction.OUT, k), k, Deltas(), pl.NUM_SLOTS))
+        pl.entry_to_table(MappingEntry(EntryKey(Direction.OUT, k), k, Deltas(), pl.SLOT_SPACE))
+    # every SLOT_BITS value is a slot (the device's register cells are the controller's limit)
+    big = pl.entry_to_table(MappingEntry(EntryKey(Direction.OUT, k), k, Deltas(), 1_000_000))
+    assert big.params["slot"] == 1_000_000 and pl.SLOT_SPACE == 1 << 24 > 1_000_000
     with pytest.raises(ValueError):
         pl.entry_to_table(MappingEntry(EntryKey(Direction.IN, k), k, Deltas(), 1, peer_cut=5))
     with pytest.raises(ValueError):

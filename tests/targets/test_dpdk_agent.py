@@ -46,7 +46,9 @@ H = ip_int("198.18.1.1")
 
 @pytest.fixture(scope="module")
 def agent() -> Iterator[AgentProcess]:
-    a = start_agent(sessions=4096)
+    # register cells for every vector (the corpus has a slot above 65,535)
+    slots = max([65536] + [getattr(c, "min_slots", 0) for c in CASES])
+    a = start_agent(sessions=4096, extra=["--slots", str(slots)])
     a.client.capture(True)
     yield a
     a.stop()

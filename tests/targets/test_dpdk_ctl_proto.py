@@ -219,6 +219,7 @@ def _contract_mismatches(h: Header) -> list[str]:
         "CPU_PORT": pl.CPU_PORT,
         "DROP_PORT": pl.DROP_PORT,
         "NUM_SLOTS": pl.NUM_SLOTS,
+        "SLOT_BITS": pl.SLOT_BITS,
         "PORT_TABLE_SIZE": pl.PORT_TABLE_SIZE,
         "LOCAL_ADDR_TABLE_SIZE": pl.LOCAL_ADDR_TABLE_SIZE,
         "FWD_TABLE_SIZE": pl.FWD_TABLE_SIZE,
@@ -268,7 +269,7 @@ def test_parser_reads_the_header() -> None:
     h = Header(HEADER.read_text())
     assert h.enums["ctl_type"]["CTL_WRITE"] == 2
     assert h.defines["CTL_MAX_MSG"] == 1 << 20 and h.defines["CTL_CHUNK"] == 192 * 1024
-    assert struct.calcsize("<" + "".join(h.layout("ctl_entry"))) == 112
+    assert struct.calcsize("<" + "".join(h.layout("ctl_entry"))) == 114
     assert h.names("ctl_entry")[10:12] == ["match.sip", "match.dip"]
     assert set(h.structs) == {
         "ctl_hdr",

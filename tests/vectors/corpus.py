@@ -32,6 +32,7 @@ class Case:
     entries: list[dict[str, Any]]
     steps: list[Step]
     bad_checksum_input: bool
+    min_slots: int = 0  # register cells a target needs (cases with slots above 65,535)
 
 
 def load(path: Path = VECTORS) -> list[Case]:
@@ -63,7 +64,14 @@ def _case(c: dict[str, Any]) -> Case:
                 drop=exp.get("drop"),
             )
         )
-    return Case(c["name"], c["description"], c["entries"], steps, bool(c.get("bad_checksum_input")))
+    return Case(
+        c["name"],
+        c["description"],
+        c["entries"],
+        steps,
+        bool(c.get("bad_checksum_input")),
+        int(c.get("min_slots", 0)),
+    )
 
 
 def table_entries(case: Case) -> Iterator[pl.TableEntry]:

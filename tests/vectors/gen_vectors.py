@@ -315,6 +315,7 @@ class Case:
         self.entries: list[dict[str, Any]] = list(COMMON)
         self.steps: list[dict[str, Any]] = []
         self.bad_checksum_input = False
+        self.min_slots = 0  # register cells a target needs for this case (0: any target)
 
     def add(self, *entries: dict[str, Any]) -> None:
         self.entries.extend(entries)
@@ -378,6 +379,8 @@ class Case:
         }
         if self.bad_checksum_input:
             out["bad_checksum_input"] = True
+        if self.min_slots:
+            out["min_slots"] = self.min_slots
         return out
 
 
@@ -1838,6 +1841,36 @@ def _(c: Case) -> None:
 
 
 # --- output --------------------------------------------------------------------------------
+
+
+# 13. Slots beyond 16 bits ------------------------------------------------------------------
+
+BIG_SLOT = 0x012345
+"""A slot above 65,535 whose three bytes differ (docs/pipeline.md section 1: SLOT_BITS 24)."""
+
+
+@case(
+    "slot_above_16_bits",
+    "A slot above 65,535 (74,565 = 0x012345): the entry's slot indexes its own registers, and "
+    "the packet-ins and the probe carry all 24 bits. Needs a target with more register cells "
+    "than bmv2's 65,536 (min_slots).",
+)
+def _(c: Case) -> None:
+    c.slot = BIG_SLOT
+    c.min_slots = BIG_SLOT + 1
+    c.add(out_entry(c.slot), in_entry(c.slot))
+    f = a_out(1000, 0, "S", win=64240, opts=syn_opt(1460, 100, 0, 7))
+    c.send(P_A, f, pins=[(out_pin(R.SYN, c.slot), f)])
+    c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
+    c.send(P_NET, m_in(5001, 1101, "A"), [(P_A, to_host_a(5001, 1101, "A"))])
+    regs = {"sent_hi": 1101, "ack_hi": 5001, "rcvd_ack_hi": 1101, "cut": 1101}
+    c.probe(1, probe_reply(c.slot, 1, **regs), freeze=True)
+    # the slot 0x2345 of a 16-bit truncation is untouched
+    c.packet_out(
+        {"op": int(pl.PacketOutOp.PROBE), "slot": BIG_SLOT & 0xFFFF, "token": 2},
+        pins=[(probe_reply(BIG_SLOT & 0xFFFF, 2), b"")],
+        note="probe of slot 0x2345",
+    )
 
 
 def build() -> dict[str, Any]:

@@ -35,7 +35,7 @@ control Classify(inout headers_t hdr, inout dysco_meta_t meta) {
 #endif
             if (meta.hit == 1) {
                 meta.pi.flags = PI_FLAG_ENTRY_HIT;
-                meta.pi.slot = (bit<16>) meta.slot;
+                meta.pi.slot = meta.slot;
             }
             bool syn = (hdr.tcp.flags & TCP_SYN) != 0;
             bool ack = (hdr.tcp.flags & TCP_ACK) != 0;

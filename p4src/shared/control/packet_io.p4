@@ -25,14 +25,14 @@ control PacketOutIngress(inout headers_t hdr, inout dysco_meta_t meta) {
             }
         } else if (hdr.packet_out.op == OP_PROBE) {
             meta.slot_op = SLOT_OP_PROBE;
-            meta.slot = (slot_t) hdr.packet_out.slot;
+            meta.slot = hdr.packet_out.slot;
             meta.epoch = hdr.packet_out.epoch;
             if ((hdr.packet_out.flags & PO_FLAG_FREEZE) != 0) {
                 meta.freeze = 1;    // (a bool-to-bit cast is no ALU source on Tofino)
             }
             meta.punt = 1;
             meta.pi.reason = REASON_PROBE_REPLY;
-            meta.pi.slot = (bit<16>) hdr.packet_out.slot;
+            meta.pi.slot = hdr.packet_out.slot;
             meta.pi.token = hdr.packet_out.token;
         } else {
             meta.drop = 1;
