@@ -406,6 +406,72 @@ async def _reconfigure(
     return outcomes, failed
 
 
+async def _setup(
+    daemon: Any, client: Any, tap: _Tap, n: int, pids: dict[str, int]
+) -> dict[str, Any]:
+    """Set up ``n`` sessions (one is set up when its chain SYN left the network port); what
+    the device and the controller hold then."""
+    rss0 = _rss_bytes()
+    held, dt = await _pump(client, n, "syn", lambda: tap.chain_syns)
+    await _settle(daemon)
+    rss = _rss_bytes()
+    info = client.info
+    return {
+        "sessions": n,
+        "setup_failed": n - held,
+        "setup_s": round(dt, 2),
+        "setup_per_s": round(held / dt) if dt > 0 else 0,
+        "sessions_held": held,
+        "agent_sessions": len(daemon.agent.right_by_stuple),
+        "device_session_entries_held": _session_entries(client),
+        "slots_capacity": (daemon.agent.config.slot_limit or 0) - 1,  # slot 0 is never used
+        "device_slots": int(info.max_slots),
+        "controller_rss_mb": round(rss / 2**20, 1),
+        "controller_rss_per_session_bytes": round((rss - rss0) / held) if held else None,
+        "device_table_bytes": int(info.table_bytes),
+        "device_process_rss_mb": {k: round(_rss_bytes(v) / 2**20, 1) for k, v in pids.items()},
+        "device_capacity_entries": int(info.max_entries),
+        "device_bytes_per_session": round(info.table_bytes / held, 1) if held else None,
+    }
+
+
+async def _reconfig_phase(
+    daemon: Any, client: Any, tap: _Tap, far: _Far, n: int, fraction: float
+) -> dict[str, Any]:
+    """Reconfigure ``fraction`` of the sessions, spread over them."""
+    want = round(n * fraction)
+    step = max(1, n // want) if want else 1
+    picks = list(range(0, n, step))[:want] if want else []
+    t0 = time.perf_counter()
+    outcomes, failed = await _reconfigure(daemon, client, picks, timeout=60.0)
+    await _settle(daemon)
+    return {
+        "reconfigs_requested": len(picks),
+        "reconfigs_completed": outcomes.get("completed", 0),
+        "reconfig_outcomes": outcomes,
+        "reconfigs_not_completed": failed,
+        "reconfig_s": round(time.perf_counter() - t0, 2),
+        "reconfig_kind": "remove the first box (daemon: left anchor; far side: this driver)",
+        "far_side_answers": dict(far.answered),
+        "far_side_errors": list(far.errors),
+        "new_path_syns_seen": tap.new_path_syns,
+    }
+
+
+async def _teardown(daemon: Any, client: Any, n: int, static_entries: int) -> dict[str, Any]:
+    """A RST from the host for every session (the agent removes them); what is left."""
+    records0 = len(daemon.agent.records)
+    _gone, dt = await _pump(client, n, "rst", lambda: records0 - len(daemon.agent.records))
+    await _settle(daemon)
+    return {
+        "teardown_s": round(dt, 2),
+        "agent_sessions_after": len(daemon.agent.records),
+        "controller_entries_after": len(daemon.shadow),
+        "leaked_entries": _session_entries(client) - static_entries,
+        "writer_errors": daemon.writer.stats.errors,
+    }
+
+
 async def _soak(
     n: int, fraction: float, address: str, ctl: str, tmp: Path, pids: dict[str, int]
 ) -> dict[str, Any]:
@@ -417,15 +483,13 @@ async def _soak(
     client = AgentClient(ctl, on_tap=tap.on_tap)
     transport = None
     daemon = None
-    out: dict[str, Any] = {}
     try:
         proto = _FarProtocol()
         transport, _p = await loop.create_datagram_endpoint(
             lambda: proto, local_addr=("127.0.0.1", 0)
         )
         peer_port = transport.get_extra_info("sockname")[1]
-        info = client.info
-        cfg = _config(tmp, address, n, peer_port, int(info.max_slots))
+        cfg = _config(tmp, address, n, peer_port, int(client.info.max_slots))
         far = _Far(cfg.control.key, client, loop, transport=transport)
         tap.far = proto.far = far
         client.tap(True)
@@ -434,64 +498,11 @@ async def _soak(
         far.daemon_addr = daemon.control_addr or ("127.0.0.1", 0)
         await _settle(daemon)
         static_entries = _session_entries(client)
-        rss0 = _rss_bytes()
         t_all = time.perf_counter()
-
-        # setup: a session is set up when its chain SYN left the network port
-        held, dt_setup = await _pump(client, n, "syn", lambda: tap.chain_syns)
-        await _settle(daemon)
-        rss_held = _rss_bytes()
-        held_entries = _session_entries(client)
-        out.update(
-            sessions=n,
-            setup_failed=n - held,
-            setup_s=round(dt_setup, 2),
-            setup_per_s=round(held / dt_setup) if dt_setup > 0 else 0,
-            sessions_held=held,
-            agent_sessions=len(daemon.agent.right_by_stuple),
-            device_session_entries_held=held_entries,
-            slots_capacity=(daemon.agent.config.slot_limit or 0) - 1,  # slot 0 is never used
-            device_slots=int(info.max_slots),
-            controller_rss_mb=round(rss_held / 2**20, 1),
-            controller_rss_per_session_bytes=round((rss_held - rss0) / held) if held else None,
-            device_table_bytes=int(info.table_bytes),
-            device_process_rss_mb={k: round(_rss_bytes(v) / 2**20, 1) for k, v in pids.items()},
-            device_capacity_entries=int(info.max_entries),
-            device_bytes_per_session=round(info.table_bytes / held, 1) if held else None,
-        )
-
-        # reconfigure a fraction of the held sessions, spread over them
-        want = round(n * fraction)
-        step = max(1, n // want) if want else 1
-        picks = [i for i in range(0, n, step)][:want] if want else []
-        t0 = time.perf_counter()
-        outcomes, failed = await _reconfigure(daemon, client, picks, timeout=60.0)
-        await _settle(daemon)
-        out.update(
-            reconfigs_requested=len(picks),
-            reconfigs_completed=outcomes.get("completed", 0),
-            reconfig_outcomes=outcomes,
-            reconfigs_not_completed=failed,
-            reconfig_s=round(time.perf_counter() - t0, 2),
-            reconfig_kind="remove the first box (daemon: left anchor; far side: this driver)",
-            far_side_answers=dict(far.answered),
-            far_side_errors=list(far.errors),
-            new_path_syns_seen=tap.new_path_syns,
-        )
-
-        # teardown: a RST from the host for every session; the agent removes them
-        records0 = len(daemon.agent.records)
-        _gone, dt_down = await _pump(client, n, "rst", lambda: records0 - len(daemon.agent.records))
-        await _settle(daemon)
-        left = _session_entries(client) - static_entries
-        out.update(
-            teardown_s=round(dt_down, 2),
-            agent_sessions_after=len(daemon.agent.records),
-            controller_entries_after=len(daemon.shadow),
-            leaked_entries=left,
-            wall_s=round(time.perf_counter() - t_all, 2),
-            writer_errors=daemon.writer.stats.errors,
-        )
+        out = await _setup(daemon, client, tap, n, pids)
+        out.update(await _reconfig_phase(daemon, client, tap, far, n, fraction))
+        out.update(await _teardown(daemon, client, n, static_entries))
+        out["wall_s"] = round(time.perf_counter() - t_all, 2)
         return out
     finally:
         if daemon is not None:
