@@ -253,9 +253,24 @@ def _packet_ins_per_connect(tb: Testbed, n: int = 3) -> dict[str, Any]:
 
 
 def _iperf(tb: Testbed, port: int, seconds: int) -> float:
-    out = _spawn_out(tb, ["iperf3", "-c", tb.addr("server"), "-p", str(port), "-t", str(seconds),
-                          "-J"], seconds + 60, "iperf3")  # fmt: skip
-    return round(json.loads(out)["end"]["sum_received"]["bits_per_second"] / 1e6, 2)
+    """Mbit/s of one ``iperf3`` run; one retry when iperf3 reports an error (its server still
+    finishing the previous test says "busy"), then a one-line error naming it."""
+    err: object = None
+    for attempt in (1, 2):
+        if attempt == 2:
+            time.sleep(1.0)
+        out = _spawn_out(tb, ["iperf3", "-c", tb.addr("server"), "-p", str(port), "-t",
+                              str(seconds), "-J"], seconds + 60, "iperf3")  # fmt: skip
+        try:
+            res = json.loads(out)
+        except ValueError:
+            err = out[-200:]
+            continue
+        try:
+            return round(res["end"]["sum_received"]["bits_per_second"] / 1e6, 2)
+        except (KeyError, TypeError):
+            err = res.get("error") if isinstance(res, dict) else res
+    raise RuntimeError(f"iperf3 to port {port} failed twice: {err}")
 
 
 def _goodput(tb: Testbed, rounds: int, log: Callable[[str], None]) -> dict[str, Any]:

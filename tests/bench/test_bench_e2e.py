@@ -188,3 +188,21 @@ def test_wire_stall_across_sequence_wrap() -> None:
     w = eb.wire_stall(lines)
     assert w["packets_new_bytes"] == 3 and w["longest_ms"] == 20.0
     assert eb.wire_stall(lines[:1])["longest_ms"] is None
+
+
+def test_iperf_retries_once_then_names_iperfs_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An iperf3 run that reports an error (its server busy with the previous test) is run
+    again once; twice is a one-line error with iperf3's own message, not a KeyError."""
+    busy = json.dumps({"start": {}, "end": {}, "error": "the server is busy running a test"})
+    good = json.dumps({"end": {"sum_received": {"bits_per_second": 2.5e8}}})
+    outs = [busy, good]
+    monkeypatch.setattr(eb, "_spawn_out", lambda *a, **k: outs.pop(0))
+    monkeypatch.setattr(eb.time, "sleep", lambda s: None)
+    tb = type("TB", (), {"addr": lambda self, name: "198.18.1.2"})()
+    assert eb._iperf(tb, 5202, 3) == 250.0  # type: ignore[arg-type]
+    outs[:] = [busy, "not json"]
+    with pytest.raises(RuntimeError, match="iperf3 to port 5202 failed twice: not json"):
+        eb._iperf(tb, 5202, 3)  # type: ignore[arg-type]
+    outs[:] = [busy, busy]
+    with pytest.raises(RuntimeError, match="the server is busy"):
+        eb._iperf(tb, 5202, 3)  # type: ignore[arg-type]
