@@ -53,11 +53,15 @@ def _samples(path: str) -> list[tuple[str, str, list[str], int]]:
         for line in f:
             stack, _, n = line.rstrip("\n").rpartition(" ")
             parts = stack.split(";")
-            procs = [i for i, p in enumerate(parts) if p.startswith("process ")]
-            m = _PROC.match(parts[procs[-1]]) if procs and n.isdigit() else None
-            if m is None:
+            if not n.isdigit() or not stack:
                 continue
-            out.append((m.group(1), m.group(2), parts[procs[-1] + 1 :], int(n)))
+            procs = [i for i, p in enumerate(parts) if p.startswith("process ")]
+            if not procs:  # one process recorded (py-spy record --pid): no process frames
+                out.append(("-", "the recorded process", parts, int(n)))
+                continue
+            m = _PROC.match(parts[procs[-1]])
+            if m is not None:
+                out.append((m.group(1), m.group(2), parts[procs[-1] + 1 :], int(n)))
     return out
 
 

@@ -31,6 +31,11 @@ def test_profile_split_counts_each_sample_under_its_deepest_category(tmp_path: P
     assert daemon[profile_split.OTHER] == 2
     assert got["12"][1] == {"server: Read": 7}  # a child's stack is its own process's
     assert profile_split.main([]) == 2
+    one = tmp_path / "one.txt"  # py-spy record --pid: no process frames
+    one.write_text("main (cli.py:1);Daemon._on_packet_in (controller/daemon.py:3) 4\n")
+    assert profile_split.split(str(one)) == {
+        "-": ("the recorded process", {"packet-in: gRPC stream read, dispatch glue": 4})
+    }
 
 
 def _trace(t: str, reason: str, direction: str, sport: int, dport: int, seq: int, ack: int) -> str:
