@@ -36,6 +36,7 @@ from controller.p4rt.p4info import (
     decode_uint,
     encode_uint,
     encode_varint,
+    slot_capacity,
 )
 from dysco_pipeline import pipeline as pl
 from dysco_pipeline.frames import build_frame, build_probe_frame, parse_frame
@@ -288,6 +289,8 @@ class Translator:
         self.hosts = config.host_by_address()
         self.host_ports = [h.port for h in config.hosts]
         self.fast = _FastEncoder(self.tables, self.actions, self.agent_id)
+        # register slots the device holds: an entry with a slot beyond them is refused
+        self.slots = slot_capacity(p4info, config.device.slots)
 
     # -- entries ------------------------------------------------------------------------------
 
@@ -356,7 +359,10 @@ class Translator:
         return pl.TableEntry(tbl, match, act, pv)
 
     def entry_update(self, kind: int, e: MappingEntry) -> p4r.Update:
-        """An INSERT or MODIFY (``p4r.Update.*``) of ``e`` (fast path, :class:`_FastEncoder`)."""
+        """An INSERT or MODIFY (``p4r.Update.*``) of ``e`` (fast path, :class:`_FastEncoder`).
+        :class:`ValueError` for what the device cannot hold, a slot beyond its registers
+        included (:attr:`slots`)."""
+        self._check_slot(e)
         raw = self.fast.update(kind, e)
         if raw is None:
             return self.entry_update_contract(kind, e)
@@ -365,10 +371,15 @@ class Translator:
     def entry_update_raw(self, kind: int, e: MappingEntry) -> bytes:
         """:meth:`entry_update` serialized, without building the message: what the writer
         and the client pass on as is (``P4RuntimeClient.write`` takes ``bytes`` updates)."""
+        self._check_slot(e)
         raw = self.fast.update(kind, e)
         if raw is None:
             return self.entry_update_contract(kind, e).SerializeToString()
         return raw
+
+    def _check_slot(self, e: MappingEntry) -> None:
+        if e.slot >= self.slots:
+            raise ValueError(f"slot {e.slot} beyond the device's {self.slots} register slots")
 
     def entry_update_contract(self, kind: int, e: MappingEntry) -> p4r.Update:
         """:meth:`entry_update` through ``pipeline.entry_to_table`` (the reference path)."""

@@ -62,6 +62,7 @@ def _deltas(rng: random.Random) -> Deltas:
 
 def test_fast_encoder_equals_contract_path(env: tuple[P4InfoIndex, Path]) -> None:
     tr = _translator(env)
+    tr.slots = pl.SLOT_SPACE  # a device with a register for every slot value
     rng = random.Random(7)
     for i in range(3000):
         out = rng.random() < 0.6
@@ -90,10 +91,17 @@ def test_fast_encoder_falls_back_on_what_the_pipeline_cannot_hold(
     for bad in (
         MappingEntry(EntryKey(Direction.IN, t), t, Deltas(win_shift=15), 1),
         MappingEntry(EntryKey(Direction.IN, t), t, Deltas(), pl.SLOT_SPACE),
+        # beyond the registers of this device (the bmv2 build's P4Info: 65,536)
+        MappingEntry(EntryKey(Direction.IN, t), t, Deltas(), pl.NUM_SLOTS),
         MappingEntry(EntryKey(Direction.IN, t), t, Deltas(), 1, peer_cut=5),
     ):
         with pytest.raises(ValueError):
             tr.entry_update(p4r.Update.INSERT, bad)
+        with pytest.raises(ValueError):
+            tr.entry_update_raw(p4r.Update.INSERT, bad)
+    assert tr.slots == pl.NUM_SLOTS
+    last = MappingEntry(EntryKey(Direction.IN, t), t, Deltas(), pl.NUM_SLOTS - 1)
+    assert tr.entry_update_raw(p4r.Update.INSERT, last)
 
 
 def _packet_ins() -> list[tuple[str, PipelineState, PipelineState, bytes, dict[str, int], bytes]]:
