@@ -157,7 +157,7 @@ class Checkpointer:
 def _meta_marks(agent: Agent) -> tuple[Any, ...]:
     """What the agent-wide record depends on (re-exported only when one of them moved)."""
     return (
-        agent._next_hop_id,
+        agent._next_record_id,
         agent._next_slot,
         agent._next_token,
         agent._msg_id,

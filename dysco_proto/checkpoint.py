@@ -304,7 +304,7 @@ def export_meta(agent: Agent) -> dict[str, Any]:
         "format": FORMAT,
         "addresses": sorted(agent.addresses),
         "counters": {
-            "next_hop_id": agent._next_hop_id,
+            "next_hop_id": agent._next_record_id,
             "next_slot": agent._next_slot,
             "next_token": agent._next_token,
             "msg_id": agent._msg_id,
@@ -559,14 +559,14 @@ def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[
         if hop.left is not None:
             agent.pending_by_tuple[hop.left.stuple] = hop
         out.append(
-            StartTimer(TimerKey.for_hop(TimerKind.PENDING, hop.id), agent.config.pending_timeout)
+            StartTimer(TimerKey.for_record(TimerKind.PENDING, hop.id), agent.config.pending_timeout)
         )
-        agent.timers.add(TimerKey.for_hop(TimerKind.PENDING, hop.id))
+        agent.timers.add(TimerKey.for_record(TimerKind.PENDING, hop.id))
     if hop.closing:
         out.append(
-            StartTimer(TimerKey.for_hop(TimerKind.CLOSE, hop.id), agent.config.close_timeout)
+            StartTimer(TimerKey.for_record(TimerKind.CLOSE, hop.id), agent.config.close_timeout)
         )
-        agent.timers.add(TimerKey.for_hop(TimerKind.CLOSE, hop.id))
+        agent.timers.add(TimerKey.for_record(TimerKind.CLOSE, hop.id))
     return out
 
 
@@ -584,7 +584,7 @@ def _restore_meta(agent: Agent, data: Any) -> None:
     if not isinstance(c, dict):
         raise CheckpointError("malformed counters")
     limit = agent.config.slot_limit or NUM_SLOTS
-    agent._next_hop_id = _int(c["next_hop_id"], 1, _U64, "next_hop_id")
+    agent._next_record_id = _int(c["next_hop_id"], 1, _U64, "next_hop_id")
     agent._next_slot = _int(c["next_slot"], agent.config.slot_base, limit, "next_slot")
     agent._next_token = _int(c["next_token"], 0, _U64, "next_token")
     agent._msg_id = max(agent._msg_id, _int(c["msg_id"], 0, _U64, "msg_id"))

@@ -2,9 +2,10 @@
 
 An agent arms a timer with :class:`~dysco_proto.actions.StartTimer` and gets it back as
 :class:`~dysco_proto.events.TimerFired`; the key says which timer it is. A key is either about
-a session (``hop``: its close check or its pending chain set-up) or about a reconfiguration
-request (``request``). ``str(key)`` is the stable text form (``"cprobe:10.0.0.1/42"``,
-``"close:7"``) used in logs and traces; :meth:`TimerKey.parse` reads it back.
+a session record (``record``, its id: its close check or its pending chain set-up) or about a
+reconfiguration request (``request``). ``str(key)`` is the stable text form
+(``"cprobe:10.0.0.1/42"``, ``"close:7"``) used in logs and traces; :meth:`TimerKey.parse` reads
+it back.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from dysco_proto.wire import RequestId
 class TimerKind(enum.StrEnum):
     """The job of a timer (the text before the colon of the key's text form)."""
 
-    CLOSE = "close"  # hop: both FINs seen, check the last bytes are acknowledged
-    PENDING = "pending"  # hop: the box never emitted the continuation SYN
+    CLOSE = "close"  # record: both FINs seen, check the last bytes are acknowledged
+    PENDING = "pending"  # record: the box never emitted the continuation SYN
     LOCK = "lock"  # left anchor: retransmit requestLock
     LPROBE = "lprobe"  # left anchor: probe+freeze again for the cutoff
     SYN = "syn"  # left anchor: retransmit the new-path SYN
@@ -34,7 +35,7 @@ class TimerKind(enum.StrEnum):
     DONE = "done"  # forget a finished request (duplicates no longer answered)
 
 
-HOP_KINDS = frozenset({TimerKind.CLOSE, TimerKind.PENDING})
+RECORD_KINDS = frozenset({TimerKind.CLOSE, TimerKind.PENDING})
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +44,12 @@ class TimerKey:
 
     kind: TimerKind
     request: RequestId | None = None
-    hop: int | None = None
+    record: int | None = None
 
     @classmethod
-    def for_hop(cls, kind: TimerKind, hop: int) -> TimerKey:
+    def for_record(cls, kind: TimerKind, record: int) -> TimerKey:
         """A session's timer (``CLOSE`` or ``PENDING``)."""
-        return cls(kind, hop=hop)
+        return cls(kind, record=record)
 
     @classmethod
     def for_request(cls, kind: TimerKind, request: RequestId) -> TimerKey:
@@ -58,7 +59,7 @@ class TimerKey:
     def __str__(self) -> str:
         if self.request is not None:
             return f"{self.kind}:{self.request.anchor}/{self.request.number}"
-        return f"{self.kind}:{self.hop}"
+        return f"{self.kind}:{self.record}"
 
     @classmethod
     def parse(cls, text: str) -> TimerKey | None:
@@ -68,8 +69,8 @@ class TimerKey:
             kind = TimerKind(kind_s)
         except ValueError:
             return None
-        if kind in HOP_KINDS:
-            return cls(kind, hop=int(arg)) if arg.isdigit() else None
+        if kind in RECORD_KINDS:
+            return cls(kind, record=int(arg)) if arg.isdigit() else None
         anchor, _, num = arg.rpartition("/")
         if not anchor or not num.isdigit():
             return None

@@ -71,7 +71,7 @@ class AgentBase:
         self._rng = random.Random(config.seed)
         self._msg_id = config.msg_id_base or 1
         self._req_number = self._rng.getrandbits(31)
-        self._next_hop_id = 1
+        self._next_record_id = 1
         self._next_slot = config.slot_base
         self._next_token = 1
         self._now = 0.0
@@ -260,7 +260,7 @@ class AgentBase:
 
     # ------------------------------------------------------------------ defined by the parts
 
-    def _remove_hop(self, hop: SessionRecord, reason: str) -> None:
+    def _remove_record(self, rec: SessionRecord, reason: str) -> None:
         raise NotImplementedError  # session
 
     def _evict_stale(self, side: Side) -> bool:

@@ -32,7 +32,7 @@ from dysco_proto.events import (
     TimerFired,
 )
 from dysco_proto.phase_table import LeftPhase, RightPhase
-from dysco_proto.timers import HOP_KINDS, TimerKey, TimerKind
+from dysco_proto.timers import RECORD_KINDS, TimerKey, TimerKind
 from dysco_proto.wire import MsgType, RequestId, WireError
 
 __all__ = ["Agent", "AgentConfig"]
@@ -69,8 +69,8 @@ class Agent(ViewsMixin, LeftAnchorMixin, RightAnchorMixin, RelayMixin, SessionMi
 
     def _on_timer(self, key: TimerKey) -> None:
         """A timer fired: to the session or the anchor it belongs to (stale ones: ignored)."""
-        if key.kind in HOP_KINDS:
-            self._on_hop_timer(key)
+        if key.kind in RECORD_KINDS:
+            self._on_record_timer(key)
             return
         r = key.request
         if r is None:

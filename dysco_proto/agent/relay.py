@@ -20,28 +20,28 @@ from dysco_proto.wire import ControlMessage, MsgType, NackReason, RequestId, Tra
 
 
 class RelayMixin(AgentBase):
-    """SessionRecord-by-hop control messages (see :class:`dysco_proto.agent.Agent`)."""
+    """Hop-by-hop control messages (see :class:`dysco_proto.agent.Agent`)."""
 
-    def _hop_transform_lr(self, hop: SessionRecord) -> Transform:
-        left, right = hop.left, hop.right
+    def _hop_transform_lr(self, rec: SessionRecord) -> Transform:
+        left, right = rec.left, rec.right
         assert left is not None and right is not None
         box_seq = box_ts = 0
         if left.hs.isn_in is not None and right.hs.isn_out is not None:
             box_seq = right.hs.isn_out - left.hs.isn_in
         if left.hs.ts_in is not None and right.hs.ts_out is not None:
             box_ts = right.hs.ts_out - left.hs.ts_in
-        box = Transform.wrap(box_seq + hop.offset_lr, box_ts)
+        box = Transform.wrap(box_seq + rec.offset_lr, box_ts)
         return tr(left.in_deltas) + box + tr(right.out_deltas)
 
-    def _hop_transform_rl(self, hop: SessionRecord) -> Transform:
-        left, right = hop.left, hop.right
+    def _hop_transform_rl(self, rec: SessionRecord) -> Transform:
+        left, right = rec.left, rec.right
         assert left is not None and right is not None
         box_seq = box_ts = 0
         if right.hs.isn_in is not None and left.hs.isn_out is not None:
             box_seq = left.hs.isn_out - right.hs.isn_in
         if right.hs.ts_in is not None and left.hs.ts_out is not None:
             box_ts = left.hs.ts_out - right.hs.ts_in
-        box = Transform.wrap(box_seq + hop.offset_rl, box_ts)
+        box = Transform.wrap(box_seq + rec.offset_rl, box_ts)
         return tr(right.in_deltas) + box + tr(left.out_deltas)
 
     def _nack_left(self, msg: ControlMessage, side: Side, reason: NackReason) -> None:
@@ -90,15 +90,15 @@ class RelayMixin(AgentBase):
         if r in self.abandoned:
             self._nack_left(msg, side, NackReason.POLICY)
             return
-        hop = side.hop
-        rside = hop.right
+        rec = side.hop
+        rside = rec.right
         if rside is None:
             self._nack_left(msg, side, NackReason.NOT_FOUND)
             return
         verdict = on_request(rside.lock, r)
         if verdict is Verdict.FORWARD:
             fwd = replace(
-                msg, subsession=rside.sub, delta_lr=msg.delta_lr + self._hop_transform_lr(hop)
+                msg, subsession=rside.sub, delta_lr=msg.delta_lr + self._hop_transform_lr(rec)
             )
             self._send(fwd, rside.local, rside.peer)
         elif verdict is Verdict.HOLD:

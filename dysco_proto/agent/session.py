@@ -33,11 +33,11 @@ from dysco_proto.wire import (
 class SessionMixin(AgentBase):
     """Sessions and their sides (see :class:`dysco_proto.agent.Agent`)."""
 
-    def _new_hop(self) -> SessionRecord:
-        hop = SessionRecord(self._next_hop_id)
-        self._next_hop_id += 1
-        self.records[hop.id] = hop
-        return hop
+    def _new_record(self) -> SessionRecord:
+        rec = SessionRecord(self._next_record_id)
+        self._next_record_id += 1
+        self.records[rec.id] = rec
+        return rec
 
     def _new_slot(self) -> int | None:
         """A register slot not used by a live side (wraps within the configured range)."""
@@ -60,16 +60,16 @@ class SessionMixin(AgentBase):
             self.right_by_stuple[side.stuple] = side
         self.slot_owner[side.slot] = side
 
-    def _drop_pending(self, hop: SessionRecord) -> None:
-        if hop.pending is not None:
-            self.pending_by_tag.pop(hop.pending.tag, None)
-            if hop.left is not None and self.pending_by_tuple.get(hop.left.stuple) is hop:
-                del self.pending_by_tuple[hop.left.stuple]
-            hop.pending = None
-            self._cancel_timer(TimerKey.for_hop(TimerKind.PENDING, hop.id))
+    def _drop_pending(self, rec: SessionRecord) -> None:
+        if rec.pending is not None:
+            self.pending_by_tag.pop(rec.pending.tag, None)
+            if rec.left is not None and self.pending_by_tuple.get(rec.left.stuple) is rec:
+                del self.pending_by_tuple[rec.left.stuple]
+            rec.pending = None
+            self._cancel_timer(TimerKey.for_record(TimerKind.PENDING, rec.id))
 
     def _remove_side(self, side: Side) -> None:
-        hop = side.hop
+        rec = side.hop
         for key in list(side.installed):
             self._remove_entry(side, key)
         if side.is_left:
@@ -77,14 +77,14 @@ class SessionMixin(AgentBase):
                 del self.left_by_sub[side.sub]
             if self.left_by_stuple.get(side.stuple) is side:
                 del self.left_by_stuple[side.stuple]
-            self._drop_pending(hop)
-            hop.left = None
+            self._drop_pending(rec)
+            rec.left = None
         else:
             if self.right_by_sub.get(side.sub) is side:
                 del self.right_by_sub[side.sub]
             if self.right_by_stuple.get(side.stuple) is side:
                 del self.right_by_stuple[side.stuple]
-            hop.right = None
+            rec.right = None
         if side.own_port is not None:
             self.ports.release(side.local, side.peer, side.own_port)
             side.own_port = None
@@ -96,16 +96,16 @@ class SessionMixin(AgentBase):
         self._abort_anchors(side, "session-removed")
         for rr in [rr for rr in self.right_requests.values() if rr.side is side]:
             self._finish_right_request(rr, Trigger.SESSION_REMOVED, Guard.ANY, "session-removed")
-        if not hop.sides():
-            self._cancel_timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id))
-            self._cancel_timer(TimerKey.for_hop(TimerKind.PENDING, hop.id))
-            self.records.pop(hop.id, None)
+        if not rec.sides():
+            self._cancel_timer(TimerKey.for_record(TimerKind.CLOSE, rec.id))
+            self._cancel_timer(TimerKey.for_record(TimerKind.PENDING, rec.id))
+            self.records.pop(rec.id, None)
 
-    def _remove_hop(self, hop: SessionRecord, reason: str) -> None:
-        for side in hop.sides():
+    def _remove_record(self, rec: SessionRecord, reason: str) -> None:
+        for side in rec.sides():
             self._remove_side(side)
-        self.records.pop(hop.id, None)
-        self._observe("session.removed", hop=hop.id, reason=reason)
+        self.records.pop(rec.id, None)
+        self._observe("session.removed", record=rec.id, reason=reason)
 
     def _abort_anchors(self, side: Side, reason: str) -> None:
         for la in [la for la in self.lefts.values() if la.side is side]:
@@ -153,16 +153,16 @@ class SessionMixin(AgentBase):
             self._record_handshake(side, seg, outgoing=True)
             self._send_chain_syn(side, seg)  # the host retransmitted its SYN
             return
-        hop = None
+        rec = None
         tag = seg.options.dysco_tag
         if tag is not None:
-            hop = self.pending_by_tag.get(tag)
-        if hop is None:
-            hop = self.pending_by_tuple.get(seg.tuple)
-        if hop is not None and hop.pending is not None and hop.right is None:
-            pend = hop.pending
-            self._drop_pending(hop)
-            self._create_right_side(hop, seg, pend.hops[0], pend.hops[1:], pend.msg)
+            rec = self.pending_by_tag.get(tag)
+        if rec is None:
+            rec = self.pending_by_tuple.get(seg.tuple)
+        if rec is not None and rec.pending is not None and rec.right is None:
+            pend = rec.pending
+            self._drop_pending(rec)
+            self._create_right_side(rec, seg, pend.hops[0], pend.hops[1:], pend.msg)
             return
         known = self.right_by_stuple.get(seg.tuple)
         if known is not None and known.syn_msg is not None and seg.seq == known.hs.isn_out:
@@ -186,39 +186,39 @@ class SessionMixin(AgentBase):
             self._observe("setup.conflict", tuple=str(seg.tuple))
             return
         chain = (*policy.chain, seg.tuple.dst_ip)
-        hop = self._new_hop()
-        self._observe("session.new", hop=hop.id, tuple=str(seg.tuple), policy=policy.name)
-        if not self._create_right_side(hop, seg, chain[0], chain[1:], None):
-            self.records.pop(hop.id, None)
+        rec = self._new_record()
+        self._observe("session.new", record=rec.id, tuple=str(seg.tuple), policy=policy.name)
+        if not self._create_right_side(rec, seg, chain[0], chain[1:], None):
+            self.records.pop(rec.id, None)
 
     def _evict_stale(self, side: Side) -> bool:
-        """Remove the hop of ``side`` if it is an idle remnant (an old path not yet collected).
+        """Remove the record of ``side`` if it is an idle remnant (an old path not yet collected).
 
         A session re-enters a box host it left (a box removed, then inserted again) with the
-        same session tuple; the old hop's entries would collide with the new ones. A hop with
+        same session tuple; the old record's entries would collide with the new ones. A record with
         a reconfiguration in progress is never evicted.
         """
-        hop = side.hop
-        if any(s.busy is not None for s in hop.sides()) or hop.pending is not None:
+        rec = side.hop
+        if any(s.busy is not None for s in rec.sides()) or rec.pending is not None:
             return False
-        if any(rr.side.hop is hop for rr in self.right_requests.values()):
+        if any(rr.side.hop is rec for rr in self.right_requests.values()):
             return False
-        self._remove_hop(hop, "replaced")
+        self._remove_record(rec, "replaced")
         return True
 
     def _create_right_side(
         self,
-        hop: SessionRecord,
+        rec: SessionRecord,
         seg: Segment,
         next_hop: str,
         remaining: tuple[str, ...],
         template: ControlMessage | None,
     ) -> bool:
         stale = self.right_by_stuple.get(seg.tuple)
-        if stale is not None and stale.hop is not hop and not self._evict_stale(stale):
+        if stale is not None and stale.hop is not rec and not self._evict_stale(stale):
             self._observe("setup.conflict", tuple=str(seg.tuple))
             return False
-        local = hop.left.local if hop.left is not None else seg.tuple.src_ip
+        local = rec.left.local if rec.left is not None else seg.tuple.src_ip
         slot = self._new_slot()
         if slot is None:
             self._observe("setup.slots_exhausted", local=local)
@@ -229,9 +229,9 @@ class SessionMixin(AgentBase):
             self._observe("setup.ports_exhausted", local=local, peer=next_hop)
             return False
         sub = FiveTuple(local, port, next_hop, seg.tuple.dst_port)
-        side = Side(hop, False, local, next_hop, sub, seg.tuple, slot, own_port=port)
+        side = Side(rec, False, local, next_hop, sub, seg.tuple, slot, own_port=port)
         self._record_handshake(side, seg, outgoing=True)
-        hop.right = side
+        rec.right = side
         self._index_side(side)
         self._install(side, side.in_entry())
         self._install(side, side.out_entry())
@@ -293,10 +293,10 @@ class SessionMixin(AgentBase):
         if slot is None:
             self._observe("setup.slots_exhausted", local=seg.tuple.dst_ip)
             return
-        hop = self._new_hop()
+        rec = self._new_record()
         local = seg.tuple.dst_ip
-        side = Side(hop, True, local, seg.tuple.src_ip, seg.tuple, msg.left_session, slot)
-        hop.left = side
+        side = Side(rec, True, local, seg.tuple.src_ip, seg.tuple, msg.left_session, slot)
+        rec.left = side
         self._index_side(side)
         self._install(side, side.in_entry())
         self._install(side, side.out_entry())
@@ -306,22 +306,22 @@ class SessionMixin(AgentBase):
 
     def _set_pending(self, side: Side, msg: ControlMessage) -> None:
         """Wait for the box to emit the SYN (found by a fresh tag, or by its tuple)."""
-        hop = side.hop
+        rec = side.hop
         tag = self._rng.getrandbits(32)
         while tag in self.pending_by_tag:
             tag = self._rng.getrandbits(32)
-        hop.pending = Pending(msg.hops, tag, msg)
-        self.pending_by_tag[tag] = hop
-        self.pending_by_tuple[side.stuple] = hop
-        self._timer(TimerKey.for_hop(TimerKind.PENDING, hop.id), self.config.pending_timeout)
+        rec.pending = Pending(msg.hops, tag, msg)
+        self.pending_by_tag[tag] = rec
+        self.pending_by_tuple[side.stuple] = rec
+        self._timer(TimerKey.for_record(TimerKind.PENDING, rec.id), self.config.pending_timeout)
 
     def _repending(self, side: Side, seg: Segment) -> None:
         """A retransmitted chain SYN at a box host whose box never (yet) continued it and
         whose pending record expired (``pending_timeout``: on a loaded control plane the
         box's SYN comes back later than that): wait for it again, so the copy the box
         emits continues the chain instead of leaving as a bare SYN of the session."""
-        hop = side.hop
-        if hop.pending is not None or hop.right is not None or not seg.payload:
+        rec = side.hop
+        if rec.pending is not None or rec.right is not None or not seg.payload:
             return
         try:
             msg = self.codec.decode(seg.payload, check_replay=False)
@@ -366,29 +366,29 @@ class SessionMixin(AgentBase):
         return cut is not None and seq_ge(seq_add(seg.seq, len(seg.payload)), cut)
 
     def _on_fin(self, side: Side, direction: Direction, rst: bool) -> None:
-        hop = side.hop
+        rec = side.hop
         rightward = (direction is Direction.OUT) != side.is_left
         if rightward:
-            hop.fin_lr = True
+            rec.fin_lr = True
         else:
-            hop.fin_rl = True
-        hop.reset = hop.reset or rst
-        if (rst or (hop.fin_lr and hop.fin_rl)) and not hop.closing:
-            hop.closing = True
-            self._timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id), self.config.close_timeout)
+            rec.fin_rl = True
+        rec.reset = rec.reset or rst
+        if (rst or (rec.fin_lr and rec.fin_rl)) and not rec.closing:
+            rec.closing = True
+            self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)
 
-    def _close_check(self, hop: SessionRecord) -> None:
+    def _close_check(self, rec: SessionRecord) -> None:
         """Both FINs were seen: remove the session once everything each side sent (the FIN
         included) is acknowledged. A FIN seen here may still be lost further on (or held by a
         new path's anchor, 4.2): its retransmission must still find the entries."""
-        sides = hop.sides()
-        if hop.reset or not sides or hop.close_tries >= MAX_CLOSE_TRIES:
-            self._remove_hop(hop, "closed")
+        sides = rec.sides()
+        if rec.reset or not sides or rec.close_tries >= MAX_CLOSE_TRIES:
+            self._remove_record(rec, "closed")
             return
-        hop.close_wait = len(sides)
-        hop.close_ok = True
+        rec.close_wait = len(sides)
+        rec.close_ok = True
         for side in sides:
-            self._probe(side, "close", RequestId("0.0.0.0", hop.id))
+            self._probe(side, "close", RequestId("0.0.0.0", rec.id))
 
     def _on_idle(self, key: EntryKey) -> None:
         side = self.by_key.get(key)
@@ -403,10 +403,10 @@ class SessionMixin(AgentBase):
             return
         self._remove_entry(side, key)
         if not side.installed:
-            hop = side.hop
+            rec = side.hop
             self._remove_side(side)
-            if not hop.sides():
-                self._observe("session.removed", hop=hop.id, reason="idle")
+            if not rec.sides():
+                self._observe("session.removed", record=rec.id, reason="idle")
 
     def _cmd_relate(self, inbound: FiveTuple, outbound: FiveTuple) -> None:
         lside = self.left_by_stuple.get(inbound)
@@ -425,9 +425,9 @@ class SessionMixin(AgentBase):
         rside.hop = h1
         h1.fin_lr = h1.fin_lr or h2.fin_lr
         h1.fin_rl = h1.fin_rl or h2.fin_rl
-        self._cancel_timer(TimerKey.for_hop(TimerKind.CLOSE, h2.id))
+        self._cancel_timer(TimerKey.for_record(TimerKind.CLOSE, h2.id))
         self.records.pop(h2.id, None)
-        self._observe("relate.ok", hop=h1.id)
+        self._observe("relate.ok", record=h1.id)
 
     def _cmd_box_offset(self, cmd: BoxOffset) -> None:
         side = self.left_by_stuple.get(cmd.session)
@@ -437,30 +437,30 @@ class SessionMixin(AgentBase):
         side.hop.offset_lr = cmd.offset_lr
         side.hop.offset_rl = cmd.offset_rl
 
-    def _on_hop_timer(self, key: TimerKey) -> None:
+    def _on_record_timer(self, key: TimerKey) -> None:
         """A session's timer: the close check, or a pending set-up that never continued."""
-        hop = self.records.get(key.hop) if key.hop is not None else None
-        if hop is None:
+        rec = self.records.get(key.record) if key.record is not None else None
+        if rec is None:
             return
         if key.kind is TimerKind.CLOSE:
-            self._close_check(hop)
+            self._close_check(rec)
         else:
-            self._drop_pending(hop)
+            self._drop_pending(rec)
 
-    def _on_close_snapshot(self, hop_id: int, snap: SlotSnapshot) -> None:
+    def _on_close_snapshot(self, record_id: int, snap: SlotSnapshot) -> None:
         """One side's answer to a close probe: remove the session once both sides' last
         bytes are acknowledged, else check again later."""
-        hop = self.records.get(hop_id)
-        if hop is None or hop.close_wait <= 0:
+        rec = self.records.get(record_id)
+        if rec is None or rec.close_wait <= 0:
             return
         acked = snap.sent_hi is None or (
             snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, snap.sent_hi)
         )
-        hop.close_ok = hop.close_ok and acked
-        hop.close_wait -= 1
-        if hop.close_wait == 0:
-            if hop.close_ok:
-                self._remove_hop(hop, "closed")
+        rec.close_ok = rec.close_ok and acked
+        rec.close_wait -= 1
+        if rec.close_wait == 0:
+            if rec.close_ok:
+                self._remove_record(rec, "closed")
             else:
-                hop.close_tries += 1
-                self._timer(TimerKey.for_hop(TimerKind.CLOSE, hop.id), self.config.close_timeout)
+                rec.close_tries += 1
+                self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)

@@ -89,8 +89,8 @@ class ViewsMixin(AgentBase):
         entries: set[EntryKey] = set()
         sides = 0
         locks: dict[FiveTuple, tuple[str, RequestId | None]] = {}
-        for hop in self.records.values():
-            for s in hop.sides():
+        for rec in self.records.values():
+            for s in rec.sides():
                 sides += 1
                 entries |= s.installed
                 if not s.is_left:
@@ -120,7 +120,7 @@ class ViewsMixin(AgentBase):
         }
 
     def sessions(self) -> list[SessionView]:
-        """Views of every session (hop) this agent holds state for, by id."""
+        """Views of every session record this agent holds state for, by id."""
 
         def view(side: Side | None) -> SideView | None:
             if side is None:
@@ -177,7 +177,7 @@ class ViewsMixin(AgentBase):
         right side here) when the caller names none: for an insertion, the next hop (the
         new boxes go between this agent and it); for a removal, the hop after the next one
         (the next box is spliced out), known from the chain this side sent at set-up. None
-        if there is no such right side or the hop is unknown."""
+        if there is no such right side or the session is unknown."""
         side = self.right_by_stuple.get(session)
         if side is None:
             return None

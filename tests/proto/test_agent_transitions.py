@@ -427,7 +427,7 @@ def test_timer_keys_have_a_stable_text_form() -> None:
     r = RequestId("198.18.0.1", 42)
     for key in (
         TimerKey.for_request(TimerKind.CPROBE, r),
-        TimerKey.for_hop(TimerKind.CLOSE, 7),
+        TimerKey.for_record(TimerKind.CLOSE, 7),
         TimerKey.for_request(TimerKind.DONE, r),
     ):
         assert TimerKey.parse(str(key)) == key

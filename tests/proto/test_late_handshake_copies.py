@@ -269,7 +269,7 @@ def test_box_host_syn_after_its_pending_record_expired_never_leaves_bare() -> No
     a, to_box, chain, msg = _box_agent_with_chain_syn_delivered()
     codec = ControlCodec(KEY)
     [hop] = a.records.values()
-    a.handle(TimerFired(TimerKey.for_hop(TimerKind.PENDING, hop.id)), 2.0)  # expired
+    a.handle(TimerFired(TimerKey.for_record(TimerKind.PENDING, hop.id)), 2.0)  # expired
     late = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, to_box, None), 2.5)
     assert not [x for x in late if isinstance(x, SendPacket)]  # before: SESSION, bare
     assert [o for o in late if isinstance(o, Observe) and o.kind == "setup.unknown_tag"]

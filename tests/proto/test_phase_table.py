@@ -172,7 +172,7 @@ class Rig:
             side = hop.sides()[0]
             seg = Segment(side.stuple, 1, 0, TcpFlags.RST | TcpFlags.ACK, 0)
             self.drv.handle(host, PacketIn(PuntReason.RST_MIRROR, Direction.OUT, seg, side.out_key))
-            self.drv.handle(host, TimerFired(TimerKey.for_hop(TimerKind.CLOSE, hop.id)))
+            self.drv.handle(host, TimerFired(TimerKey.for_record(TimerKind.CLOSE, hop.id)))
         assert not agent.records
 
 

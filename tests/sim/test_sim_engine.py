@@ -32,8 +32,8 @@ from tests.sim_fakes import FakeAgent, FakeDataPath, fake_agent, fake_datapath
 
 ROOT = Path(__file__).resolve().parents[2]
 
-T1 = TimerKey.for_hop(TimerKind.CLOSE, 1)
-T2 = TimerKey.for_hop(TimerKind.CLOSE, 2)
+T1 = TimerKey.for_record(TimerKind.CLOSE, 1)
+T2 = TimerKey.for_record(TimerKind.CLOSE, 2)
 
 
 def test_engine_orders_by_time_then_fifo() -> None:
