@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 CHECKPOINT_INTERVAL = 0.5
 """Seconds between two looks of the checkpoint thread at the write-ahead log."""
 
-WAL_RESTART_BYTES = 32 << 20
-"""A write-ahead log grown past this is checkpointed with ``RESTART`` (``_WalCheckpointer``)."""
+COMMIT_CHECKPOINT_PAGES = 16384
+"""Log pages (64 MiB) past which a commit checkpoints the log itself, SQLite's own way: only
+when the checkpoint thread never catches up (``_WalCheckpointer``)."""
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
@@ -125,25 +126,25 @@ def _check_regular(path: Path) -> None:
 
 class _WalCheckpointer:
     """Checkpoints the write-ahead log from a thread and a connection of its own, so that the
-    commits on the event loop never wait for them.
+    commits on the event loop do not wait for them.
 
-    SQLite's automatic checkpoint runs inside the commit that crosses 1,000 log pages, on the
-    committing connection: it copies the log into the database and ``fsync``-s both, which on
-    a shared disk stalls the daemon's event loop for tens of milliseconds every few hundred
-    commits. Here the writer's automatic checkpoint is off; this thread runs a ``PASSIVE``
-    checkpoint (never blocks the writer; SQLite releases the interpreter lock while it works)
-    whenever commits happened since the last one. A passive checkpoint lets the next commit
-    start the log over only if no commit came in while it ran, so under a steady stream of
-    commits the log keeps growing: past :data:`WAL_RESTART_BYTES` a ``RESTART`` checkpoint
-    (which makes commits wait while it copies what the passive one left) starts it over.
-    Durability is unchanged: a commit is in the log (``synchronous=NORMAL``) either way.
+    SQLite's automatic checkpoint runs inside the commit that takes the log past 1,000 pages,
+    on the committing connection: it copies the log into the database and ``fsync``-s both,
+    which on a shared disk stalls the daemon's event loop for tens of milliseconds every few
+    hundred commits. Here that threshold is :data:`COMMIT_CHECKPOINT_PAGES` and this thread
+    runs a ``PASSIVE`` checkpoint (never blocks a commit; SQLite releases the interpreter lock
+    while it works) whenever commits happened since the last one. The log starts over at the
+    first commit after a checkpoint that copied all of it; under a steady stream of commits
+    that may not happen, and then the commit that crosses the threshold checkpoints (what is
+    left) itself. No ``RESTART``/``TRUNCATE`` from this thread: those block commits until the
+    database file is synced, seconds on a busy disk. Durability is unchanged (a commit is in
+    the log either way).
     """
 
     def __init__(self, path: Path, store: StateStore) -> None:
         self.path = path
         self.store = store
         self.checkpoints = 0
-        self.restarts = 0
         # opened here, right after the store's own connection (the path was checked then)
         self._db = sqlite3.connect(
             str(path), isolation_level=None, timeout=30, check_same_thread=False
@@ -154,20 +155,11 @@ class _WalCheckpointer:
         self._thread = threading.Thread(target=self._run, name="dysco-wal", daemon=True)
         self._thread.start()
 
-    def _wal_bytes(self) -> int:
-        try:
-            return os.stat(str(self.path) + "-wal").st_size
-        except OSError:
-            return 0
-
     def step(self) -> None:
-        """One checkpoint: ``PASSIVE``, then ``RESTART`` if the log is still too long."""
+        """One ``PASSIVE`` checkpoint."""
         # fetchall: the statement ends, the connection holds no read lock after it
         self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         self.checkpoints += 1
-        if self._wal_bytes() > WAL_RESTART_BYTES:
-            self._db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-            self.restarts += 1
 
     def _run(self) -> None:
         failed = False
@@ -214,7 +206,7 @@ class StateStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA wal_autocheckpoint=0")  # _WalCheckpointer does it
+            db.execute(f"PRAGMA wal_autocheckpoint={COMMIT_CHECKPOINT_PAGES}")  # the thread's job
             for sql in _TABLES:
                 db.execute(sql)
             row = db.execute("SELECT v FROM meta WHERE k = 'schema'").fetchone()

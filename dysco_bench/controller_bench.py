@@ -534,6 +534,7 @@ log checkpointed inside the commits, SQLite's default, instead of by its own thr
 
 def _set_arm(daemon: Any, arm: str) -> None:
     import controller.daemon as dmod
+    from controller.store import COMMIT_CHECKPOINT_PAGES
 
     store = daemon.store
     wal = store._checkpointer
@@ -547,7 +548,7 @@ def _set_arm(daemon: Any, arm: str) -> None:
         daemon.__dict__.pop("_flush_for", None)
         dmod.IDLE_SCAN_COST_FACTOR = _IDLE_FACTOR
         if wal is not None:
-            store.db.execute("PRAGMA wal_autocheckpoint=0")
+            store.db.execute(f"PRAGMA wal_autocheckpoint={COMMIT_CHECKPOINT_PAGES}")
             wal.paused = False
 
 

@@ -54,7 +54,8 @@ def test_commits_never_checkpoint_the_log_the_thread_does(tmp_path: Path) -> Non
         ck = store._checkpointer
         assert ck is not None
         ck.paused = True  # this test runs its steps itself
-        assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        pages = store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        assert pages == store_mod.COMMIT_CHECKPOINT_PAGES > 1200
         _commit_rows(store, 0, 400)
         # past 1,000 log pages and still nothing copied into the database file by a commit
         assert _rows_in_main_file(store.path, tmp_path) == 0
@@ -65,28 +66,29 @@ def test_commits_never_checkpoint_the_log_the_thread_does(tmp_path: Path) -> Non
         store.close()
 
 
-def test_a_log_grown_past_the_bound_is_started_over(
+def test_a_log_the_thread_never_catches_up_with_is_checkpointed_by_a_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store_mod, "WAL_RESTART_BYTES", 256 << 10)
+    """The bound: a commit past ``COMMIT_CHECKPOINT_PAGES`` log pages checkpoints what is left
+    itself and the log starts over (here the thread never runs)."""
+    monkeypatch.setattr(store_mod, "COMMIT_CHECKPOINT_PAGES", 64)
     store = StateStore(tmp_path / "s.state.sqlite")
     store.open()
     try:
         ck = store._checkpointer
         assert ck is not None
         ck.paused = True
-        _commit_rows(store, 0, 100)  # ~1.2 MB of log
-        ck.step()
-        assert ck.restarts == 1
-        _commit_rows(store, 100, 1)
-        assert _log_frames(store.path) < 10  # the next commit wrote from the log's start
+        _commit_rows(store, 0, 100)  # ~300 pages: past the bound several times
+        assert ck.checkpoints == 0
+        assert _log_frames(store.path) < 64  # started over
+        assert _rows_in_main_file(store.path, tmp_path) > 0
     finally:
         store.close()
     # nothing lost by the checkpoints
     again = StateStore(tmp_path / "s.state.sqlite")
     again.open()
     try:
-        assert again.db.execute("SELECT count(*) FROM hops").fetchone()[0] == 101
+        assert again.db.execute("SELECT count(*) FROM hops").fetchone()[0] == 100
     finally:
         again.close()
 
