@@ -77,7 +77,12 @@ def steps(evs: dict[int, list[tuple[float, str]]]) -> tuple[list[str], dict[str,
             orders[(*syns, syns[0].split(".")[0] + ".synack.in")] += 1
     if not orders:
         return [], {}
-    order = list(max(orders, key=lambda o: (len(o), orders[o])))
+
+    def rank(o: tuple[str, ...]) -> tuple[int, int]:
+        return len(o), orders[o]
+
+    best: tuple[str, ...] = max(orders, key=rank)
+    order = list(best)
     if not any(order[-1] in first for first in firsts):
         order.pop()  # no SYN-ACK mirror there (a session without a chain): the SYNs only
     out: dict[str, list[float]] = defaultdict(list)
