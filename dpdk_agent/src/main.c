@@ -192,12 +192,15 @@ static void idle_sleep(uint32_t sleep_us)
 
 static void run_loop(void)
 {
-	uint64_t idle = 0;
+	uint64_t idle = 0, loops = 0;
 	uint32_t sleep_us = 0;
 	while (!agent_quit) {
 		uint32_t got = agent.started ? poll_ports() : 0;
-		/* Control messages between bursts: every 8th loop when idle, else every 64th. */
-		if ((!got && (idle & 7) == 0) || (idle & 63) == 0) {
+		loops++;
+		/* Control messages between bursts: every 8th idle loop, and every 64th loop
+		 * whatever the ports do. The second counter never resets: `idle` does on every
+		 * busy loop, so a saturated port would otherwise starve writes and packet-outs. */
+		if ((!got && (idle & 7) == 0) || (loops & 63) == 0) {
 			uint64_t start = rte_rdtsc();
 			ctl_poll();
 			agent.stats.cyc_ctl += rte_rdtsc() - start;

@@ -422,6 +422,30 @@ def test_pcap_ports(tmp_path: Path) -> None:
     assert out == want
 
 
+def test_control_answered_while_a_port_is_saturated(tmp_path: Path) -> None:
+    """A port that always has frames (net_pcap replaying its file forever) never leaves the
+    loop idle; control requests must still be served between bursts, not only in pauses."""
+    scapy = pytest.importorskip("scapy.all")
+    _kind, (_port, src, sport, dst, dport) = _scenario(random.Random(3))[1][0]
+    frame = tcp_frame(src, dst, sport, dport, 1_000_000, 1, 0x10, payload=b"x" * 10)
+    rx = tmp_path / "flood.pcap"
+    scapy.wrpcap(str(rx), [scapy.Ether(frame)] * 64)
+    vdevs = [f"net_pcap0,rx_pcap={rx},tx_pcap=/dev/null,infinite_rx=1"]
+    a = start_agent(sessions=1024, vdevs=vdevs, extra=["--wait-start"])
+    try:
+        a.client.start()
+        # Each request must be answered (the client gives up after 60 s): before the fix,
+        # none was once the port delivered a burst on every loop.
+        rx = [a.client.stats()["rx"] for _ in range(5)]
+        while rx[-1] < 20_000 and len(rx) < 1_000:
+            rx.append(a.client.stats()["rx"])
+        more = [a.client.stats()["rx"] for _ in range(5)]
+    finally:
+        a.stop()
+    assert rx[-1] >= 20_000, rx  # the port really was flooding while we asked
+    assert more[-1] > rx[-1], (rx[-1], more)
+
+
 def test_agent_builds_with_meson() -> None:
     """`make -C dpdk_agent` builds (idempotent)."""
     from tests.dpdk_support import require_agent
