@@ -1,7 +1,8 @@
 """Run the Spin model over the configuration matrix: ``python -m dysco_tools.verify``.
 
 The model and its generated parts live in :mod:`dysco_proto.model` (``dysco.pml``,
-``lock_gen.pml`` from the lock table); this is the runner.
+``lock_gen.pml`` from the lock table, ``phase_gen.pml`` from the phase table); this is the
+runner.
 
 For every configuration of :data:`MATRIX` this builds a verifier with ``spin -a -DCFG=<n>``
 (plus the configuration's budget defines), compiles it with gcc and runs it:
@@ -49,7 +50,7 @@ from dysco_proto.model.gen import render
 from dysco_proto.model.lock_table import TABLE, HeldOp, LockMsg, Owner, Row, Status, Verdict
 
 MODEL_DIR = Path(dysco_proto.model.__file__).resolve().parent
-MODEL_FILES = ("dysco.pml", "lock_gen.pml")
+MODEL_FILES = ("dysco.pml", "lock_gen.pml", "phase_gen.pml")
 DEPTH = 200_000  # -m: far above the deepest run; a truncated search is reported as incomplete
 HASH_BITS = 24  # -w: 16M slots (the table is 128 MB); collisions only cost time
 SAFETY_FLAGS = ("-DSAFETY", "-DCOLLAPSE", "-DNOCLAIM", "-DVECTORSZ=2048")

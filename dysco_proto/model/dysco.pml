@@ -214,16 +214,11 @@
 #define V_NACK 2
 #define V_DROP 3
 
-/* left anchor phases (PREPARING and COMMITTING are probe round trips, merged) */
-#define LA_IDLE 0
-#define LA_LOCKING 1
-#define LA_SYNSENT 2
-#define LA_COMMITTED 3
-#define LA_SWITCHED 4
-#define LA_CANCELLING 5
-#define LA_COMPLETED 6
-#define LA_REFUSED 7
-#define LA_CANCELLED 8
+/* anchor phases (LA_*, RA_*: PREPARING, COMMITTING and SWITCHING are probe round trips,
+   merged), the phase table's triggers (T_*) and the phase checks LA_PHASE / RA_PHASE,
+   generated from dysco_proto/phase_table.py */
+#include "phase_gen.pml"
+
 #define LA_ACTIVE(r) (la_ph[r] >= LA_LOCKING && la_ph[r] <= LA_CANCELLING)
 #define LA_ENDED(r) (la_ph[r] >= LA_COMPLETED)
 #define STALE(r) (la_ph[r] >= LA_CANCELLING)
@@ -232,13 +227,6 @@
    being cancelled at its left anchor, or this lock already saw r's release (a duplicate) */
 #define LATE(n, r) (STALE(r) || seen[HI(n, r)])
 
-/* right anchor phases (SWITCHING is a probe round trip, merged) */
-#define RA_NONE 0
-#define RA_LOCKED 1
-#define RA_SYNRCVD 2
-#define RA_SWITCHED 3
-#define RA_DONE 4
-#define RA_PREP 5
 #define RA_ACTIVE(r) ((ra_ph[r] >= RA_LOCKED && ra_ph[r] <= RA_SWITCHED) || ra_ph[r] == RA_PREP)
 
 #define R_C 0
@@ -603,12 +591,14 @@ inline EPOCH(sl) { cut[sl] = 0; nrl[sl] = 0; oah[sl] = 0 }
 inline RA_REQUEST(n, r, d) {
   if
   :: ra_ph[r] == RA_DONE -> skip
-  :: ra_ph[r] == RA_NONE && (lbusy[n] != 0 || CLOSING(n)) -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
+  :: ra_ph[r] == RA_NONE && (lbusy[n] != 0 || CLOSING(n)) ->
+     RA_PHASE(r, T_REQUEST_LOCK, RA_NONE); SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
   :: else ->
      if
      :: ra_ph[r] == RA_NONE ->
+        RA_PHASE(r, T_REQUEST_LOCK, RA_LOCKED);
         ra_plr[r] = (d + lin[n]) & 255; ra_ph[r] = RA_LOCKED; lbusy[n] = r; SAY(E_RA_LOCKED, r)
-     :: else -> skip
+     :: else -> RA_PHASE(r, T_REQUEST_LOCK, ra_ph[r])
      fi;
      SEND(lpeer[n], K_ACKL, lsub[n], r, 0, 0, ra_plr[r], lout[n])
   fi
@@ -643,9 +633,10 @@ inline HANDLE_REQ(n, r, s, d) {
 }
 
 /* the left anchor ends request r with a terminal phase: done once, in the flush of the step */
-inline FINISH_LATER(r, outcome) { assert(fr == 0); fr = r; fo = outcome }
+inline FINISH_LATER(r, outcome, t) { LA_PHASE(r, t, outcome); assert(fr == 0); fr = r; fo = outcome }
 
-/* Agent._left_finish: outcome is a terminal phase */
+/* Agent._left_finish: outcome is a terminal phase (checked against the table by the
+   FINISH_LATER of this step; la_ph[r] does not change in between) */
 inline LEFT_FINISH(n, r, outcome) {
   if :: la_ph[r] != LA_SWITCHED -> rnew[n] = 0; hold[2 * n + 1] = 0 :: else -> skip fi;
   LOCK_FINISH(n, r);
@@ -656,7 +647,8 @@ inline LEFT_FINISH(n, r, outcome) {
   printf("EV %d LA-END r%d phase=%d\n", n, r, outcome)
 }
 
-inline LEFT_CANCEL(n, r) {
+inline LEFT_CANCEL(n, r, t) {
+  LA_PHASE(r, t, LA_CANCELLING);
   hold[2 * n + 1] = 0;
   rnew[n] = 0;
   la_ph[r] = LA_CANCELLING; la_rt[r] = 0; SAY(E_LA_CANCEL, r);
@@ -685,7 +677,7 @@ inline LEFT_LOCKED(n, r, dlr, drl) {
   cut[2 * n + 1] = sent_hi[2 * n + 1]; la_cut[r] = cut[2 * n + 1]; hold[2 * n + 1] = 1;
   la_sseq[r] = (la_cut[r] - 1) & 255; la_sack[r] = 0;
 #endif
-  la_ph[r] = LA_SYNSENT; la_rt[r] = 0; SAY(E_LA_LOCKED, r);
+  LA_PHASE(r, T_ACK_LOCK, LA_SYNSENT); la_ph[r] = LA_SYNSENT; la_rt[r] = 0; SAY(E_LA_LOCKED, r);
   SEND_NSYN(n, r)
 }
 
@@ -744,7 +736,7 @@ inline HANDLE_NACKL(n, r, s) {
      :: else ->
         PEND_REL(v_rel);
         if
-        :: LA(r) == n && LA_ACTIVE(r) -> FINISH_LATER(r, LA_REFUSED)
+        :: LA(r) == n && LA_ACTIVE(r) -> FINISH_LATER(r, LA_REFUSED, T_NACK_LOCK)
         :: else ->
            if :: lsub[n] != 0 -> SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0) :: else -> skip fi
         fi
@@ -753,6 +745,7 @@ inline HANDLE_NACKL(n, r, s) {
 }
 
 inline RIGHT_REVERT(n, r) {
+  RA_PHASE(r, T_CANCEL_LOCK, RA_NONE);     /* its only caller: cancelLock */
   hold[2 * n] = 0;
   lnew[n] = 0; ra_ph[r] = RA_NONE; SAY(E_RA_REVERT, r);
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
@@ -780,7 +773,7 @@ inline HANDLE_ACKC(n, r, s) {
   if
   :: s == 0 || s != rsub[n] -> skip
   :: LA(r) == n && LA_ACTIVE(r) && s == rsub[n] ->
-     if :: la_ph[r] == LA_CANCELLING -> FINISH_LATER(r, LA_CANCELLED) :: else -> skip fi
+     if :: la_ph[r] == LA_CANCELLING -> FINISH_LATER(r, LA_CANCELLED, T_ACK_CANCEL) :: else -> skip fi
   :: !(LA(r) == n && LA_ACTIVE(r)) && s == rsub[n] ->
      if :: lsub[n] != 0 -> SEND(lpeer[n], K_ACKC, lsub[n], r, 0, 0, 0, 0) :: else -> skip fi
   fi
@@ -820,12 +813,14 @@ inline HANDLE_NSYN(n, r, s) {
            lnew[n] = s; lnewpeer[n] = mf;
            EPOCH(2 * n);
 #ifdef MUT_OLD_NEWPATH
+           RA_PHASE(r, T_NEW_PATH_SYN, RA_SYNRCVD);
            ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_SYNRCVD; SAY(E_RA_STAGED, r);
            RA_SEND_SYNACK(n, r)
 #else
            /* freeze first; the SYN-ACK waits (RA_PREP) until the host acked the left cutoff */
            cut[2 * n] = sent_hi[2 * n]; ra_cut[r] = cut[2 * n]; hold[2 * n] = 1;
            ra_pcut[r] = (ma + 1 + ra_plr[r]) & 255;
+           RA_PHASE(r, T_NEW_PATH_SYN, RA_PREP);
            ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_PREP; SAY(E_RA_STAGED, r)
 #endif
         :: else -> skip                     /* stale */
@@ -847,13 +842,13 @@ inline HANDLE_NSYN(n, r, s) {
 
 /* mutant only: the previous new path commits (and freezes its cutoff) as soon as it has the
    SYN-ACK and the synAck message */
-inline MAYBE_COMMIT(n, r) {
+inline MAYBE_COMMIT(n, r, t) {
 #ifdef MUT_OLD_NEWPATH
   if
   :: la_ph[r] == LA_SYNSENT && la_gsa[r] && la_ghs[r] ->
      SEND(rnewpeer[n], K_SEG, rnew[n], 0, la_sseq[r] + 1, la_saseq[r] + 1, F_ACK, 0);
      if :: cut[2 * n + 1] == 0 -> cut[2 * n + 1] = sent_hi[2 * n + 1] :: else -> skip fi;
-     la_cut[r] = cut[2 * n + 1]; la_ph[r] = LA_COMMITTED; la_rt[r] = 0;
+     la_cut[r] = cut[2 * n + 1]; LA_PHASE(r, t, LA_COMMITTED); la_ph[r] = LA_COMMITTED; la_rt[r] = 0;
      printf("EV %d LA-COMMIT r%d cut=%d\n", n, r, la_cut[r]);
      dst = RA(r);
      SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0)
@@ -870,7 +865,7 @@ inline MAYBE_COMMIT(n, r) {
 inline LEFT_COMMIT(n, r) {
   SEND(rnewpeer[n], K_SEG, rnew[n], 0, la_cut[r], la_saseq[r] + 1, F_ACK, 0);
   hold[2 * n + 1] = 0;
-  la_ph[r] = LA_COMMITTED; la_rt[r] = 0;
+  LA_PHASE(r, T_SNAP_COMMIT, LA_COMMITTED); la_ph[r] = LA_COMMITTED; la_rt[r] = 0;
   printf("EV %d LA-COMMIT r%d cut=%d\n", n, r, la_cut[r]);
   dst = RA(r);
   SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0)
@@ -887,7 +882,7 @@ inline WAITS(n, r) {
   :: LA(r) == n && la_ph[r] == LA_SYNSENT && la_gsa[r] && la_ghs[r] &&
      ack_hi[2 * n + 1] >= la_saseq[r] + 1 -> LEFT_COMMIT(n, r)
   :: RA(r) == n && ra_ph[r] == RA_PREP && ack_hi[2 * n] >= ra_pcut[r] ->
-     ra_ph[r] = RA_SYNRCVD; RA_SEND_SYNACK(n, r)
+     RA_PHASE(r, T_SNAP_CUT, RA_SYNRCVD); ra_ph[r] = RA_SYNRCVD; RA_SEND_SYNACK(n, r)
   :: else -> skip
   fi
 }
@@ -898,7 +893,7 @@ inline SYNACK_PUNT(n) {
   if
   :: h != 0 && LA_ACTIVE(h) && LA(h) == n ->
      if :: !la_gsa[h] -> la_gsa[h] = 1; la_saseq[h] = ma :: else -> skip fi;
-     MAYBE_COMMIT(n, h)
+     MAYBE_COMMIT(n, h, T_SYNACK_PACKET)
   :: else -> skip
   fi
 }
@@ -906,7 +901,7 @@ inline SYNACK_PUNT(n) {
 /* Agent._on_syn_ack_msg */
 inline HANDLE_SYNACKM(n, r) {
   if
-  :: LA(r) == n && la_ph[r] == LA_SYNSENT -> la_ghs[r] = 1; MAYBE_COMMIT(n, r)
+  :: LA(r) == n && la_ph[r] == LA_SYNSENT -> la_ghs[r] = 1; MAYBE_COMMIT(n, r, T_SYN_ACK_MSG)
   :: else -> skip
   fi
 }
@@ -919,7 +914,7 @@ inline HANDLE_ACKM(n, r) {
   :: RA(r) == n -> skip    /* mutant for the liveness sanity check: the ack is never answered */
 #else
   :: RA(r) == n && (ra_ph[r] == RA_DONE || ra_ph[r] == RA_SWITCHED) ->
-     dst = LA(r);
+     RA_PHASE(r, T_ACK_MSG, ra_ph[r]); dst = LA(r);
      SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
   :: RA(r) == n && ra_ph[r] == RA_SYNRCVD ->
      ra_pcut[r] = (ma + ra_plr[r]) & 255;
@@ -928,7 +923,7 @@ inline HANDLE_ACKM(n, r) {
      ra_cut[r] = cut[2 * n];
 #endif
      printf("EV %d RA-SWITCHED r%d cut=%d peer_cut=%d\n", n, r, ra_cut[r], ra_pcut[r]);
-     hold[2 * n] = 0; ra_ph[r] = RA_SWITCHED;   /* the hold ends: held data flows */
+     RA_PHASE(r, T_ACK_MSG, RA_SWITCHED); hold[2 * n] = 0; ra_ph[r] = RA_SWITCHED;   /* the hold ends: held data flows */
      dst = LA(r);
      SEND(dst, K_ACKACK, 0, r, ra_cut[r], 0, 0, 0)
   :: RA(r) == n && (ra_ph[r] == RA_NONE || ra_ph[r] == RA_LOCKED || ra_ph[r] == RA_PREP) -> skip
@@ -940,7 +935,7 @@ inline HANDLE_ACKM(n, r) {
 inline HANDLE_ACKACK(n, r) {
   if
   :: LA(r) == n && la_ph[r] == LA_COMMITTED ->
-     la_pcut[r] = (ma + la_prl[r]) & 255; la_ph[r] = LA_SWITCHED;
+     LA_PHASE(r, T_ACK_ACK, LA_SWITCHED); la_pcut[r] = (ma + la_prl[r]) & 255; la_ph[r] = LA_SWITCHED;
      printf("EV %d LA-SWITCHED r%d peer_cut=%d\n", n, r, la_pcut[r])
   :: else -> skip
   fi
@@ -952,22 +947,23 @@ inline HANDLE_ACKACK(n, r) {
 inline LEFT_FOLD(n, r) {
   rret[n] = rsub[n]; rrin[n] = rin[n]; rrout[n] = rout[n];
   rsub[n] = rnew[n]; rpeer[n] = rnewpeer[n]; rnew[n] = 0; rin[n] = 0; rout[n] = 0;
-  FINISH_LATER(r, LA_COMPLETED)
+  FINISH_LATER(r, LA_COMPLETED, T_SNAP_CHECK)
 }
 
 inline RIGHT_FOLD(n, r) {
   lret[n] = lsub[n]; lrin[n] = lin[n]; lrout[n] = lout[n];
   lsub[n] = lnew[n]; lpeer[n] = lnewpeer[n]; lnew[n] = 0; lin[n] = lnin[n]; lout[n] = lnout[n];
-  ra_ph[r] = RA_DONE; SAY(E_RA_FOLD, r);
+  RA_PHASE(r, T_SNAP_CHECK, RA_DONE); ra_ph[r] = RA_DONE; SAY(E_RA_FOLD, r);
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
 }
 
 /* Agent._cmd_reconfigure + _left_start */
 inline START(n, r) {
   if
-  :: CLOSING(n) || rbusy[n] != 0 || lk[n] != L_UNL -> la_ph[r] = LA_REFUSED; SAY(E_LA_REFUSED_LOCALLY, r)
+  :: CLOSING(n) || rbusy[n] != 0 || lk[n] != L_UNL ->
+     LA_PHASE(r, T_RECONFIGURE, LA_REFUSED); la_ph[r] = LA_REFUSED; SAY(E_LA_REFUSED_LOCALLY, r)
   :: else ->
-     la_ph[r] = LA_LOCKING; la_rt[r] = 0; rbusy[n] = r; SAY(E_LA_START, r);
+     LA_PHASE(r, T_RECONFIGURE, LA_LOCKING); la_ph[r] = LA_LOCKING; la_rt[r] = 0; rbusy[n] = r; SAY(E_LA_START, r);
      LOCK_REQUEST(n, r);
      assert(v_verdict == V_FORWARD);
      SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0)
@@ -1020,21 +1016,23 @@ inline TCP_SEND(n, e) {
        RIGHT_FOLD(n, r) \
   :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_LOCKING -> SAY(E_TIMER_LOCK, r); \
        if \
-       :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r) \
-       :: else -> la_rt[r]++; SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
+       :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r, T_TIMER_LOCK) \
+       :: else -> LA_PHASE(r, T_TIMER_LOCK, LA_LOCKING); la_rt[r]++; \
+          SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
        fi \
   :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_SYNSENT && !(la_gsa[r] && la_ghs[r]) && \
      ra_ph[r] != RA_PREP -> SAY(E_TIMER_SYN, r); \
        if \
-       :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r) \
-       :: else -> la_rt[r]++; SEND_NSYN(n, r) \
+       :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r, T_TIMER_SYN) \
+       :: else -> LA_PHASE(r, T_TIMER_SYN, LA_SYNSENT); la_rt[r]++; SEND_NSYN(n, r) \
        fi \
   :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_COMMITTED -> SAY(E_TIMER_ACK, r); \
-       dst = RA(r); SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0) \
+       LA_PHASE(r, T_TIMER_ACK, LA_COMMITTED); dst = RA(r); SEND(dst, K_ACKM, 0, r, la_cut[r], 0, 0, 0) \
   :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_CANCELLING -> SAY(E_TIMER_CANCEL, r); \
        if \
-       :: la_rt[r] >= MAXRET -> gaveup[r] = 1; FINISH_LATER(r, LA_CANCELLED) \
-       :: else -> la_rt[r]++; SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0) \
+       :: la_rt[r] >= MAXRET -> gaveup[r] = 1; FINISH_LATER(r, LA_CANCELLED, T_TIMER_CANCEL) \
+       :: else -> LA_PHASE(r, T_TIMER_CANCEL, LA_CANCELLING); la_rt[r]++; \
+          SEND(rpeer[n], K_CANCEL, rsub[n], r, 0, 0, 0, 0) \
        fi
 
 /* One atomic step per loop iteration: choose an action (receive a message, the endpoint sends,

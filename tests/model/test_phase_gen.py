@@ -1,0 +1,108 @@
+"""The Spin model's anchor phases against the phase table (``phase_gen.pml``).
+
+- the committed ``phase_gen.pml`` is what ``dysco_proto.model.phase_pml`` generates from
+  ``dysco_proto/phase_table.py``;
+- every phase assignment in ``dysco.pml`` is preceded by its check;
+- the steps the model takes are rows of the table under the documented merges, and a table
+  without the row the model needs makes the model fail (needs spin).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dysco_proto.model import phase_pml
+from dysco_proto.phase_table import TABLE, RightPhase, Role, Trigger
+from dysco_tools import verify
+
+needs_spin = pytest.mark.skipif(
+    shutil.which("spin") is None or shutil.which("gcc") is None,
+    reason="spin or gcc not installed (apt-get install spin gcc): model checks skipped",
+)
+
+MODEL = (Path(phase_pml.__file__).parent / "dysco.pml").read_text()
+
+
+def test_generated_file_is_fresh() -> None:
+    assert phase_pml.GENERATED.read_text() == phase_pml.render(), (
+        "dysco_proto/model/phase_gen.pml is stale: run python -m dysco_proto.model.phase_pml"
+    )
+    assert phase_pml.main(["--check"]) == 0
+
+
+def test_the_model_includes_it_and_defines_no_phase_of_its_own() -> None:
+    assert '#include "phase_gen.pml"' in MODEL
+    assert not re.search(r"#define (LA|RA)_[A-Z]+ \d", MODEL)
+    assert "phase_gen.pml" in verify.MODEL_FILES
+
+
+def test_every_phase_assignment_is_checked() -> None:
+    """Each ``la_ph[r] = X`` / ``ra_ph[r] = X`` follows its ``LA_PHASE(r, t, X)`` /
+    ``RA_PHASE(r, t, X)`` closely (LEFT_FINISH's is checked by FINISH_LATER in the same
+    step)."""
+    found = 0
+    for m in re.finditer(r"\b(la|ra)_ph\[(\w+)\] = (\w+)", MODEL):
+        kind, _r, target = m.groups()
+        found += 1
+        if target == "outcome":
+            assert "FINISH_LATER(r, outcome, t) { LA_PHASE(r, t, outcome);" in MODEL
+            continue
+        head = MODEL[max(0, m.start() - 300) : m.start()]
+        assert re.search(rf"{kind.upper()}_PHASE\([^;]*, {target}\)", head), (
+            MODEL[: m.start()].count("\n") + 1,
+            m.group(0),
+        )
+    assert found >= 15
+
+
+def test_the_merges_cover_the_model_steps() -> None:
+    left = phase_pml.allowed(Role.LEFT)
+    right = phase_pml.allowed(Role.RIGHT)
+    # the freeze-first new path: ackLock answers the freezing probe in the same step
+    assert ("LA_LOCKING", Trigger.ACK_LOCK, "LA_SYNSENT") in left
+    assert ("LA_SYNSENT", Trigger.SNAP_COMMIT, "LA_COMMITTED") in left
+    assert ("RA_LOCKED", Trigger.NEW_PATH_SYN, "RA_PREP") in right
+    assert ("RA_PREP", Trigger.SNAP_CUT, "RA_SYNRCVD") in right
+    assert ("RA_SWITCHED", Trigger.SNAP_CHECK, "RA_DONE") in right
+    # what the table does not allow, the generated check does not allow
+    assert ("LA_LOCKING", Trigger.ACK_ACK, "LA_SWITCHED") not in left
+    assert ("RA_SWITCHED", Trigger.CANCEL_LOCK, "RA_NONE") not in right  # too late to revert
+    assert ("RA_SWITCHED", Trigger.SNAP_CHECK, "RA_NONE") not in right  # a fold is no revert
+
+
+def _without_switch() -> tuple[object, ...]:
+    return tuple(
+        r
+        for r in TABLE
+        if not (
+            r.role is Role.RIGHT and r.phase is RightPhase.SYN_RCVD and r.trigger is Trigger.ACK_MSG
+        )
+    )
+
+
+def test_a_table_without_the_switch_row_loses_the_step() -> None:
+    rows = _without_switch()
+    assert phase_pml.render(rows) != phase_pml.render()  # type: ignore[arg-type]
+    assert ("RA_SYNRCVD", Trigger.ACK_MSG, "RA_SWITCHED") not in phase_pml.allowed(
+        Role.RIGHT,
+        rows,  # type: ignore[arg-type]
+    )
+
+
+@needs_spin
+def test_the_model_fails_against_a_table_without_the_switch_row(tmp_path: Path) -> None:
+    """The check is live: with the right anchor's SYN_RCVD --ack--> SWITCHED row removed
+    from the table, the regenerated check fails the model at that step; the real table
+    passes the same configuration."""
+    defines = {"ND": 0, "CLOSS": 0}
+    files = {"phase_gen.pml": phase_pml.render(_without_switch())}  # type: ignore[arg-type]
+    info, _out = verify.safety_run(tmp_path / "mutant", 1, defines, opt="-O0", model_files=files)
+    assert int(str(info["errors"])) > 0 and "assertion violated" in str(info["message"])
+    trail = verify.decode_trail(tmp_path / "mutant", 1, defines)
+    assert any("failed assertion" in line and "ra_ph" in line for line in trail), trail[-5:]
+    info, _out = verify.safety_run(tmp_path / "real", 1, defines, opt="-O0")
+    assert int(str(info["errors"])) == 0 and info["complete"], info
