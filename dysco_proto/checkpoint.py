@@ -450,15 +450,15 @@ class Tracker:
         if isinstance(v, SessionRecord):
             self.records.add(v.id)
         elif isinstance(v, Side):
-            self.records.add(v.hop.id)
+            self.records.add(v.record.id)
         elif isinstance(v, tuple):
             for x in v:
                 if isinstance(x, Side):
-                    self.records.add(x.hop.id)
+                    self.records.add(x.record.id)
         else:
             side = getattr(v, "side", None)
             if isinstance(side, Side):
-                self.records.add(side.hop.id)
+                self.records.add(side.record.id)
 
     def _note_pair(self, k: Any, _v: Any) -> None:
         if self.active:

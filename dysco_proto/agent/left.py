@@ -43,7 +43,7 @@ class LeftAnchorMixin(AgentBase):
 
     def _left_refusal(self, side: Side, right_anchor: str, new_boxes: tuple[str, ...]) -> str:
         """Why ``side`` cannot start this reconfiguration ('' if it can)."""
-        if side.hop.closing:
+        if side.record.closing:
             return "closing"
         if side.busy is not None or not side.lock.free:
             return "busy"

@@ -66,7 +66,7 @@ class HandshakeRecord:
 class Side:
     """One neighbour-facing half of a session at this agent (section 1)."""
 
-    hop: SessionRecord
+    record: SessionRecord
     is_left: bool
     local: str
     peer: str

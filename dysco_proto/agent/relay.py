@@ -90,7 +90,7 @@ class RelayMixin(AgentBase):
         if r in self.abandoned:
             self._nack_left(msg, side, NackReason.POLICY)
             return
-        rec = side.hop
+        rec = side.record
         rside = rec.right
         if rside is None:
             self._nack_left(msg, side, NackReason.NOT_FOUND)
@@ -146,11 +146,11 @@ class RelayMixin(AgentBase):
             if la.phase is LeftPhase.LOCKING and la.side is rside:
                 self._left_locked(la, msg)
             return
-        lside = rside.hop.left
+        lside = rside.record.left
         if lside is None:
             return
         fwd = replace(
-            msg, subsession=lside.sub, delta_rl=msg.delta_rl + self._hop_transform_rl(rside.hop)
+            msg, subsession=lside.sub, delta_rl=msg.delta_rl + self._hop_transform_rl(rside.record)
         )
         self._send(fwd, lside.local, lside.peer)
 
@@ -174,7 +174,7 @@ class RelayMixin(AgentBase):
                 guard = Guard.ABANDONED if msg.reason is NackReason.POLICY else Guard.ANY
                 self._left_finish(la, Trigger.NACK_LOCK, guard, f"nack-{msg.reason.name.lower()}")
         else:  # (a rightRequest of ours for r ended when r's requestLock passed here)
-            lside = rside.hop.left
+            lside = rside.record.left
             if lside is not None:
                 self._send(replace(msg, subsession=lside.sub), lside.local, lside.peer)
         self._release_held(rside, nxt)
@@ -200,7 +200,7 @@ class RelayMixin(AgentBase):
                 self._ra_cancel(ra)
             self._send(reply, side.local, side.peer)
             return
-        rside = side.hop.right
+        rside = side.record.right
         if rside is None:
             self._send(reply, side.local, side.peer)
             return
@@ -218,7 +218,7 @@ class RelayMixin(AgentBase):
             if la.phase is LeftPhase.CANCELLING:
                 self._left_finish(la, Trigger.ACK_CANCEL, Guard.ANY, la.cancel_reason)
             return
-        lside = rside.hop.left
+        lside = rside.record.left
         if lside is not None:
             self._send(replace(msg, subsession=lside.sub), lside.local, lside.peer)
 

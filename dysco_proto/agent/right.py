@@ -43,7 +43,7 @@ class RightAnchorMixin(AgentBase):
         if ra is None:
             if r in self.right_done:
                 return
-            if side.busy is not None or side.hop.closing:
+            if side.busy is not None or side.record.closing:
                 self._pstep(r, PhaseRole.RIGHT, RightPhase.IDLE, Trigger.REQUEST_LOCK, Guard.BUSY)
                 self._nack_left(msg, side, NackReason.BUSY)
                 return
@@ -348,11 +348,11 @@ class RightAnchorMixin(AgentBase):
         if cmd.outbound is not None:
             self._cmd_relate(cmd.session, cmd.outbound)
         side = self.left_by_stuple.get(cmd.session)
-        if side is None or side.hop.right is None:
+        if side is None or side.record.right is None:
             self._finished(cmd.request_tag, Outcome.REFUSED, "no-session")
             return
         r = self._new_request_id(side.local)
-        rr = RightRequestState(r, side, side.hop.right.peer, cmd.request_tag)
+        rr = RightRequestState(r, side, side.record.right.peer, cmd.request_tag)
         self._pstep(r, PhaseRole.REQUESTER, RequesterPhase.IDLE, Trigger.REMOVE_ME)  # WAITING
         self.right_requests[r] = rr
         self._observe("reconfig.right_request", tag=cmd.request_tag, request=r)

@@ -69,7 +69,7 @@ class SessionMixin(AgentBase):
             self._cancel_timer(TimerKey.for_record(TimerKind.PENDING, rec.id))
 
     def _remove_side(self, side: Side) -> None:
-        rec = side.hop
+        rec = side.record
         for key in list(side.installed):
             self._remove_entry(side, key)
         if side.is_left:
@@ -198,10 +198,10 @@ class SessionMixin(AgentBase):
         same session tuple; the old record's entries would collide with the new ones. A record with
         a reconfiguration in progress is never evicted.
         """
-        rec = side.hop
+        rec = side.record
         if any(s.busy is not None for s in rec.sides()) or rec.pending is not None:
             return False
-        if any(rr.side.hop is rec for rr in self.right_requests.values()):
+        if any(rr.side.record is rec for rr in self.right_requests.values()):
             return False
         self._remove_record(rec, "replaced")
         return True
@@ -215,7 +215,7 @@ class SessionMixin(AgentBase):
         template: ControlMessage | None,
     ) -> bool:
         stale = self.right_by_stuple.get(seg.tuple)
-        if stale is not None and stale.hop is not rec and not self._evict_stale(stale):
+        if stale is not None and stale.record is not rec and not self._evict_stale(stale):
             self._observe("setup.conflict", tuple=str(seg.tuple))
             return False
         local = rec.left.local if rec.left is not None else seg.tuple.src_ip
@@ -306,7 +306,7 @@ class SessionMixin(AgentBase):
 
     def _set_pending(self, side: Side, msg: ControlMessage) -> None:
         """Wait for the box to emit the SYN (found by a fresh tag, or by its tuple)."""
-        rec = side.hop
+        rec = side.record
         tag = self._rng.getrandbits(32)
         while tag in self.pending_by_tag:
             tag = self._rng.getrandbits(32)
@@ -320,7 +320,7 @@ class SessionMixin(AgentBase):
         whose pending record expired (``pending_timeout``: on a loaded control plane the
         box's SYN comes back later than that): wait for it again, so the copy the box
         emits continues the chain instead of leaving as a bare SYN of the session."""
-        rec = side.hop
+        rec = side.record
         if rec.pending is not None or rec.right is not None or not seg.payload:
             return
         try:
@@ -333,7 +333,7 @@ class SessionMixin(AgentBase):
     def _deliver_syn(self, side: Side, seg: Segment) -> None:
         host = replace(strip(seg), tuple=side.stuple)
         self._record_handshake(side, host, outgoing=False)
-        pend = side.hop.pending
+        pend = side.record.pending
         if pend is not None:
             if can_add_tag(host.options):
                 host = replace(host, options=replace(host.options, dysco_tag=pend.tag))
@@ -366,7 +366,7 @@ class SessionMixin(AgentBase):
         return cut is not None and seq_ge(seq_add(seg.seq, len(seg.payload)), cut)
 
     def _on_fin(self, side: Side, direction: Direction, rst: bool) -> None:
-        rec = side.hop
+        rec = side.record
         rightward = (direction is Direction.OUT) != side.is_left
         if rightward:
             rec.fin_lr = True
@@ -399,11 +399,11 @@ class SessionMixin(AgentBase):
             return
         if side.busy is not None or any(rr.side is side for rr in self.right_requests.values()):
             return
-        if side.hop.pending is not None:
+        if side.record.pending is not None:
             return
         self._remove_entry(side, key)
         if not side.installed:
-            rec = side.hop
+            rec = side.record
             self._remove_side(side)
             if not rec.sides():
                 self._observe("session.removed", record=rec.id, reason="idle")
@@ -414,7 +414,7 @@ class SessionMixin(AgentBase):
         if lside is None or rside is None:
             self._observe("relate.unknown", inbound=str(inbound), outbound=str(outbound))
             return
-        h1, h2 = lside.hop, rside.hop
+        h1, h2 = lside.record, rside.record
         if h1 is h2:
             return
         if h1.right is not None or h2.left is not None:
@@ -422,7 +422,7 @@ class SessionMixin(AgentBase):
             return
         self._drop_pending(h1)
         h1.right = rside
-        rside.hop = h1
+        rside.record = h1
         h1.fin_lr = h1.fin_lr or h2.fin_lr
         h1.fin_rl = h1.fin_rl or h2.fin_rl
         self._cancel_timer(TimerKey.for_record(TimerKind.CLOSE, h2.id))
@@ -434,8 +434,8 @@ class SessionMixin(AgentBase):
         if side is None:
             self._observe("offset.unknown", session=str(cmd.session))
             return
-        side.hop.offset_lr = cmd.offset_lr
-        side.hop.offset_rl = cmd.offset_rl
+        side.record.offset_lr = cmd.offset_lr
+        side.record.offset_rl = cmd.offset_rl
 
     def _on_record_timer(self, key: TimerKey) -> None:
         """A session's timer: the close check, or a pending set-up that never continued."""

@@ -159,17 +159,17 @@ def _locate(agent: Agent, msg: ControlMessage, rec: StepRecord) -> None:
         if msg.type is MsgType.REQUEST_LOCK and msg.request in agent.abandoned:
             rec.skip = "abandoned request"
             return
-        if lside.hop.right is None:
+        if lside.record.right is None:
             rec.skip = "last hop"
             return
-        rec.involved = lside.hop.right
+        rec.involved = lside.record.right
     else:
         rside = agent.right_by_sub.get(sub) if sub is not None else None
         if rside is None:
             rec.skip = "unknown subsession"
             return
         rec.involved = rside
-        left = rside.hop.left
+        left = rside.record.left
         rec.lside_sub = left.sub if left is not None else None
 
 
