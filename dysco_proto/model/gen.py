@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dysco_proto.model.lock_table import TABLE, HeldOp, LockMsg, Owner, Row, Status, check_table
@@ -142,26 +142,40 @@ def render(rows: Iterable[Row] = TABLE) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: regenerate, check or print ``lock_gen.pml``."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def generator_main(
+    argv: list[str] | None, *, description: str, path: Path, render: Callable[[], str], module: str
+) -> int:
+    """The command line of a generated model file: write ``path`` from ``render()``, or with
+    ``--check`` exit 1 if it is stale, or with ``--stdout`` print it."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
     ap.add_argument("--stdout", action="store_true", help="print instead of writing")
     args = ap.parse_args(argv)
-    check_table()
     text = render()
     if args.stdout:
         sys.stdout.write(text)
         return 0
     if args.check:
-        current = GENERATED.read_text() if GENERATED.exists() else ""
+        current = path.read_text() if path.exists() else ""
         if current != text:
-            print(f"{GENERATED} is stale: run python -m dysco_proto.model.gen", file=sys.stderr)
+            print(f"{path} is stale: run python -m {module}", file=sys.stderr)
             return 1
         return 0
-    GENERATED.write_text(text)
-    print(f"wrote {GENERATED}")
+    path.write_text(text)
+    print(f"wrote {path}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: regenerate, check or print ``lock_gen.pml``."""
+    check_table()
+    return generator_main(
+        argv,
+        description=__doc__.splitlines()[0],
+        path=GENERATED,
+        render=render,
+        module="dysco_proto.model.gen",
+    )
 
 
 if __name__ == "__main__":

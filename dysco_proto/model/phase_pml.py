@@ -25,12 +25,11 @@ those rows has that act.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dysco_proto.model.gen import generator_main
 from dysco_proto.phase_table import (
     TABLE,
     Act,
@@ -215,25 +214,13 @@ def render(rows: Iterable[Row] = TABLE) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: regenerate, check or print ``phase_gen.pml``."""
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
-    ap.add_argument("--stdout", action="store_true", help="print instead of writing")
-    args = ap.parse_args(argv)
-    text = render()
-    if args.stdout:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        current = GENERATED.read_text() if GENERATED.exists() else ""
-        if current != text:
-            print(
-                f"{GENERATED} is stale: run python -m dysco_proto.model.phase_pml", file=sys.stderr
-            )
-            return 1
-        return 0
-    GENERATED.write_text(text)
-    print(f"wrote {GENERATED}")
-    return 0
+    return generator_main(
+        argv,
+        description=(__doc__ or "").splitlines()[0],
+        path=GENERATED,
+        render=render,
+        module="dysco_proto.model.phase_pml",
+    )
 
 
 if __name__ == "__main__":

@@ -14,17 +14,8 @@ import ast
 import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "dysco_proto",
-    "dysco_pipeline",
-    "controller",
-    "dysco_targets",
-    "dysco_testbed",
-    "dysco_bench",
-    "dysco_tools",
-)
-GENERATED = ("controller/p4rt/gen/", "controller/p4rt/tofino_pb/")
+from tests.project.test_import_graph import PACKAGES, REPO, module_files
+
 C_SOURCES = REPO / "dpdk_agent" / "src"
 MODULE_LINES, FUNCTION_LINES, C_FUNCTION_LINES = 800, 80, 120
 
@@ -34,13 +25,7 @@ DEBT: dict[str, str] = {}
 
 def python_files() -> list[Path]:
     """The non-generated Python modules of the packages."""
-    out = []
-    for pkg in PACKAGES:
-        for path in sorted((REPO / pkg).rglob("*.py")):
-            rel = path.relative_to(REPO).as_posix()
-            if not rel.startswith(GENERATED) and "__pycache__" not in rel:
-                out.append(path)
-    return out
+    return sorted(module_files(REPO, PACKAGES).values())
 
 
 def python_sizes(path: Path) -> tuple[int, dict[str, int]]:
