@@ -802,8 +802,8 @@ inline HANDLE_NSYN(n, r, s) {
      if
      :: lnew[n] != 0 && lnew[n] == s ->     /* NEW entry exists: a repeated SYN */
         if
-        :: ra_ph[lbusy[n]] == RA_SYNRCVD || ra_ph[lbusy[n]] == RA_SWITCHED -> RA_SEND_SYNACK(n, lbusy[n])
-        :: else -> skip
+        :: ra_ph[lbusy[n]] == RA_SYNRCVD -> RA_SEND_SYNACK(n, lbusy[n])
+        :: else -> skip                     /* switched: a late copy (Agent._ra_repeated_syn) */
         fi
      :: s == lsub[n] -> skip                /* after the fold: the host sees a stray SYN */
      :: else ->
