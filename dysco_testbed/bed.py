@@ -179,6 +179,16 @@ class Testbed:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
+    def log_tails(self, lines: int = 60) -> str:
+        """The last ``lines`` of every controller log of this testbed, for the report of a
+        failed test (CI keeps only what a test prints; the directory goes at close)."""
+        out = []
+        for f in sorted(self.dir.glob("*.controller.log")):
+            with contextlib.suppress(OSError):
+                tail = f.read_text(errors="replace").splitlines()[-lines:]
+                out += [f"--- {f.name} (last {len(tail)} lines)", *tail]
+        return "\n".join(out)
+
     def addr(self, name: str) -> str:
         return self.hosts[name].address
 
