@@ -125,6 +125,48 @@ build_p4c() {
     "${tof[@]}"
   nice -n 19 cmake --build "$bld" -j "$JOBS"
   cmake --install "$bld"
+  if [ "$TOFINO" = 1 ]; then install_bf_p4c; fi
+}
+
+install_bf_p4c() {
+  # p4c installs one driver, bin/p4c, and no bf-p4c (only Barefoot-internal builds link
+  # bf-p4c to p4c), while the backend's build step rewrites the driver's defaults to tofino.
+  # As the prebuilt archive does: bin/bf-p4c is the driver run by the venv's python (z3, the
+  # log tools) with Tofino defaults that a later --target/--arch overrides; p4c keeps bmv2's.
+  local bin="$P4TOOLS/bin" src="$P4TOOLS/share/p4c/p4c_src"
+  "$P4TOOLS/venv/bin/python" - "$bin/p4c" "$bin/bf-p4c" "$src" <<'PY'
+import re, sys
+from pathlib import Path
+p4c, bf, src = map(Path, sys.argv[1:])
+text = p4c.read_text()
+text = re.sub(r"^#!.*", f"#!{Path(sys.prefix) / 'bin' / 'python3'}", text, count=1)
+hook = "os.environ['P4C_BUILD_TYPE'] = build_type\n"
+assert hook in text, "p4c driver layout changed: no P4C_BUILD_TYPE line"
+text = text.replace(hook, (
+    "# bf-p4c: Tofino by default (an explicit --target/--arch later on the command line wins).\n"
+    "sys.argv[1:1] = ['--target', 'tofino', '--arch', 'default']\n"
+    "_venv_bin = os.path.normpath(os.path.join(install_dir, '..', 'venv', 'bin'))\n"
+    "if os.path.isdir(_venv_bin):\n"
+    "    os.environ['PATH'] = _venv_bin + os.pathsep + os.environ.get('PATH', '')\n"
+) + hook, 1)
+bf.write_text(text)
+bf.chmod(0o755)
+main = src / "main.py"
+m = main.read_text()
+m = m.replace('p4c_default_target = "tofino"', 'p4c_default_target = "bmv2"')
+m = m.replace('p4c_default_arch = "default"', 'p4c_default_arch = "v1model"')
+main.write_text(m)
+# barefoot.py: find_file() returns a Path the driver later joins as a str; and p4c-gen-conf,
+# added after enable_commands() ran, must be enabled too or manifest.json's .conf is missing.
+b = src / "barefoot.py"
+t = b.read_text()
+t = re.sub(r"= find_file\(([^\n]*)\)\n", r"= str(find_file(\1))\n", t)
+anchor = re.search(r"^( *)self\._commandsEnabled\.append\('assembler'\)\n", t, flags=re.M)
+if anchor and "_commandsEnabled.append('p4c-gen-conf')" not in t:
+    line = f"{anchor.group(1)}self._commandsEnabled.append('p4c-gen-conf')\n"
+    t = t[: anchor.end()] + line + t[anchor.end() :]
+b.write_text(t)
+PY
 }
 
 build_pi() {
