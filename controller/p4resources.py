@@ -26,6 +26,7 @@ path).
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -133,6 +134,9 @@ class _StageBlocks:
     used_stages: set[int] = field(default_factory=set)
 
 
+_SPLIT_PART = re.compile(r"\$st\d+$")
+
+
 def _context_tables(ctx: Any, ctx_path: Path) -> dict[str, TableUse]:
     """Every match table and register of ``context.json`` with its MAU stages and size."""
     tables: dict[str, TableUse] = {}
@@ -155,7 +159,15 @@ def _context_tables(ctx: Any, ctx_path: Path) -> dict[str, TableUse]:
             if kind == "match"
             else int(t.get("size", 0))
         )
-        tables[name] = TableUse(name, kind, st_nums, size)
+        # "<t>$st1": a later stage's part of a table bf-p4c split (its actions or its gateway
+        # over stages); each part holds every entry, so one table in the union of stages.
+        base = _SPLIT_PART.sub("", name)
+        if base in tables and tables[base].kind == kind:
+            known = tables[base]
+            known.stages = sorted(set(known.stages) | set(st_nums))
+            known.size = max(known.size, size)
+        else:
+            tables[base] = TableUse(base, kind, st_nums, size)
     return tables
 
 

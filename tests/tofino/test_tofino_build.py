@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -26,43 +25,16 @@ from typing import Any
 import pytest
 
 from tests.pipeline.test_pipeline_contract import parse_textproto
+from tests.tofino import BUILD, CHIPS, P4SRC, bf_p4c, committed_build, compiler_problem, fitted
 
-ROOT = Path(__file__).resolve().parents[2]
-P4SRC = ROOT / "p4src"
-BUILD = P4SRC / "build"
-CHIPS = ("tofino", "tofino2")
 # Outputs two compiles by one bf-p4c give byte for byte (checked); manifest.json, dysco.conf,
 # context.json, resources.json and the binary embed build times, run ids or paths.
 DETERMINISTIC = ("dysco.p4info.txtpb", "bfrt.json", "pipe/logs/table_summary.log")
-
-
-def _bf_p4c() -> str | None:
-    found = shutil.which("bf-p4c")
-    if found:
-        return found
-    default = Path("/opt/p4tools/bin/bf-p4c")
-    return str(default) if default.exists() else None
-
-
-BF_P4C = _bf_p4c()
-NO_BF_P4C = "bf-p4c (p4c's Tofino backend) is not installed"
-NOT_FITTED = (
-    "no committed Tofino outputs for {chip}: tna/dysco.p4 does not fit it yet "
-    "(stages, docs/pipeline.md section 10)"
-)
-# A fresh compile takes minutes (Tofino 2: about 10 on a loaded 2-core machine), so `make
-# test` does not run it: `make -C p4src tofino-check` sets this.
+# A fresh compile takes minutes (Tofino 2: 4-10 on a loaded 2-core machine), so `make test`
+# does not run it: `make -C p4src tofino-check` sets this.
 COMPILE_ENV = "DYSCO_TOFINO_COMPILE"
-NO_COMPILE = f"fresh bf-p4c compiles take ~10 min: make -C p4src tofino-check ({COMPILE_ENV}=1)"
-FITTED = tuple(chip for chip in CHIPS if (BUILD / chip / "COMPILER").is_file())
-needs_bf_p4c = pytest.mark.skipif(BF_P4C is None, reason=NO_BF_P4C)
+NO_COMPILE = f"fresh bf-p4c compiles take minutes: make -C p4src tofino-check ({COMPILE_ENV}=1)"
 needs_compile = pytest.mark.skipif(os.environ.get(COMPILE_ENV) != "1", reason=NO_COMPILE)
-
-
-def _needs_outputs(chip: str) -> None:
-    """Skip (one line) when ``chip`` has no committed outputs."""
-    if chip not in FITTED:
-        pytest.skip(NOT_FITTED.format(chip=chip))
 
 
 def test_build_script_rejects_unknown_chip() -> None:
@@ -113,14 +85,17 @@ BFA_MATCHED = BFA_DROPPED.replace(
 
 
 def _fake_bf_p4c(tmp_path: Path, bfa: str) -> Path:
-    """A stand-in for bf-p4c that writes ``bfa`` as the assembly source and then fails as
-    the real one does when its assembler stops (exit 1)."""
-    (tmp_path / "dysco.bfa").write_text(bfa)
+    """A stand-in for bf-p4c that writes ``bfa`` as the assembly source of the program it
+    is given (``pipe/<program>.bfa``) and then fails as the real one does when its
+    assembler stops (exit 1)."""
+    (tmp_path / "given.bfa").write_text(bfa)
     fake = tmp_path / "bf-p4c"
     fake.write_text(
         "#!/bin/sh\n"
-        'while [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done\n'
-        f'mkdir -p "$out/pipe" && cp {tmp_path / "dysco.bfa"} "$out/pipe/dysco.bfa"\n'
+        "while [ $# -gt 0 ]; do\n"
+        '  case "$1" in -o) out=$2 ;; *.p4) prog=$(basename "$1" .p4) ;; esac; shift\n'
+        "done\n"
+        f'mkdir -p "$out/pipe" && cp {tmp_path / "given.bfa"} "$out/pipe/$prog.bfa"\n'
         "exit 1\n"
     )
     fake.chmod(0o755)
@@ -157,19 +132,72 @@ def test_build_script_passes_on_the_compiler_error_when_selects_are_kept(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(("bfa", "rc"), [(BFA_DROPPED, 4), (BFA_MATCHED, 0)])
+def test_check_tells_a_compiler_with_the_parser_bug(tmp_path: Path, bfa: str, rc: int) -> None:
+    """``tofino_build.sh --check CHIP``: seconds instead of a full compile, the same line."""
+    r = subprocess.run(
+        ["./tofino_build.sh", "--check", "tofino2"],
+        cwd=P4SRC,
+        env=dict(os.environ, BF_P4C=str(_fake_bf_p4c(tmp_path, bfa))),
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == rc, r.stderr
+    assert ("p4lang/p4c#5752" in r.stderr) == (rc == 4)
+
+
+def _which(env: dict[str, str]) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in ("BF_P4C", "DYSCO_BF_P4C")}
+    clean.pop("P4TOOLS", None)
+    r = subprocess.run(
+        ["./tofino_build.sh", "--which"],
+        cwd=P4SRC,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_which_compiler(tmp_path: Path) -> None:
+    """The compiler is picked in the documented order: BF_P4C, DYSCO_BF_P4C, P4TOOLS, PATH."""
+    made = {}
+    for name in ("a", "b", "c", "d"):
+        (tmp_path / name / "bin").mkdir(parents=True)
+        made[name] = tmp_path / name / "bin" / "bf-p4c"
+        made[name].write_text("#!/bin/sh\n")
+        made[name].chmod(0o755)
+    path = f"{tmp_path / 'd' / 'bin'}:{os.environ['PATH']}"
+    full = {
+        "BF_P4C": str(made["a"]),
+        "DYSCO_BF_P4C": str(made["b"]),
+        "P4TOOLS": str(tmp_path / "c"),
+        "PATH": path,
+    }
+    assert _which(full) == str(made["a"])
+    del full["BF_P4C"]
+    assert _which(full) == str(made["b"])
+    del full["DYSCO_BF_P4C"]
+    assert _which(full) == str(made["c"])
+    del full["P4TOOLS"]
+    assert _which(full) == str(made["d"])
+
+
 @pytest.fixture(scope="module")
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The chips with committed outputs compiled now (one after the other: each bf-p4c
-    takes a core and a gigabyte), into ``<tmp>/<chip>/``."""
-    if BF_P4C is None:
-        pytest.skip(NO_BF_P4C)
+    takes a core and a gigabyte), into ``<tmp>/<chip>/``; skip (one line) when the compiler
+    cannot reproduce them."""
     out = tmp_path_factory.mktemp("tofino")
-    env = dict(os.environ, BF_P4C=str(BF_P4C))
-    for chip in FITTED:
+    for chip in (c for c in CHIPS if fitted(c)):
+        problem = compiler_problem(chip)
+        if problem is not None:
+            pytest.skip(problem)
         r = subprocess.run(
             ["./tofino_build.sh", chip, str(out / chip)],
             cwd=P4SRC,
-            env=env,
+            env=dict(os.environ, BF_P4C=str(bf_p4c())),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -272,7 +300,7 @@ def _context_entities(path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("chip", CHIPS)
 def test_committed_files_present(chip: str) -> None:
-    _needs_outputs(chip)
+    committed_build(chip)
     for f in (*DETERMINISTIC, "manifest.json", "dysco.conf", "pipe/context.json"):
         assert (BUILD / chip / f).is_file(), f"{chip}/{f} missing: run make -C p4src tofino"
     assert (BUILD / chip / "pipe" / f"{chip}.bin").is_file()
@@ -280,11 +308,10 @@ def test_committed_files_present(chip: str) -> None:
 
 
 @pytest.mark.slow
-@needs_bf_p4c
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_p4info_fresh(chip: str, request: pytest.FixtureRequest) -> None:
-    _needs_outputs(chip)
+    committed_build(chip)
     fresh: Path = request.getfixturevalue("fresh")
     new, old = fresh / chip / "dysco.p4info.txtpb", BUILD / chip / "dysco.p4info.txtpb"
     if _same_compiler(fresh, chip):
@@ -293,11 +320,10 @@ def test_p4info_fresh(chip: str, request: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.slow
-@needs_bf_p4c
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_bfrt_fresh(chip: str, request: pytest.FixtureRequest) -> None:
-    _needs_outputs(chip)
+    committed_build(chip)
     fresh: Path = request.getfixturevalue("fresh")
     new, old = fresh / chip / "bfrt.json", BUILD / chip / "bfrt.json"
     if _same_compiler(fresh, chip):
@@ -306,24 +332,22 @@ def test_bfrt_fresh(chip: str, request: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.slow
-@needs_bf_p4c
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_context_fresh(chip: str, request: pytest.FixtureRequest) -> None:
-    _needs_outputs(chip)
+    committed_build(chip)
     fresh: Path = request.getfixturevalue("fresh")
     new, old = fresh / chip / "pipe/context.json", BUILD / chip / "pipe/context.json"
     assert _context_entities(new) == _context_entities(old), "run make -C p4src tofino"
 
 
 @pytest.mark.slow
-@needs_bf_p4c
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_resources_fresh(chip: str, request: pytest.FixtureRequest) -> None:
-    _needs_outputs(chip)
-    fresh: Path = request.getfixturevalue("fresh")
     """The resource report (same compiler: the same text; else the same table placement)."""
+    committed_build(chip)
+    fresh: Path = request.getfixturevalue("fresh")
     if _same_compiler(fresh, chip):
         log = "pipe/logs/table_summary.log"
         assert (fresh / chip / log).read_bytes() == (BUILD / chip / log).read_bytes()

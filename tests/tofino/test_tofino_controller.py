@@ -28,17 +28,10 @@ from controller.p4rt.tofino import (
 from controller.p4rt.tofino_pb.stratum import bf_pb2
 from controller.translate import Translator
 from dysco_pipeline import pipeline as pl
+from tests.tofino import committed_build
 
 ROOT = Path(__file__).resolve().parents[2]
 BMV2_P4INFO = ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
-
-
-def real_build(chip: str) -> Path:
-    """The committed build of ``chip``, or skip (one line) when it is not there."""
-    d = default_build_dir(chip)
-    if not (d / "pipe" / "context.json").is_file() or not (d / "dysco.p4info.txtpb").is_file():
-        pytest.skip(f"no committed bf-p4c output in {d} (make -C p4src tofino)")
-    return d
 
 
 CHIP_LIST = sorted(CHIPS)
@@ -62,8 +55,14 @@ def unpack_sde(data: bytes) -> list[bytes]:
 
 
 @pytest.mark.parametrize("chip", CHIP_LIST)
+def test_committed_build_is_what_the_controller_loads(chip: str) -> None:
+    """The tests read the directory a config without ``device.build`` makes it push."""
+    assert committed_build(chip) == default_build_dir(chip)
+
+
+@pytest.mark.parametrize("chip", CHIP_LIST)
 def test_stratum_config_from_committed_build(chip: str) -> None:
-    d = real_build(chip)
+    d = committed_build(chip)
     build = TofinoBuild.load(d, chip)
     msg = bf_pb2.BfPipelineConfig()
     msg.ParseFromString(stratum_device_config(build, "dysco", (0, 1)))
@@ -81,7 +80,7 @@ def test_stratum_config_from_committed_build(chip: str) -> None:
 
 @pytest.mark.parametrize("chip", CHIP_LIST)
 def test_sde_config_from_committed_build(chip: str) -> None:
-    d = real_build(chip)
+    d = committed_build(chip)
     data = sde_device_config(TofinoBuild.load(d, chip), "dysco")
     name, binary, context, pipe, bfrt = unpack_sde(data)
     assert name == b"dysco"
@@ -94,7 +93,7 @@ def test_sde_config_from_committed_build(chip: str) -> None:
 
 @pytest.mark.parametrize("server", ["stratum", "sde"])
 def test_device_config_follows_the_server(server: str) -> None:
-    d = real_build("tofino2")
+    d = committed_build("tofino2")
     data = device_config(TofinoConfig("tofino2", server, build=d))
     build = TofinoBuild.load(d, "tofino2")
     want = stratum_device_config(build) if server == "stratum" else sde_device_config(build)
@@ -146,7 +145,7 @@ def test_build_errors_are_one_line(tmp_path: Path) -> None:
 def test_cpu_port_default_is_the_compiled_one(chip: str) -> None:
     """The per-chip default cpu_port (CHIPS) is the CPU_PORT the committed build was compiled
     with: a -DCPU_PORT= define recorded in manifest.json, else the program's default."""
-    d = real_build(chip)
+    d = committed_build(chip)
     defines = compiled_defines(d)
     if "CPU_PORT" in defines:
         compiled = int(defines["CPU_PORT"], 0)
@@ -172,7 +171,7 @@ def _config_text(extra: str = "", build: Path | None = None) -> str:
 
 @pytest.mark.parametrize("chip", CHIP_LIST)
 def test_tofino_p4info_maps_onto_the_contract(chip: str) -> None:
-    d = real_build(chip)
+    d = committed_build(chip)
     index = load_p4info(d / "dysco.p4info.txtpb", pipe="pipe")
     assert contract_mismatches(index) == []
     raw_tables = {t.preamble.name: t.preamble.id for t in index.p4info.tables}
@@ -333,7 +332,7 @@ def test_daemon_pushes_the_servers_form(tmp_path: Path, server: str) -> None:
     of that server and the Tofino P4Info, names mapped (no connection is made)."""
     from controller.daemon import Daemon
 
-    d = real_build("tofino2")
+    d = committed_build("tofino2")
     text = _config_text(build=d).replace("server: sde", f"server: {server}")
     if server == "stratum":
         text = text.replace("ports:\n", "  cpu_port: 2\n" + "ports:\n", 1)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from controller.config import load_config
-from controller.p4rt.tofino import CHIPS, default_build_dir
+from controller.p4rt.tofino import CHIPS
+from tests.tofino import committed_build
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "deploy-tofino.md"
 
@@ -56,7 +57,6 @@ def test_example_validates_as_written(tmp_path: Path, index: int) -> None:
     text = examples()[index]
     chip = re.search(r"^  chip: (\S+)", text, flags=re.M)
     assert chip is not None
-    if not (default_build_dir(chip.group(1)) / "dysco.p4info.txtpb").is_file():
-        pytest.skip(f"no committed bf-p4c output in {default_build_dir(chip.group(1))}")
+    committed_build(chip.group(1))
     cfg = load_config(write(tmp_path, text))
     assert cfg.device.target == "tofino"
