@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING
 
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+from controller.translate import IDLE_TTL_NS
 from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import EntryKey, MappingEntry
 from dysco_proto.events import EntryIdle
@@ -36,6 +37,8 @@ class DeviceSync:
 
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
+        self._capped_since: dict[EntryKey, float] = {}  # entries idle for the whole TTL
+        self._warned_no_idle = False
 
     async def read_entries(self) -> dict[EntryKey, MappingEntry]:
         """The session entries the device holds, by key."""
@@ -182,16 +185,22 @@ class DeviceSync:
         """Report entries unused for ``idle_timeout`` (old paths' retired entries:
         ``retired_timeout``) to the agent, and drop foreign ones unused for ``idle_timeout``.
 
-        Idleness comes from the device (idle time read back with the entries, when the target
-        reports it) or, failing that, from the last packet-in that matched the entry."""
+        Idleness comes only from the device: the idle time it reports for an entry, bounded
+        by the last packet-in that matched it (a punt proves a hit). An entry the device
+        reports no idle time for is never aged: a packet-in alone says nothing about the hits
+        between punts, and ageing by it removed live entries (an old path retired 24 ms
+        before, whose last punt was its SYN)."""
         d = self.d
         timeout = d.config.timers["idle_timeout"]
         retired_timeout = d.config.timers["retired_timeout"]
-        idle_dev = await self.device_idle_times()
+        reported = await self.device_idle_times()
         now = time.monotonic()
+        idle_dev = self._integrate(reported, now)
         for key in list(d.shadow):
             dev_idle = idle_dev.get(key)
-            idle = dev_idle if dev_idle is not None else now - d.last_hit.get(key, now)
+            if dev_idle is None:
+                continue
+            idle = min(dev_idle, now - d.last_hit[key]) if key in d.last_hit else dev_idle
             limit = retired_timeout if d.agent.is_retired(key) else timeout
             if idle >= limit:
                 d.counters.idle_reports += 1
@@ -202,15 +211,39 @@ class DeviceSync:
             if dev_idle is not None and dev_idle >= timeout:
                 self.remove_foreign(key)
 
+    def _integrate(self, reported: dict[EntryKey, float], now: float) -> dict[EntryKey, float]:
+        """Idle times past the entries' TTL: a device that reports at most the TTL
+        (bmv2) says only "at least the TTL", so count on from when it first said so."""
+        cap = IDLE_TTL_NS / 1e9 - 0.01
+        since = self._capped_since
+        out: dict[EntryKey, float] = {}
+        for key, idle in reported.items():
+            if idle >= cap:
+                out[key] = max(idle, cap + now - since.setdefault(key, now))
+            else:
+                since.pop(key, None)
+                out[key] = idle
+        for key in [k for k in since if k not in reported]:
+            del since[key]
+        return out
+
     async def device_idle_times(self) -> dict[EntryKey, float]:
-        """The idle time of each session entry, as far as the device reports it."""
+        """The idle time of each session entry, as far as the device reports it (empty when
+        it reports none: then nothing ages, and the daemon says so once)."""
         d = self.d
         out: dict[EntryKey, float] = {}
-        # read even before the first entry showed idle times: the read is what tells
-        async for te in d.client.read_table_entries(0):
-            got = d.translator.entry_from_p4(te)
-            if got is not None and got[1] is not None:
-                out[got[0].key] = got[1]
+        for tbl in (pl.Tbl.OUT_SESSION, pl.Tbl.IN_SESSION):
+            async for te in d.client.read_table_entries(d.translator.tables[tbl][0], True):
+                got = d.translator.entry_from_p4(te)
+                if got is not None and got[1] is not None:
+                    out[got[0].key] = got[1]
+        if d.shadow and not out and not self._warned_no_idle:
+            self._warned_no_idle = True
+            log.warning(
+                "device %s reports no idle times for its session entries: they will not age "
+                "out (idle_timeout, retired_timeout)",
+                d.config.device.name,
+            )
         return out
 
     def remove_foreign(self, key: EntryKey) -> None:

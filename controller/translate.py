@@ -62,6 +62,14 @@ _MIRRORS = {
 }
 _LATCHES = int(pl.PacketInFlag.LATCH_OWN | pl.PacketInFlag.LATCH_PEER)
 
+IDLE_TTL_NS = 4_000_000_000
+"""``idle_timeout_ns`` of every session entry. The daemon ages entries by polling their
+``time_since_last_hit`` (``device_sync``), but bmv2 (PI) tracks an entry's idle time only when
+the entry has a TTL, reports at most the TTL, and wraps TTLs at 2^32 ns (4.29 s): so a TTL
+under that, and the daemon integrates idle time beyond it. A device that reaches the TTL
+notifies (``IdleTimeoutNotification``); the client counts those and nothing else."""
+_TTL_FIELD = b"\x48" + encode_varint(IDLE_TTL_NS)  # TableEntry.idle_timeout_ns (field 9)
+
 
 @dataclass(slots=True)
 class Translated:
@@ -235,6 +243,7 @@ class _FastEncoder:
         action = b"".join(aparts)
         parts = self._match(tbl, e.key.match, tbl is pl.Tbl.OUT_SESSION)
         parts.append(_ld(b"\x1a", _ld(b"\x0a", action)))
+        parts.append(_TTL_FIELD)
         return b"\x08" + _V[kind] + _ld(b"\x12", _ld(b"\x12", b"".join(parts)))
 
     def delete(self, key: EntryKey) -> bytes:
@@ -384,6 +393,7 @@ class Translator:
     def entry_update_contract(self, kind: int, e: MappingEntry) -> p4r.Update:
         """:meth:`entry_update` through ``pipeline.entry_to_table`` (the reference path)."""
         te = self.p4_entry(pl.entry_to_table(e, self.agent_id))
+        te.idle_timeout_ns = IDLE_TTL_NS
         return p4r.Update(type=kind, entity=p4r.Entity(table_entry=te))  # type: ignore[arg-type]
 
     def delete_update(self, key: EntryKey) -> p4r.Update:

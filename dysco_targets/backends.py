@@ -4,6 +4,7 @@ reference pipeline model (:mod:`dysco_pipeline.refmodel`, in-process)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 
 from controller.p4rt.gen.p4.v1 import p4data_pb2
@@ -15,7 +16,11 @@ from dysco_pipeline.pipeline import (
     Tbl,
     decode_packet_in,
     encode_packet_out,
+    entry_from_table,
 )
+from dysco_pipeline.refmodel import PipelineState, TableState
+from dysco_proto.entries import Direction, MappingEntry
+from dysco_proto.packet import FiveTuple
 from dysco_targets.backend_api import (
     FAILED_PRECONDITION,
     INVALID_ARGUMENT,
@@ -44,6 +49,7 @@ _STATUS_TEXT = {
     13: "internal error",
 }
 _REG_FIELD = {name: name.rsplit(".", 1)[-1] for name in REGISTERS}
+_SESSION_TABLES = (Tbl.OUT_SESSION, Tbl.IN_SESSION)
 
 
 def _matches(e: p4r.TableEntry, flt: p4r.TableEntry | None) -> bool:
@@ -164,7 +170,7 @@ class DpdkBackend(Backend):
         for rec in recs:
             entry = entry_from_ctl(rec)
             te = codec.to_p4r(entry)
-            if entry.table in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
+            if entry.table in _SESSION_TABLES:
                 te.time_since_last_hit.elapsed_ns = int(rec["idle_ms"]) * 1_000_000  # type: ignore[call-overload]
             if _matches(te, match_filter):
                 out.append(te)
@@ -210,6 +216,45 @@ class DpdkBackend(Backend):
             self.client.close()
 
 
+_HitKey = tuple[Direction, int, FiveTuple]
+
+
+class _TimedTables(TableState):
+    """The model's tables with a clock on their session entries, as a device has: when each
+    was inserted or last matched (the model itself has no clock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hit_at: dict[_HitKey, float] = {}
+
+    @staticmethod
+    def hit_key(entry: TableEntry) -> _HitKey:
+        agent_id, m = entry_from_table(entry)
+        k = m.key
+        return (k.direction, agent_id if k.direction is Direction.OUT else 0, k.match)
+
+    def insert(self, entry: TableEntry) -> None:
+        super().insert(entry)
+        if entry.table in _SESSION_TABLES:
+            self.hit_at[self.hit_key(entry)] = time.monotonic()
+
+    def delete(self, entry: TableEntry) -> None:
+        super().delete(entry)
+        if entry.table in _SESSION_TABLES:
+            self.hit_at.pop(self.hit_key(entry), None)
+
+    def session(self, direction: Direction, agent_id: int, t: FiveTuple) -> MappingEntry | None:
+        found = super().session(direction, agent_id, t)
+        if found is not None:
+            key = (direction, agent_id if direction is Direction.OUT else 0, t)
+            self.hit_at[key] = time.monotonic()
+        return found
+
+    def idle_s(self, entry: TableEntry) -> float:
+        """Seconds since ``entry`` was inserted or last matched."""
+        return time.monotonic() - self.hit_at.get(self.hit_key(entry), time.monotonic())
+
+
 class RefModelBackend(Backend):
     """The reference pipeline model (``dysco_pipeline.refmodel``) behind the server.
 
@@ -218,23 +263,19 @@ class RefModelBackend(Backend):
     """
 
     def __init__(self) -> None:
-        from dysco_pipeline.refmodel import PipelineState
-
-        self.state = PipelineState()
+        self.state = PipelineState(tables=_TimedTables())
         self.codec: P4RuntimeCodec | None = None
         self._lock = threading.Lock()
         self.outputs: list[tuple[int, bytes]] = []
 
     def set_pipeline(self, p4info: P4InfoIndex, device_config: bytes) -> None:
-        from dysco_pipeline.refmodel import PipelineState
-
         try:
             codec = P4RuntimeCodec(p4info)
         except EntityError as e:
             raise BackendError(INVALID_ARGUMENT, str(e)) from None
         with self._lock:
             self.codec = codec
-            self.state = PipelineState()
+            self.state = PipelineState(tables=_TimedTables())
 
     def _find(self, e: TableEntry) -> TableEntry | None:
         for old in self.state.tables.entries():
@@ -295,7 +336,13 @@ class RefModelBackend(Backend):
             raise BackendError(e.code, str(e)) from None
         with self._lock:
             items = [e for e in self.state.tables.entries() if want is None or e.table is want]
-        out = [codec.to_p4r(e) for e in items]
+            tables = self.state.tables
+            out = []
+            for entry in items:
+                te = codec.to_p4r(entry)
+                if isinstance(tables, _TimedTables) and entry.table in _SESSION_TABLES:
+                    te.time_since_last_hit.elapsed_ns = int(tables.idle_s(entry) * 1e9)
+                out.append(te)
         return iter([te for te in out if _matches(te, match_filter)])
 
     def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:

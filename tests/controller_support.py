@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -84,12 +85,17 @@ def write_p4info(path: Path) -> Path:
 class TableBackend(Backend):
     """A backend that only stores entries and records packet-outs (no packet processing).
 
+    No packet ever hits an entry, so it reports each entry idle since it was written (unless
+    ``reports_idle`` is cleared: then, like a device without idle tracking, it reports none).
+
     ``log`` records ("write", n) and ("packet_out", metadata) in arrival order, so tests can
     check that a packet-out followed the writes it depends on.
     """
 
     def __init__(self) -> None:
         self.entries: dict[tuple[int, bytes], p4r.TableEntry] = {}
+        self.written_at: dict[tuple[int, bytes], float] = {}
+        self.reports_idle = True
         self.log: list[tuple[str, object]] = []
         self.packet_outs: list[tuple[bytes, dict[str, int]]] = []
         self.p4info: P4InfoIndex | None = None
@@ -121,11 +127,13 @@ class TableBackend(Backend):
                         continue
                     self.entries[k] = p4r.TableEntry()
                     self.entries[k].CopyFrom(te)
+                    self.written_at[k] = time.monotonic()
                 elif u.type == p4r.Update.MODIFY:
                     if k not in self.entries:
                         out.append(UpdateStatus(NOT_FOUND, "no such entry"))
                         continue
                     self.entries[k].CopyFrom(te)
+                    self.written_at[k] = time.monotonic()
                 else:
                     if self.entries.pop(k, None) is None:
                         out.append(UpdateStatus(NOT_FOUND, "no such entry"))
@@ -137,8 +145,19 @@ class TableBackend(Backend):
     def read_table(
         self, table_id: int, match_filter: p4r.TableEntry | None
     ) -> Iterator[p4r.TableEntry]:
+        idle = self.reports_idle and (
+            match_filter is not None and match_filter.HasField("time_since_last_hit")
+        )
+        now = time.monotonic()
+        items = []
         with self.lock:
-            items = [e for (t, _), e in self.entries.items() if table_id in (0, t)]
+            for k, e in self.entries.items():
+                if table_id in (0, k[0]):
+                    te = p4r.TableEntry()
+                    te.CopyFrom(e)
+                    if idle:
+                        te.time_since_last_hit.elapsed_ns = int((now - self.written_at[k]) * 1e9)
+                    items.append(te)
         return iter(items)
 
     def packet_out(self, payload: bytes, metadata: dict[str, int]) -> None:

@@ -189,6 +189,7 @@ class P4RuntimeClient:
         self.reconnects = 0
         self.packet_outs = 0
         self.packet_ins = 0
+        self.idle_notifications = 0
         self._eid = p4r.Uint128(high=election_id >> 64, low=election_id & (2**64 - 1))
         self._pkt_out_ids = {name: (mid, bits) for name, (mid, bits) in p4info.packet_out.items()}
 
@@ -344,6 +345,10 @@ class P4RuntimeClient:
                     log.exception("packet-in handler failed")
         elif which == "arbitration":
             self._on_arbitration(resp.arbitration)
+        elif which == "idle_timeout_notification":
+            # Session entries carry a TTL only so that the device tracks their idle time (see
+            # translate.IDLE_TTL_NS); the daemon polls it, so the notification is only counted.
+            self.idle_notifications += len(resp.idle_timeout_notification.table_entry)
         elif which == "error":
             err = resp.error
             log.warning(
@@ -522,14 +527,20 @@ class P4RuntimeClient:
                 raise DeviceUnavailable(_describe(e), code.name) from None
             raise decode_write_error(e, len(updates)) from None
 
-    async def read_table_entries(self, table_id: int = 0) -> AsyncIterator[p4r.TableEntry]:
-        """Every table entry of ``table_id`` (0: of every table), as the device streams them."""
+    async def read_table_entries(
+        self, table_id: int = 0, idle_times: bool = False
+    ) -> AsyncIterator[p4r.TableEntry]:
+        """Every table entry of ``table_id`` (0: of every table), as the device streams them.
+
+        ``idle_times``: ask for each entry's ``time_since_last_hit``. Servers fill it only when
+        the request sets it (P4Runtime spec; bmv2's PI server included), and refuse it for a
+        table without idle-timeout support, wildcard reads included: give a session table."""
         if self.stub is None:
             raise DeviceUnavailable("not connected", "UNAVAILABLE")
-        req = p4r.ReadRequest(
-            device_id=self.device_id,
-            entities=[p4r.Entity(table_entry=p4r.TableEntry(table_id=table_id))],
-        )
+        want = p4r.TableEntry(table_id=table_id)
+        if idle_times:
+            want.time_since_last_hit.elapsed_ns = 0
+        req = p4r.ReadRequest(device_id=self.device_id, entities=[p4r.Entity(table_entry=want)])
         try:
             async for resp in self.stub.Read(req, timeout=120):
                 for ent in resp.entities:
