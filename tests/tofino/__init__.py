@@ -10,6 +10,7 @@ and ``make -C p4src tofino`` use the same one.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from pathlib import Path
 
@@ -37,9 +38,15 @@ def committed_build(chip: str) -> Path:
     return BUILD / chip
 
 
-def _build_script(*args: str) -> subprocess.CompletedProcess[str]:
+def _build_script(*args: str, compiler: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, BF_P4C=compiler) if compiler else None
     return subprocess.run(
-        ["./tofino_build.sh", *args], cwd=P4SRC, capture_output=True, text=True, check=False
+        ["./tofino_build.sh", *args],
+        cwd=P4SRC,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -51,15 +58,16 @@ def bf_p4c() -> str | None:
 
 
 @functools.cache
-def compiler_problem(chip: str) -> str | None:
-    """Why the compiler cannot reproduce a committed build of ``chip`` (one line), or None.
+def compiler_problem(chip: str, compiler: str | None = None) -> str | None:
+    """Why ``compiler`` (default: :func:`bf_p4c`) cannot reproduce a committed build of
+    ``chip``, in one line, or None.
 
     ``tofino_build.sh --check`` compiles a two-state parser (seconds): a bf-p4c without
     p4lang/p4c#5753 (the prebuilt one of p4c 34b86e9) drops its select."""
-    found = bf_p4c()
+    found = compiler or bf_p4c()
     if found is None:
         return "bf-p4c (p4c's Tofino backend) is not installed"
-    r = _build_script("--check", chip)
+    r = _build_script("--check", chip, compiler=found)
     if r.returncode == 0:
         return None
     if r.returncode == 4:
