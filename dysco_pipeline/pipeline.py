@@ -47,6 +47,7 @@ __all__ = [
     "PORT_BITS",
     "PORT_TABLE_SIZE",
     "PUNT_FIELD_LIST",
+    "RECIRC_PORT",
     "REGISTERS",
     "SESSION_TABLE_SIZE",
     "SLOT_BITS",
@@ -83,6 +84,10 @@ PORT_BITS: Final = 9
 """Width of a switch port number (v1model and TNA ``PortId_t``)."""
 DROP_PORT: Final = 511
 """bmv2's drop port: a packet-out to it (or to :data:`CPU_PORT`) is dropped."""
+RECIRC_PORT: Final = 510
+"""The port a hairpinned packet re-enters by for its IN pass (docs/pipeline.md 4.3): the
+``ingress_port`` of that pass's packet-ins. A configuration value (``-DRECIRC_PORT=``; TNA: a
+recirculation port of the chip, 68 by default), never a host port."""
 
 SESSION_TABLE_SIZE: Final = 65536
 """Entries of each session table (OUT and IN)."""
@@ -236,6 +241,7 @@ class Act(enum.StrEnum):
     OUT_TWO_PATH = "DyscoIngress.session.out_two_path"
     IN_REWRITE = "DyscoIngress.session.in_rewrite"
     ROUTE = "DyscoIngress.forwarding.route"
+    ROUTE_HOST = "DyscoIngress.forwarding.route_host"
     DROP = "DyscoIngress.forwarding.drop"
     NO_ACTION = "NoAction"
 
@@ -269,7 +275,7 @@ TABLE_ACTIONS: Final[Mapping[Tbl, tuple[Act, ...]]] = {
     Tbl.LOCAL_ADDR: (Act.SET_LOCAL, Act.NO_ACTION),
     Tbl.OUT_SESSION: (Act.OUT_REWRITE, Act.OUT_TWO_PATH, Act.NO_ACTION),
     Tbl.IN_SESSION: (Act.IN_REWRITE, Act.NO_ACTION),
-    Tbl.IPV4_FWD: (Act.ROUTE, Act.DROP),
+    Tbl.IPV4_FWD: (Act.ROUTE, Act.ROUTE_HOST, Act.DROP),
 }
 """Actions each table may hold (``NoAction`` only as the miss action of the session tables)."""
 
@@ -313,6 +319,7 @@ ACTION_PARAMS: Final[Mapping[Act, tuple[tuple[str, int], ...]]] = {
     + tuple(("new_" + n, w) for n, w in _REWRITE_PARAMS),
     Act.IN_REWRITE: _REWRITE_PARAMS + _ENTRY_PARAMS,
     Act.ROUTE: (("port", PORT_BITS), ("src_mac", 48), ("dst_mac", 48)),
+    Act.ROUTE_HOST: (("port", PORT_BITS), ("src_mac", 48), ("dst_mac", 48)),
     Act.DROP: (),
     Act.NO_ACTION: (),
 }

@@ -24,6 +24,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from dysco_pipeline.checksum import internet_checksum, ones_complement_sum
+from dysco_pipeline.completion import (
+    MIRRORS,
+    Completion,
+    complete_punt,
+    mirror_host_view,
+    registers_from_packet_in,
+    window_rescale,
+)
 from dysco_pipeline.parse import (
     ETH_LEN,
     ETHERTYPE_IPV4,
@@ -44,6 +52,7 @@ from dysco_pipeline.pipeline import (
     CPU_PORT,
     DROP_PORT,
     PACKET_IN_FIELDS,
+    RECIRC_PORT,
     Act,
     Direction8,
     PacketInFlag,
@@ -62,8 +71,8 @@ from dysco_pipeline.pipeline import (
 from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
 from dysco_proto.entries import Direction, MappingEntry
 from dysco_proto.events import PuntReason
-from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags
-from dysco_proto.rewrite import rescale_window, rewrite
+from dysco_proto.packet import TCP, UDP, FiveTuple, Segment
+from dysco_proto.rewrite import rewrite
 
 __all__ = [
     "Completion",
@@ -76,13 +85,8 @@ __all__ = [
     "process",
     "registers_from_packet_in",
     "segment_of",
+    "window_rescale",
 ]
-
-_MIRRORS = {
-    PuntReason.SYNACK_MIRROR: Reason.SYNACK_MIRROR,
-    PuntReason.FIN_MIRROR: Reason.FIN_MIRROR,
-    PuntReason.RST_MIRROR: Reason.RST_MIRROR,
-}
 
 
 # --- state ---------------------------------------------------------------------------------
@@ -220,14 +224,17 @@ class PipelineResult:
     """What one input frame produced.
 
     ``outputs``: (egress port, frame) for every frame leaving a non-CPU port;
-    ``packet_ins``: what reached the CPU port; ``registers``: the slot registers afterwards;
-    ``dropped``: why the input was dropped (``None`` if it was forwarded or punted).
+    ``packet_ins``: what reached the CPU port, in pass order; ``registers``: the slot
+    registers afterwards; ``dropped``: why the input was dropped (``None`` if it was
+    forwarded or punted; for a hairpin, its IN pass's); ``hairpin``: the frame the first pass
+    sent into the IN pass (docs/pipeline.md 4.3), ``None`` if it made one pass.
     """
 
     outputs: list[tuple[int, bytes]] = field(default_factory=list)
     packet_ins: list[PipelinePacketIn] = field(default_factory=list)
     registers: dict[int, SlotRegisters] = field(default_factory=dict)
     dropped: str | None = None
+    hairpin: bytes | None = None
 
 
 # --- output --------------------------------------------------------------------------------
@@ -247,7 +254,7 @@ def _route(
         return None, "ttl"
     dst = int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big") if fwd_dst is None else fwd_dst
     e = tables.route(dst)
-    if e is None or e.action is not Act.ROUTE:
+    if e is None or e.action not in (Act.ROUTE, Act.ROUTE_HOST):
         return None, "no_route"
     if e.params["port"] == CPU_PORT:
         return None, "route_to_cpu"  # packet-ins come only from punts and mirrors
@@ -260,15 +267,27 @@ def _route(
     return e.params["port"], None
 
 
-def window_rescale(window: int, shift: int) -> int:
-    """The pipeline's window rescale (docs/pipeline.md 4.1): ``min(0xFFFF, w << s)`` for
-    ``s > 0``; for ``s < 0`` the right shift rounds up, ``ceil(w / 2**-s)``, so a non-zero
-    window never becomes zero (a zero window would stall the sender)."""
-    if shift > 0:
-        return min(0xFFFF, window << shift)
-    if shift < 0:
-        return (window + (1 << -shift) - 1) >> -shift
-    return window
+def _send(
+    tables: TableState,
+    frame: bytearray,
+    res: PipelineResult,
+    fwd_dst: int | None = None,
+    *,
+    may_hairpin: bool = False,
+) -> None:
+    """Route ``frame`` (:func:`_route`) and send it, or record why it is dropped. With
+    ``may_hairpin`` (an OUT-rewritten packet or a ``ROUTE`` packet-out of the first pass), a
+    ``route_host`` route sends it into the IN pass instead (docs/pipeline.md 4.3)."""
+    dst = int.from_bytes(frame[ETH_LEN + 16 : ETH_LEN + 20], "big") if fwd_dst is None else fwd_dst
+    out_port, why = _route(tables, frame, fwd_dst)
+    if out_port is None:
+        _drop(res, why or "no_route")
+        return
+    e = tables.route(dst)
+    if may_hairpin and res.hairpin is None and e is not None and e.action is Act.ROUTE_HOST:
+        res.hairpin = bytes(frame)
+    else:
+        res.outputs.append((out_port, bytes(frame)))
 
 
 def _write_segment(pkt: TcpFrame, out: Segment, win_shift: int = 0) -> bytearray:
@@ -342,6 +361,14 @@ def process(state: PipelineState, frame: bytes, ingress_port: int) -> PipelineRe
         res.outputs.clear()
         res.packet_ins.clear()
         res.dropped = "parser_error"
+        return res
+    if res.hairpin is not None:
+        # The IN pass: the first pass's output re-enters by RECIRC_PORT (a network port), as
+        # if it had left on a network port and come back; it never hairpins again.
+        try:
+            _packet(state.tables, regs, res.hairpin, RECIRC_PORT, res)
+        except ParseError:
+            res.dropped = "parser_error"
     return res
 
 
@@ -374,12 +401,7 @@ def _packet_out(
         if payload[ETH_LEN] & 0x0F != 5:
             _drop(res, "route_ip_options")
             return
-        f = bytearray(payload)
-        out_port, why = _route(tables, f)
-        if out_port is None:
-            _drop(res, why or "no_route")
-        else:
-            res.outputs.append((out_port, bytes(f)))
+        _send(tables, bytearray(payload), res, may_hairpin=True)
     elif op == PacketOutOp.PROBE:
         slot = po["slot"]
         dp = DataPath(())
@@ -536,20 +558,12 @@ def _icmp_error(
     f[icmp + 2 : icmp + 4] = b"\x00\x00"
     csum = internet_checksum(bytes(f[icmp : ETH_LEN + total_len]))
     f[icmp + 2 : icmp + 4] = csum.to_bytes(2, "big")
-    out_port, why = _route(tables, f, arrival_dst)
-    if out_port is None:
-        return _drop(res, why or "no_route")
-    res.outputs.append((out_port, bytes(f)))
+    _send(tables, f, res, arrival_dst)
     return None
 
 
 def _forward_plain(tables: TableState, frame: bytes, res: PipelineResult) -> None:
-    f = bytearray(frame)
-    out_port, why = _route(tables, f)
-    if out_port is None:
-        _drop(res, why or "no_route")
-    else:
-        res.outputs.append((out_port, bytes(f)))
+    _send(tables, bytearray(frame), res)
 
 
 def _tcp(
@@ -635,10 +649,10 @@ def _emit_mapped(
 ) -> None:
     """A mapped packet forwarded in one pass: its mirror or latch packet-in, then the
     rewritten frame routed (or dropped)."""
-    mirror = next((p.reason for p in dres.punts if p.reason in _MIRRORS), None)
+    mirror = next((p.reason for p in dres.punts if p.reason in MIRRORS), None)
     if mirror is not None:
         res.packet_ins.append(
-            PipelinePacketIn.make({**meta, "reason": int(_MIRRORS[mirror])}, pkt.frame)
+            PipelinePacketIn.make({**meta, "reason": int(MIRRORS[mirror])}, pkt.frame)
         )
     elif dres.reports:
         res.packet_ins.append(
@@ -648,12 +662,10 @@ def _emit_mapped(
     # IN: deliver to the local host the packet was addressed to (its arrival destination),
     # not to the rewritten destination (the session's far end); OUT: the new destination.
     arrival_dst = int.from_bytes(pkt.frame[ETH_LEN + 16 : ETH_LEN + 20], "big")
-    fwd_dst = arrival_dst if direction is Direction.IN else None
-    out_port, why = _route(tables, f, fwd_dst)
-    if out_port is None:
-        _drop(res, why or "no_route")
+    if direction is Direction.IN:
+        _send(tables, f, res, arrival_dst)
     else:
-        res.outputs.append((out_port, bytes(f)))
+        _send(tables, f, res, may_hairpin=True)
 
 
 def _one_pass(
@@ -690,97 +702,3 @@ class _DeltasView:
     tsval: int
     tsecr: int
     win_shift: int = 0
-
-
-# --- the controller's side of SPLIT / UNSUPPORTED_OPTIONS punts and mirrors -------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    """How the controller finishes a punted packet the switch could not forward in one pass.
-
-    ``outputs``: the segments to packet-out (already rewritten; towards the network for an
-    OUT packet, towards the host for an IN one), in order; ``mirror``: the mirror event the
-    agent must see (FIN/RST/SYN-ACK), with ``host_view`` the segment as the host sees it.
-    """
-
-    outputs: tuple[Segment, ...]
-    mirror: PuntReason | None
-    host_view: Segment
-
-
-def registers_from_packet_in(meta: Mapping[str, int]) -> SlotRegisters:
-    """The slot registers a packet-in reports, as the steering of its packet saw them.
-
-    ``old_ack_hi`` is the value before the packet; the other registers are after it, which
-    changes nothing for the steering (they are maxima/minima the packet already reached).
-    Both latches are marked fired: the pipeline reported them in the packet-in's flags.
-    """
-    valid = RegValid(meta.get("reg_valid", 0))
-
-    def reg(name: str, bit: RegValid) -> int | None:
-        return meta.get(name, 0) if valid & bit else None
-
-    return SlotRegisters(
-        sent_hi=reg("sent_hi", RegValid.SENT_HI),
-        ack_hi=reg("ack_hi", RegValid.ACK_HI),
-        rcvd_ack_hi=reg("rcvd_ack_hi", RegValid.RCVD_ACK_HI),
-        epoch=meta.get("epoch", 0),
-        new_rcvd_lo=reg("new_rcvd_lo", RegValid.NEW_RCVD_LO),
-        cut=reg("cut", RegValid.CUT),
-        old_ack_hi=reg("old_ack_hi", RegValid.OLD_ACK_HI),
-        latched_own=True,
-        latched_peer=True,
-    )
-
-
-def complete_punt(
-    seg: Segment, direction: Direction, entry: MappingEntry, meta: Mapping[str, int]
-) -> Completion:
-    """Finish a ``SPLIT`` or ``UNSUPPORTED_OPTIONS`` packet-in with the abstract data path.
-
-    ``seg`` is the punted packet (decoded with all its options), ``entry`` the mapping it
-    hit (the packet-in's direction, tuple and agent identify it), ``meta`` the packet-in
-    header. The pipeline has already updated the slot registers and reported any latch;
-    this only computes what to send, exactly as :class:`~dysco_proto.datapath.DataPath`
-    would have.
-    """
-    dp = DataPath(())
-    dp.install(entry)
-    dp.slots[entry.slot] = registers_from_packet_in(meta)
-    res = dp.from_host(seg, 0.0) if direction is Direction.OUT else dp.from_network(seg, 0.0)
-    outs = res.to_network if direction is Direction.OUT else res.to_host
-    mirror = next((p for p in res.punts if p.reason in _MIRRORS), None)
-    return Completion(
-        tuple(_pipeline_window(seg, o, entry) for o in outs),
-        None if mirror is None else mirror.reason,
-        seg if mirror is None else mirror.segment,
-    )
-
-
-def _pipeline_window(seg: Segment, out: Segment, entry: MappingEntry) -> Segment:
-    """``out`` (the data path's rewrite of ``seg`` on one of the entry's paths) with the
-    window the pipeline writes (:func:`window_rescale`, rounding up) instead of
-    ``dysco_proto.rewrite``'s truncating right shift, so that a completed punt carries the
-    window the switch would have written."""
-    if seg.flags & TcpFlags.SYN:
-        return out
-    shift = entry.deltas.win_shift
-    nd = entry.new_deltas
-    if nd is not None and out.tuple == entry.new_rewrite and out.tuple != entry.rewrite:
-        shift = nd.win_shift
-    if out.window != rescale_window(seg.window, shift):
-        return out  # not a rescale of this segment's window: leave it
-    return replace(out, window=window_rescale(seg.window, shift))
-
-
-def mirror_host_view(seg: Segment, direction: Direction, entry: MappingEntry) -> Segment:
-    """The host-side view of a mirrored packet, from the frame the packet-in carries.
-
-    Packet-ins always carry the packet as it arrived at the switch. The agent tracks
-    handshakes and teardown on the packet as the host sees it: for an OUT packet that is the
-    packet itself, for an IN packet its rewrite by the IN entry.
-    """
-    if direction is Direction.OUT:
-        return seg
-    return _pipeline_window(seg, rewrite(seg, entry.rewrite, entry.deltas), entry)

@@ -95,6 +95,7 @@ class CtlAction(enum.IntEnum):
     IN_REWRITE = 6
     ROUTE = 7
     DROP = 8
+    ROUTE_HOST = 9
 
 
 HDR = struct.Struct("<IHHI")

@@ -34,6 +34,7 @@ ACTION_CODE: dict[Act, CtlAction] = {
     Act.OUT_TWO_PATH: CtlAction.OUT_TWO_PATH,
     Act.IN_REWRITE: CtlAction.IN_REWRITE,
     Act.ROUTE: CtlAction.ROUTE,
+    Act.ROUTE_HOST: CtlAction.ROUTE_HOST,
     Act.DROP: CtlAction.DROP,
 }
 CODE_ACTION = {v: k for k, v in ACTION_CODE.items()}

@@ -83,7 +83,7 @@ enum ctl_table {
 	CTL_T_LOCAL_ADDR = 1,  /* match: dip              action: SET_LOCAL */
 	CTL_T_OUT_SESSION = 2, /* match: agent_id, 5-tuple action: OUT_REWRITE | OUT_TWO_PATH */
 	CTL_T_IN_SESSION = 3,  /* match: 5-tuple           action: IN_REWRITE */
-	CTL_T_IPV4_FWD = 4,    /* match: dip/plen (LPM)    action: ROUTE(port, smac, dmac) | DROP */
+	CTL_T_IPV4_FWD = 4,    /* match: dip/plen (LPM)    action: ROUTE | ROUTE_HOST (port, smac, dmac) | DROP */
 	CTL_T_ALL = 0xFF,
 };
 enum ctl_action {
@@ -95,6 +95,7 @@ enum ctl_action {
 	CTL_A_IN_REWRITE = 6,
 	CTL_A_ROUTE = 7,
 	CTL_A_DROP = 8,
+	CTL_A_ROUTE_HOST = 9, /* ROUTE to a host port: OUT-rewritten packets hairpin (4.3) */
 };
 enum ctl_role { CTL_ROLE_ONE = 0, CTL_ROLE_OLD = 1, CTL_ROLE_NEW = 2 };
 
@@ -150,6 +151,7 @@ struct ctl_regs {
 #define DYSCO_CONTROL_PORT 35000 /* UDP port of Dysco control messages (CONTROL punts) */
 #define CPU_PORT 255
 #define DROP_PORT 511
+#define RECIRC_PORT 510 /* ingress port of a hairpin's IN pass (docs/pipeline.md 4.3) */
 #define SLOT_BITS 24
 #define NUM_SLOTS 65536 /* the default --slots (bmv2's register cells); sessions + 1 if more */
 #define MAX_SLOTS (1u << SLOT_BITS) /* every slot value */

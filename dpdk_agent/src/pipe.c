@@ -90,7 +90,7 @@ static void decide(struct pipe *p, struct rte_mbuf *m, struct packet *pkt, struc
 {
 	struct rewrite rw;
 	uint8_t mirror;
-	uint32_t mirror_len = 0, arrived_dst;
+	uint32_t arrived_dst;
 
 	if (hit->stale == STALE_DROP) {
 		if (punt->flags & PI_FLAG_LATCH_OWN) {
@@ -118,23 +118,22 @@ static void decide(struct pipe *p, struct rte_mbuf *m, struct packet *pkt, struc
 		punt_and_free(p, punt, R_UNSUPPORTED_OPTIONS, pkt, m);
 		return;
 	}
+	/* the mirror (the frame as it arrived) before the rewrite, and before a hairpin's IN
+	 * pass may emit its own packet-in (docs/pipeline.md 4.3: pass order) */
 	mirror = mirror_reason(pkt, punt);
 	if (mirror) {
-		mirror_len = pkt->len < PIPE_MAX_FRAME ? pkt->len : PIPE_MAX_FRAME;
-		memcpy(p->mirror_copy, pkt->data, mirror_len);
+		punt->reason = mirror;
+		punt_emit(p, punt, pkt->data, pkt->len);
 	}
 	arrived_dst = rd32(pkt->data + ETH_HLEN + 16);
 	rewrite_packet(pkt, &rw);
 	/* docs/pipeline.md section 2 (ipv4_fwd): an IN-rewritten packet is routed by the
 	 * destination it arrived with (the local host's address), OUT by the new one */
 	if (direction != DIR_OUT)
-		route_to(p, m, pkt->data, ROUTE_CSUM_INCREMENTAL, arrived_dst);
+		route_to(p, m, pkt->data, ROUTE_CSUM_INCREMENTAL, arrived_dst, ROUTE_SEND);
 	else
-		route(p, m, pkt->data);
-	if (mirror) {
-		punt->reason = mirror;
-		punt_emit(p, punt, p->mirror_copy, mirror_len);
-	}
+		route_to(p, m, pkt->data, ROUTE_CSUM_INCREMENTAL, rd32(pkt->data + ETH_HLEN + 16),
+			 ROUTE_MAY_HAIRPIN);
 }
 
 /* A TCP packet that hit `entry`: SlotState, then Decide. */
@@ -256,7 +255,7 @@ static void process_icmp(struct pipe *p, struct rte_mbuf *m, struct packet *pkt,
 	e = &p->entries[pos];
 	arrived_dst = rd32(ip + 16);
 	rewrite_icmp_quote(pkt, e);
-	route_to(p, m, pkt->data, ROUTE_CSUM_FULL, arrived_dst);
+	route_to(p, m, pkt->data, ROUTE_CSUM_FULL, arrived_dst, ROUTE_SEND);
 }
 
 static void process_one(struct pipe *p, struct rte_mbuf *m, uint16_t in_port, uint32_t now_ms,
@@ -338,6 +337,7 @@ void pipe_process_burst(struct pipe *p, struct rte_mbuf **ms, uint16_t n, uint16
 	uint16_t i, n_keys = 0, packet_of_key[BURST_MAX];
 	uint8_t agent_id, direction;
 
+	p->now_ms = now_ms;
 	while (n > BURST_MAX) {
 		pipe_process_burst(p, ms, BURST_MAX, in_port, now_ms);
 		ms += BURST_MAX;
@@ -404,8 +404,7 @@ void pipe_packet_out(struct pipe *p, const uint8_t *hdr, struct rte_mbuf *m, uin
 	uint32_t slot = rd24(hdr + 4), token = rd32(hdr + 7), epoch = rd32(hdr + 11);
 	uint8_t *frame = m ? rte_pktmbuf_mtod(m, uint8_t *) : NULL;
 	uint32_t len = m ? rte_pktmbuf_data_len(m) : 0;
-	(void)now_ms;
-
+	p->now_ms = now_ms;
 	if (op == OP_FORWARD) {
 		if (egress >= DROP_PORT || egress == PIPE_CPU_PORT || !m)
 			pipe_drop(p, m);
@@ -416,7 +415,8 @@ void pipe_packet_out(struct pipe *p, const uint8_t *hdr, struct rte_mbuf *m, uin
 		    (frame[ETH_HLEN] & 0xF) != 5)
 			pipe_drop(p, m);
 		else
-			route_to(p, m, frame, ROUTE_CSUM_FULL, rd32(frame + ETH_HLEN + 16));
+			route_to(p, m, frame, ROUTE_CSUM_FULL, rd32(frame + ETH_HLEN + 16),
+				 ROUTE_MAY_HAIRPIN);
 	} else if (op == OP_PROBE) {
 		packet_out_probe(p, flags, slot, token, epoch, m);
 	} else {

@@ -16,6 +16,7 @@
 #define PIPE_MAX_FWD FWD_TABLE_SIZE
 #define PIPE_MAX_PORTS PORT_TABLE_SIZE /* 9-bit ports */
 #define PIPE_CPU_PORT CPU_PORT
+#define PIPE_RECIRC_PORT RECIRC_PORT
 #define PIPE_MAX_FRAME 9216 /* largest frame (jumbo) */
 
 struct pipe_cfg {

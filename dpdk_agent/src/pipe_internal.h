@@ -83,7 +83,7 @@ struct fwd_entry {
 	uint32_t addr; /* host order, masked */
 	uint8_t plen;
 	uint8_t valid;
-	uint8_t action; /* CTL_A_ROUTE / CTL_A_DROP */
+	uint8_t action; /* CTL_A_ROUTE / CTL_A_ROUTE_HOST / CTL_A_DROP */
 	uint8_t pad;
 	uint16_t port;
 	uint8_t smac[6], dmac[6];
@@ -113,7 +113,8 @@ struct pipe {
 	struct pipe_sink sink;
 	struct pipe_counters cnt;
 	uint64_t bytes;
-	uint8_t mirror_copy[PIPE_MAX_FRAME]; /* a mirrored frame as it arrived */
+	uint32_t now_ms; /* the clock of the packet being processed (a hairpin's IN pass) */
+	uint8_t in_pass; /* processing a hairpin's IN pass: it never hairpins again */
 };
 
 /* ---- parse.c ---------------------------------------------------------------------------- */
@@ -208,13 +209,15 @@ void rewrite_icmp_quote(struct packet *pkt, const struct session_entry *e);
 
 /* ---- route.c ---------------------------------------------------------------------------- */
 enum route_csum { ROUTE_CSUM_INCREMENTAL = 0, ROUTE_CSUM_FULL = 1 };
+enum route_next { ROUTE_SEND = 0, ROUTE_MAY_HAIRPIN = 1 };
 /* ipv4_fwd on dst (host order): TTL check, LPM, MACs, TTL decrement, IPv4 checksum; sends or
- * drops (consumes m). */
+ * drops (consumes m). With ROUTE_MAY_HAIRPIN (an OUT-rewritten packet or a ROUTE packet-out),
+ * a ROUTE_HOST route runs the frame through the IN pass instead (docs/pipeline.md 4.3). */
 void route_to(struct pipe *p, struct rte_mbuf *m, uint8_t *frame, enum route_csum csum,
-	      uint32_t dst);
+	      uint32_t dst, enum route_next next);
 static inline void route(struct pipe *p, struct rte_mbuf *m, uint8_t *frame)
 {
-	route_to(p, m, frame, ROUTE_CSUM_INCREMENTAL, rd32(frame + ETH_HLEN + 16));
+	route_to(p, m, frame, ROUTE_CSUM_INCREMENTAL, rd32(frame + ETH_HLEN + 16), ROUTE_SEND);
 }
 
 /* ---- tables.c --------------------------------------------------------------------------- */

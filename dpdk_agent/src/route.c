@@ -18,7 +18,7 @@ static inline const struct fwd_entry *fwd_lookup(const struct pipe *p, uint32_t 
 /* The IPv4 checksum is updated incrementally (the input was verified), or recomputed in full
  * (ROUTE_CSUM_FULL: packet-outs, whose checksum nobody verified). */
 void route_to(struct pipe *p, struct rte_mbuf *m, uint8_t *frame, enum route_csum csum,
-	      uint32_t dst)
+	      uint32_t dst, enum route_next next)
 {
 	uint8_t *ip = frame + ETH_HLEN;
 	const struct fwd_entry *fwd;
@@ -30,7 +30,8 @@ void route_to(struct pipe *p, struct rte_mbuf *m, uint8_t *frame, enum route_csu
 	}
 	fwd = fwd_lookup(p, dst);
 	/* a route to the CPU port drops: packet-ins come only from punts and mirrors */
-	if (!fwd || fwd->action != CTL_A_ROUTE || fwd->port == PIPE_CPU_PORT) {
+	if (!fwd || (fwd->action != CTL_A_ROUTE && fwd->action != CTL_A_ROUTE_HOST) ||
+	    fwd->port == PIPE_CPU_PORT) {
 		pipe_drop(p, m);
 		return;
 	}
@@ -44,6 +45,13 @@ void route_to(struct pipe *p, struct rte_mbuf *m, uint8_t *frame, enum route_csu
 		wr16(ip + 10, (uint16_t)~csum_fold(csum_add_bytes(ip, 20, 0)));
 	} else {
 		wr16(ip + 10, csum_replace(checksum, ttl_word_before, rd16(ip + 8)));
+	}
+	if (next == ROUTE_MAY_HAIRPIN && fwd->action == CTL_A_ROUTE_HOST && !p->in_pass) {
+		/* the IN pass: back in by RECIRC_PORT, as from a network port */
+		p->in_pass = 1;
+		pipe_process_burst(p, &m, 1, PIPE_RECIRC_PORT, p->now_ms);
+		p->in_pass = 0;
+		return;
 	}
 	p->sink.tx(p->sink.ctx, m, fwd->port);
 }

@@ -331,9 +331,9 @@ static int write_fwd(struct pipe *p, const struct ctl_entry *e)
 	i = fwd_find(p, addr, e->plen, &free_index);
 	if (e->op == CTL_OP_DELETE)
 		return fwd_delete(p, i);
-	if (e->action != CTL_A_ROUTE && e->action != CTL_A_DROP)
+	if (e->action != CTL_A_ROUTE && e->action != CTL_A_ROUTE_HOST && e->action != CTL_A_DROP)
 		return CTL_EINVAL;
-	if (e->action == CTL_A_ROUTE && e->port >= PIPE_MAX_PORTS)
+	if (e->action != CTL_A_DROP && e->port >= PIPE_MAX_PORTS)
 		return CTL_EINVAL;
 	if (e->op == CTL_OP_INSERT) {
 		if (i != PIPE_MAX_FWD)

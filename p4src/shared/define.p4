@@ -17,6 +17,13 @@
 #endif
 #define PUNT_FIELD_LIST 1       // v1model @field_list index preserved in clones
 #define DROP_PORT 511           // bmv2 drop port; packet-outs to it are dropped
+// The port a hairpinned packet re-enters by for its IN pass (docs/pipeline.md 4.3): the
+// ingress_port of that pass's packet-ins; never a host port. TNA: a recirculation port of
+// the chip (tna/dysco.p4 sets its default before this file).
+#ifndef RECIRC_PORT
+#define RECIRC_PORT 510
+#endif
+#define HAIRPIN_FIELD_LIST 2    // v1model @field_list index preserved in a recirculation
 
 typedef bit<SLOT_BITS> slot_t;
 typedef bit<32> seq_t;

@@ -27,6 +27,12 @@
 #ifndef CPU_PORT
 #define CPU_PORT 192            // Tofino 1, 2-pipe: the PCIe CPU port (64 / 320 elsewhere)
 #endif
+// A hairpin's IN pass (docs/pipeline.md 4.3) goes out of this port and comes back in by it:
+// a recirculation port of the chip (Tofino 1 pipe 0: 68), in loopback mode, configuration
+// like CPU_PORT (-DRECIRC_PORT=, and the controller's device configuration).
+#ifndef RECIRC_PORT
+#define RECIRC_PORT 68
+#endif
 #define SESSION_IDLE_TIMEOUT idle_timeout = true;
 
 @pa_auto_init_metadata
@@ -650,6 +656,15 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             ig_md.mirror_session = CPU_CLONE_SESSION;
             ig_md.mirror_kind = MIRROR_PUNT;
         }
+        // Hairpin (docs/pipeline.md 4.3): an OUT-rewritten packet or a ROUTE packet-out whose
+        // route is route_host leaves by RECIRC_PORT and comes back in by it (a network port)
+        // for the IN pass; the IN pass never hairpins again.
+        bit<1> may_hairpin = 0;
+        if (ig_intr_md.ingress_port != RECIRC_PORT &&
+            (ig_md.dysco.from_cpu == 1 ||
+             (ig_md.dysco.do_rewrite == 1 && ig_md.dysco.direction == DIR_OUT))) {
+            may_hairpin = 1;
+        }
         // The outcome, each part under its own condition (no nesting: nested conditions
         // chained the bridge's fields over three stages on Tofino 2). Dropped or punted:
         // drop_ctl; else routed (the lookup writes the egress port, drop_ctl on a miss, the
@@ -657,7 +672,8 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         if (ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1) {
             ig_dprsr_md.drop_ctl = 1;
         } else if (ig_md.dysco.want_route == 1) {
-            forwarding.apply(hdr, ig_md.dysco, ig_md.bridge.csum_ipv4, ig_dprsr_md, ig_tm_md);
+            forwarding.apply(hdr, ig_md.dysco, ig_md.bridge.csum_ipv4, ig_dprsr_md, ig_tm_md,
+                             may_hairpin);
         } else {
             ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
             ig_md.bridge.csum_ipv4 = 0;

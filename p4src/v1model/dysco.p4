@@ -31,9 +31,12 @@ header quoted_l4_t {
 
 #define DYSCO_TARGET_HEADERS \
     tail_byte_t[TAIL_MAX] tail; icmp_t icmp; ipv4_t inner_ipv4; quoted_l4_t inner_l4;
+// Hairpin (docs/pipeline.md 4.3): host_route (ipv4_fwd took route_host), hairpin (this pass
+// recirculates for the IN pass), in_pass (preserved by the recirculation: this is the IN pass).
 #define DYSCO_TARGET_META \
     bit<1> has_tail; bit<16> tail_left; bit<32> trailing; bit<16> zero16; bit<1> icmp_hit; \
-    bit<1> csum_icmp;
+    bit<1> csum_icmp; bit<1> host_route; bit<1> hairpin; \
+    @field_list(HAIRPIN_FIELD_LIST) bit<1> in_pass;
 
 #include "../shared/header.p4"
 #include "../shared/control/ports.p4"
@@ -62,7 +65,13 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
     Forwarding() forwarding;
 
     apply {
-        meta.pi.ingress_port = (bit<16>) std.ingress_port;
+        // The IN pass of a hairpin enters by RECIRC_PORT (bmv2 keeps the first pass's
+        // ingress_port; TNA's recirculation port is the real one).
+        port_t in_port = std.ingress_port;
+        if (meta.in_pass == 1) {
+            in_port = RECIRC_PORT;
+        }
+        meta.pi.ingress_port = (bit<16>) in_port;
         if (std.parser_error != error.NoError) {
             meta.drop = 1;
         } else if (hdr.packet_out.isValid()) {
@@ -98,7 +107,7 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
             if (meta.malformed == 1 || std.checksum_error == 1) {
                 meta.drop = 1;
             } else {
-                ports.apply(hdr, meta, std.ingress_port);
+                ports.apply(hdr, meta, in_port);
                 // An ICMP error from the network quoting TCP (4.2) is looked up in
                 // in_session with the quoted tuple reversed, by the same (single) lookup:
                 // its key fields hold the reversed tuple meanwhile.
@@ -150,6 +159,13 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
                 meta.drop = 1;
             }
         }
+        // Hairpin (docs/pipeline.md 4.3): an OUT-rewritten packet or a ROUTE packet-out whose
+        // route leads to a host port of this switch takes a second pass, as an IN packet
+        // (egress recirculates it). The IN pass never hairpins again.
+        if (meta.host_route == 1 && meta.in_pass == 0 && meta.drop == 0 && meta.punt == 0 &&
+            (meta.from_cpu == 1 || (meta.do_rewrite == 1 && meta.direction == DIR_OUT))) {
+            meta.hairpin = 1;
+        }
         if (meta.icmp_hit == 1 && meta.drop == 0) {
             // The quote becomes the host's session packet (routed by the destination the
             // error arrived with, above); the outer destination the host's session address.
@@ -184,6 +200,11 @@ control DyscoEgress(inout headers_t hdr, inout dysco_meta_t meta,
     PacketInEgress() packet_io;
     apply {
         packet_io.apply(hdr, meta, std.egress_port);
+        if (meta.hairpin == 1 && std.instance_type == 0) {
+            // back into ingress as the packet deparsed here, not sent out of egress_port
+            meta.in_pass = 1;
+            recirculate_preserving_field_list(HAIRPIN_FIELD_LIST);
+        }
     }
 }
 

@@ -146,6 +146,7 @@ def test_p4_defines_match_contract() -> None:
     assert d["CPU_CLONE_SESSION"] == pl.CPU_CLONE_SESSION
     assert d["PUNT_FIELD_LIST"] == pl.PUNT_FIELD_LIST
     assert d["DROP_PORT"] == pl.DROP_PORT
+    assert d["RECIRC_PORT"] == pl.RECIRC_PORT
     assert d["SLOT_BITS"] == pl.SLOT_BITS and d["NUM_SLOTS"] == pl.NUM_SLOTS
     assert d["SESSION_TABLE_SIZE"] == pl.SESSION_TABLE_SIZE
     assert d["FWD_TABLE_SIZE"] == pl.FWD_TABLE_SIZE

@@ -218,6 +218,7 @@ def _contract_mismatches(h: Header) -> list[str]:
         "DYSCO_CONTROL_PORT": pl.CONTROL_PORT,
         "CPU_PORT": pl.CPU_PORT,
         "DROP_PORT": pl.DROP_PORT,
+        "RECIRC_PORT": pl.RECIRC_PORT,
         "NUM_SLOTS": pl.NUM_SLOTS,
         "SLOT_BITS": pl.SLOT_BITS,
         "PORT_TABLE_SIZE": pl.PORT_TABLE_SIZE,

@@ -60,6 +60,8 @@ HOPS = {
     "to_net": (SW_MAC, RTR_MAC, 63),
     "to_a": (SW_MAC, A_MAC, 63),
     "to_b": (SW_MAC, B_MAC, 63),
+    "to_b_hairpin": (SW_MAC, B_MAC, 62),  # routed by both passes of a hairpin
+    "from_ctl": (SW_MAC, RTR_MAC, 64),  # a ROUTE packet-out's frame as a controller builds it
 }
 
 
@@ -1870,6 +1872,187 @@ def _(c: Case) -> None:
         {"op": int(pl.PacketOutOp.PROBE), "slot": BIG_SLOT & 0xFFFF, "token": 2},
         pins=[(probe_reply(BIG_SLOT & 0xFFFF, 2), b"")],
         note="probe of slot 0x2345",
+    )
+
+
+# 14. Hairpin: adjacent hops behind one switch (docs/pipeline.md 4.3) ------------------------
+
+# Host A (port 1, agent 1) is the client of the session A:5000 -> S:80, host B (port 2, agent
+# 2) its firewall, the next hop: A's subsession to B is A:40001 -> B:9000, and B receives the
+# session tuple again. The controller installs route_host for host addresses.
+HP_SUB = (A, 40001, B, 9000)
+HP_OUT_D = (0x100, 0x200, 0, 0, 0)  # A's OUT entry: seq and ack deltas
+HP_IN_D = (0x1000, 0x2000, 0, 0, 0)  # B's IN entry
+
+
+def hairpin_topology(c: Case) -> None:
+    """The common entries with route_host (instead of route) for the host addresses, and
+    the OUT entry of A (slot c.slot) and IN entry of B (slot c.slot + 1)."""
+    host_routes = {A + "/32": (P_A, A_MAC), B + "/32": (P_B, B_MAC)}
+    c.entries = [e for e in c.entries if e["match"].get("dst_addr") not in host_routes]
+    for prefix, (port, mac) in host_routes.items():
+        c.add(
+            te(
+                T.IPV4_FWD,
+                {"dst_addr": prefix},
+                AC.ROUTE_HOST,
+                {"port": port, "src_mac": SW_MAC, "dst_mac": mac},
+            )
+        )
+    c.add(
+        out_entry(c.slot, SESSION, HP_SUB, HP_OUT_D),
+        in_entry(c.slot + 1, HP_SUB, SESSION, HP_IN_D),
+    )
+
+
+def hp_sub(seq: int, ack: int, flags: str = "PA", **kw: Any) -> bytes:
+    """A's packet on the subsession to B, as the first pass leaves it (A's deltas applied):
+    the frame the IN pass receives."""
+    return tcp("to_b", A, 40001, B, 9000, seq + 0x100, ack + 0x200, flags, **kw)
+
+
+def hp_at_b(seq: int, ack: int, flags: str = "PA", **kw: Any) -> bytes:
+    """The same packet delivered to B: the session tuple, both entries' deltas, routed twice."""
+    return tcp("to_b_hairpin", A, 5000, S, 80, seq + 0x1100, ack + 0x2200, flags, **kw)
+
+
+def hp_in_pin(reason: R, slot: int, **kw: Any) -> dict[str, int]:
+    """A packet-in of a hairpin's IN pass: it entered by RECIRC_PORT, a network port."""
+    return pin(reason, pl.RECIRC_PORT, direction=D.IN, hit=True, slot=slot, **kw)
+
+
+@case(
+    "hairpin_data_rewritten_twice",
+    "Client A and its firewall B behind one switch: A's data packet is rewritten by A's OUT "
+    "entry, its route to B is route_host, so it takes the IN pass: B's IN entry rewrites it to "
+    "the session tuple and it is delivered to B (TTL decremented by both passes). Both slots' "
+    "registers saw the packet. With TTL 2, the IN pass drops it after its register update.",
+)
+def _(c: Case) -> None:
+    hairpin_topology(c)
+    c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_B, hp_at_b(1001, 5001, payload=DATA100))])
+    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, ack_hi=5001))
+    c.packet_out(
+        {"op": int(pl.PacketOutOp.PROBE), "slot": c.slot + 1, "token": 2},
+        pins=[(probe_reply(c.slot + 1, 2, rcvd_ack_hi=5001 + 0x2200), b"")],
+        note="probe of B's slot",
+    )
+    c.send(P_A, a_out(1101, 5101, "A", ttl=2), drop="ttl", note="TTL 1 after the first pass")
+    c.packet_out(
+        {"op": int(pl.PacketOutOp.PROBE), "slot": c.slot + 1, "token": 3},
+        pins=[(probe_reply(c.slot + 1, 3, rcvd_ack_hi=5101 + 0x2200), b"")],
+        note="the IN pass updated B's slot before routing dropped it",
+    )
+
+
+@case(
+    "hairpin_fin_mirrored_by_both_passes",
+    "A FIN from A to its adjacent firewall B is mirrored by each pass: the OUT pass's packet-in "
+    "(A's agent, the frame as it arrived from A), then the IN pass's (direction IN, ingress "
+    "port RECIRC_PORT, B's slot, the frame as the IN pass received it); delivered to B.",
+)
+def _(c: Case) -> None:
+    hairpin_topology(c)
+    f = a_out(1001, 5001, "FA", payload=b"bye")
+    c.send(
+        P_A,
+        f,
+        [(P_B, hp_at_b(1001, 5001, "FA", payload=b"bye"))],
+        [
+            (out_pin(R.FIN_MIRROR, c.slot, regs={"sent_hi": 1005, "ack_hi": 5001}), f),
+            (
+                hp_in_pin(R.FIN_MIRROR, c.slot + 1, regs={"rcvd_ack_hi": 5001 + 0x2200}),
+                hp_sub(1001, 5001, "FA", payload=b"bye"),
+            ),
+        ],
+    )
+
+
+@case(
+    "hairpin_syn_punted_then_routed_to_adjacent_host",
+    "A's SYN is punted by the OUT pass (one packet-in, no second pass). The controller's ROUTE "
+    "packet-out of the chain SYN towards B is routed by route_host, so it takes the IN pass, "
+    "which punts it as a SYN from the network (direction IN, ingress port RECIRC_PORT, no "
+    "entry yet) with the frame as routed: B's agent gets it as from a network port.",
+)
+def _(c: Case) -> None:
+    hairpin_topology(c)
+    c.entries = [e for e in c.entries if e["table"] != str(T.IN_SESSION)]
+    syn = a_out(1000, 0, "S", win=64240, opts=syn_opt(1460, 100, 0, 7))
+    c.send(P_A, syn, pins=[(out_pin(R.SYN, c.slot), syn)])
+    opts = syn_opt(1460, 100, 0, 7)
+    chain = tcp("from_ctl", A, 40001, B, 9000, 1000 + 0x100, 0, "S", win=64240, opts=opts)
+    routed = tcp("to_b", A, 40001, B, 9000, 1000 + 0x100, 0, "S", win=64240, opts=opts)
+    c.packet_out(
+        {"op": int(pl.PacketOutOp.ROUTE)},
+        chain,
+        pins=[(pin(R.SYN, pl.RECIRC_PORT, direction=D.IN), routed)],
+        note="ROUTE of the chain SYN",
+    )
+
+
+@case(
+    "hairpin_in_pass_punts_unsupported_options",
+    "A packet with options the pipeline does not parse: A's OUT entry has no option deltas, so "
+    "the OUT pass rewrites it; B's IN entry has an ack delta, so the IN pass punts it "
+    "(UNSUPPORTED_OPTIONS, direction IN) after its register update. Nothing is delivered.",
+)
+def _(c: Case) -> None:
+    out_d, in_d = (0x100, 0, 0, 0, 0), (0, 0x20, 0, 0, 0)
+    hairpin_topology(c)
+    c.entries = [e for e in c.entries if e["table"] not in (str(T.IN_SESSION), str(T.OUT_SESSION))]
+    c.add(out_entry(c.slot, SESSION, HP_SUB, out_d), in_entry(c.slot + 1, HP_SUB, SESSION, in_d))
+    nops = b"\x01\x01\x01\x01"
+    f = a_out(1001, 5001, opts=nops, payload=b"data")
+    sub = tcp("to_b", A, 40001, B, 9000, 1001 + 0x100, 5001, "PA", opts=nops, payload=b"data")
+    c.send(
+        P_A,
+        f,
+        pins=[
+            (
+                hp_in_pin(R.UNSUPPORTED_OPTIONS, c.slot + 1, regs={"rcvd_ack_hi": 5001 + 0x20}),
+                sub,
+            )
+        ],
+    )
+    c.probe(1, probe_reply(c.slot, 1, sent_hi=1005, ack_hi=5001))
+
+
+@case(
+    "hairpin_not_taken",
+    "What does not hairpin, with route_host routes: a packet from the network IN-rewritten "
+    "to B (one pass); a packet from A without an OUT entry routed to B unchanged although B's "
+    "IN entry matches its tuple (only OUT-rewritten packets and ROUTE packet-outs take the IN "
+    "pass); a FORWARD packet-out to B's port; an OUT-rewritten packet whose route is not "
+    "route_host (to the network).",
+)
+def _(c: Case) -> None:
+    hairpin_topology(c)
+    c.add(out_entry(c.slot + 2, (A, 6000, S, 80), (A, 40009, M, 80)))
+    c.send(
+        P_NET,
+        tcp("from_net", A, 40001, B, 9000, 7, 9, "A"),
+        [(P_B, tcp("to_b", A, 5000, S, 80, 7 + 0x1000, 9 + 0x2000, "A"))],
+        note="IN-rewritten to B",
+    )
+    raw = tcp("from_a", A, 40001, B, 9000, 11, 13, "A")
+    c.send(
+        P_A,
+        raw,
+        [(P_B, tcp("to_b", A, 40001, B, 9000, 11, 13, "A"))],
+        note="no OUT entry",
+    )
+    c.packet_out(
+        {"op": int(pl.PacketOutOp.FORWARD), "egress_port": P_B},
+        raw,
+        out=[(P_B, raw)],
+        note="FORWARD to B's port",
+    )
+    c.send(
+        P_A,
+        tcp("from_a", A, 6000, S, 80, 21, 23, "A"),
+        [(P_NET, tcp("to_net", A, 40009, M, 80, 21, 23, "A"))],
+        note="OUT-rewritten to the network",
     )
 
 

@@ -3,7 +3,9 @@
  * not, and ROUTE packet-outs) leaves through it: egress port, MACs, TTL decrement.
  * The key is meta.fwd_dst (docs/pipeline.md section 2): the destination the packet arrived
  * with for an IN rewrite (it is delivered to the local host it was addressed to), else the
- * packet's (rewritten) destination.
+ * packet's (rewritten) destination. route_host is route for a port with a local host behind it:
+ * an OUT-rewritten packet or a ROUTE packet-out taking it hairpins (docs/pipeline.md 4.3,
+ * meta.host_route; v1model only, TNA has its own formulation).
  */
 #ifndef DYSCO_CONTROL_FORWARDING_P4
 #define DYSCO_CONTROL_FORWARDING_P4
@@ -19,6 +21,12 @@ control Forwarding(inout headers_t hdr, inout dysco_meta_t meta) {
         meta.csum_ipv4 = 1;
     }
 
+    // The same for a host port of this device (docs/pipeline.md 4.3: hairpin).
+    action route_host(port_t port, bit<48> src_mac, bit<48> dst_mac) {
+        route(port, src_mac, dst_mac);
+        meta.host_route = 1;
+    }
+
     action drop() {
         meta.drop = 1;
     }
@@ -29,6 +37,7 @@ control Forwarding(inout headers_t hdr, inout dysco_meta_t meta) {
         }
         actions = {
             route;
+            route_host;
             drop;
         }
         default_action = drop();

@@ -11,8 +11,10 @@ parser DyscoParser(packet_in pkt, out headers_t hdr, inout dysco_meta_t meta,
     TcpOptionsParser() tcp_options;
 
     state start {
-        transition select(std.ingress_port) {
-            CPU_PORT: parse_packet_out;
+        // (a hairpin's IN pass keeps the first pass's ingress_port on bmv2: a ROUTE
+        // packet-out's is CPU_PORT, but it re-enters as a plain frame)
+        transition select(meta.in_pass, std.ingress_port) {
+            (0, CPU_PORT): parse_packet_out;
             default: parse_ethernet;
         }
     }
