@@ -474,21 +474,26 @@ class Translator:
                     pl.Tbl.LOCAL_ADDR.value, {"dst_addr": addr}, pl.Act.SET_LOCAL.value, {}
                 )
             )
+        # Routes to host ports are route_host: an OUT-rewritten packet or a ROUTE packet-out
+        # taking one hairpins through the IN pass (docs/pipeline.md 4.3: adjacent hops of a
+        # chain behind this device).
         for h in c.hosts:
             out.append(
                 pl.TableEntry.build(
                     pl.Tbl.IPV4_FWD.value,
                     {"dst_addr": f"{h.address}/32"},
-                    pl.Act.ROUTE.value,
+                    pl.Act.ROUTE_HOST.value,
                     {"port": h.port, "src_mac": c.device.mac, "dst_mac": h.mac},
                 )
             )
+        host_ports = {h.port for h in c.hosts}
         for prefix, port, mac in c.routes:
+            act = pl.Act.ROUTE_HOST if port in host_ports else pl.Act.ROUTE
             out.append(
                 pl.TableEntry.build(
                     pl.Tbl.IPV4_FWD.value,
                     {"dst_addr": prefix},
-                    pl.Act.ROUTE.value,
+                    act.value,
                     {"port": port, "src_mac": c.device.mac, "dst_mac": mac},
                 )
             )
