@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from controller.cli_common import EXIT_USAGE, Subcommand
-from controller.p4resources import ResourceError, Resources, load_resources
+from controller.p4resources import ResourceError, Resources, TableUse, load_resources
 from controller.p4rt.tofino import CHIPS, default_build_dir
 
 
@@ -45,6 +45,10 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _condition_only(u: TableUse) -> bool:
+    return u.name.startswith("tbl_") and u.size <= 1 and not (u.sram_blocks or u.tcam_blocks)
+
+
 def _pct(used: int, total: int) -> str:
     return f"{used} / {total}" + (f" ({100 * used / total:.0f} %)" if total else "")
 
@@ -57,11 +61,22 @@ def _print(r: Resources) -> None:
     t = Table(title=f"{r.chip}: tables and registers ({r.build})")
     for col in ("name", "kind", "stages", "size", "SRAM blocks", "TCAM blocks", "map RAMs"):
         t.add_column(col, justify="left" if col in ("name", "kind") else "right")
+    # bf-p4c's tables for the program's if-conditions (tbl_*: a gateway, no entries, no
+    # memory) take logical table slots but nothing else: one summary row (--json lists them)
+    conditions = [u for u in r.tables if _condition_only(u)]
     for u in r.tables:
+        if _condition_only(u):
+            continue
         stages = ",".join(str(s) for s in u.stages)
         t.add_row(
             u.name, u.kind, stages, str(u.size), str(u.sram_blocks), str(u.tcam_blocks),
             str(u.map_rams),
+        )  # fmt: skip
+    if conditions:
+        stages = sorted({s for u in conditions for s in u.stages})
+        t.add_row(
+            f"{len(conditions)} condition tables (tbl_*, gateway only)", "match",
+            f"{stages[0]}-{stages[-1]}", "", "0", "0", "0",
         )  # fmt: skip
     console.print(t)
     s = Table(title=f"{r.chip}: totals per pipe (bf-p4c {r.compiler_version})", show_header=False)
