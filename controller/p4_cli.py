@@ -73,10 +73,10 @@ def _print(r: Resources) -> None:
             str(u.map_rams),
         )  # fmt: skip
     if conditions:
-        stages = sorted({s for u in conditions for s in u.stages})
+        used = sorted({s for u in conditions for s in u.stages})
         t.add_row(
             f"{len(conditions)} condition tables (tbl_*, gateway only)", "match",
-            f"{stages[0]}-{stages[-1]}", "", "0", "0", "0",
+            f"{used[0]}-{used[-1]}", "", "0", "0", "0",
         )  # fmt: skip
     console.print(t)
     s = Table(title=f"{r.chip}: totals per pipe (bf-p4c {r.compiler_version})", show_header=False)
