@@ -163,6 +163,7 @@ def _selector_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sport", type=int, help="session source port")
     g.add_argument("--dport", type=int, help="session destination port")
     g.add_argument("--peer", help="a neighbour agent address")
+    g.add_argument("--agent", metavar="ADDR", help="only the agent of this local host address")
     g.add_argument(
         "--state", choices=["established", "pending", "reconfiguring", "closing"],
         help="session state",
@@ -172,7 +173,7 @@ def _selector_args(p: argparse.ArgumentParser) -> None:
 def _selector(args: argparse.Namespace) -> dict[str, Any]:
     return {
         k: getattr(args, k)
-        for k in ("src", "dst", "sport", "dport", "peer", "state")
+        for k in ("src", "dst", "sport", "dport", "peer", "state", "agent")
         if getattr(args, k, None) is not None
     }
 
@@ -194,9 +195,17 @@ def _sessions_run(args: argparse.Namespace) -> int:
     else:
         print_table(
             f"sessions ({len(sessions)})",
-            ["id", "session", "state", "left peer", "right peer"],
+            ["agent", "host", "id", "session", "state", "left peer", "right peer"],
             [
-                [s["id"], s["session"], s["state"], s["left_peer"], s["right_peer"]]
+                [
+                    s.get("agent_id"),
+                    s.get("host"),
+                    s["id"],
+                    s["session"],
+                    s["state"],
+                    s["left_peer"],
+                    s["right_peer"],
+                ]
                 for s in sessions
             ],
         )

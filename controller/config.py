@@ -31,14 +31,16 @@ One file configures one daemon, i.e. the control plane of one data-plane device:
       clone_session: 100           # optional: mirror-to-CPU session (program's CPU_CLONE_SESSION)
       clone_max_len: 16383         # optional: its packet_length_bytes (default per target)
     ports:
-      hosts:                       # ports facing the hosts this agent serves (>= 1)
+      hosts:                       # ports facing the hosts behind the device (>= 1)
         - {name: h1, port: 1, address: 10.0.0.1, mac: "02:00:00:00:00:01"}
+      # per-host agents (docs/controller.md): agent_id (0-255) on EVERY host port or none
+      #   - {name: h2, port: 2, address: 10.0.0.2, mac: "02:00:00:00:00:02", agent_id: 2}
       network: {port: 3, mac: "02:00:00:00:00:fe"}  # uplink; mac: next-hop MAC (optional)
     routes:                        # optional; default: 0.0.0.0/0 via the network port
       - {prefix: 10.1.0.0/16, port: 3, mac: "02:00:00:00:00:fe"}
     agent:                         # optional
-      agent_id: 0                  # the pipeline's agent id of this daemon's host ports
-      addresses: [10.0.0.1]        # default: every host address
+      agent_id: 0                  # single-agent form: the agent id of every host port
+      addresses: [10.0.0.1]        # single-agent form: default every host address
       port_range: 20000-60999
       seed: 0
     control:
@@ -65,6 +67,7 @@ import ipaddress
 import logging
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
@@ -74,6 +77,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from controller.config_schema import (
     COUNT_FIELDS,
     TIMER_FIELDS,
+    AgentSpec,
     Config,
     ControlConfig,
     DeviceConfig,
@@ -105,6 +109,7 @@ from dysco_proto.wire import MIN_KEY_LEN
 
 __all__ = [
     "TIMER_FIELDS",
+    "AgentSpec",
     "Config",
     "ConfigError",
     "ControlConfig",
@@ -128,6 +133,7 @@ log = logging.getLogger(__name__)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _RANGE_RE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
 
+_EVERY_OR_NONE = "give every host port an agent_id (one agent each) or none (one agent for all)"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_P4INFO = PROJECT_ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
 
@@ -272,7 +278,19 @@ class _Parser(_PolicyParser):
         device = self.device(top["device"][1])
         hosts, network = self.ports(top["ports"][1])
         host_addrs = tuple(h.address for h in hosts)
-        addresses, port_low, port_high, seed, agent_id = self.agent(top.get("agent"), host_addrs)
+        per_host = hosts[0].agent_id >= 0
+        addresses, port_low, port_high, seed, agent_id = self.agent(
+            top.get("agent"), host_addrs, per_host
+        )
+        agents: tuple[AgentSpec, ...] = ()
+        if per_host:
+            by_id: dict[int, list[str]] = {}
+            for h in hosts:
+                by_id.setdefault(h.agent_id, []).append(h.address)
+            agents = tuple(AgentSpec(a, tuple(addrs)) for a, addrs in by_id.items())
+            agent_id = agents[0].agent_id
+        else:
+            hosts = tuple(replace(h, agent_id=agent_id) for h in hosts)
         routes = self.routes(top.get("routes"), network)
         control = self.control(top["control"][1])
         peers = self.peers(top.get("peers"), set(addresses))
@@ -305,6 +323,7 @@ class _Parser(_PolicyParser):
             counts=counts,
             management=management,
             max_batch=max_batch,
+            agents=agents,
         )
 
     def device(self, node: Node) -> DeviceConfig:
@@ -491,7 +510,9 @@ class _Parser(_PolicyParser):
         seen_addr: dict[str, int] = {}
         for i, item in enumerate(items):
             path = f"ports.hosts[{i}]"
-            h = self.mapping(item, path, ("name", "port", "address", "mac"), ("port", "address"))
+            h = self.mapping(
+                item, path, ("name", "port", "address", "mac", "agent_id"), ("port", "address")
+            )
             port = self.integer(h["port"][1], f"{path}.port", 0, 2**32 - 1)
             addr = self.ipv4(h["address"][1], f"{path}.address")
             mac = self.mac(h["mac"][1], f"{path}.mac") if "mac" in h else "00:00:00:00:00:00"
@@ -503,9 +524,10 @@ class _Parser(_PolicyParser):
                     f"{path}.address",
                     f"address {addr} already given at line {seen_addr[addr]}",
                 )
+            aid = self._host_agent_id(h, path, first_node=items[0])
             seen_port.setdefault(port, line)
             seen_addr[addr] = line
-            hosts.append(HostPort(name, port, addr, mac))
+            hosts.append(HostPort(name, port, addr, mac, -1 if aid is None else aid))
         n = self.mapping(f["network"][1], "ports.network", ("port", "mac"), ("port",))
         nport = self.integer(n["port"][1], "ports.network.port", 0, 2**32 - 1)
         if nport in seen_port:
@@ -517,14 +539,30 @@ class _Parser(_PolicyParser):
         nmac = self.mac(n["mac"][1], "ports.network.mac") if "mac" in n else "ff:ff:ff:ff:ff:ff"
         return tuple(hosts), NetworkPort(nport, nmac)
 
+    def _host_agent_id(
+        self, h: dict[str, tuple[Node, Node]], path: str, first_node: Node
+    ) -> int | None:
+        """A host port's ``agent_id`` (per-host agents): all host ports have one, or none."""
+        first = isinstance(first_node, MappingNode) and any(
+            isinstance(k, ScalarNode) and k.value == "agent_id" for k, _v in first_node.value
+        )
+        if ("agent_id" in h) != first:
+            why = "missing" if first else "ports.hosts[0] has none"
+            node = h["agent_id"][1] if "agent_id" in h else h["port"][0]
+            self.fail(node, f"{path}.agent_id", f"{why}: {_EVERY_OR_NONE}")
+        return self.integer(h["agent_id"][1], f"{path}.agent_id", 0, 255) if first else None
+
     def agent(
-        self, item: tuple[Node, Node] | None, host_addrs: tuple[str, ...]
+        self, item: tuple[Node, Node] | None, host_addrs: tuple[str, ...], per_host: bool = False
     ) -> tuple[tuple[str, ...], int, int, int, int]:
         addresses = host_addrs
         low, high, seed, agent_id = 20000, 60999, 0, 0
         if item is None:
             return addresses, low, high, seed, agent_id
         f = self.optional_mapping(item[1], "agent", ("addresses", "port_range", "seed", "agent_id"))
+        for name in [n for n in ("agent_id", "addresses") if n in f and per_host]:
+            why = "not with per-host agents (ports.hosts[*].agent_id): each serves its host"
+            self.fail(f[name][1], f"agent.{name}", why)
         if "agent_id" in f:
             agent_id = self.integer(f["agent_id"][1], "agent.agent_id", 0, 255)
         if "addresses" in f:

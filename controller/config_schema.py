@@ -16,6 +16,7 @@ from dysco_proto.policy import Policy, PolicyTable
 __all__ = [
     "COUNT_FIELDS",
     "TIMER_FIELDS",
+    "AgentSpec",
     "Config",
     "ControlConfig",
     "DeviceConfig",
@@ -83,6 +84,18 @@ class HostPort:
     port: int
     address: str
     mac: str
+    agent_id: int = 0  # the pipeline's agent id of this port (port_role)
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One Dysco agent of the daemon: its pipeline agent id and the host addresses it serves.
+
+    A per-host configuration (``ports.hosts[*].agent_id``) has one per agent id; the
+    single-agent form (``agent.agent_id``, ``agent.addresses``) exactly one."""
+
+    agent_id: int
+    addresses: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -145,6 +158,17 @@ class Config:
     management: ManagementConfig
     max_batch: int = 1000
     extra: Mapping[str, object] = field(default_factory=dict)
+    # the agents, in configuration order (empty: one agent, ``agent_id`` and ``addresses``)
+    agents: tuple[AgentSpec, ...] = ()
+
+    @property
+    def per_host(self) -> bool:
+        """Whether the host ports carry their own agent ids (one agent per id)."""
+        return bool(self.agents)
+
+    def agent_specs(self) -> tuple[AgentSpec, ...]:
+        """Every agent of this daemon (the single-agent form: one)."""
+        return self.agents or (AgentSpec(self.agent_id, self.addresses),)
 
     def policy_table(self) -> PolicyTable:
         """A fresh policy table for an agent."""

@@ -1,6 +1,9 @@
-"""The Dysco daemon: one sans-IO agent bound to one data-plane device over P4Runtime.
+"""The Dysco daemon: the sans-IO agents of one data-plane device's hosts over P4Runtime
+(one per host with per-host agent ids, or one for all hosts; :mod:`controller.agents`).
 
-Event flow (all on one asyncio loop, the agent is never re-entered)::
+Event flow (all on one asyncio loop, no agent is ever re-entered; each event goes to one
+agent: a packet-in by its host port or local address, a register report by the slot's owner,
+a control message by its destination, a timer or idle entry to the agent that owns it)::
 
     packet-in (P4Runtime stream) -> PacketIn / SlotSnapshot / ControlIn -+
     peer channel datagram -------> ControlIn ----------------------------+-> Agent.handle
@@ -28,13 +31,14 @@ import contextlib
 import fcntl
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from controller.agent_stores import AgentStores
+from controller.agents import Agents, AgentUnit, HostAgent, SlotPool, store_path
 from controller.checkpointer import Checkpointer
 from controller.config import Config
 from controller.device_sync import DeviceSync
@@ -46,8 +50,9 @@ from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex, load_p4info, slot_capacity
 from controller.p4rt.tofino import device_config as tofino_device_config
 from controller.peers import Impairments, PeerChannel, RejectLog
-from controller.store import StateStore, StoreError
+from controller.store import StateStore
 from controller.translate import Translator
+from controller.unit_sync import AgentView
 from controller.writer import OrderedWriter
 from dysco_proto.actions import (
     Action,
@@ -62,14 +67,14 @@ from dysco_proto.actions import (
     SendPacket,
     StartTimer,
 )
-from dysco_proto.agent import Agent, AgentConfig
-from dysco_proto.checkpoint import CheckpointError, Tracker
-from dysco_proto.entries import EntryKey, MappingEntry
+from dysco_proto.agent import AgentConfig
+from dysco_proto.checkpoint import Tracker
 from dysco_proto.events import (
     ControlIn,
     Event,
     ReconfigKind,
     Reconfigure,
+    SlotSnapshot,
     TimerFired,
 )
 from dysco_proto.packet import FiveTuple
@@ -117,8 +122,12 @@ class _Outcome:
     session: FiveTuple
 
 
-class Daemon:
-    """One controller: an :class:`Agent` bound to one device, its peers and its operators."""
+class Daemon(Agents, AgentStores):
+    """One controller: the agents of one device's hosts (:class:`AgentUnit`), the device,
+    their peers and their operators.
+
+    ``agent``, ``shadow``, ``foreign``, ``store``, ... are the first agent's (the only one in
+    the single-agent configuration); ``units`` holds every agent by its agent id."""
 
     def __init__(
         self,
@@ -133,9 +142,17 @@ class Daemon:
         self.config = config
         self.impairments = impairments
         self._load_pipeline(p4info, device_config)
-        self.agent = self._new_agent()
+        # one device-wide register slot allocator for every agent (slot 0 is never used)
+        self.slots = SlotPool(1, slot_capacity(self.p4info, config.device.slots))
+        self.policies = config.policy_table()
+        self.units: dict[int, AgentUnit] = {}
+        self._unit_by_addr: dict[str, AgentUnit] = {}
+        self._noted = 0  # events noted for the store, and how many of them are committed
+        self._committed = 0
+        self._init_persistence(checkpoint_path)
         self._static_queued = False
         self.translator = Translator(self.p4info, config, self._lookup_entry)
+        self.translator.lookup_agent_entry = self._lookup_agent_entry
         self.metrics = Metrics(config.device.name)
         self.counters = Counters()
         self.client = self._new_client()
@@ -156,16 +173,18 @@ class Daemon:
         self._control_rejects = RejectLog(log, "control messages")
         self.handlers = MgmtHandlers(self)
         self.sync = DeviceSync(self)
+        # per-host agents: one read-back and idle scan per agent, each on its own shadow
+        self.syncs = (
+            [DeviceSync(AgentView(self, u)) for u in self.units.values()]  # type: ignore[arg-type]
+            if len(self.units) > 1
+            else [self.sync]
+        )
         self.mgmt = (
             MgmtServer(config.management.socket, config.management.token_file, self._mgmt_durable)
             if management
             else None
         )
-        # shadow of what this controller has installed: key -> entry, last-hit time
-        self.shadow: dict[EntryKey, MappingEntry] = {}
-        self.last_hit: dict[EntryKey, float] = {}
-        self.foreign: dict[EntryKey, MappingEntry] = {}  # read back, not ours (restart)
-        self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
+        self._timers: dict[tuple[int, TimerKey], asyncio.TimerHandle] = {}
         self._outcomes: dict[int, _Outcome] = {}
         self._next_tag = 1
         self._stop = asyncio.Event()
@@ -174,10 +193,7 @@ class Daemon:
         self.control_addr: tuple[str, int] | None = None
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.ready = asyncio.Event()
-        # the device holds what this daemon installed, as far as the last read-back showed
-        # (false after losing the primary role or finding entries missing, until repaired)
         self.in_sync = True
-        self._init_persistence(checkpoint_path)
         self._q: asyncio.Queue[tuple[int, p4r.StreamMessageRequest]] | None = None
 
     def _load_pipeline(self, p4info: P4InfoIndex | None, device_config: bytes | None) -> None:
@@ -211,42 +227,42 @@ class Daemon:
         )
 
     def _init_persistence(self, checkpoint_path: Path | None) -> None:
-        """The agent's persistent state (controller restarts): an SQLite store next to the
-        management token by default, written after every event (``controller/store.py``),
-        and the lock that keeps a second daemon off it."""
+        """The agents and their persistent state (controller restarts): an SQLite store per
+        agent next to the management token by default (``<token stem>.state.sqlite``; with
+        per-host agents ``<token stem>.state.agent<id>.sqlite``), written after every event
+        (``controller/store.py``), and the lock that keeps a second daemon off them."""
         tf = self.config.management.token_file
-        self.checkpoint_path = checkpoint_path or tf.with_name(tf.stem + ".state.sqlite")
-        self.store = StateStore(self.checkpoint_path)
-        # notes what each event changed; flush_store() commits it before anything leaves
-        self.saver = Checkpointer(self.store, self.config.agent_id)
-        self._store_failed = False
+        base = checkpoint_path or tf.with_name(tf.stem + ".state.sqlite")
+        for spec in self.config.agent_specs():
+            path = store_path(base, spec.agent_id, self.config.per_host)
+            store = StateStore(path)
+            agent, tracker = self._new_agent(spec.agent_id, spec.addresses)
+            unit = AgentUnit(
+                spec.agent_id,
+                spec.addresses,
+                agent,
+                tracker,
+                store,
+                # notes what each event changed; flush_store() commits it before anything leaves
+                Checkpointer(store, spec.agent_id),
+                path,
+            )
+            self.units[spec.agent_id] = unit
+            for a in spec.addresses:
+                self._unit_by_addr[a] = unit
         self.lock_path = tf.with_name(tf.stem + ".lock")
         self._lock_fd: int | None = None
-        self._restored_actions: list[Action] | None = None
-        self._restored_entries: dict[EntryKey, MappingEntry] = {}
 
-    def _lookup_entry(self, key: EntryKey) -> MappingEntry | None:
-        """The entry with ``key`` as this controller believes the device holds it."""
-        e = self.shadow.get(key)
-        return e if e is not None else self.foreign.get(key)
-
-    def _shadow_set(self, e: MappingEntry) -> None:
-        self.shadow[e.key] = e
-
-    def _shadow_del(self, key: EntryKey) -> None:
-        self.shadow.pop(key, None)
-        self.last_hit.pop(key, None)
-
-    def _new_agent(self) -> Agent:
+    def _new_agent(self, agent_id: int, addresses: tuple[str, ...]) -> tuple[HostAgent, Tracker]:
         c = self.config
-        agent = Agent(
+        agent = HostAgent(
             AgentConfig(
-                addresses=c.addresses,
+                addresses=addresses,
                 key=c.control.key,
-                policies=c.policy_table(),
+                policies=self.policies,  # one table for the device's agents (policy.add)
                 port_low=c.port_low,
                 port_high=c.port_high,
-                seed=c.seed,
+                seed=c.seed + (agent_id if c.per_host else 0),
                 msg_id_base=int(time.time() * 1000) << 16,  # ids keep growing across restarts
                 rto=c.timers["rto"],
                 max_retries=c.counts["max_retries"],
@@ -257,13 +273,14 @@ class Daemon:
                 hold_timeout=c.timers["hold_timeout"],
                 done_linger=c.timers["done_linger"],
                 max_backoff=c.timers["max_backoff"],
-                # register slots wrap within what the device holds (slot 0 is never used)
-                slot_limit=slot_capacity(self.p4info, c.device.slots),
-            )
+                # register slots wrap within what the device holds (slot 0 is never used);
+                # handed out by the device's pool, shared by its agents
+                slot_limit=self.slots.limit,
+            ),
+            self.slots,
         )
         agent.trace = trace.isEnabledFor(logging.DEBUG)
-        self.tracker = Tracker(agent)  # which sessions each event touched (persistence)
-        return agent
+        return agent, Tracker(agent)  # which sessions each event touched (persistence)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -293,11 +310,12 @@ class Daemon:
             raise
         self.ready.set()
         log.info(
-            "dysco agent %s: device %s, peer channel %s, %d policies",
+            "dysco agent %s: device %s, peer channel %s, %d policies, %s",
             self.config.device.name,
             self.config.device.address,
             self.control_addr,
             len(self.agent.policies),
+            "; ".join(u.label for u in self.units.values()),
         )
 
     async def stop(self) -> None:
@@ -310,7 +328,8 @@ class Daemon:
                 await t
         self._tasks.clear()
         self.flush_store()
-        self.store.close()
+        for u in self.units.values():
+            u.store.close()
         for h in self._timers.values():
             h.cancel()
         self._timers.clear()
@@ -355,50 +374,61 @@ class Daemon:
 
     # -- the event path -----------------------------------------------------------------------
 
-    def dispatch(self, event: Event) -> list[Action]:
-        """Feed one event to the agent and execute its actions (in order)."""
+    def dispatch(self, event: Event, unit: AgentUnit | None = None) -> list[Action]:
+        """Feed one event to an agent (``unit``, default :meth:`unit_for_event`) and execute
+        its actions (in order)."""
+        u = unit or self.unit_for_event(event)
         self.counters.events += 1
         now = asyncio.get_running_loop().time()
-        self.tracker.active = True  # record the sessions this event touches (persistence)
+        u.tracker.active = True  # record the sessions this event touches (persistence)
         try:
-            actions = self.agent.handle(event, now)
+            actions = u.agent.handle(event, now)
         except Exception:
             self.counters.handler_errors += 1
             self.metrics.errors.labels(self.config.device.name, "agent").inc()
-            log.exception("agent failed on %r", event)
+            log.exception("agent %d failed on %r", u.agent_id, event)
             return []
         finally:
-            self.tracker.active = False
+            u.tracker.active = False
         if trace.isEnabledFor(logging.DEBUG):
-            trace.debug("%s -> %s", _brief(event), "; ".join(_brief(a) for a in actions) or "-")
-        self.persist(actions)  # before any write, packet or message of this event leaves
-        self.execute(actions)
+            trace.debug(
+                "%d: %s -> %s",
+                u.agent_id,
+                _brief(event),
+                "; ".join(_brief(a) for a in actions) or "-",
+            )
+        self.persist(actions, u)  # before any write, packet or message of this event leaves
+        self.execute(actions, u)
         return actions
 
-    def execute(self, actions: list[Action]) -> None:
-        """Execute one action list: writes batched, sends after the writes before them."""
+    def execute(self, actions: list[Action], unit: AgentUnit | None = None) -> None:
+        """Execute one action list of an agent (default: the first): writes batched, sends
+        after the writes before them."""
+        u = unit or self.first
+        aid = u.agent_id
         w = self.writer
         w.begin_scope()
         tr = self.translator
-        need = self.saver.noted  # the state these sends follow
+        need = self._noted  # the state these sends follow
         dev = self.config.device.name
         for a in actions:
             if isinstance(a, InstallEntry):
                 # encode first: an entry the pipeline cannot hold never enters the shadow
-                update = tr.entry_update_raw(p4r.Update.INSERT, a.entry)  # bytes: unparsed
-                self._shadow_set(a.entry)
-                self.last_hit[a.entry.key] = time.monotonic()
-                self._forget_foreign(a.entry.key)
-                w.write(update, a.entry.key)
+                update = tr.entry_update_raw(p4r.Update.INSERT, a.entry, aid)  # bytes: unparsed
+                u.shadow[a.entry.key] = a.entry
+                u.last_hit[a.entry.key] = time.monotonic()
+                u.foreign.pop(a.entry.key, None)
+                w.write(update, (aid, a.entry.key))
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, ModifyEntry):
-                update = tr.entry_update_raw(p4r.Update.MODIFY, a.entry)
-                self._shadow_set(a.entry)
-                w.write(update, a.entry.key)
+                update = tr.entry_update_raw(p4r.Update.MODIFY, a.entry, aid)
+                u.shadow[a.entry.key] = a.entry
+                w.write(update, (aid, a.entry.key))
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, RemoveEntry):
-                self._shadow_del(a.key)
-                w.write(tr.delete_update_raw(a.key), a.key)
+                u.shadow.pop(a.key, None)
+                u.last_hit.pop(a.key, None)
+                w.write(tr.delete_update_raw(a.key, aid), (aid, a.key))
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, SendPacket):
                 msg = tr.packet_out(a.segment, a.toward, a.host)
@@ -411,14 +441,14 @@ class Daemon:
             elif isinstance(a, SendControl):
                 w.send(lambda a=a: self._control_send(a, need))  # type: ignore[misc]
             elif isinstance(a, StartTimer):
-                old = self._timers.pop(a.timer_id, None)
+                old = self._timers.pop((aid, a.timer_id), None)
                 if old is not None:
                     old.cancel()
-                self._timers[a.timer_id] = asyncio.get_running_loop().call_later(
-                    a.delay, self._fire, a.timer_id
+                self._timers[(aid, a.timer_id)] = asyncio.get_running_loop().call_later(
+                    a.delay, self._fire, aid, a.timer_id
                 )
             elif isinstance(a, CancelTimer):
-                h = self._timers.pop(a.timer_id, None)
+                h = self._timers.pop((aid, a.timer_id), None)
                 if h is not None:
                     h.cancel()
             elif isinstance(a, Observe):
@@ -428,7 +458,7 @@ class Daemon:
 
     def _stream_send(self, msg: p4r.StreamMessageRequest, need: int | None = None) -> None:
         """Queue a packet-out; ``need``: the notes it follows (default: all so far)."""
-        self._sendq.put_nowait((self.saver.noted if need is None else need, msg))
+        self._sendq.put_nowait((self._noted if need is None else need, msg))
         self.metrics.packet_outs.labels(self.config.device.name).inc()
 
     @property
@@ -454,7 +484,7 @@ class Daemon:
 
     def _control_send(self, a: SendControl, need: int | None = None) -> None:
         # what the message tells a peer is persisted first
-        self._flush_for(self.saver.noted if need is None else need)
+        self._flush_for(self._noted if need is None else need)
         self.counters.control_out += 1
         self.metrics.control.labels(self.config.device.name, "out").inc()
         if not self.peers.send(a.src_ip, a.dst_ip, a.data):
@@ -462,17 +492,20 @@ class Daemon:
             self.metrics.errors.labels(self.config.device.name, "control_no_route").inc()
             log.debug("no peer controller for %s", a.dst_ip)
 
-    def _fire(self, timer_id: TimerKey) -> None:
-        self._timers.pop(timer_id, None)
+    def _fire(self, agent_id: int, timer_id: TimerKey) -> None:
+        self._timers.pop((agent_id, timer_id), None)
         self.counters.timers_fired += 1
-        self.dispatch(TimerFired(timer_id))
+        u = self.units.get(agent_id)
+        if u is not None:
+            self.dispatch(TimerFired(timer_id), u)
 
     def _on_peer_message(self, src: str, dst: str, data: bytes) -> None:
-        if dst not in self.agent.addresses:
+        u = self.unit_for(dst)
+        if u is None:
             return
         self.counters.control_in += 1
         self.metrics.control.labels(self.config.device.name, "in").inc()
-        self.dispatch(ControlIn(src, dst, data))
+        self.dispatch(ControlIn(src, dst, data), u)
 
     def _on_packet_in(self, msg: DevicePacketIn) -> None:
         self.counters.packet_ins += 1
@@ -491,8 +524,11 @@ class Daemon:
             self.counters.punts_dropped[tr.dropped] = (
                 self.counters.punts_dropped.get(tr.dropped, 0) + 1
             )
-        if tr.entry is not None and tr.entry in self.shadow:
-            self.last_hit[tr.entry] = time.monotonic()
+        unit = self.units.get(tr.agent_id) if tr.agent_id is not None else None
+        if unit is None and len(self.units) == 1:
+            unit = self.first
+        if tr.entry is not None and unit is not None and tr.entry in unit.shadow:
+            unit.last_hit[tr.entry] = time.monotonic()
         if tr.sends:
             # pieces of a completed SPLIT / UNSUPPORTED_OPTIONS punt: after pending writes
             self.counters.punts_completed += 1
@@ -503,7 +539,8 @@ class Daemon:
         for event in tr.events:
             if isinstance(event, ControlIn):
                 self.counters.control_in += 1
-            self.dispatch(event)
+            # a register report goes to its slot's owner, the rest to the packet's agent
+            self.dispatch(event, None if isinstance(event, SlotSnapshot) else unit)
 
     def _on_write_error(self, code: str, update: p4r.Update) -> None:
         self.metrics.errors.labels(self.config.device.name, f"write_{code.lower()}").inc()
@@ -561,15 +598,17 @@ class Daemon:
         """Every ``timers.idle_scan`` seconds (paced by :meth:`_paced`, so it never takes
         more than about 1/20 of the event loop: with 1M entries it runs every few minutes):
         report idle entries to the agent, drop idle foreign ones (:meth:`DeviceSync.idle_round`)."""
-        await self._paced("idle_scan", self.sync.idle_round, "idle read", logging.DEBUG)
+        await self._paced("idle_scan", self._idle_rounds, "idle read", logging.DEBUG)
 
-    def _forget_foreign(self, key: EntryKey) -> None:
-        self.foreign.pop(key, None)
+    async def _idle_rounds(self) -> None:
+        for s in self.syncs:
+            await s.idle_round()
 
     async def _on_connected(self, first: bool) -> None:
         """After every (re)connection: make the device hold exactly what we installed
         (:meth:`DeviceSync.on_connected`)."""
-        await self.sync.on_connected(first)
+        for s in self.syncs:
+            await s.on_connected(first)
 
     # -- losing the device: primary role taken, entries removed behind our back ---------------
 
@@ -588,72 +627,10 @@ class Daemon:
     async def check_device(self) -> int:
         """Read the device back and repair it (:meth:`DeviceSync.check`); returns the number
         of repairs queued."""
-        return await self.sync.check()
-
-    # -- checkpoint and restart ---------------------------------------------------------------
-
-    def persist(self, actions: list[Action]) -> None:
-        """Note what the last event changed (:meth:`Checkpointer.note`); :meth:`flush_store`
-        commits it. Called before the event's actions are executed; the store is flushed
-        before anything leaves the process (a Write RPC, a packet-out, a control message, a
-        management reply), so nothing on the device or told to a peer or operator is unknown
-        to a restarted daemon, and one transaction covers every event since the last one."""
-        self.saver.note(self.agent, self.tracker, actions)
-
-    def _flush_for(self, need: int) -> None:
-        """Commit unless the notes up to ``need`` are already committed."""
-        if need > self.saver.committed:
-            self.flush_store()
-
-    def flush_store(self) -> None:
-        """Commit everything noted by :meth:`persist` since the last flush (one SQLite
-        transaction; ``controller/store.py``). Its cost follows the number of sessions and
-        entries changed since then, never the total. A store that cannot be written is
-        logged once (until it works again) and retried at the next flush."""
-        if not self.saver.unsaved:
-            return
-        try:
-            self.saver.commit(self.agent, self.tracker)
-        except (sqlite3.Error, StoreError) as e:
-            self.metrics.errors.labels(self.config.device.name, "checkpoint").inc()
-            if not self._store_failed:
-                log.warning("cannot write the state store %s: %s", self.checkpoint_path, e)
-            self._store_failed = True
-            return
-        self._store_failed = False
-        self.counters.checkpoints += 1
-
-    def _load_checkpoint(self) -> None:
-        """Restore the previous instance's agent from the state store (before connecting).
-
-        An unusable store (not a regular file, not a database, malformed or out-of-range
-        content, another device's) is moved aside with one log line and the daemon starts
-        clean: the device's entries are then kept as foreign ones (traffic keeps flowing)."""
-        path = self.checkpoint_path
-        try:
-            restored = self.saver.load(self.agent, self.config.device.name)
-        except (StoreError, CheckpointError, ValueError) as e:
-            bad = self.store.move_aside()
-            log.warning(
-                "ignoring state store %s (%s); moved to %s, starting clean from the device",
-                path,
-                e,
-                bad.name,
-            )
-            self.agent = self._new_agent()
-            self.saver.forget_replay()
-            try:
-                self.store.open()
-                self.store.reset(self.config.device.name)
-            except (StoreError, sqlite3.Error) as e2:
-                log.warning("cannot create the state store %s: %s", path, e2)
-            return
-        if restored is None:
-            return
-        self.tracker.take()
-        self._restored_actions, self._restored_entries = restored
-        self.counters.restored_sessions = len(self.agent.records)
-        log.info("restored %d sessions from %s", len(self.agent.records), path)
+        repairs = 0
+        for s in self.syncs:
+            repairs += await s.check()
+        return repairs
 
     # -- management API -----------------------------------------------------------------------
 
@@ -669,16 +646,23 @@ class Daemon:
         return await self.handlers.handle(method, params, progress)
 
     def start_reconfig(
-        self, session: FiveTuple, anchor: str, boxes: tuple[str, ...], kind: ReconfigKind
+        self,
+        session: FiveTuple,
+        anchor: str,
+        boxes: tuple[str, ...],
+        kind: ReconfigKind,
+        agent: str | None = None,
     ) -> tuple[int, asyncio.Future[dict[str, Any]]]:
-        """Start one reconfiguration as its left anchor; returns its tag and the future that
+        """Start one reconfiguration as its left anchor (the agent of local address ``agent``,
+        default the agent holding the session's right side); returns its tag and the future that
         :meth:`_observe` resolves with its outcome (``completed``, ``cancelled``,
         ``refused``). A caller that stops waiting calls :meth:`abandon_reconfig`."""
         tag = self._next_tag
         self._next_tag = (self._next_tag + 1) % (1 << 32) or 1
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._outcomes[tag] = _Outcome(fut, session)
-        self.dispatch(Reconfigure(session, anchor, boxes, kind, tag))
+        u = (self.unit_for(agent) if agent else None) or self.unit_for_session(session, True)
+        self.dispatch(Reconfigure(session, anchor, boxes, kind, tag), u or self.first)
         return tag, fut
 
     def abandon_reconfig(self, tag: int) -> None:
@@ -687,7 +671,7 @@ class Daemon:
 
     def status(self) -> dict[str, Any]:
         """Status summary of this daemon."""
-        st = self.agent.state()
+        states = [u.agent.state() for u in self.units.values()]
         return {
             "device": self.config.device.name,
             "address": self.config.device.address,
@@ -705,15 +689,25 @@ class Daemon:
             "pipeline_pushed": self.client.pipeline_pushed,
             "reconnects": self.client.reconnects,
             "agent_addresses": list(self.config.addresses),
+            "agents": [
+                {
+                    "agent_id": u.agent_id,
+                    "addresses": list(u.addresses),
+                    "sessions": st.sessions,
+                    "entries": len(u.shadow),
+                    "active_reconfigs": st.active_reconfigs,
+                }
+                for u, st in zip(self.units.values(), states, strict=True)
+            ],
             "peer_channel": f"{self.control_addr[0]}:{self.control_addr[1]}"
             if self.control_addr
             else None,
             "peers": [p.name for p in self.config.peers],
-            "sessions": st.sessions,
-            "entries": len(self.shadow),
-            "foreign_entries": len(self.foreign),
+            "sessions": sum(st.sessions for st in states),
+            "entries": self.entry_count(),
+            "foreign_entries": sum(len(u.foreign) for u in self.units.values()),
             "pending_writes": self.writer.pending,
-            "active_reconfigs": st.active_reconfigs,
+            "active_reconfigs": sum(st.active_reconfigs for st in states),
             "policies": len(self.agent.policies),
             "uptime": round(time.time() - self.started_at, 3),
         }
@@ -724,7 +718,13 @@ class Daemon:
         out: dict[str, Any] = {k: v for k, v in c.__dict__.items()}
         out["writer"] = dict(self.writer.stats.__dict__)
         out["peers"] = dict(self.peers.stats.__dict__)
-        out["agent"] = dict(self.agent.counters)
+        total: dict[str, int] = {}
+        for u in self.units.values():
+            for k, v in u.agent.counters.items():
+                total[k] = total.get(k, 0) + v
+        out["agent"] = total  # every agent's observations, summed
+        if len(self.units) > 1:
+            out["agents"] = {str(u.agent_id): dict(u.agent.counters) for u in self.units.values()}
         out["p4rt"] = {
             "packet_ins": self.client.packet_ins,
             "packet_outs": self.client.packet_outs,

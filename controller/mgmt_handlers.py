@@ -24,6 +24,7 @@ from dysco_proto.packet import FiveTuple
 from dysco_proto.policy import ConfigError, PolicyTable, parse_policies
 
 if TYPE_CHECKING:
+    from controller.agents import AgentUnit
     from controller.daemon import Daemon
 
 Outcome = dict[str, Any]
@@ -57,12 +58,25 @@ class MgmtHandlers:
 
     # -- sessions -------------------------------------------------------------------------------
 
+    def units(self, params: dict[str, Any]) -> list[AgentUnit]:
+        """The agents a request is for: the one serving ``agent`` (a local host address),
+        else all of them."""
+        if params.get("agent") is None:
+            return list(self.daemon.units.values())
+        addr = _ipv4(params["agent"], "agent")
+        u = self.daemon.unit_for(addr)
+        if u is None:
+            raise MgmtError("not_found", f"no agent of this controller serves {addr}")
+        return [u]
+
     def sessions(self, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """``sessions``: the sessions matching a selector, brief, at most ``limit``."""
+        """``sessions``: the sessions matching a selector (and ``agent``), brief, at most
+        ``limit``; each names its agent (``agent_id``) and local host (``host``)."""
         sel = selector(params)
         out = [
-            mgmt_json.session_dict(v, brief=True)
-            for v in self.daemon.agent.sessions()
+            _with_agent(mgmt_json.session_dict(v, brief=True), u, v)
+            for u in self.units(params)
+            for v in u.agent.sessions()
             if mgmt_json.matches(v, sel)
         ]
         limit = params.get("limit")
@@ -74,11 +88,15 @@ class MgmtHandlers:
         """``session``: one session in full (by id or five-tuple), its entries and the
         reconfigurations this agent anchors on it."""
         ident = params.get("id")
-        found = self._find(ident)
+        found = None
+        for u in self.units(params):
+            found = self._find(ident, u)
+            if found is not None:
+                break
         if found is None:
             raise MgmtError("not_found", f"no session {ident}")
-        d = mgmt_json.session_dict(found, brief=False)
-        shadow = self.daemon.shadow
+        d = _with_agent(mgmt_json.session_dict(found, brief=False), u, found)
+        shadow = u.shadow
         keys = {k for s in mgmt_json.sides(found) for k in mgmt_json.side_keys(s)}
         d["entries"] = [mgmt_json.entry_dict(shadow[k]) for k in sorted(keys) if k in shadow]
         tuples = {s.session for s in mgmt_json.sides(found)}
@@ -89,13 +107,13 @@ class MgmtHandlers:
                 "phase": r.phase,
                 "peer_anchor": r.peer_anchor,
             }
-            for r in self.daemon.agent.reconfigs()
+            for r in u.agent.reconfigs()
             if r.session in tuples
         ]
         return d
 
-    def _find(self, ident: Any) -> SessionView | None:
-        all_views = self.daemon.agent.sessions()
+    def _find(self, ident: Any, u: AgentUnit) -> SessionView | None:
+        all_views = u.agent.sessions()
         if isinstance(ident, int):
             return next((v for v in all_views if v.id == ident), None)
         if not isinstance(ident, str):
@@ -121,18 +139,18 @@ class MgmtHandlers:
         targets = self._reconfig_targets(params)
         loop = asyncio.get_running_loop()
         started: list[tuple[int | None, FiveTuple, asyncio.Future[Outcome]]] = []
-        for t in targets:
-            side = self.daemon.agent.right_by_stuple.get(t)
+        for u, t in targets:
+            side = u.agent.right_by_stuple.get(t)
             if side is None:
                 continue
-            anchor = right_anchor or self.daemon.agent.default_right_anchor(t, kind)
+            anchor = right_anchor or u.agent.default_right_anchor(t, kind)
             if anchor is None:  # remove: splice out the next box; needs the hop after it
                 fut: asyncio.Future[Outcome] = loop.create_future()
                 reason = "right anchor unknown: pass right_anchor"
                 fut.set_result({"session": str(t), "outcome": "refused", "reason": reason})
                 started.append((None, t, fut))
                 continue
-            tag, fut = self.daemon.start_reconfig(t, anchor, boxes, kind)
+            tag, fut = self.daemon.start_reconfig(t, anchor, boxes, kind, u.addresses[0])
             started.append((tag, t, fut))
         results = await _collect(started, timeout, progress)
         for waited, _t, f in started:
@@ -143,19 +161,23 @@ class MgmtHandlers:
             summary[r["outcome"]] = summary.get(r["outcome"], 0) + 1
         return {"total": len(started), "summary": summary, "results": results}
 
-    def _reconfig_targets(self, params: dict[str, Any]) -> list[FiveTuple]:
-        agent = self.daemon.agent
+    def _reconfig_targets(self, params: dict[str, Any]) -> list[tuple[AgentUnit, FiveTuple]]:
+        """(agent, session) to reconfigure: each session with a right side at the agent
+        (``agent``: only the agent of that local address)."""
+        units = self.units(params)
         if "session" in params:
             t = parse_tuple(_param(params, "session", str))
-            if t not in agent.right_by_stuple:
+            u = next((x for x in units if t in x.agent.right_by_stuple), None)
+            if u is None:
                 raise MgmtError("not_found", f"no session {t} with a right side at this agent")
-            return [t]
+            return [(u, t)]
         sel = selector(params)
         if not sel and not params.get("all"):
             raise MgmtError("bad_request", "give a session, a selector or all=true")
         return [
-            v.right.session
-            for v in agent.sessions()
+            (u, v.right.session)
+            for u in units
+            for v in u.agent.sessions()
             if v.right is not None and not v.closing and mgmt_json.matches(v, sel)
         ]
 
@@ -202,6 +224,14 @@ class MgmtHandlers:
         lr, rl = int(params.get("lr") or 0), int(params.get("rl") or 0)
         acts = self.daemon.dispatch(BoxOffset(session, lr, rl))
         return {"observed": [a.kind for a in acts if isinstance(a, Observe)]}
+
+
+def _with_agent(d: dict[str, Any], u: AgentUnit, v: SessionView) -> dict[str, Any]:
+    """A session's JSON with the agent holding it: its agent id and local host address."""
+    side = v.left or v.right
+    d["agent_id"] = u.agent_id
+    d["host"] = side.local if side is not None else u.addresses[0]
+    return d
 
 
 async def _collect(

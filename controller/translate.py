@@ -78,7 +78,10 @@ class Translated:
     ``sends`` are the pieces of a completed ``SPLIT`` / ``UNSUPPORTED_OPTIONS`` punt (already
     rewritten); ``entry`` the key of the session entry the packet hit (for idle tracking);
     ``kind`` names the packet-in for counters (``syn``, ``split``, ``latch``, ...);
-    ``dropped`` says why nothing could be done with it (``""``: translated).
+    ``dropped`` says why nothing could be done with it (``""``: translated); ``agent_id``
+    the daemon's agent it is for: OUT by the host port it entered (or the packet-in's
+    ``agent_id``), IN and ``CONTROL`` by the local address it is sent to, ``None`` for
+    register reports (the slot's owner decides).
     """
 
     events: list[Event] = field(default_factory=list)
@@ -86,6 +89,7 @@ class Translated:
     entry: EntryKey | None = None
     kind: str = ""
     dropped: str = ""
+    agent_id: int | None = None  # the agent the packet-in is for (None: find it by slot)
 
 
 # --- fast serialisation of session-entry updates -------------------------------------------
@@ -177,7 +181,9 @@ class _FastEncoder:
             b = self._ip[addr] = _cb(int.from_bytes(socket.inet_aton(addr), "big"))
         return b
 
-    def _match(self, tbl: pl.Tbl, m: FiveTuple, out: bool) -> list[bytes]:
+    def _match(
+        self, tbl: pl.Tbl, m: FiveTuple, out: bool, agent: bytes | None = None
+    ) -> list[bytes]:
         tpre, heads = self._fm[tbl]
         vals = {
             "src_addr": self.ip(m.src_ip),
@@ -187,7 +193,7 @@ class _FastEncoder:
             "dst_port": _cb(m.dst_port),
         }
         if out:
-            vals["agent_id"] = self._agent
+            vals["agent_id"] = self._agent if agent is None else agent
         parts = [tpre]
         for name, by_len in heads:
             v = vals[name]
@@ -211,8 +217,9 @@ class _FastEncoder:
         vals[prefix + "win_shift"] = _cb(d.win_shift & 0xFF)
         return True
 
-    def update(self, kind: int, e: MappingEntry) -> bytes | None:
-        """The serialised ``Update`` (INSERT/MODIFY) of ``e``, or ``None`` (use the slow path)."""
+    def update(self, kind: int, e: MappingEntry, agent_id: int | None = None) -> bytes | None:
+        """The serialised ``Update`` (INSERT/MODIFY) of ``e`` (an OUT entry keyed with
+        ``agent_id``, default the encoder's), or ``None`` (use the slow path)."""
         if not (0 <= e.slot < pl.SLOT_SPACE and 0 <= e.epoch <= _M32):
             return None
         vals: dict[str, bytes] = {}
@@ -241,24 +248,29 @@ class _FastEncoder:
             aparts.append(by_len[len(v)])
             aparts.append(v)
         action = b"".join(aparts)
-        parts = self._match(tbl, e.key.match, tbl is pl.Tbl.OUT_SESSION)
+        agent = None if agent_id is None else _cb(agent_id)
+        parts = self._match(tbl, e.key.match, tbl is pl.Tbl.OUT_SESSION, agent)
         parts.append(_ld(b"\x1a", _ld(b"\x0a", action)))
         parts.append(_TTL_FIELD)
         return b"\x08" + _V[kind] + _ld(b"\x12", _ld(b"\x12", b"".join(parts)))
 
-    def delete(self, key: EntryKey) -> bytes:
+    def delete(self, key: EntryKey, agent_id: int | None = None) -> bytes:
         """The serialised DELETE ``Update`` of the session entry with ``key``."""
         out = key.direction is Direction.OUT
         tbl = pl.Tbl.OUT_SESSION if out else pl.Tbl.IN_SESSION
-        body = b"".join(self._match(tbl, key.match, out))
+        agent = None if agent_id is None else _cb(agent_id)
+        body = b"".join(self._match(tbl, key.match, out, agent))
         return b"\x08" + _V[p4r.Update.DELETE] + _ld(b"\x12", _ld(b"\x12", body))
 
 
 class Translator:
-    """Translations for one device and one agent (ids resolved once from the P4Info).
+    """Translations for one device and its agents (ids resolved once from the P4Info).
 
     ``lookup_entry(key)`` returns the session entry with that key as the daemon believes the
-    device holds it (mirrors need its rewrite for the host view, punt completion all of it).
+    device holds it (mirrors need its rewrite for the host view, punt completion all of it);
+    with several agents per device (``Config.agents``) the daemon sets
+    ``lookup_agent_entry(agent_id, key)`` instead (an OUT key is unique per agent only).
+    Entry methods take the owning agent's id (default: the first agent's, ``agent_id``).
     """
 
     def __init__(
@@ -271,6 +283,12 @@ class Translator:
         self.config = config
         self.agent_id = config.agent_id
         self.lookup_entry = lookup_entry
+        self.lookup_agent_entry: Callable[[int, EntryKey], MappingEntry | None] | None = None
+        specs = config.agent_specs()
+        self.agent_ids = frozenset(a.agent_id for a in specs)
+        # local address -> its agent; host port -> its agent (port_role)
+        self.agent_of_addr = {addr: a.agent_id for a in specs for addr in a.addresses}
+        self.agent_of_port = {h.port: h.agent_id for h in config.hosts}
         self.reports_idle = False
         self.tables: dict[pl.Tbl, tuple[int, dict[str, tuple[int, int]]]] = {}
         for tbl in pl.Tbl:
@@ -367,44 +385,46 @@ class Translator:
         pv.pop("?", None)
         return pl.TableEntry(tbl, match, act, pv)
 
-    def entry_update(self, kind: int, e: MappingEntry) -> p4r.Update:
+    def entry_update(self, kind: int, e: MappingEntry, agent_id: int | None = None) -> p4r.Update:
         """An INSERT or MODIFY (``p4r.Update.*``) of ``e`` (fast path, :class:`_FastEncoder`).
         :class:`ValueError` for what the device cannot hold, a slot beyond its registers
         included (:attr:`slots`)."""
         self._check_slot(e)
-        raw = self.fast.update(kind, e)
+        raw = self.fast.update(kind, e, agent_id)
         if raw is None:
-            return self.entry_update_contract(kind, e)
+            return self.entry_update_contract(kind, e, agent_id)
         return p4r.Update.FromString(raw)
 
-    def entry_update_raw(self, kind: int, e: MappingEntry) -> bytes:
+    def entry_update_raw(self, kind: int, e: MappingEntry, agent_id: int | None = None) -> bytes:
         """:meth:`entry_update` serialized, without building the message: what the writer
         and the client pass on as is (``P4RuntimeClient.write`` takes ``bytes`` updates)."""
         self._check_slot(e)
-        raw = self.fast.update(kind, e)
+        raw = self.fast.update(kind, e, agent_id)
         if raw is None:
-            return self.entry_update_contract(kind, e).SerializeToString()
+            return self.entry_update_contract(kind, e, agent_id).SerializeToString()
         return raw
 
     def _check_slot(self, e: MappingEntry) -> None:
         if e.slot >= self.slots:
             raise ValueError(f"slot {e.slot} beyond the device's {self.slots} register slots")
 
-    def entry_update_contract(self, kind: int, e: MappingEntry) -> p4r.Update:
+    def entry_update_contract(
+        self, kind: int, e: MappingEntry, agent_id: int | None = None
+    ) -> p4r.Update:
         """:meth:`entry_update` through ``pipeline.entry_to_table`` (the reference path)."""
-        te = self.p4_entry(pl.entry_to_table(e, self.agent_id))
+        te = self.p4_entry(pl.entry_to_table(e, self.agent_id if agent_id is None else agent_id))
         te.idle_timeout_ns = IDLE_TTL_NS
         return p4r.Update(type=kind, entity=p4r.Entity(table_entry=te))  # type: ignore[arg-type]
 
-    def delete_update(self, key: EntryKey) -> p4r.Update:
-        """A DELETE of the session entry with ``key``."""
-        return p4r.Update.FromString(self.fast.delete(key))
+    def delete_update(self, key: EntryKey, agent_id: int | None = None) -> p4r.Update:
+        """A DELETE of the session entry with ``key`` (an OUT key: of agent ``agent_id``)."""
+        return p4r.Update.FromString(self.fast.delete(key, agent_id))
 
-    def delete_update_raw(self, key: EntryKey) -> bytes:
+    def delete_update_raw(self, key: EntryKey, agent_id: int | None = None) -> bytes:
         """:meth:`delete_update` serialized."""
-        return self.fast.delete(key)
+        return self.fast.delete(key, agent_id)
 
-    def delete_update_contract(self, key: EntryKey) -> p4r.Update:
+    def delete_update_contract(self, key: EntryKey, agent_id: int | None = None) -> p4r.Update:
         """:meth:`delete_update` through the contract's table entry (the reference path)."""
         m = key.match
         match: dict[str, int | tuple[int, int]] = {
@@ -416,7 +436,7 @@ class Translator:
         }
         if key.direction is Direction.OUT:
             tbl, act = pl.Tbl.OUT_SESSION, pl.Act.OUT_REWRITE
-            match = {"agent_id": self.agent_id, **match}
+            match = {"agent_id": self.agent_id if agent_id is None else agent_id, **match}
         else:
             tbl, act = pl.Tbl.IN_SESSION, pl.Act.IN_REWRITE
         te = self.p4_entry(pl.TableEntry(tbl, match, act, {}))
@@ -424,8 +444,16 @@ class Translator:
         return p4r.Update(type=p4r.Update.DELETE, entity=p4r.Entity(table_entry=te))
 
     def entry_from_p4(self, te: p4r.TableEntry) -> tuple[MappingEntry, float | None] | None:
-        """The mapping entry of a read-back session-table entry of this agent and its idle
-        time in seconds when the device reports one; ``None`` for anything else."""
+        """The mapping entry of a read-back session-table entry of this daemon's agents and
+        its idle time in seconds when the device reports one; ``None`` for anything else."""
+        got = self.owned_entry_from_p4(te)
+        return None if got is None else (got[1], got[2])
+
+    def owned_entry_from_p4(
+        self, te: p4r.TableEntry
+    ) -> tuple[int, MappingEntry, float | None] | None:
+        """:meth:`entry_from_p4` with the agent the entry belongs to: an OUT entry's by its
+        key, an IN entry's by the local address its key is sent to."""
         ce = self.contract_entry(te)
         if ce is None or ce.table not in (pl.Tbl.OUT_SESSION, pl.Tbl.IN_SESSION):
             return None
@@ -433,19 +461,24 @@ class Translator:
             agent_id, entry = pl.entry_from_table(ce)
         except (ValueError, KeyError):
             return None
-        if ce.table is pl.Tbl.OUT_SESSION and agent_id != self.agent_id:
-            return None
-        if ce.table is pl.Tbl.IN_SESSION and entry.key.match.dst_ip not in self.config.addresses:
-            return None
+        if ce.table is pl.Tbl.OUT_SESSION:
+            if agent_id not in self.agent_ids:
+                return None
+        else:
+            owner = self.agent_of_addr.get(entry.key.match.dst_ip)
+            if owner is None:
+                return None
+            agent_id = owner
         idle = None
         if te.HasField("time_since_last_hit"):
             self.reports_idle = True
             idle = te.time_since_last_hit.elapsed_ns / 1e9
-        return entry, idle
+        return agent_id, entry, idle
 
-    def same(self, a: MappingEntry, b: MappingEntry) -> bool:
+    def same(self, a: MappingEntry, b: MappingEntry, agent_id: int | None = None) -> bool:
         """Whether two entries program the device identically (read-back comparison)."""
-        return pl.entry_to_table(a, self.agent_id) == pl.entry_to_table(b, self.agent_id)
+        aid = self.agent_id if agent_id is None else agent_id
+        return pl.entry_to_table(a, aid) == pl.entry_to_table(b, aid)
 
     def static_entries(self) -> list[pl.TableEntry]:
         """The device-wide entries of this daemon: port roles, local addresses, routes."""
@@ -457,7 +490,7 @@ class Translator:
                     pl.Tbl.PORT_ROLE.value,
                     {"ingress_port": h.port},
                     pl.Act.HOST_PORT.value,
-                    {"agent_id": self.agent_id},
+                    {"agent_id": h.agent_id},
                 )
             )
         out.append(
@@ -620,6 +653,7 @@ class Translator:
                 out.dropped = "not_control"
                 return out
             src, dst, _dport, data = parsed.udp
+            out.agent_id = self.agent_of_addr.get(dst)
             out.events.append(ControlIn(src, dst, data))
             return out
         latch = bool(flags & _LATCHES) and bool(flags & pl.PacketInFlag.REGS)
@@ -652,12 +686,13 @@ class Translator:
             direction = Direction.OUT if md.get("ingress_port") in self.host_ports else Direction.IN
         key = EntryKey(direction, seg.tuple) if flags & pl.PacketInFlag.ENTRY_HIT else None
         out.entry = key
+        out.agent_id = self.packet_agent(direction, md, seg)
         punt = reason.punt_reason
         if reason in (pl.Reason.SYN, pl.Reason.SYNACK):
             assert punt is not None
             out.events.append(PacketIn(punt, direction, seg, key))
         elif reason in _MIRRORS:
-            entry = self._entry(key)
+            entry = self._entry(key, out.agent_id)
             if entry is not None:
                 view = mirror_host_view(seg, direction, entry)
                 out.events.append(PacketIn(_MIRRORS[reason], direction, view, key))
@@ -666,7 +701,7 @@ class Translator:
             else:
                 out.dropped = "mirror_entry_unknown"
         elif reason in (pl.Reason.SPLIT, pl.Reason.UNSUPPORTED_OPTIONS):
-            entry = self._entry(key)
+            entry = self._entry(key, out.agent_id)
             if entry is None:
                 out.dropped = "punt_entry_unknown"  # the sender's TCP retransmits
             else:
@@ -679,8 +714,23 @@ class Translator:
         else:
             out.dropped = "unexpected_reason"
 
-    def _entry(self, key: EntryKey | None) -> MappingEntry | None:
-        if key is None or self.lookup_entry is None:
+    def packet_agent(self, direction: Direction, md: Mapping[str, int], seg: Segment) -> int | None:
+        """The agent a packet-in carrying a segment is for: OUT, the agent of the host port
+        it entered by (else the packet-in's ``agent_id`` when it is one of ours); IN, the
+        agent of the local address it was sent to."""
+        if direction is Direction.OUT:
+            aid = self.agent_of_port.get(md.get("ingress_port", -1))
+            if aid is None and md.get("agent_id") in self.agent_ids:
+                aid = md["agent_id"]
+            return aid
+        return self.agent_of_addr.get(seg.tuple.dst_ip)
+
+    def _entry(self, key: EntryKey | None, agent_id: int | None = None) -> MappingEntry | None:
+        if key is None:
+            return None
+        if self.lookup_agent_entry is not None and agent_id is not None:
+            return self.lookup_agent_entry(agent_id, key)
+        if self.lookup_entry is None:
             return None
         return self.lookup_entry(key)
 

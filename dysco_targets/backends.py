@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from ipaddress import IPv4Address
 
 from controller.p4rt.gen.p4.v1 import p4data_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
@@ -16,7 +17,6 @@ from dysco_pipeline.pipeline import (
     Tbl,
     decode_packet_in,
     encode_packet_out,
-    entry_from_table,
 )
 from dysco_pipeline.refmodel import PipelineState, TableState
 from dysco_proto.entries import Direction, MappingEntry
@@ -229,9 +229,19 @@ class _TimedTables(TableState):
 
     @staticmethod
     def hit_key(entry: TableEntry) -> _HitKey:
-        agent_id, m = entry_from_table(entry)
-        k = m.key
-        return (k.direction, agent_id if k.direction is Direction.OUT else 0, k.match)
+        """The clock's key of a session entry, from its match alone (a DELETE carries no
+        action parameters)."""
+        m = {k: v for k, v in entry.match.items() if isinstance(v, int)}
+        t = FiveTuple(
+            str(IPv4Address(m["src_addr"])),
+            m["src_port"],
+            str(IPv4Address(m["dst_addr"])),
+            m["dst_port"],
+            m["proto"],
+        )
+        if entry.table is Tbl.OUT_SESSION:
+            return (Direction.OUT, m.get("agent_id", 0), t)
+        return (Direction.IN, 0, t)
 
     def insert(self, entry: TableEntry) -> None:
         super().insert(entry)

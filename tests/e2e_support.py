@@ -125,6 +125,7 @@ class Device:
     daemon: Daemon | None = None
     apps: dict[int, HostApp] = field(default_factory=dict)
     config_path: Path | None = None
+    per_host: bool = False  # one agent per host port (agent ids 1, 2, ...)
 
     @property
     def mac(self) -> str:
@@ -164,8 +165,9 @@ class Net:
 
     def config_text(self, d: Device, policies: str, extra: str = "") -> str:
         hosts = "".join(
-            f'    - {{name: {h.name}, port: {h.port}, address: {h.address}, mac: "{h.mac}"}}\n'
-            for h in d.hosts
+            f'    - {{name: {h.name}, port: {h.port}, address: {h.address}, mac: "{h.mac}"'
+            + (f", agent_id: {i}}}\n" if d.per_host else "}\n")
+            for i, h in enumerate(d.hosts, 1)
         )
         peers = "".join(
             f"  - {{name: {o.name}, endpoint: 127.0.0.1:{o.listen}, "
