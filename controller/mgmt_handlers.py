@@ -212,17 +212,21 @@ class MgmtHandlers:
         return {"removed": name}
 
     def relate(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``relate``: a local TCP-terminating proxy spliced ``inbound`` to ``outbound``."""
+        """``relate``: a local TCP-terminating proxy (the agent of ``agent``, default of the
+        outbound source) spliced ``inbound`` to ``outbound``."""
         inbound = parse_tuple(_param(params, "inbound", str))
         outbound = parse_tuple(_param(params, "outbound", str))
-        acts = self.daemon.dispatch(RelateProxy(inbound, outbound))
+        unit = self.units(params)[0] if params.get("agent") is not None else None
+        acts = self.daemon.dispatch(RelateProxy(inbound, outbound), unit)
         return {"observed": [a.kind for a in acts if isinstance(a, Observe)]}
 
     def box_offset(self, params: dict[str, Any]) -> dict[str, Any]:
-        """``box_offset``: a local box declares the byte offset it applies."""
+        """``box_offset``: a local box (the agent of ``agent``, default the first holding the
+        session) declares the byte offset it applies."""
         session = parse_tuple(_param(params, "session", str))
         lr, rl = int(params.get("lr") or 0), int(params.get("rl") or 0)
-        acts = self.daemon.dispatch(BoxOffset(session, lr, rl))
+        unit = self.units(params)[0] if params.get("agent") is not None else None
+        acts = self.daemon.dispatch(BoxOffset(session, lr, rl), unit)
         return {"observed": [a.kind for a in acts if isinstance(a, Observe)]}
 
 

@@ -419,12 +419,14 @@ class Testbed:
         return {
             "device": device,
             "ports": {
-                "hosts": [{"name": h.name, "port": j, "address": h.address, "mac": h.mac}
-                          for j, h in enumerate(d.hosts)],
+                # one agent per host (agent ids 1, 2, ...): any hosts of a session may share
+                # a device
+                "hosts": [{"name": h.name, "port": j, "address": h.address, "mac": h.mac,
+                           "agent_id": j + 1} for j, h in enumerate(d.hosts)],
                 "network": {"port": n_ports, "mac": "ff:ff:ff:ff:ff:ff"},
             },
             "routes": routes,
-            "agent": {"agent_id": 1, "seed": d.index, "port_range": "20000-60999"},
+            "agent": {"seed": d.index, "port_range": "20000-60999"},
             "control": {"listen": f"127.0.0.1:{d.control_port}", "key": self.key},
             "peers": peers,
             "names": names,
@@ -581,12 +583,14 @@ class Testbed:
             item: dict[str, Any] = {"host": h.name, "inbound": inbound, "outbound": outbound}
             try:
                 item["relate"] = self.mgmt(
-                    h.name, "relate", {"inbound": inbound, "outbound": outbound}, timeout=5
-                )
+                    h.name, "relate",
+                    {"inbound": inbound, "outbound": outbound, "agent": h.address}, timeout=5,
+                )  # fmt: skip
                 if h.box == "bytebox":
                     item["offset"] = self.mgmt(
                         h.name, "box_offset",
-                        {"session": inbound, "lr": middleboxes.PP2_LEN, "rl": 0}, timeout=5,
+                        {"session": inbound, "lr": middleboxes.PP2_LEN, "rl": 0,
+                         "agent": h.address}, timeout=5,
                     )  # fmt: skip
             except Exception as e:
                 item["error"] = f"{type(e).__name__}: {e}"

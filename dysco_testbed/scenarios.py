@@ -126,6 +126,7 @@ def request(tb: Testbed, s: Step, port: int) -> StepResult:
         "right_anchor": tb.addr(s.right_anchor),
         "boxes": [tb.addr(b) for b in s.boxes],
         "timeout": s.timeout,
+        "agent": tb.addr(s.anchor),  # the anchor host's agent (a device may serve several)
     }
     t0 = time.monotonic()
     try:

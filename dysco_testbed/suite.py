@@ -140,9 +140,60 @@ STOCK: dict[str, Callable[[], Spec]] = {
 """The stock-boxes scenarios (``scenarios/stock.yaml``)."""
 
 
+def spec_shared_apart() -> Spec:
+    """Client and server behind one device, the firewall behind another: the monitor (a
+    third device) inserted before the firewall and removed again (``scenarios/shared.yaml``)."""
+    return Spec(
+        "shared-client-and-server",
+        port=9100,
+        seconds=7.0,
+        rate=1e6,
+        steps=[
+            Step(2.0, "insert-monitor", "client", "insert", "fw", ["mon"]),
+            Step(4.5, "remove-monitor", "client", "remove", "fw", []),
+        ],
+    )
+
+
+def spec_shared_first_box() -> Spec:
+    """The client and its first box (the proxy) behind one device, adjacent: the firewall
+    inserted between them and removed again (the proxy host is the right anchor)."""
+    return Spec(
+        "shared-client-and-first-box",
+        port=9200,
+        seconds=7.0,
+        rate=1e6,
+        steps=[
+            Step(2.0, "insert-firewall", "client", "insert", "proxy", ["fw"]),
+            Step(4.5, "remove-firewall", "client", "remove", "proxy", []),
+        ],
+    )
+
+
+def spec_shared_proxy() -> Spec:
+    """The proxy and its server behind one device (its outbound connection adjacent to the
+    server): the session set up through the monitor and the proxy, then the proxy removed."""
+    return Spec(
+        "shared-proxy-and-server",
+        port=9000,
+        seconds=6.0,
+        rate=1e6,
+        steps=[Step(2.5, "remove-proxy", "mon", "remove", "server", [])],
+    )
+
+
+SHARED: dict[str, Callable[[], Spec]] = {
+    "apart": spec_shared_apart,
+    "first_box": spec_shared_first_box,
+    "proxy": spec_shared_proxy,
+}
+"""Hosts of one session behind one device (``scenarios/shared.yaml``)."""
+
+
 def restore(tb: Testbed) -> None:
     """Undo what a scenario did to the boxes (between scenarios on one testbed)."""
-    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=tb.hosts["fw2"].ns)
+    if "fw2" in tb.hosts:
+        sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=tb.hosts["fw2"].ns)
 
 
 def summary(r: Result) -> dict[str, Any]:
