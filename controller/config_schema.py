@@ -30,6 +30,9 @@ TIMER_FIELDS: dict[str, float] = {
     "rto": 0.02,  # control-message retransmission timeout (agent)
     "max_backoff": 0.5,
     "close_timeout": 0.5,
+    # a closed session's entries stay this long after everything was acknowledged (a lost
+    # last ACK makes the peer send its FIN again)
+    "close_linger": 2.0,
     "pending_timeout": 2.0,
     "anchor_timeout": 2.0,
     # a left anchor holds its host's new data at most this long waiting for the new path's

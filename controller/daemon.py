@@ -268,6 +268,7 @@ class Daemon(Agents, AgentStores):
                 max_retries=c.counts["max_retries"],
                 syn_retries=c.counts["syn_retries"],
                 close_timeout=c.timers["close_timeout"],
+                close_linger=c.timers["close_linger"],
                 pending_timeout=c.timers["pending_timeout"],
                 anchor_timeout=c.timers["anchor_timeout"],
                 hold_timeout=c.timers["hold_timeout"],

@@ -34,7 +34,11 @@ class AgentConfig:
     rto: float = 0.02  # control-message retransmission timeout
     max_retries: int = 10
     syn_retries: int = 6
-    close_timeout: float = 0.5  # after FIN both ways (or RST): remove the session
+    close_timeout: float = 0.5  # after FIN both ways (or RST): check, then remove the session
+    # a closed session's entries stay this long once everything is acknowledged: the last ACK
+    # may still be lost further on, and the FIN it answers retransmitted (as conntrack keeps
+    # a closed connection); without its entries that FIN reaches the host unrewritten (RST)
+    close_linger: float = 2.0
     pending_timeout: float = 2.0  # a box that never emits the continuation SYN
     anchor_timeout: float = 2.0  # right anchor staged but never committed: revert
     # a left anchor holds its host's new data (protocol-design.md 4.2) at most this long
@@ -137,6 +141,7 @@ class SessionRecord:
     close_wait: int = 0  # close probes outstanding
     close_ok: bool = True  # every side's last bytes (FIN included) acknowledged so far
     close_tries: int = 0
+    lingering: bool = False  # closed, every byte acknowledged: entries kept close_linger
 
     def sides(self) -> list[Side]:
         return [s for s in (self.left, self.right) if s is not None]

@@ -382,7 +382,7 @@ class SessionMixin(AgentBase):
         included) is acknowledged. A FIN seen here may still be lost further on (or held by a
         new path's anchor, 4.2): its retransmission must still find the entries."""
         sides = rec.sides()
-        if rec.reset or not sides or rec.close_tries >= MAX_CLOSE_TRIES:
+        if rec.lingering or rec.reset or not sides or rec.close_tries >= MAX_CLOSE_TRIES:
             self._remove_record(rec, "closed")
             return
         rec.close_wait = len(sides)
@@ -460,7 +460,8 @@ class SessionMixin(AgentBase):
         rec.close_wait -= 1
         if rec.close_wait == 0:
             if rec.close_ok:
-                self._remove_record(rec, "closed")
+                rec.lingering = True  # removed when the timer fires (_close_check)
+                self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_linger)
             else:
                 rec.close_tries += 1
                 self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)

@@ -197,6 +197,14 @@ def test_fin_both_ways_then_close_timer_removes_everything() -> None:
         for p in probes
         for x in a.handle(SlotSnapshot(p.slot, 2001, None, 2001, None, None, p.token), 2.21)
     ]
+    # everything acknowledged: the entries linger (a lost last ACK makes the peer send its
+    # FIN again, which must still be rewritten), then go
+    linger = of(acts, StartTimer)
+    assert not of(acts, RemoveEntry) and [t.delay for t in linger] == [a.config.close_linger]
+    assert a.state().sessions == 1
+    late_fin = a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.OUT, rfin, out_left), 2.5)
+    assert not of(late_fin, RemoveEntry)
+    acts = a.handle(TimerFired(linger[0].timer_id), 2.21 + a.config.close_linger)
     assert len(of(acts, RemoveEntry)) == 4
     st = a.state()
     assert (st.sessions, st.sides, len(st.entries), st.ports_in_use) == (0, 0, 0, 0)
