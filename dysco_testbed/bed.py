@@ -69,6 +69,7 @@ def bmv2_switch() -> str | None:
 
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+DPDK_MAX_HOSTS = 3  # the DPDK agent's AGENT_MAX_PORTS (4) minus the network port
 
 
 @dataclass
@@ -102,7 +103,15 @@ class Device:
 
 
 def load_topology(path: Path | None) -> dict[str, Any]:
+    """A testbed YAML: ``path``, or a built-in scenario by name (``rack`` ->
+    ``scenarios/rack.yaml``), default ``scenarios/default.yaml``."""
     p = path or SCENARIO_DIR / "default.yaml"
+    if not p.exists() and p.suffix == "" and len(p.parts) == 1:
+        named = SCENARIO_DIR / f"{p}.yaml"
+        if not named.exists():
+            known = ", ".join(sorted(q.stem for q in SCENARIO_DIR.glob("*.yaml")))
+            raise ValueError(f"no scenario {str(p)!r} (a YAML file or one of: {known})")
+        p = named
     with open(p) as f:
         doc = yaml.safe_load(f)
     if not isinstance(doc, dict) or "hosts" not in doc:
@@ -149,6 +158,12 @@ class Testbed:
         groups = topo.get("devices") or [[n] for n in self.hosts]
         for i, g in enumerate(groups, start=1):
             names = g["hosts"] if isinstance(g, dict) else g
+            if target == "dpdk" and len(names) > DPDK_MAX_HOSTS:
+                raise ValueError(
+                    f"device d{i} has {len(names)} hosts: the DPDK agent has at most "
+                    f"{DPDK_MAX_HOSTS + 1} ports ({DPDK_MAX_HOSTS} hosts and the network); "
+                    "use --target bmv2"
+                )
             dev = Device(f"d{i}", i, [self.hosts[n] for n in names], f"02:d5:00:00:00:{i:02x}")
             dev.ns = f"{self.pfx}-d{i}"
             dev.core = i % max(1, os.cpu_count() or 1)

@@ -129,14 +129,17 @@ def plot(path: Path, r: Result, title: str) -> None:
     plt.close(fig)
 
 
-def run_demo(target: str = "dpdk", scenario: Path | None = None, out: Path = Path("demo-out"),
-             log: Any = None) -> int:  # fmt: skip
+def run_demo(target: str | None = None, scenario: Path | None = None,
+             out: Path = Path("demo-out"), log: Any = None) -> int:  # fmt: skip
+    """The demo on ``scenario`` (a YAML file or a built-in name such as ``rack``) on ``target``
+    (default: the scenario's ``target``, else dpdk); 0 if it passed."""
     if os.geteuid() != 0:
         print("dysco demo: needs root (network namespaces, DPDK agent)", file=sys.stderr)
         return 2
     log = log or (lambda m: print(m, flush=True))
     out.mkdir(parents=True, exist_ok=True)
     topo = load_topology(scenario)
+    target = target or str(topo.get("target") or "dpdk")
     started = time.time()
     log(f"dysco demo: target {target}, testbed {scenario or 'default'}")
     with Testbed(topo, target=target, log=lambda m: log(f"  testbed: {m}")) as tb:

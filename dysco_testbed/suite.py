@@ -182,6 +182,20 @@ def spec_shared_proxy() -> Spec:
     )
 
 
+def spec_rack_restart() -> Spec:
+    """The rack (``scenarios/rack.yaml``): the controller of the second rack's switch (the
+    agents of nat, proxy, fw2, bytebox, web2) restarted under the demo session, then the
+    restored nat agent removes the proxy (left anchor after its restore)."""
+    return Spec(
+        "rack-controller-restart",
+        port=9000,
+        seconds=9.0,
+        rate=1e6,
+        during=_restart("nat"),
+        steps=[Step(6.0, "remove-proxy-after-restart", "nat", "remove", "server", [])],
+    )
+
+
 SHARED: dict[str, Callable[[], Spec]] = {
     "apart": spec_shared_apart,
     "first_box": spec_shared_first_box,

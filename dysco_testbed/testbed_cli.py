@@ -13,8 +13,14 @@ from controller.cli_common import Subcommand, guard
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", choices=["dpdk", "bmv2"], default="dpdk", help="data plane")
-    p.add_argument("--scenario", type=Path, help="testbed YAML (default: the built-in one)")
+    p.add_argument(
+        "--target", choices=["dpdk", "bmv2"], help="data plane (default: the scenario's, dpdk)"
+    )
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        help="testbed YAML or a built-in name: default, stock, shared, rack",
+    )
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="output directory")
 
 
@@ -26,8 +32,14 @@ def _demo_run(args: argparse.Namespace) -> int:
 
 def _testbed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["up", "down", "cleanup", "status"])
-    p.add_argument("--scenario", type=Path, help="testbed YAML (default: the built-in one)")
-    p.add_argument("--target", choices=["dpdk", "bmv2"], default="dpdk", help="data plane")
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        help="testbed YAML or a built-in name: default, stock, shared, rack",
+    )
+    p.add_argument(
+        "--target", choices=["dpdk", "bmv2"], help="data plane (default: the scenario's, dpdk)"
+    )
     p.add_argument("--run-id", help="down/cleanup: only this run (default: every run)")
 
 
@@ -45,7 +57,9 @@ def _testbed_run(args: argparse.Namespace) -> int:
         return 0
     from dysco_testbed.bed import Testbed, load_topology
 
-    with Testbed(load_topology(args.scenario), target=args.target, log=print) as tb:
+    topo = load_topology(args.scenario)
+    target = args.target or str(topo.get("target") or "dpdk")
+    with Testbed(topo, target=target, log=print) as tb:
         for d in tb.devices:
             print(f"{d.name}: hosts {[h.name for h in d.hosts]} config {d.config_path}")
         for h in tb.hosts.values():

@@ -10,11 +10,13 @@ import pytest
 @pytest.fixture(scope="module")
 def tb(request: pytest.FixtureRequest) -> Iterator[object]:
     """One testbed per test module, built from the module's ``TOPOLOGY`` (a YAML path; the
-    default topology when absent); afterwards no namespace or interface of it is left."""
+    default topology when absent) on the topology's ``target``; afterwards no namespace or
+    interface of it is left."""
     from dysco_testbed.bed import Testbed, load_topology
     from dysco_testbed.net import leftovers
 
-    bed = Testbed(load_topology(getattr(request.module, "TOPOLOGY", None)))
+    topo = load_topology(getattr(request.module, "TOPOLOGY", None))
+    bed = Testbed(topo, target=str(topo.get("target") or "dpdk"))
     with bed:
         yield bed
     left = leftovers(bed.rid)
