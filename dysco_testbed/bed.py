@@ -69,7 +69,7 @@ def bmv2_switch() -> str | None:
 
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
-DPDK_MAX_HOSTS = 3  # the DPDK agent's AGENT_MAX_PORTS (4) minus the network port
+DPDK_MAX_HOSTS = 15  # the DPDK agent's AGENT_MAX_PORTS (16) minus the network port
 
 
 @dataclass

@@ -16,7 +16,7 @@
 #include "ctl_proto.h"
 #include "pipe.h"
 
-#define AGENT_MAX_PORTS 4
+#define AGENT_MAX_PORTS 16 /* a rack device: hosts + the network port */
 #define AGENT_MAX_BURST 64
 #define AGENT_TXQ_LEN (AGENT_MAX_BURST * 4)
 #define AGENT_MAX_CLIENTS 4

@@ -105,8 +105,12 @@ static int agent_setup(const struct options *opt)
 	agent.hz = rte_get_tsc_hz();
 	agent.t0 = rte_get_tsc_cycles();
 	agent.n_ports = rte_eth_dev_count_avail();
-	if (agent.n_ports > AGENT_MAX_PORTS)
-		agent.n_ports = AGENT_MAX_PORTS;
+	if (agent.n_ports > AGENT_MAX_PORTS) {
+		/* a port the agent would never poll must not look configured */
+		fprintf(stderr, "dysco-agent: %u ports; at most %d\n", agent.n_ports,
+			AGENT_MAX_PORTS);
+		return 1;
+	}
 	/* Jumbo-sized single-segment mbufs: the pipeline handles frames up to 9216 bytes. */
 	agent.mp = rte_pktmbuf_pool_create("dysco_mbufs", agent.n_mbufs, 256, 0,
 					   PIPE_MAX_FRAME + RTE_PKTMBUF_HEADROOM,
