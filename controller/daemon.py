@@ -328,6 +328,9 @@ class Daemon(Agents, AgentStores):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        if self._flush_soon is not None:  # committed here instead (AgentStores.persist)
+            self._flush_soon.cancel()
+            self._flush_soon = None
         self.flush_store()
         for u in self.units.values():
             u.store.close()
@@ -602,8 +605,10 @@ class Daemon(Agents, AgentStores):
         await self._paced("idle_scan", self._idle_rounds, "idle read", logging.DEBUG)
 
     async def _idle_rounds(self) -> None:
+        # several agents: one read of the session tables serves them all
+        rows = await self.syncs[0].session_rows() if len(self.syncs) > 1 else None
         for s in self.syncs:
-            await s.idle_round()
+            await s.idle_round(rows)
 
     async def _on_connected(self, first: bool) -> None:
         """After every (re)connection: make the device hold exactly what we installed

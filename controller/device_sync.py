@@ -181,7 +181,7 @@ class DeviceSync:
 
     # -- idle entries -------------------------------------------------------------------------
 
-    async def idle_round(self) -> None:
+    async def idle_round(self, rows: list[p4r.TableEntry] | None = None) -> None:
         """Report entries unused for ``idle_timeout`` (old paths' retired entries:
         ``retired_timeout``) to the agent, and drop foreign ones unused for ``idle_timeout``.
 
@@ -193,7 +193,7 @@ class DeviceSync:
         d = self.d
         timeout = d.config.timers["idle_timeout"]
         retired_timeout = d.config.timers["retired_timeout"]
-        reported = await self.device_idle_times()
+        reported = await self.device_idle_times(rows)
         now = time.monotonic()
         idle_dev = self._integrate(reported, now)
         for key in list(d.shadow):
@@ -227,16 +227,29 @@ class DeviceSync:
             del since[key]
         return out
 
-    async def device_idle_times(self) -> dict[EntryKey, float]:
-        """The idle time of each session entry, as far as the device reports it (empty when
-        it reports none: then nothing ages, and the daemon says so once)."""
+    async def session_rows(self) -> list[p4r.TableEntry]:
+        """Both session tables as the device holds them, with their idle times (one read
+        serves every agent of a device: :meth:`idle_round`'s ``rows``)."""
+        d = self.d
+        rows: list[p4r.TableEntry] = []
+        for tbl in (pl.Tbl.OUT_SESSION, pl.Tbl.IN_SESSION):
+            rows.extend(
+                [te async for te in d.client.read_table_entries(d.translator.tables[tbl][0], True)]
+            )
+        return rows
+
+    async def device_idle_times(
+        self, rows: list[p4r.TableEntry] | None = None
+    ) -> dict[EntryKey, float]:
+        """The idle time of each of this agent's session entries, as far as the device
+        reports it (empty when it reports none: then nothing ages, and the daemon says so
+        once); from ``rows`` when the caller read them already."""
         d = self.d
         out: dict[EntryKey, float] = {}
-        for tbl in (pl.Tbl.OUT_SESSION, pl.Tbl.IN_SESSION):
-            async for te in d.client.read_table_entries(d.translator.tables[tbl][0], True):
-                got = d.translator.entry_from_p4(te)
-                if got is not None and got[1] is not None:
-                    out[got[0].key] = got[1]
+        for te in rows if rows is not None else await self.session_rows():
+            got = d.translator.entry_from_p4(te)
+            if got is not None and got[1] is not None:
+                out[got[0].key] = got[1]
         if d.shadow and not out and not self._warned_no_idle:
             self._warned_no_idle = True
             log.warning(

@@ -9,8 +9,8 @@ agent sees it (its shadow, foreign entries, restored state, its events and actio
 agent id. The device-wide entries (port roles, routes, local addresses, the clone session)
 are the first agent's to install and check.
 
-Cost: each agent's rounds read the session tables back on their own (one read per agent
-per round instead of one per device).
+Cost: an idle scan reads the session tables once for all agents (``Daemon._idle_rounds``);
+a device check still reads them once per agent.
 """
 
 from __future__ import annotations
