@@ -77,6 +77,12 @@ async def _sender(w: asyncio.StreamWriter, side: Side, seconds: float, rate: flo
         side.h_sent.update(blk)
         side.sent += len(blk)
         await w.drain()
+    # Every byte counted as sent must reach the kernel before the sender returns: drain()
+    # alone returns with up to the high-water mark (64 KiB) still in the transport's user-space
+    # buffer, and a client that then closes and exits (its peer's EOF came) loses that tail
+    # (issue 12: a bmv2 soak reported 1,504 bytes missing that its TCP never sent). A zero
+    # high-water mark makes drain() wait until the buffer is empty (half-close included).
+    w.transport.set_write_buffer_limits(high=0)
     if w.can_write_eof():
         w.write_eof()
     await w.drain()
@@ -183,6 +189,7 @@ async def _one_client(args: argparse.Namespace, n: int) -> str:
             _receiver(r, side, strip_pp2=False),
         )
         w.close()
+        await w.wait_closed()
     except (TimeoutError, OSError) as e:
         side.error = f"{type(e).__name__}: {e}"
     return side.report(local=local, n=n)
