@@ -5,13 +5,22 @@ every agent restored from its own store at start. A mixin of :class:`controller.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from controller.agents import AgentUnit, HostAgent, SlotPool
 from controller.store import StoreError
-from dysco_proto.actions import Action
+from dysco_proto.actions import (
+    Action,
+    InstallEntry,
+    ModifyEntry,
+    Probe,
+    RemoveEntry,
+    SendControl,
+    SendPacket,
+)
 from dysco_proto.checkpoint import CheckpointError, Tracker
 
 if TYPE_CHECKING:
@@ -21,6 +30,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("controller.daemon")
 
 __all__ = ["AgentStores"]
+
+#: actions that make the daemon flush the store before they leave the process (a Write RPC,
+#: a packet-out, a control message)
+_LEAVING = (InstallEntry, ModifyEntry, RemoveEntry, SendPacket, Probe, SendControl)
 
 
 class AgentStores:
@@ -33,6 +46,7 @@ class AgentStores:
     slots: SlotPool
     _noted: int
     _committed: int
+    _flush_soon: asyncio.Handle | None = None
 
     @property
     def first(self) -> AgentUnit:  # the Agents mixin's
@@ -51,6 +65,29 @@ class AgentStores:
         u = unit or self.first
         u.saver.note(u.agent, u.tracker, actions)
         self._noted += 1
+        if u.saver.changed and not any(isinstance(a, _LEAVING) for a in actions):
+            self._commit_soon()
+
+    def _commit_soon(self) -> None:
+        """Commit an event that changed durable state but sends nothing once the current
+        burst of events is handled (``loop.call_soon``). Nothing of it leaves the process, so
+        no flush would come otherwise: the SYN-ACK mirror records what the host received in
+        the handshake (the peer's ISN, timestamp, window scale), the device has forwarded the
+        SYN-ACK already, and a daemon killed before its next send restored the side without
+        them (its next new-path handshake then lacked the window scale: a stateful box on the
+        new path called the session's data INVALID)."""
+        if self._flush_soon is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: commit now
+            self.flush_store()
+            return
+        self._flush_soon = loop.call_soon(self._flush_soon_run)
+
+    def _flush_soon_run(self) -> None:
+        self._flush_soon = None
+        self.flush_store()
 
     def _flush_for(self, need: int) -> None:
         """Commit unless the notes up to ``need`` are already committed."""

@@ -74,6 +74,11 @@ class Checkpointer:
         self.unsaved = True
         self.noted += 1
 
+    @property
+    def changed(self) -> bool:
+        """Sessions, port cursors or entries noted and not committed yet."""
+        return bool(self._dirty_hops or self._dirty_pairs or self._dirty_entries)
+
     def commit(self, agent: Agent, tracker: Tracker) -> None:
         """Commit everything noted since the last commit as one transaction. On
         ``sqlite3.Error`` or :class:`~controller.store.StoreError` nothing is forgotten: the

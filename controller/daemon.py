@@ -328,6 +328,9 @@ class Daemon(Agents, AgentStores):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        if self._flush_soon is not None:  # committed here instead (AgentStores.persist)
+            self._flush_soon.cancel()
+            self._flush_soon = None
         self.flush_store()
         for u in self.units.values():
             u.store.close()

@@ -5,8 +5,9 @@
 actions that make the restored agent consistent (timers to re-arm, staged entries to undo).
 
 What is kept: every session (hop) with its sides (addresses, subsession and session tuples,
-slot, own port, deltas, handshake records, lock state, epoch, installed and retired entries,
-the chain template of right sides), pending chain set-ups, box offsets, FIN/closing flags,
+slot, own port, deltas, handshake records, lock state, epoch, the IN entry's role (NEW after a
+left anchor's fold: absent from format /1, read as ONE), installed and retired entries, the
+chain template of right sides), pending chain set-ups, box offsets, FIN/closing flags,
 the port pool's allocations, and the counters that must keep growing (hop ids, slots, probe
 tokens, control-message ids, request numbers). Policies are configuration, not state.
 
@@ -73,7 +74,7 @@ from dysco_proto.checkpoint_codec import (
     _tr_in,
     _tt,
 )
-from dysco_proto.entries import NUM_SLOTS
+from dysco_proto.entries import NUM_SLOTS, Role
 from dysco_proto.lock import LockState, LockStatus
 from dysco_proto.timers import TimerKey, TimerKind
 from dysco_proto.wire import (
@@ -82,6 +83,7 @@ from dysco_proto.wire import (
 
 __all__ = [
     "FORMAT",
+    "READABLE",
     "CheckpointError",
     "Tracker",
     "dropped_requests",
@@ -93,7 +95,10 @@ __all__ = [
     "restore_state",
 ]
 
-FORMAT = "dysco-agent-checkpoint/1"
+FORMAT = "dysco-agent-checkpoint/2"
+#: formats a restore reads: /1 lacks a side's ``in_role`` (the IN entry's role after a left
+#: anchor's fold, NEW): read as ONE, what every restore did before /2
+READABLE = ("dysco-agent-checkpoint/1", FORMAT)
 _U64 = (1 << 64) - 1
 
 
@@ -248,6 +253,7 @@ def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[
             "ended": [_rid(r) for r in lock.ended],
         },
         "epoch": s.epoch,
+        "in_role": s.in_role.value,
         "busy": _rid(s.busy),
         "busy_dropped": s.busy is not None and s.busy in dropped,
         "anchor": None if agent is None else _anchor(agent, s),
@@ -474,8 +480,22 @@ class Tracker:
 # --- restore ----------------------------------------------------------------------------------
 
 
+def _in_role(v: dict[str, Any], legacy: bool) -> Role:
+    """A side's ``in_role``: ONE, or NEW after a left anchor's fold (absent from /1)."""
+    if legacy and "in_role" not in v:
+        return Role.ONE
+    role = Role(v["in_role"])
+    if role is Role.OLD:
+        raise CheckpointError("in_role: expected 'one' or 'new', got 'old'")
+    return role
+
+
 def _side_in(
-    hop: SessionRecord, is_left: bool, v: dict[str, Any], addresses: frozenset[str]
+    hop: SessionRecord,
+    is_left: bool,
+    v: dict[str, Any],
+    addresses: frozenset[str],
+    legacy: bool = False,
 ) -> Side:
     if not isinstance(v, dict):
         raise CheckpointError(f"not a side: {v!r}")
@@ -513,13 +533,16 @@ def _side_in(
         syn_msg=_msg_in(v["syn_msg"]),
         installed={_key_in(k) for k in v["installed"]},
         retired={_key_in(k): None if p is None else _int(p, 1, 0xFFFF, "port") for k, p in retired},
+        in_role=_in_role(v, legacy),
     )
     return side
 
 
-def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[Action]:
+def _restore_hop(
+    agent: Agent, hv: Any, dropped: set[RequestId] | None, legacy: bool = False
+) -> list[Action]:
     """Rebuild one hop into ``agent`` (``dropped``: the checkpoint's dropped reconfigurations,
-    or ``None`` to use each side's own ``busy_dropped`` flag)."""
+    or ``None`` to use each side's own ``busy_dropped`` flag; ``legacy``: a /1 checkpoint)."""
     if not isinstance(hv, dict):
         raise CheckpointError(f"not a session record: {hv!r}")
     hop = SessionRecord(_int(hv["id"], 1, _U64, "hop id"))
@@ -535,7 +558,7 @@ def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[
         sv = hv[which]
         if sv is None:
             continue
-        side = _side_in(hop, which == "left", sv, agent.addresses)
+        side = _side_in(hop, which == "left", sv, agent.addresses, legacy)
         setattr(hop, which, side)
         agent._index_side(side)
         for key in side.installed:
@@ -570,11 +593,15 @@ def _restore_hop(agent: Agent, hv: Any, dropped: set[RequestId] | None) -> list[
     return out
 
 
-def _restore_meta(agent: Agent, data: Any) -> None:
+def _restore_meta(agent: Agent, data: Any) -> bool:
+    """Restore the agent-wide part; true for a /1 checkpoint (see ``READABLE``)."""
     if not isinstance(data, dict):
         raise CheckpointError("a checkpoint must be a JSON object")
-    if data.get("format") != FORMAT:
-        raise CheckpointError(f"not a {FORMAT} checkpoint")
+    if data.get("format") not in READABLE:
+        raise CheckpointError(
+            f"checkpoint format {str(data.get('format'))[:40]!r}: this version reads "
+            + " and ".join(READABLE)
+        )
     if agent.records or agent.by_key:
         raise CheckpointError("restore into a fresh agent only")
     addresses = data.get("addresses", [])
@@ -606,6 +633,7 @@ def _restore_meta(agent: Agent, data: Any) -> None:
         agent._rng.setstate(
             (int(version), tuple(_int(x, 0, 0xFFFFFFFF, "rng") for x in internal), gauss)
         )
+    return bool(data["format"] != FORMAT)
 
 
 def _done_timers(agent: Agent) -> list[Action]:
@@ -633,7 +661,7 @@ def restore_state(agent: Agent, data: dict[str, Any]) -> list[Action]:
 
     Every field is validated; any malformed or out-of-range value raises
     :class:`CheckpointError` (the agent is then half-filled: discard it)."""
-    _guard(_restore_meta, agent, data)
+    legacy: bool = _guard(_restore_meta, agent, data)
 
     def ports_and_hops() -> list[Action]:
         for local, peer, cursor, used in data["ports"]:
@@ -650,7 +678,7 @@ def restore_state(agent: Agent, data: dict[str, Any]) -> list[Action]:
             raise CheckpointError("malformed sessions")
         out: list[Action] = _done_timers(agent)
         for hv in data["hops"]:
-            out += _restore_hop(agent, hv, dropped)
+            out += _restore_hop(agent, hv, dropped, legacy)
         return out
 
     result: list[Action] = _guard(ports_and_hops)
@@ -668,12 +696,12 @@ def restore_parts(
     pool's allocations are rebuilt from the sessions (a side's own port, and the ports of its
     retired entries, are exactly what it holds); reconfigurations in flight are dropped as
     each side's ``busy_dropped`` flag says."""
-    _guard(_restore_meta, agent, meta)
+    legacy: bool = _guard(_restore_meta, agent, meta)
 
     def rest() -> list[Action]:
         out: list[Action] = _done_timers(agent)
         for hv in hops:
-            out += _restore_hop(agent, hv, None)
+            out += _restore_hop(agent, hv, None, legacy)
         for hop in agent.records.values():
             for side in hop.sides():
                 if side.own_port is not None:
