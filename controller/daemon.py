@@ -172,10 +172,10 @@ class Daemon(Agents, AgentStores):
         # rejected control messages: one summary line per interval, not one per message
         self._control_rejects = RejectLog(log, "control messages")
         self.handlers = MgmtHandlers(self)
-        self.sync = DeviceSync(self)
+        self.sync = DeviceSync(self, self.first.agent_id)
         # per-host agents: one read-back and idle scan per agent, each on its own shadow
         self.syncs = (
-            [DeviceSync(AgentView(self, u)) for u in self.units.values()]  # type: ignore[arg-type]
+            [DeviceSync(AgentView(self, u), u.agent_id) for u in self.units.values()]  # type: ignore[arg-type]
             if len(self.units) > 1
             else [self.sync]
         )

@@ -35,8 +35,9 @@ WRITES_WAIT = 30.0
 class DeviceSync:
     """Reconciliation of one :class:`~controller.daemon.Daemon`'s device with its shadow."""
 
-    def __init__(self, daemon: Daemon) -> None:
+    def __init__(self, daemon: Daemon, agent_id: int) -> None:
         self.d = daemon
+        self.agent_id = agent_id  # writes are keyed (agent id, entry key), as the daemon's
         self._capped_since: dict[EntryKey, float] = {}  # entries idle for the whole TTL
         self._warned_no_idle = False
 
@@ -57,11 +58,11 @@ class DeviceSync:
         if have is not None and (have == entry or d.translator.same(have, entry)):
             return False
         kind = p4r.Update.INSERT if have is None else p4r.Update.MODIFY
-        d.writer.write(d.translator.entry_update(kind, entry), entry.key)
+        d.writer.write(d.translator.entry_update(kind, entry), (self.agent_id, entry.key))
         return True
 
     def _delete(self, key: EntryKey) -> None:
-        self.d.writer.write(self.d.translator.delete_update(key), key)
+        self.d.writer.write(self.d.translator.delete_update(key), (self.agent_id, key))
 
     async def on_connected(self, first: bool) -> None:
         """After every (re)connection: make the device hold exactly what we installed.

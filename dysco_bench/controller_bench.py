@@ -481,7 +481,8 @@ class _HopClock:
             await execute(batch)
             t1 = time.perf_counter()
             self.rtt.append(t1 - t0)
-            for k in batch.keys:
+            for wk in batch.keys:
+                k = wk[1] if isinstance(wk, tuple) else wk  # (agent id, entry key)
                 m = getattr(k, "match", None)
                 if m is not None and getattr(k.direction, "name", "") == "OUT":
                     self.write.setdefault(m.src_port, (t0, t1))
