@@ -39,6 +39,9 @@ RUN_FIELDS = ("build_date", "run_id")
 # does not run it: `make -C p4src tofino-check` sets this.
 COMPILE_ENV = "DYSCO_TOFINO_COMPILE"
 NO_COMPILE = f"fresh bf-p4c compiles take minutes: make -C p4src tofino-check ({COMPILE_ENV}=1)"
+# pytest-timeout's 600 s (pyproject) is less than one compile on a loaded machine (10-12 min
+# seen with three jobs on 2 cores); the first test runs the module's compiles in its setup.
+COMPILE_TIMEOUT = 3600
 needs_compile = pytest.mark.skipif(os.environ.get(COMPILE_ENV) != "1", reason=NO_COMPILE)
 
 
@@ -327,6 +330,7 @@ def test_committed_files_present(chip: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(COMPILE_TIMEOUT)
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_p4info_fresh(chip: str, request: pytest.FixtureRequest) -> None:
@@ -339,6 +343,7 @@ def test_p4info_fresh(chip: str, request: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(COMPILE_TIMEOUT)
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_bfrt_fresh(chip: str, request: pytest.FixtureRequest) -> None:
@@ -351,6 +356,7 @@ def test_bfrt_fresh(chip: str, request: pytest.FixtureRequest) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(COMPILE_TIMEOUT)
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_context_fresh(chip: str, request: pytest.FixtureRequest) -> None:
@@ -371,6 +377,7 @@ def _without_run(path: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(COMPILE_TIMEOUT)
 @needs_compile
 @pytest.mark.parametrize("chip", CHIPS)
 def test_resources_fresh(chip: str, request: pytest.FixtureRequest) -> None:

@@ -10,7 +10,7 @@
 #ifndef DYSCO_TNA_SIZE_P4
 #define DYSCO_TNA_SIZE_P4
 
-#define SESSION_TABLE_SIZE_T2 32768
+#define SESSION_TABLE_SIZE_T2 36864
 
 #ifndef SESSION_TABLE_SIZE          // (-DSESSION_TABLE_SIZE=N to measure other sizes)
 #if __TARGET_TOFINO__ == 2
