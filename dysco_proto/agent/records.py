@@ -96,6 +96,10 @@ class Side:
     # fold, must not reach the host (docs/protocol-design.md 4.2); ONE again before the
     # side's next reconfiguration stages a new path (a NEW entry feeds new_rcvd_lo)
     in_role: Role = Role.ONE
+    # One past the FIN the host was sent on this side (an IN FIN mirror, host view): the close
+    # check waits until the host's own acks (the slot's ack_hi) cover it, or the peer's
+    # retransmission of what the host has not acknowledged would arrive without entries
+    fin_in_end: int | None = None
 
     @property
     def in_key(self) -> EntryKey:
@@ -142,6 +146,7 @@ class SessionRecord:
     close_ok: bool = True  # every side's last bytes (FIN included) acknowledged so far
     close_tries: int = 0
     lingering: bool = False  # closed, every byte acknowledged: entries kept close_linger
+    linger_again: int = 0  # FINs seen while lingering (each lingers again, twice as long)
 
     def sides(self) -> list[Side]:
         return [s for s in (self.left, self.right) if s is not None]
@@ -204,6 +209,7 @@ class RightRequestState:
     retries: int = 0
 
 
+MAX_LINGER_DOUBLINGS = 3  # a FIN while lingering: linger again, at most close_linger * 2**3
 MAX_CLOSE_TRIES = 20  # close checks before a closed session is removed anyway
 
 HOLD = FiveTuple("0.0.0.0", 0, "0.0.0.0", 0)

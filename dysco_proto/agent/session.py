@@ -12,7 +12,14 @@ from dataclasses import replace
 
 from dysco_proto.actions import SendPacket, Toward
 from dysco_proto.agent.base import AgentBase
-from dysco_proto.agent.records import MAX_CLOSE_TRIES, Pending, SessionRecord, Side, strip
+from dysco_proto.agent.records import (
+    MAX_CLOSE_TRIES,
+    MAX_LINGER_DOUBLINGS,
+    Pending,
+    SessionRecord,
+    Side,
+    strip,
+)
 from dysco_proto.entries import Direction, EntryKey
 from dysco_proto.events import BoxOffset, PacketIn, PuntReason, SlotSnapshot
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags
@@ -131,6 +138,10 @@ class SessionMixin(AgentBase):
             side = self.by_key.get(ev.entry) if ev.entry else None
             if side is not None and not self._held(side, ev.direction, seg):
                 self._on_fin(side, ev.direction, ev.reason is PuntReason.RST_MIRROR)
+                if ev.direction is Direction.IN and seg.flags & TcpFlags.FIN:
+                    end = seq_add(seg.seq, len(seg.payload) + 1)
+                    if side.fin_in_end is None or seq_ge(end, side.fin_in_end):
+                        side.fin_in_end = end
 
     def _record_handshake(self, side: Side, seg: Segment, outgoing: bool) -> None:
         hs = side.hs
@@ -376,6 +387,13 @@ class SessionMixin(AgentBase):
         if (rst or (rec.fin_lr and rec.fin_rl)) and not rec.closing:
             rec.closing = True
             self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)
+        elif rec.lingering and not rst:
+            # a FIN again while lingering: its sender has not had the ACK of it (lost, or
+            # queued past the linger on a loaded path) and will send it again, backing off:
+            # linger again, twice as long each time (bounded)
+            rec.linger_again = min(rec.linger_again + 1, MAX_LINGER_DOUBLINGS)
+            delay = self.config.close_linger * 2**rec.linger_again
+            self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), delay)
 
     def _close_check(self, rec: SessionRecord) -> None:
         """Both FINs were seen: remove the session once everything each side sent (the FIN
@@ -456,6 +474,11 @@ class SessionMixin(AgentBase):
         acked = snap.sent_hi is None or (
             snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, snap.sent_hi)
         )
+        # and the host acknowledged the FIN it was sent on this side: an anchor's only side
+        # sees its host's acks nowhere else (a middle hop's other side's sent_hi covers them)
+        side = next((x for x in rec.sides() if x.slot == snap.slot), None)
+        if side is not None and side.fin_in_end is not None:
+            acked = acked and snap.ack_hi is not None and seq_ge(snap.ack_hi, side.fin_in_end)
         rec.close_ok = rec.close_ok and acked
         rec.close_wait -= 1
         if rec.close_wait == 0:

@@ -195,7 +195,7 @@ def test_fin_both_ways_then_close_timer_removes_everything() -> None:
     acts = [
         x
         for p in probes
-        for x in a.handle(SlotSnapshot(p.slot, 2001, None, 2001, None, None, p.token), 2.21)
+        for x in a.handle(SlotSnapshot(p.slot, 2001, 2001, 2001, None, None, p.token), 2.21)
     ]
     # everything acknowledged: the entries linger (a lost last ACK makes the peer send its
     # FIN again, which must still be rewritten), then go
@@ -204,10 +204,62 @@ def test_fin_both_ways_then_close_timer_removes_everything() -> None:
     assert a.state().sessions == 1
     late_fin = a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.OUT, rfin, out_left), 2.5)
     assert not of(late_fin, RemoveEntry)
+    # a FIN during the linger: its sender lacks the ACK and will send it again, backing off
+    # (seen on the rack: a retransmission 2.8 s after the first linger began drew a RST), so
+    # the session lingers again, twice as long each time, at most 8 times close_linger
+    linger_l = a.config.close_linger
+    assert [(t.timer_id, t.delay) for t in of(late_fin, StartTimer)] == [
+        (linger[0].timer_id, 2 * linger_l)
+    ]
+    delays = [
+        t.delay
+        for i in range(4)
+        for t in of(
+            a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.OUT, rfin, out_left), 3 + i),
+            StartTimer,
+        )
+    ]
+    assert delays == [4 * linger_l, 8 * linger_l, 8 * linger_l, 8 * linger_l]
     acts = a.handle(TimerFired(linger[0].timer_id), 2.21 + a.config.close_linger)
     assert len(of(acts, RemoveEntry)) == 4
     st = a.state()
     assert (st.sessions, st.sides, len(st.entries), st.ports_in_use) == (0, 0, 0, 0)
+
+
+def test_close_waits_until_the_host_acknowledged_the_peers_fin() -> None:
+    """A right anchor has one side: its slot's sent_hi / rcvd_ack_hi cover only what its host
+    sent. Seen on the rack (e2e 8): the server had acknowledged the client's data only up to
+    a hole (its FIN carried ack 1544 and SACKed the client's FIN), the server's agent removed
+    the session anyway once the server's own FIN was acknowledged, and the client's
+    retransmission of the hole reached the server raw and drew a RST. The host's acks (the
+    slot's ack_hi) must cover the FIN it was sent before the session's entries go."""
+    a = agent(S)
+    a.handle(PacketIn(PuntReason.SYN, Direction.IN, chain_syn(M, S, ())), 0.0)
+    in_key = EntryKey(Direction.IN, FiveTuple(M, 21000, S, 80))
+    out_key = EntryKey(Direction.OUT, SESSION.reversed())
+    assert {k for k in a.state().entries} >= {in_key, out_key}
+    fin = Segment(SESSION, 2000, 5000, TcpFlags.FIN | TcpFlags.ACK)  # as the host receives it
+    a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.IN, fin, in_key), 1.0)
+    hfin = Segment(SESSION.reversed(), 5000, 1544, TcpFlags.FIN | TcpFlags.ACK)
+    [timer] = of(a.handle(PacketIn(PuntReason.FIN_MIRROR, Direction.OUT, hfin, out_key), 1.1),
+                 StartTimer)  # fmt: skip
+    # the host's FIN is acknowledged, but the host has acknowledged only up to 1544
+    [p] = of(a.handle(TimerFired(timer.timer_id), 1.6), Probe)
+    acts = a.handle(SlotSnapshot(p.slot, 5001, 1544, 5001, None, None, p.token), 1.61)
+    assert not of(acts, RemoveEntry)
+    assert [t.delay for t in of(acts, StartTimer)] == [a.config.close_timeout]
+    # still not past the FIN (the hole is filled, the FIN itself not yet acknowledged)
+    [p] = of(a.handle(TimerFired(timer.timer_id), 2.2), Probe)
+    acts = a.handle(SlotSnapshot(p.slot, 5001, 2000, 5001, None, None, p.token), 2.21)
+    assert [t.delay for t in of(acts, StartTimer)] == [a.config.close_timeout]
+    # the host acknowledged the FIN: the entries linger, then go
+    [p] = of(a.handle(TimerFired(timer.timer_id), 2.8), Probe)
+    acts = a.handle(SlotSnapshot(p.slot, 5001, 2001, 5001, None, None, p.token), 2.81)
+    assert not of(acts, RemoveEntry)
+    assert [t.delay for t in of(acts, StartTimer)] == [a.config.close_linger]
+    acts = a.handle(TimerFired(timer.timer_id), 2.81 + a.config.close_linger)
+    assert {x.key for x in of(acts, RemoveEntry)} == {in_key, out_key}
+    assert a.state().sessions == 0
 
 
 # --------------------------------------------------------------------------------- locks
