@@ -13,6 +13,7 @@ boxes. Peer channels are real UDP sockets, optionally lossy (:class:`Impairments
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from dysco_pipeline.frames import build_frame, parse_frame
 from dysco_pipeline.refmodel import segment_of
 from dysco_proto.entries import Direction
 from dysco_proto.packet import Segment
+from dysco_proto.sim.tcp import EndpointStack, TcpEndpoint
 from dysco_targets.backends import RefModelBackend
 from dysco_targets.server import P4RuntimeServer
 from dysco_testbed.loopback_ports import free_ports
@@ -255,3 +257,74 @@ management: {{socket: {d.dir / "mgmt.sock"}, token_file: {d.dir / "mgmt.token"}}
             if d.server is not None:
                 d.server.stop(grace=0.1)
                 d.server = None
+
+
+# --- the hosts of a scenario: a TCP client and server on the simulator's stack -------------
+
+
+def stream(tag: bytes, n: int) -> bytes:
+    """``n`` deterministic bytes for one direction of a transfer (SHA-256 blocks of ``tag``)."""
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        out += hashlib.sha256(tag + i.to_bytes(4, "big")).digest()
+        i += 1
+    return bytes(out[:n])
+
+
+async def until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait for ``cond`` (polled every 10 ms), failing with ``what`` after ``timeout`` s."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not cond():
+        if loop.time() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def client_and_server(
+    net: Net,
+    clock: AsyncClock,
+    violations: list[str],
+    client_at: tuple[Device, int, str],
+    server_at: tuple[Device, int, str],
+    client_isn: int = 0x1000_0000,
+) -> tuple[TcpEndpoint, list[TcpEndpoint]]:
+    """A client (port 40000) and a server listening on port 80, each the app of a host
+    (``(device, index in device.hosts, address)``); returns the client and the list the
+    server's accepted endpoints go to."""
+    cdev, ci, caddr = client_at
+    sdev, si, saddr = server_at
+    server_eps: list[TcpEndpoint] = []
+    sstack = EndpointStack()
+
+    def accept(syn: Segment) -> TcpEndpoint:
+        ep = TcpEndpoint(
+            clock,  # type: ignore[arg-type]
+            local=(saddr, 80),
+            remote=(syn.tuple.src_ip, syn.tuple.src_port),
+            isn=0x7000_0000,
+            emit=net.emitter(sdev, sdev.hosts[si]),
+            violation=violations.append,
+            name="server",
+            rto=0.2,
+        )
+        server_eps.append(ep)
+        return ep
+
+    sstack.listen(80, accept)
+    sdev.apps[sdev.hosts[si].port] = sstack
+    client = TcpEndpoint(
+        clock,  # type: ignore[arg-type]
+        local=(caddr, 40000),
+        remote=(saddr, 80),
+        isn=client_isn,
+        emit=net.emitter(cdev, cdev.hosts[ci]),
+        violation=violations.append,
+        name="client",
+        rto=0.2,
+    )
+    cstack = EndpointStack()
+    cstack.add(client)
+    cdev.apps[cdev.hosts[ci].port] = cstack
+    return client, server_eps

@@ -15,7 +15,6 @@ client -> box2 -> box3 -> server.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -27,32 +26,12 @@ from controller.cli import main as cli_main
 from controller.mgmt import MgmtClient
 from controller.peers import Impairments
 from dysco_proto.actions import Outcome
-from dysco_proto.packet import Segment
 from dysco_proto.sim.boxes import Nat, Transparent
-from dysco_proto.sim.tcp import EndpointStack, TcpEndpoint
-from tests.e2e_support import AsyncClock, Device, Net
+from tests.e2e_support import AsyncClock, Device, Net, client_and_server, stream, until
 
 CLIENT, BOX3, BOX1, BOX2, SERVER = "10.0.1.1", "10.0.1.3", "10.0.2.1", "10.0.3.1", "10.0.4.1"
 POLICY = f"policies:\n  - {{name: web, match: {{dport: 80}}, chain: [{BOX1}, {BOX2}]}}\n"
 SESSION = f"{CLIENT}:40000->{SERVER}:80"
-
-
-def _stream(tag: bytes, n: int) -> bytes:
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(tag + i.to_bytes(4, "big")).digest()
-        i += 1
-    return bytes(out[:n])
-
-
-async def _until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def _mgmt(d: Device) -> MgmtClient:
@@ -72,8 +51,8 @@ async def chain_scenario(
 ) -> None:
     """The scenario of this module on the devices ``make_net`` builds (the reference model
     here, real bmv2 switches in ``bmv2_tests/test_controller_bmv2.py``)."""
-    up = _stream(b"client", 300_000)
-    down = _stream(b"server", 120_000)
+    up = stream(b"client", 300_000)
+    down = stream(b"server", 120_000)
     loop = asyncio.get_running_loop()
     net = make_net(loop)
     sw1 = net.add_device("sw1", [("client", CLIENT), ("box3", BOX3)])
@@ -93,7 +72,7 @@ async def chain_scenario(
             daemon = d.daemon
             assert daemon is not None
             writer = daemon.writer
-            await _until(lambda: writer.pending == 0, 5, "static entries")  # noqa: B023
+            await until(lambda: writer.pending == 0, 5, "static entries")  # noqa: B023
 
         observed: list[tuple[str, str, dict[str, Any]]] = []
         for d in net.devices.values():
@@ -108,47 +87,18 @@ async def chain_scenario(
         box2 = Transparent(BOX2, net.emitter(sw3, sw3.hosts[0]))
         box3 = Nat(BOX3, net.emitter(sw1, sw1.hosts[1]))
         sw2.apps[1], sw3.apps[1], sw1.apps[3] = box1, box2, box3
-        server_eps: list[TcpEndpoint] = []
-        sstack = EndpointStack()
-
-        def accept(syn: Segment) -> TcpEndpoint:
-            ep = TcpEndpoint(
-                clock,  # type: ignore[arg-type]
-                local=(SERVER, 80),
-                remote=(syn.tuple.src_ip, syn.tuple.src_port),
-                isn=0x7000_0000,
-                emit=net.emitter(sw4, sw4.hosts[0]),
-                violation=violations.append,
-                name="server",
-                rto=0.2,
-            )
-            server_eps.append(ep)
-            return ep
-
-        sstack.listen(80, accept)
-        sw4.apps[1] = sstack
-        client = TcpEndpoint(
-            clock,  # type: ignore[arg-type]
-            local=(CLIENT, 40000),
-            remote=(SERVER, 80),
-            isn=0xFFFF_F000,  # wraps during the transfer
-            emit=net.emitter(sw1, sw1.hosts[0]),
-            violation=violations.append,
-            name="client",
-            rto=0.2,
-        )
-        cstack = EndpointStack()
-        cstack.add(client)
-        sw1.apps[1] = cstack
+        client, server_eps = client_and_server(
+            net, clock, violations, (sw1, 0, CLIENT), (sw4, 0, SERVER), client_isn=0xFFFF_F000
+        )  # the client's ISN wraps during the transfer
 
         # set-up by policy, then some data both ways on the original chain
         client.connect()
-        await _until(lambda: client.established and bool(server_eps), 10, "handshake")
+        await until(lambda: client.established and bool(server_eps), 10, "handshake")
         server = server_eps[0]
-        await _until(lambda: server.established, 10, "server established")
+        await until(lambda: server.established, 10, "server established")
         client.write(up[:60_000])
         server.write(down[:30_000])
-        await _until(lambda: len(server.received) >= 60_000, 20, "first data")
+        await until(lambda: len(server.received) >= 60_000, 20, "first data")
         assert bytes(server.received) == up[:60_000]
         assert box1.forwarded > 0 and box2.forwarded > 0
 
@@ -185,14 +135,14 @@ async def chain_scenario(
         server.write(down[len(up) // 4 :] if len(up) // 4 < len(down) else b"")
         client.close()
         server.close()
-        await _until(
+        await until(
             lambda: len(server.received) == len(up) and len(client.received) == len(down),
             30,
             "all data",
         )
         assert bytes(server.received) == up
         assert bytes(client.received) == down
-        await _until(lambda: client.done and server.done, 10, "FIN both ways")
+        await until(lambda: client.done and server.done, 10, "FIN both ways")
         assert not violations, violations
         assert box3.forwarded > 0  # the new path carried data
 
@@ -230,7 +180,7 @@ async def chain_scenario(
         # teardown: the controllers on the final path remove the session after the close
         # timer; box1's (spliced out, it saw no FIN) keeps it until its entries go idle
         on_path = [sw1, sw3, sw4]
-        await _until(
+        await until(
             lambda: all(d.daemon is not None and not d.daemon.shadow for d in on_path),
             10,
             "entries removed after close",

@@ -15,39 +15,17 @@ arrives intact both ways.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from controller.daemon import Daemon
 from controller.mgmt import MgmtClient
-from dysco_proto.packet import Segment
 from dysco_proto.sim.boxes import Transparent
-from dysco_proto.sim.tcp import EndpointStack, TcpEndpoint
-from tests.e2e_support import AsyncClock, Device, Net
+from tests.e2e_support import AsyncClock, Device, Net, client_and_server, stream, until
 
 CLIENT, SERVER, BOX1, BOX2, BOX3 = "10.0.1.1", "10.0.1.2", "10.0.2.1", "10.0.3.1", "10.0.4.1"
 POLICY = f"policies:\n  - {{name: web, match: {{src: {CLIENT}, dport: 80}}, chain: [{BOX1}]}}\n"
 SESSION = f"{CLIENT}:40000->{SERVER}:80"
-
-
-def _stream(tag: bytes, n: int) -> bytes:
-    out = bytearray()
-    i = 0
-    while len(out) < n:
-        out += hashlib.sha256(tag + i.to_bytes(4, "big")).digest()
-        i += 1
-    return bytes(out[:n])
-
-
-async def _until(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def _call(d: Device, method: str, params: dict[str, Any]) -> Any:
@@ -61,8 +39,8 @@ def test_client_and_server_behind_one_device(tmp_path: Path) -> None:
 
 
 async def _scenario(tmp_path: Path) -> None:
-    up = _stream(b"client", 240_000)
-    down = _stream(b"server", 120_000)
+    up = stream(b"client", 240_000)
+    down = stream(b"server", 120_000)
     loop = asyncio.get_running_loop()
     net = Net(tmp_path, loop)
     sw1 = net.add_device("sw1", [("client", CLIENT), ("server", SERVER)])
@@ -78,7 +56,7 @@ async def _scenario(tmp_path: Path) -> None:
         for d in net.devices.values():
             daemon = d.daemon
             assert daemon is not None
-            await _until(lambda: daemon.writer.pending == 0, 5, "static entries")  # noqa: B023
+            await until(lambda: daemon.writer.pending == 0, 5, "static entries")  # noqa: B023
         d1 = sw1.daemon
         assert d1 is not None and sorted(d1.units) == [1, 2]
         assert d1.units[1].addresses == (CLIENT,) and d1.units[2].addresses == (SERVER,)
@@ -90,46 +68,17 @@ async def _scenario(tmp_path: Path) -> None:
         box2 = Transparent(BOX2, net.emitter(sw3, sw3.hosts[0]))
         box3 = Transparent(BOX3, net.emitter(sw4, sw4.hosts[0]))
         sw2.apps[1], sw3.apps[1], sw4.apps[1] = box1, box2, box3
-        server_eps: list[TcpEndpoint] = []
-        sstack = EndpointStack()
-
-        def accept(syn: Segment) -> TcpEndpoint:
-            ep = TcpEndpoint(
-                clock,  # type: ignore[arg-type]
-                local=(SERVER, 80),
-                remote=(syn.tuple.src_ip, syn.tuple.src_port),
-                isn=0x7000_0000,
-                emit=net.emitter(sw1, sw1.hosts[1]),
-                violation=violations.append,
-                name="server",
-                rto=0.2,
-            )
-            server_eps.append(ep)
-            return ep
-
-        sstack.listen(80, accept)
-        sw1.apps[sw1.hosts[1].port] = sstack
-        client = TcpEndpoint(
-            clock,  # type: ignore[arg-type]
-            local=(CLIENT, 40000),
-            remote=(SERVER, 80),
-            isn=0x1000_0000,
-            emit=net.emitter(sw1, sw1.hosts[0]),
-            violation=violations.append,
-            name="client",
-            rto=0.2,
+        client, server_eps = client_and_server(
+            net, clock, violations, (sw1, 0, CLIENT), (sw1, 1, SERVER)
         )
-        cstack = EndpointStack()
-        cstack.add(client)
-        sw1.apps[sw1.hosts[0].port] = cstack
 
         client.connect()
-        await _until(lambda: client.established and bool(server_eps), 10, "handshake")
+        await until(lambda: client.established and bool(server_eps), 10, "handshake")
         server = server_eps[0]
-        await _until(lambda: server.established, 10, "server established")
+        await until(lambda: server.established, 10, "server established")
         client.write(up[:40_000])
         server.write(down[:20_000])
-        await _until(lambda: len(server.received) >= 40_000, 20, "first data")
+        await until(lambda: len(server.received) >= 40_000, 20, "first data")
         assert box1.forwarded > 0  # through the box behind the other device
 
         # each agent holds its side of the session, on slots of the one device-wide pool
@@ -169,7 +118,7 @@ async def _scenario(tmp_path: Path) -> None:
         )  # fmt: skip
         assert r["total"] == 1 and r["results"][0]["outcome"] == "completed", r
         await pumping
-        await _until(lambda: box2.forwarded > 0, 10, "data through the inserted box")
+        await until(lambda: box2.forwarded > 0, 10, "data through the inserted box")
 
         # restart sw1's controller: each agent comes back from its own store
         entries_before = {aid: dict(u.shadow) for aid, u in d1.units.items()}
@@ -180,7 +129,7 @@ async def _scenario(tmp_path: Path) -> None:
 
         d1 = sw1.daemon = Daemon(load_config(sw1.config_path))
         await d1.start(connect_timeout=10)
-        await _until(lambda: d1.writer.pending == 0 and d1.in_sync, 10, "restored")
+        await until(lambda: d1.writer.pending == 0 and d1.in_sync, 10, "restored")
         for aid, before in entries_before.items():
             assert d1.units[aid].shadow == before, aid
         assert d1.counters.restored_sessions == 2
@@ -204,7 +153,7 @@ async def _scenario(tmp_path: Path) -> None:
         client.close()
         server.close()
         try:
-            await _until(
+            await until(
                 lambda: len(server.received) == len(up) and len(client.received) == len(down),
                 30,
                 "all data",
@@ -220,7 +169,7 @@ async def _scenario(tmp_path: Path) -> None:
         assert bytes(server.received) == up
         assert bytes(client.received) == down
         assert box3.forwarded > forwarded  # the rest went through the box that replaced them
-        await _until(lambda: client.done and server.done, 10, "FIN both ways")
+        await until(lambda: client.done and server.done, 10, "FIN both ways")
         assert not violations, violations
         for d in net.devices.values():
             assert d.daemon is not None and d.daemon.counters.handler_errors == 0, d.name
