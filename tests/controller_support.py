@@ -241,6 +241,17 @@ async def until(cond: Callable[[], bool], timeout: float = 30.0) -> None:
         await asyncio.sleep(0.01)
 
 
+def offline_daemon_yaml(tmp: Path) -> Path:
+    """A daemon configuration whose device is never reached (127.0.0.1:9): host 10.0.0.1 on
+    port 1, policy :data:`WEB_POLICY` through box 10.0.0.5 (for tests of the daemon's state
+    without a device)."""
+    p4info = write_p4info(tmp / "dysco.p4info.txtpb")
+    return daemon_yaml(
+        tmp, "sw1", "127.0.0.1:9", p4info, ("10.0.0.1", 1), 0,
+        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
+    )  # fmt: skip
+
+
 def one_box_device(
     tmp: Path, timers: str | None = None
 ) -> tuple[TableBackend, P4RuntimeServer, Path]:

@@ -17,17 +17,13 @@ from controller.daemon import Daemon
 from dysco_proto.entries import Direction, EntryKey
 from dysco_proto.events import PacketIn, PuntReason
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
-from tests.controller_support import WEB_POLICY, daemon_yaml, write_p4info
+from tests.controller_support import offline_daemon_yaml
 
 SESSION = FiveTuple("10.0.0.1", 40000, "10.0.0.9", 80)
 
 
 def _config(tmp: Path) -> Path:
-    p4info = write_p4info(tmp / "dysco.p4info.txtpb")
-    return daemon_yaml(
-        tmp, "sw1", "127.0.0.1:9", p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
-    )  # fmt: skip
+    return offline_daemon_yaml(tmp)
 
 
 def _daemon(cfg_path: Path) -> Daemon:

@@ -37,12 +37,10 @@ from dysco_proto.events import ControlIn, PacketIn, PuntReason
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, RequestId
 from tests.controller_support import (
-    WEB_POLICY,
-    daemon_yaml,
+    offline_daemon_yaml,
     one_box_device,
     syn_frame,
     until,
-    write_p4info,
 )
 from tests.proto.test_checkpoint import BOX1, CLIENT, SESSION, _build, _phase1, _phase2
 
@@ -172,11 +170,7 @@ def test_restore_rejects_malformed_state_with_checkpoint_error(damage: str) -> N
 
 
 def _config(tmp: Path) -> Path:
-    p4info = write_p4info(tmp / "dysco.p4info.txtpb")
-    return daemon_yaml(
-        tmp, "sw1", "127.0.0.1:9", p4info, ("10.0.0.1", 1), 0,
-        [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
-    )  # fmt: skip
+    return offline_daemon_yaml(tmp)
 
 
 def _syn(sport: int) -> PacketIn:
