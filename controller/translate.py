@@ -112,6 +112,7 @@ def _cb(v: int) -> bytes:
 
 
 _M32 = 0xFFFF_FFFF
+_AGENT = tuple(_cb(i) for i in range(256))  # agent ids are 8 bits: encoded once, not per entry
 _ROLE = {r: _cb(int(pl.RoleCode.of(r))) for r in Role}
 
 
@@ -248,7 +249,7 @@ class _FastEncoder:
             aparts.append(by_len[len(v)])
             aparts.append(v)
         action = b"".join(aparts)
-        agent = None if agent_id is None else _cb(agent_id)
+        agent = None if agent_id is None else _AGENT[agent_id]
         parts = self._match(tbl, e.key.match, tbl is pl.Tbl.OUT_SESSION, agent)
         parts.append(_ld(b"\x1a", _ld(b"\x0a", action)))
         parts.append(_TTL_FIELD)
@@ -258,7 +259,7 @@ class _FastEncoder:
         """The serialised DELETE ``Update`` of the session entry with ``key``."""
         out = key.direction is Direction.OUT
         tbl = pl.Tbl.OUT_SESSION if out else pl.Tbl.IN_SESSION
-        agent = None if agent_id is None else _cb(agent_id)
+        agent = None if agent_id is None else _AGENT[agent_id]
         body = b"".join(self._match(tbl, key.match, out, agent))
         return b"\x08" + _V[p4r.Update.DELETE] + _ld(b"\x12", _ld(b"\x12", body))
 
