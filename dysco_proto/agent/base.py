@@ -187,6 +187,15 @@ class AgentBase:
         cap = max(self.config.max_backoff, base)
         return float(min(cap, base * (2 ** min(retries, 10))))
 
+    def _repoll(self, polls: int) -> float:
+        """The delay before probing again after ``polls`` earlier "not yet" answers in a row
+        (0: the first): ``config.repoll_first`` (default ``rto / 16``) doubled per answer, at
+        most ``config.rto``. The wait is for the host (to send, to acknowledge), which may be
+        done a moment after the answer: polling every ``rto`` would add up to ``rto`` each."""
+        cfg = self.config
+        first = cfg.rto / 16 if cfg.repoll_first is None else cfg.repoll_first
+        return min(cfg.rto, first * float(1 << min(polls, 32)))
+
     def _rto(self, kind: TimerKind | None = None) -> float:
         """The retransmission timeout of an exchange of ``kind`` (lock, new-path SYN, ack):
         ``config.rto``, or longer when the measured answer times of that exchange say so

@@ -380,8 +380,10 @@ class LeftAnchorMixin(AgentBase):
         if purpose == "syn" and la.phase is LeftPhase.PREPARING:
             if snap.cut is None:  # the host has sent nothing through the entry yet
                 self._lstep(la, Trigger.SNAP_CUT, Guard.NOT_YET)
-                self._rtimer(TimerKind.LPROBE, r, self.config.rto)
+                self._rtimer(TimerKind.LPROBE, r, self._repoll(la.polls))
+                la.polls += 1
                 return
+            la.polls = 0  # the commit's wait (CPROBE) starts its own back-off
             la.cut = snap.cut
             la.held_since = self._now
             la.syn_seq = seq_add(snap.cut, -1)
@@ -401,7 +403,8 @@ class LeftAnchorMixin(AgentBase):
             if snap.ack_hi is None or not seq_ge(snap.ack_hi, seq_add(la.synack_seq, 1)):
                 # the peer's last old-path bytes are still on their way to our host
                 self._lstep(la, Trigger.SNAP_COMMIT, Guard.NOT_YET)
-                self._rtimer(TimerKind.CPROBE, r, self.config.rto)
+                self._rtimer(TimerKind.CPROBE, r, self._repoll(la.polls))
+                la.polls += 1
                 return
             self._left_commit(la)
         elif purpose == "check" and la.phase is LeftPhase.SWITCHED:

@@ -47,6 +47,11 @@ class AgentConfig:
     hold_timeout: float = 1.5
     done_linger: float = 2.0  # how long finished requests are remembered for duplicates
     max_backoff: float = 0.5
+    # a probe answered "not yet" (the host has not sent, or not acknowledged, what the anchor
+    # waits for) is sent again after repoll_first (None: rto / 16), doubled per "not yet" in a
+    # row up to rto: a poll interval, not a retransmission timeout (nothing was lost; the
+    # condition may hold a moment after the answer), so it starts short
+    repoll_first: float | None = None
     slot_base: int = 1  # register slots this agent may use: [slot_base, slot_limit)
     slot_limit: int | None = None
 
@@ -176,6 +181,7 @@ class LeftAnchor:
     peer_cut: int | None = None
     cancel_reason: str = ""
     held_since: float | None = None  # when the freeze started holding the host's new data
+    polls: int = 0  # probes answered "not yet" in a row in this phase (re-poll back-off)
     sent_at: float | None = None  # first transmission of the message it awaits (RTT)
 
 
@@ -196,6 +202,7 @@ class RightAnchor:
     peer_hs: Handshake | None = None
     cut: int | None = None
     peer_cut: int | None = None
+    polls: int = 0  # probes answered "not yet" in a row (re-poll back-off)
 
 
 @dataclass(eq=False)

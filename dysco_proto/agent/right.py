@@ -335,7 +335,8 @@ class RightAnchorMixin(AgentBase):
             need = seq_add(ra.syn_seq, 1 + ra.phi_lr.seq)
             if snap.cut is None or snap.ack_hi is None or not seq_ge(snap.ack_hi, need):
                 self._rstep(ra, Trigger.SNAP_CUT, Guard.NOT_YET)
-                self._rtimer(TimerKind.RSPROBE, ra.request, self.config.rto)
+                self._rtimer(TimerKind.RSPROBE, ra.request, self._repoll(ra.polls))
+                ra.polls += 1
                 return
             self._rstep(ra, Trigger.SNAP_CUT)  # SYN_RCVD
             self._ra_send_synack(ra)
