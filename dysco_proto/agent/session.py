@@ -30,6 +30,7 @@ from dysco_proto.timers import TimerKey, TimerKind
 from dysco_proto.wire import (
     ControlCodec,
     ControlMessage,
+    Handshake,
     MsgType,
     RequestId,
     WireError,
@@ -157,6 +158,27 @@ class SessionMixin(AgentBase):
             hs.wscale_peer = opts.wscale
         hs.sack_ok = hs.sack_ok or opts.sack_permitted
         hs.ts_ok = hs.ts_ok or opts.timestamp is not None
+        if seg.flags & TcpFlags.ACK:
+            self._share_synack(side.record, from_left=side.is_left)
+
+    @staticmethod
+    def _share_synack(rec: SessionRecord, from_left: bool) -> None:
+        """A box passes one SYN-ACK through its two sides: a mirror of it on one side
+        (its host sending it left, or receiving it from the right) fills what the other
+        side's mirror would record, in case that copy is lost (mirrors are best-effort: a
+        switch drops them when its CPU queue is full). Only for a box that passed the SYN
+        unchanged (same sequence number and timestamp: not a proxy or a sequence-rewriting
+        box, whose SYN-ACK is its own); the other side's own mirror, when it comes, wins."""
+        left, right = rec.left, rec.right
+        if left is None or right is None:
+            return
+        lh, rh = left.hs, right.hs
+        if lh.isn_in is None or lh.isn_in != rh.isn_out or lh.ts_in != rh.ts_out:
+            return
+        if from_left and rh.isn_in is None:
+            rh.isn_in, rh.ts_in, rh.wscale_peer = lh.isn_out, lh.ts_out, lh.wscale_host
+        elif not from_left and lh.isn_out is None:
+            lh.isn_out, lh.ts_out, lh.wscale_host = rh.isn_in, rh.ts_in, rh.wscale_peer
 
     def _syn_from_host(self, seg: Segment, key: EntryKey | None) -> None:
         side = self.by_key.get(key) if key else None
@@ -253,8 +275,27 @@ class SessionMixin(AgentBase):
         else:
             msg = replace(template, left_session=seg.tuple, hops=remaining)
         side.syn_msg = msg
+        if msg.type is MsgType.SYN and msg.handshake is not None:
+            self._expect_new_path_synack(rec, side, msg.handshake)
         self._send_chain_syn(side, seg)
         return True
+
+    @staticmethod
+    def _expect_new_path_synack(rec: SessionRecord, right: Side, h: Handshake) -> None:
+        """A box on a new path: record now what the mirrors of the coming SYN-ACK would.
+
+        That SYN-ACK is the right anchor's answer to the handshake this SYN carries (its
+        options are ``h``'s peer options, ``_ra_send_synack``), and the box forwards it as it
+        is (a box that terminates TCP cannot join a live session). Mirrors are best-effort
+        copies (a switch drops them when its CPU queue is full, as bmv2 does while a
+        reconfiguration's punts fill it): without this a lost one left the box believing the
+        server had no window scaling, and the next new path it anchored told a stateful box
+        so, which then dropped every scaled window as out of window."""
+        right.hs.wscale_peer = h.wscale_peer
+        right.hs.sack_ok = right.hs.sack_ok or h.sack_ok
+        right.hs.ts_ok = right.hs.ts_ok or h.ts_ok
+        if rec.left is not None:
+            rec.left.hs.wscale_host = h.wscale_peer
 
     def _send_chain_syn(self, side: Side, seg: Segment) -> None:
         assert side.syn_msg is not None
