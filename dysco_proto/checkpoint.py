@@ -234,6 +234,15 @@ def _anchor_in(agent: Agent, side: Side, v: Any) -> list[Action]:
 _HS_FIELDS = tuple(f.name for f in dataclasses.fields(HandshakeRecord))
 
 
+def _hs_record(v: dict[str, Any], is_left: bool) -> HandshakeRecord:
+    """A side's handshake record; a checkpoint written before ``synack_seen`` existed
+    knew the SYN-ACK exactly when it had recorded its sequence number."""
+    hs = HandshakeRecord(**v)
+    if "synack_seen" not in v:
+        hs.synack_seen = (hs.isn_out if is_left else hs.isn_in) is not None
+    return hs
+
+
 def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[str, Any]:
     lock = s.lock
     return {
@@ -254,6 +263,7 @@ def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[
         },
         "epoch": s.epoch,
         "in_role": s.in_role.value,
+        "after_hold": s.after_hold,
         "busy": _rid(s.busy),
         "busy_dropped": s.busy is not None and s.busy in dropped,
         "anchor": None if agent is None else _anchor(agent, s),
@@ -521,7 +531,7 @@ def _side_in(
         own_port=None if own_port is None else _int(own_port, 1, 0xFFFF, "own_port"),
         in_deltas=_d_in(v["in_deltas"]),
         out_deltas=_d_in(v["out_deltas"]),
-        hs=HandshakeRecord(**v["hs"]),
+        hs=_hs_record(v["hs"], is_left),
         lock=LockState(
             LockStatus(lk["status"]),
             request,
@@ -534,6 +544,7 @@ def _side_in(
         installed={_key_in(k) for k in v["installed"]},
         retired={_key_in(k): None if p is None else _int(p, 1, 0xFFFF, "port") for k, p in retired},
         in_role=_in_role(v, legacy),
+        after_hold=v.get("after_hold") is True,  # absent before it existed: no hold known
     )
     return side
 

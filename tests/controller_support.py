@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
@@ -228,6 +229,22 @@ def syn_frame(sport: int) -> bytes:
         options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
     )  # fmt: skip
     return build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01")
+
+
+def synack_mirrored(d: Any, session: Any) -> None:
+    """Hand daemon ``d`` the mirror of ``session``'s SYN-ACK reaching its initiating host
+    (the record a left anchor needs before it may start a reconfiguration)."""
+    from dysco_proto.entries import Direction, EntryKey
+    from dysco_proto.events import PacketIn, PuntReason
+    from dysco_proto.packet import Segment, TcpFlags, TcpOptions
+
+    view = next(v for v in d.agent.sessions() if v.right is not None and v.right.session == session)
+    synack = Segment(
+        session.reversed(), 5000, 1001, TcpFlags.SYN | TcpFlags.ACK,
+        options=TcpOptions(mss=1460, wscale=7, sack_permitted=True),
+    )  # fmt: skip
+    key = EntryKey(Direction.IN, view.right.subsession.reversed())
+    d.dispatch(PacketIn(PuntReason.SYNACK_MIRROR, Direction.IN, synack, key))
 
 
 async def until(cond: Callable[[], bool], timeout: float = 30.0) -> None:

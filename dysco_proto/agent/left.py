@@ -53,6 +53,10 @@ class LeftAnchorMixin(AgentBase):
             return "bad-anchor"
         if right_anchor == side.peer and not new_boxes:
             return "nothing-to-do"
+        if not side.hs.synack_seen:
+            # the mirror of this session's SYN-ACK never reached us: a new path would carry
+            # guessed options (a stateful box on it would drop what it calls out of window)
+            return "handshake-unknown"
         return ""
 
     def _left_start(

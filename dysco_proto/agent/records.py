@@ -69,6 +69,10 @@ class HandshakeRecord:
     sack_ok: bool = False
     ts_ok: bool = False
     mss: int = 0
+    # this side's SYN-ACK is known (the peer's on a right side, the host's on a left side):
+    # seen in a mirror, filled from the other side's mirror, or the answer a new-path SYN
+    # fixes; mirrors are best-effort, and a left anchor that never learnt it refuses
+    synack_seen: bool = False
 
 
 @dataclass(eq=False)

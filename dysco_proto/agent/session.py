@@ -159,6 +159,7 @@ class SessionMixin(AgentBase):
         hs.sack_ok = hs.sack_ok or opts.sack_permitted
         hs.ts_ok = hs.ts_ok or opts.timestamp is not None
         if seg.flags & TcpFlags.ACK:
+            hs.synack_seen = True
             self._share_synack(side.record, from_left=side.is_left)
 
     @staticmethod
@@ -175,10 +176,12 @@ class SessionMixin(AgentBase):
         lh, rh = left.hs, right.hs
         if lh.isn_in is None or lh.isn_in != rh.isn_out or lh.ts_in != rh.ts_out:
             return
-        if from_left and rh.isn_in is None:
+        if from_left and not rh.synack_seen:
             rh.isn_in, rh.ts_in, rh.wscale_peer = lh.isn_out, lh.ts_out, lh.wscale_host
-        elif not from_left and lh.isn_out is None:
+            rh.synack_seen = True
+        elif not from_left and not lh.synack_seen:
             lh.isn_out, lh.ts_out, lh.wscale_host = rh.isn_in, rh.ts_in, rh.wscale_peer
+            lh.synack_seen = True
 
     def _syn_from_host(self, seg: Segment, key: EntryKey | None) -> None:
         side = self.by_key.get(key) if key else None
@@ -294,8 +297,10 @@ class SessionMixin(AgentBase):
         right.hs.wscale_peer = h.wscale_peer
         right.hs.sack_ok = right.hs.sack_ok or h.sack_ok
         right.hs.ts_ok = right.hs.ts_ok or h.ts_ok
+        right.hs.synack_seen = True
         if rec.left is not None:
             rec.left.hs.wscale_host = h.wscale_peer
+            rec.left.hs.synack_seen = True
 
     def _send_chain_syn(self, side: Side, seg: Segment) -> None:
         assert side.syn_msg is not None

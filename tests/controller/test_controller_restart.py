@@ -16,6 +16,7 @@ from dysco_proto.packet import FiveTuple
 from tests.controller_support import (
     one_box_device,
     syn_frame,
+    synack_mirrored,
     until,
 )
 
@@ -34,6 +35,9 @@ def test_restart_restores_sessions_and_reconciles(tmp_path: Path) -> None:
             for i in range(n):
                 backend.inject(syn_frame(40000 + i), pin)
             await until(lambda: len(backend.packet_outs) >= n)
+            for v in list(d.agent.sessions()):  # type: ignore[union-attr]
+                assert v.right is not None
+                synack_mirrored(d, v.right.session)
             await d.writer.drain()
             before = {v.session: (v.right.subsession, v.right.peer) for v in d.agent.sessions()}  # type: ignore[union-attr]
             slots = {e.slot for e in d.shadow.values()}

@@ -19,7 +19,7 @@ from controller.mgmt_handlers import parse_tuple
 from dysco_proto.entries import Direction
 from dysco_proto.events import PacketIn, PuntReason
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
-from tests.controller_support import WEB_POLICY, daemon_yaml, write_p4info
+from tests.controller_support import WEB_POLICY, daemon_yaml, synack_mirrored, write_p4info
 
 SESSION = FiveTuple("10.0.0.1", 40000, "10.0.0.9", 80)
 
@@ -49,6 +49,7 @@ def _run(tmp: Path, body: Callable[[Daemon, Call], Awaitable[None]]) -> None:
             SESSION, 1000, 0, TcpFlags.SYN, options=TcpOptions(mss=1460, wscale=7)
         )  # fmt: skip
         d.dispatch(PacketIn(PuntReason.SYN, Direction.OUT, seg))
+        synack_mirrored(d, SESSION)
         try:
             await body(d, call)
         finally:
@@ -192,7 +193,9 @@ def test_status_counters_and_unknown_methods(tmp_path: Path) -> None:
         assert st["sessions"] == 1 and st["entries"] == 2 and st["connected"] is False
         assert st["ready"] is False and st["policies"] == 1
         counters = await call("counters", {})
-        assert counters["events"] == 1 and "writer" in counters and "agent" in counters
+        assert (
+            counters["events"] == 2 and "writer" in counters and "agent" in counters
+        )  # the SYN, the SYN-ACK mirror
         with pytest.raises(MgmtError) as e:
             await call("sessions.delete", {})
         assert _code(e) == "unknown_method"

@@ -386,10 +386,28 @@ def test_replayed_control_message_is_rejected() -> None:
 # --------------------------------------------------------------------------------- left anchor
 
 
-def initiator_with_session() -> tuple[Agent, FiveTuple]:
+def synack_mirror(a: Agent, session: FiveTuple, sub: FiveTuple, now: float) -> None:
+    """The session's SYN-ACK reaching the initiator's host (its IN mirror, host view)."""
+    synack = Segment(session.reversed(), 5000, 1001, TcpFlags.SYN | TcpFlags.ACK, 65535, SYN_OPTS)
+    a.handle(PacketIn(PuntReason.SYNACK_MIRROR, Direction.IN, synack,
+                      EntryKey(Direction.IN, sub.reversed())), now)  # fmt: skip
+
+
+def initiator_with_session(synack: bool = True) -> tuple[Agent, FiveTuple]:
     a = agent(C, (Policy("p", (M,)),))
     acts = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(SESSION)), 0.0)
-    return a, of(acts, SendPacket)[0].segment.tuple
+    sub = of(acts, SendPacket)[0].segment.tuple
+    if synack:
+        synack_mirror(a, SESSION, sub, 0.01)
+    return a, sub
+
+
+def test_reconfigure_without_the_synack_record_is_refused() -> None:
+    """The SYN-ACK's mirror never reached the agent (a switch drops mirror copies when its
+    CPU queue is full): a new path would carry guessed options, so it is refused."""
+    a, _sub = initiator_with_session(synack=False)
+    [fin] = of(a.handle(Reconfigure(SESSION, S, (), request_tag=3), 1.0), ReconfigFinished)
+    assert (fin.outcome, fin.reason) == (Outcome.REFUSED, "handshake-unknown")
 
 
 def test_reconfigure_unknown_session_is_refused() -> None:
@@ -525,6 +543,7 @@ def test_retransmission_timeout_follows_the_measured_answer_time() -> None:
     assert lock_delay(acts) == rto  # nothing measured yet
     a.handle(from_right(MsgType.ACK_LOCK, req.request, sub), 3.0)  # answered after 2 s
     other = replace(SESSION, src_port=40001)  # a second session, reconfigured next
-    a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(other)), 4.0)
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.OUT, syn(other)), 4.0)
+    synack_mirror(a, other, of(acts, SendPacket)[0].segment.tuple, 4.01)
     acts = a.handle(Reconfigure(other, S, (), request_tag=2), 10.0)
     assert lock_delay(acts) == 2.0 + 4 * 1.0  # SRTT + 4 RTTVAR after one 2 s sample
