@@ -119,6 +119,7 @@ class Guard(enum.StrEnum):
     ABANDONED = "abandoned request"  # nack POLICY: the requester gave up already
     HELD_TOO_LONG = "held too long"  # hold_timeout passed while holding the host's data
     OTHER_HALF = "other half missing"  # SYN-ACK packet without synAck message or vice versa
+    AFTER_HOLD = "last hold not drained"  # bytes the side's previous hold dropped not yet acked
 
 
 class Act(enum.StrEnum):
@@ -188,6 +189,7 @@ LEFT_ROWS: tuple[Row, ...] = (
     Row(L, LP.IDLE, T.RECONFIGURE, G.ANY, (A.TAKE_LOCK, A.SEND_REQUEST_LOCK, A.ARM_LOCK), LP.LOCKING, "start"),
     Row(L, LP.IDLE, T.RIGHT_REQUEST, G.ANY, (A.TAKE_LOCK, A.SEND_REQUEST_LOCK, A.ARM_LOCK), LP.LOCKING, "start for the right neighbour"),
     Row(L, LP.LOCKING, T.ACK_LOCK, G.ANY, (A.STAGE_HOLD, A.PROBE_FREEZE), LP.PREPARING, "locked: stage the new path, freeze the cutoff"),
+    Row(L, LP.LOCKING, T.ACK_LOCK, G.AFTER_HOLD, (A.STAGE_HOLD, A.PROBE), LP.PREPARING, "locked after a hold: stage the new path, no freeze yet"),
     Row(L, LP.LOCKING, T.ACK_LOCK, G.NO_PORT, _CANCEL, LP.CANCELLING, "no port for the new subsession"),
     Row(L, LP.LOCKING, T.NACK_LOCK, G.ANY, (A.FINISH_REFUSED,), LP.DONE, "refused"),
     Row(L, LP.LOCKING, T.NACK_LOCK, G.ABANDONED, (), LP.DONE, "the requester reported already"),
@@ -195,8 +197,10 @@ LEFT_ROWS: tuple[Row, ...] = (
     Row(L, LP.LOCKING, T.TIMER_LOCK, G.GIVE_UP, _CANCEL, LP.CANCELLING, "lock-timeout"),
     Row(L, LP.LOCKING, T.SESSION_REMOVED, G.ANY, (A.FINISH_CANCELLED,), LP.DONE, _REMOVED),
     Row(L, LP.PREPARING, T.SNAP_CUT, G.NOT_YET, (A.ARM_LPROBE,), LP.PREPARING, "host sent nothing yet"),
+    Row(L, LP.PREPARING, T.SNAP_CUT, G.AFTER_HOLD, (A.ARM_LPROBE,), LP.PREPARING, "what the last hold dropped not yet acked: nothing held meanwhile"),
     Row(L, LP.PREPARING, T.SNAP_CUT, G.ANY, (A.SEND_SYN, A.ARM_SYN), LP.SYN_SENT, "SYN at cut - 1"),
     Row(L, LP.PREPARING, T.TIMER_LPROBE, G.ANY, (A.PROBE_FREEZE,), LP.PREPARING, "probe again"),
+    Row(L, LP.PREPARING, T.TIMER_LPROBE, G.AFTER_HOLD, (A.PROBE,), LP.PREPARING, "probe again, no freeze"),
     Row(L, LP.PREPARING, T.SESSION_REMOVED, G.ANY, (A.FINISH_CANCELLED,), LP.DONE, _REMOVED),
     Row(L, LP.SYN_SENT, T.SYNACK_PACKET, G.OTHER_HALF, (), LP.SYN_SENT, "wait for synAck"),
     Row(L, LP.SYN_SENT, T.SYNACK_PACKET, G.ANY, (A.PROBE,), LP.COMMITTING, "both halves in"),

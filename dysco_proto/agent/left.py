@@ -144,9 +144,16 @@ class LeftAnchorMixin(AgentBase):
         # on either path before the SYN-ACK came back (4.2).
         staged = replace(side.out_entry(), new_rewrite=HOLD, new_deltas=ZERO)
         self._modify(side, staged)
-        self._lstep(la, Trigger.ACK_LOCK)  # PREPARING
+        # After a hold on this side, the freeze waits until the host's bytes that hold
+        # dropped are acknowledged (4.2); until the freeze nothing is held (no cutoff: every
+        # byte goes on the old path), so that wait costs the host nothing. Bounded below the
+        # right anchor's anchor_timeout, which runs from its ackLock.
+        draining = side.after_hold
+        self._lstep(la, Trigger.ACK_LOCK, Guard.AFTER_HOLD if draining else Guard.ANY)
         la.retries = 0
-        self._probe(side, "syn", la.request, freeze=True)
+        if draining:
+            la.drain_deadline = self._now + self.config.anchor_timeout / 2
+        self._probe(side, "syn", la.request, freeze=not draining)
 
     def _left_send_syn(self, la: LeftAnchor) -> None:
         side = la.side
@@ -268,6 +275,8 @@ class LeftAnchorMixin(AgentBase):
         if la.phase is not LeftPhase.SWITCHED:
             self._left_unstage(la)
         side = la.side
+        if la.cut is not None:  # the host's data at or above the cutoff was held (dropped)
+            side.after_hold = True
         if side.lock.request == r:
             side.lock.release()
             self._release_held(side, side.lock.held.pop(0) if side.lock.held else None)
@@ -327,6 +336,32 @@ class LeftAnchorMixin(AgentBase):
         self._probe(la.side, "check", la.request)
         self._rtimer(TimerKind.PROBE, la.request, self.config.rto * 4)
 
+    def _left_draining(self, la: LeftAnchor, snap: SlotSnapshot) -> bool:
+        """Whether the freeze must still wait for the bytes the side's last hold dropped.
+
+        That hold's cutoff was frozen at the host's ``sent_hi``, and whatever the host sent
+        at or above it before the commit (or the cancel) went on no path: the host sends it
+        again only when its retransmission timer fires, and every retransmission the hold
+        dropped doubled that timer. Frozen now, the cutoff would include those bytes, and the
+        right anchor (before its SYN-ACK) and this one (before its commit) would hold the
+        hosts' data until the retransmission came: on a loaded testbed the timer had backed
+        off beyond ``hold_timeout`` and the request was cancelled (docs/testbed.md, "Open
+        finding A"). So: wait until everything the host had sent when the lock was taken
+        (``sent_hi`` of the first snapshot) is acknowledged, at most until the deadline."""
+        side = la.side
+        if not side.after_hold:
+            return False
+        if la.drain_to is None:
+            la.drain_to = snap.sent_hi
+        drained = (
+            la.drain_to is None
+            or (snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, la.drain_to))
+            or (la.drain_deadline is not None and self._now >= la.drain_deadline)
+        )
+        if drained:
+            side.after_hold = False
+        return not drained
+
     def _held_too_long(self, la: LeftAnchor) -> bool:
         return la.held_since is not None and self._now - la.held_since >= self.config.hold_timeout
 
@@ -355,8 +390,9 @@ class LeftAnchorMixin(AgentBase):
             self._probe(la.side, "check", la.request)
             self._rtimer(TimerKind.PROBE, la.request, self.config.rto * 4)
         elif kind is TimerKind.LPROBE and ph is LeftPhase.PREPARING:
-            self._lstep(la, Trigger.TIMER_LPROBE)
-            self._probe(la.side, "syn", la.request, freeze=True)
+            draining = la.side.after_hold
+            self._lstep(la, Trigger.TIMER_LPROBE, Guard.AFTER_HOLD if draining else Guard.ANY)
+            self._probe(la.side, "syn", la.request, freeze=not draining)
         elif kind is TimerKind.CPROBE and ph is LeftPhase.COMMITTING:
             if self._held_too_long(la):  # not committed yet: the right anchor only holds
                 reason, guard = "new-path-timeout", Guard.HELD_TOO_LONG
@@ -382,8 +418,9 @@ class LeftAnchorMixin(AgentBase):
         """The answer to a left anchor's probe, in the phase that sent it (else stale)."""
         r = la.request
         if purpose == "syn" and la.phase is LeftPhase.PREPARING:
-            if snap.cut is None:  # the host has sent nothing through the entry yet
-                self._lstep(la, Trigger.SNAP_CUT, Guard.NOT_YET)
+            if snap.cut is None:  # not frozen: draining the last hold, or nothing sent yet
+                draining = self._left_draining(la, snap)
+                self._lstep(la, Trigger.SNAP_CUT, Guard.AFTER_HOLD if draining else Guard.NOT_YET)
                 self._rtimer(TimerKind.LPROBE, r, self._repoll(la.polls))
                 la.polls += 1
                 return

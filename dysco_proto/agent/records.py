@@ -109,6 +109,12 @@ class Side:
     # check waits until the host's own acks (the slot's ack_hi) cover it, or the peer's
     # retransmission of what the host has not acknowledged would arrive without entries
     fin_in_end: int | None = None
+    # True once a reconfiguration anchored on this side held its host's data (a frozen
+    # cutoff, then a fold or a cancel): the bytes the hold dropped went on no path and come
+    # again only when the host's retransmission timer fires, which the hold backed off. The
+    # side's next left-anchor freeze waits (without holding) until everything the host had
+    # sent when that reconfiguration locked is acknowledged (docs/protocol-design.md 4.2)
+    after_hold: bool = False
 
     @property
     def in_key(self) -> EntryKey:
@@ -185,6 +191,10 @@ class LeftAnchor:
     peer_cut: int | None = None
     cancel_reason: str = ""
     held_since: float | None = None  # when the freeze started holding the host's new data
+    # after a hold on this side: freeze only once the host's bytes up to ``drain_to`` (its
+    # sent_hi when this request locked) are acknowledged, or ``drain_deadline`` passed
+    drain_to: int | None = None
+    drain_deadline: float | None = None
     polls: int = 0  # probes answered "not yet" in a row in this phase (re-poll back-off)
     sent_at: float | None = None  # first transmission of the message it awaits (RTT)
 
