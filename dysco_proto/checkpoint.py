@@ -263,6 +263,7 @@ def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[
         },
         "epoch": s.epoch,
         "in_role": s.in_role.value,
+        "after_hold": s.after_hold,
         "busy": _rid(s.busy),
         "busy_dropped": s.busy is not None and s.busy in dropped,
         "anchor": None if agent is None else _anchor(agent, s),
@@ -543,6 +544,7 @@ def _side_in(
         installed={_key_in(k) for k in v["installed"]},
         retired={_key_in(k): None if p is None else _int(p, 1, 0xFFFF, "port") for k, p in retired},
         in_role=_in_role(v, legacy),
+        after_hold=v.get("after_hold") is True,  # absent before it existed: no hold known
     )
     return side
 
