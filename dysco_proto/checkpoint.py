@@ -327,6 +327,9 @@ def export_meta(agent: Agent) -> dict[str, Any]:
             "req_number": agent._req_number,
         },
         "rng": _rng_state(agent),
+        # answer-time estimates per exchange (srtt, rttvar): a restored agent times its
+        # retransmissions as the previous process would have
+        "rtt": {k.value: [srtt, var] for k, (srtt, var) in sorted(agent._rtt.items())},
         # finished right-anchor requests: a retransmitted ACK is answered from here
         "right_done": [[_rid(r), src, dst, cut] for r, (src, dst, cut) in agent.right_done.items()],
     }
@@ -636,6 +639,16 @@ def _restore_meta(agent: Agent, data: Any) -> bool:
         r = _rid_req(item[0])
         agent.right_done[r] = (_ip(item[1]), _ip(item[2]), _int(item[3], 0, _U64, "cut"))
         agent.timers.add(TimerKey.for_request(TimerKind.DONE, r))
+    rtt = data.get("rtt") or {}  # absent before it existed: no estimates yet
+    if not isinstance(rtt, dict):
+        raise CheckpointError("malformed rtt")
+    for kind, est in rtt.items():
+        if not isinstance(est, list) or len(est) != 2:
+            raise CheckpointError("malformed rtt entry")
+        srtt, var = (float(x) for x in est)
+        if not (0.0 <= srtt < 3600.0 and 0.0 <= var < 3600.0):
+            raise CheckpointError("rtt estimate out of range")
+        agent._rtt[TimerKind(kind)] = (srtt, var)  # an unknown kind: ValueError (guarded)
     rng = data.get("rng")
     if rng is not None:
         if not isinstance(rng, list) or len(rng) != 3 or not isinstance(rng[1], list):

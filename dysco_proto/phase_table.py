@@ -236,8 +236,13 @@ _RSYNACK = (A.SEND_SYNACK,)
 
 RIGHT_ROWS: tuple[Row, ...] = (
     Row(R, RP.IDLE, T.REQUEST_LOCK, G.ANY, (A.SEND_ACK_LOCK, A.ARM_RANCHOR), RP.LOCKED, "become the right anchor"),
+    Row(R, RP.IDLE, T.REQUEST_LOCK, G.AFTER_HOLD, (A.PROBE, A.ARM_RANCHOR), RP.LOCKED, "become the right anchor after a hold: the ackLock waits"),
     Row(R, RP.IDLE, T.REQUEST_LOCK, G.BUSY, (A.SEND_NACK_LOCK,), RP.IDLE, "busy or closing: refuse"),
     Row(R, RP.LOCKED, T.REQUEST_LOCK, G.ANY, (A.SEND_ACK_LOCK,), RP.LOCKED, _ACK_AGAIN),
+    Row(R, RP.LOCKED, T.REQUEST_LOCK, G.AFTER_HOLD, (), RP.LOCKED, "a retransmission while the ackLock waits"),
+    Row(R, RP.LOCKED, T.SNAP_CUT, G.AFTER_HOLD, (A.ARM_RSPROBE,), RP.LOCKED, "what the last hold dropped not yet acked"),
+    Row(R, RP.LOCKED, T.SNAP_CUT, G.ANY, (A.SEND_ACK_LOCK,), RP.LOCKED, "drained: ackLock"),
+    Row(R, RP.LOCKED, T.TIMER_RSPROBE, G.AFTER_HOLD, (A.PROBE,), RP.LOCKED, "probe again"),
     Row(R, RP.LOCKED, T.NEW_PATH_SYN, G.ANY, (A.STAGE_HOLD, A.ARM_RANCHOR, A.PROBE_FREEZE), RP.PREPARING, "stage the new path, freeze the cutoff"),
     Row(R, RP.LOCKED, T.CANCEL_LOCK, G.ANY, (A.REVERT, A.SEND_ACK_CANCEL), RP.DONE, "cancelled"),
     Row(R, RP.LOCKED, T.TIMER_RANCHOR, G.ANY, (A.REVERT,), RP.DONE, "anchor timeout"),

@@ -272,7 +272,7 @@ class AgentBase:
     def _remove_record(self, rec: SessionRecord, reason: str) -> None:
         raise NotImplementedError  # session
 
-    def _evict_stale(self, side: Side) -> bool:
+    def _evict_stale(self, side: Side, request: RequestId | None = None) -> bool:
         raise NotImplementedError  # session
 
     def _send_chain_syn(self, side: Side, seg: Segment) -> None:

@@ -13,7 +13,15 @@ from typing import Any
 
 from dysco_proto.actions import Outcome, SendPacket, Toward
 from dysco_proto.agent.base import AgentBase
-from dysco_proto.agent.records import HOLD, THIRD_ACK_WINDOW, LeftAnchor, Side, complete, tr
+from dysco_proto.agent.records import (
+    HOLD,
+    THIRD_ACK_WINDOW,
+    LeftAnchor,
+    Side,
+    complete,
+    drained,
+    tr,
+)
 from dysco_proto.entries import ZERO, Direction, EntryKey, MappingEntry, Role
 from dysco_proto.events import Reconfigure, SlotSnapshot
 from dysco_proto.lock import Verdict, on_request
@@ -53,6 +61,9 @@ class LeftAnchorMixin(AgentBase):
             return "bad-anchor"
         if right_anchor == side.peer and not new_boxes:
             return "nothing-to-do"
+        if side.peer in new_boxes:
+            # the next hop is already on the path (an insert after its removal was cancelled)
+            return "box-on-path"
         if not side.hs.synack_seen:
             # the mirror of this session's SYN-ACK never reached us: a new path would carry
             # guessed options (a stateful box on it would drop what it calls out of window)
@@ -353,14 +364,10 @@ class LeftAnchorMixin(AgentBase):
             return False
         if la.drain_to is None:
             la.drain_to = snap.sent_hi
-        drained = (
-            la.drain_to is None
-            or (snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, la.drain_to))
-            or (la.drain_deadline is not None and self._now >= la.drain_deadline)
-        )
-        if drained:
+        if drained(snap, la.drain_to, la.drain_deadline, self._now):
             side.after_hold = False
-        return not drained
+            return False
+        return True
 
     def _held_too_long(self, la: LeftAnchor) -> bool:
         return la.held_since is not None and self._now - la.held_since >= self.config.hold_timeout

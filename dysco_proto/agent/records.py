@@ -217,6 +217,11 @@ class RightAnchor:
     cut: int | None = None
     peer_cut: int | None = None
     polls: int = 0  # probes answered "not yet" in a row (re-poll back-off)
+    # after a hold on this side the ackLock waits (``lock_msg``, the requestLock to answer)
+    # until the host's bytes up to ``drain_to`` are acknowledged or ``drain_deadline`` passed
+    lock_msg: ControlMessage | None = None
+    drain_to: int | None = None
+    drain_deadline: float | None = None
 
 
 @dataclass(eq=False)
@@ -257,6 +262,16 @@ def strip(seg: Segment) -> Segment:
 def tr(d: Deltas) -> Transform:
     """The sequence/timestamp part of deltas as a wire transform."""
     return Transform.wrap(d.seq, d.tsval)
+
+
+def drained(snap: SlotSnapshot, drain_to: int | None, deadline: float | None, now: float) -> bool:
+    """After a hold (protocol-design.md 4.2): everything the host had sent up to
+    ``drain_to`` is acknowledged (``None``: it had sent nothing), or ``deadline`` passed."""
+    return (
+        drain_to is None
+        or (snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, drain_to))
+        or (deadline is not None and now >= deadline)
+    )
 
 
 def complete(snap: SlotSnapshot, peer_cut: int | None) -> bool:

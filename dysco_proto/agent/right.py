@@ -22,6 +22,7 @@ from dysco_proto.agent.records import (
     RightRequestState,
     Side,
     complete,
+    drained,
     tr,
 )
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
@@ -49,16 +50,33 @@ class RightAnchorMixin(AgentBase):
                 return
             phi = msg.delta_lr + tr(side.in_deltas)
             ra = RightAnchor(r, side, msg.left_anchor, phi, phase=RightPhase.IDLE)
-            self._rstep(ra, Trigger.REQUEST_LOCK)  # LOCKED
+            # After a hold on this side the ackLock waits until the bytes the hold dropped
+            # are acknowledged (4.2): the left anchor holds nothing before the ackLock, and
+            # would otherwise hold its host's data from its freeze until our host's
+            # retransmission came (its commit waits for the acknowledgment of our cutoff).
+            draining = side.after_hold
+            self._rstep(ra, Trigger.REQUEST_LOCK, Guard.AFTER_HOLD if draining else Guard.ANY)
             self.rights[r] = ra
             side.busy = r
             self._rtimer(TimerKind.RANCHOR, r, self.config.anchor_timeout)
             self._observe("reconfig.right_locked", request=r)
+            if draining:
+                ra.lock_msg = msg
+                ra.drain_deadline = self._now + self.config.anchor_timeout / 2
+                self._probe(side, "rlock", r)
+                return
+        elif ra.lock_msg is not None:
+            self._rstep(ra, Trigger.REQUEST_LOCK, Guard.AFTER_HOLD)  # the ackLock follows
+            return
         else:
             self._rstep(ra, Trigger.REQUEST_LOCK)  # a retransmission: ack again
+        self._ra_send_ack_lock(ra, msg)
+
+    def _ra_send_ack_lock(self, ra: RightAnchor, msg: ControlMessage) -> None:
+        side = ra.side
         ack = ControlMessage(
             MsgType.ACK_LOCK,
-            r,
+            ra.request,
             side.local,
             left_anchor=msg.left_anchor,
             right_anchor=msg.right_anchor,
@@ -214,6 +232,8 @@ class RightAnchorMixin(AgentBase):
         and its host's data on the new path must still reach our host rewritten to the
         session, not with the new subsession's tuple (answered with a RST)."""
         side = ra.side
+        if ra.cut is not None:  # our host's data at or above the cutoff was held (dropped)
+            side.after_hold = True
         if ra.new_sub is not None:
             key = EntryKey(Direction.IN, ra.new_sub)
             if retire and key in side.installed:
@@ -242,6 +262,7 @@ class RightAnchorMixin(AgentBase):
     def _right_fold(self, ra: RightAnchor) -> None:
         side = ra.side
         assert ra.new_sub is not None and ra.cut is not None
+        side.after_hold = True  # our host's data at or above the cutoff was held (dropped)
         side.retired[side.in_key] = None
         if self.left_by_sub.get(side.sub) is side:
             del self.left_by_sub[side.sub]
@@ -296,6 +317,9 @@ class RightAnchorMixin(AgentBase):
         if kind is TimerKind.RSPROBE and ph is RightPhase.PREPARING:
             self._rstep(ra, Trigger.TIMER_RSPROBE)
             self._probe(ra.side, "rsyn", ra.request, freeze=True)
+        elif kind is TimerKind.RSPROBE and ph is RightPhase.LOCKED and ra.lock_msg is not None:
+            self._rstep(ra, Trigger.TIMER_RSPROBE, Guard.AFTER_HOLD)
+            self._probe(ra.side, "rlock", ra.request)
         elif kind is TimerKind.RPROBE and ph is RightPhase.SWITCHED:
             self._rstep(ra, Trigger.TIMER_RPROBE)
             self._probe(ra.side, "rcheck", ra.request)
@@ -327,7 +351,19 @@ class RightAnchorMixin(AgentBase):
 
     def _right_on_snapshot(self, purpose: str, ra: RightAnchor, snap: SlotSnapshot) -> None:
         """The answer to a right anchor's probe, in the phase that sent it (else stale)."""
-        if purpose == "rsyn" and ra.phase is RightPhase.PREPARING:
+        if purpose == "rlock" and ra.phase is RightPhase.LOCKED and ra.lock_msg is not None:
+            if ra.drain_to is None:
+                ra.drain_to = snap.sent_hi
+            if not drained(snap, ra.drain_to, ra.drain_deadline, self._now):
+                self._rstep(ra, Trigger.SNAP_CUT, Guard.AFTER_HOLD)
+                self._rtimer(TimerKind.RSPROBE, ra.request, self._repoll(ra.polls))
+                ra.polls += 1
+                return
+            msg, ra.lock_msg, ra.polls = ra.lock_msg, None, 0
+            ra.side.after_hold = False
+            self._rstep(ra, Trigger.SNAP_CUT)  # the ackLock
+            self._ra_send_ack_lock(ra, msg)
+        elif purpose == "rsyn" and ra.phase is RightPhase.PREPARING:
             if snap.cut is not None:
                 ra.cut = snap.cut
             # the SYN-ACK's companion window update acknowledges the SYN exactly: wait until

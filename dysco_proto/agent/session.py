@@ -227,15 +227,23 @@ class SessionMixin(AgentBase):
         if not self._create_right_side(rec, seg, chain[0], chain[1:], None):
             self.records.pop(rec.id, None)
 
-    def _evict_stale(self, side: Side) -> bool:
+    def _evict_stale(self, side: Side, request: RequestId | None = None) -> bool:
         """Remove the record of ``side`` if it is an idle remnant (an old path not yet collected).
 
         A session re-enters a box host it left (a box removed, then inserted again) with the
         same session tuple; the old record's entries would collide with the new ones. A record with
-        a reconfiguration in progress is never evicted.
+        a reconfiguration in progress is never evicted, nor one whose lock ``request`` (the
+        reconfiguration whose new-path SYN this is) holds: then the box is on that request's
+        old path, i.e. on the session's live path (an insert of a box the chain still has,
+        e.g. after its removal was cancelled), and without its entries the path's packets
+        reach its host with the subsession's tuple and draw RSTs, which the next agent
+        rewrites to the session (docs/testbed.md, soak, open finding A). A remnant's lock
+        still names the request that removed the box.
         """
         rec = side.record
         if any(s.busy is not None for s in rec.sides()) or rec.pending is not None:
+            return False
+        if request is not None and any(s.lock.request == request for s in rec.sides()):
             return False
         if any(rr.side.record is rec for rr in self.right_requests.values()):
             return False
@@ -251,7 +259,8 @@ class SessionMixin(AgentBase):
         template: ControlMessage | None,
     ) -> bool:
         stale = self.right_by_stuple.get(seg.tuple)
-        if stale is not None and stale.record is not rec and not self._evict_stale(stale):
+        r = template.request if template is not None else None
+        if stale is not None and stale.record is not rec and not self._evict_stale(stale, r):
             self._observe("setup.conflict", tuple=str(seg.tuple))
             return False
         local = rec.left.local if rec.left is not None else seg.tuple.src_ip
@@ -343,7 +352,8 @@ class SessionMixin(AgentBase):
         if seg.tuple.dst_ip not in self.addresses:
             return
         stale = self.left_by_stuple.get(msg.left_session)
-        if stale is not None and not self._evict_stale(stale):
+        r = msg.request if msg.type is MsgType.SYN else None
+        if stale is not None and not self._evict_stale(stale, r):
             self._observe("setup.conflict", tuple=str(msg.left_session))
             return
         slot = self._new_slot()

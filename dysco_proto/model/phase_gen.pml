@@ -100,6 +100,8 @@
   ((f) == RA_LOCKED && (t) == T_CANCEL_LOCK && (x) == RA_NONE) || \
   ((f) == RA_LOCKED && (t) == T_NEW_PATH_SYN && (x) == RA_PREP) || \
   ((f) == RA_LOCKED && (t) == T_NEW_PATH_SYN && (x) == RA_SYNRCVD) || \
+  ((f) == RA_LOCKED && (t) == T_SNAP_CUT && (x) == RA_LOCKED) || \
+  ((f) == RA_LOCKED && (t) == T_TIMER_RSPROBE && (x) == RA_LOCKED) || \
   ((f) == RA_LOCKED && (t) == T_TIMER_RANCHOR && (x) == RA_NONE) || \
   ((f) == RA_NONE && (t) == T_REQUEST_LOCK && (x) == RA_LOCKED) || \
   ((f) == RA_NONE && (t) == T_REQUEST_LOCK && (x) == RA_NONE) || \

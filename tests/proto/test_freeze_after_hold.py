@@ -1,66 +1,80 @@
 """A reconfiguration right after a hold does not freeze over the bytes that hold dropped.
 
 Open finding A of the DPDK soak (docs/testbed.md, issue 12): a remove or insert of ``mon``
-was cancelled (``new-path-timeout``) because its cutoff, frozen at the host's ``sent_hi``,
+was cancelled (``new-path-timeout``) because a cutoff, frozen at a host's ``sent_hi``,
 included bytes the previous reconfiguration's hold had dropped (they went on no path). The
-anchors waited for the peer's host to acknowledge them, i.e. for the host's retransmission,
-whose timer the holds had backed off beyond ``hold_timeout``. Captured on the testbed: the
-client's last data before the stall at 204.51 s, the right anchor waiting for the server to
-acknowledge them, the client's retransmission only at 213.40 s (its timer backed off to
-5.6 s), the request cancelled at 213.45 s.
+anchors then waited for the peer's host to acknowledge them, i.e. for the host's
+retransmission, whose timer the holds had backed off beyond ``hold_timeout``. Captured on the
+testbed: the client's last data at 204.51 s went into a hold, the next request's right anchor
+waited for the server to acknowledge it, the client's retransmission came at 213.40 s (its
+timer backed off to 5.6 s), and the request was cancelled at 213.45 s.
 
 Here on the model driver (real agents, the reference data path, simulated TCP with
-exponential back-off): C - B1 - S, the client sends steadily; request 1 (remove B1) holds
-the client's data until it is cancelled (its commit probes answered "not yet", a loaded
-device), so the client's retransmissions are dropped and its timer backs off; request 2
-(insert B1) starts as soon as request 1 ends. Before the fix request 2 froze at once,
-waited for the backed-off retransmission past ``hold_timeout`` and was cancelled too, and
-the session had delivered 14,600 of 300,000 bytes after 6 s.
+exponential back-off): C - B1 - S; one host sends steadily; request 1 removes B1 and holds
+long (its commit probes answered "not yet", as on a loaded device), so that host's
+retransmissions are dropped and its timer backs off; request 2 inserts B1 again as soon as
+request 1 ended, under a short ``hold_timeout``. The client sending: the left anchor's own
+hole (the soak's inserts); the server sending: the right anchor's (the soak's removes, the
+left anchor waiting in COMMITTING). Before the change request 2 was cancelled in both.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from dysco_proto.actions import Action, Probe
 from dysco_proto.events import Event, Reconfigure, SlotSnapshot
-from dysco_proto.model.driver import ChainSession, Host, chain_session, write
+from dysco_proto.model.driver import Host, chain_session
 
-HOLD_TIMEOUT = 0.5  # the client's; request 1's forced waits outlast it
-FORCED = 30  # commit probes of request 1 answered "not yet"
+FORCED = 53  # commit probes of request 1 answered "not yet" (about 1.2 s of hold)
+ANCHOR_TIMEOUT = 4.0  # the drain waits at most half of it
 
 
 class Probes:
-    """Driver observer: the client's probes as (purpose, request number, freeze)."""
+    """Driver observer: the probes of the agents as (host, purpose, request number, freeze)."""
 
-    def __init__(self, client: Host) -> None:
-        self.client = client
-        self.log: list[tuple[str, int, bool]] = []
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str, int, bool]] = []
 
     def before(self, host: Host, event: Event) -> None:
         pass
 
     def after(self, host: Host, event: Event, actions: list[Action]) -> None:
-        if host is not self.client:
-            return
         for a in actions:
             if isinstance(a, Probe):
                 purpose, r = host.agent.tokens.get(a.token, ("", None))
                 if r is not None:
-                    self.log.append((purpose, r.number, a.freeze))
+                    self.log.append((host.ip, purpose, r.number, a.freeze))
 
 
-def _run() -> tuple[ChainSession, Probes, int]:
+def _run(sender: str) -> tuple[dict[int, str], bytes, bytes, list[str], Probes, int]:
     cs = chain_session(1)
     drv = cs.driver
-    client, box = cs.client, cs.boxes[0]
-    client.agent.config = replace(client.agent.config, hold_timeout=HOLD_TIMEOUT)
-    cs.c_ep.rto_max = 6.4  # Linux backs off far beyond the simulator's default 1.6 s
-    probes = Probes(client)
+    client, server, box = cs.client, cs.server, cs.boxes[0]
+    for h in (client, server, box):
+        h.agent.config = replace(h.agent.config, anchor_timeout=ANCHOR_TIMEOUT)
+    probes = Probes()
     drv.observer = probes
-    for i in range(1500):
-        write(cs, 0.06 + 0.002 * i, bytes([65 + i % 26]) * 200)
+    sent, got = bytearray(), bytearray()
 
+    def start(_: object) -> None:
+        ep = cs.c_ep if sender == "client" else cs.s_ep
+        assert ep is not None
+        ep.rto_max = 6.4  # Linux backs off far beyond the simulator's default 1.6 s
+        if sender == "server":
+            cs.c_ep.on_data = got.extend
+        for i in range(2500):
+
+            def write(_: object, i: int = i) -> None:
+                data = bytes([65 + i % 26]) * 200
+                sent.extend(data)
+                ep.write(data)
+
+            drv.engine.at(0.06 + 0.002 * i, write)
+
+    drv.engine.at(0.055, start)
     first: list[int] = []
     forced = 0
     handle = drv.handle
@@ -75,7 +89,7 @@ def _run() -> tuple[ChainSession, Probes, int]:
         handle(h, event)
 
     drv.handle = slow_commit  # type: ignore[method-assign]
-    drv.engine.at(0.2, lambda _: drv.handle(client, Reconfigure(cs.session, cs.server.ip, ())))
+    drv.engine.at(0.2, lambda _: drv.handle(client, Reconfigure(cs.session, server.ip, ())))
     drv.run(0.2001)
     first.append(next(iter(client.agent.lefts)).number)
 
@@ -83,23 +97,30 @@ def _run() -> tuple[ChainSession, Probes, int]:
         if client.agent.lefts:
             drv.engine.after(0.001, when_free, None)
             return
-        drv.handle(client, Reconfigure(cs.session, cs.server.ip, (box.ip,), request_tag=2))
+        client.agent.config = replace(client.agent.config, hold_timeout=0.5)
+        insert = Reconfigure(cs.session, server.ip, (box.ip,), request_tag=2)
+        drv.handle(client, insert)
 
     drv.engine.at(0.21, when_free)
-    drv.run(6.0)
-    return cs, probes, first[0]
+    drv.run(8.0)
+    kinds = {tag: kind for ip, kind, tag in cs.outcomes() if ip == client.ip}
+    received = bytes(cs.received if sender == "client" else got)
+    return kinds, bytes(sent), received, drv.violations, probes, first[0]
 
 
-def test_the_next_request_waits_for_the_dropped_bytes_then_completes() -> None:
-    cs, probes, first = _run()
-    kinds = {tag: kind for ip, kind, tag in cs.outcomes() if ip == cs.client.ip}
-    assert kinds[0] == "reconfig.cancelled"  # request 1: held past hold_timeout (forced)
-    assert kinds[2] == "reconfig.completed"  # before the fix: cancelled, new-path-timeout
-    assert not cs.driver.violations
-    assert bytes(cs.received) == bytes(cs.sent)  # before the fix: 14,600 of 300,000 bytes
-    # request 2 probed without freezing while the bytes request 1 dropped were unacked,
-    # then froze; request 1 (no hold before it) froze at once
-    assert next(f for p, n, f in probes.log if p == "syn" and n == first) is True
-    second = [f for p, n, f in probes.log if p == "syn" and n == (first + 1) % 2**32]
-    assert second[0] is False
-    assert second[-1] is True
+@pytest.mark.parametrize("sender", ["client", "server"])
+def test_the_next_request_waits_for_the_dropped_bytes_then_completes(sender: str) -> None:
+    kinds, sent, received, violations, probes, first = _run(sender)
+    assert kinds[0] == "reconfig.completed"  # request 1 (remove B1), after a long hold
+    assert kinds[2] == "reconfig.completed"  # before the change: cancelled, new-path-timeout
+    assert not violations
+    assert received == sent
+    second = (first + 1) % 2**32
+    if sender == "client":
+        # the left anchor probed without freezing first (its host's bytes not yet acked)
+        syn = [f for _, p, n, f in probes.log if p == "syn" and n == second]
+        assert syn[0] is False and syn[-1] is True
+        assert next(f for _, p, n, f in probes.log if p == "syn" and n == first) is True
+    else:
+        # the right anchor probed its host's bytes before its ackLock ("rlock")
+        assert any(p == "rlock" and n == second for _, p, n, _f in probes.log)
