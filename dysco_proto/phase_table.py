@@ -241,7 +241,7 @@ RIGHT_ROWS: tuple[Row, ...] = (
     Row(R, RP.LOCKED, T.REQUEST_LOCK, G.ANY, (A.SEND_ACK_LOCK,), RP.LOCKED, _ACK_AGAIN),
     Row(R, RP.LOCKED, T.REQUEST_LOCK, G.AFTER_HOLD, (), RP.LOCKED, "a retransmission while the ackLock waits"),
     Row(R, RP.LOCKED, T.SNAP_CUT, G.AFTER_HOLD, (A.ARM_RSPROBE,), RP.LOCKED, "what the last hold dropped not yet acked"),
-    Row(R, RP.LOCKED, T.SNAP_CUT, G.ANY, (A.SEND_ACK_LOCK,), RP.LOCKED, "drained: ackLock"),
+    Row(R, RP.LOCKED, T.SNAP_CUT, G.ANY, (A.SEND_ACK_LOCK, A.ARM_RANCHOR), RP.LOCKED, "drained: ackLock, the anchor timer from now"),
     Row(R, RP.LOCKED, T.TIMER_RSPROBE, G.AFTER_HOLD, (A.PROBE,), RP.LOCKED, "probe again"),
     Row(R, RP.LOCKED, T.NEW_PATH_SYN, G.ANY, (A.STAGE_HOLD, A.ARM_RANCHOR, A.PROBE_FREEZE), RP.PREPARING, "stage the new path, freeze the cutoff"),
     Row(R, RP.LOCKED, T.CANCEL_LOCK, G.ANY, (A.REVERT, A.SEND_ACK_CANCEL), RP.DONE, "cancelled"),

@@ -363,6 +363,9 @@ class RightAnchorMixin(AgentBase):
             ra.side.after_hold = False
             self._rstep(ra, Trigger.SNAP_CUT)  # the ackLock
             self._ra_send_ack_lock(ra, msg)
+            # the left anchor may drain its own host's bytes before its SYN: a full
+            # anchor_timeout from the ackLock, not from the requestLock
+            self._rtimer(TimerKind.RANCHOR, ra.request, self.config.anchor_timeout)
         elif purpose == "rsyn" and ra.phase is RightPhase.PREPARING:
             if snap.cut is not None:
                 ra.cut = snap.cut
