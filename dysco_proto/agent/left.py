@@ -64,10 +64,6 @@ class LeftAnchorMixin(AgentBase):
         if side.peer in new_boxes:
             # the next hop is already on the path (an insert after its removal was cancelled)
             return "box-on-path"
-        if not side.hs.synack_seen:
-            # the mirror of this session's SYN-ACK never reached us: a new path would carry
-            # guessed options (a stateful box on it would drop what it calls out of window)
-            return "handshake-unknown"
         return ""
 
     def _left_start(
@@ -159,7 +155,9 @@ class LeftAnchorMixin(AgentBase):
         # dropped are acknowledged (4.2); until the freeze nothing is held (no cutoff: every
         # byte goes on the old path), so that wait costs the host nothing. Bounded below the
         # right anchor's anchor_timeout, which runs from its ackLock.
-        draining = side.after_hold
+        # The freeze waits for the session's SYN-ACK too (its options go into the new path's
+        # SYN): a request made during the handshake, or a mirror still on its way.
+        draining = side.after_hold or not side.hs.synack_seen
         self._lstep(la, Trigger.ACK_LOCK, Guard.AFTER_HOLD if draining else Guard.ANY)
         la.retries = 0
         if draining:
@@ -348,7 +346,8 @@ class LeftAnchorMixin(AgentBase):
         self._rtimer(TimerKind.PROBE, la.request, self.config.rto * 4)
 
     def _left_draining(self, la: LeftAnchor, snap: SlotSnapshot) -> bool:
-        """Whether the freeze must still wait for the bytes the side's last hold dropped.
+        """Whether the freeze must still wait for the bytes the side's last hold dropped (or
+        for the session's SYN-ACK, :meth:`_synack_pending`).
 
         That hold's cutoff was frozen at the host's ``sent_hi``, and whatever the host sent
         at or above it before the commit (or the cancel) went on no path: the host sends it
@@ -360,12 +359,26 @@ class LeftAnchorMixin(AgentBase):
         finding A"). So: wait until everything the host had sent when the lock was taken
         (``sent_hi`` of the first snapshot) is acknowledged, at most until the deadline."""
         side = la.side
-        if not side.after_hold:
-            return False
-        if la.drain_to is None:
-            la.drain_to = snap.sent_hi
-        if drained(snap, la.drain_to, la.drain_deadline, self._now):
+        if side.after_hold:
+            if la.drain_to is None:
+                la.drain_to = snap.sent_hi
+            if not drained(snap, la.drain_to, la.drain_deadline, self._now):
+                return True
             side.after_hold = False
+        return self._synack_pending(la)
+
+    def _synack_pending(self, la: LeftAnchor) -> bool:
+        """Whether the freeze still waits for the session's SYN-ACK, whose options (window
+        scale, SACK, timestamps) the new path's SYN carries for the boxes on it.
+
+        The agent learns them from the SYN-ACK's mirror, a best-effort copy (a switch drops
+        it when its CPU queue is full) that may still be on its way, or the request came
+        during the handshake. Past the deadline the request goes on with what the record
+        holds (observed: ``reconfig.handshake_unknown``), as it did before it waited."""
+        if la.side.hs.synack_seen:
+            return False
+        if la.drain_deadline is not None and self._now >= la.drain_deadline:
+            self._observe("reconfig.handshake_unknown", request=la.request)
             return False
         return True
 
@@ -397,7 +410,7 @@ class LeftAnchorMixin(AgentBase):
             self._probe(la.side, "check", la.request)
             self._rtimer(TimerKind.PROBE, la.request, self.config.rto * 4)
         elif kind is TimerKind.LPROBE and ph is LeftPhase.PREPARING:
-            draining = la.side.after_hold
+            draining = la.side.after_hold or self._synack_pending(la)
             self._lstep(la, Trigger.TIMER_LPROBE, Guard.AFTER_HOLD if draining else Guard.ANY)
             self._probe(la.side, "syn", la.request, freeze=not draining)
         elif kind is TimerKind.CPROBE and ph is LeftPhase.COMMITTING:

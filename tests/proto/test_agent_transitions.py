@@ -402,12 +402,27 @@ def initiator_with_session(synack: bool = True) -> tuple[Agent, FiveTuple]:
     return a, sub
 
 
-def test_reconfigure_without_the_synack_record_is_refused() -> None:
-    """The SYN-ACK's mirror never reached the agent (a switch drops mirror copies when its
-    CPU queue is full): a new path would carry guessed options, so it is refused."""
-    a, _sub = initiator_with_session(synack=False)
-    [fin] = of(a.handle(Reconfigure(SESSION, S, (), request_tag=3), 1.0), ReconfigFinished)
-    assert (fin.outcome, fin.reason) == (Outcome.REFUSED, "handshake-unknown")
+def test_freeze_waits_for_the_sessions_synack() -> None:
+    """A request made before the SYN-ACK's mirror arrived (during the handshake, or a mirror
+    on its way): the left anchor probes without freezing until the record holds the SYN-ACK
+    (its options go into the new path's SYN), then freezes; the SYN says what it learnt."""
+    a, sub = initiator_with_session(synack=False)
+    [req] = controls(a.handle(Reconfigure(SESSION, S, (), request_tag=3), 1.0))
+    acts = a.handle(from_right(MsgType.ACK_LOCK, req.request, sub), 1.1)
+    [probe] = of(acts, Probe)
+    assert probe.freeze is False
+    snap = SlotSnapshot(probe.slot, 1001, None, None, None, None, probe.token)
+    acts = a.handle(snap, 1.11)
+    assert not of(acts, SendPacket)
+    [timer] = [t for t in of(acts, StartTimer) if t.timer_id.kind is TimerKind.LPROBE]
+    synack_mirror(a, SESSION, sub, 1.2)
+    [probe] = of(a.handle(TimerFired(timer.timer_id), 1.3), Probe)
+    assert probe.freeze is True
+    snap = SlotSnapshot(probe.slot, 1001, 5001, 1001, None, 1001, probe.token)
+    [syn] = [p.segment for p in of(a.handle(snap, 1.31), SendPacket)]
+    assert syn.flags is TcpFlags.SYN and syn.options.wscale == SYN_OPTS.wscale
+    msg = peer_codec().decode(syn.payload, check_replay=False)
+    assert msg.handshake is not None and msg.handshake.wscale_peer == SYN_OPTS.wscale
 
 
 def test_reconfigure_unknown_session_is_refused() -> None:
