@@ -55,7 +55,9 @@ class Run:
     observed: list[tuple[float, str, str, str]]
 
 
-def _build() -> Run:
+def _build(extra_boxes: tuple[str, ...] = ()) -> Run:
+    """Client, box1, box2 (stateful firewalls: strict conntrack), server, and ``extra_boxes``
+    (more such boxes); the client's policy chains box1."""
     engine = Engine()
     observed: list[tuple[float, str, str, str]] = []
     net = Network(
@@ -67,10 +69,10 @@ def _build() -> Run:
     )
     hosts = {
         ip: net.add_host(ip, _agent(ip, i + 1), DataPath([ip]))
-        for i, ip in enumerate((CLIENT, BOX1, BOX2, SERVER))
+        for i, ip in enumerate((CLIENT, BOX1, BOX2, SERVER, *extra_boxes))
     }
-    hosts[BOX1].app = Transparent(BOX1, hosts[BOX1].emit)
-    hosts[BOX2].app = Transparent(BOX2, hosts[BOX2].emit)
+    for box in (BOX1, BOX2, *extra_boxes):
+        hosts[box].app = Transparent(box, hosts[box].emit)
     servers: list[TcpEndpoint] = []
     sstack = EndpointStack()
 

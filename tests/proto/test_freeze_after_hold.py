@@ -25,8 +25,10 @@ from dataclasses import replace
 import pytest
 
 from dysco_proto.actions import Action, Probe
-from dysco_proto.events import Event, Reconfigure, SlotSnapshot
+from dysco_proto.events import Event, Reconfigure
 from dysco_proto.model.driver import Host, chain_session
+from dysco_proto.sim.tcp import TcpEndpoint
+from tests.proto.hold_support import hold_then, pump
 
 FORCED = 53  # commit probes of request 1 answered "not yet" (about 1.2 s of hold)
 ANCHOR_TIMEOUT = 4.0  # the drain waits at most half of it
@@ -58,54 +60,26 @@ def _run(sender: str) -> tuple[dict[int, str], bytes, bytes, list[str], Probes, 
     probes = Probes()
     drv.observer = probes
     sent, got = bytearray(), bytearray()
+    if sender == "server":
+        cs.c_ep.on_data = got.extend
 
-    def start(_: object) -> None:
+    def endpoint() -> TcpEndpoint | None:
         ep = cs.c_ep if sender == "client" else cs.s_ep
-        assert ep is not None
-        ep.rto_max = 6.4  # Linux backs off far beyond the simulator's default 1.6 s
-        if sender == "server":
-            cs.c_ep.on_data = got.extend
-        for i in range(2500):
+        if ep is not None:
+            ep.rto_max = 6.4  # Linux backs off far beyond the simulator's default 1.6 s
+        return ep
 
-            def write(_: object, i: int = i) -> None:
-                data = bytes([65 + i % 26]) * 200
-                sent.extend(data)
-                ep.write(data)
+    pump(cs, endpoint, sent, 2500)
 
-            drv.engine.at(0.06 + 0.002 * i, write)
-
-    drv.engine.at(0.055, start)
-    first: list[int] = []
-    forced = 0
-    handle = drv.handle
-
-    def slow_commit(h: Host, event: Event) -> None:
-        nonlocal forced
-        if isinstance(event, SlotSnapshot) and h is client and first and forced < FORCED:
-            purpose, r = h.agent.tokens.get(event.token, ("", None))
-            if purpose == "commit" and r is not None and r.number == first[0]:
-                forced += 1
-                event = replace(event, ack_hi=None)  # "not yet": the hold goes on
-        handle(h, event)
-
-    drv.handle = slow_commit  # type: ignore[method-assign]
-    drv.engine.at(0.2, lambda _: drv.handle(client, Reconfigure(cs.session, server.ip, ())))
-    drv.run(0.2001)
-    first.append(next(iter(client.agent.lefts)).number)
-
-    def when_free(_: object) -> None:
-        if client.agent.lefts:
-            drv.engine.after(0.001, when_free, None)
-            return
+    def short_hold() -> None:
         client.agent.config = replace(client.agent.config, hold_timeout=0.5)
-        insert = Reconfigure(cs.session, server.ip, (box.ip,), request_tag=2)
-        drv.handle(client, insert)
 
-    drv.engine.at(0.21, when_free)
+    insert = Reconfigure(cs.session, server.ip, (box.ip,), request_tag=2)
+    first = hold_then(cs, insert, forced=FORCED, before=short_hold)
     drv.run(8.0)
     kinds = {tag: kind for ip, kind, tag in cs.outcomes() if ip == client.ip}
     received = bytes(cs.received if sender == "client" else got)
-    return kinds, bytes(sent), received, drv.violations, probes, first[0]
+    return kinds, bytes(sent), received, drv.violations, probes, first
 
 
 @pytest.mark.parametrize("sender", ["client", "server"])

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dysco_proto.events import Event, Reconfigure, SlotSnapshot
+from dysco_proto.events import Reconfigure
 from dysco_proto.model.driver import Host, chain_session, write
+from tests.proto.hold_support import hold_then, pump
 
 
 def _replaced(h: Host) -> bool:
@@ -35,42 +36,9 @@ def test_insert_of_the_next_hop_after_a_cancelled_remove_is_refused() -> None:
     client.agent.config = replace(client.agent.config, hold_timeout=0.5)
     sent, got = bytearray(), bytearray()
     cs.c_ep.on_data = got.extend
-
-    def start(_: object) -> None:
-        ep = cs.s_ep
-        assert ep is not None
-        for i in range(1500):
-
-            def send(_: object, i: int = i) -> None:
-                data = bytes([65 + i % 26]) * 200
-                sent.extend(data)
-                ep.write(data)
-
-            drv.engine.at(0.06 + 0.002 * i, send)
-
-    drv.engine.at(0.055, start)
-    first: list[int] = []
-    handle = drv.handle
-
-    def slow_commit(h: Host, event: Event) -> None:  # request 1 holds past hold_timeout
-        if isinstance(event, SlotSnapshot) and h is client and first:
-            purpose, r = h.agent.tokens.get(event.token, ("", None))
-            if purpose == "commit" and r is not None and r.number == first[0]:
-                event = replace(event, ack_hi=None)
-        handle(h, event)
-
-    drv.handle = slow_commit  # type: ignore[method-assign]
-    drv.engine.at(0.2, lambda _: drv.handle(client, Reconfigure(cs.session, server.ip, ())))
-    drv.run(0.2001)
-    first.append(next(iter(client.agent.lefts)).number)
-
-    def when_free(_: object) -> None:
-        if client.agent.lefts:
-            drv.engine.after(0.001, when_free, None)
-            return
-        drv.handle(client, Reconfigure(cs.session, server.ip, (box.ip,), request_tag=2))
-
-    drv.engine.at(0.21, when_free)
+    pump(cs, lambda: cs.s_ep, sent, 1500)
+    # request 1 holds past hold_timeout (cancelled); then the client inserts B1 again
+    hold_then(cs, Reconfigure(cs.session, server.ip, (box.ip,), request_tag=2))
     drv.run(6.0)
     outcomes = {tag: kind for ip, kind, tag in cs.outcomes() if ip == client.ip}
     assert outcomes[0] == "reconfig.cancelled"  # the remove (forced)

@@ -13,39 +13,20 @@ carries (``_ra_send_synack``), so a box on the new path knows its options from t
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import pytest
 
-from dysco_proto.agent import Agent, AgentConfig
-from dysco_proto.datapath import DataPath
+from dysco_proto.agent import Agent
 from dysco_proto.entries import Direction
 from dysco_proto.events import PacketIn, PuntReason, ReconfigKind, Reconfigure
-from dysco_proto.packet import FiveTuple, Segment, TcpFlags
-from dysco_proto.policy import Policy, PolicyTable, PortRange
+from dysco_proto.packet import Segment, TcpFlags
 from dysco_proto.sim.boxes import Transparent
-from dysco_proto.sim.engine import Engine
-from dysco_proto.sim.network import Network
-from dysco_proto.sim.tcp import EndpointStack, TcpEndpoint
+from tests.proto.test_checkpoint import BOX1, CLIENT, SERVER, SESSION, Run, _build
+from tests.proto.test_checkpoint import BOX2 as MON
 
-CLIENT, BOX1, MON, FW2, SERVER = "10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.5", "10.1.0.4"
-KEY = bytes(range(16))
-SESSION = FiveTuple(CLIENT, 40000, SERVER, 80)
+FW2 = "10.1.0.5"
 SERVER_WSCALE = 7  # the simulator's endpoints announce window scale 7
-
-
-def _agent(ip: str, i: int) -> Agent:
-    pol = PolicyTable([Policy("p", chain=(BOX1,), dport=PortRange(80, 80))])
-    return Agent(
-        AgentConfig(
-            addresses=(ip,),
-            key=KEY,
-            policies=pol if ip == CLIENT else PolicyTable(),
-            seed=i,
-            msg_id_base=i << 24,
-        )
-    )
 
 
 def _run(flow: str, lose: bool) -> dict[str, Any]:
@@ -53,45 +34,9 @@ def _run(flow: str, lose: bool) -> dict[str, Any]:
     SYN-ACK mirror of it), then anchors box1's replacement by fw2; ``"setup"``: box1 loses its
     IN SYN-ACK mirror of the session's own handshake, then anchors fw2's insertion before the
     server."""
-    engine = Engine()
-    observed: list[tuple[str, str]] = []
-    net = Network(engine, random.Random(1), on_observe=lambda h, o: observed.append((h.ip, o.kind)))
-    ips = (CLIENT, BOX1, MON, FW2, SERVER)
-    hosts = {ip: net.add_host(ip, _agent(ip, i + 1), DataPath([ip])) for i, ip in enumerate(ips)}
-    boxes = {ip: Transparent(ip, hosts[ip].emit) for ip in (BOX1, MON, FW2)}
-    for ip, box in boxes.items():
-        hosts[ip].app = box
-    servers: list[TcpEndpoint] = []
-    sstack = EndpointStack()
-
-    def accept(syn: Any) -> TcpEndpoint:
-        ep = TcpEndpoint(
-            engine,
-            local=(SERVER, 80),
-            remote=(syn.tuple.src_ip, syn.tuple.src_port),
-            isn=77,
-            emit=hosts[SERVER].emit,
-            violation=lambda m: observed.append((SERVER, "violation")),
-        )
-        servers.append(ep)
-        return ep
-
-    sstack.listen(80, accept)
-    hosts[SERVER].app = sstack
-    client = TcpEndpoint(
-        engine,
-        local=(CLIENT, 40000),
-        remote=(SERVER, 80),
-        isn=1000,
-        emit=hosts[CLIENT].emit,
-        violation=lambda m: observed.append((CLIENT, "violation")),
-    )
-    cstack = EndpointStack()
-    cstack.add(client)
-    hosts[CLIENT].app = cstack
-
+    run = _build(extra_boxes=(FW2,))
     lost: list[PacketIn] = []
-    loser = hosts[BOX1 if flow == "setup" else MON].agent
+    loser = run.hosts[BOX1 if flow == "setup" else MON].agent
     assert isinstance(loser, Agent)
     inner = loser.handle
     losing = [lose]
@@ -109,64 +54,54 @@ def _run(flow: str, lose: bool) -> dict[str, Any]:
 
     loser.handle = lossy_handle  # type: ignore[method-assign]
     synacks: list[Segment] = []
-    net_after = net.after_event
 
     def after(host: Any, event: Any, actions: list[Any]) -> None:
         for a in actions:
             seg = getattr(a, "segment", None)
             if seg is not None and seg.flags & TcpFlags.SYN and seg.flags & TcpFlags.ACK:
                 synacks.append(seg)
-        if net_after is not None:
-            net_after(host, event, actions)
 
-    net.after_event = after
-
-    client.connect()
-    engine.run(0.5)
-    assert client.established and servers[0].established
-    client.write(b"a" * 50_000)
-    servers[0].write(b"b" * 50_000)
-    engine.run(1.5)
+    run.net.after_event = after
+    run.client.connect()
+    run.engine.run(0.5)
+    assert run.client.established and run.server[0].established
+    run.client.write(b"a" * 50_000)
+    run.server[0].write(b"b" * 50_000)
+    run.engine.run(1.5)
+    losing[0] = False
     if flow == "setup":
+        anchor, right, boxes, kind = BOX1, SERVER, (FW2,), ReconfigKind.INSERT
+    else:
+        # insert the monitor between the client and box1 (the client anchors; mirror lost)
+        losing[0] = lose
+        run.hosts[CLIENT].command(Reconfigure(SESSION, BOX1, (MON,), ReconfigKind.INSERT, 1))
+        run.client.write(b"c" * 50_000)
+        run.engine.run(4.0)
         losing[0] = False
-        synacks.clear()
-        hosts[BOX1].command(Reconfigure(SESSION, SERVER, (FW2,), ReconfigKind.INSERT, 1))
-        client.write(b"d" * 250_000)
-        servers[0].write(b"e" * 200_000)
-        engine.run(12.0)
-        return _result(observed, BOX1, lost, synacks, client, servers[0], boxes)
-    # insert the monitor between the client and box1 (the client anchors)
-    hosts[CLIENT].command(Reconfigure(SESSION, BOX1, (MON,), ReconfigKind.INSERT, 1))
-    client.write(b"c" * 50_000)
-    engine.run(4.0)
-    assert [k for h, k in observed if h == CLIENT].count("reconfig.completed") == 1
-    # the monitor anchors the replacement of box1 by fw2 (a conntrack as strict as Linux)
+        assert _completed(run, CLIENT) == 1
+        # the monitor anchors the replacement of box1 by fw2 (conntrack as strict as Linux)
+        anchor, right, boxes, kind = MON, SERVER, (FW2,), ReconfigKind.REPLACE
     synacks.clear()
-    hosts[MON].command(Reconfigure(SESSION, SERVER, (FW2,), ReconfigKind.REPLACE, 2))
-    client.write(b"d" * 200_000)
-    servers[0].write(b"e" * 200_000)
-    engine.run(12.0)
-    return _result(observed, MON, lost, synacks, client, servers[0], boxes)
-
-
-def _result(
-    observed: list[tuple[str, str]],
-    anchor: str,
-    lost: list[PacketIn],
-    synacks: list[Segment],
-    client: TcpEndpoint,
-    server: TcpEndpoint,
-    boxes: dict[str, Transparent],
-) -> dict[str, Any]:
+    run.hosts[anchor].command(Reconfigure(SESSION, right, boxes, kind, 2))
+    run.engine.run(10.0)  # done (a record without the SYN-ACK: its wait ends at 5 s)
+    run.client.write(b"d" * (200_000 if flow == "insert" else 250_000))
+    run.server[0].write(b"e" * 200_000)
+    run.engine.run(16.0)
+    fw2 = run.hosts[FW2].app
+    assert isinstance(fw2, Transparent)
     return {
         "lost": lost,
-        "anchor_done": [k for h, k in observed if h == anchor].count("reconfig.completed"),
+        "anchor_done": _completed(run, anchor),
         "new_path_synacks": [s for s in synacks if s.tuple.dst_ip == FW2],
-        "client_rcvd": len(client.received),
-        "server_rcvd": len(server.received),
-        "fw2_dropped": boxes[FW2].dropped,
-        "violations": [h for h, k in observed if k == "violation"],
+        "client_rcvd": len(run.client.received),
+        "server_rcvd": len(run.server[0].received),
+        "fw2_dropped": fw2.dropped,
+        "violations": [o for o in run.observed if o[2] == "violation"],
     }
+
+
+def _completed(run: Run, ip: str) -> int:
+    return sum(1 for _t, h, k, _r in run.observed if h == ip and k == "reconfig.completed")
 
 
 @pytest.mark.parametrize("flow", ["insert", "setup"])
