@@ -234,6 +234,12 @@ def _anchor_in(agent: Agent, side: Side, v: Any) -> list[Action]:
 _HS_FIELDS = tuple(f.name for f in dataclasses.fields(HandshakeRecord))
 
 
+def _fin_in_end(v: Any) -> int | None:
+    """The end of the peer's FIN a side's close check waits for its host to acknowledge
+    (absent in checkpoints written before it was kept: none known)."""
+    return None if v is None else _int(v, 0, 0xFFFF_FFFF, "fin_in_end")
+
+
 def _hs_record(v: dict[str, Any], is_left: bool) -> HandshakeRecord:
     """A side's handshake record; a checkpoint written before ``synack_seen`` existed
     knew the SYN-ACK exactly when it had recorded its sequence number."""
@@ -264,6 +270,7 @@ def _side(s: Side, dropped: set[RequestId], agent: Agent | None = None) -> dict[
         "epoch": s.epoch,
         "in_role": s.in_role.value,
         "after_hold": s.after_hold,
+        "fin_in_end": s.fin_in_end,
         "busy": _rid(s.busy),
         "busy_dropped": s.busy is not None and s.busy in dropped,
         "anchor": None if agent is None else _anchor(agent, s),
@@ -548,6 +555,7 @@ def _side_in(
         retired={_key_in(k): None if p is None else _int(p, 1, 0xFFFF, "port") for k, p in retired},
         in_role=_in_role(v, legacy),
         after_hold=v.get("after_hold") is True,  # absent before it existed: no hold known
+        fin_in_end=_fin_in_end(v.get("fin_in_end")),
     )
     return side
 

@@ -219,3 +219,19 @@ def test_in_flight_reconfiguration_is_dropped_and_reverted() -> None:
     run.hosts[CLIENT].command(Reconfigure(SESSION, BOX1, (), ReconfigKind.REMOVE, 3))
     run.engine.run(run.engine.now + 3)
     assert [o for o in run.observed if o[2] == "reconfig.completed"][-1][1] == CLIENT
+
+
+def test_a_sides_fin_end_survives_a_restart() -> None:
+    """The end of the peer's FIN a side's close check waits for (its host's ack of it) is
+    kept: a restored agent does not close a session whose host has not acknowledged it."""
+    run = _build()
+    _phase1(run)
+    agent = run.hosts[BOX1].agent
+    assert isinstance(agent, Agent)
+    side = next(s for rec in agent.records.values() for s in rec.sides())
+    side.fin_in_end = 0xFFFF_FFF0
+    data = json.loads(json.dumps(export_state(agent)))
+    fresh = _agent(BOX1, 2)
+    restore_state(fresh, data)
+    got = [s.fin_in_end for rec in fresh.records.values() for s in rec.sides()]
+    assert 0xFFFF_FFF0 in got and export_state(fresh) == data
