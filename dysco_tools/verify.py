@@ -26,6 +26,14 @@ go to ``build/verify-findings.json``.
 
 Exit status: 0 iff every matrix run has 0 errors and a complete search, every witness is
 found, and every sanity check and finding behaves as expected.
+
+Wall time: ``pan.c`` is large (one 1.4 MB transition switch); gcc -O2 takes several times
+longer on it than a short search, and its RTL GCSE pass alone about half of that. The matrix
+therefore compiles each run by its expected search time (:data:`SEARCH_S`, ``--opt auto``):
+short searches at -O0 (compiled in seconds, searching about twice as slowly), long ones at
+:data:`FAST_OPT` (-O2 without GCSE: the same search speed as -O2 at half its compile time).
+The optimisation level changes neither the states explored nor the checks (same pan, same
+flags). Jobs start longest first, so the longest search does not set the wall time.
 """
 
 from __future__ import annotations
@@ -55,6 +63,9 @@ DEPTH = 200_000  # -m: far above the deepest run; a truncated search is reported
 HASH_BITS = 24  # -w: 16M slots (the table is 128 MB); collisions only cost time
 SAFETY_FLAGS = ("-DSAFETY", "-DCOLLAPSE", "-DNOCLAIM", "-DVECTORSZ=2048")
 LIVENESS_FLAGS = ("-DCOLLAPSE", "-DVECTORSZ=2048", "-DNFAIR=3")
+FAST_OPT = "-O2 -fno-gcse"  # gcc flags of the long searches (module docstring, Wall time)
+QUICK_OPT = "-O0"  # and of the short ones, the witnesses and the findings
+QUICK_BELOW_S = 12.0  # a search expected to take less (at -O2) is compiled at QUICK_OPT
 
 Defines = Mapping[str, "int | str"]
 
@@ -243,6 +254,29 @@ MATRIX: tuple[Config, ...] = (
     ),
 )
 
+# Search seconds of each matrix run at -O2 on a 2-core CI machine (a clean-clone `make test`,
+# the "time s" column). Used only to order the jobs (longest first) and to pick the compiler
+# flags (--opt auto); a run missing here counts as long. Update them when a budget changes.
+SEARCH_S: dict[str, float] = {
+    "delete:safety": 1.8,
+    "delete:liveness": 21.0,
+    "delete-dloss:safety": 3.3,
+    "delete-dloss2:safety": 0.2,
+    "delete-dloss2:liveness": 1.8,
+    "delete-reorder:safety": 5.4,
+    "insert:safety": 4.2,
+    "insert:liveness": 4.3,
+    "replace:safety": 3.1,
+    "delete-proxy:safety": 1.9,
+    "contend:safety": 29.2,
+    "contend:liveness": 169.0,
+    "contend-dup:safety": 19.4,
+    "sequential:safety": 9.5,
+    "sequential:liveness": 27.4,
+    "newbox-fail:safety": 1.6,
+    "newbox-fail:liveness": 18.0,
+}
+
 SANITY: tuple[Finding, ...] = (
     Finding(
         "lock-mutant",
@@ -341,6 +375,13 @@ class RunResult:
     workdir: str = ""
 
 
+_TIMES: dict[str, dict[str, float]] = {}  # work directory -> build_s / search_s (wall)
+
+
+def _timed(workdir: Path, what: str, seconds: float) -> None:
+    _TIMES.setdefault(workdir.name, {})[what] = round(seconds, 2)
+
+
 class ToolMissing(RuntimeError):
     """spin or gcc is not installed."""
 
@@ -369,7 +410,10 @@ def build(
     cc_flags: Sequence[str],
     model_files: Mapping[str, str] | None = None,
 ) -> Path:
-    """Generate and compile ``pan`` in ``workdir`` (cached by the hash of its inputs)."""
+    """Generate and compile ``pan`` in ``workdir`` (cached by the hash of its inputs).
+
+    ``cc_flags`` are gcc arguments; an element may hold several, split at spaces
+    (``"-O2 -fno-gcse"``)."""
     if not tools_available():
         raise ToolMissing("spin and gcc are needed (apt-get install spin gcc)")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -384,6 +428,7 @@ def build(
     stamp = workdir / "build.key"
     if pan.exists() and stamp.exists() and stamp.read_text() == key:
         return pan
+    t0 = time.monotonic()
     for name, text in texts.items():
         (workdir / name).write_text(text)
     for stale in workdir.glob("*.trail"):
@@ -391,10 +436,12 @@ def build(
     res = _run(["spin", "-a", *spin_args, "dysco.pml"], workdir, 300)
     if res.returncode != 0 or not (workdir / "pan.c").exists():
         raise RuntimeError(f"spin -a failed in {workdir}:\n{res.stdout}\n{res.stderr}")
-    res = _run(["gcc", *cc_flags, "-o", "pan", "pan.c"], workdir, 900)
+    flags = [part for flag in cc_flags for part in flag.split()]
+    res = _run(["gcc", *flags, "-o", "pan", "pan.c"], workdir, 900)
     if res.returncode != 0:
         raise RuntimeError(f"gcc failed in {workdir}:\n{res.stderr}")
     stamp.write_text(key)
+    _timed(workdir, "build_s", time.monotonic() - t0)
     return pan
 
 
@@ -430,7 +477,9 @@ def run_pan(pan: Path, args: Sequence[str], timeout: float) -> tuple[str, float]
     """Run a compiled verifier; returns its output and the wall time."""
     t0 = time.monotonic()
     res = _run([str(pan.resolve()), *args], pan.parent, timeout)
-    return res.stdout + res.stderr, time.monotonic() - t0
+    wall = time.monotonic() - t0
+    _timed(pan.parent, "search_s", wall)
+    return res.stdout + res.stderr, wall
 
 
 def safety_run(
@@ -526,8 +575,17 @@ def _witness_expr(expr: str) -> str:
     return expr.replace(" ", "")
 
 
-def run_config(config: Config, root: Path, mode: str, opt: str = "-O2") -> RunResult:
-    """Run one matrix entry (``mode`` is "safety" or "liveness")."""
+def matrix_opt(label: str, opt: str = "auto") -> str:
+    """The gcc flags of matrix run ``label`` ("<config>:<mode>"): ``opt`` itself unless it is
+    "auto", then QUICK_OPT for a search expected to be short, else FAST_OPT."""
+    if opt != "auto":
+        return opt
+    return QUICK_OPT if SEARCH_S.get(label, QUICK_BELOW_S) < QUICK_BELOW_S else FAST_OPT
+
+
+def run_config(config: Config, root: Path, mode: str, opt: str = "auto") -> RunResult:
+    """Run one matrix entry (``mode`` is "safety" or "liveness"; ``opt``: :func:`matrix_opt`)."""
+    opt = matrix_opt(f"{config.name}:{mode}", opt)
     chosen = config.live_defines if mode == "liveness" and config.live_defines else config.defines
     defines = dict(chosen)
     work = root / f"{config.name}-{mode}"
@@ -654,7 +712,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a budget define in every selected configuration (tests, experiments)",
     )
-    ap.add_argument("--opt", default="-O2", help="gcc optimisation for the matrix runs")
+    ap.add_argument(
+        "--opt",
+        default="auto",
+        help="gcc optimisation for the matrix runs, e.g. -O2 or '-O2 -fno-gcse'; auto (the "
+        f"default): {QUICK_OPT} for searches expected under {QUICK_BELOW_S:.0f} s, else {FAST_OPT}",
+    )
+    ap.add_argument(
+        "--times-json",
+        type=Path,
+        default=None,
+        help="build and search seconds per job (default: verify-times.json beside --json)",
+    )
     return ap
 
 
@@ -686,7 +755,9 @@ def _selected(only: list[str] | None, define: list[str]) -> list[Config]:
 def _jobs(
     selected: Sequence[Config], extra: Sequence[Finding], args: argparse.Namespace
 ) -> list[Job]:
-    """Every run, the longest first (so that two workers finish together)."""
+    """Every run, the longest first (so that the workers finish together): matrix runs by
+    their expected search time (:data:`SEARCH_S`, an unknown one first), then the witnesses
+    and the findings (short -O0 builds and searches) in their order."""
     root = args.build_dir.resolve()
     jobs: list[Job] = []
     for c in selected:
@@ -700,7 +771,12 @@ def _jobs(
                 jobs.append(Job(f"{c.name}:w:{label}", partial(run_witness, c, label, expr, root)))
     for f in extra:
         jobs.append(Job(f"finding:{f.name}", partial(run_finding, f, root)))
-    jobs.sort(key=lambda j: (":liveness" not in j.label, ":safety" not in j.label))
+
+    def longest_first(job: Job) -> tuple[bool, float]:
+        matrix = job.label.endswith((":safety", ":liveness"))
+        return (not matrix, -SEARCH_S.get(job.label, float("inf")) if matrix else 0.0)
+
+    jobs.sort(key=longest_first)  # stable: witnesses and findings keep their order
     return jobs
 
 
@@ -747,6 +823,8 @@ def _write_json(
         row.pop("workdir")
         rows.append(row)
     args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    args.times_json.parent.mkdir(parents=True, exist_ok=True)
+    args.times_json.write_text(json.dumps(_TIMES, indent=2, sort_keys=True) + "\n")
     if findings:
         args.findings_json.parent.mkdir(parents=True, exist_ok=True)
         args.findings_json.write_text(json.dumps(findings, indent=2) + "\n")
@@ -755,6 +833,8 @@ def _write_json(
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point (see the module docstring)."""
     args = _parser().parse_args(argv)
+    if args.times_json is None:
+        args.times_json = args.json.parent / "verify-times.json"
     if args.list:
         return _list()
     if not tools_available():
@@ -775,7 +855,12 @@ def main(argv: list[str] | None = None) -> int:
         mark = "reproduced" if fd["reproduced"] else "NOT REPRODUCED"
         print(f"finding {fd['config']}: {mark} ({fd['message'] or 'no error'})")
         ok = ok and bool(fd["reproduced"])
-    print(f"total wall time {time.monotonic() - t0:.0f} s")
+    build_s = sum(t.get("build_s", 0.0) for t in _TIMES.values())
+    search_s = sum(t.get("search_s", 0.0) for t in _TIMES.values())
+    print(
+        f"total wall time {time.monotonic() - t0:.0f} s "
+        f"(jobs: builds {build_s:.0f} s, searches {search_s:.0f} s; {args.times_json})"
+    )
     _write_json(args, results, findings)
     return 0 if ok else 1
 

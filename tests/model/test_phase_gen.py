@@ -94,7 +94,9 @@ def test_a_table_without_the_switch_row_loses_the_step() -> None:
 
 
 @needs_spin
-def test_the_model_fails_against_a_table_without_the_switch_row(tmp_path: Path) -> None:
+def test_the_model_fails_against_a_table_without_the_switch_row(
+    tmp_path: Path, spin_builds: Path
+) -> None:
     """The check is live: with the right anchor's SYN_RCVD --ack--> SWITCHED row removed
     from the table, the regenerated check fails the model at that step; the real table
     passes the same configuration."""
@@ -104,5 +106,6 @@ def test_the_model_fails_against_a_table_without_the_switch_row(tmp_path: Path) 
     assert int(str(info["errors"])) > 0 and "assertion violated" in str(info["message"])
     trail = verify.decode_trail(tmp_path / "mutant", 1, defines)
     assert any("failed assertion" in line and "ra_ph" in line for line in trail), trail[-5:]
-    info, _out = verify.safety_run(tmp_path / "real", 1, defines, opt="-O0")
+    # the verifier of test_verify's small end-to-end run (delete-safety at -O0): shared build
+    info, _out = verify.safety_run(spin_builds / "delete-safety", 1, defines, opt="-O0")
     assert int(str(info["errors"])) == 0 and info["complete"], info

@@ -23,7 +23,7 @@ KEYS = {"config", "states", "depth", "errors", "complete"}
 
 
 @needs_spin
-def test_small_configuration_end_to_end(tmp_path: Path) -> None:
+def test_small_configuration_end_to_end(tmp_path: Path, spin_builds: Path) -> None:
     out = tmp_path / "verify.json"
     rc = verify.main(
         [
@@ -38,7 +38,7 @@ def test_small_configuration_end_to_end(tmp_path: Path) -> None:
             "--jobs",
             "2",
             "--build-dir",
-            str(tmp_path / "spin"),
+            str(spin_builds),  # delete-safety and delete-w-completed: shared (conftest.py)
             "--json",
             str(out),
         ]
@@ -108,11 +108,11 @@ def test_the_retire_mutant_runs_a_matrix_configuration() -> None:
 
 
 @needs_spin
-def test_an_unreachable_witness_is_reported(tmp_path: Path) -> None:
+def test_an_unreachable_witness_is_reported(tmp_path: Path, spin_builds: Path) -> None:
     cfg = verify.Config("delete", 1, "", {"ND": 0, "CLOSS": 0})
     # a request cannot be both completed and refused
     assert not verify.run_witness(cfg, "impossible", "la_ph[1]==6&&la_ph[1]==7", tmp_path)
-    assert verify.run_witness(cfg, "completed", "la_ph[1]==6", tmp_path)
+    assert verify.run_witness(cfg, "completed", "la_ph[1]==6", spin_builds)
 
 
 PAN_OK = """
@@ -135,3 +135,51 @@ def test_parse_truncated_runs_are_incomplete() -> None:
     deep = PAN_OK.replace("depth reached 1429", f"depth reached {verify.DEPTH - 1}")
     assert not verify.parse_pan(deep)["complete"]
     assert verify.parse_pan("")["errors"] == 1  # no summary at all: a failure
+
+
+def test_every_matrix_run_has_a_search_estimate() -> None:
+    """SEARCH_S orders the jobs and picks the compiler flags: it names exactly the runs."""
+    runs = {f"{c.name}:safety" for c in verify.MATRIX}
+    runs |= {f"{c.name}:liveness" for c in verify.MATRIX if c.liveness}
+    assert set(verify.SEARCH_S) == runs
+
+
+def test_short_searches_build_at_o0_long_ones_optimised() -> None:
+    assert verify.matrix_opt("delete-dloss2:safety") == verify.QUICK_OPT == "-O0"
+    assert verify.matrix_opt("contend:liveness") == verify.FAST_OPT
+    assert verify.matrix_opt("a-new-config:safety") == verify.FAST_OPT  # unknown: long
+    assert verify.matrix_opt("delete-dloss2:safety", "-O2") == "-O2"  # --opt forces it
+
+
+def test_jobs_run_longest_first_and_nothing_is_dropped() -> None:
+    args = verify._parser().parse_args(["--build-dir", "unused"])
+    jobs = verify._jobs(verify.MATRIX, verify.SANITY, args)
+    labels = [j.label for j in jobs]
+    assert len(labels) == len(set(labels))
+    expected = set(verify.SEARCH_S)
+    expected |= {f"{c.name}:w:{w}" for c in verify.MATRIX for w, _ in c.witnesses}
+    expected |= {f"finding:{f.name}" for f in verify.SANITY}
+    assert set(labels) == expected
+    matrix = labels[: len(verify.SEARCH_S)]
+    assert set(matrix) == set(verify.SEARCH_S)
+    times = [verify.SEARCH_S[label] for label in matrix]
+    assert times == sorted(times, reverse=True)
+    assert matrix[0] == "contend:liveness"
+
+
+def test_build_passes_multi_word_flags_to_gcc_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--opt '-O2 -fno-gcse'` reaches gcc as two arguments (spin and gcc recorded, not run)."""
+    calls: list[list[str]] = []
+
+    def fake_run(cmd: list[str], cwd: Path, timeout: float) -> object:
+        calls.append(list(cmd))
+        (cwd / ("pan.c" if cmd[0] == "spin" else "pan")).write_text("")
+        return verify.subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(verify, "_run", fake_run)
+    monkeypatch.setattr(verify, "tools_available", lambda: True)
+    verify.build(tmp_path, ["-DCFG=1"], [verify.FAST_OPT, *verify.SAFETY_FLAGS])
+    gcc = next(c for c in calls if c[0] == "gcc")
+    assert gcc[1:3] == ["-O2", "-fno-gcse"] and "-DSAFETY" in gcc
