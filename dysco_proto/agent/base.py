@@ -48,6 +48,7 @@ from dysco_proto.phase_table import (
 )
 from dysco_proto.policy import PolicyTable
 from dysco_proto.ports import PortPool
+from dysco_proto.seqnum import seq_ge
 from dysco_proto.timers import TimerKey, TimerKind
 from dysco_proto.wire import ControlCodec, ControlMessage, MsgType, NackReason, RequestId
 
@@ -195,6 +196,21 @@ class AgentBase:
         cfg = self.config
         first = cfg.rto / 16 if cfg.repoll_first is None else cfg.repoll_first
         return min(cfg.rto, first * float(1 << min(polls, 32)))
+
+    def _hold_drained(self, a: LeftAnchor | RightAnchor, snap: SlotSnapshot) -> bool:
+        """After a hold on ``a``'s side (protocol-design.md 4.2): whether everything its host
+        had sent at the first snapshot (``drain_to``; none: nothing) is acknowledged, or the
+        drain's deadline passed; then the side is no longer after a hold."""
+        if a.drain_to is None:
+            a.drain_to = snap.sent_hi
+        done = (
+            a.drain_to is None
+            or (snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, a.drain_to))
+            or (a.drain_deadline is not None and self._now >= a.drain_deadline)
+        )
+        if done:
+            a.side.after_hold = False
+        return done
 
     def _rto(self, kind: TimerKind | None = None) -> float:
         """The retransmission timeout of an exchange of ``kind`` (lock, new-path SYN, ack):

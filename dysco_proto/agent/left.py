@@ -19,7 +19,6 @@ from dysco_proto.agent.records import (
     LeftAnchor,
     Side,
     complete,
-    drained,
     tr,
 )
 from dysco_proto.entries import ZERO, Direction, EntryKey, MappingEntry, Role
@@ -358,13 +357,8 @@ class LeftAnchorMixin(AgentBase):
         off beyond ``hold_timeout`` and the request was cancelled (docs/testbed.md, "Open
         finding A"). So: wait until everything the host had sent when the lock was taken
         (``sent_hi`` of the first snapshot) is acknowledged, at most until the deadline."""
-        side = la.side
-        if side.after_hold:
-            if la.drain_to is None:
-                la.drain_to = snap.sent_hi
-            if not drained(snap, la.drain_to, la.drain_deadline, self._now):
-                return True
-            side.after_hold = False
+        if la.side.after_hold and not self._hold_drained(la, snap):
+            return True
         return self._synack_pending(la)
 
     def _synack_pending(self, la: LeftAnchor) -> bool:

@@ -264,16 +264,6 @@ def tr(d: Deltas) -> Transform:
     return Transform.wrap(d.seq, d.tsval)
 
 
-def drained(snap: SlotSnapshot, drain_to: int | None, deadline: float | None, now: float) -> bool:
-    """After a hold (protocol-design.md 4.2): everything the host had sent up to
-    ``drain_to`` is acknowledged (``None``: it had sent nothing), or ``deadline`` passed."""
-    return (
-        drain_to is None
-        or (snap.rcvd_ack_hi is not None and seq_ge(snap.rcvd_ack_hi, drain_to))
-        or (deadline is not None and now >= deadline)
-    )
-
-
 def complete(snap: SlotSnapshot, peer_cut: int | None) -> bool:
     """Section 4.3: all we sent on the old path is acked, and our host acked the peer's."""
     return (

@@ -22,7 +22,6 @@ from dysco_proto.agent.records import (
     RightRequestState,
     Side,
     complete,
-    drained,
     tr,
 )
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
@@ -352,15 +351,12 @@ class RightAnchorMixin(AgentBase):
     def _right_on_snapshot(self, purpose: str, ra: RightAnchor, snap: SlotSnapshot) -> None:
         """The answer to a right anchor's probe, in the phase that sent it (else stale)."""
         if purpose == "rlock" and ra.phase is RightPhase.LOCKED and ra.lock_msg is not None:
-            if ra.drain_to is None:
-                ra.drain_to = snap.sent_hi
-            if not drained(snap, ra.drain_to, ra.drain_deadline, self._now):
+            if not self._hold_drained(ra, snap):
                 self._rstep(ra, Trigger.SNAP_CUT, Guard.AFTER_HOLD)
                 self._rtimer(TimerKind.RSPROBE, ra.request, self._repoll(ra.polls))
                 ra.polls += 1
                 return
             msg, ra.lock_msg, ra.polls = ra.lock_msg, None, 0
-            ra.side.after_hold = False
             self._rstep(ra, Trigger.SNAP_CUT)  # the ackLock
             self._ra_send_ack_lock(ra, msg)
             # the left anchor may drain its own host's bytes before its SYN: a full
