@@ -361,18 +361,21 @@ class LeftAnchorMixin(AgentBase):
             return True
         return self._synack_pending(la)
 
-    def _synack_pending(self, la: LeftAnchor) -> bool:
+    def _synack_pending(self, la: LeftAnchor, deciding: bool = False) -> bool:
         """Whether the freeze still waits for the session's SYN-ACK, whose options (window
         scale, SACK, timestamps) the new path's SYN carries for the boxes on it.
 
-        The agent learns them from the SYN-ACK's mirror, a best-effort copy (a switch drops
-        it when its CPU queue is full) that may still be on its way, or the request came
-        during the handshake. Past the deadline the request goes on with what the record
-        holds (observed: ``reconfig.handshake_unknown``), as it did before it waited."""
+        The agent learns them from the SYN-ACK's mirror, a best-effort copy (a switch may
+        drop it, e.g. when its CPU queue is full) that may still be on its way, or the
+        request came during the handshake. Past the deadline the request goes on with what
+        the record holds, as it did before it waited; the check ``deciding`` the freeze (the
+        re-poll's, the only one that freezes after a wait) says so, once per request:
+        ``reconfig.handshake_unknown``."""
         if la.side.hs.synack_seen:
             return False
         if la.drain_deadline is not None and self._now >= la.drain_deadline:
-            self._observe("reconfig.handshake_unknown", request=la.request)
+            if deciding:
+                self._observe("reconfig.handshake_unknown", request=la.request)
             return False
         return True
 
@@ -404,7 +407,7 @@ class LeftAnchorMixin(AgentBase):
             self._probe(la.side, "check", la.request)
             self._rtimer(TimerKind.PROBE, la.request, self.config.rto * 4)
         elif kind is TimerKind.LPROBE and ph is LeftPhase.PREPARING:
-            draining = la.side.after_hold or self._synack_pending(la)
+            draining = la.side.after_hold or self._synack_pending(la, deciding=True)
             self._lstep(la, Trigger.TIMER_LPROBE, Guard.AFTER_HOLD if draining else Guard.ANY)
             self._probe(la.side, "syn", la.request, freeze=not draining)
         elif kind is TimerKind.CPROBE and ph is LeftPhase.COMMITTING:

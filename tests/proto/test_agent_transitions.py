@@ -425,6 +425,30 @@ def test_freeze_waits_for_the_sessions_synack() -> None:
     assert msg.handshake is not None and msg.handshake.wscale_peer == SYN_OPTS.wscale
 
 
+def test_synack_never_mirrored_goes_on_after_the_deadline_observed_once() -> None:
+    """The SYN-ACK's mirror lost for good: past ``anchor_timeout``/2 the left anchor freezes
+    with what its record holds, and says so once (``reconfig.handshake_unknown``), not once
+    per check of the wait."""
+    a, sub = initiator_with_session(synack=False)
+    [req] = controls(a.handle(Reconfigure(SESSION, S, (), request_tag=3), 1.0))
+    acts = a.handle(from_right(MsgType.ACK_LOCK, req.request, sub), 1.1)
+    [probe] = of(acts, Probe)
+    past = 1.1 + a.config.anchor_timeout / 2 + 0.01
+    seen = []
+    for _ in range(4):  # answers without a cutoff, then re-polls, until one freezes
+        snap = SlotSnapshot(probe.slot, 1001, None, None, None, None, probe.token)
+        acts = a.handle(snap, past)
+        seen += observed(acts, "reconfig.handshake_unknown")
+        [timer] = [t for t in of(acts, StartTimer) if t.timer_id.kind is TimerKind.LPROBE]
+        acts = a.handle(TimerFired(timer.timer_id), past)
+        seen += observed(acts, "reconfig.handshake_unknown")
+        [probe] = of(acts, Probe)
+        if probe.freeze:
+            break
+    assert probe.freeze is True
+    assert len(seen) == 1
+
+
 def test_reconfigure_unknown_session_is_refused() -> None:
     a = agent(C)
     acts = a.handle(Reconfigure(SESSION, S, (), request_tag=5), 0.0)
