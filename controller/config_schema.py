@@ -31,8 +31,8 @@ TIMER_FIELDS: dict[str, float] = {
     "max_backoff": 0.5,
     "close_timeout": 0.5,
     # a closed session's entries stay this long after everything was acknowledged (a lost
-    # last ACK makes the peer send its FIN again)
-    "close_linger": 2.0,
+    # last ACK makes the peer send its FIN again): as long as TCP's TIME_WAIT (Linux 60 s)
+    "close_linger": 60.0,
     "pending_timeout": 2.0,
     "anchor_timeout": 2.0,
     # a left anchor holds its host's new data at most this long waiting for the new path's

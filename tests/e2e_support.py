@@ -193,7 +193,7 @@ control:
 peers:
 {peers or "  []"}
 {policies}
-timers: {{rto: 0.03, idle_scan: 0.5, idle_timeout: 60, max_backoff: 0.2}}
+timers: {{rto: 0.03, idle_scan: 0.5, idle_timeout: 60, max_backoff: 0.2, close_linger: 2}}
 management: {{socket: {d.dir / "mgmt.sock"}, token_file: {d.dir / "mgmt.token"}}}
 {extra}
 """

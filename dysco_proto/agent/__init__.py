@@ -10,8 +10,8 @@
 
 from dysco_proto.agent.core import Agent
 from dysco_proto.agent.records import (
+    CLOSE_CHECK_MAX,
     HOLD,
-    MAX_CLOSE_TRIES,
     THIRD_ACK_WINDOW,
     AgentConfig,
     HandshakeRecord,
@@ -26,8 +26,8 @@ from dysco_proto.agent.views import AgentState, ReconfigView, SessionView, SideV
 from dysco_proto.phase_table import LeftPhase, RightPhase
 
 __all__ = [
+    "CLOSE_CHECK_MAX",
     "HOLD",
-    "MAX_CLOSE_TRIES",
     "THIRD_ACK_WINDOW",
     "Agent",
     "AgentConfig",

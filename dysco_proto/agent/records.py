@@ -35,10 +35,22 @@ class AgentConfig:
     max_retries: int = 10
     syn_retries: int = 6
     close_timeout: float = 0.5  # after FIN both ways (or RST): check, then remove the session
-    # a closed session's entries stay this long once everything is acknowledged: the last ACK
-    # may still be lost further on, and the FIN it answers retransmitted (as conntrack keeps
-    # a closed connection); without its entries that FIN reaches the host unrewritten (RST)
-    close_linger: float = 2.0
+    # a closed session's entries stay this long once everything is acknowledged (and again
+    # after each FIN seen meanwhile): the last ACK may still be lost further on, and what it
+    # answers sent again, which without entries reaches the host unrewritten (RST). TCP's
+    # own answer to a lost last ACK is TIME_WAIT (Linux: 60 s, TCP_TIMEWAIT_LEN), during
+    # which the host re-acknowledges such a retransmission: the entries outlive it
+    close_linger: float = 60.0
+    # a closed session whose last bytes (FIN included) are not acknowledged is kept this long
+    # after its last sign of life (a FIN seen, or acknowledgments that moved between two
+    # close checks): its senders retransmit, backing off (Linux retransmits an orphaned
+    # socket's FIN 8 times: 0.2 s doubled, 102 s and more; conntrack keeps FIN_WAIT 120 s)
+    close_hold: float = 120.0
+    # at most this many closed sessions linger (or are held unacknowledged) per agent: a new
+    # one beyond it removes the one that closed first (``session.linger_evicted``), as Linux
+    # drops TIME_WAIT sockets beyond ``tcp_max_tw_buckets``; a new session finding no free
+    # register slot removes the oldest the same way
+    max_lingering: int = 4096
     pending_timeout: float = 2.0  # a box that never emits the continuation SYN
     anchor_timeout: float = 2.0  # right anchor staged but never committed: revert
     # a left anchor holds its host's new data (protocol-design.md 4.2) at most this long
@@ -159,9 +171,12 @@ class SessionRecord:
     reset: bool = False  # closing because of a RST (no acknowledgment to wait for)
     close_wait: int = 0  # close probes outstanding
     close_ok: bool = True  # every side's last bytes (FIN included) acknowledged so far
-    close_tries: int = 0
+    close_tries: int = 0  # close checks answered "not yet" (the interval doubles, CLOSE_CHECK_MAX)
+    close_alive: float | None = None  # last sign of life while closing (close_hold counts from it)
+    # each side's (sent_hi, ack_hi, rcvd_ack_hi) at the last close check, by slot: a change
+    # is a sign of life (a retransmission got through, or was acknowledged)
+    close_seen: dict[int, tuple[int | None, ...]] = field(default_factory=dict)
     lingering: bool = False  # closed, every byte acknowledged: entries kept close_linger
-    linger_again: int = 0  # FINs seen while lingering (each lingers again, twice as long)
 
     def sides(self) -> list[Side]:
         return [s for s in (self.left, self.right) if s is not None]
@@ -235,8 +250,7 @@ class RightRequestState:
     retries: int = 0
 
 
-MAX_LINGER_DOUBLINGS = 3  # a FIN while lingering: linger again, at most close_linger * 2**3
-MAX_CLOSE_TRIES = 20  # close checks before a closed session is removed anyway
+CLOSE_CHECK_MAX = 4.0  # longest interval between two close checks (close_timeout doubled)
 
 HOLD = FiveTuple("0.0.0.0", 0, "0.0.0.0", 0)
 """The new rewrite an anchor stages while its new path is not yet a TCP connection to the new

@@ -13,8 +13,7 @@ from dataclasses import replace
 from dysco_proto.actions import SendPacket, Toward
 from dysco_proto.agent.base import AgentBase
 from dysco_proto.agent.records import (
-    MAX_CLOSE_TRIES,
-    MAX_LINGER_DOUBLINGS,
+    CLOSE_CHECK_MAX,
     Pending,
     SessionRecord,
     Side,
@@ -58,6 +57,14 @@ class SessionMixin(AgentBase):
             if slot not in self.slot_owner:
                 return slot
         return None
+
+    def _slot_for_new_session(self) -> int | None:
+        """A slot for a new session's side: when every slot is taken, a closed session
+        lingering gives its slots up (the one that started lingering first)."""
+        slot = self._new_slot()
+        while slot is None and self._evict_lingering():
+            slot = self._new_slot()
+        return slot
 
     def _index_side(self, side: Side) -> None:
         if side.is_left:
@@ -108,11 +115,13 @@ class SessionMixin(AgentBase):
             self._cancel_timer(TimerKey.for_record(TimerKind.CLOSE, rec.id))
             self._cancel_timer(TimerKey.for_record(TimerKind.PENDING, rec.id))
             self.records.pop(rec.id, None)
+            self._lingering.pop(rec.id, None)
 
     def _remove_record(self, rec: SessionRecord, reason: str) -> None:
         for side in rec.sides():
             self._remove_side(side)
         self.records.pop(rec.id, None)
+        self._lingering.pop(rec.id, None)
         self._observe("session.removed", record=rec.id, reason=reason)
 
     def _abort_anchors(self, side: Side, reason: str) -> None:
@@ -185,6 +194,12 @@ class SessionMixin(AgentBase):
 
     def _syn_from_host(self, seg: Segment, key: EntryKey | None) -> None:
         side = self.by_key.get(key) if key else None
+        if side is not None and side.record.closing and seg.seq != side.hs.isn_out:
+            # a new connection on the tuple of a closed session whose entries still linger
+            # (the host's own TIME_WAIT is over, or the host closed passively): the closed one
+            # gives way, as a SYN ends TIME_WAIT
+            self._remove_record(side.record, "replaced")
+            side = None
         if side is not None and not side.is_left and side.syn_msg is not None:
             self._record_handshake(side, seg, outgoing=True)
             self._send_chain_syn(side, seg)  # the host retransmitted its SYN
@@ -264,7 +279,7 @@ class SessionMixin(AgentBase):
             self._observe("setup.conflict", tuple=str(seg.tuple))
             return False
         local = rec.left.local if rec.left is not None else seg.tuple.src_ip
-        slot = self._new_slot()
+        slot = self._slot_for_new_session()
         if slot is None:
             self._observe("setup.slots_exhausted", local=local)
             return False
@@ -356,7 +371,7 @@ class SessionMixin(AgentBase):
         if stale is not None and not self._evict_stale(stale, r):
             self._observe("setup.conflict", tuple=str(msg.left_session))
             return
-        slot = self._new_slot()
+        slot = self._slot_for_new_session()
         if slot is None:
             self._observe("setup.slots_exhausted", local=seg.tuple.dst_ip)
             return
@@ -442,22 +457,30 @@ class SessionMixin(AgentBase):
         rec.reset = rec.reset or rst
         if (rst or (rec.fin_lr and rec.fin_rl)) and not rec.closing:
             rec.closing = True
+            rec.close_alive = self._now
             self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)
         elif rec.lingering and not rst:
-            # a FIN again while lingering: its sender has not had the ACK of it (lost, or
-            # queued past the linger on a loaded path) and will send it again, backing off:
-            # linger again, twice as long each time (bounded)
-            rec.linger_again = min(rec.linger_again + 1, MAX_LINGER_DOUBLINGS)
-            delay = self.config.close_linger * 2**rec.linger_again
-            self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), delay)
+            # a FIN again while lingering: its sender has not had the ACK of it (lost further
+            # on, or queued past the linger on a loaded path) and will send it again, backing
+            # off: the linger starts again (as conntrack's timeout restarts on each packet)
+            self._linger(rec)
+        elif rec.closing:
+            rec.close_alive = self._now  # a retransmitted FIN: its sender is still at it
 
     def _close_check(self, rec: SessionRecord) -> None:
         """Both FINs were seen: remove the session once everything each side sent (the FIN
         included) is acknowledged. A FIN seen here may still be lost further on (or held by a
         new path's anchor, 4.2): its retransmission must still find the entries."""
         sides = rec.sides()
-        if rec.lingering or rec.reset or not sides or rec.close_tries >= MAX_CLOSE_TRIES:
+        if rec.lingering or rec.reset or not sides:
             self._remove_record(rec, "closed")
+            return
+        if rec.close_alive is None:  # restored from a checkpoint: count from now
+            rec.close_alive = self._now
+        if self._now - rec.close_alive >= self.config.close_hold:
+            # nothing moved for close_hold: the senders gave up (or the hosts are gone)
+            self._observe("session.close_gave_up", record=rec.id, checks=rec.close_tries)
+            self._remove_record(rec, "close-hold")
             return
         rec.close_wait = len(sides)
         rec.close_ok = True
@@ -536,11 +559,55 @@ class SessionMixin(AgentBase):
         if side is not None and side.fin_in_end is not None:
             acked = acked and snap.ack_hi is not None and seq_ge(snap.ack_hi, side.fin_in_end)
         rec.close_ok = rec.close_ok and acked
+        seen = (snap.sent_hi, snap.ack_hi, snap.rcvd_ack_hi)
+        if rec.close_seen.get(snap.slot, seen) != seen:
+            rec.close_alive = self._now  # acknowledgments moved: the close is progressing
+        rec.close_seen[snap.slot] = seen
         rec.close_wait -= 1
         if rec.close_wait == 0:
             if rec.close_ok:
-                rec.lingering = True  # removed when the timer fires (_close_check)
-                self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_linger)
+                self._linger(rec)
             else:
+                # not yet: its senders retransmit, backing off (a loaded path drops segments
+                # after the mirror that saw them); checked again, less and less often, until
+                # close_hold passes without a sign of life
                 rec.close_tries += 1
-                self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)
+                delay = min(
+                    CLOSE_CHECK_MAX, self.config.close_timeout * 2 ** min(rec.close_tries - 1, 16)
+                )
+                self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), delay)
+
+    @property
+    def _lingering(self) -> dict[int, None]:
+        """Records lingering after their close, oldest first (by linger start). Sessions
+        held after their close with bytes unacknowledged are not in it: their hosts still
+        retransmit, they are kept like live ones until ``close_hold`` without a sign of life."""
+        q: dict[int, None] | None = self.__dict__.get("_linger_queue")
+        if q is None:
+            q = self.__dict__["_linger_queue"] = {}
+        return q
+
+    def _linger(self, rec: SessionRecord) -> None:
+        """Keep a closed session's entries ``close_linger`` from now (removed when the close
+        timer fires, :meth:`_close_check`); beyond ``max_lingering`` lingering sessions the
+        one that started lingering first goes now."""
+        rec.lingering = True
+        self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_linger)
+        q = self._lingering
+        q.pop(rec.id, None)
+        q[rec.id] = None
+        while len(q) > max(1, self.config.max_lingering):
+            self._evict_lingering()
+
+    def _evict_lingering(self) -> bool:
+        """Remove the session that started lingering first (capacity); false if none."""
+        q = self._lingering
+        while q:
+            rid = next(iter(q))
+            del q[rid]
+            old = self.records.get(rid)
+            if old is not None and old.lingering:
+                self._observe("session.linger_evicted", record=rid)
+                self._remove_record(old, "linger-evicted")
+                return True
+        return False

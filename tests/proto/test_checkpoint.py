@@ -126,7 +126,7 @@ def _phase2(run: Run) -> None:
     run.engine.run(6.0)
     run.client.close()
     run.server[0].close()
-    run.engine.run(10.0)
+    run.engine.run(10.0 + AgentConfig.close_linger)  # closed sessions linger (TIME_WAIT)
 
 
 def _restart_all(run: Run) -> list[dict[str, Any]]:
