@@ -146,7 +146,7 @@ class PacketOutOp(enum.IntEnum):
 
 class PacketOutFlag(enum.IntFlag):
     NONE = 0
-    FREEZE = 0x01  # PROBE: set cut = sent_hi first if cut is not set in this epoch
+    FREEZE = 0x01  # PROBE: cut = sent_hi if unset in this epoch; old_ack_hi = ack_hi if set
 
 
 class PacketInFlag(enum.IntFlag):

@@ -128,11 +128,22 @@ class DataPath:
         return sorted(out)
 
     def probe(self, slot: int, token: int, freeze: bool, epoch: int = 0) -> SlotSnapshot:
-        """Answer a probe; with ``freeze`` first fix ``cut = sent_hi`` (once per epoch)."""
+        """Answer a probe; with ``freeze`` first fix ``cut = sent_hi`` (once per epoch) and
+        seed ``old_ack_hi = ack_hi``.
+
+        The seed: until the side steers on two paths, every ack its host sent left on the one
+        path, which is the old path of this reconfiguration; its boxes have seen them all.
+        So a new-path packet needs an old-path pure ack only when its host acknowledges more
+        old-path data than that (``docs/pipeline.md`` 5.2, 5.3), which can only happen while
+        the peer anchor still has old-path data unacknowledged: never after the peer folded
+        and its retired old-path entry went idle.
+        """
         regs = self.slots.setdefault(slot, SlotRegisters())
         regs.enter_epoch(epoch)
         if freeze and regs.cut is None and regs.sent_hi is not None:
             regs.cut = regs.sent_hi
+        if freeze and regs.ack_hi is not None:
+            regs.old_ack_hi = regs.ack_hi
         return regs.snapshot(slot, token)
 
     # --- packets ---------------------------------------------------------------------------

@@ -364,15 +364,16 @@ void pipe_process_burst(struct pipe *p, struct rte_mbuf **ms, uint16_t n, uint16
 }
 
 /* ---- packet-out (PacketOutIngress) ---------------------------------------------------------- */
-/* PROBE: the slot's registers (after an optional FREEZE: cut := sent_hi) in a PROBE_REPLY
- * packet-in carrying the probe's token. */
+/* PROBE: the slot's registers (after an optional FREEZE: cut := sent_hi if unset, and
+ * old_ack_hi := ack_hi if ack_hi is set) in a PROBE_REPLY packet-in carrying the probe's
+ * token; old_ack_hi as it is after the probe. The seed: every ack the host sent before the
+ * side steers on two paths left on the one path, this reconfiguration's old path, so a
+ * new-path packet needs an old-path pure ack only for more (docs/pipeline.md 5.3). */
 static void packet_out_probe(struct pipe *p, uint8_t flags, uint32_t slot, uint32_t token,
 			     uint32_t epoch, struct rte_mbuf *m)
 {
 	struct punt punt;
 	struct slot_regs *regs;
-	uint32_t old_ack_hi_before;
-	uint8_t old_ack_hi_valid_before;
 
 	memset(&punt, 0, sizeof(punt));
 	punt.ingress_port = PIPE_CPU_PORT;
@@ -382,14 +383,16 @@ static void packet_out_probe(struct pipe *p, uint8_t flags, uint32_t slot, uint3
 	if (slot < p->cfg.max_slots) {
 		regs = &p->regs[slot];
 		regs_enter_epoch(regs, epoch);
-		old_ack_hi_before = regs->old_ack_hi;
-		old_ack_hi_valid_before = regs->flags & RV_OLD_ACK_HI;
 		if ((flags & PO_FLAG_FREEZE) && !(regs->flags & RV_CUT) &&
 		    (regs->flags & RV_SENT_HI)) {
 			regs->cut = regs->sent_hi;
 			regs->flags |= RV_CUT;
 		}
-		punt_set_regs(&punt, regs, old_ack_hi_before, old_ack_hi_valid_before);
+		if ((flags & PO_FLAG_FREEZE) && (regs->flags & RV_ACK_HI)) {
+			regs->old_ack_hi = regs->ack_hi;
+			regs->flags |= RV_OLD_ACK_HI;
+		}
+		punt_set_regs(&punt, regs, regs->old_ack_hi, regs->flags & RV_OLD_ACK_HI);
 	}
 	punt_emit(p, &punt, m ? rte_pktmbuf_mtod(m, uint8_t *) : NULL,
 		  m ? rte_pktmbuf_data_len(m) : 0);

@@ -1003,16 +1003,108 @@ def _(c: Case) -> None:
 @case(
     "probe_freeze_stamps_cutoff_once",
     "PROBE answers with the registers; freeze sets cut = sent_hi once per epoch (the cutoff is "
-    "stamped as data passes).",
+    "stamped as data passes) and old_ack_hi = ack_hi.",
 )
 def _(c: Case) -> None:
     c.add(out_entry(c.slot))
     c.probe(1, probe_reply(c.slot, 1))
     c.probe(2, probe_reply(c.slot, 2), freeze=True)  # nothing sent yet: no cutoff
     c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
-    c.probe(3, probe_reply(c.slot, 3, sent_hi=1101, ack_hi=5001, cut=1101), freeze=True)
+    regs = {"ack_hi": 5001, "cut": 1101, "old_ack_hi": 5001}
+    c.probe(3, probe_reply(c.slot, 3, sent_hi=1101, **regs), freeze=True)
     c.send(P_A, a_out(1101, 5001, payload=DATA100), [(P_NET, a_old(1101, 5001, payload=DATA100))])
-    c.probe(4, probe_reply(c.slot, 4, sent_hi=1201, ack_hi=5001, cut=1101), freeze=True)
+    c.probe(4, probe_reply(c.slot, 4, sent_hi=1201, **regs), freeze=True)
+
+
+def seeded(c: Case) -> None:
+    """Two-path entries (epoch 1), 100 bytes sent and acked up to 5001 before the
+    reconfiguration's epoch 2 (a probe clears old_ack_hi), then the freeze at epoch 2: cut =
+    1101 and old_ack_hi = ack_hi = 5001, every ack host A sent so far having left on the one
+    path, which is this reconfiguration's old path (pipeline.md 5.3)."""
+    c.add(
+        out_entry(c.slot, epoch=1, new=(SUB_NEW, NEW_D)),
+        in_entry(c.slot),
+        in_entry(c.slot, (N, 80, A, 40002), d=(0, -0x100, 0, 0, 0), role=2, epoch=1),
+    )
+    c.send(
+        P_A,
+        a_out(1001, 5001, payload=DATA100),
+        [(P_NET, a_old(1001, 5001, payload=DATA100))],
+        note="old data, no cutoff yet",
+    )
+    c.probe(1, probe_reply(c.slot, 1, 2, sent_hi=1101, ack_hi=5001), epoch=2)
+    c.probe(
+        2,
+        probe_reply(c.slot, 2, 2, sent_hi=1101, ack_hi=5001, cut=1101, old_ack_hi=5001),
+        freeze=True,
+        epoch=2,
+    )
+
+
+@case(
+    "probe_freeze_seeds_old_ack_hi",
+    "A freezing probe also sets old_ack_hi = ack_hi (the reply shows it, after the probe): "
+    "every ack the host sent before the freeze left on the old path.",
+)
+def _(c: Case) -> None:
+    seeded(c)
+    # a later freeze in the epoch seeds again from ack_hi; the cut stays
+    c.send(P_A, a_out(1001, 5051, "A"), [(P_NET, a_old(1001, 5051, "A"))])
+    c.probe(
+        3,
+        probe_reply(c.slot, 3, 2, sent_hi=1101, ack_hi=5051, cut=1101, old_ack_hi=5051),
+        freeze=True,
+        epoch=2,
+    )
+
+
+@case(
+    "seeded_new_path_data_same_ack_one_path",
+    "After the freeze's seed, new-path data whose ack the old path has already seen (a_old = "
+    "old_ack_hi) goes on the new path alone: no SPLIT, no old-path pure ack (the peer's old "
+    "path may be gone, rack e2e 8).",
+)
+def _(c: Case) -> None:
+    seeded(c)
+    c.send(
+        P_A,
+        a_out(1101, 5001, payload=DATA100),
+        [(P_NET, a_new(1101 + 0x100, 5001 + 0x200, payload=DATA100))],
+    )
+    c.probe(
+        3,
+        probe_reply(c.slot, 3, 2, sent_hi=1201, ack_hi=5001, cut=1101, old_ack_hi=5001),
+    )
+
+
+@case(
+    "seeded_new_path_data_more_old_acked_split",
+    "After the freeze's seed, new-path data acknowledging more old-path data than the seed "
+    "still needs an old-path pure ack: SPLIT (old_ack_hi before the packet: the seed).",
+)
+def _(c: Case) -> None:
+    seeded(c)
+    f = a_out(1101, 5101, payload=DATA100)
+    regs = {"sent_hi": 1201, "ack_hi": 5101, "cut": 1101, "old_ack_hi": 5001}
+    c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=2, regs=regs), f)])
+
+
+@case(
+    "probe_freeze_without_ack_hi_no_seed",
+    "A freeze while ack_hi is unset leaves old_ack_hi unset (the cut is still frozen); a later "
+    "freeze, once ack_hi is set, seeds it and keeps the cut.",
+)
+def _(c: Case) -> None:
+    c.add(out_entry(c.slot))
+    c.send(
+        P_A, a_out(1001, 0, "P", payload=DATA100), [(P_NET, a_old(1001, 0, "P", payload=DATA100))]
+    )
+    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, cut=1101), freeze=True)
+    c.send(P_A, a_out(1101, 5001, "A"), [(P_NET, a_old(1101, 5001, "A"))])
+    c.probe(2, probe_reply(c.slot, 2, sent_hi=1101, ack_hi=5001, cut=1101))
+    c.probe(
+        3, probe_reply(c.slot, 3, sent_hi=1101, ack_hi=5001, cut=1101, old_ack_hi=5001), freeze=True
+    )
 
 
 @case(
@@ -1023,9 +1115,10 @@ def _(c: Case) -> None:
 def _(c: Case) -> None:
     c.add(out_entry(c.slot))
     c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
-    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, ack_hi=5001, cut=1101), freeze=True)
+    seed = {"cut": 1101, "old_ack_hi": 5001}
+    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, ack_hi=5001, **seed), freeze=True)
     c.probe(2, probe_reply(c.slot, 2, 2, sent_hi=1101, ack_hi=5001), epoch=2)
-    c.probe(3, probe_reply(c.slot, 3, 2, sent_hi=1101, ack_hi=5001, cut=1101), freeze=True, epoch=1)
+    c.probe(3, probe_reply(c.slot, 3, 2, sent_hi=1101, ack_hi=5001, **seed), freeze=True, epoch=1)
 
 
 @case(
@@ -1036,7 +1129,8 @@ def _(c: Case) -> None:
 def _(c: Case) -> None:
     c.add(out_entry(c.slot), in_entry(c.slot, epoch=3))
     c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
-    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, ack_hi=5001, cut=1101), freeze=True)
+    seed = {"cut": 1101, "old_ack_hi": 5001}
+    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, ack_hi=5001, **seed), freeze=True)
     c.send(P_NET, m_in(5001, 1101, "A"), [(P_A, to_host_a(5001, 1101, "A"))])
     c.probe(2, probe_reply(c.slot, 2, 3, sent_hi=1101, ack_hi=5001, rcvd_ack_hi=1101))
 
@@ -1075,10 +1169,11 @@ def _(c: Case) -> None:
 def _(c: Case) -> None:
     c.add(out_entry(c.slot), in_entry(c.slot))
     c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
-    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, ack_hi=5001, cut=1101), freeze=True)
+    seed = {"cut": 1101, "old_ack_hi": 5001}
+    c.probe(1, probe_reply(c.slot, 1, sent_hi=1101, ack_hi=5001, **seed), freeze=True)
     c.send(P_NET, m_in(5001, 1050, "A"), [(P_A, to_host_a(5001, 1050, "A"))])
     f = m_in(5001, 1101, "A")
-    regs = {"sent_hi": 1101, "ack_hi": 5001, "rcvd_ack_hi": 1101, "cut": 1101}
+    regs = {"sent_hi": 1101, "ack_hi": 5001, "rcvd_ack_hi": 1101, **seed}
     c.send(
         P_NET,
         f,
@@ -1658,11 +1753,12 @@ def _(c: Case) -> None:
     c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
     top = 0xFFFF_FFFF
     reg = {"sent_hi": 1101, "ack_hi": 5001}
-    c.probe(1, probe_reply(c.slot, 1, top - 1, cut=1101, **reg), freeze=True, epoch=top - 1)
+    seed = {"cut": 1101, "old_ack_hi": 5001}  # a freeze: cut = sent_hi, old_ack_hi = ack_hi
+    c.probe(1, probe_reply(c.slot, 1, top - 1, **seed, **reg), freeze=True, epoch=top - 1)
     c.probe(2, probe_reply(c.slot, 2, top, **reg), epoch=top)
-    c.probe(3, probe_reply(c.slot, 3, top, cut=1101, **reg), freeze=True, epoch=top)
-    c.probe(4, probe_reply(c.slot, 4, top, cut=1101, **reg), epoch=0)
-    c.probe(5, probe_reply(c.slot, 5, top, cut=1101, **reg), epoch=0x7FFF_FFFF)
+    c.probe(3, probe_reply(c.slot, 3, top, **seed, **reg), freeze=True, epoch=top)
+    c.probe(4, probe_reply(c.slot, 4, top, **seed, **reg), epoch=0)
+    c.probe(5, probe_reply(c.slot, 5, top, **seed, **reg), epoch=0x7FFF_FFFF)
 
 
 @case(
@@ -1865,7 +1961,7 @@ def _(c: Case) -> None:
     c.send(P_A, f, pins=[(out_pin(R.SYN, c.slot), f)])
     c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
     c.send(P_NET, m_in(5001, 1101, "A"), [(P_A, to_host_a(5001, 1101, "A"))])
-    regs = {"sent_hi": 1101, "ack_hi": 5001, "rcvd_ack_hi": 1101, "cut": 1101}
+    regs = {"sent_hi": 1101, "ack_hi": 5001, "rcvd_ack_hi": 1101, "cut": 1101, "old_ack_hi": 5001}
     c.probe(1, probe_reply(c.slot, 1, **regs), freeze=True)
     # the slot 0x2345 of a 16-bit truncation is untouched
     c.packet_out(

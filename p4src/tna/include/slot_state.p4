@@ -295,6 +295,14 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (value == meta.pi.epoch) { rv = 1; }
         }
     };
+    // a freezing probe with ack_hi set seeds old_ack_hi (valid after it: a PROBE_REPLY
+    // reports old_ack_hi after the probe)
+    RegisterAction<bit<32>, slot_t, bit<8>>(old_ack_hi_tag) old_seed_mark = {
+        void apply(inout bit<32> value, out bit<8> rv) {
+            rv = 1;
+            value = meta.pi.epoch;
+        }
+    };
     // cut: a freeze (a probe with the freeze flag, sent_hi set: the gateway tests the written
     // bit) takes effect only if the cut is not yet valid in this epoch.
     Register<bit<32>, slot_t>(NUM_SLOTS, TAG_NEVER) cut_tag;
@@ -334,7 +342,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
         }
     };
 
-    // ---- values (return the value after this packet, old_ack_hi: before) ----
+    // ---- values (return the value after this packet, old_ack_hi: before, except after a
+    // freezing probe's seed) ----
     bit<32> a_old;
     bit<8> c_old;          // 1: a_old > old_ack_hi (before this packet)
 
@@ -434,6 +443,13 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (old_tv != 0) { rv = value; }
         }
     };
+    // a freezing probe: old_ack_hi := ack_hi (a_old carries ack_hi; returns the value after)
+    RegisterAction<bit<32>, slot_t, bit<32>>(old_ack_hi) old_seed = {
+        void apply(inout bit<32> value, out bit<32> rv) {
+            value = a_old;
+            rv = value;
+        }
+    };
     // A second copy of old_ack_hi, written with the same values, whose ALU returns the
     // comparison a_old > old_ack_hi instead of the value (an ALU has one output): no
     // difference and sign table after the value.
@@ -498,6 +514,9 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             if (w_lo == 1) { lo_tv = lo_mark.execute(meta.slot); }
             else { lo_tv = lo_peek.execute(meta.slot); }
             if (w_old == 1) { old_tv = old_mark.execute(meta.slot); }
+            else if (op == SLOT_OP_PROBE && meta.freeze == 1 && wv & W_ACK == W_ACK) {
+                old_tv = old_seed_mark.execute(meta.slot);
+            }
             else { old_tv = old_peek.execute(meta.slot); }
             if (op == SLOT_OP_PROBE && meta.freeze == 1 && wv & W_SENT == W_SENT) {
                 cut_mode = cut_tag_freeze.execute(meta.slot);
@@ -618,10 +637,14 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             }
             // the old path's ack: lo when the ack is past it (copies through the hash unit:
             // no ALU link between ack_no, new_rcvd_lo, a_old)
+            // (a probe: ack_hi, the value a freezing probe seeds old_ack_hi with)
             bit<1> ack_new;
             if (has_ack == 1 && lo_valid == 1 && c_ack_lo == SIGN_POS) {
                 ack_new = 1;
                 @in_hash { a_old = meta.pi.new_rcvd_lo; }
+            } else if (op == SLOT_OP_PROBE) {
+                ack_new = 0;
+                @in_hash { a_old = meta.pi.ack_hi; }
             } else {
                 ack_new = 0;
                 @in_hash { a_old = hdr.tcp.ack_no; }
@@ -653,6 +676,10 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             } else if (w_old == 1) {
                 meta.pi.old_ack_hi = old_max.execute(meta.slot);
                 c_old = oldc_max.execute(meta.slot);
+            } else if (op == SLOT_OP_PROBE && meta.freeze == 1 && wv & W_ACK == W_ACK) {
+                // the freeze's seed (pipeline.md 5.3): old_ack_hi := ack_hi, in both copies
+                meta.pi.old_ack_hi = old_seed.execute(meta.slot);
+                c_old = oldc_first.execute(meta.slot);
             } else {
                 meta.pi.old_ack_hi = old_read.execute(meta.slot);
                 c_old = 0;

@@ -60,6 +60,15 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
                         r_cut = r_sent;
                         f = f | RV_CUT;
                     }
+                    // The freeze seeds old_ack_hi: every ack the host sent so far left on the
+                    // one path, this reconfiguration's old path (pipeline.md 5.3). A probe
+                    // reply reports old_ack_hi after the probe.
+                    if (meta.freeze == 1 && (f & RV_ACK_HI) != 0) {
+                        r_old = r_ack;
+                        f = f | RV_OLD_ACK_HI;
+                    }
+                    pre_old = r_old;
+                    pre_old_v = f & RV_OLD_ACK_HI;
                 } else if (meta.slot_op == SLOT_OP_OUT) {
                     bit<32> end = seq + meta.seq_len;
                     if ((f & RV_SENT_HI) == 0 || SEQ_GT(end, r_sent)) {
