@@ -61,7 +61,7 @@ def run_soak(args: argparse.Namespace) -> int:
     per_round = 12  # two cycles, then a proxy removal
     totals: dict[str, Any] = {
         "reconfigs_requested": 0, "reconfigs_completed": 0, "outcomes": {},
-        "sessions": 0, "sessions_lost": 0, "rst_seen": 0, "bytes_sent": 0,
+        "sessions": 0, "sessions_lost": 0, "rst_seen": 0, "rst_after_close": 0, "bytes_sent": 0,
         "bytes_verified": 0, "rounds": 0, "failures": [], "incomplete": [],
     }  # fmt: skip
     t0 = time.monotonic()
@@ -71,6 +71,7 @@ def run_soak(args: argparse.Namespace) -> int:
         totals["sessions"] += d["sessions"]
         totals["sessions_lost"] += d["sessions"] - d["sessions_ok"]
         totals["rst_seen"] += d["rst_seen"]
+        totals["rst_after_close"] += d["rst_after_close"]  # reported apart (scenarios.after_close)
         totals["bytes_sent"] += d["bytes_sent"]
         totals["bytes_verified"] += d["bytes_verified"]
         for x in r.reconfigs:

@@ -1,13 +1,15 @@
 """Scenarios: live traffic through the testbed, reconfigurations at set times, verdicts.
 
 A run passes only if every session's bytes arrived complete and identical in both directions
-(length and SHA-256 at the far end), no RST was captured on the client or the server, and
-every reconfiguration ended with the expected outcome.
+(length and SHA-256 at the far end), no RST was captured on the client or the server (a
+host's closed socket answering a late segment after its own FIN is reported apart,
+:func:`after_close`), and every reconfiguration ended with the expected outcome.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -69,6 +71,8 @@ class Result:
     sessions: int = 0
     sessions_ok: int = 0
     rst_seen: int = 0
+    # RSTs a host's closed socket sent after its own FIN (``after_close``): not in rst_seen
+    rst_after_close: int = 0
     reconfigs: list[StepResult] = field(default_factory=list)
     samples_c2s: list[list[float]] = field(default_factory=list)
     samples_s2c: list[list[float]] = field(default_factory=list)
@@ -84,6 +88,7 @@ class Result:
             "sessions": self.sessions,
             "sessions_ok": self.sessions_ok,
             "rst_seen": self.rst_seen,
+            "rst_after_close": self.rst_after_close,
             "reconfig_ms": [r.elapsed_ms for r in self.reconfigs],
             "reconfigs": [r.__dict__ for r in self.reconfigs],
             "problems": self.problems,
@@ -91,12 +96,41 @@ class Result:
         }
 
 
+_SEGMENT = re.compile(r" IP (\S+) > (\S+): Flags \[([^\]]*)\], seq (\d+)(?::(\d+))?")
+
+
+def after_close(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Split captured RSTs into (counted, after close). A RST is *after close* when the same
+    host sent a FIN on the same tuple earlier in the capture and the RST carries exactly the
+    sequence number after that FIN: the host's stream was complete and its socket closed, and
+    it answered a late segment, as standard TCP does (RFC 9293: a closed connection answers
+    any segment but a RST with a RST). Seen on the rack: the server (passive close) sent its
+    FIN again before the client's ACK of it arrived (a loaded path), the client's TIME_WAIT
+    acknowledged the copy, and that ACK found the server's socket closed; without Dysco the
+    same delays draw the same RST. Any other RST is counted (``rst_seen``). ``lines`` are
+    tcpdump lines with absolute sequence numbers (``-S``), FINs and RSTs."""
+    fin_next: set[tuple[str, str, int]] = set()
+    counted: list[str] = []
+    late: list[str] = []
+    for line in lines:
+        m = _SEGMENT.search(line)
+        if m is None:
+            continue
+        src, dst, flags, seq, end = m.groups()
+        if "R" in flags:
+            (late if (src, dst, int(seq)) in fin_next else counted).append(line)
+        elif "F" in flags:
+            last = int(end) if end is not None else int(seq)
+            fin_next.add((src, dst, (last + 1) & 0xFFFFFFFF))
+    return counted, late
+
+
 class Capture:
-    """Count RSTs seen on a host's interface (tcpdump)."""
+    """RSTs and FINs seen on a host's interface (tcpdump; :func:`after_close` splits them)."""
 
     def __init__(self, tb: Testbed, host: str) -> None:
-        self.p = tb.spawn(host, ["tcpdump", "-i", "eth0", "-n", "-l",
-                                 "tcp[tcpflags] & tcp-rst != 0"], name="tcpdump")  # fmt: skip
+        flt = "tcp[tcpflags] & (tcp-rst|tcp-fin) != 0"
+        self.p = tb.spawn(host, ["tcpdump", "-i", "eth0", "-n", "-S", "-l", flt], name="tcpdump")
         self.lines: list[str] = []
         self.t = threading.Thread(target=self._read, daemon=True)
         self.t.start()
@@ -202,10 +236,13 @@ def run(tb: Testbed, spec: Spec, log: Any = print) -> Result:
     _wait_server_reports(server_lines, client_lines)
     srv.terminate()
     srv.wait(timeout=5)
-    rsts = [c.stop() for c in caps]
+    rsts, late = zip(*(after_close(c.stop()) for c in caps), strict=True)
     res.rst_seen = sum(len(x) for x in rsts)
+    res.rst_after_close = sum(len(x) for x in late)
     if res.rst_seen:
         res.problems.append(f"RST seen: {(rsts[0] + rsts[1])[:3]}")
+    if res.rst_after_close:
+        res.extra["rst_after_close_lines"] = (late[0] + late[1])[:3]
     _verdict(res, spec, client_lines, server_lines)
     res.passed = (
         not res.problems
