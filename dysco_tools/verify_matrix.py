@@ -57,6 +57,10 @@ BOTH_PATHS = "cut[1]!=0&&nrl[1]!=0"  # the left anchor froze its cut and got new
 CANCELLED = "la_ph[1]==8"
 # C's next segment waits for the left anchor's hold (data at or above its frozen cutoff)
 HOST_HELD = "hold[1]&&t_nxt[0]>=cut[1]&&t_nxt[0]<=NDC+1"
+# the waits after a hold (CFG 6, r2 after r1): when r2 locked, a byte r1's hold dropped was not
+# sent again yet; the anchor waited until it was acknowledged (not expired), r2 completed
+LEFT_WAITED = "la_wd[2]&&la_ph[2]==6"
+RIGHT_WAITED = "ra_wd[2]&&la_ph[2]==6"
 
 MATRIX: tuple[Config, ...] = (
     Config(
@@ -186,6 +190,27 @@ MATRIX: tuple[Config, ...] = (
         ),
     ),
     Config(
+        "after-hold-c",
+        6,
+        "sequential (delete P, then insert N), C's byte may go into r1's hold (sent, dropped, "
+        "sent again once the hold ended): r2's left anchor waits before its freeze until "
+        "the bytes C had sent are acknowledged, or the wait expires; C sends 1 byte + FIN, "
+        "S a FIN; no loss (sanity run after-hold-mutant: without the wait the cutoff covers "
+        "the dropped byte)",
+        {"NDC": 1, "NDS": 0, "CLOSS": 0, "HDROP": 1},
+        liveness=False,  # sequential/liveness runs the waits (without the drop)
+        witnesses=(("left-waited", LEFT_WAITED),),
+    ),
+    Config(
+        "after-hold-s",
+        6,
+        "the mirror of after-hold-c: S's byte may go into r1's hold, r2's right anchor waits "
+        "before its ackLock; S sends 1 byte + FIN, C a FIN; no loss",
+        {"NDC": 0, "NDS": 1, "CLOSS": 0, "HDROP": 1},
+        liveness=False,
+        witnesses=(("right-waited", RIGHT_WAITED),),
+    ),
+    Config(
         "newbox-fail",
         7,
         "C-S, insert N; N may crash at any time until it has relayed the SYN-ACK; 1 control loss",
@@ -214,8 +239,10 @@ SEARCH_S: dict[str, float] = {
     "contend:safety": 29.2,
     "contend:liveness": 169.0,
     "contend-dup:safety": 19.4,
-    "sequential:safety": 9.5,
-    "sequential:liveness": 27.4,
+    "sequential:safety": 10.5,
+    "sequential:liveness": 30.5,
+    "after-hold-c:safety": 4.0,
+    "after-hold-s:safety": 4.0,
     "newbox-fail:safety": 1.6,
     "newbox-fail:liveness": 18.0,
 }
@@ -253,6 +280,22 @@ SANITY: tuple[Finding, ...] = (
         "(invalid end state)",
         {"ND": 0, "CLOSS": 0, "DLOSS": 2, "MUT_NO_RETIRE": 1},
         expect="invalid end state",
+    ),
+    Finding(
+        "after-hold-mutant",
+        6,
+        "sanity (the waits after a hold, docs/testbed.md open finding A): without them "
+        "(MUT_NO_DRAIN: r2's left anchor freezes at once), in after-hold-c r2's cutoff covers "
+        "C's byte that r1's hold dropped before C sent it again: the anchors' waits would "
+        "wait for C's backed-off retransmission timer (FRESH_CUT fails)",
+        {"NDC": 1, "NDS": 0, "CLOSS": 0, "HDROP": 1, "MUT_NO_DRAIN": 1},
+    ),
+    Finding(
+        "after-hold-mutant-s",
+        6,
+        "the same for the right anchor (after-hold-s without the wait: its ackLock at once, "
+        "the freeze at the SYN covers S's byte that r1's hold dropped)",
+        {"NDC": 0, "NDS": 1, "CLOSS": 0, "HDROP": 1, "MUT_NO_DRAIN": 1},
     ),
 )
 

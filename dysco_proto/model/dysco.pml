@@ -174,6 +174,14 @@
 #ifndef CANFAIL
 #define CANFAIL(n) 0
 #endif
+#ifdef MUT_NO_DRAIN
+#define DRAINS 0        /* mutant: no wait after a hold (the freeze and the ackLock at once) */
+#else
+#define DRAINS 1
+#endif
+#ifndef HDROP
+#define HDROP 0         /* host data segments sent into their own anchor's hold (dropped) */
+#endif
 #ifndef NO_BOXACK
 #define BOXACK 1        /* every box checks the acks it forwards (finding newbox-ack) */
 #endif
@@ -264,6 +272,22 @@ byte lbusy[NN]; byte rbusy[NN];
    sender retransmits). Those retransmissions do not use the RTX budget: the drop is the
    protocol's, not the network's. */
 bit hold[2 * NN]; byte hdrop[2]; byte hdcut[2];
+/* the waits after a hold (Side.after_hold, AgentBase._hold_drained; docs/protocol-design.md
+   4.2): ah[sl] = the side's last reconfiguration froze a cutoff (its hold may have dropped
+   host bytes, which the host sends again only when its backed-off timer fires). Its next
+   reconfiguration waits, holding nothing, until what the host had sent (drain_to: la_dto /
+   ra_dto, the slot's sent_hi when the wait starts; 0 = not waiting) is acknowledged, or the
+   bounded wait expires (nondeterministic; the right anchor's ra_xp keeps it for its freeze,
+   which comes later, at the SYN): the left anchor before its freeze
+   (its phase stays LA_SYNSENT, the table's PREPARING, with no cutoff and no SYN yet), the
+   right anchor before its ackLock (RA_LOCKED). An endpoint's data goes into its own anchor's
+   hold (sent, raising sent_hi, dropped) only within the budget HDROP (else it is not sent
+   yet, EP_HELD); the drop's hold ends (hdcut = 255) when the next hold on its slot starts. */
+bit ah[2 * NN]; byte la_dto[NR1]; byte ra_dto[NR1]; bit ra_xp[NR1];
+byte hdq = HDROP;
+/* a byte of the endpoint whose data leaves through slot sl was dropped by a hold on sl and
+   not sent again yet */
+#define DROP_PENDING(sl) (hdrop[ORIG(sl)] == (sl) + 1 && hdcut[ORIG(sl)] != 0)
 #define HS(n) ((n) == 0 -> 1 : 2 * SNODE)
 #define EP_HELD(n, e) (hold[HS(n)] && t_nxt[e] >= cut[HS(n)])
 #define ORIG(sl) ((sl) % 2 == 1 -> 0 : 1)   /* the endpoint whose data leaves through slot sl */
@@ -309,8 +333,13 @@ bit was_held[NR1];    /* witness runs only: request r was held somewhere */
 bit w_retired;        /* ... a late old-path packet reached a host through a retired entry */
 bit w_stale;          /* ... the stale-ack rule raised or dropped an old-path ack */
 bit w_held;           /* ... a box's segment or a pure ack went into a hold (dropped) */
+bit la_wd[NR1];       /* ... r's left anchor, after a hold that dropped a byte its host had not
+                         sent again yet, waited until it was acked (not expired) */
+bit ra_wd[NR1];       /* ... r's right anchor did (its ackLock waited) */
 #define WIT(x) x = 1
+#define UNWIT(x) x = 0
 #else
+#define UNWIT(x) skip
 #define WIT(x) skip
 #endif
 
@@ -415,7 +444,8 @@ inline STEER(sl, osub, opeer, ods, oda, nsub, npeer, nds, nda) {
   :: pnew && hold[sl] ->       /* held (HOLD rewrite: dropped) */
      if
      :: (fl & (F_DATA | F_FIN)) != 0 ->
-        assert(role[n] == R_BOX);   /* an endpoint's own data above the hold is not sent yet */
+        /* an endpoint's own data above the hold is not sent yet, unless within HDROP */
+        assert(role[n] == R_BOX || HDROP > 0);
         hdrop[ORIG(sl)] = sl + 1; hdcut[ORIG(sl)] = cut[sl]
      :: else -> hdrop[1 - ORIG(sl)] = sl + 1; hdcut[1 - ORIG(sl)] = 0
      fi;
@@ -587,20 +617,34 @@ inline PEND_REL(x) {
 
 inline EPOCH(sl) { cut[sl] = 0; nrl[sl] = 0; oah[sl] = 0 }
 
+/* the right anchor's ackLock (c = delta_lr, d = its side's out delta) */
+#define RA_SEND_ACKL(n, r) SEND(lpeer[n], K_ACKL, lsub[n], r, 0, 0, ra_plr[r], lout[n])
+
 /* Agent._ra_request */
 inline RA_REQUEST(n, r, d) {
   if
   :: ra_ph[r] == RA_DONE -> skip
   :: ra_ph[r] == RA_NONE && (lbusy[n] != 0 || CLOSING(n)) ->
      RA_PHASE(r, T_REQUEST_LOCK, RA_NONE); SEND(lpeer[n], K_NACKL, lsub[n], r, 0, 0, 0, 0)
+  :: ra_ph[r] == RA_LOCKED && ra_dto[r] != 0 ->       /* a retransmission while the ackLock waits */
+     RA_GPHASE(r, T_REQUEST_LOCK, G_AFTER_HOLD, RA_LOCKED)
   :: else ->
      if
-     :: ra_ph[r] == RA_NONE ->
-        RA_PHASE(r, T_REQUEST_LOCK, RA_LOCKED);
-        ra_plr[r] = (d + lin[n]) & 255; ra_ph[r] = RA_LOCKED; lbusy[n] = r; SAY(E_RA_LOCKED, r)
-     :: else -> RA_PHASE(r, T_REQUEST_LOCK, ra_ph[r])
-     fi;
-     SEND(lpeer[n], K_ACKL, lsub[n], r, 0, 0, ra_plr[r], lout[n])
+     :: ra_ph[r] == RA_NONE && ah[2 * n] && DRAINS ->
+        /* after a hold: the ackLock waits (WAITS, or the wait expires) */
+        RA_GPHASE(r, T_REQUEST_LOCK, G_AFTER_HOLD, RA_LOCKED);
+        ra_plr[r] = (d + lin[n]) & 255; ra_ph[r] = RA_LOCKED; lbusy[n] = r; SAY(E_RA_LOCKED, r);
+        ra_dto[r] = sent_hi[2 * n];
+#ifdef WITNESS
+        ra_wd[r] = DROP_PENDING(2 * n);
+#endif
+        printf("EV %d RA-DRAIN r%d drain_to=%d\n", n, r, ra_dto[r])
+     :: ra_ph[r] == RA_NONE && !(ah[2 * n] && DRAINS) ->
+        RA_GPHASE(r, T_REQUEST_LOCK, G_ANY, RA_LOCKED);
+        ra_plr[r] = (d + lin[n]) & 255; ra_ph[r] = RA_LOCKED; lbusy[n] = r; SAY(E_RA_LOCKED, r);
+        RA_SEND_ACKL(n, r)
+     :: ra_ph[r] != RA_NONE -> RA_PHASE(r, T_REQUEST_LOCK, ra_ph[r]); RA_SEND_ACKL(n, r)
+     fi
   fi
 }
 
@@ -639,6 +683,7 @@ inline FINISH_LATER(r, outcome, t) { LA_PHASE(r, t, outcome); assert(fr == 0); f
    FINISH_LATER of this step; la_ph[r] does not change in between) */
 inline LEFT_FINISH(n, r, outcome) {
   if :: la_ph[r] != LA_SWITCHED -> rnew[n] = 0; hold[2 * n + 1] = 0 :: else -> skip fi;
+  if :: la_cut[r] != 0 -> ah[2 * n + 1] = 1 :: else -> skip fi;   /* the host's data was held */
   LOCK_FINISH(n, r);
   if :: v_verdict == V_FORWARD -> seen[HI(n, r)] = 1 :: else -> skip fi;
   PEND_REL(v_rel);
@@ -660,6 +705,30 @@ inline SEND_NSYN(n, r) {
   SEND(dst, K_NSYN, h, r, la_sseq[r], la_sack[r], la_plr[r], la_prl[r])
 }
 
+/* a hold starts on slot sl: the drops of an earlier hold there are drops of a hold that ended
+   (their retransmission no longer waits for it) */
+inline NEW_HOLD(sl) {
+  hold[sl] = 1;
+  if :: hdrop[0] == (sl) + 1 -> hdcut[0] = 255 :: else -> skip fi;
+  if :: hdrop[1] == (sl) + 1 -> hdcut[1] = 255 :: else -> skip fi
+}
+
+/* property of the waits after a hold: a cutoff frozen on slot sl covers no byte that the
+   slot's previous hold dropped and its host has not sent again (a pending RTO-after-hold),
+   unless the wait expired (xp). Such a cutoff makes both anchors' waits (the right anchor's
+   SYN-ACK, the left anchor's commit) wait for the host's backed-off retransmission timer:
+   the request times out (new-path-timeout), docs/testbed.md open finding A. */
+inline FRESH_CUT(sl, xp) { assert(xp || !DROP_PENDING(sl)) }
+
+/* the left anchor's freeze (the "syn" probe's answer, snapshot: cutoff): the cutoff, then the
+   SYN at cut - 1 without an ack; data above it is held */
+inline LEFT_FREEZE(n, r, xp) {
+  FRESH_CUT(2 * n + 1, xp);
+  cut[2 * n + 1] = sent_hi[2 * n + 1]; la_cut[r] = cut[2 * n + 1]; NEW_HOLD(2 * n + 1);
+  la_sseq[r] = (la_cut[r] - 1) & 255; la_sack[r] = 0;
+  SEND_NSYN(n, r)
+}
+
 /* Agent._left_locked + the "syn" probe */
 inline LEFT_LOCKED(n, r, dlr, drl) {
 #ifdef OVERLAP
@@ -672,13 +741,23 @@ inline LEFT_LOCKED(n, r, dlr, drl) {
   /* mutant (the new path before freeze-first): SYN at sent_hi - 1 with the host's ack, no
      cutoff, no hold; the cutoffs are frozen at the commit and the switch */
   la_sseq[r] = (sent_hi[2 * n + 1] - 1) & 255; la_sack[r] = ack_hi[2 * n + 1];
-#else
-  /* freeze first: the cutoff, then the SYN at cut - 1 without an ack; data above it is held */
-  cut[2 * n + 1] = sent_hi[2 * n + 1]; la_cut[r] = cut[2 * n + 1]; hold[2 * n + 1] = 1;
-  la_sseq[r] = (la_cut[r] - 1) & 255; la_sack[r] = 0;
-#endif
   LA_PHASE(r, T_ACK_LOCK, LA_SYNSENT); la_ph[r] = LA_SYNSENT; la_rt[r] = 0; SAY(E_LA_LOCKED, r);
   SEND_NSYN(n, r)
+#else
+  if
+  :: ah[2 * n + 1] && DRAINS ->
+     /* after a hold: no freeze yet (nothing held); the wait ends in WAITS or expires */
+     LA_GPHASE(r, T_ACK_LOCK, G_AFTER_HOLD, LA_SYNSENT); la_ph[r] = LA_SYNSENT; la_rt[r] = 0;
+     la_dto[r] = sent_hi[2 * n + 1]; SAY(E_LA_LOCKED, r);
+#ifdef WITNESS
+     la_wd[r] = DROP_PENDING(2 * n + 1);    /* it waits for a byte the last hold dropped */
+#endif
+     printf("EV %d LA-DRAIN r%d drain_to=%d\n", n, r, la_dto[r])
+  :: else ->
+     LA_GPHASE(r, T_ACK_LOCK, G_ANY, LA_SYNSENT); la_ph[r] = LA_SYNSENT; la_rt[r] = 0;
+     SAY(E_LA_LOCKED, r); LEFT_FREEZE(n, r, 0)
+  fi
+#endif
 }
 
 /* Agent._on_ack_lock */
@@ -746,7 +825,8 @@ inline HANDLE_NACKL(n, r, s) {
 
 inline RIGHT_REVERT(n, r) {
   RA_PHASE(r, T_CANCEL_LOCK, RA_NONE);     /* its only caller: cancelLock */
-  hold[2 * n] = 0;
+  hold[2 * n] = 0; ra_dto[r] = 0;
+  if :: ra_cut[r] != 0 -> ah[2 * n] = 1 :: else -> skip fi;       /* the host's data was held */
   lnew[n] = 0; ra_ph[r] = RA_NONE; SAY(E_RA_REVERT, r);
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
 }
@@ -818,7 +898,8 @@ inline HANDLE_NSYN(n, r, s) {
            RA_SEND_SYNACK(n, r)
 #else
            /* freeze first; the SYN-ACK waits (RA_PREP) until the host acked the left cutoff */
-           cut[2 * n] = sent_hi[2 * n]; ra_cut[r] = cut[2 * n]; hold[2 * n] = 1;
+           FRESH_CUT(2 * n, ra_xp[r]);
+           cut[2 * n] = sent_hi[2 * n]; ra_cut[r] = cut[2 * n]; NEW_HOLD(2 * n);
            ra_pcut[r] = (ma + 1 + ra_plr[r]) & 255;
            RA_PHASE(r, T_NEW_PATH_SYN, RA_PREP);
            ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_PREP; SAY(E_RA_STAGED, r)
@@ -883,6 +964,18 @@ inline WAITS(n, r) {
      ack_hi[2 * n + 1] >= la_saseq[r] + 1 -> LEFT_COMMIT(n, r)
   :: RA(r) == n && ra_ph[r] == RA_PREP && ack_hi[2 * n] >= ra_pcut[r] ->
      RA_PHASE(r, T_SNAP_CUT, RA_SYNRCVD); ra_ph[r] = RA_SYNRCVD; RA_SEND_SYNACK(n, r)
+  /* the waits after a hold (same convention): drained once the host's bytes up to drain_to
+     are acknowledged. Left: the re-probe that follows the drained answer freezes (phase
+     PREPARING, "timer lprobe", then "snapshot: cutoff"); right: the "rlock" probe's answer
+     sends the ackLock */
+  :: LA(r) == n && la_ph[r] == LA_SYNSENT && la_dto[r] != 0 && rack_hi[2 * n + 1] >= la_dto[r] ->
+     LA_GPHASE(r, T_TIMER_LPROBE, G_ANY, LA_SYNSENT);
+     la_dto[r] = 0; ah[2 * n + 1] = 0; printf("EV %d LA-DRAINED r%d\n", n, r);
+     LEFT_FREEZE(n, r, 0)
+  :: RA(r) == n && ra_ph[r] == RA_LOCKED && ra_dto[r] != 0 && rack_hi[2 * n] >= ra_dto[r] ->
+     RA_GPHASE(r, T_SNAP_CUT, G_ANY, RA_LOCKED);
+     ra_dto[r] = 0; ah[2 * n] = 0; printf("EV %d RA-DRAINED r%d\n", n, r);
+     RA_SEND_ACKL(n, r)
   :: else -> skip
   fi
 }
@@ -954,6 +1047,7 @@ inline RIGHT_FOLD(n, r) {
   lret[n] = lsub[n]; lrin[n] = lin[n]; lrout[n] = lout[n];
   lsub[n] = lnew[n]; lpeer[n] = lnewpeer[n]; lnew[n] = 0; lin[n] = lnin[n]; lout[n] = lnout[n];
   RA_PHASE(r, T_SNAP_CHECK, RA_DONE); ra_ph[r] = RA_DONE; SAY(E_RA_FOLD, r);
+  ah[2 * n] = 1;                            /* the host's data at or above the cutoff was held */
   if :: lbusy[n] == r -> lbusy[n] = 0 :: else -> skip fi
 }
 
@@ -1014,14 +1108,22 @@ inline TCP_SEND(n, e) {
        LEFT_FOLD(n, r) \
   :: RA(r) == n && ra_ph[r] == RA_SWITCHED && COMPLETE(2 * n, ra_pcut[r]) -> \
        RIGHT_FOLD(n, r) \
-  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_LOCKING -> SAY(E_TIMER_LOCK, r); \
+  :: LA(r) == n && la_ph[r] == LA_SYNSENT && la_dto[r] != 0 -> \
+       LA_GPHASE(r, T_TIMER_LPROBE, G_AFTER_HOLD, LA_SYNSENT); UNWIT(la_wd[r]); \
+       la_dto[r] = 0; ah[2 * n + 1] = 0; printf("EV %d LA-DRAIN-EXPIRED r%d\n", n, r); \
+       LEFT_FREEZE(n, r, 1) \
+  :: RA(r) == n && ra_ph[r] == RA_LOCKED && ra_dto[r] != 0 -> \
+       RA_GPHASE(r, T_TIMER_RSPROBE, G_AFTER_HOLD, RA_LOCKED); UNWIT(ra_wd[r]); \
+       ra_dto[r] = 0; ah[2 * n] = 0; ra_xp[r] = 1; printf("EV %d RA-DRAIN-EXPIRED r%d\n", n, r); \
+       RA_SEND_ACKL(n, r) \
+  :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_LOCKING && ra_dto[r] == 0 -> SAY(E_TIMER_LOCK, r); \
        if \
        :: la_rt[r] >= MAXRET -> LEFT_CANCEL(n, r, T_TIMER_LOCK) \
        :: else -> LA_PHASE(r, T_TIMER_LOCK, LA_LOCKING); la_rt[r]++; \
           SEND(rpeer[n], K_REQ, rsub[n], r, 0, 0, rout[n], 0) \
        fi \
   :: infl[r] == 0 && LA(r) == n && la_ph[r] == LA_SYNSENT && !(la_gsa[r] && la_ghs[r]) && \
-     ra_ph[r] != RA_PREP -> SAY(E_TIMER_SYN, r); \
+     ra_ph[r] != RA_PREP && la_dto[r] == 0 -> SAY(E_TIMER_SYN, r); \
        if \
        :: la_rt[r] >= SYNRET -> LEFT_CANCEL(n, r, T_TIMER_SYN) \
        :: else -> LA_PHASE(r, T_TIMER_SYN, LA_SYNSENT); la_rt[r]++; SEND_NSYN(n, r) \
@@ -1069,6 +1171,8 @@ end:
         :: !failed[n] -> HANDLE(n)
         fi
      :: (n == 0 || n == SNODE) && t_nxt[ep] <= NDE(ep) + 1 && !EP_HELD(n, ep) -> TCP_SEND(n, ep)
+     :: hdq > 0 && (n == 0 || n == SNODE) && t_nxt[ep] <= NDE(ep) && EP_HELD(n, ep) ->
+        hdq--; TCP_SEND(n, ep)               /* a data byte into the hold: dropped (HDROP) */
      :: dinfl == 0 && (n == 0 || n == SNODE) && t_una[ep] < t_max[ep] && hdrop[ep] == 0 &&
         t_nxt[ep] == t_max[ep] && t_rtx[ep] > 0 ->
         t_nxt[ep] = t_una[ep]; t_rtx[ep]--; printf("EV %d RTO go-back-to %d\n", n, t_una[ep])

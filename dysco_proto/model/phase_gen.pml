@@ -52,6 +52,10 @@
 #define T_TIMER_RR 27  /* timer rr */
 #define T_SESSION_REMOVED 28  /* session removed */
 
+/* guards the model's guarded checks name (dysco_proto.phase_table.Guard) */
+#define G_ANY 1  /* any */
+#define G_AFTER_HOLD 2  /* last hold not drained */
+
 /* model steps that are no row of the table */
 /* left: LA_IDLE --Reconfigure--> LA_REFUSED: a Reconfigure on a closing or busy side is refused before any record exists (LeftAnchorMixin._cmd_reconfigure: no row, the outcome is reported) */
 
@@ -126,7 +130,72 @@
   ((f) == RA_SYNRCVD && (t) == T_ACK_MSG && (x) == RA_SWITCHED) || \
   ((f) == RA_SYNRCVD && (t) == T_TIMER_RANCHOR && (x) == RA_NONE) )
 
+/* the same with the guard of the first row, for the guards in G_* (the waits after
+   a hold) */
+#define LA_GSTEP_OK(f, t, g, x) ( \
+  ((f) == LA_CANCELLING && (t) == T_NACK_LOCK && (g) == G_ANY && (x) == LA_REFUSED) || \
+  ((f) == LA_CANCELLING && (t) == T_ACK_CANCEL && (g) == G_ANY && (x) == LA_CANCELLED) || \
+  ((f) == LA_CANCELLING && (t) == T_SESSION_REMOVED && (g) == G_ANY && (x) == LA_CANCELLED) || \
+  ((f) == LA_COMMITTED && (t) == T_ACK_ACK && (g) == G_ANY && (x) == LA_SWITCHED) || \
+  ((f) == LA_COMMITTED && (t) == T_TIMER_ACK && (g) == G_ANY && (x) == LA_COMMITTED) || \
+  ((f) == LA_COMMITTED && (t) == T_SESSION_REMOVED && (g) == G_ANY && (x) == LA_CANCELLED) || \
+  ((f) == LA_IDLE && (t) == T_RECONFIGURE && (g) == G_ANY && (x) == LA_LOCKING) || \
+  ((f) == LA_IDLE && (t) == T_RIGHT_REQUEST && (g) == G_ANY && (x) == LA_LOCKING) || \
+  ((f) == LA_LOCKING && (t) == T_ACK_LOCK && (g) == G_ANY && (x) == LA_SYNSENT) || \
+  ((f) == LA_LOCKING && (t) == T_ACK_LOCK && (g) == G_AFTER_HOLD && (x) == LA_SYNSENT) || \
+  ((f) == LA_LOCKING && (t) == T_NACK_LOCK && (g) == G_ANY && (x) == LA_REFUSED) || \
+  ((f) == LA_LOCKING && (t) == T_SESSION_REMOVED && (g) == G_ANY && (x) == LA_CANCELLED) || \
+  ((f) == LA_SWITCHED && (t) == T_SNAP_CHECK && (g) == G_ANY && (x) == LA_COMPLETED) || \
+  ((f) == LA_SWITCHED && (t) == T_TIMER_PROBE && (g) == G_ANY && (x) == LA_SWITCHED) || \
+  ((f) == LA_SWITCHED && (t) == T_SESSION_REMOVED && (g) == G_ANY && (x) == LA_CANCELLED) || \
+  ((f) == LA_SYNSENT && (t) == T_SYNACK_PACKET && (g) == G_ANY && (x) == LA_COMMITTED) || \
+  ((f) == LA_SYNSENT && (t) == T_SYNACK_PACKET && (g) == G_ANY && (x) == LA_SYNSENT) || \
+  ((f) == LA_SYNSENT && (t) == T_SYN_ACK_MSG && (g) == G_ANY && (x) == LA_COMMITTED) || \
+  ((f) == LA_SYNSENT && (t) == T_SYN_ACK_MSG && (g) == G_ANY && (x) == LA_SYNSENT) || \
+  ((f) == LA_SYNSENT && (t) == T_SNAP_CUT && (g) == G_ANY && (x) == LA_SYNSENT) || \
+  ((f) == LA_SYNSENT && (t) == T_SNAP_CUT && (g) == G_AFTER_HOLD && (x) == LA_SYNSENT) || \
+  ((f) == LA_SYNSENT && (t) == T_SNAP_COMMIT && (g) == G_ANY && (x) == LA_COMMITTED) || \
+  ((f) == LA_SYNSENT && (t) == T_TIMER_LPROBE && (g) == G_ANY && (x) == LA_SYNSENT) || \
+  ((f) == LA_SYNSENT && (t) == T_TIMER_LPROBE && (g) == G_AFTER_HOLD && (x) == LA_SYNSENT) || \
+  ((f) == LA_SYNSENT && (t) == T_TIMER_CPROBE && (g) == G_ANY && (x) == LA_COMMITTED) || \
+  ((f) == LA_SYNSENT && (t) == T_TIMER_CPROBE && (g) == G_ANY && (x) == LA_SYNSENT) || \
+  ((f) == LA_SYNSENT && (t) == T_SESSION_REMOVED && (g) == G_ANY && (x) == LA_CANCELLED) )
+
+#define RA_GSTEP_OK(f, t, g, x) ( \
+  ((f) == RA_DONE && (t) == T_ACK_MSG && (g) == G_ANY && (x) == RA_DONE) || \
+  ((f) == RA_LOCKED && (t) == T_REQUEST_LOCK && (g) == G_ANY && (x) == RA_LOCKED) || \
+  ((f) == RA_LOCKED && (t) == T_REQUEST_LOCK && (g) == G_AFTER_HOLD && (x) == RA_LOCKED) || \
+  ((f) == RA_LOCKED && (t) == T_CANCEL_LOCK && (g) == G_ANY && (x) == RA_NONE) || \
+  ((f) == RA_LOCKED && (t) == T_NEW_PATH_SYN && (g) == G_ANY && (x) == RA_PREP) || \
+  ((f) == RA_LOCKED && (t) == T_NEW_PATH_SYN && (g) == G_ANY && (x) == RA_SYNRCVD) || \
+  ((f) == RA_LOCKED && (t) == T_SNAP_CUT && (g) == G_ANY && (x) == RA_LOCKED) || \
+  ((f) == RA_LOCKED && (t) == T_SNAP_CUT && (g) == G_AFTER_HOLD && (x) == RA_LOCKED) || \
+  ((f) == RA_LOCKED && (t) == T_TIMER_RSPROBE && (g) == G_AFTER_HOLD && (x) == RA_LOCKED) || \
+  ((f) == RA_LOCKED && (t) == T_TIMER_RANCHOR && (g) == G_ANY && (x) == RA_NONE) || \
+  ((f) == RA_NONE && (t) == T_REQUEST_LOCK && (g) == G_ANY && (x) == RA_LOCKED) || \
+  ((f) == RA_NONE && (t) == T_REQUEST_LOCK && (g) == G_AFTER_HOLD && (x) == RA_LOCKED) || \
+  ((f) == RA_NONE && (t) == T_ACK_MSG && (g) == G_ANY && (x) == RA_NONE) || \
+  ((f) == RA_PREP && (t) == T_REQUEST_LOCK && (g) == G_ANY && (x) == RA_PREP) || \
+  ((f) == RA_PREP && (t) == T_CANCEL_LOCK && (g) == G_ANY && (x) == RA_NONE) || \
+  ((f) == RA_PREP && (t) == T_SNAP_CUT && (g) == G_ANY && (x) == RA_SYNRCVD) || \
+  ((f) == RA_PREP && (t) == T_TIMER_RSPROBE && (g) == G_ANY && (x) == RA_PREP) || \
+  ((f) == RA_PREP && (t) == T_TIMER_RSPROBE && (g) == G_ANY && (x) == RA_SYNRCVD) || \
+  ((f) == RA_PREP && (t) == T_TIMER_RANCHOR && (g) == G_ANY && (x) == RA_NONE) || \
+  ((f) == RA_SWITCHED && (t) == T_REQUEST_LOCK && (g) == G_ANY && (x) == RA_SWITCHED) || \
+  ((f) == RA_SWITCHED && (t) == T_CANCEL_LOCK && (g) == G_ANY && (x) == RA_SWITCHED) || \
+  ((f) == RA_SWITCHED && (t) == T_NEW_PATH_SYN && (g) == G_ANY && (x) == RA_SWITCHED) || \
+  ((f) == RA_SWITCHED && (t) == T_ACK_MSG && (g) == G_ANY && (x) == RA_SWITCHED) || \
+  ((f) == RA_SWITCHED && (t) == T_SNAP_CHECK && (g) == G_ANY && (x) == RA_DONE) || \
+  ((f) == RA_SWITCHED && (t) == T_TIMER_RPROBE && (g) == G_ANY && (x) == RA_SWITCHED) || \
+  ((f) == RA_SYNRCVD && (t) == T_REQUEST_LOCK && (g) == G_ANY && (x) == RA_SYNRCVD) || \
+  ((f) == RA_SYNRCVD && (t) == T_CANCEL_LOCK && (g) == G_ANY && (x) == RA_NONE) || \
+  ((f) == RA_SYNRCVD && (t) == T_NEW_PATH_SYN && (g) == G_ANY && (x) == RA_SYNRCVD) || \
+  ((f) == RA_SYNRCVD && (t) == T_ACK_MSG && (g) == G_ANY && (x) == RA_SWITCHED) || \
+  ((f) == RA_SYNRCVD && (t) == T_TIMER_RANCHOR && (g) == G_ANY && (x) == RA_NONE) )
+
 /* called before every change of la_ph[r] / ra_ph[r] (and at retransmission
-   self-loops) */
+   self-loops); the G forms where the guard tells the step apart */
 inline LA_PHASE(r, t, x) { assert(LA_STEP_OK(la_ph[r], t, x)) }
 inline RA_PHASE(r, t, x) { assert(RA_STEP_OK(ra_ph[r], t, x)) }
+inline LA_GPHASE(r, t, g, x) { assert(LA_GSTEP_OK(la_ph[r], t, g, x)) }
+inline RA_GPHASE(r, t, g, x) { assert(RA_GSTEP_OK(ra_ph[r], t, g, x)) }

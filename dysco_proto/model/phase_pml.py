@@ -21,6 +21,15 @@ ANY, each after a row that probes), ending in a phase of ``X``; if ``X`` differs
 and names an entry act (the outcome of a finished request, the fold, the revert), one of
 those rows has that act.
 :data:`EXTRA` lists the model's steps that are not rows, each with its reason.
+
+The steps of the waits after a hold (``Guard.AFTER_HOLD``: the left anchor's freeze and the
+right anchor's ackLock wait until the bytes the side's previous hold dropped are
+acknowledged) are told apart from the ordinary ones only by the guard, not by the phase. So
+the model checks them with the guard: ``LA_GSTEP_OK(from, trigger, guard, to)`` /
+``RA_GSTEP_OK(...)`` (inlines ``LA_GPHASE`` / ``RA_GPHASE``) allow a step only if its first
+row has that guard (the merged answers as above); the guards the model names are
+:data:`MODEL_GUARDS` (``G_*``). A table without the AFTER_HOLD rows fails the model at the
+wait's first step.
 """
 
 from __future__ import annotations
@@ -46,6 +55,9 @@ GENERATED = Path(__file__).with_name("phase_gen.pml")
 
 MERGED = frozenset({Trigger.SNAP_CUT, Trigger.SNAP_COMMIT})
 """Probe answers merged into the step that asks (PREPARING, COMMITTING)."""
+
+MODEL_GUARDS = (Guard.ANY, Guard.AFTER_HOLD)
+"""The guards the model's guarded checks (``LA_GPHASE``/``RA_GPHASE``) name."""
 
 
 @dataclass(frozen=True)
@@ -135,11 +147,14 @@ def _paths(rows: Iterable[Row], first: Row) -> list[tuple[Row, ...]]:
     return out
 
 
-def allowed(role: Role, rows: Iterable[Row] = TABLE) -> set[tuple[str, Trigger, str]]:
-    """The (model phase, trigger, model phase) steps ``rows`` allow for ``role``."""
+def allowed_guarded(
+    role: Role, rows: Iterable[Row] = TABLE
+) -> set[tuple[str, Trigger, Guard, str]]:
+    """The (model phase, trigger, guard of the first row, model phase) steps ``rows`` allow
+    for ``role`` (the :data:`EXTRA` steps not included)."""
     mine = tuple(r for r in rows if r.role is role)
     model = _MODEL[role]
-    steps: set[tuple[str, Trigger, str]] = set()
+    steps: set[tuple[str, Trigger, Guard, str]] = set()
     for first in mine:
         for path in _paths(mine, first):
             acts = {a for r in path for a in r.acts}
@@ -151,7 +166,13 @@ def allowed(role: Role, rows: Iterable[Row] = TABLE) -> set[tuple[str, Trigger, 
                         continue
                     if x is not f and x.enter is not None and x.enter not in acts:
                         continue
-                    steps.add((f.name, first.trigger, x.name))
+                    steps.add((f.name, first.trigger, first.guard, x.name))
+    return steps
+
+
+def allowed(role: Role, rows: Iterable[Row] = TABLE) -> set[tuple[str, Trigger, str]]:
+    """The (model phase, trigger, model phase) steps ``rows`` allow for ``role``, any guard."""
+    steps = {(f, t, x) for f, t, _g, x in allowed_guarded(role, rows)}
     for (r, f_name, trig, x_name), _why in EXTRA.items():
         if r is role:
             steps.add((f_name, trig, x_name))
@@ -160,6 +181,24 @@ def allowed(role: Role, rows: Iterable[Row] = TABLE) -> set[tuple[str, Trigger, 
 
 def _tname(t: Trigger) -> str:
     return f"T_{t.name}"
+
+
+def _gname(g: Guard) -> str:
+    return f"G_{g.name}"
+
+
+def _gok_macro(name: str, steps: set[tuple[str, Trigger, Guard, str]]) -> list[str]:
+    order, gorder = list(Trigger), list(Guard)
+    terms = sorted(
+        (s for s in steps if s[2] in MODEL_GUARDS),
+        key=lambda s: (s[0], order.index(s[1]), gorder.index(s[2]), s[3]),
+    )
+    lines = [f"#define {name}(f, t, g, x) ( \\"]
+    for i, (f, t, g, x) in enumerate(terms):
+        tail = " || \\" if i < len(terms) - 1 else " )"
+        cond = f"((f) == {f} && (t) == {_tname(t)} && (g) == {_gname(g)} && (x) == {x})"
+        lines.append(f"  {cond}{tail}")
+    return lines
 
 
 def _ok_macro(name: str, steps: set[tuple[str, Trigger, str]]) -> list[str]:
@@ -194,6 +233,9 @@ def render(rows: Iterable[Row] = TABLE) -> str:
     lines += ["", "/* triggers (dysco_proto.phase_table.Trigger) */"]
     for i, t in enumerate(Trigger, start=1):
         lines.append(f"#define {_tname(t)} {i}  /* {t.value} */")
+    lines += ["", "/* guards the model's guarded checks name (dysco_proto.phase_table.Guard) */"]
+    for i, g in enumerate(MODEL_GUARDS, start=1):
+        lines.append(f"#define {_gname(g)} {i}  /* {g.value or 'any'} */")
     lines += ["", "/* model steps that are no row of the table */"]
     for (role, f, t, x), why in EXTRA.items():
         lines.append(f"/* {role.value}: {f} --{t.value}--> {x}: {why} */")
@@ -203,10 +245,20 @@ def render(rows: Iterable[Row] = TABLE) -> str:
     lines += _ok_macro("RA_STEP_OK", allowed(Role.RIGHT, rows))
     lines += [
         "",
+        "/* the same with the guard of the first row, for the guards in G_* (the waits after",
+        "   a hold) */",
+    ]
+    lines += _gok_macro("LA_GSTEP_OK", allowed_guarded(Role.LEFT, rows))
+    lines.append("")
+    lines += _gok_macro("RA_GSTEP_OK", allowed_guarded(Role.RIGHT, rows))
+    lines += [
+        "",
         "/* called before every change of la_ph[r] / ra_ph[r] (and at retransmission",
-        "   self-loops) */",
+        "   self-loops); the G forms where the guard tells the step apart */",
         "inline LA_PHASE(r, t, x) { assert(LA_STEP_OK(la_ph[r], t, x)) }",
         "inline RA_PHASE(r, t, x) { assert(RA_STEP_OK(ra_ph[r], t, x)) }",
+        "inline LA_GPHASE(r, t, g, x) { assert(LA_GSTEP_OK(la_ph[r], t, g, x)) }",
+        "inline RA_GPHASE(r, t, g, x) { assert(RA_GSTEP_OK(ra_ph[r], t, g, x)) }",
         "",
     ]
     return "\n".join(lines)

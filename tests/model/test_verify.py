@@ -91,6 +91,37 @@ def test_the_model_needs_the_retired_entry(tmp_path: Path) -> None:
     assert not res["reproduced"] and res["errors"] == 0, res
 
 
+@needs_spin
+def test_the_model_needs_the_waits_after_a_hold(tmp_path: Path) -> None:
+    """Without the waits after a hold (MUT_NO_DRAIN), the second request's cutoff covers a
+    byte the first one's hold dropped and its host has not sent again: FRESH_CUT fails, at
+    the left anchor's freeze (after-hold-c) and at the right anchor's (after-hold-s)."""
+    for name, freeze in (("after-hold-mutant", "LA-LOCKED r2"), ("after-hold-mutant-s", "SYN")):
+        (mutant,) = [f for f in verify.SANITY if f.name == name]
+        res = verify.run_finding(mutant, tmp_path / name)
+        assert res["reproduced"], res
+        assert "hdrop" in str(res["message"]), res["message"]  # FRESH_CUT, not another check
+        assert isinstance(res["trail"], list)
+        trail = [str(line) for line in res["trail"]]
+        assert any("HELD seq=1" in line for line in trail), trail  # r1's hold dropped the byte
+        assert any("LA-END r1 completed" in line for line in trail), trail
+        end = next(i for i, line in enumerate(trail) if "assertion violated" in line)
+        assert freeze in trail[end - 1], trail[end - 3 : end + 1]
+
+
+def test_the_after_hold_mutants_run_matrix_configurations() -> None:
+    """Each sanity mutant of the waits after a hold is a matrix configuration plus
+    MUT_NO_DRAIN, nothing else."""
+    for name, config in (
+        ("after-hold-mutant", "after-hold-c"),
+        ("after-hold-mutant-s", "after-hold-s"),
+    ):
+        (f,) = [s for s in verify.SANITY if s.name == name]
+        matrix = next(c for c in verify.MATRIX if c.name == config)
+        plain = {k: v for k, v in f.defines.items() if k != "MUT_NO_DRAIN"}
+        assert plain != f.defines and f.cfg == matrix.cfg and plain == dict(matrix.defines)
+
+
 def test_no_open_findings() -> None:
     assert verify.FINDINGS == ()
     assert not hasattr(verify, "UNSETTLED_SANITY")
