@@ -367,6 +367,19 @@ class SessionMixin(AgentBase):
         if seg.tuple.dst_ip not in self.addresses:
             return
         stale = self.left_by_stuple.get(msg.left_session)
+        if (
+            stale is not None
+            and stale.sub == seg.tuple
+            and stale.hs.isn_in == seg.seq
+            and not stale.record.closing
+        ):
+            # a copy of the chain SYN that created this side, arriving before the device held
+            # its IN entry (so punted without one): a retransmission, not a new session. Evicting
+            # and re-creating the side removed its entries while the peer's ACK and data were
+            # on their way: they reached the host unrewritten (rack e2e 8 under load: 26 RSTs)
+            self._repending(stale, seg)
+            self._deliver_syn(stale, seg)
+            return
         r = msg.request if msg.type is MsgType.SYN else None
         if stale is not None and not self._evict_stale(stale, r):
             self._observe("setup.conflict", tuple=str(msg.left_session))

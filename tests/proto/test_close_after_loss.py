@@ -238,3 +238,22 @@ def test_a_new_connection_on_a_lingering_tuple_replaces_it() -> None:
     [new] = [x.segment.tuple for x in acts if isinstance(x, SendPacket)]
     assert new != first and a.state().sessions == 1
     assert a.counters.get("session.new") == 2
+
+
+def test_a_chain_syn_copy_before_the_entry_is_installed_is_a_retransmission() -> None:
+    """The left neighbour's chain SYN sent again reaches the responder's agent before the
+    device holds the IN entry the first copy installed (punted without an entry key, as on
+    the loaded rack). It is delivered again; the side stays. Before: the copy evicted the
+    fresh side as a stale one and re-created it, and the peer's ACK and data arriving between
+    the entries' removal and re-installation reached the server raw (26 RSTs in one run)."""
+    a = _responder()
+    _open_at_responder(a, 0, 0.0)
+    session = FiveTuple(C, 40000, S, 80)
+    msg = ControlMessage(MsgType.CHAIN, RequestId(M, 0), M, left_session=session, hops=(),
+                         msg_id=5000)  # fmt: skip
+    sub = FiveTuple(M, 21000, S, 80)
+    seg = Segment(sub, 1000, 0, TcpFlags.SYN, 65535, OPTS, ControlCodec(KEY).encode(msg))
+    acts = a.handle(PacketIn(PuntReason.SYN, Direction.IN, seg), 0.1)  # no entry key
+    assert not [x for x in acts if type(x).__name__ == "RemoveEntry"], acts
+    [out] = [x for x in acts if isinstance(x, SendPacket)]
+    assert out.segment.tuple == session and a.state().sessions == 1
