@@ -725,6 +725,7 @@ inline FRESH_CUT(sl, xp) { assert(xp || !DROP_PENDING(sl)) }
 inline LEFT_FREEZE(n, r, xp) {
   FRESH_CUT(2 * n + 1, xp);
   cut[2 * n + 1] = sent_hi[2 * n + 1]; la_cut[r] = cut[2 * n + 1]; NEW_HOLD(2 * n + 1);
+  oah[2 * n + 1] = ack_hi[2 * n + 1];       /* the freezing probe seeds old_ack_hi (0f4d349) */
   la_sseq[r] = (la_cut[r] - 1) & 255; la_sack[r] = 0;
   SEND_NSYN(n, r)
 }
@@ -900,6 +901,10 @@ inline HANDLE_NSYN(n, r, s) {
            /* freeze first; the SYN-ACK waits (RA_PREP) until the host acked the left cutoff */
            FRESH_CUT(2 * n, ra_xp[r]);
            cut[2 * n] = sent_hi[2 * n]; ra_cut[r] = cut[2 * n]; NEW_HOLD(2 * n);
+           oah[2 * n] = ack_hi[2 * n];       /* seeded (0f4d349); PREPARING's re-probes seed
+                                                again, a no-op: no new-path data before the
+                                                commit (nrl = 0), so every ack left on the
+                                                old path and old_ack_hi = ack_hi already */
            ra_pcut[r] = (ma + 1 + ra_plr[r]) & 255;
            RA_PHASE(r, T_NEW_PATH_SYN, RA_PREP);
            ra_sseq[r] = ma; ra_sack[r] = mb; ra_ph[r] = RA_PREP; SAY(E_RA_STAGED, r)
