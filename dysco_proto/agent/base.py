@@ -95,6 +95,10 @@ class AgentBase:
         self.held_msgs: dict[tuple[FiveTuple, RequestId], tuple[ControlMessage, Side]] = {}
         self.tokens: dict[int, tuple[str, RequestId]] = {}
         self.timers: set[TimerKey] = set()
+        #: records lingering after their close, oldest first by linger start (``max_lingering``
+        #: bounds it); a closed session with bytes unacknowledged is not in it: its hosts still
+        #: retransmit, it is kept like a live one until ``close_hold`` without a sign of life
+        self.linger_queue: dict[int, None] = {}
         #: per exchange kind: smoothed answer time and its variation (s), RFC 6298
         self._rtt: dict[TimerKind, tuple[float, float]] = {}
         self.counters: dict[str, int] = {}

@@ -115,13 +115,13 @@ class SessionMixin(AgentBase):
             self._cancel_timer(TimerKey.for_record(TimerKind.CLOSE, rec.id))
             self._cancel_timer(TimerKey.for_record(TimerKind.PENDING, rec.id))
             self.records.pop(rec.id, None)
-            self._lingering.pop(rec.id, None)
+            self.linger_queue.pop(rec.id, None)
 
     def _remove_record(self, rec: SessionRecord, reason: str) -> None:
         for side in rec.sides():
             self._remove_side(side)
         self.records.pop(rec.id, None)
-        self._lingering.pop(rec.id, None)
+        self.linger_queue.pop(rec.id, None)
         self._observe("session.removed", record=rec.id, reason=reason)
 
     def _abort_anchors(self, side: Side, reason: str) -> None:
@@ -590,23 +590,13 @@ class SessionMixin(AgentBase):
                 )
                 self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), delay)
 
-    @property
-    def _lingering(self) -> dict[int, None]:
-        """Records lingering after their close, oldest first (by linger start). Sessions
-        held after their close with bytes unacknowledged are not in it: their hosts still
-        retransmit, they are kept like live ones until ``close_hold`` without a sign of life."""
-        q: dict[int, None] | None = self.__dict__.get("_linger_queue")
-        if q is None:
-            q = self.__dict__["_linger_queue"] = {}
-        return q
-
     def _linger(self, rec: SessionRecord) -> None:
         """Keep a closed session's entries ``close_linger`` from now (removed when the close
         timer fires, :meth:`_close_check`); beyond ``max_lingering`` lingering sessions the
         one that started lingering first goes now."""
         rec.lingering = True
         self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_linger)
-        q = self._lingering
+        q = self.linger_queue
         q.pop(rec.id, None)
         q[rec.id] = None
         while len(q) > max(1, self.config.max_lingering):
@@ -614,7 +604,7 @@ class SessionMixin(AgentBase):
 
     def _evict_lingering(self) -> bool:
         """Remove the session that started lingering first (capacity); false if none."""
-        q = self._lingering
+        q = self.linger_queue
         while q:
             rid = next(iter(q))
             del q[rid]
