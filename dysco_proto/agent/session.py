@@ -314,8 +314,8 @@ class SessionMixin(AgentBase):
         That SYN-ACK is the right anchor's answer to the handshake this SYN carries (its
         options are ``h``'s peer options, ``_ra_send_synack``), and the box forwards it as it
         is (a box that terminates TCP cannot join a live session). Mirrors are best-effort
-        copies (a switch drops them when its CPU queue is full, as bmv2 does while a
-        reconfiguration's punts fill it): without this a lost one left the box believing the
+        copies (a switch may drop them when its CPU queue is full; on bmv2 one was lost while
+        a reconfiguration's punts were queued): without this a lost one left the box believing the
         server had no window scaling, and the next new path it anchored told a stateful box
         so, which then dropped every scaled window as out of window."""
         right.hs.wscale_peer = h.wscale_peer
