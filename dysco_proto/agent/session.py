@@ -334,9 +334,10 @@ class SessionMixin(AgentBase):
         self._emit(SendPacket(out, Toward.NETWORK))
 
     def _syn_from_net(self, seg: Segment, key: EntryKey | None) -> None:
-        side = self.by_key.get(key) if key else None
+        side = self.by_key.get(key) if key else self._chain_syn_copy(seg)
         if side is not None:
-            if key != side.in_key:  # new-path IN entry of a right anchor: a repeated new-path SYN
+            if key is not None and key != side.in_key:
+                # new-path IN entry of a right anchor: a repeated new-path SYN
                 ra = self._right_for_side(side)
                 if ra is not None:
                     self._ra_repeated_syn(ra, seg)
@@ -367,19 +368,6 @@ class SessionMixin(AgentBase):
         if seg.tuple.dst_ip not in self.addresses:
             return
         stale = self.left_by_stuple.get(msg.left_session)
-        if (
-            stale is not None
-            and stale.sub == seg.tuple
-            and stale.hs.isn_in == seg.seq
-            and not stale.record.closing
-        ):
-            # a copy of the chain SYN that created this side, arriving before the device held
-            # its IN entry (so punted without one): a retransmission, not a new session. Evicting
-            # and re-creating the side removed its entries while the peer's ACK and data were
-            # on their way: they reached the host unrewritten (rack e2e 8 under load: 26 RSTs)
-            self._repending(stale, seg)
-            self._deliver_syn(stale, seg)
-            return
         r = msg.request if msg.type is MsgType.SYN else None
         if stale is not None and not self._evict_stale(stale, r):
             self._observe("setup.conflict", tuple=str(msg.left_session))
@@ -409,6 +397,18 @@ class SessionMixin(AgentBase):
         self.pending_by_tag[tag] = rec
         self.pending_by_tuple[side.stuple] = rec
         self._timer(TimerKey.for_record(TimerKind.PENDING, rec.id), self.config.pending_timeout)
+
+    def _chain_syn_copy(self, seg: Segment) -> Side | None:
+        """The side a SYN punted without an entry key repeats: a copy of the chain SYN that
+        created it (same subsession, same ISN), arriving before the device held the side's
+        IN entry. It is a retransmission like one that hit the entry; taken for a stale
+        session instead, the side was evicted and re-created, its entries removed while the
+        peer's ACK and data were on their way: they reached the host unrewritten (rack e2e 8
+        under load: 26 RSTs)."""
+        side = self.left_by_sub.get(seg.tuple)
+        if side is None or side.hs.isn_in != seg.seq or side.record.closing:
+            return None
+        return side
 
     def _repending(self, side: Side, seg: Segment) -> None:
         """A retransmitted chain SYN at a box host whose box never (yet) continued it and
