@@ -270,7 +270,12 @@ class DataPath:
         """Two-path steering: data split at ``cut``, acks split at ``new_rcvd_lo``.
 
         Each path must see the ack advances for the data it carried, and no path may see an
-        ack for data it did not carry; pieces are cloned as pure acks where needed.
+        ack for data it did not carry; pieces are cloned as pure acks where needed. A pure ack
+        goes on the new path once it acks new-path data, or once the host has acknowledged all
+        of the peer's old-path data (``ack_hi >= peer_cut``, the peer latch's condition): the
+        old path then gets a copy only if it has not seen that ack yet (``old_ack_hi``), so
+        duplicate acks, window updates and keepalives never go on an old path whose far end
+        may have folded and let its entry go idle (``docs/pipeline.md`` 5.2).
         """
         assert entry.new_rewrite is not None and entry.new_deltas is not None
         if seg.flags & TcpFlags.RST:
@@ -287,7 +292,13 @@ class DataPath:
         old_parts: list[Segment] = []
         new_parts: list[Segment] = []
         if seg.seq_len == 0:
-            (new_parts if ack_new else old_parts).append(seg)
+            peer_acked = (
+                has_ack
+                and entry.peer_cut is not None
+                and regs.ack_hi is not None
+                and seq_ge(regs.ack_hi, entry.peer_cut)
+            )
+            (new_parts if ack_new or peer_acked else old_parts).append(seg)
         elif cut is None or not seq_gt(end, cut):
             old_parts.append(seg)
         elif seq_ge(seg.seq, cut):

@@ -188,8 +188,8 @@ static inline uint32_t reg_min(struct slot_regs *regs, uint8_t valid_bit, uint32
 
 /* ---- steer.c ---------------------------------------------------------------------------- */
 enum { PATH_OLD = 0, PATH_NEW = 1, PATH_SPLIT = -1 };
-int steer_two_path(struct slot_regs *regs, const struct packet *pkt, uint32_t seq, uint32_t ack,
-		   uint32_t seq_len);
+int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,
+		   const struct packet *pkt, uint32_t seq, uint32_t ack, uint32_t seq_len);
 
 /* ---- rewrite.c -------------------------------------------------------------------------- */
 /* What a packet is rewritten with: one path's action data. */

@@ -25,7 +25,8 @@ static int sack_starts_before(const struct packet *pkt, uint32_t lo)
 }
 
 /* The path of data [seq, seq + seq_len) by the cutoff: PATH_OLD, PATH_NEW or PATH_SPLIT (the
- * data straddles the cutoff). acks_new: a pure ack that acks new-path data goes the new way. */
+ * data straddles the cutoff). acks_new: a pure ack that acks new-path data, or sent once the
+ * host acked all of the peer's old-path data, goes the new way. */
 static int path_by_cut(const struct slot_regs *regs, uint32_t seq, uint32_t seq_len,
 		       int acks_new)
 {
@@ -38,19 +39,23 @@ static int path_by_cut(const struct slot_regs *regs, uint32_t seq, uint32_t seq_
 
 /* Returns PATH_OLD, PATH_NEW or PATH_SPLIT. Every non-RST ack raises old_ack_hi by the ack the
  * old path sees (split or not). */
-int steer_two_path(struct slot_regs *regs, const struct packet *pkt, uint32_t seq, uint32_t ack,
-		   uint32_t seq_len)
+int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,
+		   const struct packet *pkt, uint32_t seq, uint32_t ack, uint32_t seq_len)
 {
 	int has_ack = !!(pkt->tcp_flags & TCP_ACK);
 	int lo_valid = !!(regs->flags & RV_NEW_RCVD_LO);
 	uint32_t lo = regs->new_rcvd_lo;
 	int acks_new = has_ack && lo_valid && seq_gt(ack, lo); /* acks data of the new path */
+	/* the peer latch's condition (ack_hi after this packet): the old path's far end may have
+	 * folded, so pure acks leave it (one copy if it has not seen the ack: SPLIT below) */
+	int peer_acked = has_ack && twopath->peer_cut_valid && (regs->flags & RV_ACK_HI) &&
+			 seq_ge(regs->ack_hi, twopath->peer_cut);
 	uint32_t old_path_ack = acks_new ? lo : ack;
 	int path;
 
 	if (pkt->tcp_flags & TCP_RST)
 		return PATH_SPLIT;
-	path = path_by_cut(regs, seq, seq_len, acks_new);
+	path = path_by_cut(regs, seq, seq_len, acks_new || peer_acked);
 	if (!has_ack)
 		return path;
 	if (path == PATH_OLD) {

@@ -461,6 +461,11 @@ class TcpEndpoint:
             )
         )
 
+    def send_ack(self) -> None:
+        """Send a pure ack now, as a real stack does for a window update or a keepalive probe
+        (same ack as the last one: nothing new received)."""
+        self._send_ack()
+
     def _send_ack(self) -> None:
         if self.state is TcpState.ESTABLISHED:
             self._send(self.snd_nxt, _ACK)

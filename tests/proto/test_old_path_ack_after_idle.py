@@ -43,10 +43,11 @@ class RetiringDataPath(DataPath):
         return [k for k in super().idle_entries(now) if self.agent.is_retired(k)]
 
 
-def _run(lagging: str) -> dict[str, Any]:
+def _run(lagging: str, *, pure_acks: bool = False) -> dict[str, Any]:
     """Replace box1 by box2 (left anchor the client, right anchor the server); ``lagging``
     (an anchor) loses its latch reports and completion probes' replies for ``LOSS`` seconds,
-    then its host writes after ``QUIET``."""
+    then its host writes after ``QUIET`` (with ``pure_acks``: first sends three pure acks,
+    window updates or keepalives, which acknowledge nothing new)."""
     run = _build()
     for host in run.hosts.values():
         assert isinstance(host.agent, Agent)
@@ -100,7 +101,12 @@ def _run(lagging: str) -> dict[str, Any]:
         "other_two_path": any(e.two_path for e in run.hosts[other].datapath.entries.values()),
         "idle_removed": run.net.stats.idle_reports,
     }
-    (run.client if lagging == CLIENT else run.server[0]).write(b"c" * 30_000)
+    lagging_host = run.client if lagging == CLIENT else run.server[0]
+    if pure_acks:
+        for _ in range(3):
+            lagging_host.send_ack()
+            engine.run(engine.now + 0.2)
+    lagging_host.write(b"c" * 30_000)
     engine.run(T0 + QUIET + 12.0)
     boxes = [run.hosts[b].app for b in (BOX1, BOX2)]
     assert all(isinstance(b, Transparent) for b in boxes)
@@ -115,9 +121,13 @@ def _run(lagging: str) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("pure_acks", [False, True], ids=["data", "pure-acks-first"])
 @pytest.mark.parametrize("lagging", [CLIENT, SERVER], ids=["left-lags", "right-lags"])
-def test_no_old_path_ack_after_the_old_path_went_idle(lagging: str) -> None:
-    r = _run(lagging)
+def test_no_old_path_ack_after_the_old_path_went_idle(lagging: str, pure_acks: bool) -> None:
+    """``pure-acks-first``: the lagging host's window updates or keepalives, which acknowledge
+    all of the folded peer's old-path data and nothing else, go on the new path
+    (``docs/pipeline.md`` 5.2, ``peer_acked``); on the old path they reached the peer raw."""
+    r = _run(lagging, pure_acks=pure_acks)
     # the scenario: the other anchor folded and its retired entry went idle while the lagging
     # one still steered on two paths
     assert r["lost"], "the lagging anchor must lose completion snapshots"

@@ -798,11 +798,12 @@ def _(c: Case) -> None:
 NEW_D = (0x100, 0x200, 0, 0, 0)
 
 
-def two_path(c: Case, *, with_lo: bool = False) -> None:
+def two_path(c: Case, *, with_lo: bool = False, peer_cut: int | None = None) -> None:
     """Anchor in two-path mode (epoch 1): 100 bytes sent on the old path, cutoff frozen at
-    1101; with ``with_lo``, 10 bytes received on the new path from 7001 (new_rcvd_lo)."""
+    1101; with ``with_lo``, 10 bytes received on the new path from 7001 (new_rcvd_lo); with
+    ``peer_cut``, the entry carries the peer's cutoff (the anchor switched)."""
     c.add(
-        out_entry(c.slot, epoch=1, new=(SUB_NEW, NEW_D)),
+        out_entry(c.slot, epoch=1, peer_cut=peer_cut, new=(SUB_NEW, NEW_D)),
         in_entry(c.slot),
         in_entry(c.slot, (N, 80, A, 40002), d=(0, -0x100, 0, 0, 0), role=2, epoch=1),
     )
@@ -995,6 +996,71 @@ def _(c: Case) -> None:
         "old_ack_hi": 7001,
     }
     c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, regs=regs), f)])
+
+
+@case(
+    "two_path_pure_ack_at_peer_cut_new_path",
+    "Two-path: once the host has acked all of the peer's old-path data (ack_hi >= peer_cut), "
+    "its pure acks go on the new path; the first also needs an old-path copy (SPLIT), later "
+    "duplicates, window updates and keepalives go on the new path alone (the peer's old path "
+    "may be gone: rack e2e 8).",
+)
+def _(c: Case) -> None:
+    two_path(c, peer_cut=5101)
+    c.send(
+        P_A, a_out(1101, 5051, "A"), [(P_NET, a_old(1101, 5051, "A"))], note="below peer_cut: old"
+    )
+    f = a_out(1101, 5101, "A")
+    regs = {"sent_hi": 1101, "ack_hi": 5101, "cut": 1101, "old_ack_hi": 5051}
+    c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, latch=F.LATCH_PEER, regs=regs), f)])
+    c.send(
+        P_A,
+        a_out(1101, 5101, "A"),
+        [(P_NET, a_new(1101 + 0x100, 5101 + 0x200, "A"))],
+        note="duplicate ack: new path alone",
+    )
+    c.send(
+        P_A,
+        a_out(1101, 5101, "A", win=1000),
+        [(P_NET, a_new(1101 + 0x100, 5101 + 0x200, "A", win=1000))],
+        note="window update",
+    )
+    c.send(
+        P_A,
+        a_out(1100, 5101, "A"),
+        [(P_NET, a_new(1100 + 0x100, 5101 + 0x200, "A"))],
+        note="keepalive (seq = snd_una - 1)",
+    )
+
+
+@case(
+    "two_path_dup_ack_at_peer_cut_below_lo_new_path",
+    "Two-path: the peer's first new-path bytes were lost (new_rcvd_lo above peer_cut); the "
+    "host's duplicate acks at peer_cut, with SACK blocks for the new-path data, go on the new "
+    "path alone once the old path has seen that ack.",
+)
+def _(c: Case) -> None:
+    two_path(c, with_lo=True, peer_cut=6901)
+    f = a_out(1101, 6901, "A")
+    regs = {
+        "sent_hi": 1101,
+        "ack_hi": 6901,
+        "rcvd_ack_hi": 1001,
+        "new_rcvd_lo": 7001,
+        "cut": 1101,
+        "old_ack_hi": 5001,
+    }
+    c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, latch=F.LATCH_PEER, regs=regs), f)])
+    c.send(
+        P_A,
+        a_out(1101, 6901, "A", opts=sack_opt((7001, 7011))),
+        [
+            (
+                P_NET,
+                a_new(1101 + 0x100, 6901 + 0x200, "A", opts=sack_opt((7001 + 0x200, 7011 + 0x200))),
+            )
+        ],
+    )
 
 
 # 6. Probes, cutoffs, epochs, latches ---------------------------------------------------------
