@@ -657,7 +657,13 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                 if (hdr.tcp.flags & TCP_RST == TCP_RST) {
                     meta.split = 1;
                 } else if (meta.seq_len == 0) {
+                    // a pure ack goes NEW once the host acked the peer's old-path data (the
+                    // peer latch's condition): the old path's far anchor may have folded and
+                    // its entry gone idle; the old path's one copy is the SPLIT (c_old)
                     if (ack_new == 1) {
+                        meta.path = PATH_NEW;
+                    } else if (has_ack == 1 && meta.peer_cut_valid == 1 && ack_valid == 1 &&
+                               c_ack_peer != SIGN_NEG) {
                         meta.path = PATH_NEW;
                     }
                 } else if (cut_valid == 0) {
