@@ -61,6 +61,9 @@ HOST_HELD = "hold[1]&&t_nxt[0]>=cut[1]&&t_nxt[0]<=NDC+1"
 # sent again yet; the anchor waited until it was acknowledged (not expired), r2 completed
 LEFT_WAITED = "la_wd[2]&&la_ph[2]==6"
 RIGHT_WAITED = "ra_wd[2]&&la_ph[2]==6"
+# a pure ack went on the new path only because its side's peer latch had fired (peer_acked,
+# not ack_new) after the far anchor folded: the old rule would have sent it to a retired entry
+PEER_ACKED = "w_packed"
 
 MATRIX: tuple[Config, ...] = (
     Config(
@@ -199,16 +202,19 @@ MATRIX: tuple[Config, ...] = (
         "the dropped byte)",
         {"NDC": 1, "NDS": 0, "CLOSS": 0, "HDROP": 1},
         liveness=False,  # sequential/liveness runs the waits (without the drop)
-        witnesses=(("left-waited", LEFT_WAITED),),
+        witnesses=(("left-waited", LEFT_WAITED), ("peer-acked", PEER_ACKED)),
     ),
     Config(
         "after-hold-s",
         6,
         "the mirror of after-hold-c: S's byte may go into r1's hold, r2's right anchor waits "
-        "before its ackLock; S sends 1 byte + FIN, C a FIN; no loss",
+        "before its ackLock; S sends 1 byte + FIN, C a FIN; no loss. Also the regression "
+        "configuration of the pure-ack steering (docs/pipeline.md 5.2): after the hold dropped "
+        "S's first new-path byte, C's duplicate ack at S's cut goes on the new path once C's "
+        "peer latch fired, not to S's retired entry (sanity run old-steer-mutant)",
         {"NDC": 0, "NDS": 1, "CLOSS": 0, "HDROP": 1},
         liveness=False,
-        witnesses=(("right-waited", RIGHT_WAITED),),
+        witnesses=(("right-waited", RIGHT_WAITED), ("peer-acked", PEER_ACKED)),
     ),
     Config(
         "newbox-fail",
@@ -270,8 +276,10 @@ SANITY: tuple[Finding, ...] = (
         2,
         "sanity (finding newbox-ack): the previous new path (SYN at sent_hi - 1 with the host's "
         "ack, no hold, cutoffs frozen at the commit) lets a new-path segment acknowledge "
-        "old-path bytes the new box never carried: N's ack check fails",
-        {"ND": 1, "CLOSS": 0, "MUT_OLD_NEWPATH": 1},
+        "old-path bytes the new box never carried: N's ack check fails (OLD_ACK_LATE off: "
+        "without the freeze's old_ack_hi seed the previous path also sends old-path ack "
+        "copies after the far anchor folded, which would fail first)",
+        {"ND": 1, "CLOSS": 0, "MUT_OLD_NEWPATH": 1, "NO_LATEACK": 1},
     ),
     Finding(
         "retire-mutant",
@@ -298,6 +306,16 @@ SANITY: tuple[Finding, ...] = (
         "the same for the right anchor (after-hold-s without the wait: its ackLock at once, "
         "the freeze at the SYN covers S's byte that r1's hold dropped)",
         {"NDC": 0, "NDS": 1, "CLOSS": 0, "HDROP": 1, "MUT_NO_DRAIN": 1},
+    ),
+    Finding(
+        "old-steer-mutant",
+        6,
+        "sanity (the pure-ack steering, docs/pipeline.md 5.2): with the previous rule (a pure "
+        "ack on the new path only when it acks new-path data), in after-hold-s r1's hold drops "
+        "S's byte at its cut, S folds, S's FIN reaches C on the new path out of order and C's "
+        "duplicate ack at S's cut goes on the old path after C's peer latch fired: it would "
+        "reach S's retired entry after its idle removal (OLD_ACK_LATE fails)",
+        {"NDC": 0, "NDS": 1, "CLOSS": 0, "HDROP": 1, "MUT_OLD_STEER": 1},
     ),
 )
 

@@ -185,6 +185,9 @@
 #ifndef NO_BOXACK
 #define BOXACK 1        /* every box checks the acks it forwards (finding newbox-ack) */
 #endif
+#ifndef NO_LATEACK
+#define LATEACK 1       /* no pure ack on an old path whose far anchor folded (OLD_ACK_LATE) */
+#endif
 #define HMAX NREQ
 #define NR1 (NREQ + 1)
 #define HI(n, r) ((n) * NR1 + (r))
@@ -333,6 +336,8 @@ bit was_held[NR1];    /* witness runs only: request r was held somewhere */
 bit w_retired;        /* ... a late old-path packet reached a host through a retired entry */
 bit w_stale;          /* ... the stale-ack rule raised or dropped an old-path ack */
 bit w_held;           /* ... a box's segment or a pure ack went into a hold (dropped) */
+bit w_packed;         /* ... a pure ack went on the new path only because the side's peer latch
+                         had fired (not ack_new), after the far anchor folded */
 bit la_wd[NR1];       /* ... r's left anchor, after a hold that dropped a byte its host had not
                          sent again yet, waited until it was acked (not expired) */
 bit ra_wd[NR1];       /* ... r's right anchor did (its ackLock waited) */
@@ -410,13 +415,57 @@ inline REG_OUT(sl) {
   fi
 }
 
-/* datapath.DataPath._steer on one segment (sq, ak, fl, vl) */
+/* the peer cut of slot sl's two-path entry (MappingEntry.peer_cut, docs/pipeline.md 5.2):
+   installed with the real new path when the anchor switches (left anchor: ackAck, the
+   request rbusy; right anchor: ack, the request lbusy), never while a HOLD rewrite is staged;
+   0 = none. The entry is replaced at the fold (no two-path steering after it). */
+#define PCUT(sl) ((sl) % 2 == 1 -> \
+  (la_ph[rbusy[(sl) / 2]] == LA_SWITCHED -> la_pcut[rbusy[(sl) / 2]] : 0) : \
+  (ra_ph[lbusy[(sl) / 2]] == RA_SWITCHED -> ra_pcut[lbusy[(sl) / 2]] : 0))
+/* the side's peer latch (the completion's second half): its host acknowledged all of the
+   peer's old-path data, ack_hi (after this packet's update) >= peer_cut */
+#define LATCHED(sl) (PCUT(sl) != 0 && ack_hi[sl] >= PCUT(sl))
+/* the far anchor of slot sl's two-path entry has folded: its old IN entry is retired */
+#define PEER_FOLDED(sl) ((sl) % 2 == 1 -> ra_ph[rbusy[(sl) / 2]] == RA_DONE : \
+  la_ph[lbusy[(sl) / 2]] == LA_COMPLETED)
+#ifdef MUT_OLD_STEER
+#define PEER_ACKED(sl) 0      /* mutant: the previous rule, a pure ack goes NEW only on ack_new */
+#else
+#define PEER_ACKED(sl) (hasack && LATCHED(sl))
+#endif
+
+/* property (the retired entry's idle removal): the agent removes a retired old-path IN entry
+   after retired_timeout unused (MODEL.md 2); that bounds the late packets it can still take to
+   the peer's retransmissions and what was in flight at the fold. A pure ack the peer's host
+   sends later (a duplicate ack, a window update, a keepalive) may come any time after, so
+   none may go on the old path once the far anchor folded and this side's peer latch fired
+   (it would reach the far host unrewritten on the subsession tuple: an RST). */
+inline OLD_ACK_LATE(sl) {
+#ifdef LATEACK
+  if
+  :: LATCHED(sl) && PEER_FOLDED(sl) -> printf("EV %d LATE-OLD-PATH-ACK seq=%d ack=%d\n", n, sq, aold)
+  :: else -> skip
+  fi;
+  assert(!(LATCHED(sl) && PEER_FOLDED(sl)))
+#else
+  skip
+#endif
+}
+
+/* datapath.DataPath._steer on one segment (sq, ak, fl, vl): a pure ack goes on the new path
+   iff it acks new-path data (ack_new) or the side's peer latch fired (peer_acked) */
 inline STEER(sl, osub, opeer, ods, oda, nsub, npeer, nds, nda) {
   hasack = ((fl & F_ACK) != 0);
   acknew = (hasack && nrl[sl] != 0 && ak > nrl[sl]);
   pold = 0; pnew = 0; xo = 0; xn = 0; oak = ak; aold = ak;
   if
-  :: (fl & (F_DATA | F_FIN)) == 0 -> if :: acknew -> pnew = 1 :: else -> pold = 1 fi
+  :: (fl & (F_DATA | F_FIN)) == 0 ->
+     if
+     :: acknew || PEER_ACKED(sl) ->
+        pnew = 1;
+        if :: !acknew && PEER_FOLDED(sl) -> WIT(w_packed) :: else -> skip fi
+     :: else -> pold = 1
+     fi
   :: (fl & (F_DATA | F_FIN)) != 0 && (cut[sl] == 0 || sq + 1 <= cut[sl]) -> pold = 1
   :: else -> pnew = 1
   fi;
@@ -430,9 +479,11 @@ inline STEER(sl, osub, opeer, ods, oda, nsub, npeer, nds, nda) {
   fi;
   if
   :: pold ->
+     if :: (fl & (F_DATA | F_FIN)) == 0 -> OLD_ACK_LATE(sl) :: else -> skip fi;
      if :: hasack -> SMAX(oah[sl], oak) :: else -> skip fi;
      SEND(opeer, K_SEG, osub, 0, sq + ods, oak + oda, fl, vl)
   :: xo ->
+     OLD_ACK_LATE(sl);
      SMAX(oah[sl], aold);
      if
      :: cut[sl] != 0 && cut[sl] < sq -> SEND(opeer, K_SEG, osub, 0, cut[sl] + ods, aold + oda, F_ACK, 0)

@@ -122,6 +122,44 @@ def test_the_after_hold_mutants_run_matrix_configurations() -> None:
         assert plain != f.defines and f.cfg == matrix.cfg and plain == dict(matrix.defines)
 
 
+@needs_spin
+def test_the_model_needs_pure_acks_on_the_new_path_once_the_peer_latch_fired(
+    tmp_path: Path,
+) -> None:
+    """The two-path pure-ack steering (docs/pipeline.md 5.2). With the previous rule
+    (MUT_OLD_STEER: a pure ack goes on the new path only when it acks new-path data), r1's
+    hold drops S's byte at its cut, S folds, S's FIN reaches C on the new path out of order
+    and C's duplicate ack at S's cut goes on the old path after C's peer latch fired, towards
+    S's retired entry: OLD_ACK_LATE fails. The matrix configuration (the rule with
+    peer_acked) passes."""
+    (mutant,) = [f for f in verify.SANITY if f.name == "old-steer-mutant"]
+    res = verify.run_finding(mutant, tmp_path)
+    assert res["reproduced"], res
+    assert "la_pcut" in str(res["message"]), res["message"]  # OLD_ACK_LATE, not another check
+    assert isinstance(res["trail"], list)
+    trail = [str(line) for line in res["trail"]]
+    assert any("S: HELD seq=1" in line for line in trail), trail  # the hold dropped S's byte
+    fold = next(i for i, line in enumerate(trail) if "S: RA-FOLD r1" in line)
+    end = next(i for i, line in enumerate(trail) if "assertion violated" in line)
+    assert fold < end and "C: LATE-OLD-PATH-ACK" in trail[end - 1], trail[fold:end]
+    matrix = next(c for c in verify.MATRIX if c.name == "after-hold-s")
+    fixed = replace(mutant, defines=dict(matrix.defines))
+    res = verify.run_finding(fixed, tmp_path / "fixed")
+    assert not res["reproduced"] and res["errors"] == 0, res
+
+
+def test_the_steering_mutant_runs_a_matrix_configuration() -> None:
+    """old-steer-mutant is the matrix configuration after-hold-s plus MUT_OLD_STEER, and the
+    matrix has a witness that the new rule steered such an ack (on both anchors' sides)."""
+    (f,) = [s for s in verify.SANITY if s.name == "old-steer-mutant"]
+    matrix = next(c for c in verify.MATRIX if c.name == "after-hold-s")
+    plain = {k: v for k, v in f.defines.items() if k != "MUT_OLD_STEER"}
+    assert plain != f.defines and f.cfg == matrix.cfg and plain == dict(matrix.defines)
+    for name in ("after-hold-s", "after-hold-c"):
+        config = next(c for c in verify.MATRIX if c.name == name)
+        assert ("peer-acked", "w_packed") in config.witnesses
+
+
 def test_no_open_findings() -> None:
     assert verify.FINDINGS == ()
     assert not hasattr(verify, "UNSETTLED_SANITY")
