@@ -133,7 +133,7 @@ class DyscoControl(Packet):
         ConditionalField(ShortField("hs_mss", 0), _HS),
         ConditionalField(ByteField("hs_wscale_host", NO_WSCALE), _HS),
         ConditionalField(ByteField("hs_wscale_peer", NO_WSCALE), _HS),
-        ConditionalField(FlagsField("hs_flags", 0, 8, ["SACK_OK", "TS_OK"]), _HS),
+        ConditionalField(FlagsField("hs_flags", 0, 8, ["SACK_OK", "TS_OK", "SYNACK_UNKNOWN"]), _HS),
         ConditionalField(X3BytesField("hs_reserved", 0), _HS),
         ConditionalField(IntField("cutoff", 0), _present(Presence.CUTOFF)),
         FieldListField("hops", [], IPField("", "0.0.0.0"), count_from=lambda pkt: pkt.hop_count),

@@ -191,7 +191,8 @@ _KNOWN_PRESENCE = int(
 )
 _HS_SACK_OK = 0x01
 _HS_TS_OK = 0x02
-_HS_KNOWN = _HS_SACK_OK | _HS_TS_OK
+_HS_SYNACK_UNKNOWN = 0x04  # set: the SYN-ACK half (wscale_peer, sack_ok, ts_ok) is not known
+_HS_KNOWN = _HS_SACK_OK | _HS_TS_OK | _HS_SYNACK_UNKNOWN
 
 _MSG_TYPES: dict[int, MsgType] = {t.value: t for t in MsgType}
 _REASONS: dict[int, NackReason] = {r.value: r for r in NackReason}
@@ -249,6 +250,10 @@ class Handshake:
     sack_ok: bool = False
     ts_ok: bool = False
     mss: int = 0
+    # whether the record has the session's SYN-ACK (its window scale, SACK-permitted and
+    # timestamp options): False when the agent never learnt it (its mirror was lost), so
+    # ``wscale_peer=None`` says "unknown", not "not announced" (docs/wire-format.md 3.2)
+    synack_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,9 +335,13 @@ def _wscale_byte(value: object, what: str) -> int:
 def _pack_handshake(h: object) -> bytes:
     if not isinstance(h, Handshake):
         raise MalformedError(f"handshake: not a Handshake: {h!r}", code="bad_handshake")
-    if not isinstance(h.sack_ok, bool) or not isinstance(h.ts_ok, bool):
+    if not all(isinstance(f, bool) for f in (h.sack_ok, h.ts_ok, h.synack_known)):
         raise MalformedError("handshake flags must be bool", code="out_of_range")
-    flags = (_HS_SACK_OK if h.sack_ok else 0) | (_HS_TS_OK if h.ts_ok else 0)
+    flags = (
+        (_HS_SACK_OK if h.sack_ok else 0)
+        | (_HS_TS_OK if h.ts_ok else 0)
+        | (0 if h.synack_known else _HS_SYNACK_UNKNOWN)
+    )
     return _HANDSHAKE.pack(
         _uint(h.seq, _U32, "handshake.seq"),
         _uint(h.ack, _U32, "handshake.ack"),
@@ -745,4 +754,5 @@ def _read_handshake(data: bytes, off: int) -> Handshake:
         sack_ok=bool(hflags & _HS_SACK_OK),
         ts_ok=bool(hflags & _HS_TS_OK),
         mss=mss,
+        synack_known=not hflags & _HS_SYNACK_UNKNOWN,
     )

@@ -185,6 +185,9 @@ class LeftAnchorMixin(AgentBase):
                 sack_ok=hs.sack_ok,
                 ts_ok=hs.ts_ok,
                 mss=hs.mss,
+                # past the SYN-ACK wait without it (``_synack_pending``): the right anchor
+                # answers with the SYN-ACK options of its own record (``_ra_syn``)
+                synack_known=hs.synack_seen,
             ),
             cutoff=la.cut,
         )
@@ -326,7 +329,24 @@ class LeftAnchorMixin(AgentBase):
         if la is None or la.phase is not LeftPhase.SYN_SENT:
             return
         la.peer_hs = msg.handshake or Handshake()
+        self._left_learn_synack(la, la.peer_hs)
         self._left_maybe_commit(la, Trigger.SYN_ACK_MSG)
+
+    def _left_learn_synack(self, la: LeftAnchor, peer: Handshake) -> None:
+        """A record still without the session's SYN-ACK (its mirror lost for good; the SYN
+        said so) takes the options the right anchor answered the new path with: its host's
+        window scale (what our host sees as the peer's when the boxes between pass the
+        SYN-ACK unchanged), SACK-permitted and timestamps, i.e. what every box on the new path
+        saw. The side's next new path then repeats them. Its sequence numbers are in the right
+        anchor's host space and stay unknown (nothing on this side derives from them)."""
+        hs = la.side.hs
+        if hs.synack_seen or not peer.synack_known:
+            return
+        hs.wscale_peer = peer.wscale_host
+        hs.sack_ok = peer.sack_ok
+        hs.ts_ok = peer.ts_ok
+        hs.synack_seen = True
+        self._observe("reconfig.handshake_from_peer", request=la.request)
 
     def _on_ack_ack_msg(self, msg: ControlMessage) -> None:
         la = self.lefts.get(msg.request)

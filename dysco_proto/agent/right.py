@@ -95,7 +95,7 @@ class RightAnchorMixin(AgentBase):
             self._ra_repeated_syn(ra, seg)
             return
         side = ra.side
-        h = msg.handshake or Handshake()
+        h = self._ra_complete_handshake(ra, msg.handshake or Handshake())
         phi_lr, phi_rl = msg.delta_lr, msg.delta_rl
         win_in = (
             (h.wscale_host - side.hs.wscale_peer)
@@ -130,6 +130,25 @@ class RightAnchorMixin(AgentBase):
         self._rstep(ra, Trigger.NEW_PATH_SYN)  # PREPARING
         self._rtimer(TimerKind.RANCHOR, ra.request, self.config.anchor_timeout)
         self._probe(side, "rsyn", ra.request, freeze=True)
+
+    def _ra_complete_handshake(self, ra: RightAnchor, h: Handshake) -> Handshake:
+        """The left anchor's handshake, its SYN-ACK half filled from our record when the
+        left anchor never learnt the session's SYN-ACK (its mirror lost for good: flag
+        ``synack_known`` false). Our host sent that SYN-ACK: its window scale is what the
+        left host saw as the peer's when the boxes between passed it unchanged, and the new
+        path's SYN-ACK (``_ra_send_synack``) must repeat the session's options, or a stateful
+        box on it drops every scaled window. If our record lacks it too, ``h`` as it came."""
+        hs = ra.side.hs
+        if h.synack_known or not hs.synack_seen:
+            return h
+        self._observe("reconfig.handshake_filled", request=ra.request)
+        return replace(
+            h,
+            wscale_peer=hs.wscale_host,
+            sack_ok=hs.sack_ok,
+            ts_ok=hs.ts_ok,
+            synack_known=True,
+        )
 
     def _ra_send_synack(self, ra: RightAnchor) -> None:
         assert ra.new_sub is not None and ra.cut is not None
@@ -179,6 +198,7 @@ class RightAnchorMixin(AgentBase):
                 sack_ok=hs.sack_ok,
                 ts_ok=hs.ts_ok,
                 mss=hs.mss,
+                synack_known=hs.synack_seen,  # the left anchor may fill its record from it
             ),
             cutoff=ra.cut,
         )

@@ -317,7 +317,12 @@ class SessionMixin(AgentBase):
         copies (a switch may drop them when its CPU queue is full; on bmv2 one was lost while
         a reconfiguration's punts were queued): without this a lost one left the box believing the
         server had no window scaling, and the next new path it anchored told a stateful box
-        so, which then dropped every scaled window as out of window."""
+        so, which then dropped every scaled window as out of window. A handshake whose
+        SYN-ACK half the left anchor never learnt (``synack_known`` false) says nothing of it:
+        the right anchor answers with its own record's options, which only the SYN-ACK's
+        mirror tells this box."""
+        if not h.synack_known:
+            return
         right.hs.wscale_peer = h.wscale_peer
         right.hs.sack_ok = right.hs.sack_ok or h.sack_ok
         right.hs.ts_ok = right.hs.ts_ok or h.ts_ok

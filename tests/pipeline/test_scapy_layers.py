@@ -97,7 +97,9 @@ def expected_fields(msg: ControlMessage, data: bytes) -> dict[str, Any]:
                 "hs_mss": hs.mss,
                 "hs_wscale_host": 255 if hs.wscale_host is None else hs.wscale_host,
                 "hs_wscale_peer": 255 if hs.wscale_peer is None else hs.wscale_peer,
-                "hs_flags": int(hs.sack_ok) | (int(hs.ts_ok) << 1),
+                "hs_flags": int(hs.sack_ok)
+                | (int(hs.ts_ok) << 1)
+                | (int(not hs.synack_known) << 2),
                 "hs_reserved": 0,
             }
         )

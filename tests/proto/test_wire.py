@@ -69,6 +69,7 @@ handshakes = st.builds(
     sack_ok=st.booleans(),
     ts_ok=st.booleans(),
     mss=u16,
+    synack_known=st.booleans(),
 )
 transforms = st.builds(Transform, u32, u32)
 
@@ -196,6 +197,21 @@ def test_handshake_block_layout(codec: ControlCodec) -> None:
     assert data[HEADER_LEN:-HMAC_TAG_LEN] == bytes.fromhex(
         "01000000 02000000 03000000 04000000 05b4 07 ff 03 000000"
     )
+    assert decode_nr(codec, data).handshake == hs  # bit 2 clear: the SYN-ACK half is known
+
+
+def test_handshake_synack_unknown_bit(codec: ControlCodec) -> None:
+    """A record without the session's SYN-ACK sets flags bit 2; "not announced" (0xFF, flag
+    clear) and "unknown" are different things on the wire, and only bit 2 changes."""
+    known = Handshake(1, 2, 3, 4, 7, None, True, False, 1460)
+    unknown = Handshake(1, 2, 3, 4, 7, None, True, False, 1460, synack_known=False)
+    a = codec.encode(minimal_message(MsgType.SYN, handshake=known))
+    b = codec.encode(minimal_message(MsgType.SYN, handshake=unknown))
+    flags = HEADER_LEN + 20
+    assert (a[flags], b[flags]) == (0x01, 0x05)
+    assert a[:flags] == b[:flags] and a[flags + 1 : -HMAC_TAG_LEN] == b[flags + 1 : -HMAC_TAG_LEN]
+    assert decode_nr(codec, b).handshake == unknown
+    assert decode_nr(codec, a).handshake == known
 
 
 def test_sizes(codec: ControlCodec) -> None:
@@ -265,10 +281,18 @@ def test_16bit_fields_survive_at_boundaries(codec: ControlCodec, value: int) -> 
 @pytest.mark.parametrize("wscale", [None, 0, 1, 7, 14])
 @pytest.mark.parametrize("sack_ok", [False, True])
 @pytest.mark.parametrize("ts_ok", [False, True])
+@pytest.mark.parametrize("known", [False, True])
 def test_handshake_wscale_and_flags(
-    codec: ControlCodec, wscale: int | None, sack_ok: bool, ts_ok: bool
+    codec: ControlCodec, wscale: int | None, sack_ok: bool, ts_ok: bool, known: bool
 ) -> None:
-    hs = Handshake(wscale_host=wscale, wscale_peer=wscale, sack_ok=sack_ok, ts_ok=ts_ok, mss=536)
+    hs = Handshake(
+        wscale_host=wscale,
+        wscale_peer=wscale,
+        sack_ok=sack_ok,
+        ts_ok=ts_ok,
+        mss=536,
+        synack_known=known,
+    )
     out = decode_nr(codec, codec.encode(minimal_message(handshake=hs)))
     assert out.handshake == hs
 
@@ -354,6 +378,7 @@ def test_encode_rejects_bad_addresses(codec: ControlCodec, addr: object) -> None
         {"handshake": Handshake(wscale_peer=-1)},
         {"handshake": Handshake(wscale_peer=255)},
         {"handshake": Handshake(sack_ok=1)},  # type: ignore[arg-type]
+        {"handshake": Handshake(synack_known=0)},  # type: ignore[arg-type]
         {"reason": 6},
         {"reason": [1]},
         {"type": 0},
@@ -495,7 +520,7 @@ def test_reserved_block_bytes(codec: ControlCodec) -> None:
                 decode_nr(codec, resign(patch(data, pos, "!B", 0x01)))
             assert exc.value.code == "reserved_bits"
     hs = HEADER_LEN + 3 * TUPLE_BLOCK_LEN
-    for off, value in ((20, 0x04), (20, 0x80), (21, 1), (22, 1), (23, 0xFF)):
+    for off, value in ((20, 0x08), (20, 0x0F), (20, 0x80), (21, 1), (22, 1), (23, 0xFF)):
         with pytest.raises(MalformedError) as exc:
             decode_nr(codec, resign(patch(data, hs + off, "!B", value)))
         assert exc.value.code == "reserved_bits"
