@@ -62,8 +62,10 @@ HOST_HELD = "hold[1]&&t_nxt[0]>=cut[1]&&t_nxt[0]<=NDC+1"
 LEFT_WAITED = "la_wd[2]&&la_ph[2]==6"
 RIGHT_WAITED = "ra_wd[2]&&la_ph[2]==6"
 # a pure ack went on the new path only because its side's peer latch had fired (peer_acked,
-# not ack_new) after the far anchor folded: the old rule would have sent it to a retired entry
-PEER_ACKED = "w_packed"
+# not ack_new) after the far anchor folded: the old rule would have sent it to a retired entry;
+# on the left anchor's side (C's ack of S's data) / on the right anchor's side
+PEER_ACKED_LEFT = "(w_packed&2)!=0"
+PEER_ACKED_RIGHT = "(w_packed&1)!=0"
 
 MATRIX: tuple[Config, ...] = (
     Config(
@@ -202,7 +204,7 @@ MATRIX: tuple[Config, ...] = (
         "the dropped byte)",
         {"NDC": 1, "NDS": 0, "CLOSS": 0, "HDROP": 1},
         liveness=False,  # sequential/liveness runs the waits (without the drop)
-        witnesses=(("left-waited", LEFT_WAITED), ("peer-acked", PEER_ACKED)),
+        witnesses=(("left-waited", LEFT_WAITED), ("peer-acked-right", PEER_ACKED_RIGHT)),
     ),
     Config(
         "after-hold-s",
@@ -214,7 +216,7 @@ MATRIX: tuple[Config, ...] = (
         "peer latch fired, not to S's retired entry (sanity run old-steer-mutant)",
         {"NDC": 0, "NDS": 1, "CLOSS": 0, "HDROP": 1},
         liveness=False,
-        witnesses=(("right-waited", RIGHT_WAITED), ("peer-acked", PEER_ACKED)),
+        witnesses=(("right-waited", RIGHT_WAITED), ("peer-acked-left", PEER_ACKED_LEFT)),
     ),
     Config(
         "newbox-fail",

@@ -336,8 +336,10 @@ bit was_held[NR1];    /* witness runs only: request r was held somewhere */
 bit w_retired;        /* ... a late old-path packet reached a host through a retired entry */
 bit w_stale;          /* ... the stale-ack rule raised or dropped an old-path ack */
 bit w_held;           /* ... a box's segment or a pure ack went into a hold (dropped) */
-bit w_packed;         /* ... a pure ack went on the new path only because the side's peer latch
-                         had fired (not ack_new), after the far anchor folded */
+byte w_packed;        /* ... a pure ack went on the new path only because the side's peer latch
+                         had fired (not ack_new), after the far anchor folded: 1 on a right
+                         anchor's side, 2 on a left anchor's (PACKED_SIDE) */
+#define PACKED_SIDE(sl) ((sl) % 2 == 1 -> 2 : 1)
 bit la_wd[NR1];       /* ... r's left anchor, after a hold that dropped a byte its host had not
                          sent again yet, waited until it was acked (not expired) */
 bit ra_wd[NR1];       /* ... r's right anchor did (its ackLock waited) */
@@ -463,7 +465,9 @@ inline STEER(sl, osub, opeer, ods, oda, nsub, npeer, nds, nda) {
      if
      :: acknew || PEER_ACKED(sl) ->
         pnew = 1;
-        if :: !acknew && PEER_FOLDED(sl) -> WIT(w_packed) :: else -> skip fi
+#ifdef WITNESS
+        if :: !acknew && PEER_FOLDED(sl) -> w_packed = w_packed | PACKED_SIDE(sl) :: else -> skip fi
+#endif
      :: else -> pold = 1
      fi
   :: (fl & (F_DATA | F_FIN)) != 0 && (cut[sl] == 0 || sq + 1 <= cut[sl]) -> pold = 1

@@ -155,9 +155,9 @@ def test_the_steering_mutant_runs_a_matrix_configuration() -> None:
     matrix = next(c for c in verify.MATRIX if c.name == "after-hold-s")
     plain = {k: v for k, v in f.defines.items() if k != "MUT_OLD_STEER"}
     assert plain != f.defines and f.cfg == matrix.cfg and plain == dict(matrix.defines)
-    for name in ("after-hold-s", "after-hold-c"):
+    for name, side in (("after-hold-s", "left"), ("after-hold-c", "right")):
         config = next(c for c in verify.MATRIX if c.name == name)
-        assert ("peer-acked", "w_packed") in config.witnesses
+        assert f"peer-acked-{side}" in dict(config.witnesses), config.witnesses
 
 
 def test_no_open_findings() -> None:
