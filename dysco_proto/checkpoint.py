@@ -607,7 +607,7 @@ def _restore_hop(
             StartTimer(TimerKey.for_record(TimerKind.PENDING, hop.id), agent.config.pending_timeout)
         )
         agent.timers.add(TimerKey.for_record(TimerKind.PENDING, hop.id))
-    if hop.closing:
+    if hop.closing or hop.fin_lr != hop.fin_rl:  # closing, or half-closed: watched (3.6)
         out.append(
             StartTimer(TimerKey.for_record(TimerKind.CLOSE, hop.id), agent.config.close_timeout)
         )

@@ -176,6 +176,9 @@ class SessionRecord:
     # each side's (sent_hi, ack_hi, rcvd_ack_hi) at the last close check, by slot: a change
     # is a sign of life (a retransmission got through, or was acknowledged)
     close_seen: dict[int, tuple[int | None, ...]] = field(default_factory=dict)
+    # one FIN seen (not closing): a sign of life since the last check of the half-closed
+    # session (a register that changed, a side without a baseline, the FIN seen again)
+    close_moved: bool = False
     lingering: bool = False  # closed, every byte acknowledged: entries kept close_linger
 
     def sides(self) -> list[Side]:

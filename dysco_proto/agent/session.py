@@ -467,6 +467,7 @@ class SessionMixin(AgentBase):
 
     def _on_fin(self, side: Side, direction: Direction, rst: bool) -> None:
         rec = side.record
+        first = not (rec.fin_lr or rec.fin_rl)
         rightward = (direction is Direction.OUT) != side.is_left
         if rightward:
             rec.fin_lr = True
@@ -476,6 +477,11 @@ class SessionMixin(AgentBase):
         if (rst or (rec.fin_lr and rec.fin_rl)) and not rec.closing:
             rec.closing = True
             rec.close_alive = self._now
+            if rec.close_wait > 0:  # a half-close check's answers do not count for the close
+                rec.close_wait = 0
+                probe = ("close", RequestId("0.0.0.0", rec.id))
+                for token in [t for t, v in self.tokens.items() if v == probe]:
+                    del self.tokens[token]
             self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)
         elif rec.lingering and not rst:
             # a FIN again while lingering: its sender has not had the ACK of it (lost further
@@ -484,22 +490,32 @@ class SessionMixin(AgentBase):
             self._linger(rec)
         elif rec.closing:
             rec.close_alive = self._now  # a retransmitted FIN: its sender is still at it
+        elif first:
+            # one FIN: the other one's mirror may be lost (best-effort copies). Watch the
+            # half-closed session: a check soon takes each side's registers as the baseline,
+            # then every close_hold; a check that finds nothing moved removes it (3.6)
+            self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_timeout)
+        else:
+            rec.close_moved = True  # the same FIN again: its sender is still at it
 
     def _close_check(self, rec: SessionRecord) -> None:
         """Both FINs were seen: remove the session once everything each side sent (the FIN
         included) is acknowledged. A FIN seen here may still be lost further on (or held by a
-        new path's anchor, 4.2): its retransmission must still find the entries."""
+        new path's anchor, 4.2): its retransmission must still find the entries. One FIN
+        seen: probe the sides of the half-closed session (:meth:`_half_close_checked`)."""
         sides = rec.sides()
         if rec.lingering or rec.reset or not sides:
             self._remove_record(rec, "closed")
             return
         if rec.close_alive is None:  # restored from a checkpoint: count from now
             rec.close_alive = self._now
-        if self._now - rec.close_alive >= self.config.close_hold:
+        if rec.closing and self._now - rec.close_alive >= self.config.close_hold:
             # nothing moved for close_hold: the senders gave up (or the hosts are gone)
             self._observe("session.close_gave_up", record=rec.id, checks=rec.close_tries)
             self._remove_record(rec, "close-hold")
             return
+        if not rec.closing:  # half-closed: checked again even if an answer never comes
+            self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_hold)
         rec.close_wait = len(sides)
         rec.close_ok = True
         for side in sides:
@@ -580,10 +596,15 @@ class SessionMixin(AgentBase):
         seen = (snap.sent_hi, snap.ack_hi, snap.rcvd_ack_hi)
         if rec.close_seen.get(snap.slot, seen) != seen:
             rec.close_alive = self._now  # acknowledgments moved: the close is progressing
+            rec.close_moved = True
+        elif snap.slot not in rec.close_seen:
+            rec.close_moved = True  # no baseline yet (the first check, or restored)
         rec.close_seen[snap.slot] = seen
         rec.close_wait -= 1
         if rec.close_wait == 0:
-            if rec.close_ok:
+            if not rec.closing:
+                self._half_close_checked(rec)
+            elif rec.close_ok:
                 self._linger(rec)
             else:
                 # not yet: its senders retransmit, backing off (a loaded path drops segments
@@ -594,6 +615,18 @@ class SessionMixin(AgentBase):
                     CLOSE_CHECK_MAX, self.config.close_timeout * 2 ** min(rec.close_tries - 1, 16)
                 )
                 self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), delay)
+
+    def _half_close_checked(self, rec: SessionRecord) -> None:
+        """Every side of a half-closed session answered: nothing moved since the previous
+        check (no register changed, no FIN seen again) and the session goes (the other
+        FIN's mirror was lost, or its hosts are gone); else it is checked after close_hold
+        again. A direction still carrying data (``shutdown(SHUT_WR)``) moves."""
+        if rec.close_moved:
+            rec.close_moved = False
+            self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_hold)
+            return
+        self._observe("session.half_close_gave_up", record=rec.id)
+        self._remove_record(rec, "half-close-hold")
 
     def _linger(self, rec: SessionRecord) -> None:
         """Keep a closed session's entries ``close_linger`` from now (removed when the close
