@@ -19,7 +19,8 @@ from dysco_proto.wire import RequestId
 class TimerKind(enum.StrEnum):
     """The job of a timer (the text before the colon of the key's text form)."""
 
-    CLOSE = "close"  # record: both FINs seen, check the last bytes are acknowledged
+    CLOSE = "close"  # record: both FINs seen, check the last bytes are acknowledged (one
+    # FIN seen: the half-closed session's watch)
     PENDING = "pending"  # record: the box never emitted the continuation SYN
     LOCK = "lock"  # left anchor: retransmit requestLock
     LPROBE = "lprobe"  # left anchor: probe+freeze again for the cutoff

@@ -514,8 +514,10 @@ class SessionMixin(AgentBase):
             self._observe("session.close_gave_up", record=rec.id, checks=rec.close_tries)
             self._remove_record(rec, "close-hold")
             return
-        if not rec.closing:  # half-closed: checked again even if an answer never comes
-            self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self.config.close_hold)
+        # checked again even if an answer never comes (probe replies are packet-ins, which a
+        # loaded switch drops): an answered check re-arms the timer itself
+        fallback = self._close_backoff(rec) if rec.closing else self.config.close_hold
+        self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), fallback)
         rec.close_wait = len(sides)
         rec.close_ok = True
         for side in sides:
@@ -611,10 +613,13 @@ class SessionMixin(AgentBase):
                 # after the mirror that saw them); checked again, less and less often, until
                 # close_hold passes without a sign of life
                 rec.close_tries += 1
-                delay = min(
-                    CLOSE_CHECK_MAX, self.config.close_timeout * 2 ** min(rec.close_tries - 1, 16)
-                )
-                self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), delay)
+                self._timer(TimerKey.for_record(TimerKind.CLOSE, rec.id), self._close_backoff(rec))
+
+    def _close_backoff(self, rec: SessionRecord) -> float:
+        """The interval before a closing session's next check: ``close_timeout`` doubled per
+        "not yet" answer, at most ``CLOSE_CHECK_MAX``."""
+        doublings = min(max(rec.close_tries - 1, 0), 16)
+        return min(CLOSE_CHECK_MAX, self.config.close_timeout * float(1 << doublings))
 
     def _half_close_checked(self, rec: SessionRecord) -> None:
         """Every side of a half-closed session answered: nothing moved since the previous

@@ -222,3 +222,41 @@ def test_a_fin_seen_again_is_a_sign_of_life() -> None:
     assert a.state().sessions == 1
     assert check(1.5 + 2 * HOLD) == []
     assert a.state().sessions == 0 and a.counters.get("session.half_close_gave_up") == 1
+
+
+def test_a_lost_close_probe_answer_does_not_stop_the_close() -> None:
+    """Both FINs seen; the answer to the client's agent's first close probe is lost (probe
+    replies are packet-ins, which a loaded switch drops). Before: that agent waited for it
+    with no timer armed and kept the session until idle. Now the check is repeated after the
+    close back-off, and the session closes normally (lingers, then goes)."""
+    run = _build()
+    raw = _watch(run)
+    _open(run)
+    agent = _client_agent(run)
+    lost: list[SlotSnapshot] = []
+    inner = run.net.handle
+
+    def handle(host: Host, event: Event) -> None:
+        if (
+            host.ip == CLIENT
+            and isinstance(event, SlotSnapshot)
+            and agent.tokens.get(event.token, ("",))[0] == "close"
+            and not lost
+        ):
+            lost.append(event)
+            return
+        inner(host, event)
+
+    run.net.handle = handle  # type: ignore[method-assign]
+    run.client.close()
+    _for(run, 0.1)
+    run.server[0].close()
+    _for(run, 10.0)
+    assert lost, "no close probe answer was lost at the client's agent"
+    assert run.client.done and run.server[0].done
+    [rec] = agent.records.values()
+    assert rec.closing and rec.lingering
+    _for(run, AgentConfig.close_linger + 10.0)
+    assert _records(run) == [0, 0, 0]
+    assert {o[3] for o in _removed(run)} == {"closed"}
+    assert raw == [], raw[:3]
