@@ -77,6 +77,14 @@ def _open(run: Run) -> None:
     _for(run, 1.5)
 
 
+def _close_both(run: Run, settle: float) -> None:
+    """The client closes, the server 0.1 s later; then ``settle`` seconds pass."""
+    run.client.close()
+    _for(run, 0.1)
+    run.server[0].close()
+    _for(run, settle)
+
+
 def test_a_lost_fin_mirror_does_not_keep_the_session_until_idle() -> None:
     """The client's agent never gets the mirror of the server's FIN. Before: the session
     stayed live there (not closing) until its entries' idle timeout. Now it goes about
@@ -87,10 +95,7 @@ def test_a_lost_fin_mirror_does_not_keep_the_session_until_idle() -> None:
     lost = _lose_server_fin_mirror(run)
     _open(run)
     t_fin = run.engine.now
-    run.client.close()
-    _for(run, 0.1)
-    run.server[0].close()
-    _for(run, 5.0)
+    _close_both(run, settle=5.0)
     assert lost, "the server's FIN mirror was not lost at the client's agent"
     assert run.client.done and run.server[0].done
     assert bytes(run.client.received) == b"s" * 20_000
@@ -151,10 +156,7 @@ def test_a_late_second_fin_mirror_takes_the_normal_close() -> None:
     _open(run)
     late = 60.0
     lost = _lose_server_fin_mirror(run, until=run.engine.now + late)
-    run.client.close()
-    _for(run, 0.1)
-    run.server[0].close()
-    _for(run, late - 0.1)
+    _close_both(run, settle=late - 0.1)
     assert lost and run.client.done and run.server[0].done
     agent = _client_agent(run)
     [rec] = agent.records.values()
@@ -180,10 +182,7 @@ def test_a_restored_half_closed_session_is_watched() -> None:
     run = _build()
     _lose_server_fin_mirror(run)
     _open(run)
-    run.client.close()
-    _for(run, 0.1)
-    run.server[0].close()
-    _for(run, 5.0)
+    _close_both(run, settle=5.0)
     old = _client_agent(run)
     data: dict[str, Any] = json.loads(json.dumps(export_state(old)))
     fresh = _agent(CLIENT, 1)
@@ -248,10 +247,7 @@ def test_a_lost_close_probe_answer_does_not_stop_the_close() -> None:
         inner(host, event)
 
     run.net.handle = handle  # type: ignore[method-assign]
-    run.client.close()
-    _for(run, 0.1)
-    run.server[0].close()
-    _for(run, 10.0)
+    _close_both(run, settle=10.0)
     assert lost, "no close probe answer was lost at the client's agent"
     assert run.client.done and run.server[0].done
     [rec] = agent.records.values()

@@ -29,6 +29,20 @@ FW2 = "10.1.0.5"
 SERVER_WSCALE = 7  # the simulator's endpoints announce window scale 7
 
 
+def _record_synacks(run: Any) -> list[Segment]:
+    """Every SYN-ACK an agent sends from now on (the new paths' handshakes), in order."""
+    synacks: list[Segment] = []
+
+    def after(host: Any, event: Any, actions: list[Any]) -> None:
+        for a in actions:
+            seg = getattr(a, "segment", None)
+            if seg is not None and seg.flags & TcpFlags.SYN and seg.flags & TcpFlags.ACK:
+                synacks.append(seg)
+
+    run.net.after_event = after
+    return synacks
+
+
 def _run(flow: str, lose: bool) -> dict[str, Any]:
     """``flow`` ``"insert"``: the monitor joins a new path (losing, with ``lose``, its IN
     SYN-ACK mirror of it), then anchors box1's replacement by fw2; ``"setup"``: box1 loses its
@@ -53,15 +67,7 @@ def _run(flow: str, lose: bool) -> dict[str, Any]:
         return inner(ev, now)
 
     loser.handle = lossy_handle  # type: ignore[method-assign]
-    synacks: list[Segment] = []
-
-    def after(host: Any, event: Any, actions: list[Any]) -> None:
-        for a in actions:
-            seg = getattr(a, "segment", None)
-            if seg is not None and seg.flags & TcpFlags.SYN and seg.flags & TcpFlags.ACK:
-                synacks.append(seg)
-
-    run.net.after_event = after
+    synacks = _record_synacks(run)
     run.client.connect()
     run.engine.run(0.5)
     assert run.client.established and run.server[0].established
@@ -171,15 +177,7 @@ def _run_end_host(case: str) -> dict[str, Any]:
     if case == "neither":
         losses += ((SERVER, Direction.OUT),)
     lost, losing = _lose_mirrors(run, losses)
-    synacks: list[Segment] = []
-
-    def after(host: Any, event: Any, actions: list[Any]) -> None:
-        for a in actions:
-            seg = getattr(a, "segment", None)
-            if seg is not None and seg.flags & TcpFlags.SYN and seg.flags & TcpFlags.ACK:
-                synacks.append(seg)
-
-    run.net.after_event = after
+    synacks = _record_synacks(run)
     run.client.connect()
     run.engine.run(0.5)
     assert run.client.established and run.server[0].established

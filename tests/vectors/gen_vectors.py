@@ -827,6 +827,19 @@ def two_path(c: Case, *, with_lo: bool = False, peer_cut: int | None = None) -> 
         )
 
 
+def lo_regs(ack_hi: int, old_ack_hi: int = 5001) -> dict[str, int]:
+    """The registers a packet-in reports after ``two_path(c, with_lo=True)`` and one OUT
+    packet acknowledging ``ack_hi`` (``old_ack_hi``: the value before it)."""
+    return {
+        "sent_hi": 1101,
+        "ack_hi": ack_hi,
+        "rcvd_ack_hi": 1001,
+        "new_rcvd_lo": 7001,
+        "cut": 1101,
+        "old_ack_hi": old_ack_hi,
+    }
+
+
 @case(
     "two_path_data_below_cut",
     "Two-path: a retransmission ending exactly at the cutoff goes on the old path.",
@@ -904,14 +917,7 @@ def _(c: Case) -> None:
 def _(c: Case) -> None:
     two_path(c, with_lo=True)
     f = a_out(1101, 7002, "A")
-    regs = {
-        "sent_hi": 1101,
-        "ack_hi": 7002,
-        "rcvd_ack_hi": 1001,
-        "new_rcvd_lo": 7001,
-        "cut": 1101,
-        "old_ack_hi": 5001,
-    }
+    regs = lo_regs(7002)
     c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, regs=regs), f)])
 
 
@@ -933,14 +939,7 @@ def _(c: Case) -> None:
 def _(c: Case) -> None:
     two_path(c, with_lo=True)
     f = a_out(1001, 7101, payload=DATA100)
-    regs = {
-        "sent_hi": 1101,
-        "ack_hi": 7101,
-        "rcvd_ack_hi": 1001,
-        "new_rcvd_lo": 7001,
-        "cut": 1101,
-        "old_ack_hi": 5001,
-    }
+    regs = lo_regs(7101)
     c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, regs=regs), f)])
 
 
@@ -951,14 +950,7 @@ def _(c: Case) -> None:
 def _(c: Case) -> None:
     two_path(c, with_lo=True)
     f = a_out(1101, 7001, "RA", win=0)
-    regs = {
-        "sent_hi": 1101,
-        "ack_hi": 7001,
-        "rcvd_ack_hi": 1001,
-        "new_rcvd_lo": 7001,
-        "cut": 1101,
-        "old_ack_hi": 5001,
-    }
+    regs = lo_regs(7001)
     c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, regs=regs), f)])
     # old_ack_hi stayed 5001: the next ack at lo still goes old and shows it.
     c.probe(
@@ -987,14 +979,7 @@ def _(c: Case) -> None:
     ok = sack_opt((6001, 6501))
     c.send(P_A, a_out(1101, 7001, "A", opts=ok), [(P_NET, a_old(1101, 7001, "A", opts=ok))])
     f = a_out(1101, 7001, "A", opts=sack_opt((7101, 7201)))
-    regs = {
-        "sent_hi": 1101,
-        "ack_hi": 7001,
-        "rcvd_ack_hi": 1001,
-        "new_rcvd_lo": 7001,
-        "cut": 1101,
-        "old_ack_hi": 7001,
-    }
+    regs = lo_regs(7001, old_ack_hi=7001)
     c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, regs=regs), f)])
 
 
@@ -1042,14 +1027,7 @@ def _(c: Case) -> None:
 def _(c: Case) -> None:
     two_path(c, with_lo=True, peer_cut=6901)
     f = a_out(1101, 6901, "A")
-    regs = {
-        "sent_hi": 1101,
-        "ack_hi": 6901,
-        "rcvd_ack_hi": 1001,
-        "new_rcvd_lo": 7001,
-        "cut": 1101,
-        "old_ack_hi": 5001,
-    }
+    regs = lo_regs(6901)
     c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, latch=F.LATCH_PEER, regs=regs), f)])
     c.send(
         P_A,
