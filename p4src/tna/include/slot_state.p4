@@ -52,6 +52,27 @@ control SerialSign(in bit<32> d, out bit<2> sign) {
     apply { sign_of.apply(); }
 }
 
+// SerialSign for ack_hi - peer_cut, its table pinned (@stage): a pure ack's path reads this
+// sign (pipeline.md 5.2); left to bf-p4c it went a stage later and the program took all 20
+// of Tofino 2's ingress stages (19 pinned, measured).
+control SerialSignPinned(in bit<32> d, out bit<2> sign) {
+    action zero() { sign = SIGN_ZERO; }
+    action pos() { sign = SIGN_POS; }
+    action neg() { sign = SIGN_NEG; }
+    @stage(11)
+    table sign_of {
+        key = { d : ternary @name("d"); }
+        actions = { zero; pos; neg; }
+        const entries = {
+            0 &&& 0xFFFFFFFF : zero();
+            0 &&& 0x80000000 : pos();
+        }
+        const default_action = neg();
+        size = 2;
+    }
+    apply { sign_of.apply(); }
+}
+
 // A SACK edge against new_rcvd_lo, one bit: right edges (old path) are bad when after lo,
 // left edges (new path) when before it; an absent block never is. The block's validity is
 // part of the key, so the split condition reads one bit per edge.
@@ -151,7 +172,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
     SerialSign() sg_ack_lo;
     SerialSign() sg_end_cut;
     SerialSign() sg_seq_cut;
-    SerialSign() sg_ack_peer;
+    SerialSignPinned() sg_ack_peer;
     SerialSign() sg_own;
     SerialSign() sg_rcvd_ack;
     SerialSign() sg_older;
@@ -657,13 +678,14 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                 if (hdr.tcp.flags & TCP_RST == TCP_RST) {
                     meta.split = 1;
                 } else if (meta.seq_len == 0) {
-                    // a pure ack goes NEW once the host acked the peer's old-path data (the
-                    // peer latch's condition): the old path's far anchor may have folded and
-                    // its entry gone idle; the old path's one copy is the SPLIT (c_old)
-                    if (ack_new == 1) {
-                        meta.path = PATH_NEW;
-                    } else if (has_ack == 1 && meta.peer_cut_valid == 1 && ack_valid == 1 &&
-                               c_ack_peer != SIGN_NEG) {
+                    // NEW also once the host acked the peer's old-path data (the peer
+                    // latch's condition; ack_valid holds: OUT with ACK): the old path's far
+                    // anchor may have folded and its entry gone idle; the old path's one
+                    // copy is the SPLIT (c_old). ack_new's condition inline: no wait for the
+                    // table that sets ack_new.
+                    if (has_ack == 1 &&
+                        ((lo_valid == 1 && c_ack_lo == SIGN_POS) ||
+                         (meta.peer_cut_valid == 1 && c_ack_peer != SIGN_NEG))) {
                         meta.path = PATH_NEW;
                     }
                 } else if (cut_valid == 0) {
