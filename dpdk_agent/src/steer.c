@@ -37,6 +37,15 @@ static int path_by_cut(const struct slot_regs *regs, uint32_t seq, uint32_t seq_
 	return seq_ge(seq, regs->cut) ? PATH_NEW : PATH_SPLIT;
 }
 
+/* The peer latch's condition (ack_hi after this packet): the host acked all of the peer's
+ * old-path data, whose far end may have folded, so its pure acks leave the old path (which
+ * gets one copy if it has not seen the ack: SPLIT below). */
+static int peer_acked(const struct slot_regs *regs, const struct twopath_entry *twopath)
+{
+	return twopath->peer_cut_valid && (regs->flags & RV_ACK_HI) &&
+	       seq_ge(regs->ack_hi, twopath->peer_cut);
+}
+
 /* Returns PATH_OLD, PATH_NEW or PATH_SPLIT. Every non-RST ack raises old_ack_hi by the ack the
  * old path sees (split or not). */
 int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,
@@ -46,16 +55,13 @@ int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,
 	int lo_valid = !!(regs->flags & RV_NEW_RCVD_LO);
 	uint32_t lo = regs->new_rcvd_lo;
 	int acks_new = has_ack && lo_valid && seq_gt(ack, lo); /* acks data of the new path */
-	/* the peer latch's condition (ack_hi after this packet): the old path's far end may have
-	 * folded, so pure acks leave it (one copy if it has not seen the ack: SPLIT below) */
-	int peer_acked = has_ack && twopath->peer_cut_valid && (regs->flags & RV_ACK_HI) &&
-			 seq_ge(regs->ack_hi, twopath->peer_cut);
 	uint32_t old_path_ack = acks_new ? lo : ack;
 	int path;
 
 	if (pkt->tcp_flags & TCP_RST)
 		return PATH_SPLIT;
-	path = path_by_cut(regs, seq, seq_len, acks_new || peer_acked);
+	path = path_by_cut(regs, seq, seq_len,
+			   seq_len == 0 && has_ack && (acks_new || peer_acked(regs, twopath)));
 	if (!has_ack)
 		return path;
 	if (path == PATH_OLD) {
