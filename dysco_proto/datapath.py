@@ -298,7 +298,16 @@ class DataPath:
                 and regs.ack_hi is not None
                 and seq_ge(regs.ack_hi, entry.peer_cut)
             )
-            (new_parts if ack_new or peer_acked else old_parts).append(seg)
+            if ack_new or peer_acked:
+                new_parts.append(seg)
+            elif cut is not None and seq_gt(seg.seq, cut):
+                # the host's old-path stream ends at the cut; its snd_nxt may be far past it
+                # (data sent into the hold or on the new path), beyond the window a proxy or
+                # stateful box on the old path opened: conntrack calls such an ack INVALID, a
+                # redirect or NAT then leaves it untranslated and the host behind answers RST
+                old_parts.append(replace(seg, seq=cut))
+            else:
+                old_parts.append(seg)
         elif cut is None or not seq_gt(end, cut):
             old_parts.append(seg)
         elif seq_ge(seg.seq, cut):

@@ -62,6 +62,10 @@ int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,
 		return PATH_SPLIT;
 	path = path_by_cut(regs, seq, seq_len,
 			   seq_len == 0 && has_ack && (acks_new || peer_acked(regs, twopath)));
+	/* an old-path pure ack carries seq min(seq, cut) (pipeline.md 5.2): one above the cut
+	 * needs its seq rewritten */
+	if (path == PATH_OLD && seq_len == 0 && (regs->flags & RV_CUT) && seq_gt(seq, regs->cut))
+		path = PATH_SPLIT;
 	if (!has_ack)
 		return path;
 	if (path == PATH_OLD) {

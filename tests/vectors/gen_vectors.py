@@ -984,6 +984,21 @@ def _(c: Case) -> None:
 
 
 @case(
+    "two_path_old_pure_ack_above_cut_split",
+    "Two-path: a pure ack that stays on the old path carries seq min(seq, cut): the host's "
+    "snd_nxt past the cut (data sent into the hold or on the new path) may be beyond the window "
+    "a proxy or stateful box on the old path opened (conntrack: INVALID). A pure ack at the cut "
+    "goes as it is; one above it needs its seq rewritten: SPLIT.",
+)
+def _(c: Case) -> None:
+    two_path(c)
+    c.send(P_A, a_out(1101, 5001, "A"), [(P_NET, a_old(1101, 5001, "A"))], note="at the cut")
+    f = a_out(1301, 5001, "A")
+    regs = {"sent_hi": 1301, "ack_hi": 5001, "cut": 1101, "old_ack_hi": 5001}
+    c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, regs=regs), f)])
+
+
+@case(
     "two_path_pure_ack_at_peer_cut_new_path",
     "Two-path: once the host has acked all of the peer's old-path data (ack_hi >= peer_cut), "
     "its pure acks go on the new path; the first also needs an old-path copy (SPLIT), later "

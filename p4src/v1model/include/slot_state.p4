@@ -102,6 +102,11 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
                             if (meta.seq_len == 0) {
                                 if (ack_new || peer_acked) {
                                     meta.path = PATH_NEW;
+                                } else if (cut_v && SEQ_GT(seq, r_cut)) {
+                                    // an old-path pure ack carries seq min(seq, cut): the
+                                    // host's snd_nxt past the cut may be out of the window
+                                    // an old-path box opened (pipeline.md 5.2)
+                                    meta.split = 1;
                                 }
                             } else if (!cut_v || !SEQ_GT(end, r_cut)) {
                                 meta.path = PATH_OLD;
