@@ -687,6 +687,10 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
                         ((lo_valid == 1 && c_ack_lo == SIGN_POS) ||
                          (meta.peer_cut_valid == 1 && c_ack_peer != SIGN_NEG))) {
                         meta.path = PATH_NEW;
+                    } else if (cut_valid == 1 && c_seq_cut == SIGN_POS) {
+                        // an old-path pure ack carries seq min(seq, cut): snd_nxt past the
+                        // cut may be out of an old-path box's window (pipeline.md 5.2)
+                        meta.split = 1;
                     }
                 } else if (cut_valid == 0) {
                     meta.path = PATH_OLD;
