@@ -256,12 +256,7 @@ class DataPath:
             if entry.two_path
             else [rewrite(seg, entry.rewrite, entry.deltas)]
         )
-        if (
-            not regs.latched_peer
-            and entry.peer_cut is not None
-            and regs.ack_hi is not None
-            and seq_ge(regs.ack_hi, entry.peer_cut)
-        ):
+        if not regs.latched_peer and _peer_acked(entry, regs):
             regs.latched_peer = True
             res.reports.append(regs.snapshot(entry.slot))
         return outs
@@ -292,13 +287,7 @@ class DataPath:
         old_parts: list[Segment] = []
         new_parts: list[Segment] = []
         if seg.seq_len == 0:
-            peer_acked = (
-                has_ack
-                and entry.peer_cut is not None
-                and regs.ack_hi is not None
-                and seq_ge(regs.ack_hi, entry.peer_cut)
-            )
-            if ack_new or peer_acked:
+            if ack_new or (has_ack and _peer_acked(entry, regs)):
                 new_parts.append(seg)
             elif cut is not None and seq_gt(seg.seq, cut):
                 # the host's old-path stream ends at the cut; its snd_nxt may be far past it
@@ -338,6 +327,16 @@ class DataPath:
         for p in new_parts:
             outs.append(rewrite(p, entry.new_rewrite, entry.new_deltas))
         return outs
+
+
+def _peer_acked(entry: MappingEntry, regs: SlotRegisters) -> bool:
+    """The peer latch's condition: the host has acknowledged all of the peer's old-path data
+    (``ack_hi >= peer_cut``; ``docs/pipeline.md`` 5.2, 5.4)."""
+    return (
+        entry.peer_cut is not None
+        and regs.ack_hi is not None
+        and seq_ge(regs.ack_hi, entry.peer_cut)
+    )
 
 
 def _pure_ack(seg: Segment, seq: int, ack: int, sack_limit: int | None = None) -> Segment:

@@ -39,8 +39,7 @@ static void slot_update_out(struct hit *hit, const struct packet *pkt, struct pu
 		regs->ack_hi = reg_max(regs, RV_ACK_HI, regs->ack_hi, hit->ack);
 	if (twopath && twopath->two_path)
 		hit->path = steer_two_path(regs, twopath, pkt, hit->seq, hit->ack, hit->seq_len);
-	if (twopath && twopath->peer_cut_valid && !(regs->flags & RV_LATCHED_PEER) &&
-	    (regs->flags & RV_ACK_HI) && seq_ge(regs->ack_hi, twopath->peer_cut)) {
+	if (twopath && !(regs->flags & RV_LATCHED_PEER) && peer_acked(regs, twopath)) {
 		regs->flags |= RV_LATCHED_PEER;
 		punt->flags |= PI_FLAG_LATCH_PEER;
 	}

@@ -186,6 +186,14 @@ static inline uint32_t reg_min(struct slot_regs *regs, uint8_t valid_bit, uint32
 	return out;
 }
 
+/* The peer latch's condition (ack_hi after this packet): the host acked all of the peer's
+ * old-path data (pipeline.md 5.2, 5.4). */
+static inline int peer_acked(const struct slot_regs *regs, const struct twopath_entry *twopath)
+{
+	return twopath->peer_cut_valid && (regs->flags & RV_ACK_HI) &&
+	       seq_ge(regs->ack_hi, twopath->peer_cut);
+}
+
 /* ---- steer.c ---------------------------------------------------------------------------- */
 enum { PATH_OLD = 0, PATH_NEW = 1, PATH_SPLIT = -1 };
 int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,

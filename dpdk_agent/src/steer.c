@@ -37,15 +37,6 @@ static int path_by_cut(const struct slot_regs *regs, uint32_t seq, uint32_t seq_
 	return seq_ge(seq, regs->cut) ? PATH_NEW : PATH_SPLIT;
 }
 
-/* The peer latch's condition (ack_hi after this packet): the host acked all of the peer's
- * old-path data, whose far end may have folded, so its pure acks leave the old path (which
- * gets one copy if it has not seen the ack: SPLIT below). */
-static int peer_acked(const struct slot_regs *regs, const struct twopath_entry *twopath)
-{
-	return twopath->peer_cut_valid && (regs->flags & RV_ACK_HI) &&
-	       seq_ge(regs->ack_hi, twopath->peer_cut);
-}
-
 /* Returns PATH_OLD, PATH_NEW or PATH_SPLIT. Every non-RST ack raises old_ack_hi by the ack the
  * old path sees (split or not). */
 int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,
@@ -60,6 +51,8 @@ int steer_two_path(struct slot_regs *regs, const struct twopath_entry *twopath,
 
 	if (pkt->tcp_flags & TCP_RST)
 		return PATH_SPLIT;
+	/* peer_acked: the old path's far end may have folded, so pure acks leave it (it gets one
+	 * copy if it has not seen the ack: SPLIT below) */
 	path = path_by_cut(regs, seq, seq_len,
 			   seq_len == 0 && has_ack && (acks_new || peer_acked(regs, twopath)));
 	/* an old-path pure ack carries seq min(seq, cut) (pipeline.md 5.2): one above the cut

@@ -81,16 +81,16 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
                         }
                         f = f | RV_ACK_HI;
                     }
+                    // the host acked all of the peer's old-path data: the peer latch's
+                    // condition, and in two-path mode its pure acks leave the old path, whose
+                    // far end may be gone (it still gets one copy if it has not seen the ack)
+                    bool peer_acked = meta.peer_cut_valid == 1 && (f & RV_ACK_HI) != 0 &&
+                        SEQ_GE(r_ack, meta.peer_cut);
                     if (meta.two_path == 1) {
                         bool rst = (hdr.tcp.flags & TCP_RST) != 0;
                         bool lo_v = (f & RV_NEW_RCVD_LO) != 0;
                         bool cut_v = (f & RV_CUT) != 0;
                         bool ack_new = has_ack && lo_v && SEQ_GT(ack, r_lo);
-                        // The host acked all of the peer's old-path data (the peer latch's
-                        // condition): its pure acks leave the old path, whose far end may be
-                        // gone; the old path still gets one copy if it has not seen the ack.
-                        bool peer_acked = has_ack && meta.peer_cut_valid == 1 &&
-                            (f & RV_ACK_HI) != 0 && SEQ_GE(r_ack, meta.peer_cut);
                         bit<32> a_old = ack;
                         if (ack_new) {
                             a_old = r_lo;
@@ -100,7 +100,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
                             meta.split = 1;         // RST goes on both paths
                         } else {
                             if (meta.seq_len == 0) {
-                                if (ack_new || peer_acked) {
+                                if (ack_new || (has_ack && peer_acked)) {
                                     meta.path = PATH_NEW;
                                 } else if (cut_v && SEQ_GT(seq, r_cut)) {
                                     // an old-path pure ack carries seq min(seq, cut): the
@@ -147,8 +147,7 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta) {
                             f = f | RV_OLD_ACK_HI;
                         }
                     }
-                    if ((f & RV_LATCHED_PEER) == 0 && meta.peer_cut_valid == 1 &&
-                        (f & RV_ACK_HI) != 0 && SEQ_GE(r_ack, meta.peer_cut)) {
+                    if ((f & RV_LATCHED_PEER) == 0 && peer_acked) {
                         f = f | RV_LATCHED_PEER;
                         latch = PI_FLAG_LATCH_PEER;
                     }
