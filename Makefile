@@ -45,7 +45,7 @@ $(APT_STAMP): Makefile | $(BUILD)
 	fi
 	touch $@
 
-$(VENV_STAMP): pyproject.toml $(APT_STAMP)
+$(VENV_STAMP): pyproject.toml setup.py controller/_fastenc.c $(APT_STAMP)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

@@ -4,7 +4,8 @@
   (:mod:`dysco_pipeline.pipeline`: ``entry_to_table``/``entry_from_table``, table, action and
   parameter names), with ids resolved from the device's P4Info. Session-entry updates take a
   fast path (:class:`_FastEncoder`: the ``Update`` is serialised directly from the entry with
-  precomputed field ids and cached address bytes; a test checks it against the contract path);
+  precomputed field ids and cached address bytes; a test checks it against the contract path),
+  in C (``controller._fastenc``, built from the same tables, the same bytes) when it is built;
 - agent ``SendPacket``/``Probe`` -> packet-out (payload + named ``packet_out`` metadata);
 - packet-in -> agent events (``docs/pipeline.md`` sections 4-6, :meth:`Translator.packet_in`):
   punts and mirrors carry the frame *as it arrived*, so the entry key is always
@@ -22,10 +23,11 @@ Frames are parsed and built by :mod:`dysco_pipeline.frames` (TCP options by
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from controller.config import Config
 from controller.p4rt.client import DevicePacketIn
@@ -48,7 +50,17 @@ from dysco_proto.events import ControlIn, Event, PacketIn, PuntReason, SlotSnaps
 from dysco_proto.packet import TCP, FiveTuple, Segment
 from dysco_proto.wire import CONTROL_PORT
 
-__all__ = ["StaticKey", "Translated", "Translator"]
+try:  # the C encoder (controller/_fastenc.c), built by `pip install -e .`
+    from controller import _fastenc
+except ImportError as _exc:  # not built: the Python encoder below does the same, slower
+    _fastenc = None  # type: ignore[assignment]
+    _FASTENC_MISSING = str(_exc)
+else:
+    _FASTENC_MISSING = ""
+
+__all__ = ["ENCODERS", "StaticKey", "Translated", "Translator", "new_encoder"]
+
+log = logging.getLogger("controller.daemon")
 
 StaticKey = tuple[str, Any]
 """Key of a device-wide entry for the writer's conflict detection."""
@@ -263,6 +275,76 @@ class _FastEncoder:
         body = b"".join(self._match(tbl, key.match, out, agent))
         return b"\x08" + _V[p4r.Update.DELETE] + _ld(b"\x12", _ld(b"\x12", body))
 
+    def c_encoder(self) -> Any:
+        """The C encoder (``controller._fastenc.Encoder``) built from this encoder's tables:
+        the same bytes, per entry in C. :class:`ImportError` when the module is not built."""
+        if _fastenc is None:
+            raise ImportError(_FASTENC_MISSING or "controller._fastenc is not built")
+        return _fastenc.Encoder(
+            tables=(self._fm[pl.Tbl.OUT_SESSION], self._fm[pl.Tbl.IN_SESSION]),
+            actions=(
+                self._act[pl.Act.OUT_REWRITE],
+                self._act[pl.Act.OUT_TWO_PATH],
+                self._act[pl.Act.IN_REWRITE],
+            ),
+            agent=self._agent,
+            ttl=_TTL_FIELD,
+            roles=dict(_ROLE),
+            dir_in=Direction.IN,
+            dir_out=Direction.OUT,
+            tcp=TCP,
+            slot_space=pl.SLOT_SPACE,
+            max_win_shift=pl.MAX_WIN_SHIFT,
+            delete_kind=int(p4r.Update.DELETE),
+        )
+
+
+class _Encoder(Protocol):
+    """What :class:`Translator` needs of a session-entry encoder (``None``: contract path)."""
+
+    def update(self, kind: int, e: MappingEntry, agent_id: int | None = None) -> bytes | None:
+        """The serialised INSERT/MODIFY ``Update`` of ``e``, or ``None``."""
+
+    def delete(self, key: EntryKey, agent_id: int | None = None) -> bytes | None:
+        """The serialised DELETE ``Update`` of ``key``, or ``None``."""
+
+
+ENCODERS = ("c", "python")
+"""Session-entry encoders: ``c`` (``controller._fastenc``, when built) and ``python``
+(:class:`_FastEncoder`, the reference). Both give the same bytes (``tests/controller/
+test_fastenc_c.py``); the C one returns ``None`` also where the Python one raises."""
+
+_announced = False
+
+
+def new_encoder(
+    tables: Mapping[pl.Tbl, tuple[int, Mapping[str, tuple[int, int]]]],
+    actions: Mapping[pl.Act, tuple[int, list[tuple[str, int, int]]]],
+    agent_id: int,
+    which: str = "c",
+) -> tuple[_Encoder, str]:
+    """A session-entry encoder and its name (:data:`ENCODERS`): the C one when ``which`` is
+    ``"c"`` and the module is built, else the Python one. The first ``"c"`` call logs which
+    one it got."""
+    global _announced
+    py = _FastEncoder(tables, actions, agent_id)
+    enc: _Encoder = py
+    name = "python"
+    if which == "c" and _fastenc is not None:
+        enc, name = py.c_encoder(), "c"
+    elif which not in ENCODERS:
+        raise ValueError(f"encoder {which!r}: one of {', '.join(ENCODERS)}")
+    if which == "c" and not _announced:  # the daemon's choice, said once per process
+        _announced = True
+        if name == "c":
+            log.info("session-entry encoder: C (controller._fastenc)")
+        else:
+            log.info(
+                "session-entry encoder: Python (controller._fastenc not built: %s)",
+                _FASTENC_MISSING,
+            )
+    return enc, name
+
 
 class Translator:
     """Translations for one device and its agents (ids resolved once from the P4Info).
@@ -316,7 +398,7 @@ class Translator:
                 raise P4InfoError(f"packet_out metadata {name!r} missing from the P4Info")
         self.hosts = config.host_by_address()
         self.host_ports = [h.port for h in config.hosts]
-        self.fast = _FastEncoder(self.tables, self.actions, self.agent_id)
+        self.fast, self.encoder = new_encoder(self.tables, self.actions, self.agent_id)
         # register slots the device holds: an entry with a slot beyond them is refused
         self.slots = slot_capacity(p4info, config.device.slots)
 
@@ -419,11 +501,17 @@ class Translator:
 
     def delete_update(self, key: EntryKey, agent_id: int | None = None) -> p4r.Update:
         """A DELETE of the session entry with ``key`` (an OUT key: of agent ``agent_id``)."""
-        return p4r.Update.FromString(self.fast.delete(key, agent_id))
+        raw = self.fast.delete(key, agent_id)
+        if raw is None:
+            return self.delete_update_contract(key, agent_id)
+        return p4r.Update.FromString(raw)
 
     def delete_update_raw(self, key: EntryKey, agent_id: int | None = None) -> bytes:
         """:meth:`delete_update` serialized."""
-        return self.fast.delete(key, agent_id)
+        raw = self.fast.delete(key, agent_id)
+        if raw is None:
+            return self.delete_update_contract(key, agent_id).SerializeToString()
+        return raw
 
     def delete_update_contract(self, key: EntryKey, agent_id: int | None = None) -> p4r.Update:
         """:meth:`delete_update` through the contract's table entry (the reference path)."""
