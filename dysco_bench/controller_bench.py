@@ -16,7 +16,7 @@
   (``paced``); setup latency per hop and CPU per session by process. Without the agent the
   reference model stands in (own process, no latencies).
 - Arms measured in the same run, interleaved (``rounds`` each, order alternating, medians,
-  every round in the JSON): entries ``raw``/``proto`` (:data:`ENCODINGS`), sessions
+  every round in the JSON): entries ``raw``/``proto``/``python`` (:data:`ENCODINGS`), sessions
   ``after``/``before`` (:data:`SESSION_ARMS`).
 
 Everything runs on this machine; the numbers depend on its cores (``cpu_count`` is reported).
@@ -168,10 +168,12 @@ def _entries(n: int, base: int = 0) -> list[Any]:
     return out
 
 
-ENCODINGS = ("proto", "raw")
+ENCODINGS = ("proto", "raw", "python")
 """Arms of ``entries_per_s``: ``proto`` builds each ``Update`` message (parsed from the fast
 encoder's bytes) and the client serializes the request; ``raw`` (the daemon's path) passes
-the fast encoder's bytes through the writer and the client unparsed."""
+the fast encoder's bytes through the writer and the client unparsed; ``python`` is ``raw``
+with the Python encoder (``_FastEncoder``) where ``raw`` uses the daemon's (the C encoder,
+``controller._fastenc``, when built: ``"encoder"`` in the JSON says which)."""
 
 
 async def _write_round(
@@ -179,7 +181,7 @@ async def _write_round(
 ) -> float:
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 
-    enc = tr.entry_update_raw if encoding == "raw" else tr.entry_update
+    enc = tr.entry_update if encoding == "proto" else tr.entry_update_raw
     ins = p4r.Update.INSERT
     t0 = time.perf_counter()
     for i in range(0, len(entries), batch):
@@ -205,17 +207,25 @@ async def _bench_entries(
 
     from controller.p4rt.client import P4RuntimeClient
     from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
-    from controller.translate import Translator
+    from controller.translate import Translator, new_encoder
     from controller.writer import OrderedWriter
 
     cfg = _config(tmp, address, policies=False)
     p4info = load_p4info(CONTRACT_P4INFO)
     tr = Translator(p4info, cfg)
+    tr_py = Translator(p4info, cfg)  # the ``python`` arm: the reference encoder
+    tr_py.fast, tr_py.encoder = new_encoder(tr.tables, tr.actions, tr.agent_id, "python")
+    translators = {"proto": tr, "raw": tr, "python": tr_py}
     sample = _entries(min(n, 20_000), 1 << 22)
-    t0 = time.perf_counter()
-    for e in sample:
-        tr.entry_update_raw(p4r.Update.INSERT, e)
-    translate_rate = len(sample) / (time.perf_counter() - t0)
+    encode_rates: dict[str, list[float]] = {"daemon": [], "python": []}
+    for rep in range(3):  # the encoder alone, the two interleaved, order alternating
+        for which in ("daemon", "python") if rep % 2 == 0 else ("python", "daemon"):
+            enc = (tr if which == "daemon" else tr_py).entry_update_raw
+            t0 = time.perf_counter()
+            for e in sample:
+                enc(p4r.Update.INSERT, e)
+            encode_rates[which].append(len(sample) / (time.perf_counter() - t0))
+    translate = {w: statistics.median(v) for w, v in encode_rates.items()}
 
     client = P4RuntimeClient(address, 1, 1, p4info, push_pipeline="auto")
     await client.start(timeout=30)
@@ -232,7 +242,7 @@ async def _bench_entries(
                 entries = _entries(n, base)
                 base += n
                 c0 = {k: _cpu_s(v) for k, v in procs.items()}
-                dt = await _write_round(tr, writer, entries, batch, arm)
+                dt = await _write_round(translators[arm], writer, entries, batch, arm)
                 for k, v in procs.items():
                     cpu[arm][k] += _cpu_s(v) - c0[k]
                 per[arm].append(n / dt)
@@ -253,13 +263,18 @@ async def _bench_entries(
             "entries_per_s": round(med["raw"]),
             "entries_per_s_proto": round(med["proto"]),
             "entries_raw_vs_proto": round(med["raw"] / med["proto"], 2),
+            # the daemon's encoder ("c" when controller._fastenc is built) against Python's
+            "encoder": tr.encoder,
+            "entries_per_s_python": round(med["python"]),
+            "entries_raw_vs_python": round(med["raw"] / med["python"], 2),
             "entries_rounds": log_rounds,
             # CPU per entry written, every thread, by process (the client includes encoding)
             "cpu_us_per_entry": {
                 a: {k: round(v * 1e6 / (n * rounds), 2) for k, v in c.items()}
                 for a, c in cpu.items()
             },
-            "translate_entries_per_s": round(translate_rate),
+            "translate_entries_per_s": round(translate["daemon"]),
+            "translate_entries_per_s_python": round(translate["python"]),
             "readback_entries": got,
             "readback_entries_per_s": round(readback_rate),
             "write_batches": writer.stats.batches,

@@ -16,11 +16,12 @@ from tests.dpdk_support import require_agent
 def test_bench_controller_small_run() -> None:
     out = run_bench(entries=300, batch=100, sessions=30, target="refmodel", rounds=1)
     assert out["target"] == "refmodel"
-    # one round per encoding (proto, raw), three batches each
-    assert out["entries"] == 300 and out["write_batches"] == 6
-    assert [r["encoding"] for r in out["entries_rounds"]] == ["proto", "raw"]
+    # one round per encoding (proto, raw, python), three batches each
+    assert out["entries"] == 300 and out["write_batches"] == 9
+    assert [r["encoding"] for r in out["entries_rounds"]] == ["proto", "raw", "python"]
     assert out["entries_per_s"] > 0 and out["entries_per_s_proto"] > 0
-    assert out["translate_entries_per_s"] > 0
+    assert out["entries_per_s_python"] > 0 and out["encoder"] in ("c", "python")
+    assert out["translate_entries_per_s"] > 0 and out["translate_entries_per_s_python"] > 0
     assert out["sessions"] == 30 and out["sessions_per_s"] > 0
     assert out["sessions_target"] == "refmodel (own process)"
     assert out["session_write_batches"] >= 1
