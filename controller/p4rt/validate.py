@@ -70,7 +70,8 @@ def _chunk_rx(tag: bytes, inner: list[tuple[bytes, bytes]], value: tuple[bytes, 
 def _entry_rx(t: p4info_pb2.Table, actions: dict[int, p4info_pb2.Action]) -> re.Pattern[bytes]:
     """The serialization (upb, canonical) of a valid entry of an all-exact table: its table
     id, every match field once in P4Info order with a valid value, no priority, one direct
-    action of the table with every parameter once in P4Info order, and nothing else."""
+    action of the table with every parameter once in P4Info order, an ``idle_timeout_ns`` or
+    none, and nothing else."""
     parts = [re.escape(b"\x08" + _varint(t.preamble.id))]
     for m in t.match_fields:
         # FieldMatch{field_id, exact{value}}: the Exact submessage's length follows too
@@ -100,6 +101,8 @@ def _entry_rx(t: p4info_pb2.Table, actions: dict[int, p4info_pb2.Action]) -> re.
     # which is safe because the bytes are a canonical re-serialization: if a length ended
     # early, what follows would be unknown fields, never an unchecked leaf
     parts.append(b"\x1a" + _ANY_LEN + b"\x0a" + _ANY_LEN + b"(?:" + b"|".join(acts) + b")")
+    # idle_timeout_ns (field 9, int64, any value; nothing checks it): session entries carry it
+    parts.append(b"(?:\x48[\x80-\xff]{0,9}[\x00-\x7f])?")
     return re.compile(b"".join(parts), re.DOTALL)
 
 

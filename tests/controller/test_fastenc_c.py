@@ -381,3 +381,27 @@ print("bytes", len(trs[0].entry_update_raw(1, _entries(1)[0])))
     assert len(logged) == 1 and "Python" in logged[0] and "not built" in logged[0], lines
     assert "encoders python python" in lines
     assert any(x.startswith("bytes ") and int(x.split()[1]) > 50 for x in lines)
+
+
+def test_the_servers_fast_entry_check_takes_what_the_encoder_writes() -> None:
+    """The P4Runtime server's entry check (``EntryValidator``) has a one-regex fast pass over
+    an entry's serialization; session entries carry ``idle_timeout_ns``, which it must accept
+    (without it every session entry took the field-by-field pass: ~10 us instead of ~2.5)."""
+    from controller.p4rt.validate import EntryValidator
+
+    v = EntryValidator(contract_p4info())
+    shapes = [
+        _e(key=EntryKey(Direction.IN, S), rewrite=T),
+        _e(),
+        _e(new_rewrite=T, new_deltas=Deltas(1, 2, 3, 4, -3), peer_cut=5, epoch=(1 << 32) - 1),
+    ]
+    for e in shapes:
+        te = p4r.Update.FromString(C.update(INS, e)).entity.table_entry
+        assert te.idle_timeout_ns > 0
+        for ttl in (te.idle_timeout_ns, 0, 1, (1 << 63) - 1, -1):
+            te.idle_timeout_ns = ttl
+            assert v.rx[te.table_id].fullmatch(te.SerializeToString()), (e, ttl)
+            assert v.check(te) is None and v.diagnose(te) is None
+        # a value too wide is still refused, TTL or not
+        te.action.action.params[0].value = b"\x01" + te.action.action.params[0].value
+        assert v.check(te) is not None
