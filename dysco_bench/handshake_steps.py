@@ -21,7 +21,8 @@ from pathlib import Path
 import yaml
 
 _TRACE = re.compile(
-    r"^\S+ (\d+):(\d+):(\d+),(\d+) DEBUG controller\.trace: PacketIn\(reason=<PuntReason\.(\w+):"
+    r"^\S+ (\d+):(\d+):(\d+),(\d+) DEBUG controller\.trace: (?:\d+: )?"  # agent id
+    r"PacketIn\(reason=<PuntReason\.(\w+):"
     r" '\w+'>, direction=<Direction\.(\w+):.*?src_port=(\d+), dst_ip='[\d.]+', dst_port=(\d+)"
     r".*?seq=(\d+), ack=(\d+)"
 )

@@ -39,8 +39,9 @@ def test_profile_split_counts_each_sample_under_its_deepest_category(tmp_path: P
 
 
 def _trace(t: str, reason: str, direction: str, sport: int, dport: int, seq: int, ack: int) -> str:
+    # as the daemon logs it: "<agent id>: <event> -> <actions>" (controller/daemon.py)
     return (
-        f"2026-12-05 {t} DEBUG controller.trace: PacketIn(reason=<PuntReason.{reason}: "
+        f"2026-12-05 {t} DEBUG controller.trace: 1: PacketIn(reason=<PuntReason.{reason}: "
         f"'{reason.lower()}'>, direction=<Direction.{direction}: '{direction.lower()}'>, "
         f"segment=Segment(tuple=FiveTuple(src_ip='198.18.1.1', src_port={sport}, "
         f"dst_ip='198.18.1.2', dst_port={dport}, proto=6), seq={seq}, ack={ack}, flags=..."
