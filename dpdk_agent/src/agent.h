@@ -13,6 +13,8 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include <poll.h>
+
 #include "ctl_proto.h"
 #include "pipe.h"
 
@@ -40,6 +42,10 @@ struct agent {
 	/* transmit queues, flushed after each poll round */
 	struct rte_mbuf *txq[AGENT_MAX_PORTS][AGENT_TXQ_LEN];
 	uint16_t txq_len[AGENT_MAX_PORTS];
+	/* doorbells: a packet socket per af_packet port, readable when a frame arrived, so a
+	 * frame wakes the sleeping agent (-1: the port cannot wake it) */
+	int doorbell[AGENT_MAX_PORTS];
+	int all_ports_wake; /* every port has a doorbell: the idle sleep needs no short cap */
 	/* capture (tests): outputs go to cap_buf instead of the ports */
 	int capture;   /* CTL_CAPTURE on: outputs to absent ports are captured */
 	int capturing; /* inside an INJECT / PKT_OUT_SYNC: every output is captured */
@@ -70,6 +76,8 @@ int ports_init(void);
 void ports_start(void);
 void ports_flush(void);
 void ports_close(void);
+int ports_doorbells(struct pollfd *pfds);
+void ports_doorbells_drain(void);
 void agent_set_sinks(void);
 void capture_begin(void);
 /* Ends a capture; the outputs (u32 n, n * (ctl_out + bytes)) are in cap_buf[0 .. cap_len). */

@@ -7,8 +7,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <rte_ethdev.h>
 #include <rte_memory.h>
@@ -72,6 +77,78 @@ static int port_init(uint16_t port)
 	return rc;
 }
 
+/* ---- doorbells ------------------------------------------------------------------------------
+ * A frame arriving on a port does not wake an agent sleeping in ppoll: the PMD's socket is its
+ * own and polled. For an af_packet port the agent opens a second packet socket on the same
+ * interface, readable as soon as a frame arrives, and sleeps on it beside the control sockets.
+ * It keeps one byte of a frame (its filter), ignores what the agent itself transmits, and has
+ * the smallest receive buffer: while the agent is busy it holds a frame or two and the kernel
+ * queues nothing more to it (a frame refused by a doorbell is not refused by the port). */
+static int doorbell_open(int ifindex)
+{
+	struct sock_filter keep_one_byte[] = {{BPF_RET | BPF_K, 0, 0, 1}};
+	struct sock_fprog prog = {1, keep_one_byte};
+	struct sockaddr_ll sll;
+	int one = 1, small = 1; /* the kernel rounds the buffer up to its minimum */
+	/* protocol 0 receives nothing until bound: no frame of another interface slips in */
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = ifindex;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A busy-polling agent (--max-sleep-us 0) never sleeps: it opens none (a doorbell costs the
+ * kernel a little per received frame, even when full). */
+static void doorbells_open(void)
+{
+	agent.all_ports_wake = agent.n_ports > 0 && agent.max_sleep_us > 0;
+	for (uint16_t port = 0; port < agent.n_ports; port++) {
+		struct rte_eth_dev_info info;
+		agent.doorbell[port] = -1;
+		if (agent.max_sleep_us == 0)
+			continue;
+		if (rte_eth_dev_info_get(port, &info) == 0 && info.driver_name &&
+		    strcmp(info.driver_name, "net_af_packet") == 0 && info.if_index > 0)
+			agent.doorbell[port] = doorbell_open((int)info.if_index);
+		if (agent.doorbell[port] < 0)
+			agent.all_ports_wake = 0;
+	}
+}
+
+/* Adds the doorbells to pfds; returns how many. */
+int ports_doorbells(struct pollfd *pfds)
+{
+	int n = 0;
+	for (uint16_t port = 0; port < agent.n_ports; port++) {
+		if (agent.doorbell[port] < 0)
+			continue;
+		pfds[n].fd = agent.doorbell[port];
+		pfds[n++].events = POLLIN;
+	}
+	return n;
+}
+
+/* Empties the doorbells (before the last look at the ports ahead of a sleep). */
+void ports_doorbells_drain(void)
+{
+	char b;
+	for (uint16_t port = 0; port < agent.n_ports; port++)
+		if (agent.doorbell[port] >= 0)
+			while (recv(agent.doorbell[port], &b, 1, MSG_DONTWAIT | MSG_TRUNC) >= 0)
+				;
+}
+
 int ports_init(void)
 {
 	for (uint16_t port = 0; port < agent.n_ports; port++) {
@@ -80,6 +157,7 @@ int ports_init(void)
 			return -1;
 		}
 	}
+	doorbells_open();
 	return 0;
 }
 
@@ -122,6 +200,9 @@ void ports_close(void)
 {
 	ports_flush();
 	for (uint16_t port = 0; port < agent.n_ports; port++) {
+		if (agent.doorbell[port] >= 0)
+			close(agent.doorbell[port]);
+		agent.doorbell[port] = -1;
 		rte_eth_dev_stop(port);
 		rte_eth_dev_close(port);
 	}

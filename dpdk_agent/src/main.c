@@ -175,23 +175,56 @@ static uint32_t poll_ports(void)
 	return got;
 }
 
-/* Idle: sleep in ppoll on the control sockets for sleep_us, waking at once on a message. */
-static void idle_sleep(uint32_t sleep_us)
+/* Idle: sleep in ppoll on the control sockets and the ports' doorbells for sleep_us, waking
+ * at once on a message or a frame. Returns whether a control socket is readable. */
+static int idle_sleep(uint32_t sleep_us)
 {
-	struct pollfd pfds[AGENT_MAX_CLIENTS + 1];
+	struct pollfd pfds[AGENT_MAX_CLIENTS + 1 + AGENT_MAX_PORTS];
 	struct timespec ts;
-	int n = 0;
+	int n = 0, n_ctl, ready;
 	pfds[n].fd = agent.listen_fd;
 	pfds[n++].events = POLLIN;
 	for (int c = 0; c < agent.n_clients; c++) {
 		pfds[n].fd = agent.clients[c];
 		pfds[n++].events = POLLIN;
 	}
-	ts.tv_sec = 0;
-	ts.tv_nsec = (long)sleep_us * 1000;
-	ppoll(pfds, (nfds_t)n, &ts, NULL);
+	n_ctl = n;
+	n += ports_doorbells(pfds + n);
+	ts.tv_sec = sleep_us / 1000000;
+	ts.tv_nsec = (long)(sleep_us % 1000000) * 1000;
+	ready = ppoll(pfds, (nfds_t)n, &ts, NULL);
 	agent.stats.sleeps++;
 	agent.stats.idle_loops++;
+	if (ready <= 0)
+		return 0;
+	for (int i = 0; i < n_ctl; i++)
+		if (pfds[i].revents)
+			return 1;
+	return 0;
+}
+
+/* Answer the control sockets. What the messages queued (packet-outs, probe answers routed
+ * to a port) is transmitted now: left in the TX queues it would wait for the next loop,
+ * i.e. behind an idle sleep of up to max-sleep-us. Returns the messages handled. */
+static int control_step(void)
+{
+	uint64_t start = rte_rdtsc();
+	int handled = ctl_poll();
+	if (handled)
+		ports_flush();
+	agent.stats.cyc_ctl += rte_rdtsc() - start;
+	return handled;
+}
+
+/* Longest idle sleep. With a doorbell on every port, frames and control messages both wake
+ * the agent, so the sleep only bounds how long a wake-up could be missed; otherwise
+ * --max-sleep-us bounds how long a frame waits for a sleeping agent. */
+#define DOORBELL_SLEEP_US 100000
+static uint32_t sleep_cap_us(void)
+{
+	if (agent.all_ports_wake && agent.started && agent.max_sleep_us < DOORBELL_SLEEP_US)
+		return DOORBELL_SLEEP_US;
+	return agent.max_sleep_us;
 }
 
 static void run_loop(void)
@@ -204,11 +237,8 @@ static void run_loop(void)
 		/* Control messages between bursts: every 8th idle loop, and every 64th loop
 		 * whatever the ports do. The second counter never resets: `idle` does on every
 		 * busy loop, so a saturated port would otherwise starve writes and packet-outs. */
-		if ((!got && (idle & 7) == 0) || (loops & 63) == 0) {
-			uint64_t start = rte_rdtsc();
-			ctl_poll();
-			agent.stats.cyc_ctl += rte_rdtsc() - start;
-		}
+		if ((!got && (idle & 7) == 0) || (loops & 63) == 0)
+			control_step();
 		idle++;
 		if (got) {
 			sleep_us = 0;
@@ -216,12 +246,24 @@ static void run_loop(void)
 			continue;
 		}
 		/* Idle back-off: spin briefly, then sleep with an exponentially growing period
-		 * (1 us .. max-sleep-us), waking at once on a control message. */
+		 * (1 us .. max-sleep-us), waking at once on a control message, which is answered
+		 * at once. A control message restarts the back-off: the frames it provokes (a
+		 * packet-out's answer from a host or a box) come back within a millisecond or
+		 * so, and a frame does not wake a sleeping agent. */
 		if (idle > 512) {
+			/* A frame that came after the last look at the ports but before the
+			 * drain rang a doorbell now emptied: look once more before sleeping. */
+			ports_doorbells_drain();
+			if (agent.started && poll_ports()) {
+				sleep_us = 0;
+				idle = 1;
+				continue;
+			}
 			sleep_us = sleep_us ? sleep_us * 2 : 1;
-			if (sleep_us > agent.max_sleep_us)
-				sleep_us = agent.max_sleep_us;
-			idle_sleep(sleep_us);
+			if (sleep_us > sleep_cap_us())
+				sleep_us = sleep_cap_us();
+			if (idle_sleep(sleep_us) && control_step())
+				sleep_us = 0;
 		}
 	}
 }
