@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dysco_bench import handshake_steps, profile_split
+from dysco_bench import handshake_steps, handshake_wire, profile_split
 
 
 def test_profile_split_counts_each_sample_under_its_deepest_category(tmp_path: Path) -> None:
@@ -77,3 +77,40 @@ def test_handshake_steps_line_up_one_connect_across_devices(
     assert handshake_steps.main([str(tmp_path)]) == 0
     assert "connects: 1" in capsys.readouterr().out
     assert handshake_steps.main([str(tmp_path), "--port", "1"]) == 1  # nothing to that port
+
+
+def test_handshake_wire_lines_up_a_connect_by_its_sequence_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def syn(t: str, src: str, dst: str, seq: int, n: int = 0) -> str:
+        span = f"{seq}:{seq + n}" if n else f"{seq}"
+        return f"{t} IP {src} > {dst}: Flags [S], seq {span}, win 64240, length {n}"
+
+    def synack(t: str, src: str, dst: str, seq: int, ack: int) -> str:
+        return f"{t} IP {src} > {dst}: Flags [S.], seq {seq}, ack {ack}, win 65160, length 0"
+
+    points = {
+        # the client's SYN to 9100, the chain SYN at fw's device, fw's SYN back in, the server
+        "client:host": [
+            syn("100.000100", "198.18.1.1.5000", "198.18.1.2.9100", 7),
+            syn("100.500000", "198.18.1.1.5001", "198.18.1.2.9003", 70),  # another arm
+        ],
+        "fw:net": [syn("100.005100", "198.18.1.1.20885", "198.18.1.3.9100", 7, 100)],
+        "fw:host": [syn("100.009100", "198.18.1.1.5000", "198.18.1.2.9100", 7)],
+        "server:net": [syn("100.013600", "198.18.1.3.24531", "198.18.1.2.9100", 7, 96)],
+        "server:host": [synack("100.016600", "198.18.1.2.9100", "198.18.1.1.5000", 900, 8)],
+        "client:net": [synack("100.017600", "198.18.1.2.9100", "198.18.1.1.20885", 900, 8)],
+    }
+    conns = handshake_wire.arrivals(points, 9100)
+    assert list(conns) == [7]  # the 9003 connect is not to the port asked for
+    order, got = handshake_wire.steps(conns)
+    assert order == ["client:host.syn", "fw:net.syn", "fw:host.syn", "server:net.syn",
+                     "server:host.synack", "client:net.synack"]  # fmt: skip
+    assert got["client:host.syn -> fw:net.syn"] == pytest.approx([5.0])
+    assert got["fw:host.syn -> server:net.syn"] == pytest.approx([4.5])
+    assert got["total"] == pytest.approx([17.5])
+    for name, lines in points.items():
+        (tmp_path / f"{name}.txt").write_text("\n".join(lines) + "\n")
+    assert handshake_wire.main(["--from-dir", str(tmp_path)]) == 0
+    assert "connects: 1" in capsys.readouterr().out
+    assert handshake_wire.main(["--from-dir", str(tmp_path), "--port", "1"]) == 1
