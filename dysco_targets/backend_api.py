@@ -62,9 +62,11 @@ class Backend(ABC):
     resolved by name through the P4Info that :meth:`set_pipeline` received."""
 
     packet_in_cb: PacketInCallback | None = None
-    #: True when the backend itself refuses malformed entries with the specification's codes
-    #: (:mod:`controller.p4rt.validate`); the server then skips its own pass (about 10 us per
-    #: entry in Python)
+    #: True when the backend's ``write_checked(raw) -> list[int] | None`` decodes, checks (the
+    #: rules and codes of :mod:`controller.p4rt.validate`) and applies a serialized
+    #: WriteRequest itself, and ``explain(update, code)`` gives a refused update's status: the
+    #: server then parses only the request's header and checks only updates that failed
+    #: (``None`` from ``write_checked``: nothing applied, the server's own path)
     validates_entries: bool = False
 
     def set_packet_in_callback(self, cb: PacketInCallback | None) -> None:

@@ -3,6 +3,7 @@ reference pipeline model (:mod:`dysco_pipeline.refmodel`, in-process)."""
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from dysco_proto.entries import Direction, MappingEntry
 from dysco_proto.packet import FiveTuple
 from dysco_targets.backend_api import (
     FAILED_PRECONDITION,
+    INTERNAL,
     INVALID_ARGUMENT,
     OK_STATUS,
     UNIMPLEMENTED,
@@ -45,6 +47,7 @@ _STATUS_TEXT = {
     12: "not supported by this pipeline",
     5: "no such entry",
     6: "entry exists",
+    11: "value out of range",
     8: "table full",
     13: "internal error",
 }
@@ -124,14 +127,52 @@ class DpdkBackend(Backend):
                 )
         return [s if s is not None else OK_STATUS for s in out]
 
+    #: :meth:`write_checked` refuses malformed table entries with the codes of
+    #: :mod:`controller.p4rt.validate` (the agent's C decoder checks them before applying)
+    validates_entries = True
+
+    def write_checked(self, request: bytes) -> list[int] | None:
+        """The serialized WriteRequest, decoded, checked (the P4Runtime entry rules) and applied
+        by the agent (C): one google.rpc code per update. ``None`` with nothing applied when
+        the agent leaves it to the caller's path: an update that is not a table entry or not
+        in the plain form a protobuf serializer writes, or a request larger than one control
+        message."""
+        if self.ctl is None:
+            raise BackendError(FAILED_PRECONDITION, "no pipeline")
+        if len(request) > self.client.max_msg - 64:
+            return None
+        with self._lock:
+            return self.client.write_pb(request)
+
+    def explain(self, u: p4r.Update, code: int) -> UpdateStatus:
+        """The status of an update the agent refused with ``code``: the message :meth:`write`
+        gives when it refuses the update with that code, else a short text per code."""
+        ctl = self.ctl
+        if ctl is not None and u.entity.WhichOneof("entity") == "table_entry":
+            if u.type not in (1, 2, 3):
+                if code == INVALID_ARGUMENT:
+                    return UpdateStatus(code, "update type UNSPECIFIED")
+            else:
+                try:
+                    ctl.pack(u.entity.table_entry, u.type)
+                except EntityError as e:
+                    if e.code == code:
+                        return UpdateStatus(code, str(e))
+                except (struct.error, ValueError, OverflowError):
+                    pass  # a value the entry check refuses (write() never sees one)
+        return UpdateStatus(code, _STATUS_TEXT.get(code, "error"))
+
     def write_raw(self, request: bytes, updates: Sequence[p4r.Update]) -> list[UpdateStatus] | None:
-        """Fast path: the serialized WriteRequest is decoded by the agent itself (C). Requests
-        larger than one control message are re-serialized in slices."""
+        """The serialized WriteRequest decoded by the agent itself (C). Requests larger than
+        one control message are re-serialized in slices; a slice the agent leaves to the
+        caller (see :meth:`write_checked`; nothing of it applied) and the ones after it go
+        through :meth:`write`. ``None`` if nothing was applied that way."""
         if self.ctl is None:
             raise BackendError(FAILED_PRECONDITION, "no pipeline")
         n = len(updates)
         limit = self.client.max_msg - 64
         if len(request) <= limit:
+            per = n
             parts = [request]
         else:
             per = max(1, n * limit // len(request) // 2)
@@ -144,12 +185,16 @@ class DpdkBackend(Backend):
             for part in parts:
                 res = self.client.write_pb(part)
                 if res is None:
-                    return None
+                    break
+                if len(res) != min(per, n - len(codes)):
+                    raise BackendError(INTERNAL, f"the agent answered {len(res)} updates")
                 codes.extend(res)
-        if len(codes) != n:
+        if not codes:
             return None
+        rest = self.write(updates[len(codes) :]) if len(codes) < n else []
         ok = OK_STATUS
-        return [ok if c == 0 else UpdateStatus(c, _STATUS_TEXT.get(c, "error")) for c in codes]
+        out = [ok if c == 0 else self.explain(updates[i], c) for i, c in enumerate(codes)]
+        return out + rest
 
     def read_table(
         self, table_id: int, match_filter: p4r.TableEntry | None

@@ -11,8 +11,9 @@ It speaks the subset of P4Runtime the Dysco controller and p4runtime-shell use:
   the P4Info must be the pipeline contract's (``docs/pipeline.md``; checked by name, type and
   bit width against ``p4src/build/dysco.p4info.txtpb``); ``GetForwardingPipelineConfig``;
 - ``Write``: only from the primary's election id on the primary's connection; entries
-  checked against the P4Info first (:mod:`controller.p4rt.validate`); batches applied in
-  order, per-update errors in the standard ``google.rpc.Status`` details (``p4.v1.Error`` per
+  checked against the P4Info first (:mod:`controller.p4rt.validate`; a backend with
+  ``validates_entries``, the DPDK agent, does it in C with the same rules and codes, and the
+  server then parses only the request's header); batches applied in order, per-update errors in the standard ``google.rpc.Status`` details (``p4.v1.Error`` per
   update) like PI/Stratum, left out (summarised) when over :data:`DETAILS_BUDGET`;
 - TLS and mutual TLS (:mod:`controller.p4rt.tls`); without TLS loopback only by default;
 - ``Read``: table entries (one table or wildcard ``table_id = 0``), streamed in chunks so that a
@@ -30,12 +31,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 
 from controller.p4rt.gen.google.rpc import status_pb2
 from controller.p4rt.gen.p4.config.v1 import p4info_pb2
@@ -58,6 +60,7 @@ from dysco_targets.backend_api import (
     UpdateStatus,
 )
 from dysco_targets.contract import CONTRACT_P4INFO, check_contract, load_contract_p4info
+from dysco_targets.write_header import WriteHeader
 
 log = logging.getLogger("dysco.p4rt.server")
 
@@ -408,10 +411,64 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
 
     # -- write and read -----------------------------------------------------------------------
     def write_raw(self, raw: bytes, context: grpc.ServicerContext) -> p4r.WriteResponse:
-        """``Write`` with the request still serialized: a backend with ``write_raw`` (the DPDK
-        agent) decodes the updates itself, in C; others get the parsed updates."""
+        """``Write`` with the request still serialized. A backend that checks entries itself
+        (``validates_entries``, ``write_checked``: the DPDK agent's C decoder) gets it as it
+        is, and only its header is parsed here; if the backend leaves the request to this
+        server (nothing applied), or for other backends, the request is parsed and checked
+        here (:meth:`Write`)."""
+        checked = (
+            getattr(self.backend, "write_checked", None) if self.backend.validates_entries else None
+        )
+        if checked is not None:
+            try:
+                head = WriteHeader.FromString(raw)
+            except DecodeError:
+                head = None  # WriteRequest.FromString below raises the usual error
+            if head is not None:
+                done = self._write_checked(head, raw, checked, context)
+                if done is not None:
+                    return done
         request = p4r.WriteRequest.FromString(raw)
         return self.Write(request, context, raw)
+
+    def _write_checked(
+        self,
+        head: Any,
+        raw: bytes,
+        checked: Callable[[bytes], list[int] | None],
+        context: grpc.ServicerContext,
+    ) -> p4r.WriteResponse | None:
+        """The backend checks and applies the updates (one code per update); this server
+        checks the request's header as :meth:`Write` does and runs its own entry check only
+        on updates that failed (for the message, and the code the specification names).
+        ``None`` (nothing applied) when the backend leaves the request to :meth:`Write`."""
+        self._check_device(head.device_id, context)
+        if head.atomicity not in (p4r.WriteRequest.CONTINUE_ON_ERROR,):
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity")
+        with self.lock:
+            self._check_primary(head.election_id, head.role, context)
+            if self.p4info is None or self.validator is None:
+                _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
+            try:
+                codes = checked(raw)
+            except BackendError as e:
+                _abort(context, grpc.StatusCode(_grpc_code(e.code)), str(e))
+            if codes is None:
+                return None
+            if not any(codes):
+                return p4r.WriteResponse()
+            results: list[UpdateStatus] = [OK_STATUS] * len(codes)
+            check = self.validator.check
+            explain = self.backend.explain  # type: ignore[attr-defined]
+            for i, c in enumerate(codes):
+                if c:
+                    # only table entries take this path
+                    u = p4r.Update.FromString(head.updates[i])
+                    why = check(u.entity.table_entry)
+                    results[i] = UpdateStatus(*why) if why is not None else explain(u, c)
+        details = write_error_details(results)
+        context.set_trailing_metadata((("grpc-status-details-bin", details.SerializeToString()),))
+        _abort(context, grpc.StatusCode.UNKNOWN, details.message)
 
     def Write(
         self, request: p4r.WriteRequest, context: grpc.ServicerContext, raw: bytes | None = None
@@ -426,13 +483,12 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
             updates: Sequence[p4r.Update] = request.updates
             # malformed entries never reach the backend (their status is set here)
             bad: dict[int, UpdateStatus] = {}
-            if not self.backend.validates_entries:
-                check = self.validator.check
-                for i, u in enumerate(updates):
-                    if u.entity.WhichOneof("entity") == "table_entry":
-                        why = check(u.entity.table_entry)
-                        if why is not None:
-                            bad[i] = UpdateStatus(*why)
+            check = self.validator.check
+            for i, u in enumerate(updates):
+                if u.entity.WhichOneof("entity") == "table_entry":
+                    why = check(u.entity.table_entry)
+                    if why is not None:
+                        bad[i] = UpdateStatus(*why)
             if bad:
                 good = [i for i in range(len(updates)) if i not in bad]
                 results = self._apply([updates[i] for i in good], None, context)

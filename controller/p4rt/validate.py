@@ -2,7 +2,8 @@
 specification names (before any backend sees them):
 
 - a match field or action parameter whose bytestring is empty, or a match field given twice,
-  or one the table does not have: ``INVALID_ARGUMENT``;
+  or one the table does not have, or a match of another kind than the field's (a ternary
+  match on an exact field): ``INVALID_ARGUMENT``;
 - a bytestring longer than the field's width in bytes (``ceil(bitwidth / 8)``, leading zero
   bytes included) or a value wider than the field: ``OUT_OF_RANGE``;
 - a ``priority`` on a table without ternary, range or optional fields (or none where one is
@@ -23,6 +24,13 @@ INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE = 3, 5, 11
 
 _MT = p4info_pb2.MatchField
 _PRIORITY_KINDS = (_MT.TERNARY, _MT.RANGE, _MT.OPTIONAL)
+_KIND = {
+    _MT.EXACT: "exact",
+    _MT.LPM: "lpm",
+    _MT.TERNARY: "ternary",
+    _MT.RANGE: "range",
+    _MT.OPTIONAL: "optional",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,7 @@ class _Table:
     name: str
     fields: dict[int, tuple[str, int]]  # field id -> (name, bitwidth)
     needs_priority: bool
+    kinds: dict[int, str]  # field id -> the FieldMatch kind its match type takes ("exact"...)
     # the fast pass: exact field id -> (bytes, largest first byte at full length); lpm: same
     exact: dict[int, tuple[int, int]]
     lpm: dict[int, tuple[int, int, int]]  # field id -> (bytes, largest first byte, bitwidth)
@@ -122,6 +131,7 @@ class EntryValidator:
                 t.preamble.name,
                 {m.id: (m.name, m.bitwidth) for m in t.match_fields},
                 any(m.match_type in _PRIORITY_KINDS for m in t.match_fields),
+                {m.id: _KIND[m.match_type] for m in t.match_fields if m.match_type in _KIND},
                 {m.id: _limits(m.bitwidth) for m in t.match_fields if m.match_type == _MT.EXACT},
                 {
                     m.id: (*_limits(m.bitwidth), m.bitwidth)
@@ -220,6 +230,9 @@ class EntryValidator:
                 return INVALID_ARGUMENT, f"{t.name}: match field {f[0]} given twice"
             seen.add(fid)
             kind = m.WhichOneof("field_match_type")
+            want = t.kinds.get(fid)
+            if kind is not None and want is not None and kind != want:
+                return INVALID_ARGUMENT, f"{t.name}: {f[0]}: a {kind} match on a {want} field"
             if kind == "exact":
                 values: tuple[bytes, ...] = (m.exact.value,)
             elif kind == "lpm":

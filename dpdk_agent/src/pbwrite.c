@@ -5,6 +5,18 @@
  * pipeline uses) with a schema the server sent when the pipeline was set (P4Info ids ->
  * agent table/action/field codes and bit widths), applies them in order and returns one
  * google.rpc code per update. Semantics equal those of dysco_targets/entities.py CtlCodec.
+ *
+ * Before anything is applied, every update is walked once (check_update): the request must be
+ * in the plain form a protobuf serializer writes (only the fields below, each singular field
+ * at most once, table entries only, well-formed varints); anything else makes pbw_write
+ * return -1 with nothing applied, and the server then takes its Python path (full parse, its
+ * own entry check). A table entry in that form is checked with the P4Runtime rules of
+ * controller/p4rt/validate.py (EntryValidator.diagnose), in the same order and with the same
+ * google.rpc codes (empty bytestring, duplicate or unknown field/parameter, no match value,
+ * a match of another kind than the field's, bad prefix length, unknown action, priority on a table without priorities: INVALID_ARGUMENT;
+ * a bytestring longer than ceil(bitwidth / 8) or a value wider than the field: OUT_OF_RANGE;
+ * unknown table: NOT_FOUND); an entry that fails is not applied, and the server runs its
+ * Python check only on the updates that failed (for the message).
  */
 #include "pbwrite.h"
 
@@ -54,6 +66,8 @@ static int varint(struct pb_reader *r, uint64_t *v)
 	int s = 0;
 	while (r->p < r->end && s < 64) {
 		uint8_t b = *r->p++;
+		if (s == 63 && b > 1)
+			return -1; /* more than 64 bits */
 		x |= (uint64_t)(b & 0x7F) << s;
 		if (!(b & 0x80)) {
 			*v = x;
@@ -235,6 +249,297 @@ int pbw_load_schema(const uint8_t *b, uint32_t len)
 #undef NEED
 	schema_loaded = 1;
 	return CTL_OK;
+}
+
+/* ---- the entry check (before anything is applied) ------------------------------------------ */
+#define PB_OUT_OF_RANGE 11
+#define MAX_ENTRY_MATCH 16
+
+struct pb_match {
+	uint32_t fid;
+	uint8_t kind; /* FieldMatch field number of the match kind: 2 exact, 3 ternary, 4 lpm,
+			 6 range, 7 optional; 0 none */
+	int32_t plen;
+	struct pb_reader a, b; /* value (ternary: value, mask; range: low, high) */
+};
+
+struct pb_param {
+	uint32_t pid;
+	struct pb_reader value;
+};
+
+struct pb_entry {
+	uint32_t tid;
+	int32_t priority;
+	int n_match, has_action, n_params;
+	uint32_t aid;
+	struct pb_match match[MAX_ENTRY_MATCH];
+	struct pb_param params[MAX_FIELDS];
+};
+
+/* Next field of a message in plain form: at most one occurrence of each singular field
+ * (bit num of *once; num < 32), with the wire type want. -1 otherwise. */
+static int plain_field(struct pb_reader *r, uint32_t *once, uint32_t *num, uint64_t *v,
+		       struct pb_reader *sub)
+{
+	uint32_t wt;
+	if (field(r, num, &wt, v, sub))
+		return -1;
+	if (*num == 0 || *num >= 32 || (*once & (1u << *num)))
+		return -1;
+	return (int)wt;
+}
+
+/* Exact{value=1}, Optional{value=1}, LPM{value=1, prefix_len=2}, Ternary{value=1, mask=2},
+ * Range{low=1, high=2}: bytes fields, LPM's field 2 an int32. */
+static int walk_kind(struct pb_reader k, struct pb_match *m)
+{
+	uint32_t once = 0, num;
+	uint64_t v;
+	struct pb_reader sub;
+	while (k.p < k.end) {
+		int wt = plain_field(&k, &once, &num, &v, &sub);
+		if (num == 1 && wt == 2)
+			m->a = sub;
+		else if (num == 2 && m->kind == 4 && wt == 0)
+			m->plen = (int32_t)(uint32_t)v;
+		else if (num == 2 && (m->kind == 3 || m->kind == 6) && wt == 2)
+			m->b = sub;
+		else
+			return -1;
+		once |= 1u << num;
+	}
+	return 0;
+}
+
+/* FieldMatch{field_id=1, exact=2 | ternary=3 | lpm=4 | range=6 | optional=7}: one kind. */
+static int walk_match(struct pb_reader r, struct pb_match *m)
+{
+	uint32_t once = 0, num;
+	uint64_t v;
+	struct pb_reader sub;
+	m->fid = 0;
+	m->kind = 0;
+	m->plen = 0;
+	m->a.p = m->a.end = m->b.p = m->b.end = r.end;
+	while (r.p < r.end) {
+		int wt = plain_field(&r, &once, &num, &v, &sub);
+		if (num == 1 && wt == 0)
+			m->fid = (uint32_t)v;
+		else if ((num == 2 || num == 3 || num == 4 || num == 6 || num == 7) && wt == 2) {
+			if (m->kind)
+				return -1; /* two kinds: the last one would win; not plain */
+			m->kind = (uint8_t)num;
+			if (walk_kind(sub, m))
+				return -1;
+		} else
+			return -1;
+		once |= 1u << num;
+	}
+	return 0;
+}
+
+/* TableAction{action=1}, Action{action_id=1, params=4}, Param{param_id=2, value=3}. */
+static int walk_action(struct pb_reader ta, struct pb_entry *pe)
+{
+	uint32_t once = 0, num;
+	uint64_t v;
+	struct pb_reader sub, act = {NULL, NULL};
+	while (ta.p < ta.end) {
+		int wt = plain_field(&ta, &once, &num, &v, &sub);
+		if (num != 1 || wt != 2)
+			return -1;
+		once |= 1u << num;
+		act = sub;
+		pe->has_action = 1;
+	}
+	if (!pe->has_action)
+		return 0;
+	once = 0;
+	while (act.p < act.end) {
+		int wt = plain_field(&act, &once, &num, &v, &sub);
+		if (num == 1 && wt == 0) {
+			pe->aid = (uint32_t)v;
+			once |= 1u << num;
+		} else if (num == 4 && wt == 2) {
+			struct pb_param *q;
+			uint32_t ponce = 0, pn;
+			struct pb_reader s2;
+			if (pe->n_params == MAX_FIELDS)
+				return -1;
+			q = &pe->params[pe->n_params++];
+			q->pid = 0;
+			q->value.p = q->value.end = sub.end;
+			while (sub.p < sub.end) {
+				int pw = plain_field(&sub, &ponce, &pn, &v, &s2);
+				if (pn == 2 && pw == 0)
+					q->pid = (uint32_t)v;
+				else if (pn == 3 && pw == 2)
+					q->value = s2;
+				else
+					return -1;
+				ponce |= 1u << pn;
+			}
+		} else
+			return -1;
+	}
+	return 0;
+}
+
+/* TableEntry{table_id=1, match=2, action=3, priority=4, controller_metadata=5,
+ * is_default_action=8, idle_timeout_ns=9}. */
+static int walk_entry(struct pb_reader te, struct pb_entry *pe)
+{
+	uint32_t once = 0, num;
+	uint64_t v;
+	struct pb_reader sub;
+	pe->tid = 0;
+	pe->priority = 0;
+	pe->n_match = pe->has_action = pe->n_params = 0;
+	pe->aid = 0;
+	while (te.p < te.end) {
+		int wt = plain_field(&te, &once, &num, &v, &sub);
+		if (num == 2 && wt == 2) {
+			if (pe->n_match == MAX_ENTRY_MATCH || walk_match(sub, &pe->match[pe->n_match]))
+				return -1;
+			pe->n_match++;
+			continue; /* repeated */
+		}
+		if (num == 1 && wt == 0)
+			pe->tid = (uint32_t)v;
+		else if (num == 3 && wt == 2) {
+			if (walk_action(sub, pe))
+				return -1;
+		} else if (num == 4 && wt == 0)
+			pe->priority = (int32_t)(uint32_t)v;
+		else if ((num == 5 || num == 8 || num == 9) && wt == 0)
+			; /* controller_metadata, is_default_action (decode_entry), idle_timeout_ns */
+		else
+			return -1;
+		once |= 1u << num;
+	}
+	return 0;
+}
+
+/* P4Runtime bytestring rules: non-empty, at most ceil(width / 8) bytes, the value fits. */
+static int check_bytes(struct pb_reader b, uint32_t width)
+{
+	size_t n = (size_t)(b.end - b.p), nbytes = (width + 7) / 8;
+	if (n == 0)
+		return CTL_EINVAL;
+	if (n > nbytes)
+		return PB_OUT_OF_RANGE;
+	if (n == nbytes && (width % 8) && (b.p[0] >> (width % 8)))
+		return PB_OUT_OF_RANGE;
+	return CTL_OK;
+}
+
+/* EntryValidator.diagnose (controller/p4rt/validate.py), rule for rule and in its order.
+ * The schema's tables have exact and LPM fields only (the pipeline contract), so none needs
+ * a priority. */
+static int check_rules(const struct pb_entry *pe)
+{
+	const struct table_spec *t = NULL;
+	const struct action_spec *a = NULL;
+	uint64_t seen = 0, pseen = 0;
+	int i, k, rc;
+	for (k = 0; k < n_schema_tables; k++)
+		if (schema_tables[k].id == pe->tid)
+			t = &schema_tables[k];
+	if (!t)
+		return CTL_ENOENT;
+	for (i = 0; i < pe->n_match; i++) {
+		const struct pb_match *m = &pe->match[i];
+		int fk = -1;
+		for (k = 0; k < t->n_match; k++)
+			if (t->match[k].id == m->fid)
+				fk = k;
+		if (fk < 0)
+			return CTL_EINVAL; /* unknown match field */
+		if (seen & (1ull << fk))
+			return CTL_EINVAL; /* given twice */
+		seen |= 1ull << fk;
+		if (m->kind && m->kind != (t->match[fk].lpm ? 4 : 2))
+			return CTL_EINVAL; /* a match of another kind than the field's */
+		switch (m->kind) {
+		case 4:
+			if (m->plen <= 0 || (uint32_t)m->plen > t->match[fk].width)
+				return CTL_EINVAL; /* bad prefix length */
+			/* fall through */
+		case 2:
+		case 7:
+			if ((rc = check_bytes(m->a, t->match[fk].width)))
+				return rc;
+			break;
+		case 3:
+		case 6:
+			if ((rc = check_bytes(m->a, t->match[fk].width)) ||
+			    (rc = check_bytes(m->b, t->match[fk].width)))
+				return rc;
+			break;
+		default:
+			return CTL_EINVAL; /* no match value */
+		}
+	}
+	if (pe->priority != 0)
+		return CTL_EINVAL; /* a priority on a table without priorities */
+	if (!pe->has_action)
+		return CTL_OK;
+	for (k = 0; k < n_schema_actions; k++)
+		if (schema_actions[k].id == pe->aid)
+			a = &schema_actions[k];
+	if (!a)
+		return CTL_EINVAL; /* unknown action */
+	for (i = 0; i < pe->n_params; i++) {
+		const struct pb_param *q = &pe->params[i];
+		int fk = -1;
+		for (k = 0; k < a->n_params; k++)
+			if (a->params[k].id == q->pid)
+				fk = k;
+		if (fk < 0)
+			return CTL_EINVAL; /* unknown parameter */
+		if (pseen & (1ull << fk))
+			return CTL_EINVAL; /* given twice */
+		pseen |= 1ull << fk;
+		if ((rc = check_bytes(q->value, a->params[fk].width)))
+			return rc;
+	}
+	return CTL_OK;
+}
+
+/* Update{type=1, entity=2}, Entity{table_entry=2}: -1 if not in plain form (nothing is
+ * applied then), else the entry check's code (0: decode and apply it). */
+static int check_update(struct pb_reader u, struct pb_entry *pe)
+{
+	uint32_t once = 0, num;
+	uint64_t v;
+	struct pb_reader sub, ent = {NULL, NULL}, te = {NULL, NULL};
+	int has_ent = 0, has_te = 0;
+	while (u.p < u.end) {
+		int wt = plain_field(&u, &once, &num, &v, &sub);
+		if (num == 1 && wt == 0)
+			;
+		else if (num == 2 && wt == 2) {
+			ent = sub;
+			has_ent = 1;
+		} else
+			return -1;
+		once |= 1u << num;
+	}
+	if (!has_ent)
+		return -1; /* no entity: the server's path */
+	once = 0;
+	while (ent.p < ent.end) {
+		int wt = plain_field(&ent, &once, &num, &v, &sub);
+		if (num != 2 || wt != 2)
+			return -1; /* other entities (clone sessions, registers...): the server's path */
+		once |= 1u << num;
+		te = sub;
+		has_te = 1;
+	}
+	if (!has_te || walk_entry(te, pe))
+		return -1;
+	return check_rules(pe);
 }
 
 /* ---- decoding one TableEntry ------------------------------------------------------------ */
@@ -425,58 +730,65 @@ static int decode_entry(struct pb_reader te, uint8_t op, struct ctl_entry *e)
 	return CTL_OK;
 }
 
-/* Walk a serialized WriteRequest; for each update call apply (or record the decode error). */
+/* Walk a serialized WriteRequest: check every update first (check_update; -1 with nothing
+ * applied if one is not in plain form or there are more than max), then decode and apply those
+ * that passed, in order. */
 int pbw_write(const uint8_t *b, uint32_t len, int32_t *res, uint32_t max,
 	      int (*apply)(void *ctx, const struct ctl_entry *e), void *ctx)
 {
 	struct pb_reader r = {b, b + len}, sub;
-	uint32_t num, wt, n = 0;
+	uint32_t num, wt, n = 0, i;
 	uint64_t v;
+	struct pb_entry pe;
 	if (!schema_loaded)
 		return -1;
 	while (r.p < r.end) {
+		int rc;
 		if (field(&r, &num, &wt, &v, &sub))
 			return -1;
 		if (num != 4 || wt != 2)
 			continue;
 		if (n == max)
 			return -1;
-		{
-			/* Update { type = 1; entity = 2 } ; Entity { table_entry = 2 } */
-			struct pb_reader u = sub, ent = {NULL, NULL}, te = {NULL, NULL}, s2;
-			uint64_t type = 0;
-			int has_ent = 0, has_te = 0;
-			struct ctl_entry e;
-			while (u.p < u.end) {
-				if (field(&u, &num, &wt, &v, &s2))
-					return -1;
-				if (num == 1 && wt == 0)
-					type = v;
-				else if (num == 2 && wt == 2) {
-					ent = s2;
-					has_ent = 1;
-				}
-			}
-			if (has_ent) {
-				while (ent.p < ent.end) {
-					if (field(&ent, &num, &wt, &v, &s2))
-						return -1;
-					if (num == 2 && wt == 2) {
-						te = s2;
-						has_te = 1;
-					}
-				}
-			}
-			if (!has_te)
-				res[n] = 12; /* UNIMPLEMENTED: only table entries */
-			else if (type < 1 || type > 3)
-				res[n] = CTL_EINVAL;
-			else {
-				int rc = decode_entry(te, (uint8_t)type, &e);
-				res[n] = rc ? rc : apply(ctx, &e);
-			}
-			n++;
+		rc = check_update(sub, &pe);
+		if (rc < 0)
+			return -1;
+		res[n++] = rc;
+	}
+	r.p = b;
+	i = 0;
+	while (r.p < r.end) {
+		/* Update { type = 1; entity = 2 } ; Entity { table_entry = 2 } (checked above) */
+		struct pb_reader u, ent = {NULL, NULL}, te = {NULL, NULL}, s2;
+		int64_t type = 0;
+		struct ctl_entry e;
+		if (field(&r, &num, &wt, &v, &sub))
+			return -1;
+		if (num != 4 || wt != 2)
+			continue;
+		if (res[i] != CTL_OK) {
+			i++;
+			continue;
 		}
+		u = sub;
+		while (u.p < u.end) {
+			if (field(&u, &num, &wt, &v, &s2))
+				return -1;
+			if (num == 1)
+				type = (int32_t)(uint32_t)v; /* an enum: int32 */
+			else if (num == 2)
+				ent = s2;
+		}
+		while (ent.p < ent.end)
+			if (field(&ent, &num, &wt, &v, &te))
+				return -1;
+		if (type < 1 || type > 3)
+			res[i] = CTL_EINVAL;
+		else {
+			int rc = decode_entry(te, (uint8_t)type, &e);
+			res[i] = rc ? rc : apply(ctx, &e);
+		}
+		i++;
 	}
 	return (int)n;
 }

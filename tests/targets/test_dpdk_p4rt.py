@@ -17,9 +17,11 @@ from controller.p4rt.gen.p4.config.v1 import p4info_pb2
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2_grpc as p4r_grpc
 from controller.p4rt.p4info import P4InfoIndex
+from controller.p4rt.validate import EntryValidator
 from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
 from dysco_proto.packet import FiveTuple
+from dysco_targets.backend_api import UpdateStatus
 from dysco_targets.backends import DpdkBackend, RefModelBackend
 from dysco_targets.contract import CONTRACT_P4INFO, load_contract_p4info
 from dysco_targets.entities import P4RuntimeCodec
@@ -200,46 +202,94 @@ def test_pipeline_must_be_the_contract(served: tuple[P4RuntimeServer, object]) -
 
 
 def _mutations(codec: P4RuntimeCodec, rng: random.Random) -> list[p4r.Update]:
-    """Valid and invalid updates (every error class the decoders check)."""
+    """Valid and invalid updates (every error class the decoders and the server's entry check
+    refuse, a few of them combined to pin the order of the checks)."""
     good = _updates(codec, _base_entries() + _session_entries(30))
     out: list[p4r.Update] = []
     for u in good:
         v = p4r.Update()
         v.CopyFrom(u)
-        te = v.entity.table_entry
-        k = rng.randrange(14)
-        if k == 0:
-            te.table_id = 12345  # unknown table
-        elif k == 1 and te.match:
-            te.match[0].field_id = 99  # unknown match field
-        elif k == 2 and te.match and te.match[0].HasField("exact"):
-            te.match[0].exact.value = b"\x01" * 9  # too wide
-        elif k == 3 and te.match:
-            del te.match[0]  # missing field (LPM: becomes /0)
-        elif k == 4 and te.action.action.params:
-            del te.action.action.params[0]  # missing parameter
-        elif k == 5 and te.action.action.params:
-            te.action.action.params[0].param_id = 77  # unknown parameter
-        elif k == 6:
-            te.action.action.action_id = codec.action_ids[pl.Act.ROUTE]  # wrong table
-        elif k == 7:
-            te.is_default_action = True
-        elif k == 8:
-            v.type = p4r.Update.DELETE
-            te.ClearField("action")
-        elif k == 9:
-            v.type = p4r.Update.MODIFY
-        elif k == 10:
-            v.type = p4r.Update.UNSPECIFIED
-        elif k == 11:
-            v.entity.ClearField("table_entry")
-            v.entity.register_entry.register_id = 1
-        elif k == 12 and te.action.action.params:
-            te.action.action.params[0].value = b"\xff" * 8  # too wide
+        mutate(v, rng.randrange(30), rng)
         out.append(v)
         if rng.random() < 0.2:
             out.append(u)  # duplicates -> ALREADY_EXISTS
     return out
+
+
+def mutate(v: p4r.Update, k: int, rng: random.Random) -> None:
+    """Mutation ``k`` of a valid update (some apply to some tables only; else none)."""
+    te = v.entity.table_entry
+    m0 = te.match[0] if te.match else None
+    params = te.action.action.params
+    if k == 0:
+        te.table_id = 12345  # unknown table
+    elif k == 1 and m0:
+        m0.field_id = 99  # unknown match field
+    elif k == 2 and m0 and m0.HasField("exact"):
+        m0.exact.value = b"\x01" * 9  # too long
+    elif k == 3 and m0:
+        del te.match[0]  # missing field (LPM: becomes /0)
+    elif k == 4 and params:
+        del params[0]  # missing parameter
+    elif k == 5 and params:
+        params[0].param_id = 77  # unknown parameter
+    elif k == 6:
+        te.action.action.action_id = 21538806  # route: wrong action for most tables
+    elif k == 7:
+        te.is_default_action = True
+    elif k == 8:
+        v.type = p4r.Update.DELETE
+        te.ClearField("action")
+    elif k == 9:
+        v.type = p4r.Update.MODIFY
+    elif k == 10:
+        v.type = p4r.Update.UNSPECIFIED
+    elif k == 11:
+        v.entity.ClearField("table_entry")
+        v.entity.register_entry.register_id = 1
+    elif k == 12 and params:
+        params[0].value = b"\xff" * 8  # too long
+    elif k == 13 and m0 and m0.HasField("exact"):
+        m0.exact.value = b""  # empty
+    elif k == 14 and m0 and m0.HasField("exact"):
+        m0.exact.value = b"\x00" + m0.exact.value  # zero-padded (too long at full width)
+    elif k == 15 and m0:
+        te.match.append(m0)  # field given twice
+    elif k == 16:
+        te.priority = rng.choice([1, 10, -1])  # priority on a table without priorities
+    elif k == 17:
+        te.action.action.action_id = 424242  # unknown action
+    elif k == 18 and params:
+        params.append(params[0])  # parameter given twice
+    elif k == 19 and params:
+        params[0].value = b""  # empty parameter
+    elif k == 20 and params:
+        params[0].value = b"\x00" * 8 + params[0].value  # zero-padded parameter
+    elif k == 21 and m0 and m0.HasField("exact"):
+        m0.exact.value = b"\xff" * len(m0.exact.value)  # wider than 9 bits (ports), else max
+    elif k == 22 and params:
+        params[-1].value = bytes([rng.choice([1, 2, 3, 0xFF])])  # 1-bit / 9-bit limits
+    elif k == 23 and m0 and m0.HasField("lpm"):
+        m0.lpm.prefix_len = rng.choice([0, 33, -1])  # bad prefix length
+    elif k == 24 and m0:
+        m0.ClearField("exact")  # no match value
+        m0.ClearField("lpm")
+    elif k == 25 and m0 and m0.HasField("exact"):
+        val = m0.exact.value  # a ternary match on an exact field
+        m0.ternary.value = val
+        m0.ternary.mask = rng.choice([val, b"", b"\x01" * 9])
+    elif k == 26 and params:
+        te.is_default_action = True  # default action with a bad parameter
+        params[0].value = b""
+    elif k == 27 and params:
+        v.type = p4r.Update.UNSPECIFIED  # bad type and a too long parameter
+        params[0].value = b"\x01" * 9
+    elif k == 28 and params and m0:
+        del te.match[0]  # a missing field and a too long parameter (the parameter's code)
+        params[0].value = b"\x01" * 9
+    elif k == 29 and m0 and params:
+        m0.field_id = 99  # unknown field before a too long parameter
+        params[0].value = b"\x01" * 9
 
 
 def _table_bytes(b: DpdkBackend) -> list[bytes]:
@@ -250,26 +300,63 @@ def _table_bytes(b: DpdkBackend) -> list[bytes]:
     return sorted(out)
 
 
+def reference_write(
+    b: DpdkBackend, validator: EntryValidator, ups: list[p4r.Update]
+) -> list[UpdateStatus]:
+    """What the server gave before the agent checked entries: its Python entry check, then the
+    Python translation (``DpdkBackend.write``) of the updates that passed it."""
+    out: list[UpdateStatus | None] = [None] * len(ups)
+    good = []
+    for i, u in enumerate(ups):
+        why = validator.check(u.entity.table_entry) if u.entity.HasField("table_entry") else None
+        if why is not None:
+            out[i] = UpdateStatus(*why)
+        else:
+            good.append(i)
+    for i, r in zip(good, b.write([ups[i] for i in good]), strict=True):
+        out[i] = r
+    return [r for r in out if r is not None]
+
+
 def test_c_write_decoder_equals_python_path() -> None:
-    """The agent's C decoder of serialized WriteRequests gives the same per-update results
-    and the same table contents as the Python translation, on valid and invalid updates."""
+    """The agent's C decoder of serialized WriteRequests, with its entry check, gives the same
+    per-update codes and the same table contents as the server's Python check followed by the
+    Python translation, on valid and invalid updates; a request with another entity is left
+    to the server (``None``) with nothing applied."""
     idx = P4InfoIndex(load_contract_p4info())
     codec = P4RuntimeCodec(idx)
+    validator = EntryValidator(load_contract_p4info())
     agent = start_agent(sessions=4096)
     try:
         b = DpdkBackend(agent=agent)
-        for seed in range(30):
+        for seed in range(40):
             ups = _mutations(codec, random.Random(seed))
-            raw = p4r.WriteRequest(device_id=1, updates=ups).SerializeToString()
+            tables_only = [u for u in ups if u.entity.HasField("table_entry")]
             b.set_pipeline(idx, b"")
-            fast = b.write_raw(raw, ups)
+            if len(tables_only) < len(ups):
+                raw = p4r.WriteRequest(device_id=1, updates=ups).SerializeToString()
+                assert b.write_checked(raw) is None, seed
+                assert _table_bytes(b) == [], seed
+            raw = p4r.WriteRequest(device_id=1, updates=tables_only).SerializeToString()
+            fast = b.write_checked(raw)
             assert fast is not None
             fast_tables = _table_bytes(b)
             b.set_pipeline(idx, b"")
-            slow = b.write(ups)
+            slow = reference_write(b, validator, tables_only)
             slow_tables = _table_bytes(b)
-            assert [s.code for s in fast] == [s.code for s in slow], seed
+            assert fast == [s.code for s in slow], seed
             assert fast_tables == slow_tables, seed
+            # write_raw (the server's path for a parsed request) agrees too, with the same
+            # messages where the entry check passes
+            b.set_pipeline(idx, b"")
+            via_raw = b.write_raw(raw, tables_only)
+            assert via_raw is not None
+            assert via_raw[: len(slow)] == [
+                s if validator.check(u.entity.table_entry) is None else via_raw[i]
+                for i, (u, s) in enumerate(zip(tables_only, slow, strict=True))
+            ], seed
+            assert [s.code for s in via_raw] == fast, seed
+            assert _table_bytes(b) == slow_tables, seed
     finally:
         agent.stop()
 
