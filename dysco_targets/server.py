@@ -13,8 +13,9 @@ It speaks the subset of P4Runtime the Dysco controller and p4runtime-shell use:
 - ``Write``: only from the primary's election id on the primary's connection; entries
   checked against the P4Info first (:mod:`controller.p4rt.validate`; a backend with
   ``validates_entries``, the DPDK agent, does it in C with the same rules and codes, and the
-  server then parses only the request's header); batches applied in order, per-update errors in the standard ``google.rpc.Status`` details (``p4.v1.Error`` per
-  update) like PI/Stratum, left out (summarised) when over :data:`DETAILS_BUDGET`;
+  server then parses only the request's header); batches applied in order, per-update
+  errors in the standard ``google.rpc.Status`` details (``p4.v1.Error`` per update) like
+  PI/Stratum, left out (summarised) when over :data:`DETAILS_BUDGET`;
 - TLS and mutual TLS (:mod:`controller.p4rt.tls`); without TLS loopback only by default;
 - ``Read``: table entries (one table or wildcard ``table_id = 0``), streamed in chunks so that a
   million-entry table never hits gRPC's message size limit;
