@@ -52,6 +52,19 @@ _STATUS_TEXT = {
     13: "internal error",
 }
 _REG_FIELD = {name: name.rsplit(".", 1)[-1] for name in REGISTERS}
+#: a WriteRequest with one clone-session update (see DpdkBackend.set_pipeline)
+_PROBE = p4r.WriteRequest(
+    updates=[
+        p4r.Update(
+            type=p4r.Update.INSERT,
+            entity=p4r.Entity(
+                packet_replication_engine_entry=p4r.PacketReplicationEngineEntry(
+                    clone_session_entry=p4r.CloneSessionEntry(session_id=1)
+                )
+            ),
+        )
+    ]
+).SerializeToString()
 _SESSION_TABLES = (Tbl.OUT_SESSION, Tbl.IN_SESSION)
 
 
@@ -82,6 +95,8 @@ class DpdkBackend(Backend):
         self.client.subscribe_packet_ins()
         self.codec: P4RuntimeCodec | None = None
         self.ctl: CtlCodec | None = None
+        #: the agent's C decoder checks entries (probed at set_pipeline)
+        self.agent_checks = False
         self._lock = threading.Lock()
 
     def set_pipeline(self, p4info: P4InfoIndex, device_config: bytes) -> None:
@@ -95,6 +110,9 @@ class DpdkBackend(Backend):
                 raise BackendError(INVALID_ARGUMENT, "the agent rejected the P4Info schema")
             self.codec = codec
             self.ctl = CtlCodec(codec)
+            # an agent that checks entries leaves a request with another entity to the caller
+            # (-1); an older one answers UNIMPLEMENTED for it: then the server checks them
+            self.agent_checks = self.client.write_pb(_PROBE) is None
 
     def write(self, updates: Sequence[p4r.Update]) -> list[UpdateStatus]:
         ctl = self.ctl
@@ -135,11 +153,11 @@ class DpdkBackend(Backend):
         """The serialized WriteRequest, decoded, checked (the P4Runtime entry rules) and applied
         by the agent (C): one google.rpc code per update. ``None`` with nothing applied when
         the agent leaves it to the caller's path: an update that is not a table entry or not
-        in the plain form a protobuf serializer writes, or a request larger than one control
-        message."""
+        in the plain form a protobuf serializer writes, a request larger than one control
+        message, or an agent that does not check entries (an older binary)."""
         if self.ctl is None:
             raise BackendError(FAILED_PRECONDITION, "no pipeline")
-        if len(request) > self.client.max_msg - 64:
+        if not self.agent_checks or len(request) > self.client.max_msg - 64:
             return None
         with self._lock:
             return self.client.write_pb(request)

@@ -305,6 +305,7 @@ def test_agent_leaves_other_forms_to_the_server(
     would merge), a request over one control message: ``None`` and nothing applied, also for
     the valid updates before it in the request."""
     b, idx, codec, _ = dpdk
+    assert b.agent_checks  # probed at set_pipeline
     good = _good(codec)
     first = _raw([good["out"], good["port"]])
     pre = p4r.Update(type=p4r.Update.INSERT)
@@ -332,6 +333,12 @@ def test_agent_leaves_other_forms_to_the_server(
     big = _updates(codec, _session_entries(3500))  # ~1.3 MB: over one control message
     assert b.write_checked(_raw(big)) is None
     assert _table_bytes(b) == []
+    b.agent_checks = False  # as with an agent that does not check: the server's path
+    try:
+        assert b.write_checked(first) is None
+        assert _table_bytes(b) == []
+    finally:
+        b.agent_checks = True
 
 
 def _details(stub: object, eid: p4r.Uint128, ups: list[p4r.Update]) -> list[tuple[int, str]]:
