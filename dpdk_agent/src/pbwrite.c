@@ -20,6 +20,7 @@
  */
 #include "pbwrite.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl_proto.h"
@@ -260,19 +261,23 @@ struct pb_match {
 	uint8_t kind; /* FieldMatch field number of the match kind: 2 exact, 3 ternary, 4 lpm,
 			 6 range, 7 optional; 0 none */
 	int32_t plen;
+	int fk; /* index in the table's match specs (set by check_rules) */
 	struct pb_reader a, b; /* value (ternary: value, mask; range: low, high) */
 };
 
 struct pb_param {
 	uint32_t pid;
+	int fk; /* index in the action's parameter specs (set by check_rules) */
 	struct pb_reader value;
 };
 
 struct pb_entry {
 	uint32_t tid;
 	int32_t priority;
-	int n_match, has_action, n_params;
+	int n_match, has_table_action, has_action, is_default, n_params;
 	uint32_t aid;
+	const struct table_spec *t;  /* set by check_rules */
+	const struct action_spec *a; /* set by check_rules when has_action */
 	struct pb_match match[MAX_ENTRY_MATCH];
 	struct pb_param params[MAX_FIELDS];
 };
@@ -395,8 +400,10 @@ static int walk_entry(struct pb_reader te, struct pb_entry *pe)
 	struct pb_reader sub;
 	pe->tid = 0;
 	pe->priority = 0;
-	pe->n_match = pe->has_action = pe->n_params = 0;
+	pe->n_match = pe->has_table_action = pe->has_action = pe->is_default = pe->n_params = 0;
 	pe->aid = 0;
+	pe->t = NULL;
+	pe->a = NULL;
 	while (te.p < te.end) {
 		int wt = plain_field(&te, &once, &num, &v, &sub);
 		if (num == 2 && wt == 2) {
@@ -408,12 +415,15 @@ static int walk_entry(struct pb_reader te, struct pb_entry *pe)
 		if (num == 1 && wt == 0)
 			pe->tid = (uint32_t)v;
 		else if (num == 3 && wt == 2) {
+			pe->has_table_action = 1;
 			if (walk_action(sub, pe))
 				return -1;
 		} else if (num == 4 && wt == 0)
 			pe->priority = (int32_t)(uint32_t)v;
-		else if ((num == 5 || num == 8 || num == 9) && wt == 0)
-			; /* controller_metadata, is_default_action (decode_entry), idle_timeout_ns */
+		else if (num == 8 && wt == 0)
+			pe->is_default = v != 0;
+		else if ((num == 5 || num == 9) && wt == 0)
+			; /* controller_metadata, idle_timeout_ns */
 		else
 			return -1;
 		once |= 1u << num;
@@ -434,10 +444,22 @@ static int check_bytes(struct pb_reader b, uint32_t width)
 	return CTL_OK;
 }
 
+/* Index of id in specs[0..n) or -1 (P4Info ids are usually 1..n in order: tried first). */
+static inline int spec_index(const struct field_spec *specs, int n, uint32_t id)
+{
+	int k;
+	if (id - 1 < (uint32_t)n && specs[id - 1].id == id)
+		return (int)id - 1;
+	for (k = 0; k < n; k++)
+		if (specs[k].id == id)
+			return k;
+	return -1;
+}
+
 /* EntryValidator.diagnose (controller/p4rt/validate.py), rule for rule and in its order.
  * The schema's tables have exact and LPM fields only (the pipeline contract), so none needs
  * a priority. */
-static int check_rules(const struct pb_entry *pe)
+static int check_rules(struct pb_entry *pe)
 {
 	const struct table_spec *t = NULL;
 	const struct action_spec *a = NULL;
@@ -448,12 +470,10 @@ static int check_rules(const struct pb_entry *pe)
 			t = &schema_tables[k];
 	if (!t)
 		return CTL_ENOENT;
+	pe->t = t;
 	for (i = 0; i < pe->n_match; i++) {
-		const struct pb_match *m = &pe->match[i];
-		int fk = -1;
-		for (k = 0; k < t->n_match; k++)
-			if (t->match[k].id == m->fid)
-				fk = k;
+		struct pb_match *m = &pe->match[i];
+		int fk = m->fk = spec_index(t->match, t->n_match, m->fid);
 		if (fk < 0)
 			return CTL_EINVAL; /* unknown match field */
 		if (seen & (1ull << fk))
@@ -490,12 +510,10 @@ static int check_rules(const struct pb_entry *pe)
 			a = &schema_actions[k];
 	if (!a)
 		return CTL_EINVAL; /* unknown action */
+	pe->a = a;
 	for (i = 0; i < pe->n_params; i++) {
-		const struct pb_param *q = &pe->params[i];
-		int fk = -1;
-		for (k = 0; k < a->n_params; k++)
-			if (a->params[k].id == q->pid)
-				fk = k;
+		struct pb_param *q = &pe->params[i];
+		int fk = q->fk = spec_index(a->params, a->n_params, q->pid);
 		if (fk < 0)
 			return CTL_EINVAL; /* unknown parameter */
 		if (pseen & (1ull << fk))
@@ -508,17 +526,18 @@ static int check_rules(const struct pb_entry *pe)
 }
 
 /* Update{type=1, entity=2}, Entity{table_entry=2}: -1 if not in plain form (nothing is
- * applied then), else the entry check's code (0: decode and apply it). */
-static int check_update(struct pb_reader u, struct pb_entry *pe)
+ * applied then), else the entry check's code (0: decode and apply it); *type the update's. */
+static int check_update(struct pb_reader u, struct pb_entry *pe, int32_t *type)
 {
 	uint32_t once = 0, num;
 	uint64_t v;
 	struct pb_reader sub, ent = {NULL, NULL}, te = {NULL, NULL};
 	int has_ent = 0, has_te = 0;
+	*type = 0;
 	while (u.p < u.end) {
 		int wt = plain_field(&u, &once, &num, &v, &sub);
 		if (num == 1 && wt == 0)
-			;
+			*type = (int32_t)(uint32_t)v; /* an enum: int32 */
 		else if (num == 2 && wt == 2) {
 			ent = sub;
 			has_ent = 1;
@@ -542,200 +561,69 @@ static int check_update(struct pb_reader u, struct pb_entry *pe)
 	return check_rules(pe);
 }
 
-/* ---- decoding one TableEntry ------------------------------------------------------------ */
-static int decode_match(const struct table_spec *t, struct pb_reader m, struct ctl_entry *e,
-			uint32_t *seen)
+/* ---- the agent entry of a checked TableEntry ------------------------------------------- */
+/* pe passed check_rules (fields and parameters known, once each, of the field's kind, values
+ * within their widths). The rest of dysco_targets/entities.py CtlCodec: default actions are
+ * fixed (UNIMPLEMENTED); every exact field, an action of the table the agent has, every
+ * parameter, and an action unless DELETE (INVALID_ARGUMENT). */
+static int decode_entry(const struct pb_entry *pe, uint8_t op, struct ctl_entry *e)
 {
-	uint32_t num, wt, fid = 0, k;
-	uint64_t v = 0;
-	struct pb_reader sub, exact = {NULL, NULL}, lpm = {NULL, NULL};
-	int has_exact = 0, has_lpm = 0, other = 0;
-	const struct field_spec *f = NULL;
-	while (m.p < m.end) {
-		if (field(&m, &num, &wt, &v, &sub))
-			return CTL_EINVAL;
-		if (num == 1 && wt == 0)
-			fid = (uint32_t)v;
-		else if (num == 2 && wt == 2) {
-			exact = sub;
-			has_exact = 1;
-		} else if (num == 4 && wt == 2) {
-			lpm = sub;
-			has_lpm = 1;
-		} else if (num == 3 || num == 6 || num == 7 || num == 100)
-			other = 1;
-	}
-	for (k = 0; k < t->n_match; k++)
-		if (t->match[k].id == fid)
-			f = &t->match[k];
-	if (!f || other)
-		return CTL_EINVAL;
-	if (f->lpm) {
-		uint64_t plen = 0, val = 0;
-		struct pb_reader vb = {NULL, NULL};
-		if (!has_lpm)
-			return CTL_EINVAL;
-		while (lpm.p < lpm.end) {
-			if (field(&lpm, &num, &wt, &v, &sub))
-				return CTL_EINVAL;
-			if (num == 1 && wt == 2)
-				vb = sub;
-			else if (num == 2 && wt == 0)
-				plen = v;
-		}
-		if (vb.p && bytes_uint(&vb, f->width, &val))
-			return CTL_EINVAL;
-		if (plen > f->width)
-			return CTL_EINVAL;
-		e->match.dip = (uint32_t)val;
-		e->plen = (uint8_t)plen;
-	} else {
-		struct pb_reader vb = {NULL, NULL};
-		if (!has_exact)
-			return CTL_EINVAL;
-		while (exact.p < exact.end) {
-			if (field(&exact, &num, &wt, &v, &sub))
-				return CTL_EINVAL;
-			if (num == 1 && wt == 2)
-				vb = sub;
-		}
-		if (!vb.p)
-			vb = exact; /* empty value */
-		if (bytes_uint(&vb, f->width, &v))
-			return CTL_EINVAL;
-		set_field(e, f->code, v);
-		(*seen)++;
-	}
-	return CTL_OK;
-}
-
-static int decode_action(const struct table_spec *t, struct pb_reader ta, struct ctl_entry *e)
-{
-	uint32_t num, wt, aid = 0, k, n = 0;
+	const struct table_spec *t = pe->t;
+	const struct action_spec *a = pe->a;
+	uint32_t seen = 0;
 	uint64_t v;
-	struct pb_reader sub, act = {NULL, NULL};
-	const struct action_spec *a = NULL;
-	int has_act = 0;
-	while (ta.p < ta.end) {
-		if (field(&ta, &num, &wt, &v, &sub))
-			return CTL_EINVAL;
-		if (num == 1 && wt == 2) {
-			act = sub;
-			has_act = 1;
-		}
-	}
-	if (!has_act)
-		return CTL_EINVAL;
-	{
-		struct pb_reader r = act;
-		while (r.p < r.end) {
-			if (field(&r, &num, &wt, &v, &sub))
-				return CTL_EINVAL;
-			if (num == 1 && wt == 0)
-				aid = (uint32_t)v;
-		}
-	}
-	for (k = 0; k < t->n_actions; k++)
-		if (t->actions[k] == aid)
-			break;
-	if (k == t->n_actions)
-		return CTL_EINVAL;
-	for (k = 0; k < (uint32_t)n_schema_actions; k++)
-		if (schema_actions[k].id == aid)
-			a = &schema_actions[k];
-	if (!a || !a->action)
-		return CTL_EINVAL;
-	e->action = a->action;
-	while (act.p < act.end) {
-		if (field(&act, &num, &wt, &v, &sub))
-			return CTL_EINVAL;
-		if (num == 4 && wt == 2) { /* Param */
-			uint32_t pid = 0, pn, pw;
-			struct pb_reader val = {NULL, NULL}, s2;
-			const struct field_spec *f = NULL;
-			while (sub.p < sub.end) {
-				if (field(&sub, &pn, &pw, &v, &s2))
-					return CTL_EINVAL;
-				if (pn == 2 && pw == 0)
-					pid = (uint32_t)v;
-				else if (pn == 3 && pw == 2)
-					val = s2;
-			}
-			for (k = 0; k < a->n_params; k++)
-				if (a->params[k].id == pid)
-					f = &a->params[k];
-			if (!f)
-				return CTL_EINVAL;
-			if (!val.p)
-				val.p = val.end = sub.end;
-			if (bytes_uint(&val, f->width, &v))
-				return CTL_EINVAL;
-			set_field(e, f->code, v);
-			n++;
-		}
-	}
-	if (n != a->n_params)
-		return CTL_EINVAL;
-	return CTL_OK;
-}
-
-static int decode_entry(struct pb_reader te, uint8_t op, struct ctl_entry *e)
-{
-	uint32_t num, wt, tid = 0, k, seen = 0;
-	uint64_t v;
-	struct pb_reader sub, matches[8], action = {NULL, NULL};
-	int nm = 0, has_action = 0, is_default = 0, rc;
-	const struct table_spec *t = NULL;
+	int i, k;
 	memset(e, 0, sizeof(*e));
 	e->op = op;
-	while (te.p < te.end) {
-		if (field(&te, &num, &wt, &v, &sub))
-			return CTL_EINVAL;
-		if (num == 1 && wt == 0)
-			tid = (uint32_t)v;
-		else if (num == 2 && wt == 2) {
-			if (nm == 8)
-				return CTL_EINVAL;
-			matches[nm++] = sub;
-		} else if (num == 3 && wt == 2) {
-			action = sub;
-			has_action = 1;
-		} else if (num == 8 && wt == 0)
-			is_default = v != 0;
-	}
-	for (k = 0; k < (uint32_t)n_schema_tables; k++)
-		if (schema_tables[k].id == tid)
-			t = &schema_tables[k];
-	if (!t)
-		return CTL_ENOENT;
-	if (is_default)
+	if (pe->is_default)
 		return 12; /* UNIMPLEMENTED */
 	e->table = t->table;
 	if (t->table == CTL_T_OUT_SESSION || t->table == CTL_T_IN_SESSION)
 		e->proto = 6;
-	for (k = 0; k < (uint32_t)nm; k++) {
-		rc = decode_match(t, matches[k], e, &seen);
-		if (rc)
-			return rc;
+	for (i = 0; i < pe->n_match; i++) {
+		const struct pb_match *m = &pe->match[i];
+		const struct field_spec *f = &t->match[m->fk];
+		if (bytes_uint(&m->a, f->width, &v))
+			return CTL_EINVAL;
+		if (f->lpm) {
+			e->match.dip = (uint32_t)v;
+			e->plen = (uint8_t)m->plen;
+		} else {
+			set_field(e, f->code, v);
+			seen++;
+		}
 	}
 	if (seen != t->n_exact)
 		return CTL_EINVAL;
-	if (has_action) {
-		rc = decode_action(t, action, e);
-		if (rc)
-			return rc;
-	} else if (op != CTL_OP_DELETE) {
+	if (!pe->has_table_action)
+		return op == CTL_OP_DELETE ? CTL_OK : CTL_EINVAL;
+	if (!pe->has_action)
 		return CTL_EINVAL;
+	for (k = 0; k < t->n_actions; k++)
+		if (t->actions[k] == pe->aid)
+			break;
+	if (k == t->n_actions || !a || !a->action)
+		return CTL_EINVAL;
+	e->action = a->action;
+	for (i = 0; i < pe->n_params; i++) {
+		const struct field_spec *f = &a->params[pe->params[i].fk];
+		if (bytes_uint(&pe->params[i].value, f->width, &v))
+			return CTL_EINVAL;
+		set_field(e, f->code, v);
 	}
+	if (pe->n_params != a->n_params)
+		return CTL_EINVAL;
 	return CTL_OK;
 }
 
-/* Walk a serialized WriteRequest: check every update first (check_update; -1 with nothing
- * applied if one is not in plain form or there are more than max), then decode and apply those
- * that passed, in order. */
+/* Walk a serialized WriteRequest: check and decode every update first (-1 with nothing
+ * applied if one is not in plain form or there are more than max), then apply those that
+ * passed, in order. */
 int pbw_write(const uint8_t *b, uint32_t len, int32_t *res, uint32_t max,
 	      int (*apply)(void *ctx, const struct ctl_entry *e), void *ctx)
 {
+	static struct ctl_entry *decoded;
+	static uint32_t decoded_cap;
 	struct pb_reader r = {b, b + len}, sub;
 	uint32_t num, wt, n = 0, i;
 	uint64_t v;
@@ -743,52 +631,40 @@ int pbw_write(const uint8_t *b, uint32_t len, int32_t *res, uint32_t max,
 	if (!schema_loaded)
 		return -1;
 	while (r.p < r.end) {
+		if (field(&r, &num, &wt, &v, &sub))
+			return -1;
+		if (num == 4 && wt == 2)
+			n++;
+	}
+	if (n > max)
+		return -1;
+	if (n > decoded_cap) {
+		uint32_t cap = n < 1024 ? 1024 : n;
+		struct ctl_entry *d = realloc(decoded, (size_t)cap * sizeof(*d));
+		if (!d)
+			return -1;
+		decoded = d;
+		decoded_cap = cap;
+	}
+	r.p = b;
+	i = 0;
+	while (r.p < r.end) {
+		int32_t type;
 		int rc;
 		if (field(&r, &num, &wt, &v, &sub))
 			return -1;
 		if (num != 4 || wt != 2)
 			continue;
-		if (n == max)
-			return -1;
-		rc = check_update(sub, &pe);
+		rc = check_update(sub, &pe, &type);
 		if (rc < 0)
 			return -1;
-		res[n++] = rc;
+		if (rc == CTL_OK)
+			rc = type < 1 || type > 3 ? CTL_EINVAL
+						  : decode_entry(&pe, (uint8_t)type, &decoded[i]);
+		res[i++] = rc;
 	}
-	r.p = b;
-	i = 0;
-	while (r.p < r.end) {
-		/* Update { type = 1; entity = 2 } ; Entity { table_entry = 2 } (checked above) */
-		struct pb_reader u, ent = {NULL, NULL}, te = {NULL, NULL}, s2;
-		int64_t type = 0;
-		struct ctl_entry e;
-		if (field(&r, &num, &wt, &v, &sub))
-			return -1;
-		if (num != 4 || wt != 2)
-			continue;
-		if (res[i] != CTL_OK) {
-			i++;
-			continue;
-		}
-		u = sub;
-		while (u.p < u.end) {
-			if (field(&u, &num, &wt, &v, &s2))
-				return -1;
-			if (num == 1)
-				type = (int32_t)(uint32_t)v; /* an enum: int32 */
-			else if (num == 2)
-				ent = s2;
-		}
-		while (ent.p < ent.end)
-			if (field(&ent, &num, &wt, &v, &te))
-				return -1;
-		if (type < 1 || type > 3)
-			res[i] = CTL_EINVAL;
-		else {
-			int rc = decode_entry(te, (uint8_t)type, &e);
-			res[i] = rc ? rc : apply(ctx, &e);
-		}
-		i++;
-	}
+	for (i = 0; i < n; i++)
+		if (res[i] == CTL_OK)
+			res[i] = apply(ctx, &decoded[i]);
 	return (int)n;
 }
