@@ -220,6 +220,13 @@ static int control_step(void)
  * the agent, so the sleep only bounds how long a wake-up could be missed; otherwise
  * --max-sleep-us bounds how long a frame waits for a sleeping agent. */
 #define DOORBELL_SLEEP_US 100000
+/* Empty polls before the agent sleeps. With a doorbell on every port a frame wakes it at
+ * once, so it spins briefly and then sleeps until woken: between the frames of a light load
+ * it gives its core back instead of spinning (on a shared machine the controllers and
+ * P4Runtime servers need it). Without, it spins longer and backs off exponentially from
+ * 1 us, since a frame waits for the sleep to end. */
+#define SPIN_LOOPS_DOORBELL 32
+#define SPIN_LOOPS 512
 static uint32_t sleep_cap_us(void)
 {
 	if (agent.all_ports_wake && agent.started && agent.max_sleep_us < DOORBELL_SLEEP_US)
@@ -245,12 +252,13 @@ static void run_loop(void)
 			idle = 1;
 			continue;
 		}
-		/* Idle back-off: spin briefly, then sleep with an exponentially growing period
-		 * (1 us .. max-sleep-us), waking at once on a control message, which is answered
-		 * at once. A control message restarts the back-off: the frames it provokes (a
-		 * packet-out's answer from a host or a box) come back within a millisecond or
-		 * so, and a frame does not wake a sleeping agent. */
-		if (idle > 512) {
+		/* Idle: spin briefly, then sleep, waking at once on a control message (answered at
+		 * once) or a frame (doorbells). Without doorbells the sleep grows exponentially
+		 * (1 us .. max-sleep-us) and a control message restarts it: the frames it provokes
+		 * (a packet-out's answer from a host or a box) come back within a millisecond or
+		 * so and cannot wake the agent. */
+		int wakes = agent.all_ports_wake && agent.started;
+		if (idle > (wakes ? SPIN_LOOPS_DOORBELL : SPIN_LOOPS)) {
 			/* A frame that came after the last look at the ports but before the
 			 * drain rang a doorbell now emptied: look once more before sleeping. */
 			ports_doorbells_drain();
@@ -259,7 +267,7 @@ static void run_loop(void)
 				idle = 1;
 				continue;
 			}
-			sleep_us = sleep_us ? sleep_us * 2 : 1;
+			sleep_us = wakes ? sleep_cap_us() : sleep_us ? sleep_us * 2 : 1;
 			if (sleep_us > sleep_cap_us())
 				sleep_us = sleep_cap_us();
 			if (idle_sleep(sleep_us) && control_step())
