@@ -443,13 +443,9 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         checks the request's header as :meth:`Write` does and runs its own entry check only
         on updates that failed (for the message, and the code the specification names).
         ``None`` (nothing applied) when the backend leaves the request to :meth:`Write`."""
-        self._check_device(head.device_id, context)
-        if head.atomicity not in (p4r.WriteRequest.CONTINUE_ON_ERROR,):
-            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity")
         with self.lock:
-            self._check_primary(head.election_id, head.role, context)
-            if self.p4info is None or self.validator is None:
-                _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
+            self._check_write(head, context)
+            assert self.validator is not None  # _check_write
             try:
                 codes = checked(raw)
             except BackendError as e:
@@ -471,16 +467,24 @@ class P4RuntimeServicer(p4r_grpc.P4RuntimeServicer):
         context.set_trailing_metadata((("grpc-status-details-bin", details.SerializeToString()),))
         _abort(context, grpc.StatusCode.UNKNOWN, details.message)
 
+    def _check_write(
+        self, req: WriteHeader | p4r.WriteRequest, context: grpc.ServicerContext
+    ) -> None:
+        """The request-level checks of a Write (device, atomicity, primary, a pipeline set);
+        the caller holds the lock. Aborts the RPC on the first that fails."""
+        self._check_device(req.device_id, context)
+        if req.atomicity not in (p4r.WriteRequest.CONTINUE_ON_ERROR,):
+            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity")
+        self._check_primary(req.election_id, req.role, context)
+        if self.p4info is None or self.validator is None:
+            _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
+
     def Write(
         self, request: p4r.WriteRequest, context: grpc.ServicerContext, raw: bytes | None = None
     ) -> p4r.WriteResponse:
-        self._check_device(request.device_id, context)
-        if request.atomicity not in (p4r.WriteRequest.CONTINUE_ON_ERROR,):
-            _abort(context, grpc.StatusCode.UNIMPLEMENTED, "only CONTINUE_ON_ERROR atomicity")
         with self.lock:
-            self._check_primary(request.election_id, request.role, context)
-            if self.p4info is None or self.validator is None:
-                _abort(context, grpc.StatusCode.FAILED_PRECONDITION, "no forwarding pipeline set")
+            self._check_write(request, context)
+            assert self.validator is not None  # _check_write
             updates: Sequence[p4r.Update] = request.updates
             # malformed entries never reach the backend (their status is set here)
             bad: dict[int, UpdateStatus] = {}
