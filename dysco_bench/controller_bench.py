@@ -193,6 +193,26 @@ async def _write_round(
     return time.perf_counter() - t0
 
 
+def _encode_rates(translators: dict[str, Any], n: int) -> dict[str, float]:
+    """Entries per second of each translator's encoder alone (``n`` entries, three passes
+    each, interleaved with the order alternating; medians)."""
+    import statistics
+
+    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
+
+    sample = _entries(n, 1 << 22)
+    rates: dict[str, list[float]] = {w: [] for w in translators}
+    names = list(translators)
+    for rep in range(3):
+        for which in names if rep % 2 == 0 else names[::-1]:
+            enc = translators[which].entry_update_raw
+            t0 = time.perf_counter()
+            for e in sample:
+                enc(p4r.Update.INSERT, e)
+            rates[which].append(len(sample) / (time.perf_counter() - t0))
+    return {w: statistics.median(v) for w, v in rates.items()}
+
+
 async def _bench_entries(
     address: str,
     n: int,
@@ -206,7 +226,6 @@ async def _bench_entries(
     import statistics
 
     from controller.p4rt.client import P4RuntimeClient
-    from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
     from controller.translate import Translator, new_encoder
     from controller.writer import OrderedWriter
 
@@ -216,16 +235,7 @@ async def _bench_entries(
     tr_py = Translator(p4info, cfg)  # the ``python`` arm: the reference encoder
     tr_py.fast, tr_py.encoder = new_encoder(tr.tables, tr.actions, tr.agent_id, "python")
     translators = {"proto": tr, "raw": tr, "python": tr_py}
-    sample = _entries(min(n, 20_000), 1 << 22)
-    encode_rates: dict[str, list[float]] = {"daemon": [], "python": []}
-    for rep in range(3):  # the encoder alone, the two interleaved, order alternating
-        for which in ("daemon", "python") if rep % 2 == 0 else ("python", "daemon"):
-            enc = (tr if which == "daemon" else tr_py).entry_update_raw
-            t0 = time.perf_counter()
-            for e in sample:
-                enc(p4r.Update.INSERT, e)
-            encode_rates[which].append(len(sample) / (time.perf_counter() - t0))
-    translate = {w: statistics.median(v) for w, v in encode_rates.items()}
+    translate = _encode_rates({"daemon": tr, "python": tr_py}, min(n, 20_000))
 
     client = P4RuntimeClient(address, 1, 1, p4info, push_pipeline="auto")
     await client.start(timeout=30)

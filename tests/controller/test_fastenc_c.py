@@ -18,11 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller import translate
+from controller import entry_encoder
+from controller.entry_encoder import _FastEncoder
 from controller.p4rt.client import P4RuntimeClient
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
 from controller.p4rt.p4info import P4InfoIndex
-from controller.translate import Translator, _FastEncoder
+from controller.translate import Translator
 from dysco_bench.controller_bench import _config
 from dysco_pipeline import pipeline as pl
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry, Role
@@ -32,7 +33,7 @@ from tests.controller_support import TableBackend, contract_p4info
 
 REPO = Path(__file__).resolve().parents[2]
 
-if translate._fastenc is None:  # pragma: no cover - the build is part of `make setup`
+if entry_encoder._fastenc is None:  # pragma: no cover - the build is part of `make setup`
     pytest.skip(
         "controller._fastenc is not built (run `.venv/bin/pip install -e .`)",
         allow_module_level=True,
@@ -47,7 +48,9 @@ def _translator(encoder: str = "c") -> Translator:
             P4InfoIndex(contract_p4info()), _config(Path(d), "127.0.0.1:1", policies=False)
         )
     if encoder == "python":
-        tr.fast, tr.encoder = translate.new_encoder(tr.tables, tr.actions, tr.agent_id, "python")
+        tr.fast, tr.encoder = entry_encoder.new_encoder(
+            tr.tables, tr.actions, tr.agent_id, "python"
+        )
     return tr
 
 
@@ -263,7 +266,7 @@ def test_bad_calls_are_type_errors() -> None:
         C.delete(_e().key, agent=1)  # type: ignore[call-arg]
     with pytest.raises(ValueError):
         bad: Any = ()
-        translate._fastenc.Encoder(
+        entry_encoder._fastenc.Encoder(
             tables=bad, actions=bad, agent=b"\x00", ttl=b"", roles={}, dir_in=None,
             dir_out=None, tcp=6, slot_space=1, max_win_shift=14, delete_kind=3,
         )  # fmt: skip
@@ -341,7 +344,7 @@ def test_c_encoded_writes_through_the_p4runtime_server(
 
 
 def test_fallback_to_python_when_the_module_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(translate, "_fastenc", None)
+    monkeypatch.setattr(entry_encoder, "_fastenc", None)
     tr = _translator()
     assert tr.encoder == "python" and isinstance(tr.fast, _FastEncoder)
     e = _e(new_rewrite=T, new_deltas=Deltas(1), peer_cut=3)
@@ -350,7 +353,7 @@ def test_fallback_to_python_when_the_module_is_missing(monkeypatch: pytest.Monke
     with pytest.raises(ImportError):
         tr.fast.c_encoder()  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="encoder"):
-        translate.new_encoder(tr.tables, tr.actions, 0, "rust")
+        entry_encoder.new_encoder(tr.tables, tr.actions, 0, "rust")
 
 
 def test_fallback_when_the_import_fails_logs_once() -> None:
