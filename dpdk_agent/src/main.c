@@ -176,8 +176,9 @@ static uint32_t poll_ports(void)
 }
 
 /* Idle: sleep in ppoll on the control sockets and the ports' doorbells for sleep_us, waking
- * at once on a message or a frame. Returns whether a control socket is readable. */
-static int idle_sleep(uint32_t sleep_us)
+ * at once on a message or a frame. Returns whether a control socket is readable; *woke:
+ * whether anything (a control socket or a doorbell) ended the sleep early. */
+static int idle_sleep(uint32_t sleep_us, int *woke)
 {
 	struct pollfd pfds[AGENT_MAX_CLIENTS + 1 + AGENT_MAX_PORTS];
 	struct timespec ts;
@@ -195,6 +196,7 @@ static int idle_sleep(uint32_t sleep_us)
 	ready = ppoll(pfds, (nfds_t)n, &ts, NULL);
 	agent.stats.sleeps++;
 	agent.stats.idle_loops++;
+	*woke = ready > 0;
 	if (ready <= 0)
 		return 0;
 	for (int i = 0; i < n_ctl; i++)
@@ -227,6 +229,8 @@ static int control_step(void)
  * 1 us, since a frame waits for the sleep to end. */
 #define SPIN_LOOPS_DOORBELL 32
 #define SPIN_LOOPS 512
+/* The first sleep after draining the doorbells (see run_loop). */
+#define DOORBELL_SETTLE_US 100
 static uint32_t sleep_cap_us(void)
 {
 	if (agent.all_ports_wake && agent.started && agent.max_sleep_us < DOORBELL_SLEEP_US)
@@ -238,6 +242,7 @@ static void run_loop(void)
 {
 	uint64_t idle = 0, loops = 0;
 	uint32_t sleep_us = 0;
+	int drained = 0, woke = 0;
 	while (!agent_quit) {
 		uint32_t got = agent.started ? poll_ports() : 0;
 		loops++;
@@ -250,6 +255,7 @@ static void run_loop(void)
 		if (got) {
 			sleep_us = 0;
 			idle = 1;
+			drained = 0;
 			continue;
 		}
 		/* Idle: spin briefly, then sleep, waking at once on a control message (answered at
@@ -259,18 +265,25 @@ static void run_loop(void)
 		 * so and cannot wake the agent. */
 		int wakes = agent.all_ports_wake && agent.started;
 		if (idle > (wakes ? SPIN_LOOPS_DOORBELL : SPIN_LOOPS)) {
-			/* A frame that came after the last look at the ports but before the
-			 * drain rang a doorbell now emptied: look once more before sleeping. */
-			ports_doorbells_drain();
-			if (agent.started && poll_ports()) {
-				sleep_us = 0;
-				idle = 1;
-				continue;
+			if (wakes && !drained) {
+				/* The kernel hands a frame to the doorbell a moment before the
+				 * PMD's ring shows it, so a drain can take the notice of a frame
+				 * the last look at the ports missed: after draining, sleep only
+				 * briefly, and look again before the long sleep. */
+				ports_doorbells_drain();
+				drained = 1;
+				sleep_us = DOORBELL_SETTLE_US;
+			} else if (wakes) {
+				sleep_us = sleep_cap_us();
+			} else {
+				sleep_us = sleep_us ? sleep_us * 2 : 1;
 			}
-			sleep_us = wakes ? sleep_cap_us() : sleep_us ? sleep_us * 2 : 1;
 			if (sleep_us > sleep_cap_us())
 				sleep_us = sleep_cap_us();
-			if (idle_sleep(sleep_us) && control_step())
+			int ready = idle_sleep(sleep_us, &woke);
+			if (woke)
+				drained = 0; /* woken early: whatever rang is looked at, then drained */
+			if (ready && control_step())
 				sleep_us = 0;
 		}
 	}
