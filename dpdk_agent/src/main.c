@@ -231,18 +231,17 @@ static int control_step(void)
 #define SPIN_LOOPS 512
 /* The first sleep after draining the doorbells (see run_loop). */
 #define DOORBELL_SETTLE_US 100
-static uint32_t sleep_cap_us(void)
+static uint32_t sleep_cap_us(int wakes)
 {
-	if (agent.all_ports_wake && agent.started && agent.max_sleep_us < DOORBELL_SLEEP_US)
-		return DOORBELL_SLEEP_US;
-	return agent.max_sleep_us;
+	return wakes && agent.max_sleep_us < DOORBELL_SLEEP_US ? DOORBELL_SLEEP_US
+							      : agent.max_sleep_us;
 }
 
 static void run_loop(void)
 {
 	uint64_t idle = 0, loops = 0;
 	uint32_t sleep_us = 0;
-	int drained = 0, woke = 0;
+	int drained = 0;
 	while (!agent_quit) {
 		uint32_t got = agent.started ? poll_ports() : 0;
 		loops++;
@@ -265,6 +264,8 @@ static void run_loop(void)
 		 * so and cannot wake the agent. */
 		int wakes = agent.all_ports_wake && agent.started;
 		if (idle > (wakes ? SPIN_LOOPS_DOORBELL : SPIN_LOOPS)) {
+			uint32_t cap = sleep_cap_us(wakes);
+			int woke;
 			if (wakes && !drained) {
 				/* The kernel hands a frame to the doorbell a moment before the
 				 * PMD's ring shows it, so a drain can take the notice of a frame
@@ -274,12 +275,12 @@ static void run_loop(void)
 				drained = 1;
 				sleep_us = DOORBELL_SETTLE_US;
 			} else if (wakes) {
-				sleep_us = sleep_cap_us();
+				sleep_us = cap;
 			} else {
 				sleep_us = sleep_us ? sleep_us * 2 : 1;
 			}
-			if (sleep_us > sleep_cap_us())
-				sleep_us = sleep_cap_us();
+			if (sleep_us > cap)
+				sleep_us = cap;
 			int ready = idle_sleep(sleep_us, &woke);
 			if (woke)
 				drained = 0; /* woken early: whatever rang is looked at, then drained */
