@@ -39,6 +39,16 @@ from typing import Any
 
 from controller.config import Config, load_config
 from controller.p4rt.p4info import load_p4info
+from dysco_bench.session_profile import (
+    CpuParts,
+    HopClock,
+    floor_bound,
+    grpc_pair_floor,
+    hops,
+    sport,
+    stats_us,
+    wrap_daemon,
+)
 from dysco_targets.contract import CONTRACT_P4INFO
 
 REPO = Path(__file__).resolve().parents[1]
@@ -407,12 +417,6 @@ async def _bench_sessions(n: int, tmp: Path) -> dict[str, Any]:
         _stop(proc)
 
 
-def _sport(frame: bytes) -> int:
-    """TCP source port of an Ethernet/IPv4 frame (no VLAN)."""
-    ihl = (frame[14] & 0x0F) * 4
-    return int.from_bytes(frame[14 + ihl : 16 + ihl], "big")
-
-
 def sessions_tap(ctl_path: str) -> int:
     """The device side of ``sessions_per_s`` on the DPDK target, in its own process: a
     client of the agent's control socket that taps what the agent sends to ports it does
@@ -436,7 +440,7 @@ def sessions_tap(ctl_path: str) -> int:
         if port != 2:
             return
         t = time.perf_counter()
-        seen.setdefault(_sport(frame), t)
+        seen.setdefault(sport(frame), t)
         if len(seen) >= want[0]:
             done.set()
 
@@ -470,84 +474,6 @@ def sessions_tap(ctl_path: str) -> int:
             print("tap " + json.dumps({"t0": t0, "left": burst, "paced": paced}), flush=True)
     finally:
         client.close()
-
-
-def _pct(v: list[float], q: float) -> float:
-    s = sorted(v)
-    return s[min(len(s) - 1, round(q * (len(s) - 1)))] if s else 0.0
-
-
-def _stats_us(v: list[float]) -> dict[str, float]:
-    return {"p50": round(_pct(v, 0.5) * 1e6, 1), "p99": round(_pct(v, 0.99) * 1e6, 1)}
-
-
-class _HopClock:
-    """Per-session timestamps inside the daemon (bench only): the SYN packet-in arriving,
-    the Write RPC carrying its entries (start, end), its packet-out handed to the stream."""
-
-    def __init__(self, daemon: Any) -> None:
-        self.pktin: dict[int, float] = {}
-        self.write: dict[int, tuple[float, float]] = {}
-        self.commit: list[float] = []
-        self.rtt: list[float] = []
-        on_pi = daemon.client.on_packet_in
-
-        def packet_in(msg: Any) -> None:
-            self.pktin.setdefault(_sport(msg.payload), time.perf_counter())
-            on_pi(msg)
-
-        daemon.client.on_packet_in = packet_in
-        writer = daemon.writer
-        execute = writer._execute
-        flush = daemon.flush_store
-
-        async def timed_execute(batch: Any) -> None:
-            t0 = time.perf_counter()
-            await execute(batch)
-            t1 = time.perf_counter()
-            self.rtt.append(t1 - t0)
-            for wk in batch.keys:
-                k = wk[1] if isinstance(wk, tuple) else wk  # (agent id, entry key)
-                m = getattr(k, "match", None)
-                if m is not None and getattr(k.direction, "name", "") == "OUT":
-                    self.write.setdefault(m.src_port, (t0, t1))
-
-        def timed_flush() -> None:
-            t0 = time.perf_counter()
-            flush()
-            self.commit.append(time.perf_counter() - t0)
-
-        writer._execute = timed_execute
-        daemon.flush_store = timed_flush
-        writer.client._flush = timed_flush
-
-
-def _hops(clock: _HopClock, left: dict[int, float], shadow: dict[Any, Any]) -> dict[str, Any]:
-    # the chain SYN leaves from the port the OUT entry rewrites the host's port to
-    new_port = {
-        k.match.src_port: e.rewrite.src_port
-        for k, e in shadow.items()
-        if k.direction.name == "OUT" and k.match.src_ip == "10.0.0.1"
-    }
-    total, before, rtt, after = [], [], [], []
-    for sport, t_in in clock.pktin.items():
-        t_out = left.get(new_port.get(sport, -1))
-        if t_out is None:
-            continue
-        total.append(t_out - t_in)
-        w = clock.write.get(sport)
-        if w is not None:
-            before.append(w[0] - t_in)
-            rtt.append(w[1] - w[0])
-            after.append(t_out - w[1])
-    return {
-        "setup_latency_us": _stats_us(total),
-        "setup_latency_hops_us": {
-            "pktin_to_write_start": _stats_us(before),
-            "store_commit_and_write_rpc": _stats_us(rtt),
-            "write_done_to_chain_syn_left": _stats_us(after),
-        },
-    }
 
 
 SESSION_ARMS = ("before", "after")
@@ -603,6 +529,8 @@ class _ArmRuns:
     commits: dict[str, list[float]] = field(default_factory=lambda: _per_arm(list))
     cpu: dict[str, dict[str, float]] = field(default_factory=dict)
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    parts: CpuParts = field(default_factory=CpuParts)  # the daemon's steps (session_profile)
+    part_cpu: dict[str, dict[str, float]] = field(default_factory=lambda: _per_arm(dict))
 
     def __post_init__(self) -> None:
         self.cpu = {a: dict.fromkeys(self.procs, 0.0) for a in SESSION_ARMS}
@@ -615,7 +543,7 @@ def _per_arm(make: Any) -> dict[str, Any]:
 async def _sessions_round(
     proc: subprocess.Popen[str],
     daemon: Any,
-    clock: _HopClock,
+    clock: HopClock,
     runs: _ArmRuns,
     arm: str,
     r: int,
@@ -630,11 +558,14 @@ async def _sessions_round(
     _set_arm(daemon, arm)
     clock.commit = runs.commits[arm]
     c0 = {k: _cpu_s(v) for k, v in runs.procs.items()}
+    p0 = runs.parts.snapshot()
     proc.stdin.write(f"go {base} {n} {n_paced}\n")
     proc.stdin.flush()
     line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
     for k, v in runs.procs.items():
         runs.cpu[arm][k] += _cpu_s(v) - c0[k]
+    for part, secs in runs.parts.snapshot().items():
+        runs.part_cpu[arm][part] = runs.part_cpu[arm].get(part, 0.0) + secs - p0.get(part, 0.0)
     dt = float(line.split()[-1])
     if dt <= 0:
         raise BenchError("not every session's chain SYN left the device")
@@ -643,12 +574,20 @@ async def _sessions_round(
     runs.lefts[arm].update(left)
     runs.paceds[arm].update({int(k): v for k, v in tap["paced"].items()})
     runs.rates[arm].append(n / dt)
-    rl = _hops(clock, left, daemon.shadow)["setup_latency_us"]
+    rl = hops(clock, left, daemon.shadow)["setup_latency_us"]
     runs.rounds.append({"round": r, "arm": arm, "sessions_per_s": round(n / dt), **rl})
 
 
+def _daemon_parts(runs: _ArmRuns, sessions: int) -> dict[str, float]:
+    """The daemon's CPU per session of the burst (arm ``after``) by step, exclusive, and the
+    rest of its process (gRPC's threads and event loop work, background tasks) as ``other``."""
+    parts = {k: round(v * 1e6 / sessions, 1) for k, v in runs.part_cpu["after"].items()}
+    total = runs.cpu["after"]["daemon"] * 1e6 / sessions
+    return {**parts, "other": round(total - sum(parts.values()), 1), "total": round(total, 1)}
+
+
 def _sessions_result(
-    runs: _ArmRuns, n: int, rounds: int, daemon: Any, clock: _HopClock
+    runs: _ArmRuns, n: int, rounds: int, daemon: Any, clock: HopClock
 ) -> dict[str, Any]:
     """The JSON-able result of the sessions benchmark."""
     import statistics
@@ -663,16 +602,17 @@ def _sessions_result(
         "sessions_target": "dpdk (agent + P4Runtime server, own processes)",
         "session_write_batches": daemon.writer.stats.batches,
         "session_max_batch": daemon.writer.stats.max_batch_seen,
-        **_hops(clock, runs.lefts["after"], daemon.shadow),
-        "store_commit_us": _stats_us(runs.commits["after"]),
+        **hops(clock, runs.lefts["after"], daemon.shadow),
+        "store_commit_us": stats_us(runs.commits["after"]),
         "store_commits": {a: len(v) for a, v in runs.commits.items()},
         # CPU per session of the burst (not the paced part), every thread, by process
         "cpu_us_per_session": {
             a: {k: round(v * 1e6 / (n * rounds)) for k, v in c.items()} for a, c in runs.cpu.items()
         },
+        "daemon_cpu_us_per_session": _daemon_parts(runs, n * rounds),
         "paced": {
             "sessions": len(runs.paceds["after"]),
-            **_hops(clock, runs.paceds["after"], daemon.shadow),
+            **hops(clock, runs.paceds["after"], daemon.shadow),
         },
     }
 
@@ -700,8 +640,9 @@ async def _bench_sessions_dpdk(
         await daemon.start(connect_timeout=30)
         while daemon.writer.pending:
             await asyncio.sleep(0.01)
-        clock = _HopClock(daemon)
-        runs = _ArmRuns(procs={"daemon": None, **pids})
+        parts = wrap_daemon(daemon)  # before the clock, which keeps the flush it finds
+        clock = HopClock(daemon)
+        runs = _ArmRuns(procs={"daemon": None, **pids}, parts=parts)
         n_paced = _paced(n)
         base = 0
         for r in range(rounds):
@@ -719,6 +660,15 @@ async def _bench_sessions_dpdk(
                 proc.stdin.write("\n")
                 proc.stdin.flush()
         _stop(proc)
+
+
+def _floors(out: dict[str, Any]) -> dict[str, Any]:
+    """The floors under ``sessions_per_s`` (``session_profile``) and the rate they bound."""
+    grpc = grpc_pair_floor()
+    core = out["daemon_cpu_us_per_session"]["protocol_core"]
+    agent = out["cpu_us_per_session"]["after"]["dpdk_agent"]
+    bound = floor_bound(core, grpc, agent, os.cpu_count() or 1)
+    return {"grpc_pair_floor_us": grpc, "sessions_per_s_floor_bound": bound}
 
 
 def run_bench(
@@ -750,6 +700,7 @@ def run_bench(
                 out.update(
                     asyncio.run(_bench_sessions_dpdk(sessions, address, ctl, pids, tmp, rounds))
                 )
+            out.update(_floors(out))
         elif sessions > 0:
             out.update(asyncio.run(_bench_sessions(sessions, tmp)))
     return out

@@ -10,6 +10,7 @@ import pytest
 
 from dysco_bench import controller_bench as cb
 from dysco_bench.controller_bench import run_bench
+from dysco_bench.session_profile import floor_bound
 from tests.dpdk_support import require_agent
 
 
@@ -45,6 +46,21 @@ def test_bench_controller_sessions_on_dpdk_agent() -> None:
     }
     assert all(0 < h["p50"] <= h["p99"] for h in hops.values())
     assert out["paced"]["sessions"] > 0 and out["paced"]["setup_latency_us"]["p50"] > 0
+    parts = dict(out["daemon_cpu_us_per_session"])
+    total, other = parts.pop("total"), parts.pop("other")
+    assert parts["protocol_core"] > 0 and parts["packet_in_translate"] > 0
+    assert all(v >= 0 for v in parts.values())
+    assert sum(parts.values()) + other == pytest.approx(total, abs=0.5)
+    assert sum(parts.values()) <= total  # exclusive thread times inside the process's CPU
+    floor = out["grpc_pair_floor_us"]
+    assert floor["client_us"] > 0 and floor["server_us"] > 0 and len(floor["rounds"]) == 3
+    assert (
+        out["sessions_per_s_floor_bound"]
+        == floor_bound(
+            parts["protocol_core"], floor, out["cpu_us_per_session"]["after"]["dpdk_agent"], 2
+        )
+        or out["cpu_count"] != 2
+    )
 
 
 def test_cli_target_selects_the_device(monkeypatch: pytest.MonkeyPatch) -> None:
