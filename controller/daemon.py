@@ -573,7 +573,9 @@ class Daemon(Agents, AgentStores):
         level = logging.DEBUG
         if kind == "control.rejected":
             self._control_rejects.note(str(fields.get("code")), str(fields.get("src")))
-        elif kind == "setup.ports_exhausted":
+        elif kind == "setup.ports_exhausted" or kind.startswith("reconfig."):
+            # a reconfiguration's steps at each anchor: few per request, and what an
+            # operator (or a failed test's report) needs to see which step stalled
             level = logging.INFO
         log.log(level, "%s %s", kind, fields)
 

@@ -21,3 +21,15 @@ def tb(request: pytest.FixtureRequest) -> Iterator[object]:
         yield bed
     left = leftovers(bed.rid)
     assert not left["namespaces"] and not left["interfaces"], left
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed test that used a testbed reports the end of every device's controller log
+    (warnings and each anchor's reconfiguration steps): CI keeps only a test's report, and the
+    testbed's directory goes when the module ends."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    bed = getattr(item, "funcargs", {}).get("tb")
+    if call.when == "call" and report.failed and hasattr(bed, "log_tails"):
+        report.sections.append(("testbed controller logs", bed.log_tails(80)))
