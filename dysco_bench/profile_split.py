@@ -32,7 +32,7 @@ CATEGORIES: tuple[tuple[str, str], ...] = (
     ("packet-in: gRPC stream read, dispatch glue", "_on_stream_message"),
     ("packet-in: gRPC stream read, dispatch glue", "P4RuntimeClient._run"),
     ("packet-in: gRPC stream read, dispatch glue", "_on_packet_in"),
-    ("packet-in: gRPC stream read, dispatch glue", "_HopClock.__init__.<locals>.packet_in"),
+    ("packet-in: gRPC stream read, dispatch glue", "HopClock.__init__.<locals>.packet_in"),
     ("server: Read", "P4RuntimeServicer.Read"),
     ("server: Write", "P4RuntimeServicer.Write"),
     ("server: Write", "write_raw"),
