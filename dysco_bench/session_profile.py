@@ -243,7 +243,26 @@ async def _pairs(port: int, n: int, window: int) -> float:
 
 def grpc_pair_floor(n: int = 5000, rounds: int = 3, window: int = 256) -> dict[str, Any]:
     """CPU microseconds per packet-out/packet-in pair on each end of a bare grpcio stream
-    (medians over ``rounds`` of ``n`` pairs, every round listed)."""
+    (medians over ``rounds`` of ``n`` pairs, every round listed). The client runs in a fresh
+    process too, so that what the caller's process did before (a daemon's channels and
+    threads) does not weigh on the figure."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-m", "dysco_bench.session_profile", "--grpc-floor", str(n), str(rounds)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"the gRPC floor measurement failed: {out.stderr.strip()[-300:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _grpc_pair_floor_here(n: int, rounds: int, window: int = 256) -> dict[str, Any]:
     import statistics
 
     proc = subprocess.Popen(
@@ -292,5 +311,13 @@ def floor_bound(core_us: float, grpc: dict[str, Any], agent_us: float, cores: in
 if __name__ == "__main__":
     if sys.argv[1:] == ["--serve-echo"]:
         sys.exit(serve_echo())
-    print("usage: python -m dysco_bench.session_profile --serve-echo (dysco bench controller)")
+    if len(sys.argv) == 4 and sys.argv[1] == "--grpc-floor":
+        import json
+
+        print(json.dumps(_grpc_pair_floor_here(int(sys.argv[2]), int(sys.argv[3]))))
+        sys.exit(0)
+    print(
+        "usage: python -m dysco_bench.session_profile --serve-echo | --grpc-floor N ROUNDS"
+        " (dysco bench controller)"
+    )
     sys.exit(2)
