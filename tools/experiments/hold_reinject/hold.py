@@ -127,6 +127,12 @@ def seq_set(cut: int) -> str:
     return f"{{ {cut}-{M32}, 0-{end - (1 << 32)} }}"
 
 
+def _ss_snapshot() -> subprocess.Popen[bytes]:
+    """The sender socket's state (cwnd, unacked, notsent, sndbuf), read by `ss` in hxs."""
+    cmd = ["nice", "-n", "10", "ip", "netns", "exec", "hxs", "ss", "-tinmH", "dport", "= :5201"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE)
+
+
 def hold_phase(s_in, s_out, cut: int, h_s: float, t_installed: float) -> dict:
     """Read sender-side frames until the head is seen and H has elapsed since it."""
     st = {
@@ -146,22 +152,7 @@ def hold_phase(s_in, s_out, cut: int, h_s: float, t_installed: float) -> dict:
             return st
         if st["t_head"] is not None and "ss" not in st and now >= st["t_head"] + SS_AT:
             # snapshot of the sender socket mid-hold: cwnd, unacked, notsent, sndbuf
-            st["ss"] = subprocess.Popen(
-                [
-                    "nice",
-                    "-n",
-                    "10",
-                    "ip",
-                    "netns",
-                    "exec",
-                    "hxs",
-                    "ss",
-                    "-tinmH",
-                    "dport",
-                    "= :5201",
-                ],
-                stdout=subprocess.PIPE,
-            )
+            st["ss"] = _ss_snapshot()
         end = st["t_head"] + h_s - LAG_COMP if st["t_head"] is not None else deadline
         if st["t_head"] is not None and "ss" not in st:
             end = min(end, st["t_head"] + SS_AT)
@@ -196,22 +187,7 @@ def observe(s_in, s_out, cut: int, t0: float, dur: float, max_end_rel: int) -> d
     stop = t0 + dur
     while time.monotonic() < stop:
         if ss2 is None and time.monotonic() > t0 + SS2_AT:
-            ss2 = subprocess.Popen(
-                [
-                    "nice",
-                    "-n",
-                    "10",
-                    "ip",
-                    "netns",
-                    "exec",
-                    "hxs",
-                    "ss",
-                    "-tinmH",
-                    "dport",
-                    "= :5201",
-                ],
-                stdout=subprocess.PIPE,
-            )
+            ss2 = _ss_snapshot()
         rd = select.select(
             [s_in, s_out],
             [],
