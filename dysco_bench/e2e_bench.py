@@ -138,15 +138,15 @@ def stall_from_samples(samples: list[list[float]]) -> dict[str, Any]:
 _SEQ = re.compile(r"^(\d+\.\d+) IP .* seq (\d+):(\d+),")
 
 
-def wire_stall(lines: list[str]) -> dict[str, Any]:
-    """The longest time between two packets that carried new bytes (sequence numbers beyond
-    every one seen before, modulo 2**32), from ``tcpdump -tt -S`` lines of one flow: the
-    kernel's receive timestamps, so neither the receiver's scheduling nor a timer limits it."""
-    best, at, in_best, in_gap = 0.0, 0.0, 0, 0
+def wire_gaps(lines: list[str]) -> tuple[list[tuple[float, float, int]], int, int]:
+    """Every gap between two packets that carried new bytes (sequence numbers beyond every one
+    seen before, modulo 2**32), from ``tcpdump -tt -S`` lines of one flow: ``(start, length,
+    retransmissions inside it)`` in kernel receive time (seconds), then the packets and the
+    packets with new bytes."""
+    gaps: list[tuple[float, float, int]] = []
     top: int | None = None
-    first_t: float | None = None
     last_t: float | None = None
-    packets = new = 0
+    packets = new = in_gap = 0
     for line in lines:
         m = _SEQ.match(line)
         if m is None:
@@ -158,14 +158,45 @@ def wire_stall(lines: list[str]) -> dict[str, Any]:
             continue
         new += 1
         top = end
-        if last_t is not None and t - last_t > best:
-            best, at, in_best = t - last_t, last_t - (first_t or last_t), in_gap
+        if last_t is not None:
+            gaps.append((last_t, t - last_t, in_gap))
         in_gap = 0
-        first_t = t if first_t is None else first_t
         last_t = t
-    return {"longest_ms": round(best * 1000, 2) if new > 1 else None, "packets": packets,
-            "packets_new_bytes": new, "at_s": round(at, 3), "retransmitted_in_it": in_best,
-            "start_epoch": round(at + (first_t or 0.0), 3)}  # fmt: skip
+    return gaps, packets, new
+
+
+def wire_stall(lines: list[str]) -> dict[str, Any]:
+    """The longest of :func:`wire_gaps`: the kernel's receive timestamps, so neither the
+    receiver's scheduling nor a timer limits it."""
+    gaps, packets, new = wire_gaps(lines)
+    first_t = next((float(m.group(1)) for m in map(_SEQ.match, lines) if m), 0.0)
+    best = max(gaps, key=lambda g: g[1], default=(first_t, 0.0, 0))
+    return {"longest_ms": round(best[1] * 1000, 2) if new > 1 else None, "packets": packets,
+            "packets_new_bytes": new, "at_s": round(best[0] - first_t, 3),
+            "retransmitted_in_it": best[2], "start_epoch": round(best[0], 3),
+            "gaps": gaps}  # fmt: skip
+
+
+def stall_per_step(
+    gaps: dict[str, list[tuple[float, float, int]]],
+    steps: list[list[Any]],
+    t_wall: float,
+    after_s: float = 0.5,
+) -> list[dict[str, Any]]:
+    """Per reconfiguration step ``[name, issued, ended]`` (seconds after ``t_wall``): the
+    longest wire gap of each direction that began between the step's issue and ``after_s``
+    after its end, with the retransmissions inside it."""
+    out = []
+    for name, issued, ended in steps:
+        lo, hi = t_wall + issued, t_wall + (ended if ended is not None else issued) + after_s
+        row: dict[str, Any] = {"step": name}
+        for d, gs in gaps.items():
+            inside = [g for g in gs if lo <= g[0] <= hi]
+            best = max(inside, key=lambda g: g[1], default=None)
+            row[f"{d}_ms"] = round(best[1] * 1000, 2) if best else None
+            row[f"{d}_retransmitted"] = best[2] if best else None
+        out.append(row)
+    return out
 
 
 class _Wire:
@@ -365,6 +396,7 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
     worst = max(dirs.values(), key=lambda d: d["longest_ms"] or -1.0)
     p50s = [d["interval_ms"]["p50"] for d in dirs.values() if d["interval_ms"]["p50"]]
     wire_ms = [w["longest_ms"] for w in wire.values() if w["longest_ms"] is not None]
+    per_step = stall_per_step({k: w.pop("gaps") for k, w in wire.items()}, steps, t_wall)
     for w in wire.values():  # when the stall began (seconds after t_wall, like steps_run_s)
         w["at_run_s"] = round(w.pop("start_epoch") - t_wall, 2) if w["longest_ms"] else None
     return {"longest_ms": worst["longest_ms"], "bounds_ms": worst["bounds_ms"],
@@ -372,7 +404,7 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
             "by_direction": dirs, "wire_longest_ms": max(wire_ms) if wire_ms else None,
             "wire": wire, "passed": r.passed,
             "outcomes": [x.outcomes for x in r.reconfigs],
-            "steps_run_s": steps}  # fmt: skip
+            "steps_run_s": steps, "wire_per_step": per_step}  # fmt: skip
 
 
 def _figures(tb: Testbed, args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:

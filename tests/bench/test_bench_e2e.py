@@ -206,3 +206,33 @@ def test_iperf_retries_once_then_names_iperfs_error(monkeypatch: pytest.MonkeyPa
     outs[:] = [busy, busy]
     with pytest.raises(RuntimeError, match="the server is busy"):
         eb._iperf(tb, 5202, 3)  # type: ignore[arg-type]
+
+
+def test_stall_per_step_takes_the_longest_gap_inside_each_step() -> None:
+    t0 = 1000.0
+    gaps = {
+        "c2s": [(t0 + 2.01, 0.030, 0), (t0 + 2.10, 0.214, 120), (t0 + 4.05, 0.040, 0)],
+        "s2c": [(t0 + 2.20, 0.020, 0), (t0 + 7.50, 0.900, 3)],  # the last: after every step
+    }
+    steps = [["replace-fw", 2.0, 2.06], ["remove-mon", 4.0, 4.05], ["insert-mon", 6.0, None]]
+    rows = eb.stall_per_step(gaps, steps, t0)
+    assert rows[0] == {"step": "replace-fw", "c2s_ms": 214.0, "c2s_retransmitted": 120,
+                       "s2c_ms": 20.0, "s2c_retransmitted": 0}  # fmt: skip
+    assert rows[1]["c2s_ms"] == 40.0 and rows[1]["s2c_ms"] is None
+    assert rows[2]["c2s_ms"] is None and rows[2]["s2c_ms"] is None  # 7.5 s is past 6.0 + 0.5
+
+
+def test_wire_gaps_lists_every_gap_with_its_retransmissions() -> None:
+    pkt = "{} IP 198.18.1.2.9100 > 198.18.1.1.40000: Flags [.], seq {}, ack 1, length 1448\n"
+    lines = [
+        pkt.format("100.000000", "1000:2448"),
+        pkt.format("100.004000", "2448:3896"),
+        pkt.format("100.084000", "2448:3896"),
+        pkt.format("100.129000", "3896:5344"),
+    ]
+    gaps, packets, new = eb.wire_gaps(lines)
+    assert packets == 4 and new == 3
+    assert [(round(s - 100, 3), round(g * 1000, 1), r) for s, g, r in gaps] == [
+        (0.0, 4.0, 0),
+        (0.004, 125.0, 1),
+    ]
