@@ -42,6 +42,7 @@ from controller.p4rt.p4info import load_p4info
 from dysco_bench.session_profile import (
     CpuParts,
     HopClock,
+    cpu_seconds,
     floor_bound,
     grpc_pair_floor,
     hops,
@@ -261,10 +262,10 @@ async def _bench_entries(
             for arm in ENCODINGS if r % 2 == 0 else ENCODINGS[::-1]:
                 entries = _entries(n, base)
                 base += n
-                c0 = {k: _cpu_s(v) for k, v in procs.items()}
+                c0 = {k: cpu_seconds(v) for k, v in procs.items()}
                 dt = await _write_round(translators[arm], writer, entries, batch, arm)
                 for k, v in procs.items():
-                    cpu[arm][k] += _cpu_s(v) - c0[k]
+                    cpu[arm][k] += cpu_seconds(v) - c0[k]
                 per[arm].append(n / dt)
                 log_rounds.append({"round": r, "encoding": arm, "entries_per_s": round(n / dt)})
         if writer.stats.errors:
@@ -507,17 +508,6 @@ def _set_arm(daemon: Any, arm: str) -> None:
 _IDLE_FACTOR = 20.0
 
 
-def _cpu_s(pid: int | None = None) -> float:
-    """CPU seconds (user + system, every thread) of ``pid`` (default: this process)."""
-    if pid is None:
-        return time.process_time()
-    try:
-        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @dataclass
 class _ArmRuns:
     """What the sessions benchmark measured, per arm (``SESSION_ARMS``)."""
@@ -557,13 +547,13 @@ async def _sessions_round(
     assert proc.stdin is not None
     _set_arm(daemon, arm)
     clock.commit = runs.commits[arm]
-    c0 = {k: _cpu_s(v) for k, v in runs.procs.items()}
+    c0 = {k: cpu_seconds(v) for k, v in runs.procs.items()}
     p0 = runs.parts.snapshot()
     proc.stdin.write(f"go {base} {n} {n_paced}\n")
     proc.stdin.flush()
     line = await asyncio.to_thread(_wait_line, proc, "sessions done", 150)
     for k, v in runs.procs.items():
-        runs.cpu[arm][k] += _cpu_s(v) - c0[k]
+        runs.cpu[arm][k] += cpu_seconds(v) - c0[k]
     for part, secs in runs.parts.snapshot().items():
         runs.part_cpu[arm][part] = runs.part_cpu[arm].get(part, 0.0) + secs - p0.get(part, 0.0)
     dt = float(line.split()[-1])

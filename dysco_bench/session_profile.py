@@ -203,9 +203,16 @@ def serve_echo() -> int:
     return 0
 
 
-def _proc_cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds (user + system, every thread) of ``pid`` (default: this process, at
+    ``process_time`` resolution; another process from ``/proc`` ticks, 0.0 once it is gone)."""
+    if pid is None:
+        return time.process_time()
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -279,9 +286,9 @@ def _grpc_pair_floor_here(n: int, rounds: int, window: int = 256) -> dict[str, A
         port = int(line.split()[-1])
         runs = []
         for _ in range(rounds):
-            s0 = _proc_cpu(proc.pid)
+            s0 = cpu_seconds(proc.pid)
             client = asyncio.run(_pairs(port, n, window))
-            server = _proc_cpu(proc.pid) - s0
+            server = cpu_seconds(proc.pid) - s0
             runs.append({"client": client * 1e6 / n, "server": server * 1e6 / n})
     finally:
         if proc.stdin is not None:
