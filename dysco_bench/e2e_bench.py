@@ -17,7 +17,8 @@ of ``--rounds`` rounds; every round is in the JSON.
   reconfigurations, both directions. The receivers sample their byte count on a timer every
   :data:`STALL_SAMPLE_MS`; ``stall_resolution_ms`` is the interval the timers actually
   achieved (median), and the longest stall comes with its bounds (the sample before the
-  stall's first and after its last unchanged sample).
+  stall's first and after its last unchanged sample). ``stall.tcp`` gives what the two hosts'
+  stacks counted meanwhile (:data:`TCP_COUNTERS`: RTOs, window and PAWS drops, recoveries).
 - ``goodput_ratio``: iperf3 in a Dysco session (a policy with an empty chain: every packet
   rewritten by the pipeline, port 9002) over iperf3 with no policy (plain forwarding, port
   5202) between the same two hosts through the same DPDK agents. iperf3 through the chain
@@ -199,6 +200,47 @@ def stall_per_step(
     return out
 
 
+TCP_COUNTERS = (
+    "TCPTimeouts",  # RTOs: the stall's usual end
+    "TCPLossProbes",
+    "TCPSackRecovery",
+    "TCPFastRetrans",
+    "TCPSACKReorder",  # the sender took a loss for reordering (and undid its recovery)
+    "TCPSackFailures",
+    "BeyondWindow",  # the receiver dropped data beyond its window
+    "PAWSEstab",  # the receiver dropped a segment as older than its timestamps
+    "TCPOFOQueue",
+    "RetransSegs",
+)
+"""The host TCP counters the stall figure reports (``stall.tcp``): what the hosts' own stacks
+did about a stall (kernel names, ``/proc/net/netstat`` ``TcpExt`` and ``/proc/net/snmp``
+``Tcp``)."""
+
+
+def parse_tcp_counters(text: str) -> dict[str, int]:
+    """The ``TcpExt`` and ``Tcp`` counters in ``text`` (``/proc/net/netstat`` and
+    ``/proc/net/snmp``: a header line of names, then a line of values, per group), by name."""
+    out: dict[str, int] = {}
+    for prefix in ("TcpExt:", "Tcp:"):
+        rows = [line.split()[1:] for line in text.splitlines() if line.startswith(prefix)]
+        for names, values in zip(rows[0::2], rows[1::2], strict=False):
+            out.update({n: int(v) for n, v in zip(names, values, strict=False)
+                        if v.lstrip("-").isdigit()})  # fmt: skip
+    return out
+
+
+def tcp_counter_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """:data:`TCP_COUNTERS` increments from ``before`` to ``after`` (0 where absent)."""
+    return {k: after.get(k, 0) - before.get(k, 0) for k in TCP_COUNTERS}
+
+
+def _tcp_counters(tb: Testbed, host: str) -> dict[str, int]:
+    """The TCP counters of ``host``'s network namespace (its stack alone)."""
+    p = subprocess.run(["ip", "netns", "exec", tb.hosts[host].ns, "cat", "/proc/net/netstat",
+                        "/proc/net/snmp"], capture_output=True, text=True, timeout=10)  # fmt: skip
+    return parse_tcp_counters(p.stdout)
+
+
 class _Wire:
     """``tcpdump`` of the data packets one host receives from ``src port`` (or sends to
     ``dst port``), kernel timestamps; its drop count comes from its exit summary."""
@@ -377,6 +419,7 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
     wires = {"c2s": _Wire(tb, "server", "dst", CHAIN_PORT),
              "s2c": _Wire(tb, "client", "src", CHAIN_PORT)}  # fmt: skip
     time.sleep(0.5)
+    tcp0 = {h: _tcp_counters(tb, h) for h in ("client", "server")}
     t_wall = time.time()
     steps: list[list[Any]] = []  # [name, issued, ended] (seconds after t_wall)
 
@@ -392,6 +435,7 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
         r = run(tb, spec, log=step_log)
     finally:
         wire = {k: w.stop() for k, w in wires.items()}
+    tcp = {h: tcp_counter_delta(c, _tcp_counters(tb, h)) for h, c in tcp0.items()}
     dirs = {"c2s": stall_from_samples(r.samples_c2s), "s2c": stall_from_samples(r.samples_s2c)}
     worst = max(dirs.values(), key=lambda d: d["longest_ms"] or -1.0)
     p50s = [d["interval_ms"]["p50"] for d in dirs.values() if d["interval_ms"]["p50"]]
@@ -404,7 +448,7 @@ def _longest_stall(tb: Testbed, log: Callable[[str], None]) -> dict[str, Any]:
             "by_direction": dirs, "wire_longest_ms": max(wire_ms) if wire_ms else None,
             "wire": wire, "passed": r.passed,
             "outcomes": [x.outcomes for x in r.reconfigs],
-            "steps_run_s": steps, "wire_per_step": per_step}  # fmt: skip
+            "steps_run_s": steps, "wire_per_step": per_step, "tcp": tcp}  # fmt: skip
 
 
 def _figures(tb: Testbed, args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:

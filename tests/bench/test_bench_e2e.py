@@ -236,3 +236,28 @@ def test_wire_gaps_lists_every_gap_with_its_retransmissions() -> None:
         (0.0, 4.0, 0),
         (0.004, 125.0, 1),
     ]
+
+
+_PROC = """TcpExt: SyncookiesSent PAWSEstab BeyondWindow TCPTimeouts TCPSACKReorder
+TcpExt: 0 12 7 1 3
+IpExt: InNoRoutes InOctets
+IpExt: 0 99
+Tcp: RtoAlgorithm RtoMin RtoMax MaxConn RetransSegs
+Tcp: 1 200 120000 -1 58
+"""
+
+
+def test_parse_tcp_counters_reads_tcpext_and_tcp_groups_only() -> None:
+    c = eb.parse_tcp_counters(_PROC)
+    assert c["PAWSEstab"] == 12 and c["BeyondWindow"] == 7 and c["TCPTimeouts"] == 1
+    assert c["RetransSegs"] == 58 and c["MaxConn"] == -1
+    assert "InOctets" not in c  # IpExt is not a TCP group
+
+
+def test_tcp_counter_delta_reports_every_named_counter() -> None:
+    before = eb.parse_tcp_counters(_PROC)
+    after = dict(before, TCPTimeouts=3, BeyondWindow=19)
+    d = eb.tcp_counter_delta(before, after)
+    assert list(d) == list(eb.TCP_COUNTERS)
+    assert d["TCPTimeouts"] == 2 and d["BeyondWindow"] == 12
+    assert d["TCPLossProbes"] == 0  # absent from both: 0, the key kept for a stable schema
