@@ -102,6 +102,14 @@ LOCAL_ADDR_TABLE_SIZE: Final = 1024
 MAX_WIN_SHIFT: Final = 14
 """RFC 7323 maximum window scale; ``win_shift`` parameters lie in ``[-14, 14]``."""
 
+HOLD_PUNT_BYTES: Final = 16384
+"""Data sent into a hold with ``(seq - cut) mod 2**32`` below this is punted as
+:attr:`Reason.HOLD` (``docs/pipeline.md`` 5.2, "The held prefix"); a power of two."""
+
+HOLD_ADDRESS: Final = "0.0.0.0"
+"""The new rewrite's destination address that marks a held new path
+(:data:`dysco_proto.agent.HOLD`): no route, so the rewritten packet is dropped."""
+
 CONTROL_PORT: Final = 35000
 """UDP port of Dysco control messages (same as :data:`dysco_proto.wire.CONTROL_PORT`)."""
 
@@ -125,6 +133,7 @@ class Reason(enum.IntEnum):
     LATCH = 8  # a completion latch fired on a forwarded packet; this is a copy
     UNSUPPORTED_OPTIONS = 9  # options the pipeline cannot rewrite with these deltas: not fwd
     SPLIT = 10  # two-path packet that needs more than one output: not forwarded
+    HOLD = 11  # data of the held prefix (the first HOLD_PUNT_BYTES of a hold): not forwarded
 
     @property
     def punt_reason(self) -> PuntReason | None:

@@ -51,6 +51,8 @@ from dysco_pipeline.pipeline import (
     CONTROL_PORT,
     CPU_PORT,
     DROP_PORT,
+    HOLD_ADDRESS,
+    HOLD_PUNT_BYTES,
     PACKET_IN_FIELDS,
     RECIRC_PORT,
     Act,
@@ -71,7 +73,7 @@ from dysco_pipeline.pipeline import (
 from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
 from dysco_proto.entries import Direction, MappingEntry
 from dysco_proto.events import PuntReason
-from dysco_proto.packet import TCP, UDP, FiveTuple, Segment
+from dysco_proto.packet import TCP, UDP, FiveTuple, Segment, TcpFlags
 from dysco_proto.rewrite import rewrite
 
 __all__ = [
@@ -633,8 +635,28 @@ def _tcp(
         res.packet_ins.append(PipelinePacketIn.make(meta, pkt.frame))
         return None
 
+    if direction is Direction.OUT and _held_prefix(seg, entry, out, post):
+        meta["reason"] = int(Reason.HOLD)
+        res.packet_ins.append(PipelinePacketIn.make(meta, pkt.frame))
+        return None
     _emit_mapped(tables, pkt, out, deltas_used.win_shift, meta, dres, direction, res)
     return None
+
+
+def _held_prefix(seg: Segment, entry: MappingEntry, out: Segment, regs: SlotRegisters) -> bool:
+    """Whether ``seg`` (OUT), steered in one pass to ``out``, is data of a hold's first
+    :data:`HOLD_PUNT_BYTES` (``docs/pipeline.md`` 5.2, "The held prefix")."""
+    nr = entry.new_rewrite
+    return (
+        entry.two_path
+        and nr is not None
+        and nr.dst_ip == HOLD_ADDRESS
+        and out.tuple == nr
+        and len(seg.payload) > 0
+        and not (seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST))
+        and regs.cut is not None
+        and (seg.seq - regs.cut) % (1 << 32) < HOLD_PUNT_BYTES
+    )
 
 
 def _emit_mapped(

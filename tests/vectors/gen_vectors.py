@@ -2211,6 +2211,101 @@ def _(c: Case) -> None:
     )
 
 
+# 15. The held prefix (docs/pipeline.md 5.2) --------------------------------------------------
+
+HOLD_TUPLE = ("0.0.0.0", 0, "0.0.0.0", 0)  # dysco_proto.agent.HOLD: no route
+
+
+def held(c: Case, cut: int = 1101) -> None:
+    """Anchor in two-path mode (epoch 1) with its new path held: 100 bytes sent on the old
+    path, up to ``cut``, and the cutoff frozen there."""
+    c.add(out_entry(c.slot, epoch=1, new=(HOLD_TUPLE, Z)), in_entry(c.slot))
+    c.send(
+        P_A,
+        a_out(cut - 100, 5001, payload=DATA100),
+        [(P_NET, a_old(cut - 100, 5001, payload=DATA100))],
+        note="old data up to the cutoff",
+    )
+    c.probe(7, probe_reply(c.slot, 7, 1, sent_hi=cut, ack_hi=5001, cut=cut, old_ack_hi=5001),
+            freeze=True)  # fmt: skip
+
+
+def a_held(seq: int, ack: int, flags: str = "PA", **kw: Any) -> bytes:
+    """Rewritten to the hold tuple and routed: the vectors' default route takes it to the
+    network (a device without one drops it; either way no host gets it)."""
+    return tcp("to_net", *HOLD_TUPLE, seq, ack, flags, **kw)
+
+
+def held_regs(sent_hi: int, cut: int = 1101) -> dict[str, int]:
+    return {"sent_hi": sent_hi, "ack_hi": 5001, "cut": cut, "old_ack_hi": 5001}
+
+
+@case("hold_prefix_punted", "Held new path: data at the cutoff is punted HOLD, as it arrived.")
+def _(c: Case) -> None:
+    held(c)
+    f = a_out(1101, 5001, payload=DATA100)
+    c.send(P_A, f, pins=[(out_pin(R.HOLD, c.slot, epoch=1, regs=held_regs(1201)), f)])
+
+
+@case(
+    "hold_prefix_last_byte",
+    "Held new path: data starting HOLD_PUNT_BYTES - 1 above the cutoff is still punted HOLD; "
+    "data starting HOLD_PUNT_BYTES above it is rewritten to the hold tuple and routed as before.",
+)
+def _(c: Case) -> None:
+    held(c)
+    seq = 1101 + pl.HOLD_PUNT_BYTES - 1
+    f = a_out(seq, 5001, payload=DATA100)
+    c.send(P_A, f, pins=[(out_pin(R.HOLD, c.slot, epoch=1, regs=held_regs(seq + 100)), f)])
+    c.send(P_A, a_out(seq + 1, 5001, payload=DATA100),
+           [(P_NET, a_held(seq + 1, 5001, payload=DATA100))])  # fmt: skip
+
+
+@case(
+    "hold_prefix_wraparound",
+    "Held new path with the cutoff just below 2^32: the prefix is taken modulo 2^32.",
+)
+def _(c: Case) -> None:
+    cut = 0xFFFFFF00
+    held(c, cut)
+    f = a_out(0x100, 5001, payload=DATA100)  # 0x200 above the cutoff
+    c.send(P_A, f, pins=[(out_pin(R.HOLD, c.slot, epoch=1, regs=held_regs(0x164, cut)), f)])
+    beyond = (cut + pl.HOLD_PUNT_BYTES) & M32
+    c.send(P_A, a_out(beyond, 5001, payload=DATA100),
+           [(P_NET, a_held(beyond, 5001, payload=DATA100))])  # fmt: skip
+
+
+@case(
+    "hold_fin_not_punted",
+    "Held new path: a FIN with data is not punted HOLD (its mirror must not wait): rewritten to "
+    "the hold tuple, routed and mirrored.",
+)
+def _(c: Case) -> None:
+    held(c)
+    f = a_out(1101, 5001, "FPA", payload=DATA100)
+    c.send(P_A, f, [(P_NET, a_held(1101, 5001, "FPA", payload=DATA100))],
+           pins=[(out_pin(R.FIN_MIRROR, c.slot, epoch=1, regs=held_regs(1202)), f)])  # fmt: skip
+
+
+@case(
+    "hold_straddling_split",
+    "Held new path: a segment straddling the cutoff is SPLIT, not HOLD (SPLIT comes first).",
+)
+def _(c: Case) -> None:
+    held(c)
+    f = a_out(1051, 5001, payload=DATA100)
+    c.send(P_A, f, pins=[(out_pin(R.SPLIT, c.slot, epoch=1, regs=held_regs(1151)), f)])
+
+
+@case(
+    "hold_below_cut_old_path",
+    "Held new path: a retransmission below the cutoff still goes on the old path.",
+)
+def _(c: Case) -> None:
+    held(c)
+    c.send(P_A, a_out(1001, 5001, payload=DATA100), [(P_NET, a_old(1001, 5001, payload=DATA100))])
+
+
 def build() -> dict[str, Any]:
     cases = []
     for i, (name, description, fn) in enumerate(CASES):
