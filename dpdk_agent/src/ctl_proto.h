@@ -158,8 +158,12 @@ struct ctl_regs {
 #define PORT_TABLE_SIZE 512
 #define LOCAL_ADDR_TABLE_SIZE 1024
 #define FWD_TABLE_SIZE 1024
+/* The held prefix (docs/pipeline.md 5.2): data sent on a held new path with (seq - cut) mod
+ * 2^32 below this is punted as R_HOLD. A power of two. */
+#define HOLD_PUNT_BYTES 16384
 enum { R_SYN = 1, R_SYNACK = 2, R_SYNACK_MIRROR = 3, R_FIN_MIRROR = 4, R_RST_MIRROR = 5,
-       R_CONTROL = 6, R_PROBE_REPLY = 7, R_LATCH = 8, R_UNSUPPORTED_OPTIONS = 9, R_SPLIT = 10 };
+       R_CONTROL = 6, R_PROBE_REPLY = 7, R_LATCH = 8, R_UNSUPPORTED_OPTIONS = 9, R_SPLIT = 10,
+       R_HOLD = 11 };
 enum { OP_INVALID = 0, OP_FORWARD = 1, OP_ROUTE = 2, OP_PROBE = 3 };
 enum { PO_FLAG_FREEZE = 0x01 };
 enum { PI_FLAG_ENTRY_HIT = 0x01, PI_FLAG_LATCH_OWN = 0x02, PI_FLAG_LATCH_PEER = 0x04,

@@ -82,8 +82,19 @@ static uint8_t mirror_reason(const struct packet *pkt, const struct punt *punt)
 	return 0;
 }
 
+/* The held prefix (docs/pipeline.md 5.2): an OUT packet steered in one pass to a new path whose
+ * rewrite destination is 0.0.0.0 (a hold: routing would drop it), with data and none of SYN,
+ * FIN, RST, within HOLD_PUNT_BYTES of the cutoff. The controller keeps these bytes and sends
+ * them on when the hold ends, so the host's loss recovery starts before its RTO. */
+static int held_prefix(const struct hit *hit, const struct packet *pkt, uint8_t direction)
+{
+	return direction == DIR_OUT && hit->path == PATH_NEW && hit->twopath->rw_dip == 0 &&
+	       pkt->payload_len > 0 && !(pkt->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) &&
+	       (uint32_t)(hit->seq - hit->regs->cut) < (uint32_t)HOLD_PUNT_BYTES;
+}
+
 /* Decide and Forwarding of a packet through SlotState: drop, punt, or rewrite and route (with
- * a mirror of the frame as it arrived). */
+ * a mirror of the frame as it arrived). Punt precedence: SPLIT, UNSUPPORTED_OPTIONS, HOLD. */
 static void decide(struct pipe *p, struct rte_mbuf *m, struct packet *pkt, struct punt *punt,
 		   const struct hit *hit, uint8_t direction)
 {
@@ -115,6 +126,10 @@ static void decide(struct pipe *p, struct rte_mbuf *m, struct packet *pkt, struc
 	     (hit->twopath && hit->twopath->two_path && (hit->regs->flags & RV_NEW_RCVD_LO)))) {
 		p->cnt.unsupported++;
 		punt_and_free(p, punt, R_UNSUPPORTED_OPTIONS, pkt, m);
+		return;
+	}
+	if (held_prefix(hit, pkt, direction)) {
+		punt_and_free(p, punt, R_HOLD, pkt, m);
 		return;
 	}
 	/* the mirror (the frame as it arrived) before the rewrite, and before a hairpin's IN

@@ -127,7 +127,10 @@ def _scenario(rng: random.Random) -> tuple[list[pl.TableEntry], list[tuple[str, 
             "dst_port": 80,
         }
         if two:
-            params |= _rw("new_", H, np_, new, 80, d_new)
+            # a held new path (rewrite destination 0.0.0.0, no route): the held prefix is
+            # punted as HOLD, the rest dropped (docs/pipeline.md 5.2)
+            held = rng.random() < 0.3
+            params |= _rw("new_", H, np_, 0 if held else new, 80, d_new)
             es.append(
                 pl.TableEntry.build(pl.Tbl.OUT_SESSION, match_out, pl.Act.OUT_TWO_PATH, params)
             )
@@ -270,6 +273,83 @@ def test_agent_matches_reference_model(agent: AgentProcess, seed: int) -> None:
         what = f"seed {seed} step {i} port {port}"
         compare(agent_run(agent.client, frame, port), model_run(state, frame, port), what)
     _check_registers(agent, state, f"seed {seed}")
+
+
+def _held_session(rng: random.Random) -> list[pl.TableEntry]:
+    """The base tables plus one two-path session (slot 0, epoch 1) whose new path is held:
+    new rewrite destination 0.0.0.0 (docs/pipeline.md 5.2, "The held prefix")."""
+    es, _ = _scenario(random.Random(0))
+    es = [e for e in es if e.table not in (pl.Tbl.OUT_SESSION, pl.Tbl.IN_SESSION)]
+    peer, old = ip_int("198.18.2.10"), ip_int("198.18.3.10")
+    params = {
+        **_rw("", H, 50000, old, 80, _deltas(rng)),
+        **_rw("new_", rng.choice([H, 0]), rng.choice([51000, 0]), 0, 80, _deltas(rng)),
+        "slot": 0,
+        "role": 0,
+        "epoch": 1,
+        "peer_cut": 0,
+        "peer_cut_valid": 0,
+    }
+    match = {"agent_id": AGENT, "src_addr": H, "dst_addr": peer, "proto": 6}
+    es.append(
+        pl.TableEntry.build(
+            pl.Tbl.OUT_SESSION,
+            match | {"src_port": 40000, "dst_port": 80},
+            pl.Act.OUT_TWO_PATH,
+            params,
+        )
+    )
+    return es
+
+
+def _held_step(rng: random.Random, cut: int, ack: int) -> bytes:
+    """An OUT frame near the held prefix's edges (HOLD_PUNT_BYTES above the cutoff)."""
+    hold = pl.HOLD_PUNT_BYTES
+    off = rng.choice([-300, -1, 0, 1, 1448, hold - 100, hold - 1, hold, hold + 1, 40000])
+    if rng.random() < 0.1:
+        off = rng.getrandbits(32)
+    pay = bytes(rng.randrange(256) for _ in range(rng.choice([0, 1, 100, 100])))
+    flags = rng.choice([0x10, 0x10, 0x18, 0x00, 0x11, 0x19, 0x14, 0x04, 0x12, 0x01])
+    return tcp_frame(
+        H,
+        ip_int("198.18.2.10"),
+        40000,
+        80,
+        (cut + off) & 0xFFFFFFFF,
+        (ack - rng.randrange(0, 40) + (rng.random() < 0.15) * 500) & 0xFFFFFFFF,
+        flags,
+        options=random_options(rng, cut) if rng.random() < 0.3 else b"",
+        payload=pay,
+        ttl=rng.choice([64, 64, 1]),
+    )
+
+
+@pytest.mark.parametrize("seed", range(int(os.environ.get("DYSCO_HOLD_SEEDS", "30"))))
+def test_agent_matches_model_on_a_held_path(agent: AgentProcess, seed: int) -> None:
+    """A held new path after a freeze: data of the held prefix is punted HOLD (SPLIT and
+    UNSUPPORTED_OPTIONS first; FIN, RST, SYN and pure acks not), the rest rewritten to the hold
+    tuple and dropped by routing; same frames, packet-ins and registers as the model."""
+    rng = random.Random(seed)
+    entries = _held_session(rng)
+    state = PipelineState(TableState(entries))
+    agent_load(agent.client, entries)
+    base = rng.choice([rng.getrandbits(32), (1 << 32) - 150])  # a cutoff near 2^32 wraps
+    ack = rng.getrandbits(32)
+    first = tcp_frame(H, ip_int("198.18.2.10"), 40000, 80, base, ack, 0x18, payload=b"x" * 100)
+    freeze = pl.encode_packet_out(
+        {"op": int(pl.PacketOutOp.PROBE), "flags": 1, "slot": 0, "token": 1, "epoch": 1}
+    )
+    cut = (base + 100) & 0xFFFFFFFF
+    at_cut = tcp_frame(H, ip_int("198.18.2.10"), 40000, 80, cut, ack, 0x18, payload=b"y" * 100)
+    steps = [(first, HOST), (freeze, pl.CPU_PORT), (at_cut, HOST)]  # at_cut: a HOLD punt
+    steps += [(_held_step(rng, cut, ack), HOST) for _ in range(40)]
+    holds = 0
+    for i, (frame, port) in enumerate(steps):
+        want = model_run(state, frame, port)
+        holds += sum(pi[2] == pl.Reason.HOLD for pi in want.packet_ins)
+        compare(agent_run(agent.client, frame, port), want, f"seed {seed} step {i}")
+    _check_registers(agent, state, f"seed {seed}")
+    assert holds, "no HOLD punt: the test no longer reaches the held prefix"
 
 
 def test_table_read_back_and_errors(agent: AgentProcess) -> None:

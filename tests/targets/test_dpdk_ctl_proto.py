@@ -224,6 +224,7 @@ def _contract_mismatches(h: Header) -> list[str]:
         "PORT_TABLE_SIZE": pl.PORT_TABLE_SIZE,
         "LOCAL_ADDR_TABLE_SIZE": pl.LOCAL_ADDR_TABLE_SIZE,
         "FWD_TABLE_SIZE": pl.FWD_TABLE_SIZE,
+        "HOLD_PUNT_BYTES": pl.HOLD_PUNT_BYTES,
         "PO_FLAG_FREEZE": pl.PacketOutFlag.FREEZE,
         "RV_LATCHED_OWN": pl.LATCHED_OWN_BIT,
         "RV_LATCHED_PEER": pl.LATCHED_PEER_BIT,
@@ -298,6 +299,8 @@ def test_parser_reads_the_header() -> None:
         ("uint32_t max_sessions;", "uint32_t max_sessions, spare;"),  # a new field
         ("#define DYSCO_CONTROL_PORT 35000", "#define DYSCO_CONTROL_PORT 35001"),
         ("R_SPLIT = 10", "R_SPLIT = 11"),
+        ("R_HOLD = 11", "R_HOLD = 12"),
+        ("#define HOLD_PUNT_BYTES 16384", "#define HOLD_PUNT_BYTES 8192"),
         ("RV_CUT = 0x10", "RV_CUT = 0x11"),
         ("PI_FLAG_REGS = 0x08", "PI_FLAG_REGS = 0x10"),
         ("#define NUM_SLOTS 65536", "#define NUM_SLOTS 32768"),
