@@ -24,6 +24,10 @@
 #define RECIRC_PORT 510
 #endif
 #define HAIRPIN_FIELD_LIST 2    // v1model @field_list index preserved in a recirculation
+// The held prefix (docs/pipeline.md 5.2): OUT data sent into a hold (new path's rewrite
+// destination 0.0.0.0) with (seq - cut) mod 2^32 below this is punted as REASON_HOLD. A power
+// of two: TNA tests it as a mask of the difference seq - cut.
+#define HOLD_PUNT_BYTES 16384
 
 typedef bit<SLOT_BITS> slot_t;
 typedef bit<32> seq_t;
@@ -66,6 +70,7 @@ const bit<8> REASON_PROBE_REPLY = 7;
 const bit<8> REASON_LATCH = 8;
 const bit<8> REASON_UNSUPPORTED_OPTIONS = 9;
 const bit<8> REASON_SPLIT = 10;
+const bit<8> REASON_HOLD = 11;
 
 // ---- packet-out ops (dysco_pipeline.pipeline.PacketOutOp) ----
 const bit<8> OP_INVALID = 0;

@@ -1,6 +1,7 @@
 /*
  * Decide (after the slot registers): for a mapped packet, pick the path's rewrite, punt what
- * one pass cannot do (SPLIT, UNSUPPORTED_OPTIONS), else rewrite, forward and mirror.
+ * one pass cannot do (SPLIT, UNSUPPORTED_OPTIONS) and the held prefix (HOLD), else rewrite,
+ * forward and mirror.
  */
 #ifndef DYSCO_CONTROL_DECIDE_P4
 #define DYSCO_CONTROL_DECIDE_P4
@@ -31,6 +32,16 @@ control Decide(inout headers_t hdr, inout dysco_meta_t meta) {
             } else if (meta.opt_other == 1 && opt_deltas == 1) {
                 meta.punt = 1;
                 meta.pi.reason = REASON_UNSUPPORTED_OPTIONS;
+            } else if (meta.slot_op == SLOT_OP_OUT && meta.path == PATH_NEW &&
+                       meta.new_rw.dst_addr == 0 && meta.payload_len != 0 &&
+                       (hdr.tcp.flags & (TCP_SYN | TCP_FIN | TCP_RST)) == 0 &&
+                       hdr.tcp.seq_no - meta.pi.cut < HOLD_PUNT_BYTES) {
+                // the held prefix (pipeline.md 5.2): data sent into a hold would be dropped
+                // by routing (0.0.0.0 has no route); its first HOLD_PUNT_BYTES go to the
+                // controller, which sends them on when the hold ends. (Data on the new path
+                // implies a valid cut: pi.cut is the register.)
+                meta.punt = 1;
+                meta.pi.reason = REASON_HOLD;
             } else {
                 meta.do_rewrite = 1;
                 meta.csum_tcp = 1;
