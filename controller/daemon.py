@@ -42,6 +42,7 @@ from controller.agents import Agents, AgentUnit, HostAgent, SlotPool, store_path
 from controller.checkpointer import Checkpointer
 from controller.config import Config
 from controller.device_sync import DeviceSync
+from controller.held_prefix import HeldPrefix
 from controller.metrics import Metrics
 from controller.mgmt import MgmtServer, Progress
 from controller.mgmt_handlers import MgmtHandlers
@@ -66,6 +67,7 @@ from dysco_proto.actions import (
     SendControl,
     SendPacket,
     StartTimer,
+    Toward,
 )
 from dysco_proto.agent import AgentConfig
 from dysco_proto.checkpoint import Tracker
@@ -146,6 +148,7 @@ class Daemon(Agents, AgentStores):
         self.slots = SlotPool(1, slot_capacity(self.p4info, config.device.slots))
         self.policies = config.policy_table()
         self.units: dict[int, AgentUnit] = {}
+        self.held = HeldPrefix()  # HOLD punts until their hold ends
         self._unit_by_addr: dict[str, AgentUnit] = {}
         self._noted = 0  # events noted for the store, and how many of them are committed
         self._committed = 0
@@ -426,10 +429,16 @@ class Daemon(Agents, AgentStores):
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, ModifyEntry):
                 update = tr.entry_update_raw(p4r.Update.MODIFY, a.entry, aid)
+                for piece in self.held.release(aid, a.entry):
+                    # the hold ends: its prefix goes first, ahead of the host's next bytes
+                    msg = tr.packet_out(piece, Toward.NETWORK, None)
+                    self.counters.packet_outs += 1
+                    w.send(lambda m=msg: self._stream_send(m, need))  # type: ignore[misc]
                 u.shadow[a.entry.key] = a.entry
                 w.write(update, (aid, a.entry.key))
                 self.metrics.writes.labels(dev).inc()
             elif isinstance(a, RemoveEntry):
+                self.held.forget(aid, a.key)
                 u.shadow.pop(a.key, None)
                 u.last_hit.pop(a.key, None)
                 w.write(tr.delete_update_raw(a.key, aid), (aid, a.key))
@@ -533,6 +542,8 @@ class Daemon(Agents, AgentStores):
             unit = self.first
         if tr.entry is not None and unit is not None and tr.entry in unit.shadow:
             unit.last_hit[tr.entry] = time.monotonic()
+        if tr.held is not None and tr.entry is not None and unit is not None:
+            self.held.keep(unit.agent_id, tr.entry, *tr.held)
         if tr.sends:
             # pieces of a completed SPLIT / UNSUPPORTED_OPTIONS punt: after pending writes
             self.counters.punts_completed += 1
@@ -733,6 +744,9 @@ class Daemon(Agents, AgentStores):
         out["agent"] = total  # every agent's observations, summed
         if len(self.units) > 1:
             out["agents"] = {str(u.agent_id): dict(u.agent.counters) for u in self.units.values()}
+        h = self.held
+        out["held_prefix"] = {"kept": h.kept, "sent": h.sent, "discarded": h.discarded,
+                              "pending": len(h)}  # fmt: skip
         out["p4rt"] = {
             "packet_ins": self.client.packet_ins,
             "packet_outs": self.client.packet_outs,

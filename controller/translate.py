@@ -70,7 +70,8 @@ class Translated:
 
     ``sends`` are the pieces of a completed ``SPLIT`` / ``UNSUPPORTED_OPTIONS`` punt (already
     rewritten); ``entry`` the key of the session entry the packet hit (for idle tracking);
-    ``kind`` names the packet-in for counters (``syn``, ``split``, ``latch``, ...);
+    ``kind`` names the packet-in for counters (``syn``, ``split``, ``latch``, ...); ``held``
+    a ``HOLD`` punt to keep (:mod:`controller.held_prefix`);
     ``dropped`` says why nothing could be done with it (``""``: translated); ``agent_id``
     the daemon's agent it is for: OUT by the host port it entered (or the packet-in's
     ``agent_id``), IN and ``CONTROL`` by the local address it is sent to, ``None`` for
@@ -83,6 +84,7 @@ class Translated:
     kind: str = ""
     dropped: str = ""
     agent_id: int | None = None  # the agent the packet-in is for (None: find it by slot)
+    held: tuple[Segment, dict[str, int]] | None = None  # a HOLD punt: segment, metadata
 
 
 # --- fast serialisation of session-entry updates -------------------------------------------
@@ -531,6 +533,11 @@ class Translator:
                 out.events.append(PacketIn(_MIRRORS[reason], direction, seg, key))
             else:
                 out.dropped = "mirror_entry_unknown"
+        elif reason is pl.Reason.HOLD:
+            if key is None:
+                out.dropped = "punt_entry_unknown"
+            else:  # the daemon keeps it until the hold ends (controller.held_prefix)
+                out.held = (seg, dict(md))
         elif reason in (pl.Reason.SPLIT, pl.Reason.UNSUPPORTED_OPTIONS):
             entry = self._entry(key, out.agent_id)
             if entry is None:

@@ -227,7 +227,8 @@ class LeftAnchorMixin(AgentBase):
         host. Then the held data goes on the new path (same epoch: the cutoff stays)."""
         assert la.new_sub is not None and la.cut is not None and la.synack_seq is not None
         side = la.side
-        ack = Segment(la.new_sub, la.cut, seq_add(la.synack_seq, 1), TcpFlags.ACK, THIRD_ACK_WINDOW)
+        win = THIRD_ACK_WINDOW >> (side.hs.wscale_host or 0)  # 64 KiB in its sender's scale
+        ack = Segment(la.new_sub, la.cut, seq_add(la.synack_seq, 1), TcpFlags.ACK, win)
         self._emit(SendPacket(ack, Toward.NETWORK))
         self._modify(side, replace(side.out_entry(), new_rewrite=la.new_sub, new_deltas=ZERO))
         self._lstep(la, Trigger.SNAP_COMMIT)  # COMMITTED

@@ -263,12 +263,17 @@ retransmits it once the new path carries it (or, on a cancel, the old path does)
 
 
 THIRD_ACK_WINDOW = 0xFFFF
-"""The window field of the new path's third ACK. A stateful box on the new path lets the peer
-send up to ``ack + (window << wscale)`` (conntrack's ``td_maxend``) until a segment of the host
-with its real window passes; the peer has already sent up to its cutoff and, once the left
-anchor commits, sends what it held back since. The agent does not know the host's current
-window, so the ACK says the largest the field can: the peer's host may take it as a window
-update until the host's next segment, which follows on the same path with the real one."""
+"""64 KiB: the window the new path's third ACK and the right anchor's window update announce,
+as ``THIRD_ACK_WINDOW >> wscale`` in their sender's window scale (the SYN-ACK's own window is
+unscaled, the same 64 KiB). Each reaches two readers. A stateful box on the new path lets the
+other side send up to ``ack + (window << wscale)`` (conntrack's ``td_maxend``) until a segment
+with the real window passes. The far host (the segment is passed on to it) takes the window as
+a window update. The anchor does not know its host's current window. The field at its largest
+(``0xFFFF``, 64 MiB at a window scale of 10) made the far host send beyond the real receive
+window: the receiver dropped those bytes (``BeyondWindow``) without a SACK, so the sender
+waited for its RTO (the replace-fw stall, ``docs/controller.md``). 64 KiB lets the box pass
+what the host sends before the first real window comes (it sends no more than the window it
+was told), and tells the far host nothing larger than the handshake did."""
 
 
 def strip(seg: Segment) -> Segment:

@@ -170,15 +170,13 @@ class RightAnchorMixin(AgentBase):
             opts,
         )
         self._emit(SendPacket(synack, Toward.NETWORK))
-        # a window update right behind it: the SYN-ACK's window is unscaled (at most 64 KiB),
-        # but the left anchor's host has kept sending (into the hold) since its cutoff, and a
-        # stateful box must let those bytes through once they come (conntrack's td_maxend)
+        # a window update right behind it (THIRD_ACK_WINDOW: what its window says and why)
         update = Segment(
             ra.new_sub.reversed(),
             seq_add(ra.cut, ra.new_out.seq),
             seq_add(ra.syn_seq, 1),
             TcpFlags.ACK,
-            THIRD_ACK_WINDOW,
+            THIRD_ACK_WINDOW >> (h.wscale_peer or 0),
         )
         self._emit(SendPacket(update, Toward.NETWORK))
         hs = side.hs

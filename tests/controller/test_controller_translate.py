@@ -167,6 +167,9 @@ def test_corpus_packet_ins_translate_per_contract(env: tuple[P4InfoIndex, Path])
             assert ev.segment == mirror_host_view(seg, direction, entry), where
             if direction is Direction.IN:
                 seen["in_mirror"] = seen.get("in_mirror", 0) + 1
+        elif reason is pl.Reason.HOLD:  # kept for the daemon: no event, nothing sent yet
+            assert res.held is not None and res.held[0] == seg, where
+            assert not events and not res.sends, where
         elif reason in (pl.Reason.SPLIT, pl.Reason.UNSUPPORTED_OPTIONS):
             assert entry is not None
             # what the abstract data path emits for this packet on the registers before it
@@ -193,7 +196,7 @@ def test_corpus_packet_ins_translate_per_contract(env: tuple[P4InfoIndex, Path])
             assert [e for e in events if isinstance(e, PacketIn)] == [
                 PacketIn(p.reason, direction, p.segment, key) for p in mirrors
             ], where
-    for kind in ("SPLIT", "UNSUPPORTED_OPTIONS", "PROBE_REPLY", "LATCH", "FIN_MIRROR"):
+    for kind in ("SPLIT", "UNSUPPORTED_OPTIONS", "HOLD", "PROBE_REPLY", "LATCH", "FIN_MIRROR"):
         assert seen.get(kind), f"the corpus has no {kind} packet-in"
     assert seen.get("in_mirror"), seen
 
@@ -268,10 +271,13 @@ def test_held_data_is_dropped_not_routed_to_the_network(env: tuple[P4InfoIndex, 
     )  # fmt: skip
     state = PipelineState(TableState([*static, pl.entry_to_table(held, tr.agent_id)]), {})
 
+    punts: list[int] = []
+
     def send(seq: int) -> list[int]:
         seg = Segment(session, seq, 1, TcpFlags.ACK, payload=b"x" * 100)
         res = process(state, build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01"), 1)
         state.registers = res.registers
+        punts.extend(p.metadata["reason"] for p in res.packet_ins)
         return [port for port, _ in res.outputs]
 
     assert send(1000) == [2]  # below any cutoff: the old path, out of the network port
@@ -279,8 +285,10 @@ def test_held_data_is_dropped_not_routed_to_the_network(env: tuple[P4InfoIndex, 
         {"op": int(pl.PacketOutOp.PROBE), "flags": 1, "slot": 7, "token": 1, "epoch": 0}
     )
     state.registers = process(state, probe + build_probe_frame(), pl.CPU_PORT).registers
-    assert send(1100) == []  # at the frozen cutoff: held, dropped on the device
+    assert send(1100) == [] and punts == [pl.Reason.HOLD]  # the held prefix: punted
+    beyond = 1100 + pl.HOLD_PUNT_BYTES
+    assert send(beyond) == [] and punts == [pl.Reason.HOLD]  # beyond it: dropped on the device
     # without the drop route the default route would have sent it to the network
     state.tables = TableState([e for e in static if e.action is not pl.Act.DROP])
     state.tables.insert(pl.entry_to_table(held, tr.agent_id))
-    assert send(1200) == [2]
+    assert send(beyond + 100) == [2]

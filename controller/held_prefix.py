@@ -1,0 +1,94 @@
+"""The held prefix a controller keeps for each held new path (``docs/pipeline.md`` 5.2).
+
+While an anchor's new path is held (its new rewrite is :data:`dysco_proto.agent.HOLD`), the
+pipeline punts the first :data:`~dysco_pipeline.pipeline.HOLD_PUNT_BYTES` of data its host
+sends at or above the cutoff (reason ``HOLD``) and drops the rest. The controller keeps those
+segments here, per session entry, and when the entry's hold ends (the commit gives it the new
+path's rewrite, a cancel the old path back) it sends them where the entry now sends them,
+before the Write that ends the hold, so they reach the receiver ahead of anything the host
+sends through the changed entry. Why: a host whose window the hold has filled learns of the
+loss only from its RTO; once the receiver has the first held bytes it acknowledges them, the
+host's window opens, its new data is SACKed and its loss recovery resends the rest at once
+(``docs/controller.md``, "The replace-fw stall").
+
+Two rules on what is sent, both from the captures of the real testbed:
+- the timestamp option is removed: the host has sent newer timestamps meanwhile (its acks of
+  the other direction pass the hold), and the receiver's PAWS check (RFC 7323 5.3) would drop
+  a segment carrying the older one (``PAWSEstab``). Linux accepts a segment without the option
+  on a connection that negotiated it, as it accepts the anchors' own window update and third
+  ACK, which never carry one.
+- a removed entry forgets its segments; so does a full store (:data:`MAX_SEGMENTS` per entry,
+  the first ones kept: a retransmission into the hold replaces its earlier copy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from dysco_pipeline.pipeline import HOLD_ADDRESS
+from dysco_pipeline.refmodel import complete_punt
+from dysco_proto.entries import Direction, EntryKey, MappingEntry
+from dysco_proto.packet import Segment
+
+MAX_SEGMENTS = 64
+"""Segments kept per entry: ``HOLD_PUNT_BYTES`` (16 KiB) at an MSS of 256 bytes or more."""
+
+
+def is_held(entry: MappingEntry) -> bool:
+    """Whether ``entry``'s new path is held (its new rewrite goes to the hold address)."""
+    return entry.new_rewrite is not None and entry.new_rewrite.dst_ip == HOLD_ADDRESS
+
+
+class HeldPrefix:
+    """The ``HOLD`` punts of one controller, per ``(agent id, entry key)``, until released."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[int, EntryKey], dict[int, tuple[Segment, dict[str, int]]]] = {}
+        self.kept = 0  # segments taken in
+        self.sent = 0  # pieces released
+        self.discarded = 0  # segments forgotten (entry removed, store full)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._held.values())
+
+    def keep(self, agent_id: int, key: EntryKey, seg: Segment, md: Mapping[str, int]) -> bool:
+        """Keep a ``HOLD`` punt of ``key`` (``md``: its packet-in metadata); ``False`` when the
+        entry's store is full."""
+        held = self._held.setdefault((agent_id, key), {})
+        if seg.seq not in held and len(held) >= MAX_SEGMENTS:
+            self.discarded += 1
+            return False
+        held[seg.seq] = (seg, dict(md))
+        self.kept += 1
+        return True
+
+    def holds(self, agent_id: int, key: EntryKey) -> bool:
+        """Whether segments of ``key`` are kept."""
+        return (agent_id, key) in self._held
+
+    def release(self, agent_id: int, entry: MappingEntry) -> list[Segment]:
+        """The kept segments of ``entry``'s key, completed with ``entry`` (the entry as the
+        Write that ends the hold makes it), in sequence order from the cutoff (modulo 2**32),
+        ready to send toward the network. Nothing while ``entry`` still holds: they stay."""
+        if is_held(entry):
+            return []
+        held = self._held.pop((agent_id, entry.key), {})
+        if not held:
+            return []
+        cut = next(iter(held.values()))[1].get("cut", 0)  # every kept segment is above it
+        out: list[Segment] = []
+        for seq in sorted(held, key=lambda s: (s - cut) % (1 << 32)):
+            seg, md = held[seq]
+            if seg.options.timestamp is not None:  # PAWS: see the module docstring
+                seg = dataclasses.replace(
+                    seg, options=dataclasses.replace(seg.options, timestamp=None)
+                )
+            done = complete_punt(seg, Direction.OUT, entry, md)
+            out.extend(p for p in done.outputs if p.tuple.dst_ip != HOLD_ADDRESS)
+        self.sent += len(out)
+        return out
+
+    def forget(self, agent_id: int, key: EntryKey) -> None:
+        """Drop what ``key`` kept (its entry is removed)."""
+        self.discarded += len(self._held.pop((agent_id, key), {}))

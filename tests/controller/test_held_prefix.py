@@ -1,0 +1,80 @@
+"""The held prefix store (controller.held_prefix): kept per entry while the hold lasts,
+released in sequence order through the entry as the ending Write makes it, without the
+timestamp option, forgotten with the entry."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from controller.held_prefix import MAX_SEGMENTS, HeldPrefix, is_held
+from dysco_proto.agent import HOLD
+from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
+from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
+
+SESSION = FiveTuple("10.0.0.1", 5000, "10.0.0.9", 80)
+OLD = FiveTuple("10.0.0.1", 40001, "10.0.0.5", 80)
+NEW = FiveTuple("10.0.0.1", 40002, "10.0.0.6", 80)
+KEY = EntryKey(Direction.OUT, SESSION)
+CUT = 0xFFFFF000  # the prefix wraps past 2**32
+
+
+def _entry(new: FiveTuple | None) -> MappingEntry:
+    nd = Deltas(seq=0x100) if new is not None else None
+    return MappingEntry(KEY, OLD, Deltas(), slot=3, new_rewrite=new, new_deltas=nd)
+
+
+def _seg(seq: int, tsval: int = 77) -> Segment:
+    opts = TcpOptions(timestamp=(tsval, 5))
+    return Segment(SESSION, seq & 0xFFFFFFFF, 9001, TcpFlags.ACK, 500, opts, b"d" * 1000)
+
+
+def _md(seq: int) -> dict[str, int]:
+    # the registers a HOLD punt reports: cut valid, old_ack_hi = the ack (no old-path ack due)
+    return {"reg_valid": 0x3F, "sent_hi": (seq + 1000) & 0xFFFFFFFF, "ack_hi": 9001,
+            "rcvd_ack_hi": 0, "new_rcvd_lo": 0, "cut": CUT, "old_ack_hi": 9001,
+            "epoch": 1, "slot": 3}  # fmt: skip
+
+
+def test_is_held_only_for_the_hold_tuple() -> None:
+    assert is_held(_entry(HOLD)) and not is_held(_entry(NEW)) and not is_held(_entry(None))
+
+
+def test_kept_until_the_hold_ends_then_released_in_sequence_order_across_the_wrap() -> None:
+    h = HeldPrefix()
+    seqs = [CUT + 3000, CUT, CUT + 1000, CUT + 2000]  # the last two wrap past 2**32
+    for s in seqs:
+        assert h.keep(1, KEY, _seg(s), _md(s))
+    assert h.release(1, _entry(HOLD)) == [] and len(h) == 4  # still held: they stay
+    out = h.release(1, _entry(NEW))  # the commit gave the new path
+    assert [p.seq for p in out] == [(CUT + i * 1000 + 0x100) & 0xFFFFFFFF for i in range(4)]
+    assert all(p.tuple == NEW and p.payload == b"d" * 1000 for p in out)
+    assert all(p.options.timestamp is None for p in out)  # PAWS: the old TSval is dropped
+    assert len(h) == 0 and h.sent == 4 and h.release(1, _entry(NEW)) == []
+
+
+def test_a_cancel_sends_them_on_the_old_path() -> None:
+    h = HeldPrefix()
+    h.keep(1, KEY, _seg(CUT), _md(CUT))
+    (p,) = h.release(1, _entry(None))  # single path again: the old rewrite
+    assert p.tuple == OLD and p.seq == CUT
+
+
+def test_retransmission_replaces_its_copy_and_the_store_is_bounded() -> None:
+    h = HeldPrefix()
+    h.keep(1, KEY, _seg(CUT, tsval=1), _md(CUT))
+    h.keep(1, KEY, _seg(CUT, tsval=2), _md(CUT))
+    assert len(h) == 1
+    for i in range(1, MAX_SEGMENTS + 5):
+        h.keep(1, KEY, _seg(CUT + 10 * i), _md(CUT + 10 * i))
+    assert len(h) == MAX_SEGMENTS and h.discarded == 5
+    assert h.keep(1, KEY, _seg(CUT, tsval=3), _md(CUT))  # a kept seq is still replaced
+
+
+def test_forget_and_other_keys_are_apart() -> None:
+    h = HeldPrefix()
+    other = EntryKey(Direction.OUT, replace(SESSION, src_port=5001))
+    h.keep(1, KEY, _seg(CUT), _md(CUT))
+    h.keep(2, KEY, _seg(CUT), _md(CUT))
+    h.keep(1, other, _seg(CUT), _md(CUT))
+    h.forget(1, KEY)
+    assert not h.holds(1, KEY) and h.holds(2, KEY) and h.holds(1, other) and h.discarded == 1
