@@ -554,6 +554,8 @@ class Daemon(Agents, AgentStores):
         for event in tr.events:
             if isinstance(event, ControlIn):
                 self.counters.control_in += 1
+            elif isinstance(event, SlotSnapshot):
+                self.held.note_ack_hi(event.slot, event.ack_hi)
             # a register report goes to its slot's owner, the rest to the packet's agent
             self.dispatch(event, None if isinstance(event, SlotSnapshot) else unit)
 

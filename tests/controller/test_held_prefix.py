@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from controller.held_prefix import MAX_SEGMENTS, HeldPrefix, is_held
+from controller.held_prefix import MAX_SEGMENTS, SEND_SEGMENTS, HeldPrefix, is_held
 from dysco_proto.agent import HOLD
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
@@ -78,3 +78,30 @@ def test_forget_and_other_keys_are_apart() -> None:
     h.keep(1, other, _seg(CUT), _md(CUT))
     h.forget(1, KEY)
     assert not h.holds(1, KEY) and h.holds(2, KEY) and h.holds(1, other) and h.discarded == 1
+
+
+def test_released_segments_carry_the_newest_ack_the_controller_saw() -> None:
+    """RFC 5961 5.2: an ack more than a window below the receiver's snd_una is dropped with a
+    challenge ACK; the host's acks moved on during the hold, and a probe reply or latch of the
+    slot (note_ack_hi) or a later punt tells the controller how far."""
+    h = HeldPrefix()
+    h.keep(1, KEY, _seg(CUT), _md(CUT))
+    h.note_ack_hi(3, 150_000)
+    h.note_ack_hi(4, 999_999)  # another slot: not this entry's
+    h.note_ack_hi(3, 120_000)  # older than what was seen: ignored
+    (p,) = h.release(1, _entry(NEW))
+    assert p.ack == 150_000 and p.tuple == NEW  # one piece: no old-path ack is due for it
+    h.keep(1, KEY, _seg(CUT), _md(CUT))
+    (p,) = h.release(1, _entry(NEW))
+    assert p.ack == 9001  # the note went with the release
+
+
+def test_only_the_lowest_send_segments_go() -> None:
+    h = HeldPrefix()
+    for i in reversed(range(SEND_SEGMENTS + 3)):
+        h.keep(1, KEY, _seg(CUT + 1000 * i), _md(CUT + 1000 * i))
+    out = h.release(1, _entry(NEW))
+    assert [(p.seq - 0x100 - CUT) % (1 << 32) for p in out] == [
+        1000 * i for i in range(SEND_SEGMENTS)
+    ]
+    assert h.discarded == 3 and len(h) == 0
