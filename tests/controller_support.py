@@ -7,7 +7,7 @@ import asyncio
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -283,3 +283,41 @@ def one_box_device(
         [("c5", 39999, ["10.0.0.5"])], WEB_POLICY, **kw,
     )  # fmt: skip
     return backend, srv, cfg_path
+
+
+def run_daemon(cfg: Any, server: Any, body: Callable[[Any], Awaitable[None]]) -> None:
+    """Start a daemon on ``cfg``, run ``body(daemon)``, stop the daemon, then ``server``
+    (also when ``body`` fails)."""
+    from controller.daemon import Daemon
+
+    async def main() -> None:
+        d = Daemon(cfg)
+        await d.start(connect_timeout=10)
+        try:
+            await body(d)
+        finally:
+            await d.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop()
+
+
+def refmodel_device(tmp: Path, timers: str) -> tuple[Any, Any, Any]:
+    """The reference pipeline behind the project's P4Runtime server, and the loaded
+    configuration of its daemon (as :func:`one_box_device`'s): ``(backend, server, config)``."""
+    from controller.config import load_config
+    from dysco_targets.backends import RefModelBackend
+    from dysco_targets.server import P4RuntimeServer
+
+    backend = RefModelBackend()
+    srv = P4RuntimeServer(backend, "127.0.0.1:0").start()
+    p4info = write_p4info(tmp / "dysco.p4info.txtpb")
+    cfg = load_config(
+        daemon_yaml(
+            tmp, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
+            [("c5", 39999, ["10.0.0.5"])], WEB_POLICY, timers=timers,
+        )
+    )  # fmt: skip
+    return backend, srv, cfg

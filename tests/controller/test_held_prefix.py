@@ -4,11 +4,9 @@ timestamp option, forgotten with the entry."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from controller.config import load_config
 from controller.daemon import Daemon
 from controller.held_prefix import MAX_SEGMENTS, SEND_SEGMENTS, HeldPrefix, is_held
 from dysco_pipeline.frames import build_frame, parse_frame
@@ -16,9 +14,12 @@ from dysco_proto.actions import ModifyEntry, Probe
 from dysco_proto.agent import HOLD
 from dysco_proto.entries import Deltas, Direction, EntryKey, MappingEntry
 from dysco_proto.packet import FiveTuple, Segment, TcpFlags, TcpOptions
-from dysco_targets.backends import RefModelBackend
-from dysco_targets.server import P4RuntimeServer
-from tests.controller_support import WEB_POLICY, daemon_yaml, syn_frame, until, write_p4info
+from tests.controller_support import (
+    refmodel_device,
+    run_daemon,
+    syn_frame,
+    until,
+)
 
 SESSION = FiveTuple("10.0.0.1", 5000, "10.0.0.9", 80)
 OLD = FiveTuple("10.0.0.1", 40001, "10.0.0.5", 80)
@@ -120,16 +121,9 @@ def test_daemon_keeps_a_hold_punt_and_sends_it_when_the_hold_ends(tmp_path: Path
     """The glue on the reference pipeline behind real gRPC: an entry's new path held and its
     cutoff frozen, the host's data at the cutoff is punted HOLD and kept (nothing leaves);
     the Write that gives the new path sends it on that path, without its timestamp option."""
-    backend = RefModelBackend()
-    srv = P4RuntimeServer(backend, "127.0.0.1:0").start()
-    p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
-    cfg = load_config(
-        daemon_yaml(
-            tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-            [("c5", 39999, ["10.0.0.5"])], WEB_POLICY,
-            timers="{rto: 0.05, idle_scan: 0.2, idle_timeout: 30, reconcile: 30}",
-        )
-    )  # fmt: skip
+    backend, srv, cfg = refmodel_device(
+        tmp_path, "{rto: 0.05, idle_scan: 0.2, idle_timeout: 30, reconcile: 30}"
+    )
     session = FiveTuple("10.0.0.1", 40000, "10.0.0.9", 80)
     new_sub = FiveTuple("10.0.0.1", 41000, "10.0.0.6", 80)
 
@@ -138,38 +132,30 @@ def test_daemon_keeps_a_hold_punt_and_sends_it_when_the_hold_ends(tmp_path: Path
                       b"p" * 100)  # fmt: skip
         return build_frame(seg, "02:00:00:00:00:01", "02:d5:c0:00:00:01")
 
-    async def main() -> None:
-        d = Daemon(cfg)
-        await d.start(connect_timeout=10)
-        try:
-            await until(lambda: d.status()["ready"], timeout=20)
-            backend.inject(syn_frame(40000), 1)
-            key = EntryKey(Direction.OUT, session)
-            await until(lambda: key in d.shadow, timeout=20)
-            await d.writer.drain()
-            entry = d.shadow[key]
-            held = replace(entry, new_rewrite=HOLD, new_deltas=Deltas())
-            d.execute([ModifyEntry(held), Probe(entry.slot, 77, freeze=False, epoch=entry.epoch)])
-            await d.writer.drain()
-            assert backend.inject(data(1001), 1)  # old path: sent_hi = 1101
-            d.execute([Probe(entry.slot, 78, freeze=True, epoch=entry.epoch)])  # cut = 1101
-            await until(lambda: backend.state.registers[entry.slot].cut == 1101, timeout=10)
-            assert backend.inject(data(1101), 1) == []  # the held prefix: punted
-            await until(lambda: d.held.kept == 1, timeout=10)
-            n = len(backend.outputs)
-            d.execute([ModifyEntry(replace(held, new_rewrite=new_sub))])  # the commit
-            await until(lambda: len(backend.outputs) > n, timeout=10)
-            (port, frame), *_ = backend.outputs[n:]
-            seg = parse_frame(frame).segment  # type: ignore[union-attr]
-            assert port == 2  # the network port (the host's is 1)
-            assert seg is not None and seg.tuple == new_sub and seg.seq == 1101
-            assert seg.payload == b"p" * 100 and seg.options.timestamp is None
-            assert d.counter_dict()["held_prefix"] == {"kept": 1, "sent": 1, "discarded": 0,
-                                                       "pending": 0}  # fmt: skip
-        finally:
-            await d.stop()
+    async def main(d: Daemon) -> None:
+        await until(lambda: d.status()["ready"], timeout=20)
+        backend.inject(syn_frame(40000), 1)
+        key = EntryKey(Direction.OUT, session)
+        await until(lambda: key in d.shadow, timeout=20)
+        await d.writer.drain()
+        entry = d.shadow[key]
+        held = replace(entry, new_rewrite=HOLD, new_deltas=Deltas())
+        d.execute([ModifyEntry(held)])
+        await d.writer.drain()
+        assert backend.inject(data(1001), 1)  # old path: sent_hi = 1101
+        d.execute([Probe(entry.slot, 78, freeze=True, epoch=entry.epoch)])  # cut = 1101
+        await until(lambda: backend.state.registers[entry.slot].cut == 1101, timeout=10)
+        assert backend.inject(data(1101), 1) == []  # the held prefix: punted
+        await until(lambda: d.held.kept == 1, timeout=10)
+        n = len(backend.outputs)
+        d.execute([ModifyEntry(replace(held, new_rewrite=new_sub))])  # the commit
+        await until(lambda: len(backend.outputs) > n, timeout=10)
+        (port, frame), *_ = backend.outputs[n:]
+        seg = parse_frame(frame).segment  # type: ignore[union-attr]
+        assert port == 2  # the network port (the host's is 1)
+        assert seg is not None and seg.tuple == new_sub and seg.seq == 1101
+        assert seg.payload == b"p" * 100 and seg.options.timestamp is None
+        assert d.counter_dict()["held_prefix"] == {"kept": 1, "sent": 1, "discarded": 0,
+                                                   "pending": 0}  # fmt: skip
 
-    try:
-        asyncio.run(main())
-    finally:
-        srv.stop()
+    run_daemon(cfg, srv, main)

@@ -5,12 +5,10 @@ real client."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
 
-from controller.config import load_config
 from controller.daemon import Daemon
 from controller.p4rt.client import P4RuntimeClient
 from controller.p4rt.gen.p4.v1 import p4runtime_pb2 as p4r
@@ -18,14 +16,12 @@ from controller.p4rt.p4info import P4InfoIndex
 from dysco_pipeline import pipeline as pl
 from dysco_targets.backends import RefModelBackend
 from dysco_targets.contract import CONTRACT_P4INFO
-from dysco_targets.server import P4RuntimeServer
 from tests.controller_support import (
-    WEB_POLICY,
     contract_p4info,
-    daemon_yaml,
+    refmodel_device,
+    run_daemon,
     syn_frame,
     until,
-    write_p4info,
 )
 
 pytestmark = pytest.mark.skipif(not CONTRACT_P4INFO.exists(), reason="no compiled P4Info")
@@ -38,70 +34,51 @@ def _count(backend: RefModelBackend) -> int:
 
 
 def test_daemon_regains_primary_and_repairs_a_wiped_device(tmp_path: Path) -> None:
-    backend = RefModelBackend()
-    srv = P4RuntimeServer(backend, "127.0.0.1:0").start()
-    p4info = write_p4info(tmp_path / "dysco.p4info.txtpb")
-    cfg = load_config(
-        daemon_yaml(
-            tmp_path, "sw1", srv.address, p4info, ("10.0.0.1", 1), 0,
-            [("c5", 39999, ["10.0.0.5"])], WEB_POLICY, timers=TIMERS,
-        )
-    )  # fmt: skip
+    backend, srv, cfg = refmodel_device(tmp_path, TIMERS)
     idx = P4InfoIndex(contract_p4info())
 
-    async def main() -> None:
-        d = Daemon(cfg)
-        await d.start(connect_timeout=10)
-        try:
-            await until(lambda: d.status()["ready"], timeout=20)
-            static = len(d.translator.static_entries())
-            # one session: its two entries join the static ones
-            backend.inject(syn_frame(40000), 1)
-            await until(lambda: _count(backend) == static + 2, timeout=20)
-            await until(lambda: d.status()["ready"], timeout=20)
-            full = _count(backend)
+    async def main(d: Daemon) -> None:
+        await until(lambda: d.status()["ready"], timeout=20)
+        static = len(d.translator.static_entries())
+        # one session: its two entries join the static ones
+        backend.inject(syn_frame(40000), 1)
+        await until(lambda: _count(backend) == static + 2, timeout=20)
+        await until(lambda: d.status()["ready"], timeout=20)
+        full = _count(backend)
 
-            # another controller takes the primary role and deletes every entry
-            rogue = P4RuntimeClient(srv.address, 1, 1000, idx, push_pipeline="never")
-            await rogue.start(timeout=10)
-            await until(lambda: not d.status()["ready"], timeout=20)
-            st = d.status()
-            assert not st["primary"] and st["primary_lost"] == 1
-            doomed = [te async for te in rogue.read_table_entries(0)]
-            assert len(doomed) == full
-            await rogue.write(
-                [
-                    p4r.Update(type=p4r.Update.DELETE, entity=p4r.Entity(table_entry=te))
-                    for te in doomed
-                ]
-            )
-            assert _count(backend) == 0
-            assert not d.status()["ready"]  # still not primary: nothing repaired yet
-            await rogue.close()
+        # another controller takes the primary role and deletes every entry
+        rogue = P4RuntimeClient(srv.address, 1, 1000, idx, push_pipeline="never")
+        await rogue.start(timeout=10)
+        await until(lambda: not d.status()["ready"], timeout=20)
+        st = d.status()
+        assert not st["primary"] and st["primary_lost"] == 1
+        doomed = [te async for te in rogue.read_table_entries(0)]
+        assert len(doomed) == full
+        await rogue.write(
+            [p4r.Update(type=p4r.Update.DELETE, entity=p4r.Entity(table_entry=te)) for te in doomed]
+        )
+        assert _count(backend) == 0
+        assert not d.status()["ready"]  # still not primary: nothing repaired yet
+        await rogue.close()
 
-            # primary again: the device is read back and repaired, then ready again
-            await until(lambda: _count(backend) == full, timeout=30)
-            await until(lambda: d.status()["ready"], timeout=30)
-            assert d.status()["primary"]
+        # primary again: the device is read back and repaired, then ready again
+        await until(lambda: _count(backend) == full, timeout=30)
+        await until(lambda: d.status()["ready"], timeout=30)
+        assert d.status()["primary"]
 
-            # entries vanish while the daemon is primary (someone on the device itself):
-            # the periodic read-back finds and reinstalls them, static ones included
-            gone = [
-                p4r.Update(type=p4r.Update.DELETE, entity=p4r.Entity(table_entry=te))
-                for te in backend.read_table(0, None)
-            ]
-            before = d.counters.reconciled_added
-            assert all(s.code == 0 for s in backend.write(gone))
-            assert _count(backend) == 0
-            await until(lambda: _count(backend) == full, timeout=30)
-            await until(lambda: d.status()["ready"], timeout=30)
-            assert d.counters.reconciled_added >= before + full
-            tables = {e.table for e in backend.state.tables.entries()}
-            assert pl.Tbl.LOCAL_ADDR in tables and pl.Tbl.IN_SESSION in tables
-        finally:
-            await d.stop()
+        # entries vanish while the daemon is primary (someone on the device itself):
+        # the periodic read-back finds and reinstalls them, static ones included
+        gone = [
+            p4r.Update(type=p4r.Update.DELETE, entity=p4r.Entity(table_entry=te))
+            for te in backend.read_table(0, None)
+        ]
+        before = d.counters.reconciled_added
+        assert all(s.code == 0 for s in backend.write(gone))
+        assert _count(backend) == 0
+        await until(lambda: _count(backend) == full, timeout=30)
+        await until(lambda: d.status()["ready"], timeout=30)
+        assert d.counters.reconciled_added >= before + full
+        tables = {e.table for e in backend.state.tables.entries()}
+        assert pl.Tbl.LOCAL_ADDR in tables and pl.Tbl.IN_SESSION in tables
 
-    try:
-        asyncio.run(main())
-    finally:
-        srv.stop()
+    run_daemon(cfg, srv, main)

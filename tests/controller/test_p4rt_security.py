@@ -30,7 +30,7 @@ from dysco_pipeline import pipeline as pl
 from dysco_targets.server import DETAILS_BUDGET, P4RuntimeServer
 from dysco_testbed.loopback_ports import free_ports
 from tests.controller.test_controller_p4rt import _entries
-from tests.controller_support import TableBackend, contract_p4info
+from tests.controller_support import TableBackend, contract_p4info, run_daemon
 
 x509 = pytest.importorskip("cryptography.x509", reason="cryptography (test dependency) missing")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
@@ -755,16 +755,8 @@ def test_daemon_connects_over_mutual_tls_from_its_config(pki: Pki, tmp_path: Pat
     cfg = load_config(path)
     assert cfg.device.tls is not None
 
-    async def main() -> None:
-        d = Daemon(cfg)
-        await d.start(connect_timeout=10)
-        try:
-            await until(lambda: d.status()["ready"], timeout=20)
-            assert len(backend.entries) == len(d.translator.static_entries())
-        finally:
-            await d.stop()
+    async def main(d: Daemon) -> None:
+        await until(lambda: d.status()["ready"], timeout=20)
+        assert len(backend.entries) == len(d.translator.static_entries())
 
-    try:
-        asyncio.run(main())
-    finally:
-        srv.stop()
+    run_daemon(cfg, srv, main)

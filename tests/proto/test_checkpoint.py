@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from dysco_proto.actions import Action
 from dysco_proto.agent import Agent, AgentConfig
 from dysco_proto.checkpoint import CheckpointError, export_state, restore_state
 from dysco_proto.datapath import DataPath
@@ -102,6 +103,20 @@ def _build(extra_boxes: tuple[str, ...] = ()) -> Run:
     cstack.add(client)
     hosts[CLIENT].app = cstack
     return Run(engine, net, hosts, client, servers, observed)
+
+
+def record_actions(agent: Agent) -> list[Action]:
+    """Every action ``agent`` returns from now on (its ``handle`` wrapped)."""
+    out: list[Action] = []
+    inner = agent.handle
+
+    def handle(ev: Any, now: float) -> list[Action]:
+        got = inner(ev, now)
+        out.extend(got)
+        return got
+
+    agent.handle = handle  # type: ignore[method-assign]
+    return out
 
 
 def _phase1(run: Run) -> None:

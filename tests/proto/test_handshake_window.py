@@ -6,25 +6,10 @@ boxes), one insertion: the boxes still pass every byte, the session still comple
 
 from __future__ import annotations
 
-from typing import Any
-
 from dysco_proto.actions import Action, SendPacket, Toward
 from dysco_proto.agent import THIRD_ACK_WINDOW, Agent
 from dysco_proto.packet import TcpFlags
-from tests.proto.test_checkpoint import BOX1, CLIENT, SESSION, _build, _phase1
-
-
-def _record(agent: Agent) -> list[Action]:
-    out: list[Action] = []
-    inner = agent.handle
-
-    def handle(ev: Any, now: float) -> list[Action]:
-        got = inner(ev, now)
-        out.extend(got)
-        return got
-
-    agent.handle = handle  # type: ignore[method-assign]
-    return out
+from tests.proto.test_checkpoint import BOX1, CLIENT, SESSION, _build, _phase1, record_actions
 
 
 def _pure_acks(actions: list[Action]) -> list[SendPacket]:
@@ -36,7 +21,7 @@ def test_third_ack_and_window_update_say_64_kib_in_their_senders_scale() -> None
     run = _build()
     left, right = run.hosts[CLIENT].agent, run.hosts[BOX1].agent
     assert isinstance(left, Agent) and isinstance(right, Agent)
-    got_left, got_right = _record(left), _record(right)
+    got_left, got_right = record_actions(left), record_actions(right)
     _phase1(run)  # inserts box2 between the client (left anchor) and box1 (right anchor)
     hs_left = left.right_by_stuple[SESSION].hs
     assert hs_left.wscale_host  # the test means something only with window scaling

@@ -10,7 +10,6 @@ the ``syn`` message with the handshake record) and the entry writes around it.""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
@@ -21,7 +20,16 @@ from dysco_proto.entries import Role
 from dysco_proto.events import ReconfigKind, Reconfigure
 from dysco_proto.packet import TcpFlags
 from dysco_proto.wire import MsgType
-from tests.proto.test_checkpoint import BOX1, CLIENT, SESSION, Run, _agent, _build, _phase1
+from tests.proto.test_checkpoint import (
+    BOX1,
+    CLIENT,
+    SESSION,
+    Run,
+    _agent,
+    _build,
+    _phase1,
+    record_actions,
+)
 
 
 def _restart_client(run: Run) -> None:
@@ -40,16 +48,7 @@ def _record(run: Run) -> list[Action]:
     """Every action the client's agent returns from now on."""
     agent = run.hosts[CLIENT].agent
     assert isinstance(agent, Agent)
-    out: list[Action] = []
-    inner = agent.handle
-
-    def handle(ev: Any, now: float) -> list[Action]:
-        got = inner(ev, now)
-        out.extend(got)
-        return got
-
-    agent.handle = handle  # type: ignore[method-assign]
-    return out
+    return record_actions(agent)
 
 
 def _remove_box2(run: Run) -> None:
