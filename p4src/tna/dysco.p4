@@ -639,7 +639,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
         }
         decide.apply(hdr, ig_md.dysco, o_ack, o_tsval, o_tsecr, n_ack, n_tsval, n_tsecr,
-                     ig_md.diff.own_fired, ig_md.diff.peer_fired);
+                     ig_md.diff.own_fired, ig_md.diff.peer_fired, ig_md.diff.hold);
 
         // Every copy to the CPU (punts and mirrors alike) is an ingress mirror: Tofino's
         // ingress mirror copies the packet as it arrived (the contract's packet-in payload)

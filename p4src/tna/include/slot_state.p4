@@ -132,6 +132,7 @@ struct slot_diff_t {
     bit<32> older;
     bit<8>  own_fired;      // 1: the own latch fires on this packet (Decide reads these,
     bit<8>  peer_fired;     // not the packet-in flags built from them one step later)
+    bit<1>  hold;           // OUT: the held prefix's test but the path (HoldPrefix)
 }
 
 // The packet-in reg_valid byte as bits (RV_* order: bit 0 sent_hi ... bit 5 old_ack_hi).
@@ -166,12 +167,41 @@ const bit<2> TCP_PAYLOAD = 2;
 // invalid in every epoch below 0xFFFFFFFF.
 const bit<32> TAG_NEVER = 0xFFFFFFFF;
 
+// The held prefix (pipeline.md 5.2): seq - cut below HOLD_PUNT_BYTES (a power of two: a
+// mask of the difference steering already computes) of a data packet (class TCP_PAYLOAD)
+// without SYN, FIN or RST whose entry's new path is held (its rewrite's destination is
+// 0.0.0.0). A table of its own beside seq - cut's sign table, off the steering's chain
+// (only Decide reads it, with the path), keyed by the fields themselves. Measured
+// alternatives took more ingress stages: the same keys on the sign table itself (20), or
+// any form with the per-packet part as a flag computed beside the lookup (21).
+control HoldPrefix(in bit<32> d, in bit<3> fin_syn_rst, in bit<2> tcp_cls,
+                   in bit<32> new_dst, out bit<1> hold) {
+    action yes() { hold = 1; }
+    action no() { hold = 0; }
+    table prefix {
+        key = {
+            d : ternary @name("d");
+            fin_syn_rst : exact @name("fin_syn_rst");
+            tcp_cls : exact @name("tcp_cls");
+            new_dst : exact @name("new_dst");
+        }
+        actions = { yes; no; }
+        const entries = {
+            (0 &&& ~((bit<32>) HOLD_PUNT_BYTES - 1), 0, TCP_PAYLOAD, 0) : yes();
+        }
+        const default_action = no();
+        size = 1;
+    }
+    apply { prefix.apply(); }
+}
+
 control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t valid,
                   inout slot_diff_t d, in bit<1> eligible, in bit<1> probe_ok,
                   in bit<2> tcp_cls) {
     SerialSign() sg_ack_lo;
     SerialSign() sg_end_cut;
     SerialSign() sg_seq_cut;
+    HoldPrefix() hold_prefix;
     SerialSignPinned() sg_ack_peer;
     SerialSign() sg_own;
     SerialSign() sg_rcvd_ack;
@@ -632,6 +662,8 @@ control SlotState(inout headers_t hdr, inout dysco_meta_t meta, out reg_valid_t 
             sg_ack_peer.apply(d.d_ack_peer, c_ack_peer);
             sg_own.apply(d.d_own, c_own);
             sg_seq_cut.apply(d.d_seq_cut, c_seq_cut);
+            hold_prefix.apply(d.d_seq_cut, hdr.tcp.flags[2:0], tcp_cls, meta.new_rw.dst_addr,
+                              d.hold);
             sg_end_cut.apply(d.d_end_cut, c_end_cut);
             sr0.apply(hdr.sack_blocks[0].isValid(), er0, r0);
             sr1.apply(hdr.sack_blocks[1].isValid(), er1, r1);
