@@ -4,7 +4,8 @@
 #   tofino_build.sh CHIP OUTDIR      CHIP: tofino (--arch tna) or tofino2 (--arch t2na)
 #   tofino_build.sh --which          print the bf-p4c it would use (exit 3 if there is none)
 #   tofino_build.sh --check CHIP     compile a two-state parser with it: exit 0 if its parser
-#                                    selects keep their match, 4 (one line) if not
+#                                    selects keep their match, 4 (one line) if not, 5 (one
+#                                    line) if it does not compile the probe at all
 # OUTDIR gets: dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json
 #   pipe/<chip>.bin pipe/logs/resources.json pipe/logs/table_summary.log COMPILER
 # (-g makes bf-p4c write pipe/logs/; mau.resources.log comes from the SDE's p4c-build-logs
@@ -117,11 +118,23 @@ P4
   # The select must compile to a `match:` in the ingress parser (egress has counter matches). With p4lang/p4c#5752 it has
   # none, and bf-p4c even drops the default transition as unreachable: the state then has
   # one unconditional transition, which dropped_selects cannot see.
-  if [ -s "$2/out/pipe/probe.bfa" ] && ! awk '/^parser ingress:/{p=1;next} /^[^ ]/{p=0} p&&/^      match:/{f=1} END{exit !f}' "$2/out/pipe/probe.bfa"; then
+  if [ ! -s "$2/out/pipe/probe.bfa" ]; then
+    echo none  # not compiled at all: a broken install, not a pass
+  elif ! awk '/^parser ingress:/{p=1;next} /^[^ ]/{p=0} p&&/^      match:/{f=1} END{exit !f}' "$2/out/pipe/probe.bfa"; then
     echo 1
   else
     echo 0
   fi
+}
+
+# The probe's verdict $1 (from probe, its work directory $2): return if the compiler is usable.
+judge() {
+  case "$1" in
+    0) ;;
+    none) echo "tofino_build.sh: $bfp4c could not compile the parser probe: $(tail -n 1 "$2/probe.log" 2>/dev/null)" >&2
+          exit 5 ;;
+    *) refuse "$1" ;;
+  esac
 }
 
 case "${1:-}" in
@@ -129,7 +142,7 @@ case "${1:-}" in
   --check)
     chip_arch "${2:-}"; missing; use_libs
     work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-    n=$(probe "$2" "$work"); [ "$n" -eq 0 ] || refuse "$n"
+    judge "$(probe "$2" "$work")" "$work"
     exit 0 ;;
 esac
 
@@ -142,7 +155,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/probe"
 # Seconds, not the minutes of the real compile: refuse a compiler with p4lang/p4c#5752 first.
-n=$(probe "$chip" "$work/probe"); [ "$n" -eq 0 ] || refuse "$n"
+judge "$(probe "$chip" "$work/probe")" "$work/probe"
 # -g: the resource logs (pipe/logs/resources.json, table_summary.log).
 rc=0
 "$bfp4c" --target "$chip" --arch "$arch" --std p4-16 -g $chipflags ${TOFINO_P4FLAGS:-} \

@@ -142,9 +142,10 @@ def test_build_script_passes_on_the_compiler_error_when_selects_are_kept(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("bfa", "rc"), [(BFA_DROPPED, 4), (BFA_MATCHED, 0)])
+@pytest.mark.parametrize(("bfa", "rc"), [(BFA_DROPPED, 4), (BFA_MATCHED, 0), ("", 5)])
 def test_check_tells_a_compiler_with_the_parser_bug(tmp_path: Path, bfa: str, rc: int) -> None:
-    """``tofino_build.sh --check CHIP``: seconds instead of a full compile, the same line."""
+    """``tofino_build.sh --check CHIP``: seconds instead of a full compile, the same line; a
+    compiler that produces nothing for the probe (a broken install) is no pass (exit 5)."""
     r = subprocess.run(
         ["./tofino_build.sh", "--check", "tofino2"],
         cwd=P4SRC,
@@ -154,6 +155,7 @@ def test_check_tells_a_compiler_with_the_parser_bug(tmp_path: Path, bfa: str, rc
     )
     assert r.returncode == rc, r.stderr
     assert ("p4lang/p4c#5752" in r.stderr) == (rc == 4)
+    assert ("could not compile the parser probe" in r.stderr) == (rc == 5)
 
 
 @pytest.mark.parametrize(("bfa", "skips"), [(BFA_DROPPED, True), (BFA_MATCHED, False)])
