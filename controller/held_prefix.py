@@ -115,7 +115,9 @@ class HeldPrefix:
                 )
             if ack is not None:  # RFC 5961 5.2: see the module docstring
                 seg = dataclasses.replace(seg, ack=seq_max(seg.ack, ack))
-                # the old path has seen the host's acks up to there (pure acks stay on it)
+                # no old-path pure ack for a copy (the SPLIT of a_old > old_ack_hi): the
+                # device's registers are not moved by it, so the host's own next segment
+                # sends that ack copy if the old path still needs one
                 md = {**md, "ack_hi": seq_max(md.get("ack_hi", ack), ack),
                       "old_ack_hi": seq_max(md.get("old_ack_hi", ack), ack)}  # fmt: skip
             done = complete_punt(seg, Direction.OUT, entry, md)
