@@ -5,14 +5,14 @@ pipeline punts the first :data:`~dysco_pipeline.pipeline.HOLD_PUNT_BYTES` of dat
 sends at or above the cutoff (reason ``HOLD``) and drops the rest. The controller keeps those
 segments here, per session entry, and when the entry's hold ends (the commit gives it the new
 path's rewrite, a cancel the old path back) it sends the first :data:`SEND_SEGMENTS` of them
-where the entry now sends them,
-before the Write that ends the hold, so they reach the receiver ahead of anything the host
-sends through the changed entry. Why: a host whose window the hold has filled learns of the
-loss only from its RTO; once the receiver has the first held bytes it acknowledges them, the
-host's window opens, its new data is SACKed and its loss recovery resends the rest at once
+where the entry now sends them, queued ahead of the Write that ends the hold, so they reach
+the receiver before anything the host sends through the changed entry. Why: a host whose
+window the hold has filled learns of the loss only from its RTO; once the receiver has the
+first held bytes it acknowledges them, the host's window opens, its new data is SACKed and
+its loss recovery resends the rest at once
 (``docs/controller.md``, "The replace-fw stall").
 
-Two rules on what is sent, both from the captures of the real testbed, where the host keeps
+What is sent and kept, from the captures of the real testbed, where the host keeps
 acknowledging the other direction's data during the hold (those acks pass it):
 - the timestamp option is removed: the host has sent newer timestamps meanwhile, and the
   receiver's PAWS check (RFC 7323 5.3) would drop a segment carrying the older one
