@@ -30,9 +30,8 @@ acknowledging the other direction's data during the hold (those acks pass it):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 
-from dysco_pipeline.pipeline import HOLD_ADDRESS, RegValid
+from dysco_pipeline.pipeline import HOLD_ADDRESS, RegValid, is_held
 from dysco_pipeline.refmodel import complete_punt
 from dysco_proto.entries import Direction, EntryKey, MappingEntry
 from dysco_proto.packet import Segment
@@ -51,11 +50,6 @@ the copies' acks of segments it had already marked lost looked like reordering
 (``TCPSACKReorder``): it undid its recovery and left the rest of the hold to its RTO."""
 
 
-def is_held(entry: MappingEntry) -> bool:
-    """Whether ``entry``'s new path is held (its new rewrite goes to the hold address)."""
-    return entry.new_rewrite is not None and entry.new_rewrite.dst_ip == HOLD_ADDRESS
-
-
 class HeldPrefix:
     """The ``HOLD`` punts of one controller, per ``(agent id, entry key)``, until released."""
 
@@ -69,14 +63,14 @@ class HeldPrefix:
     def __len__(self) -> int:
         return sum(len(v) for v in self._held.values())
 
-    def keep(self, agent_id: int, key: EntryKey, seg: Segment, md: Mapping[str, int]) -> bool:
+    def keep(self, agent_id: int, key: EntryKey, seg: Segment, md: dict[str, int]) -> bool:
         """Keep a ``HOLD`` punt of ``key`` (``md``: its packet-in metadata); ``False`` when the
         entry's store is full."""
         held = self._held.setdefault((agent_id, key), {})
         if seg.seq not in held and len(held) >= MAX_SEGMENTS:
             self.discarded += 1
             return False
-        held[seg.seq] = (seg, dict(md))
+        held[seg.seq] = (seg, md)  # the translator's own copy of the metadata
         self.kept += 1
         slot = md.get("slot", -1)
         self._ack_hi[slot] = seq_max(self._ack_hi.get(slot, seg.ack), seg.ack)

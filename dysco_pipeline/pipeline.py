@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
+from dysco_proto.agent.records import HOLD
 from dysco_proto.entries import NUM_SLOTS as SLOT_SPACE
 from dysco_proto.entries import (
     SLOT_BITS,
@@ -106,9 +107,15 @@ HOLD_PUNT_BYTES: Final = 16384
 """Data sent into a hold with ``(seq - cut) mod 2**32`` below this is punted as
 :attr:`Reason.HOLD` (``docs/pipeline.md`` 5.2, "The held prefix"); a power of two."""
 
-HOLD_ADDRESS: Final = "0.0.0.0"
+HOLD_ADDRESS: Final = HOLD.dst_ip
 """The new rewrite's destination address that marks a held new path
-(:data:`dysco_proto.agent.HOLD`): no route, so the rewritten packet is dropped."""
+(:data:`dysco_proto.agent.HOLD`, ``0.0.0.0``): no route, so the rewritten packet is dropped."""
+
+
+def is_held(entry: MappingEntry) -> bool:
+    """Whether ``entry``'s new path is held (its new rewrite goes to :data:`HOLD_ADDRESS`)."""
+    return entry.new_rewrite is not None and entry.new_rewrite.dst_ip == HOLD_ADDRESS
+
 
 CONTROL_PORT: Final = 35000
 """UDP port of Dysco control messages (same as :data:`dysco_proto.wire.CONTROL_PORT`)."""

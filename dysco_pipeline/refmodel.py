@@ -51,7 +51,6 @@ from dysco_pipeline.pipeline import (
     CONTROL_PORT,
     CPU_PORT,
     DROP_PORT,
-    HOLD_ADDRESS,
     HOLD_PUNT_BYTES,
     PACKET_IN_FIELDS,
     RECIRC_PORT,
@@ -69,6 +68,7 @@ from dysco_pipeline.pipeline import (
     decode_packet_out,
     encode_packet_in,
     entry_from_table,
+    is_held,
 )
 from dysco_proto.datapath import DataPath, DataPathResult, SlotRegisters
 from dysco_proto.entries import Direction, MappingEntry
@@ -646,12 +646,10 @@ def _tcp(
 def _held_prefix(seg: Segment, entry: MappingEntry, out: Segment, regs: SlotRegisters) -> bool:
     """Whether ``seg`` (OUT), steered in one pass to ``out``, is data of a hold's first
     :data:`HOLD_PUNT_BYTES` (``docs/pipeline.md`` 5.2, "The held prefix")."""
-    nr = entry.new_rewrite
     return (
         entry.two_path
-        and nr is not None
-        and nr.dst_ip == HOLD_ADDRESS
-        and out.tuple == nr
+        and is_held(entry)
+        and out.tuple == entry.new_rewrite
         and len(seg.payload) > 0
         and not (seg.flags & (TcpFlags.SYN | TcpFlags.FIN | TcpFlags.RST))
         and regs.cut is not None
