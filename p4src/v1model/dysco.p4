@@ -32,11 +32,12 @@ header quoted_l4_t {
 #define DYSCO_TARGET_HEADERS \
     tail_byte_t[TAIL_MAX] tail; icmp_t icmp; ipv4_t inner_ipv4; quoted_l4_t inner_l4;
 // Hairpin (docs/pipeline.md 4.3): host_route (ipv4_fwd took route_host), hairpin (this pass
-// recirculates for the IN pass), in_pass (preserved by the recirculation: this is the IN pass).
+// recirculates for the IN pass), in_pass (preserved by the recirculation: this is the IN pass;
+// and by a clone: egress tells an IN pass's copy of a ROUTE packet-out, see DyscoEgress).
 #define DYSCO_TARGET_META \
     bit<1> has_tail; bit<16> tail_left; bit<32> trailing; bit<16> zero16; bit<1> icmp_hit; \
     bit<1> csum_icmp; bit<1> host_route; bit<1> hairpin; \
-    @field_list(HAIRPIN_FIELD_LIST) bit<1> in_pass;
+    @field_list(HAIRPIN_FIELD_LIST, PUNT_FIELD_LIST) bit<1> in_pass;
 
 #include "../shared/header.p4"
 #include "../shared/control/ports.p4"
@@ -195,11 +196,21 @@ control DyscoIngress(inout headers_t hdr, inout dysco_meta_t meta,
     }
 }
 
+const bit<32> PKT_INSTANCE_TYPE_INGRESS_CLONE = 1;   // v1model's standard_metadata.instance_type
+
 control DyscoEgress(inout headers_t hdr, inout dysco_meta_t meta,
                     inout standard_metadata_t std) {
     PacketInEgress() packet_io;
     apply {
         packet_io.apply(hdr, meta, std.egress_port);
+        // bmv2 parses a clone again from its bytes, before the preserved fields are copied in,
+        // so the clone of a hairpin's IN pass whose first pass was a ROUTE packet-out (it keeps
+        // the first pass's ingress_port, CPU_PORT) had its first 15 bytes taken as a
+        // packet_out header. The deparser emits that header (a real packet-out's is
+        // invalidated in ingress, and here in any other clone): the frame goes out whole.
+        if (std.instance_type != PKT_INSTANCE_TYPE_INGRESS_CLONE || meta.in_pass == 0) {
+            hdr.packet_out.setInvalid();
+        }
         if (meta.hairpin == 1 && std.instance_type == 0) {
             // back into ingress as the packet deparsed here, not sent out of egress_port
             meta.in_pass = 1;

@@ -2147,6 +2147,31 @@ def _(c: Case) -> None:
 
 
 @case(
+    "hairpin_route_packet_out_mirrored_by_the_in_pass",
+    "A controller's ROUTE packet-out of a FIN on A's subsession towards B (an agent's own "
+    "segment) is routed by route_host, so it takes the IN pass: B's IN entry rewrites it and "
+    "mirrors it (FIN_MIRROR, direction IN, ingress port RECIRC_PORT, B's slot) with the frame "
+    "as the IN pass received it, every byte of it; delivered to B. (bmv2 re-parses a clone "
+    "from its bytes: the IN pass's copy of a packet-out must not be parsed as one.)",
+)
+def _(c: Case) -> None:
+    hairpin_topology(c)
+    seq, ack = 1001 + 0x100, 5001 + 0x200
+    chain = tcp("from_ctl", A, 40001, B, 9000, seq, ack, "FA", payload=b"bye")
+    routed = tcp("to_b", A, 40001, B, 9000, seq, ack, "FA", payload=b"bye")
+    delivered = tcp(
+        "to_b_hairpin", A, 5000, S, 80, seq + 0x1000, ack + 0x2000, "FA", payload=b"bye"
+    )
+    c.packet_out(
+        {"op": int(pl.PacketOutOp.ROUTE)},
+        chain,
+        out=[(P_B, delivered)],
+        pins=[(hp_in_pin(R.FIN_MIRROR, c.slot + 1, regs={"rcvd_ack_hi": ack + 0x2000}), routed)],
+        note="ROUTE of an agent's FIN to the adjacent host",
+    )
+
+
+@case(
     "hairpin_in_pass_punts_unsupported_options",
     "A packet with options the pipeline does not parse: A's OUT entry has no option deltas, so "
     "the OUT pass rewrites it; B's IN entry has an ack delta, so the IN pass punts it "

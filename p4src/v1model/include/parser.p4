@@ -124,6 +124,7 @@ parser DyscoParser(packet_in pkt, out headers_t hdr, inout dysco_meta_t meta,
 control DyscoDeparser(packet_out pkt, in headers_t hdr) {
     apply {
         pkt.emit(hdr.packet_in);
+        pkt.emit(hdr.packet_out);   // only in an IN pass's clone: DyscoEgress
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.ipv4);
         pkt.emit(hdr.tcp);
