@@ -8,6 +8,7 @@ host's closed socket answering a late segment after its own FIN is reported apar
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import subprocess
@@ -94,6 +95,24 @@ class Result:
             "problems": self.problems,
             **self.extra,
         }
+
+
+def failure_summary(d: dict[str, Any]) -> str:
+    """One readable failure message of a result's ``to_dict()``: what went wrong, not the
+    whole sample series (a string: pytest shortens a tuple's repr in the middle)."""
+    steps = [
+        f"{x['name']}: expected {x['expect']}, got {x['outcomes']} in {x['elapsed_ms']} ms"
+        + ("" if x["ok"] else f" detail={str(x['detail'])[:600]}")
+        for x in d["reconfigs"]
+    ]
+    keep = ("sessions", "sessions_ok", "rst_seen", "bytes_sent", "bytes_verified")
+    summary = {k: d[k] for k in keep}
+    problems = d["problems"]
+    more = f" (and {len(problems) - 12} more)" if len(problems) > 12 else ""
+    sockets = "\n".join(d.get("unfinished_server_sockets", []))
+    return f"{d['name']}: {summary} steps={steps} problems={problems[:12]}{more}" + (
+        f"\nserver sockets of unfinished sessions:\n{sockets}" if sockets else ""
+    )
 
 
 _SEGMENT = re.compile(r" IP (\S+) > (\S+): Flags \[([^\]]*)\], seq (\d+)(?::(\d+))?")
@@ -185,6 +204,9 @@ def run(tb: Testbed, spec: Spec, log: Any = print) -> Result:
     srv.stdout.readline()
     server_lines: list[str] = []
     threading.Thread(target=lambda: server_lines.extend(srv.stdout), daemon=True).start()  # type: ignore[arg-type]
+    # its stderr read too: a full pipe would stop the server, and a failure's words are kept
+    server_err: collections.deque[str] = collections.deque(maxlen=20)
+    threading.Thread(target=lambda: server_err.extend(srv.stderr), daemon=True).start()  # type: ignore[arg-type]
     time.sleep(0.3)
     cli = tb.spawn("client", [*TRAFFIC, "client", "--connect", tb.addr("server"), "--port",
                               str(spec.port), "--sessions", str(spec.sessions), "--seconds",
@@ -235,7 +257,8 @@ def run(tb: Testbed, spec: Spec, log: Any = print) -> Result:
     reader.join(timeout=5)
     if during is not None:
         during.join(timeout=30)
-    _wait_server_reports(server_lines, client_lines)
+    if not _wait_server_reports(server_lines, client_lines):
+        _unfinished(tb, srv, server_err, spec, res)
     srv.terminate()
     srv.wait(timeout=5)
     rsts, late = zip(*(after_close(c.stop()) for c in caps), strict=True)
@@ -274,7 +297,7 @@ def _connected(client_lines: list[str], sessions: int, limit: float = 30.0) -> N
 
 def _wait_server_reports(
     server_lines: list[str], client_lines: list[str], limit: float = 30.0
-) -> None:
+) -> bool:
     """Wait until the server reported every session the client reported (at most ``limit`` s).
 
     A client that closed its socket is done, its kernel is not: the tail of its data and its
@@ -282,12 +305,31 @@ def _wait_server_reports(
     second or more. Stopping the server then resets a session that would have completed."""
     seeds = {json.loads(x)["seed"][2:] for x in client_lines if x.startswith('{"seed"')}
     end = time.monotonic() + limit
+    complete = False
     while time.monotonic() < end:
         done = {json.loads(x)["seed"][2:] for x in list(server_lines) if x.startswith('{"seed"')}
         if seeds <= done:
+            complete = True
             break
         time.sleep(0.05)
     time.sleep(0.5)  # the last segments of the close
+    return complete
+
+
+def _unfinished(
+    tb: Testbed, srv: subprocess.Popen[Any], err: collections.deque[str], spec: Spec, res: Result
+) -> None:
+    """What a run whose server did not report every session leaves to read: whether the
+    server process still runs (and its last words), and the server's sockets of the
+    scenario's port as the kernel has them (``ss -tni``: state, queues, retransmissions)."""
+    rc = srv.poll()
+    if rc is not None:
+        res.problems.append(f"the traffic server exited early (rc {rc}): {''.join(err)[-600:]}")
+    sockets = subprocess.run(
+        ["ip", "netns", "exec", tb.hosts["server"].ns, "ss", "-tni", f"sport = :{spec.port}"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    res.extra["unfinished_server_sockets"] = sockets.splitlines()[:41]
 
 
 def _verdict(res: Result, spec: Spec, client_lines: list[str], server_lines: list[str]) -> None:
@@ -305,7 +347,10 @@ def _verdict(res: Result, spec: Spec, client_lines: list[str], server_lines: lis
         if c.get("error"):
             res.problems.append(f"session {seed}: client error {c['error']}")
         if s is None:
-            res.problems.append(f"session {seed}: the server never finished it")
+            res.problems.append(
+                f"session {seed}: the server never finished it (the client sent {c['sent']},"
+                f" received {c['rcvd']})"
+            )
             continue
         ok_cs = c["sent"] == s["rcvd"] and c["sent_sha256"] == s["rcvd_sha256"]
         ok_sc = s["sent"] == c["rcvd"] and s["sent_sha256"] == c["rcvd_sha256"]

@@ -22,15 +22,9 @@ def _run(tb: object, name: str) -> object:
 
 
 def _why(d: dict[str, object]) -> str:
-    """One readable failure line: what went wrong, not the whole sample series."""
-    steps = [
-        f"{x['name']}: expected {x['expect']}, got {x['outcomes']} in {x['elapsed_ms']} ms"
-        + ("" if x["ok"] else f" detail={str(x['detail'])[:600]}")
-        for x in d["reconfigs"]  # type: ignore[attr-defined]
-    ]
-    keep = ("sessions", "sessions_ok", "rst_seen", "bytes_sent", "bytes_verified", "problems")
-    summary = {k: d[k] for k in keep}
-    return f"{d['name']}: {summary} steps={steps}"
+    from dysco_testbed.scenarios import failure_summary
+
+    return failure_summary(d)  # type: ignore[arg-type]
 
 
 def _check(r: object) -> None:

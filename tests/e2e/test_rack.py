@@ -24,7 +24,7 @@ RATE = 250_000.0  # bytes/s each way per session: bmv2 forwards a few thousand p
 
 
 def _run(tb: object, name: str) -> dict[str, object]:
-    from dysco_testbed.scenarios import run
+    from dysco_testbed.scenarios import failure_summary, run
     from dysco_testbed.suite import SUITE, restore
 
     spec = SUITE[name]()
@@ -32,8 +32,7 @@ def _run(tb: object, name: str) -> dict[str, object]:
     r = run(tb, spec, log=lambda m: None)  # type: ignore[arg-type]
     restore(tb)  # type: ignore[arg-type]
     d = r.to_dict()
-    steps = [(x.name, x.outcomes, x.detail if not x.ok else "") for x in r.reconfigs]
-    assert d["passed"], (d["name"], d["problems"], steps, d["sessions_ok"], d["rst_seen"])
+    assert d["passed"], failure_summary(d)
     assert d["bytes_verified"] == d["bytes_sent"] > 0 and d["rst_seen"] == 0
     return d
 
@@ -68,15 +67,14 @@ def test_8_monitor_inserted_into_100_sessions(tb: object) -> None:
 
 
 def test_10_controller_restart_restores_every_agent(tb: object) -> None:
-    from dysco_testbed.scenarios import run
+    from dysco_testbed.scenarios import failure_summary, run
     from dysco_testbed.suite import spec_rack_restart
 
     spec = spec_rack_restart()
     spec.rate = RATE
     r = run(tb, spec, log=lambda m: None)  # type: ignore[arg-type]
     d = r.to_dict()
-    steps = [(x.name, x.outcomes, x.detail if not x.ok else "") for x in r.reconfigs]
-    assert d["passed"], (d["name"], d["problems"], steps, d["sessions_ok"], d["rst_seen"])
+    assert d["passed"], failure_summary(d)
     assert d.get("controller_restart_s") is not None
     st = tb.mgmt("nat", "status", {})  # type: ignore[attr-defined]
     assert [a["agent_id"] for a in st["agents"]] == [1, 2, 3, 4, 5]

@@ -20,14 +20,13 @@ TOPOLOGY = Path(__file__).resolve().parents[2] / "dysco_testbed/scenarios/shared
 
 
 def _run(tb: object, name: str) -> dict[str, object]:
-    from dysco_testbed.scenarios import run
+    from dysco_testbed.scenarios import failure_summary, run
     from dysco_testbed.suite import SHARED
 
     r = run(tb, SHARED[name](), log=lambda m: None)  # type: ignore[arg-type]
     d = r.to_dict()
-    steps = [(x.name, x.outcomes, x.detail if not x.ok else "") for x in r.reconfigs]
-    assert d["passed"], (d["name"], d["problems"], steps, d["sessions_ok"], d["rst_seen"])
-    assert all(x.outcomes == {"completed": 1} for x in r.reconfigs), steps
+    assert d["passed"], failure_summary(d)
+    assert all(x.outcomes == {"completed": 1} for x in r.reconfigs), failure_summary(d)
     assert d["bytes_verified"] == d["bytes_sent"] > 0 and d["rst_seen"] == 0
     return d
 

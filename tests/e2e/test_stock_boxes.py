@@ -31,14 +31,13 @@ TOPOLOGY = STOCK_YAML
 
 def _run(tb: object, name: str) -> dict[str, object]:
     from dysco_testbed import middleboxes
-    from dysco_testbed.scenarios import run
+    from dysco_testbed.scenarios import failure_summary, run
     from dysco_testbed.suite import STOCK
 
     r = run(tb, STOCK[name](), log=lambda m: None)  # type: ignore[arg-type]
     d = r.to_dict()
-    steps = [(x.name, x.outcomes) for x in r.reconfigs]
-    assert d["passed"], (d["name"], d["problems"], steps, d["sessions_ok"], d["rst_seen"])
-    assert all(x.outcomes == {"completed": 1} for x in r.reconfigs), steps
+    assert d["passed"], failure_summary(d)
+    assert all(x.outcomes == {"completed": 1} for x in r.reconfigs), failure_summary(d)
     assert d["bytes_verified"] == d["bytes_sent"] > 0
     hosts = tb.hosts  # type: ignore[attr-defined]
     invalid = {h: middleboxes.invalid_count(hosts[h].ns) for h in ("fw", "natfw")}
