@@ -272,6 +272,29 @@ class AgentBase:
         self.tokens[token] = (purpose, r)
         self._emit(Probe(side.slot, token, freeze, side.epoch))
 
+    def _watched_probe(
+        self, a: LeftAnchor | RightAnchor, purpose: str, kind: TimerKind, freeze: bool = False
+    ) -> None:
+        """Probe ``a``'s side and arm ``kind``, whose firing probes again, in case no answer
+        comes: a probe's answer is a packet-in, which a device may drop (its CPU queue
+        full), and the probe may have taken effect all the same. A freeze whose answer was
+        lost has fixed the cutoff, so the side's data from there on goes to the held new
+        path: without a second probe nothing would ever end that hold (rack e2e 8, 15 of
+        100 sessions held for good). Freezing again is harmless (5.3: the cutoff stays, the
+        seed is the same). The timer backs off from the lock exchange's timeout, doubled
+        per unanswered probe in a row; an answer resets it (:meth:`_probe_answered`)."""
+        if a.probe_out:
+            a.probe_losses += 1
+        a.probe_out = True
+        self._probe(a.side, purpose, a.request, freeze)
+        self._rtimer(kind, a.request, self._backoff(a.probe_losses, TimerKind.LOCK))
+
+    @staticmethod
+    def _probe_answered(a: LeftAnchor | RightAnchor) -> None:
+        """An answer to one of ``a``'s probes came: no watched probe is outstanding."""
+        a.probe_out = False
+        a.probe_losses = 0
+
     def _send(self, msg: ControlMessage, src: str, dst: str) -> None:
         self._msg_id += 1
         data = self.codec.encode(replace(msg, sender=src, msg_id=self._msg_id))

@@ -161,7 +161,7 @@ class LeftAnchorMixin(AgentBase):
         la.retries = 0
         if draining:
             la.drain_deadline = self._now + self.config.anchor_timeout / 2
-        self._probe(side, "syn", la.request, freeze=not draining)
+        self._watched_probe(la, "syn", TimerKind.LPROBE, freeze=not draining)
 
     def _left_send_syn(self, la: LeftAnchor) -> None:
         side = la.side
@@ -218,7 +218,7 @@ class LeftAnchorMixin(AgentBase):
         self._rtt_sample(TimerKind.SYN, la.sent_at, la.retries)
         self._lstep(la, trigger)  # COMMITTING
         la.retries = 0
-        self._probe(la.side, "commit", la.request)
+        self._watched_probe(la, "commit", TimerKind.CPROBE)
 
     def _left_commit(self, la: LeftAnchor) -> None:
         """Our host has acknowledged everything the peer sent on the old path (up to the
@@ -231,6 +231,7 @@ class LeftAnchorMixin(AgentBase):
         ack = Segment(la.new_sub, la.cut, seq_add(la.synack_seq, 1), TcpFlags.ACK, win)
         self._emit(SendPacket(ack, Toward.NETWORK))
         self._modify(side, replace(side.out_entry(), new_rewrite=la.new_sub, new_deltas=ZERO))
+        self._cancel_rtimers(la.request, TimerKind.CPROBE)  # the watch of the answered probe
         self._lstep(la, Trigger.SNAP_COMMIT)  # COMMITTED
         la.retries = 0
         self._left_send_ack(la)
@@ -430,14 +431,14 @@ class LeftAnchorMixin(AgentBase):
         elif kind is TimerKind.LPROBE and ph is LeftPhase.PREPARING:
             draining = la.side.after_hold or self._synack_pending(la, deciding=True)
             self._lstep(la, Trigger.TIMER_LPROBE, Guard.AFTER_HOLD if draining else Guard.ANY)
-            self._probe(la.side, "syn", la.request, freeze=not draining)
+            self._watched_probe(la, "syn", TimerKind.LPROBE, freeze=not draining)
         elif kind is TimerKind.CPROBE and ph is LeftPhase.COMMITTING:
             if self._held_too_long(la):  # not committed yet: the right anchor only holds
                 reason, guard = "new-path-timeout", Guard.HELD_TOO_LONG
                 self._left_cancel(la, reason, Trigger.TIMER_CPROBE, guard)
             else:
                 self._lstep(la, Trigger.TIMER_CPROBE)
-                self._probe(la.side, "commit", la.request)
+                self._watched_probe(la, "commit", TimerKind.CPROBE)
 
     def _left_syn_timer(self, la: LeftAnchor) -> None:
         """Retransmit the new-path SYN, or cancel: out of retries, or held too long."""
@@ -455,6 +456,7 @@ class LeftAnchorMixin(AgentBase):
     def _left_on_snapshot(self, purpose: str, la: LeftAnchor, snap: SlotSnapshot) -> None:
         """The answer to a left anchor's probe, in the phase that sent it (else stale)."""
         r = la.request
+        self._probe_answered(la)
         if purpose == "syn" and la.phase is LeftPhase.PREPARING:
             if snap.cut is None:  # not frozen: draining the last hold, or nothing sent yet
                 draining = self._left_draining(la, snap)
@@ -467,6 +469,7 @@ class LeftAnchorMixin(AgentBase):
             la.held_since = self._now
             la.syn_seq = seq_add(snap.cut, -1)
             la.syn_ack = snap.ack_hi or 0
+            self._cancel_rtimers(r, TimerKind.LPROBE)  # the watch of this answer's probe
             self._lstep(la, Trigger.SNAP_CUT)  # SYN_SENT
             self._left_send_syn(la)
         elif purpose == "commit" and la.phase is LeftPhase.COMMITTING:

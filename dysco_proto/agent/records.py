@@ -215,6 +215,8 @@ class LeftAnchor:
     drain_deadline: float | None = None
     polls: int = 0  # probes answered "not yet" in a row in this phase (re-poll back-off)
     sent_at: float | None = None  # first transmission of the message it awaits (RTT)
+    probe_out: bool = False  # a watched probe awaits its answer (Agent._watched_probe)
+    probe_losses: int = 0  # watched probes in a row that went unanswered (their back-off)
 
 
 @dataclass(eq=False)
@@ -235,6 +237,8 @@ class RightAnchor:
     cut: int | None = None
     peer_cut: int | None = None
     polls: int = 0  # probes answered "not yet" in a row (re-poll back-off)
+    probe_out: bool = False  # a watched probe awaits its answer (Agent._watched_probe)
+    probe_losses: int = 0  # watched probes in a row that went unanswered (their back-off)
     # after a hold on this side the ackLock waits (``lock_msg``, the requestLock to answer)
     # until the host's bytes up to ``drain_to`` are acknowledged or ``drain_deadline`` passed
     lock_msg: ControlMessage | None = None

@@ -62,7 +62,7 @@ class RightAnchorMixin(AgentBase):
             if draining:
                 ra.lock_msg = msg
                 ra.drain_deadline = self._now + self.config.anchor_timeout / 2
-                self._probe(side, "rlock", r)
+                self._watched_probe(ra, "rlock", TimerKind.RSPROBE)
                 return
         elif ra.lock_msg is not None:
             self._rstep(ra, Trigger.REQUEST_LOCK, Guard.AFTER_HOLD)  # the ackLock follows
@@ -129,7 +129,7 @@ class RightAnchorMixin(AgentBase):
         self._modify(side, staged)
         self._rstep(ra, Trigger.NEW_PATH_SYN)  # PREPARING
         self._rtimer(TimerKind.RANCHOR, ra.request, self.config.anchor_timeout)
-        self._probe(side, "rsyn", ra.request, freeze=True)
+        self._watched_probe(ra, "rsyn", TimerKind.RSPROBE, freeze=True)
 
     def _ra_complete_handshake(self, ra: RightAnchor, h: Handshake) -> Handshake:
         """The left anchor's handshake, its SYN-ACK half filled from our record when the
@@ -333,10 +333,10 @@ class RightAnchorMixin(AgentBase):
         kind, ph = key.kind, ra.phase
         if kind is TimerKind.RSPROBE and ph is RightPhase.PREPARING:
             self._rstep(ra, Trigger.TIMER_RSPROBE)
-            self._probe(ra.side, "rsyn", ra.request, freeze=True)
+            self._watched_probe(ra, "rsyn", TimerKind.RSPROBE, freeze=True)
         elif kind is TimerKind.RSPROBE and ph is RightPhase.LOCKED and ra.lock_msg is not None:
             self._rstep(ra, Trigger.TIMER_RSPROBE, Guard.AFTER_HOLD)
-            self._probe(ra.side, "rlock", ra.request)
+            self._watched_probe(ra, "rlock", TimerKind.RSPROBE)
         elif kind is TimerKind.RPROBE and ph is RightPhase.SWITCHED:
             self._rstep(ra, Trigger.TIMER_RPROBE)
             self._probe(ra.side, "rcheck", ra.request)
@@ -368,6 +368,7 @@ class RightAnchorMixin(AgentBase):
 
     def _right_on_snapshot(self, purpose: str, ra: RightAnchor, snap: SlotSnapshot) -> None:
         """The answer to a right anchor's probe, in the phase that sent it (else stale)."""
+        self._probe_answered(ra)
         if purpose == "rlock" and ra.phase is RightPhase.LOCKED and ra.lock_msg is not None:
             if not self._hold_drained(ra, snap):
                 self._rstep(ra, Trigger.SNAP_CUT, Guard.AFTER_HOLD)
@@ -375,6 +376,7 @@ class RightAnchorMixin(AgentBase):
                 ra.polls += 1
                 return
             msg, ra.lock_msg, ra.polls = ra.lock_msg, None, 0
+            self._cancel_rtimers(ra.request, TimerKind.RSPROBE)  # the watch of this answer
             self._rstep(ra, Trigger.SNAP_CUT)  # the ackLock
             self._ra_send_ack_lock(ra, msg)
             # the left anchor may drain its own host's bytes before its SYN: a full
@@ -391,6 +393,7 @@ class RightAnchorMixin(AgentBase):
                 self._rtimer(TimerKind.RSPROBE, ra.request, self._repoll(ra.polls))
                 ra.polls += 1
                 return
+            self._cancel_rtimers(ra.request, TimerKind.RSPROBE)  # the watch of this answer
             self._rstep(ra, Trigger.SNAP_CUT)  # SYN_RCVD
             self._ra_send_synack(ra)
         elif purpose == "rcheck" and ra.phase is RightPhase.SWITCHED:

@@ -24,7 +24,9 @@ NOT_YET = 6  # answers forced to "not yet": enough to reach the cap (rto/16 .. r
 
 
 class Arms:
-    """Driver observer: the delays of the timers of one kind the agents arm, in order."""
+    """Driver observer: the delays of the timers of one kind the agents arm in answer to a
+    probe's answer (the re-polls), in order; not the watch each probe arms when it is sent
+    (``Agent._watched_probe``, ``test_lost_probe_answer.py``)."""
 
     def __init__(self, kind: TimerKind) -> None:
         self.kind = kind
@@ -34,6 +36,8 @@ class Arms:
         pass
 
     def after(self, host: Host, event: Event, actions: list[Action]) -> None:
+        if not isinstance(event, SlotSnapshot):
+            return
         for a in actions:
             if isinstance(a, StartTimer) and a.timer_id.kind is self.kind:
                 self.delays.append(a.delay)
