@@ -16,10 +16,10 @@ import itertools
 
 import pytest
 
-from dysco_proto.actions import Action, StartTimer
-from dysco_proto.events import Event, Reconfigure, SlotSnapshot
-from dysco_proto.model.driver import Host, chain_session, write
+from dysco_proto.events import Reconfigure
+from dysco_proto.model.driver import chain_session, write
 from dysco_proto.timers import TimerKind
+from tests.proto.probe_support import TimerArms, tamper_answers
 
 
 @pytest.mark.parametrize(
@@ -37,43 +37,19 @@ def test_a_lost_probe_answer_is_probed_again_and_the_reconfiguration_completes(
     cs = chain_session(1)
     drv = cs.driver
     host = cs.client if at_client else cs.server
-    dropped = 0
-    watches: list[float] = []
-    handle = drv.handle
-
-    def lose(h: Host, event: Event) -> None:
-        nonlocal dropped
-        if (
-            isinstance(event, SlotSnapshot)
-            and h is host
-            and dropped < lost
-            and h.agent.tokens.get(event.token, ("",))[0] == purpose
-        ):
-            dropped += 1  # the device took the probe; its answer never reaches the agent
-            return
-        handle(h, event)
-
-    class Watches:
-        def before(self, h: Host, event: Event) -> None:
-            pass
-
-        def after(self, h: Host, event: Event, actions: list[Action]) -> None:
-            if h is host and not isinstance(event, SlotSnapshot):
-                arms = [a for a in actions if isinstance(a, StartTimer)]
-                watches.extend(a.delay for a in arms if a.timer_id.kind is kind)
-
-    drv.handle = lose  # type: ignore[method-assign]
-    drv.observer = Watches()
+    watches = TimerArms(kind, host, answers=False)  # each probe's watch, armed as it is sent
+    drv.observer = watches
+    dropped = tamper_answers(drv, host, purpose, lost, lambda snap: None)
     for i in range(40):
         write(cs, 0.05 + 0.01 * i, b"c" * 200)
     ev = Reconfigure(cs.session, cs.server.ip, (), request_tag=7)
     drv.engine.at(0.1, lambda e: drv.handle(cs.client, e), ev)
     drv.run(5.0)
 
-    assert dropped == lost
+    assert dropped() == lost
     assert [k for _h, k, _t in cs.outcomes()] == ["reconfig.completed"]
     assert cs.received == b"c" * 200 * 40  # nothing the hold took was lost
     assert not drv.violations, drv.violations
     # the first probe's watch, then one per probe sent again, each waiting twice as long
-    assert len(watches) == lost + 1
-    assert all(b == 2 * a for a, b in itertools.pairwise(watches))
+    assert len(watches.delays) == lost + 1
+    assert all(b == 2 * a for a, b in itertools.pairwise(watches.delays))

@@ -14,33 +14,13 @@ from dataclasses import replace
 
 import pytest
 
-from dysco_proto.actions import Action, StartTimer
 from dysco_proto.agent import Agent, AgentConfig
-from dysco_proto.events import Event, Reconfigure, SlotSnapshot
-from dysco_proto.model.driver import Host, chain_session, write
+from dysco_proto.events import Reconfigure, SlotSnapshot
+from dysco_proto.model.driver import chain_session, write
 from dysco_proto.timers import TimerKind
+from tests.proto.probe_support import TimerArms, tamper_answers
 
 NOT_YET = 6  # answers forced to "not yet": enough to reach the cap (rto/16 .. rto, rto)
-
-
-class Arms:
-    """Driver observer: the delays of the timers of one kind the agents arm in answer to a
-    probe's answer (the re-polls), in order; not the watch each probe arms when it is sent
-    (``Agent._watched_probe``, ``test_lost_probe_answer.py``)."""
-
-    def __init__(self, kind: TimerKind) -> None:
-        self.kind = kind
-        self.delays: list[float] = []
-
-    def before(self, host: Host, event: Event) -> None:
-        pass
-
-    def after(self, host: Host, event: Event, actions: list[Action]) -> None:
-        if not isinstance(event, SlotSnapshot):
-            return
-        for a in actions:
-            if isinstance(a, StartTimer) and a.timer_id.kind is self.kind:
-                self.delays.append(a.delay)
 
 
 def _blank(purpose: str, snap: SlotSnapshot) -> SlotSnapshot:
@@ -63,24 +43,9 @@ def test_not_yet_answers_are_polled_again_with_a_doubling_delay(
     cs = chain_session(1)
     drv = cs.driver
     host = cs.client if at_client else cs.server
-    arms = Arms(kind)
+    arms = TimerArms(kind)
     drv.observer = arms
-    forced = 0
-    handle = drv.handle
-
-    def not_yet(h: Host, event: Event) -> None:
-        nonlocal forced
-        if (
-            isinstance(event, SlotSnapshot)
-            and h is host
-            and forced < NOT_YET
-            and h.agent.tokens.get(event.token, ("",))[0] == purpose
-        ):
-            forced += 1
-            event = _blank(purpose, event)
-        handle(h, event)
-
-    drv.handle = not_yet  # type: ignore[method-assign]
+    forced = tamper_answers(drv, host, purpose, NOT_YET, lambda snap: _blank(purpose, snap))
     for i in range(40):
         write(cs, 0.05 + 0.01 * i, b"c" * 200)
     ev = Reconfigure(cs.session, cs.server.ip, (), request_tag=7)
@@ -88,7 +53,7 @@ def test_not_yet_answers_are_polled_again_with_a_doubling_delay(
     drv.run(3.0)
 
     rto = host.agent.config.rto
-    assert forced == NOT_YET
+    assert forced() == NOT_YET
     assert arms.delays == [rto / 16, rto / 8, rto / 4, rto / 2, rto, rto]
     assert [k for _h, k, _t in cs.outcomes()] == ["reconfig.completed"]
     assert cs.received == b"c" * 200 * 40
