@@ -282,9 +282,11 @@ class AgentBase:
         path: without a second probe nothing would ever end that hold (rack e2e 8, 15 of
         100 sessions held for good). Freezing again is harmless (5.3: the cutoff stays, the
         seed is the same). The timer backs off from the lock exchange's timeout, doubled
-        per unanswered probe in a row; an answer resets it (:meth:`_probe_answered`)."""
+        per unanswered probe in a row (each says ``reconfig.probe_unanswered``); an answer resets
+        it (:meth:`_probe_answered`)."""
         if a.probe_out:
             a.probe_losses += 1
+            self._observe("reconfig.probe_unanswered", request=a.request, purpose=purpose)
         a.probe_out = True
         self._probe(a.side, purpose, a.request, freeze)
         self._rtimer(kind, a.request, self._backoff(a.probe_losses, TimerKind.LOCK))

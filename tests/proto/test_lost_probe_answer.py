@@ -48,6 +48,8 @@ def test_a_lost_probe_answer_is_probed_again_and_the_reconfiguration_completes(
 
     assert dropped() == lost
     assert [k for _h, k, _t in cs.outcomes()] == ["reconfig.completed"]
+    said = [o for o in host.observations if o.kind == "reconfig.probe_unanswered"]
+    assert [o.fields["purpose"] for o in said] == [purpose] * lost
     assert cs.received == b"c" * 200 * 40  # nothing the hold took was lost
     assert not drv.violations, drv.violations
     # the first probe's watch, then one per probe sent again, each waiting twice as long
