@@ -281,19 +281,24 @@ class AgentBase:
         lost has fixed the cutoff, so the side's data from there on goes to the held new
         path: without a second probe nothing would ever end that hold (rack e2e 8, 15 of
         100 sessions held for good). Freezing again is harmless (5.3: the cutoff stays, the
-        seed is the same). The timer backs off from the lock exchange's timeout, doubled
-        per unanswered probe in a row (each says ``reconfig.probe_unanswered``); an answer resets
-        it (:meth:`_probe_answered`)."""
+        seed is the same). The wait is the probe exchange's own timeout (answer times
+        measured as for the control messages, ``TimerKind.PROBE``: a loaded device's
+        controller queues a probe behind its writes for 100 ms and more), doubled per
+        unanswered probe in a row (each says ``reconfig.probe_unanswered``); an answer
+        resets it (:meth:`_probe_answered`)."""
         if a.probe_out:
             a.probe_losses += 1
             self._observe("reconfig.probe_unanswered", request=a.request, purpose=purpose)
         a.probe_out = True
+        a.probe_sent_at = self._now
         self._probe(a.side, purpose, a.request, freeze)
-        self._rtimer(kind, a.request, self._backoff(a.probe_losses, TimerKind.LOCK))
+        self._rtimer(kind, a.request, self._backoff(a.probe_losses, TimerKind.PROBE))
 
-    @staticmethod
-    def _probe_answered(a: LeftAnchor | RightAnchor) -> None:
-        """An answer to one of ``a``'s probes came: no watched probe is outstanding."""
+    def _probe_answered(self, a: LeftAnchor | RightAnchor) -> None:
+        """An answer to one of ``a``'s probes came: no watched probe is outstanding; the
+        answer time of one sent once is a sample of the probe exchange's."""
+        if a.probe_out:
+            self._rtt_sample(TimerKind.PROBE, a.probe_sent_at, a.probe_losses)
         a.probe_out = False
         a.probe_losses = 0
 

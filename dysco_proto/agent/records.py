@@ -217,6 +217,7 @@ class LeftAnchor:
     sent_at: float | None = None  # first transmission of the message it awaits (RTT)
     probe_out: bool = False  # a watched probe awaits its answer (Agent._watched_probe)
     probe_losses: int = 0  # watched probes in a row that went unanswered (their back-off)
+    probe_sent_at: float | None = None  # when the watched probe went (its answer time)
 
 
 @dataclass(eq=False)
@@ -239,6 +240,7 @@ class RightAnchor:
     polls: int = 0  # probes answered "not yet" in a row (re-poll back-off)
     probe_out: bool = False  # a watched probe awaits its answer (Agent._watched_probe)
     probe_losses: int = 0  # watched probes in a row that went unanswered (their back-off)
+    probe_sent_at: float | None = None  # when the watched probe went (its answer time)
     # after a hold on this side the ackLock waits (``lock_msg``, the requestLock to answer)
     # until the host's bytes up to ``drain_to`` are acknowledged or ``drain_deadline`` passed
     lock_msg: ControlMessage | None = None
