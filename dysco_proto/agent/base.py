@@ -58,6 +58,14 @@ PhaseStep = tuple[RequestId, Row]
 """One step an anchor took: the request and the row of :data:`dysco_proto.phase_table.TABLE`."""
 
 
+PROBE_WATCH_FACTOR = 4
+"""A watched probe (:meth:`Agent._watched_probe`) is sent again after this many of the probe
+exchange's timeouts without an answer. A loss is rare (a device's CPU queue overflowing);
+a slow answer is not: a loaded device's controller queues a probe behind its writes, and on
+the rack (bmv2, 100 reconfigurations at once) answers came after more than one timeout
+hundreds of times per burst, each re-probe adding a packet-out and a packet-in to the burst."""
+
+
 class AgentBase:
     """Shared state and helpers of the agent (see :class:`dysco_proto.agent.Agent`)."""
 
@@ -281,18 +289,19 @@ class AgentBase:
         lost has fixed the cutoff, so the side's data from there on goes to the held new
         path: without a second probe nothing would ever end that hold (rack e2e 8, 15 of
         100 sessions held for good). Freezing again is harmless (5.3: the cutoff stays, the
-        seed is the same). The wait is the probe exchange's own timeout (answer times
-        measured as for the control messages, ``TimerKind.PROBE``: a loaded device's
-        controller queues a probe behind its writes for 100 ms and more), doubled per
-        unanswered probe in a row (each says ``reconfig.probe_unanswered``); an answer
-        resets it (:meth:`_probe_answered`)."""
+        seed is the same). The wait is :data:`PROBE_WATCH_FACTOR` times the probe exchange's
+        own timeout (answer times measured as for the control messages, ``TimerKind.PROBE``),
+        doubled per unanswered probe in a row (each says ``reconfig.probe_unanswered``); an
+        answer resets it (:meth:`_probe_answered`)."""
         if a.probe_out:
             a.probe_losses += 1
             self._observe("reconfig.probe_unanswered", request=a.request, purpose=purpose)
         a.probe_out = True
         a.probe_sent_at = self._now
         self._probe(a.side, purpose, a.request, freeze)
-        self._rtimer(kind, a.request, self._backoff(a.probe_losses, TimerKind.PROBE))
+        self._rtimer(
+            kind, a.request, PROBE_WATCH_FACTOR * self._backoff(a.probe_losses, TimerKind.PROBE)
+        )
 
     def _probe_answered(self, a: LeftAnchor | RightAnchor) -> None:
         """An answer to one of ``a``'s probes came: no watched probe is outstanding; the
