@@ -274,11 +274,14 @@ class AgentBase:
                 # the key is the reversed subsession: (peer, dport) -> (local, port)
                 self.ports.release(key.match.dst_ip, key.match.src_ip, port)
 
-    def _probe(self, side: Side, purpose: str, r: RequestId, freeze: bool = False) -> None:
+    def _probe(self, side: Side, purpose: str, r: RequestId, freeze: bool = False) -> int:
+        """Ask the device for ``side``'s slot registers (freezing the cutoff with ``freeze``);
+        the probe's token."""
         token = self._next_token
         self._next_token += 1
         self.tokens[token] = (purpose, r)
         self._emit(Probe(side.slot, token, freeze, side.epoch))
+        return token
 
     def _watched_probe(
         self, a: LeftAnchor | RightAnchor, purpose: str, kind: TimerKind, freeze: bool = False
@@ -293,23 +296,23 @@ class AgentBase:
         own timeout (answer times measured as for the control messages, ``TimerKind.PROBE``),
         doubled per unanswered probe in a row (each says ``reconfig.probe_unanswered``); an
         answer resets it (:meth:`_probe_answered`)."""
-        if a.probe_out:
-            a.probe_losses += 1
+        w = a.watch
+        if w.token is not None:
+            w.losses += 1
             self._observe("reconfig.probe_unanswered", request=a.request, purpose=purpose)
-        a.probe_out = True
-        a.probe_sent_at = self._now
-        self._probe(a.side, purpose, a.request, freeze)
-        self._rtimer(
-            kind, a.request, PROBE_WATCH_FACTOR * self._backoff(a.probe_losses, TimerKind.PROBE)
-        )
+        w.token = self._probe(a.side, purpose, a.request, freeze)
+        w.sent_at = self._now
+        self._rtimer(kind, a.request, PROBE_WATCH_FACTOR * self._backoff(w.losses, TimerKind.PROBE))
 
-    def _probe_answered(self, a: LeftAnchor | RightAnchor) -> None:
-        """An answer to one of ``a``'s probes came: no watched probe is outstanding; the
-        answer time of one sent once is a sample of the probe exchange's."""
-        if a.probe_out:
-            self._rtt_sample(TimerKind.PROBE, a.probe_sent_at, a.probe_losses)
-        a.probe_out = False
-        a.probe_losses = 0
+    def _probe_answered(self, a: LeftAnchor | RightAnchor, token: int) -> None:
+        """An answer (``token``) to one of ``a``'s probes came: the device answers, so no
+        watched probe counts as lost; the answer time of the watched probe itself, sent once,
+        is a sample of the probe exchange's (not a late answer to an earlier probe)."""
+        w = a.watch
+        if token == w.token:
+            self._rtt_sample(TimerKind.PROBE, w.sent_at, w.losses)
+        w.token = None
+        w.losses = 0
 
     def _send(self, msg: ControlMessage, src: str, dst: str) -> None:
         self._msg_id += 1

@@ -456,7 +456,7 @@ class LeftAnchorMixin(AgentBase):
     def _left_on_snapshot(self, purpose: str, la: LeftAnchor, snap: SlotSnapshot) -> None:
         """The answer to a left anchor's probe, in the phase that sent it (else stale)."""
         r = la.request
-        self._probe_answered(la)
+        self._probe_answered(la, snap.token)
         if purpose == "syn" and la.phase is LeftPhase.PREPARING:
             if snap.cut is None:  # not frozen: draining the last hold, or nothing sent yet
                 draining = self._left_draining(la, snap)

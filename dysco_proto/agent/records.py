@@ -185,6 +185,17 @@ class SessionRecord:
         return [s for s in (self.left, self.right) if s is not None]
 
 
+@dataclass(slots=True)
+class ProbeWatch:
+    """An anchor's watched probe (``Agent._watched_probe``): the token of the one awaiting its
+    answer (None: none), when it went (its answer time), and how many in a row went
+    unanswered (the watch's back-off)."""
+
+    token: int | None = None
+    sent_at: float = 0.0
+    losses: int = 0
+
+
 @dataclass(eq=False)
 class LeftAnchor:
     """A reconfiguration this agent runs as the left anchor (its right side is ``side``)."""
@@ -215,9 +226,7 @@ class LeftAnchor:
     drain_deadline: float | None = None
     polls: int = 0  # probes answered "not yet" in a row in this phase (re-poll back-off)
     sent_at: float | None = None  # first transmission of the message it awaits (RTT)
-    probe_out: bool = False  # a watched probe awaits its answer (Agent._watched_probe)
-    probe_losses: int = 0  # watched probes in a row that went unanswered (their back-off)
-    probe_sent_at: float | None = None  # when the watched probe went (its answer time)
+    watch: ProbeWatch = field(default_factory=ProbeWatch)
 
 
 @dataclass(eq=False)
@@ -238,9 +247,7 @@ class RightAnchor:
     cut: int | None = None
     peer_cut: int | None = None
     polls: int = 0  # probes answered "not yet" in a row (re-poll back-off)
-    probe_out: bool = False  # a watched probe awaits its answer (Agent._watched_probe)
-    probe_losses: int = 0  # watched probes in a row that went unanswered (their back-off)
-    probe_sent_at: float | None = None  # when the watched probe went (its answer time)
+    watch: ProbeWatch = field(default_factory=ProbeWatch)
     # after a hold on this side the ackLock waits (``lock_msg``, the requestLock to answer)
     # until the host's bytes up to ``drain_to`` are acknowledged or ``drain_deadline`` passed
     lock_msg: ControlMessage | None = None

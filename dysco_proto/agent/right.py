@@ -368,7 +368,7 @@ class RightAnchorMixin(AgentBase):
 
     def _right_on_snapshot(self, purpose: str, ra: RightAnchor, snap: SlotSnapshot) -> None:
         """The answer to a right anchor's probe, in the phase that sent it (else stale)."""
-        self._probe_answered(ra)
+        self._probe_answered(ra, snap.token)
         if purpose == "rlock" and ra.phase is RightPhase.LOCKED and ra.lock_msg is not None:
             if not self._hold_drained(ra, snap):
                 self._rstep(ra, Trigger.SNAP_CUT, Guard.AFTER_HOLD)
