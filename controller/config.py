@@ -25,9 +25,10 @@ One file configures one daemon, i.e. the control plane of one data-plane device:
       target: bmv2                 # optional: bmv2 (default) | tofino
       chip: tofino2                # tofino only, required: tofino | tofino2
       server: stratum              # tofino only, required: stratum | sde (bf_switchd with PI)
-      pipe: pipe                   # tofino only: the Pipeline instance name (P4Info prefix)
+      pipe: pipe                   # tofino only: a one-pipeline build's Pipeline (P4Info prefix)
       build: ../p4src/build/tofino2  # tofino only: compiled outputs (default p4src/build/<chip>)
-      pipe_scope: [0, 1]           # tofino only, Stratum: hardware pipes (default: all)
+      pipe_scope: [0, 1]           # tofino only, Stratum: hw pipes (default all); folded build:
+                                   # {pipe_a: [1], pipe_b: [0]} (default: its dysco.conf's)
       clone_session: 100           # optional: mirror-to-CPU session (program's CPU_CLONE_SESSION)
       clone_max_len: 16383         # optional: its packet_length_bytes (default per target)
     ports:
@@ -93,8 +94,10 @@ from controller.p4rt.tofino import (
     SDE_MAX_CLONE_SESSION,
     SERVERS,
     STRATUM_MAX_CLONE_SESSION,
+    PipeScope,
     TofinoConfig,
-    default_build_dir,
+    TofinoConfigError,
+    tofino_config,
 )
 from dysco_pipeline.pipeline import CPU_CLONE_SESSION, CPU_PORT, SLOT_SPACE
 from dysco_proto.policy import (
@@ -137,16 +140,8 @@ _EVERY_OR_NONE = "give every host port an agent_id (one agent each) or none (one
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_P4INFO = PROJECT_ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
 
-_TOFINO_FIELDS = (
-    "target",
-    "chip",
-    "server",
-    "pipe",
-    "build",
-    "pipe_scope",
-    "clone_session",
-    "clone_max_len",
-)
+_TOFINO_FIELDS: tuple[str, ...] = ("target", "chip", "server", "pipe", "build", "pipe_scope")
+_TOFINO_FIELDS += ("clone_session", "clone_max_len")
 
 
 class _Parser(_PolicyParser):
@@ -433,21 +428,29 @@ class _Parser(_PolicyParser):
                 self.fail(f[key][1], f"device.{key}", f"expected {' or '.join(choices)}: {value!r}")
         chip = self.scalar(f["chip"][1], "device.chip")
         server = self.scalar(f["server"][1], "device.server")
-        pipe = self.name(f["pipe"][1], "device.pipe") if "pipe" in f else "pipe"
-        build = default_build_dir(str(chip))
-        if "build" in f:
-            build = self.path(f["build"][1], "device.build", must_exist=False)
-            if not build.is_dir():
-                self.fail(f["build"][1], "device.build", f"no such directory: {build}")
-        elif not build.is_dir():
-            self.fail(node, "device.build", f"not given and the default {build} is missing")
-        scope: list[int] = []
-        if "pipe_scope" in f:
-            if server != "stratum":
-                self.fail(f["pipe_scope"][0], "device.pipe_scope", "only with server: stratum")
-            for i, n in enumerate(self.seq(f["pipe_scope"][1], "device.pipe_scope", "pipes")):
-                scope.append(self.integer(n, f"device.pipe_scope[{i}]", 0, 7))
-        return TofinoConfig(str(chip), str(server), pipe, build, tuple(scope))
+        pipe = self.name(f["pipe"][1], "device.pipe") if "pipe" in f else None
+        build = self.path(f["build"][1], "device.build", must_exist=False) if "build" in f else None
+        scope = self.pipe_scope(f["pipe_scope"], server) if "pipe_scope" in f else ()
+        try:
+            return tofino_config(str(chip), str(server), pipe, build, scope)
+        except TofinoConfigError as e:
+            self.fail(f[e.field][1] if e.field in f else node, f"device.{e.field}", str(e))
+
+    def pipe_scope(self, item: tuple[Node, Node], server: object) -> PipeScope:
+        """``device.pipe_scope`` (Stratum only): the hardware pipes of a one-pipeline build, or
+        per pipeline of a build of several (``{pipe_a: [1], pipe_b: [0]}``)."""
+        if server != "stratum":
+            self.fail(item[0], "device.pipe_scope", "only with server: stratum")
+        if not isinstance(item[1], MappingNode):
+            return self.hw_pipes(item[1], "device.pipe_scope")
+        f = self.mapping(
+            item[1], "device.pipe_scope", tuple(str(k.value) for k, _ in item[1].value)
+        )
+        return {k: self.hw_pipes(v, f"device.pipe_scope.{k}") for k, (_n, v) in f.items()}
+
+    def hw_pipes(self, node: Node, path: str) -> tuple[int, ...]:
+        nodes = self.seq(node, path, "pipes")
+        return tuple(self.integer(n, f"{path}[{i}]", 0, 7) for i, n in enumerate(nodes))
 
     def device_clone(
         self, f: dict[str, tuple[Node, Node]], tofino: TofinoConfig | None, cpu_port: int

@@ -1,5 +1,6 @@
-"""``dysco p4 resources --chip tofino|tofino2 [--json] [--build DIR]``: what the compiled Tofino
-program uses of a pipe (:mod:`controller.p4resources`).
+"""``dysco p4 resources --chip tofino|tofino2 [--json] [--build DIR] [--pipe NAME]``: what the
+compiled Tofino program uses of a pipe (:mod:`controller.p4resources`); of each pipe, and the
+whole, for a build of several pipelines (the folded Tofino 1 build).
 
 Exit status: 0, or 2 with one line on stderr when the build directory is missing or its
 compiler output is unreadable.
@@ -11,9 +12,17 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from controller.cli_common import EXIT_USAGE, Subcommand
-from controller.p4resources import ResourceError, Resources, TableUse, load_resources
+from controller.p4resources import (
+    BuildResources,
+    PipeResources,
+    ResourceError,
+    Resources,
+    TableUse,
+    load_resources,
+)
 from controller.p4rt.tofino import CHIPS, default_build_dir
 
 
@@ -27,7 +36,7 @@ def _args(p: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--chip", required=True, choices=tuple(CHIPS), help="Tofino generation")
     r.add_argument("--build", type=Path, help="bf-p4c output directory (default: committed)")
-    r.add_argument("--pipe", default="pipe", help="Pipeline instance name (default: pipe)")
+    r.add_argument("--pipe", help="one Pipeline instance (default: every pipeline the build lists)")
     r.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -53,12 +62,53 @@ def _pct(used: int, total: int) -> str:
     return f"{used} / {total}" + (f" ({100 * used / total:.0f} %)" if total else "")
 
 
-def _print(r: Resources) -> None:
+def _print(r: Resources | BuildResources) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(highlight=False, width=max(100, console_width()))
-    t = Table(title=f"{r.chip}: tables and registers ({r.build})")
+    if isinstance(r, Resources):
+        _print_pipe(console, r, f"{r.chip}: tables and registers ({r.build})", _sessions_rows(r))
+        return
+    for p in r.pipes:
+        title = f"{r.chip} {p.pipe}: tables and registers ({r.build})"
+        _print_pipe(console, p, title, [])
+    _print_totals(
+        console,
+        f"{r.chip}: the program ({', '.join(p.pipe for p in r.pipes)})",
+        [
+            ("MAU stages (larger pipe)", _pct(r.stages_used, r.stages_total)),
+            *_sessions_rows(r),
+            ("  session tables in", r.sessions_pipe),
+        ],
+    )
+
+
+def _sessions_rows(r: Resources | BuildResources) -> list[tuple[str, str]]:
+    limits = ", ".join(f"{k} {v}" for k, v in r.sessions_limits.items())
+    # a folded program takes two pipes: its sessions are those of one pair
+    per = "per pipe" if isinstance(r, Resources) else f"per {len(r.pipes)} pipes"
+    return [
+        (f"sessions {per} (session sides)", str(r.sessions_capacity)),
+        ("  limited by", f"{r.sessions_limited_by} ({limits})"),
+    ]
+
+
+def _print_totals(console: Any, title: str, rows: list[tuple[str, str]]) -> None:
+    from rich.table import Table
+
+    s = Table(title=title, show_header=False)
+    s.add_column("resource")
+    s.add_column("used / total", justify="right")
+    for name, value in rows:
+        s.add_row(name, value)
+    console.print(s)
+
+
+def _print_pipe(console: Any, r: PipeResources, title: str, extra: list[tuple[str, str]]) -> None:
+    """One pipe's tables and totals (``extra``: rows after the totals)."""
+    from rich.table import Table
+
+    t = Table(title=title)
     for col in ("name", "kind", "stages", "size", "SRAM blocks", "TCAM blocks", "map RAMs"):
         t.add_column(col, justify="left" if col in ("name", "kind") else "right")
     # bf-p4c's tables for the program's if-conditions (tbl_*: a gateway, no entries, no
@@ -79,23 +129,21 @@ def _print(r: Resources) -> None:
             f"{used[0]}-{used[-1]}", "", "0", "0", "0",
         )  # fmt: skip
     console.print(t)
-    s = Table(title=f"{r.chip}: totals per pipe (bf-p4c {r.compiler_version})", show_header=False)
-    s.add_column("resource")
-    s.add_column("used / total", justify="right")
-    limits = ", ".join(f"{k} {v}" for k, v in r.sessions_limits.items())
-    for name, value in (
-        ("MAU stages", _pct(r.stages_used, r.stages_total)),
-        ("PHV containers", _pct(r.phv_containers_used, r.phv_containers_total)),
-        ("PHV bits", _pct(r.phv_bits_used, r.phv_bits_total)),
-        ("hash bits", _pct(r.hash_bits_used, r.hash_bits_total)),
-        ("stateful ALUs", _pct(r.stateful_alus_used, r.stateful_alus_total)),
-        ("SRAM blocks", _pct(r.sram_blocks_used, r.sram_blocks_total)),
-        ("TCAM blocks", _pct(r.tcam_blocks_used, r.tcam_blocks_total)),
-        ("sessions per pipe (session sides)", str(r.sessions_capacity)),
-        ("  limited by", f"{r.sessions_limited_by} ({limits})"),
-    ):
-        s.add_row(name, value)
-    console.print(s)
+    where = "per pipe" if isinstance(r, Resources) else f"of {r.pipe}"
+    _print_totals(
+        console,
+        f"{r.chip}: totals {where} (bf-p4c {r.compiler_version})",
+        [
+            ("MAU stages", _pct(r.stages_used, r.stages_total)),
+            ("PHV containers", _pct(r.phv_containers_used, r.phv_containers_total)),
+            ("PHV bits", _pct(r.phv_bits_used, r.phv_bits_total)),
+            ("hash bits", _pct(r.hash_bits_used, r.hash_bits_total)),
+            ("stateful ALUs", _pct(r.stateful_alus_used, r.stateful_alus_total)),
+            ("SRAM blocks", _pct(r.sram_blocks_used, r.sram_blocks_total)),
+            ("TCAM blocks", _pct(r.tcam_blocks_used, r.tcam_blocks_total)),
+            *extra,
+        ],
+    )
 
 
 def console_width() -> int:

@@ -1,7 +1,8 @@
 """What the Dysco program uses of a Tofino pipe, from bf-p4c's own output.
 
 ``dysco p4 resources --chip tofino|tofino2`` reads a build directory (default: the committed
-``p4src/build/<chip>/``):
+``p4src/build/<chip>/``), for each pipeline profile the build lists (``dysco.conf``: ``pipe``
+for Tofino 2; ``pipe_a`` and ``pipe_b`` for the folded Tofino 1 build):
 
 - ``<pipe>/logs/resources.json`` (bf-p4c's resource report): per MAU stage, the SRAM and TCAM
   blocks and who uses them, hash bits, meter/stateful ALUs, logical tables; the PHV containers
@@ -21,6 +22,13 @@ register), so the capacity is the smallest of the compiled ``out_session`` size,
 tables are hash tables, and the last few percent of one may be unusable when a key's every way
 is taken; during a reconfiguration a side holds a second ``in_session`` entry (old and new
 path).
+
+**A folded build** (several pipelines, :class:`BuildResources`) is reported per pipe (each
+pipe's own stages, memories and tables, names as ``context.json`` gives them) and as a
+whole: ``stages_used`` is the larger pipe's (each pipe has its own ``stages_total`` stages),
+``tables`` lists every pipe's with the pipe's name in front (``pipe_a.DyscoIngress_0...``),
+and the session limits take ``out_session`` and ``in_session`` from the pipe that holds them
+and the slots from every pipe's slot registers (a session side has a cell in each).
 """
 
 from __future__ import annotations
@@ -28,10 +36,12 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from controller.p4rt.p4info import contract_form
+from controller.p4rt.tofino import TofinoBuildError, build_pipelines
 from dysco_pipeline.pipeline import Tbl
 
 
@@ -53,8 +63,8 @@ class TableUse:
 
 
 @dataclass
-class Resources:
-    """The report of one compiled pipe."""
+class PipeResources:
+    """What one compiled pipe uses."""
 
     chip: str
     build: str
@@ -74,13 +84,40 @@ class Resources:
     sram_blocks_total: int
     tcam_blocks_used: int
     tcam_blocks_total: int
-    sessions_capacity: int
-    sessions_limits: dict[str, int]
-    sessions_limited_by: str
     tables: list[TableUse] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``tables`` as a list of dicts)."""
+        return asdict(self)
+
+
+@dataclass
+class Resources(PipeResources):
+    """The report of a one-pipeline build: its pipe and the sessions it holds."""
+
+    sessions_capacity: int = 0
+    sessions_limits: dict[str, int] = field(default_factory=dict)
+    sessions_limited_by: str = ""
+
+
+@dataclass
+class BuildResources:
+    """The report of a build of several pipelines (the folded Tofino 1 build)."""
+
+    chip: str
+    build: str
+    compiler_version: str
+    stages_used: int  # the larger pipe's
+    stages_total: int  # of one pipe
+    sessions_capacity: int
+    sessions_limits: dict[str, int]
+    sessions_limited_by: str
+    sessions_pipe: str  # the pipe that holds out_session and in_session
+    tables: list[TableUse]  # every pipe's, names "<pipe>.<context.json name>"
+    pipes: list[PipeResources]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
         return asdict(self)
 
 
@@ -112,9 +149,9 @@ def _base_name(used_by: str) -> str:
 
 
 def contract_name(name: str, pipe: str) -> str:
-    """A compiler table name with its pipe prefix (if any) removed."""
-    prefix = f"{pipe}."
-    return name[len(prefix) :] if name.startswith(prefix) else name
+    """A compiler table name as the contract writes it: its pipe prefix (if any) removed, a
+    per-pipe ``DyscoIngress_<n>`` back to ``DyscoIngress`` (:func:`contract_form`)."""
+    return contract_form(name, (pipe,))
 
 
 @dataclass
@@ -236,27 +273,32 @@ def _phv_usage(
 
 
 def _session_limits(
-    tables: dict[str, TableUse], pipe: str, ctx_path: Path
-) -> tuple[dict[str, int], str]:
-    """Session sides per pipe allowed by each of out_session, in_session and the slots."""
-    by_contract = {contract_name(n, pipe): t for n, t in tables.items()}
+    pipes: list[tuple[str, dict[str, TableUse]]], where: Path
+) -> tuple[dict[str, int], str, str]:
+    """Session sides allowed by each of out_session, in_session (of the pipe holding them)
+    and the slots (every pipe's registers); the limiting one; the session tables' pipe."""
     limits: dict[str, int] = {}
+    holder = ""
     for tbl in (Tbl.OUT_SESSION, Tbl.IN_SESSION):
-        t = by_contract.get(tbl.value)
-        if t is None:
-            raise ResourceError(f"{ctx_path}: table {tbl.value} not found")
+        found = [
+            (pipe, t)
+            for pipe, tables in pipes
+            for n, t in tables.items()
+            if t.kind == "match" and contract_name(n, pipe) == tbl.value
+        ]
+        if not found:
+            raise ResourceError(f"{where}: table {tbl.value} not found")
+        holder, t = found[0]
         limits[tbl.value.rsplit(".", 1)[-1]] = t.size
-    registers = [t for t in tables.values() if t.kind == "register"]
+    registers = [t for _p, tables in pipes for t in tables.values() if t.kind == "register"]
     if not registers:
-        raise ResourceError(f"{ctx_path}: no slot registers found")
+        raise ResourceError(f"{where}: no slot registers found")
     limits["slots"] = min(t.size for t in registers)
-    return limits, min(limits, key=lambda k: limits[k])
+    return limits, min(limits, key=lambda k: limits[k]), holder
 
 
-def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
-    """The resource report of the build in ``build`` (raises :class:`ResourceError`)."""
-    if not build.is_dir():
-        raise ResourceError(f"no build directory {build} (compile with make -C p4src tofino)")
+def _pipe_resources(build: Path, chip: str, pipe: str) -> PipeResources:
+    """What pipe ``pipe`` of the build uses (raises :class:`ResourceError`)."""
     res_path = build / pipe / "logs" / "resources.json"
     ctx_path = build / pipe / "context.json"
     res = _load_json(res_path, "resources.json")
@@ -280,9 +322,7 @@ def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
         t.tcam_blocks = len(b.tcams.get(name, ()))
         t.map_rams = len(b.maprams.get(name, ()))
     phv_total_n, phv_total_bits, used = _phv_usage(res, ctx, res_path, ctx_path)
-    limits, limited_by = _session_limits(tables, pipe, ctx_path)
-
-    return Resources(
+    return PipeResources(
         chip=chip,
         build=str(build),
         pipe=pipe,
@@ -301,8 +341,47 @@ def load_resources(build: Path, chip: str, pipe: str = "pipe") -> Resources:
         sram_blocks_total=sram_total,
         tcam_blocks_used=len(b.tcam_used),
         tcam_blocks_total=tcam_total,
+        tables=sorted(tables.values(), key=lambda t: (t.stages[0], t.name)),
+    )
+
+
+def pipeline_names(build: Path) -> list[str]:
+    """The pipelines the build lists (``dysco.conf``, ``manifest.json``), else ``["pipe"]``."""
+    try:
+        return [n for n, _s in build_pipelines(build)] or ["pipe"]
+    except TofinoBuildError as e:
+        raise ResourceError(str(e)) from None
+
+
+def load_resources(build: Path, chip: str, pipe: str | None = None) -> Resources | BuildResources:
+    """The resource report of the build in ``build`` (raises :class:`ResourceError`): of pipe
+    ``pipe``, or (None) of every pipeline the build lists: a :class:`Resources` for one, a
+    :class:`BuildResources` for several."""
+    if not build.is_dir():
+        raise ResourceError(f"no build directory {build} (compile with make -C p4src tofino)")
+    names = [pipe] if pipe is not None else pipeline_names(build)
+    pipes = [_pipe_resources(build, chip, name) for name in names]
+    by_pipe = [(p.pipe, {t.name: t for t in p.tables}) for p in pipes]
+    limits, limited_by, holder = _session_limits(by_pipe, build / names[0] / "context.json")
+    if len(pipes) == 1:
+        fields = {k: getattr(pipes[0], k) for k in pipes[0].__dataclass_fields__}
+        return Resources(
+            **fields,
+            sessions_capacity=limits[limited_by],
+            sessions_limits=limits,
+            sessions_limited_by=limited_by,
+        )
+    tables = [replace(t, name=f"{p.pipe}.{t.name}") for p in pipes for t in p.tables]
+    return BuildResources(
+        chip=chip,
+        build=str(build),
+        compiler_version=pipes[0].compiler_version,
+        stages_used=max(p.stages_used for p in pipes),
+        stages_total=max(p.stages_total for p in pipes),
         sessions_capacity=limits[limited_by],
         sessions_limits=limits,
         sessions_limited_by=limited_by,
-        tables=sorted(tables.values(), key=lambda t: (t.stages[0], t.name)),
+        sessions_pipe=holder,
+        tables=tables,
+        pipes=pipes,
     )

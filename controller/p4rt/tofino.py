@@ -6,7 +6,7 @@ A Tofino switch takes the compiled program as the ``p4_device_config`` of
 - **Stratum** (``stratum_bfrt``): a serialized ``stratum.hal.barefoot.BfPipelineConfig``
   (``controller/p4rt/tofino_pb/stratum/bf.proto``, vendored from Stratum's
   ``stratum/hal/lib/barefoot/bf.proto``): the program name, ``bfrt.json`` and one profile per
-  pipeline with its ``context.json``, binary and hardware pipes.
+  pipeline with its ``context.json``, binary and hardware pipes (``pipe_scope``).
 - **The SDE's own server** (``bf_switchd`` with PI, ``pi_tofino``): the packed layout that
   ``_pi_update_device_start`` in open-p4studio ``pkgsrc/bf-drivers/src/pi/pi_imp.c`` unpacks,
   each length a 32-bit little-endian integer (PI's ``retrieve_uint32`` in
@@ -15,7 +15,16 @@ A Tofino switch takes the compiled program as the ``p4_device_config`` of
       u32 len | program name | u32 len | binary (tofino.bin) | u32 len | context.json
       | u32 len | pipeline name | u32 len | bfrt.json
 
-  (the last two pairs are optional there; we always send them).
+  (the last two pairs are optional there; we always send them). That function fills one
+  ``bf_device_profile_t`` with one program of one pipeline and ``num_pipes_in_scope = 0``
+  (every pipe): the format carries **one** profile, so a build of several pipelines (the folded
+  Tofino 1 build: ``pipe_a``, ``pipe_b``) cannot go to the SDE's server, only to Stratum.
+
+A build has one pipeline profile per ``Pipeline`` instance of the program: ``pipe`` for the
+one-pipeline (Tofino 2) build; ``pipe_a`` and ``pipe_b`` for the folded Tofino 1 build
+(``-DFOLD``). Their names and the compiler's hardware pipes come from ``dysco.conf``
+(``p4_pipelines``: ``p4_pipeline_name``, ``pipe_scope``), else ``manifest.json``; each has
+``<name>/context.json`` and ``<name>/<chip>.bin``.
 
 Chip defaults live in :data:`CHIPS` and nowhere else.
 """
@@ -24,6 +33,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +42,10 @@ from dysco_pipeline.pipeline import CPU_CLONE_SESSION
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 BUILD_ROOT = PROJECT_ROOT / "p4src" / "build"
+
+
+PipeScope = tuple[int, ...] | Mapping[str, tuple[int, ...]]
+"""``device.pipe_scope``: one list of hardware pipes, or one per pipeline name."""
 
 
 class TofinoBuildError(ValueError):
@@ -75,10 +89,17 @@ class TofinoConfig:
 
     chip: str
     server: str
-    pipe: str = "pipe"
+    # the Pipeline instance of a one-pipeline build; None: every pipeline the build lists
+    pipe: str | None = "pipe"
     build: Path | None = None  # default: p4src/build/<chip>
     pipe_scope: tuple[int, ...] = ()  # hardware pipes of the profile (Stratum); () = all
     program_name: str = P4_NAME
+    # per pipeline (Stratum): its hardware pipes, overriding the compiler's (dysco.conf)
+    profile_scopes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def scopes(self) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+        """The ``pipe_scope`` argument of :func:`stratum_device_config`."""
+        return dict(self.profile_scopes) if self.profile_scopes else self.pipe_scope
 
     @property
     def build_dir(self) -> Path:
@@ -91,76 +112,242 @@ def default_build_dir(chip: str) -> Path:
 
 
 @dataclass(frozen=True)
+class PipelineProfile:
+    """One ``Pipeline`` instance of a build: its name, files and the compiler's pipes."""
+
+    name: str
+    context: bytes
+    binary: bytes
+    scope: tuple[int, ...] = ()  # dysco.conf pipe_scope; () when the build does not say
+
+
+def build_pipelines(directory: Path) -> list[tuple[str, tuple[int, ...]]]:
+    """The pipelines a build lists, with the compiler's hardware pipes, in its order:
+    ``dysco.conf`` ``p4_pipelines``, else ``manifest.json`` (names only); ``[]`` when neither
+    says (a build of one pipeline named by ``device.pipe``)."""
+    conf = directory / "dysco.conf"
+    try:
+        data: Any = json.loads(conf.read_bytes())
+        pipelines = data["p4_devices"][0]["p4_programs"][0]["p4_pipelines"]
+        return [
+            (str(p["p4_pipeline_name"]), tuple(int(x) for x in p.get("pipe_scope", ())))
+            for p in pipelines
+        ]
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise TofinoBuildError(
+            f"{conf}: not a bf-p4c conf file ({type(e).__name__}: {e})"
+        ) from None
+    try:
+        manifest: Any = json.loads((directory / "manifest.json").read_bytes())
+        pipes = manifest["programs"][0]["pipes"]
+        return [(str(p["pipe_name"]), ()) for p in pipes]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return []
+
+
+@dataclass(frozen=True)
 class TofinoBuild:
     """The files of one bf-p4c compile (``p4src/build/<chip>/``), as bytes."""
 
     directory: Path
     chip: str
-    pipe: str
     p4info: Path
     bfrt: bytes
-    context: bytes
-    binary: bytes
+    profiles: tuple[PipelineProfile, ...]
+
+    @property
+    def pipe(self) -> str:
+        """The first (a one-pipeline build's only) pipeline's name."""
+        return self.profiles[0].name
+
+    @property
+    def context(self) -> bytes:
+        """The first pipeline's ``context.json``."""
+        return self.profiles[0].context
+
+    @property
+    def binary(self) -> bytes:
+        """The first pipeline's binary."""
+        return self.profiles[0].binary
 
     @classmethod
-    def load(cls, directory: Path, chip: str, pipe: str = "pipe") -> TofinoBuild:
-        """Read the build; :class:`TofinoBuildError` (one line) when a file is missing."""
+    def load(cls, directory: Path, chip: str, pipe: str | None = None) -> TofinoBuild:
+        """Read the build: every pipeline it lists (``pipe`` None), or the one pipeline
+        ``pipe`` of a one-pipeline build. :class:`TofinoBuildError` (one line) when a file is
+        missing or ``pipe`` is not how the build names its pipeline."""
         info = CHIPS.get(chip)
         if info is None:
             raise TofinoBuildError(f"unknown chip {chip!r} (expected {' or '.join(CHIPS)})")
         if not directory.is_dir():
             raise TofinoBuildError(f"no build directory {directory}")
-        files = {
-            "P4Info": directory / "dysco.p4info.txtpb",
-            "bfrt.json": directory / "bfrt.json",
-            "context.json": directory / pipe / "context.json",
-            info.binary: directory / pipe / info.binary,
-        }
-        data: dict[str, bytes] = {}
-        for what, path in files.items():
-            try:
-                data[what] = path.read_bytes()
-            except OSError as e:
+        listed = build_pipelines(directory)
+        wanted = listed or [(pipe or "pipe", ())]
+        if pipe is not None and listed:
+            names = [n for n, _s in listed]
+            if names != [pipe]:
                 raise TofinoBuildError(
-                    f"{what} missing from {directory}: {path}: {e.strerror or e}"
-                ) from None
-        for what in ("bfrt.json", "context.json"):
-            try:
-                json.loads(data[what])
-            except ValueError as e:
-                raise TofinoBuildError(f"{files[what]}: not JSON: {e}") from None
-        ctx_target = json.loads(data["context.json"]).get("target")
-        if ctx_target is not None and ctx_target != chip:
-            raise TofinoBuildError(
-                f"{files['context.json']} was compiled for {ctx_target}, not {chip}"
+                    f"pipe {pipe!r}: the build in {directory} has pipeline(s) "
+                    f"{', '.join(names)} (dysco.conf)"
+                )
+        files = {"P4Info": directory / "dysco.p4info.txtpb", "bfrt.json": directory / "bfrt.json"}
+        for name, _scope in wanted:
+            files[f"{name}/context.json"] = directory / name / "context.json"
+            files[f"{name}/{info.binary}"] = directory / name / info.binary
+        data = {what: _read(directory, what, path) for what, path in files.items()}
+        for what in data:
+            if what.endswith(".json"):
+                _check_json(files[what], data[what], chip)
+        profiles = tuple(
+            PipelineProfile(
+                name, data[f"{name}/context.json"], data[f"{name}/{info.binary}"], scope
             )
-        return cls(
-            directory,
-            chip,
-            pipe,
-            files["P4Info"],
-            data["bfrt.json"],
-            data["context.json"],
-            data[info.binary],
+            for name, scope in wanted
         )
+        return cls(directory, chip, files["P4Info"], data["bfrt.json"], profiles)
+
+
+def _read(directory: Path, what: str, path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        what = what.rsplit("/", 1)[-1]
+        raise TofinoBuildError(
+            f"{what} missing from {directory}: {path}: {e.strerror or e}"
+        ) from None
+
+
+def _check_json(path: Path, data: bytes, chip: str) -> None:
+    try:
+        doc = json.loads(data)
+    except ValueError as e:
+        raise TofinoBuildError(f"{path}: not JSON: {e}") from None
+    target = doc.get("target") if path.name == "context.json" and isinstance(doc, dict) else None
+    if target is not None and target != chip:
+        raise TofinoBuildError(f"{path} was compiled for {target}, not {chip}")
+
+
+def profile_scopes(build: TofinoBuild, pipe_scope: PipeScope = ()) -> list[tuple[int, ...]]:
+    """Each profile's hardware pipes for Stratum: a list for a one-pipeline build (``()``:
+    every pipe); per pipeline name otherwise, a pipeline not named keeping the compiler's
+    (``dysco.conf``). Two profiles on one pipe, or a name the build lacks, is an error."""
+    return resolve_scopes([(p.name, p.scope) for p in build.profiles], pipe_scope)
+
+
+def resolve_scopes(
+    pipelines: list[tuple[str, tuple[int, ...]]],
+    pipe_scope: PipeScope = (),
+) -> list[tuple[int, ...]]:
+    """:func:`profile_scopes` on the build's (name, compiler's pipes) pairs."""
+    names = [n for n, _s in pipelines]
+    if not isinstance(pipe_scope, Mapping):
+        if len(names) == 1:
+            return [tuple(pipe_scope)]
+        if pipe_scope:
+            raise TofinoBuildError(
+                f"the build has pipelines {', '.join(names)}: give one list per pipeline "
+                f"({{{names[0]}: [...], ...}})"
+            )
+        pipe_scope = {}
+    empty = sorted(n for n, hw in pipe_scope.items() if not hw)
+    if empty:
+        raise TofinoBuildError(f"no pipes given for {', '.join(empty)}")
+    unknown = sorted(set(pipe_scope) - set(names))
+    if unknown:
+        raise TofinoBuildError(
+            f"no pipeline {', '.join(unknown)} in the build (it has {', '.join(names)})"
+        )
+    out = [tuple(pipe_scope.get(n, s)) for n, s in pipelines]
+    if len(out) > 1:
+        seen: dict[int, str] = {}
+        for name, scope in zip(names, out, strict=True):
+            if not scope:
+                raise TofinoBuildError(f"the build does not give {name}'s pipes: give them")
+            for hw in scope:
+                if hw in seen:
+                    raise TofinoBuildError(f"pipe {hw} is in both {seen[hw]} and {name}")
+                seen[hw] = name
+    return out
+
+
+class TofinoConfigError(TofinoBuildError):
+    """A ``device`` field of ``target: tofino`` does not fit the build (``field`` names it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def tofino_config(
+    chip: str,
+    server: str,
+    pipe: str | None,
+    build: Path | None,
+    pipe_scope: PipeScope = (),
+) -> TofinoConfig:
+    """The :class:`TofinoConfig` of the configuration's fields, checked against the build's
+    pipelines (:func:`build_pipelines`): ``build`` (None: the committed one) must exist;
+    ``pipe`` (None: not given) names the pipeline of a one-pipeline build only; a build of
+    several needs Stratum, and their pipes must not overlap. :class:`TofinoConfigError` with
+    the field at fault."""
+    if build is None:
+        build = default_build_dir(chip)
+        if not build.is_dir():
+            raise TofinoConfigError("build", f"not given and the default {build} is missing")
+    elif not build.is_dir():
+        raise TofinoConfigError("build", f"no such directory: {build}")
+    try:
+        listed = build_pipelines(build)
+    except TofinoBuildError as e:
+        raise TofinoConfigError("build", str(e)) from None
+    names = [n for n, _s in listed]
+    if len(names) > 1:
+        if pipe is not None:
+            raise TofinoConfigError(
+                "pipe",
+                f"the build has pipelines {', '.join(names)} (dysco.conf): pipe names the "
+                "pipeline of a one-pipeline build; leave it out",
+            )
+        if server == "sde":
+            raise TofinoConfigError(
+                "server", SDE_ONE_PROFILE.format(n=len(names), names=", ".join(names))
+            )
+    elif pipe is None:
+        pipe = names[0] if names else "pipe"
+    elif names and names != [pipe]:
+        raise TofinoConfigError(
+            "pipe", f"{pipe!r} is not the build's pipeline ({names[0]}, dysco.conf)"
+        )
+    if server == "stratum":
+        try:
+            resolve_scopes(listed or [(str(pipe), ())], pipe_scope)
+        except TofinoBuildError as e:
+            raise TofinoConfigError("pipe_scope", str(e)) from None
+    if isinstance(pipe_scope, Mapping):
+        per = tuple((n, tuple(pipe_scope[n])) for n in names or [str(pipe)] if n in pipe_scope)
+        return TofinoConfig(chip, server, pipe, build, (), profile_scopes=per)
+    return TofinoConfig(chip, server, pipe, build, tuple(pipe_scope))
 
 
 def stratum_device_config(
-    build: TofinoBuild, p4_name: str = P4_NAME, pipe_scope: tuple[int, ...] = ()
+    build: TofinoBuild,
+    p4_name: str = P4_NAME,
+    pipe_scope: PipeScope = (),
 ) -> bytes:
-    """The serialized ``BfPipelineConfig`` Stratum (stratum_bfrt) takes as p4_device_config."""
+    """The serialized ``BfPipelineConfig`` Stratum (stratum_bfrt) takes as p4_device_config:
+    one profile per pipeline of the build, hardware pipes from :func:`profile_scopes`."""
     from controller.p4rt.tofino_pb.stratum import bf_pb2
 
+    scopes = profile_scopes(build, pipe_scope)
     msg = bf_pb2.BfPipelineConfig(
         p4_name=p4_name,
         bfruntime_info=build.bfrt,
         profiles=[
             bf_pb2.BfPipelineConfig.Profile(
-                profile_name=build.pipe,
-                context=build.context,
-                binary=build.binary,
-                pipe_scope=list(pipe_scope),
+                profile_name=p.name, context=p.context, binary=p.binary, pipe_scope=list(scope)
             )
+            for p, scope in zip(build.profiles, scopes, strict=True)
         ],
     )
     return msg.SerializeToString(deterministic=True)
@@ -171,10 +358,22 @@ def _chunk(data: bytes) -> bytes:
 
 
 SDE_MAX_NAME = 100  # _PI_UPDATE_MAX_NAME_SIZE in pi_imp.c
+SDE_ONE_PROFILE = (
+    "the SDE's P4Runtime server loads one pipeline profile on every pipe (open-p4studio "
+    "pkgsrc/bf-drivers/src/pi/pi_imp.c _pi_update_device_start) and this build has {n} "
+    "({names}): use server: stratum"
+)
 
 
 def sde_device_config(build: TofinoBuild, p4_name: str = P4_NAME) -> bytes:
-    """The packed p4_device_config of the SDE's P4Runtime server (bf_switchd with PI)."""
+    """The packed p4_device_config of the SDE's P4Runtime server (bf_switchd with PI): one
+    pipeline only (see the module doc), so a build of several is a :class:`TofinoBuildError`."""
+    if len(build.profiles) > 1:
+        raise TofinoBuildError(
+            SDE_ONE_PROFILE.format(
+                n=len(build.profiles), names=", ".join(p.name for p in build.profiles)
+            )
+        )
     for what, name in (("program name", p4_name), ("pipeline name", build.pipe)):
         if not 0 < len(name.encode()) <= SDE_MAX_NAME:
             raise TofinoBuildError(f"{what} {name!r}: 1..{SDE_MAX_NAME} bytes for the SDE")
@@ -188,7 +387,7 @@ def device_config(tofino: TofinoConfig) -> bytes:
     """The p4_device_config for ``tofino.server`` from the build in ``tofino.build_dir``."""
     build = TofinoBuild.load(tofino.build_dir, tofino.chip, tofino.pipe)
     if tofino.server == "stratum":
-        return stratum_device_config(build, tofino.program_name, tofino.pipe_scope)
+        return stratum_device_config(build, tofino.program_name, tofino.scopes())
     if tofino.server == "sde":
         return sde_device_config(build, tofino.program_name)
     raise TofinoBuildError(f"unknown server {tofino.server!r} (expected {' or '.join(SERVERS)})")
@@ -213,11 +412,18 @@ __all__ = [
     "CPU_CLONE_SESSION",
     "SERVERS",
     "ChipInfo",
+    "PipeScope",
+    "PipelineProfile",
     "TofinoBuild",
     "TofinoBuildError",
     "TofinoConfig",
+    "TofinoConfigError",
+    "build_pipelines",
     "default_build_dir",
     "device_config",
+    "profile_scopes",
+    "resolve_scopes",
     "sde_device_config",
     "stratum_device_config",
+    "tofino_config",
 ]

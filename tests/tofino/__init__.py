@@ -21,8 +21,8 @@ P4SRC = ROOT / "p4src"
 BUILD = P4SRC / "build"
 CHIPS = ("tofino", "tofino2")
 NOT_FITTED = (
-    "no committed Tofino outputs for {chip}: tna/dysco.p4 does not fit it yet "
-    "(docs/pipeline.md section 10)"
+    "no committed Tofino outputs for {chip} (p4src/build/{chip}/COMPILER missing: "
+    "make -C p4src tofino)"
 )
 
 

@@ -1,8 +1,10 @@
 """The controller's Tofino support against the real bf-p4c outputs committed under
-``p4src/build/tofino/`` and ``p4src/build/tofino2/``: the two pipeline device configs
+``p4src/build/tofino/`` (the folded build: pipelines ``pipe_a`` and ``pipe_b``) and
+``p4src/build/tofino2/`` (one pipeline, ``pipe``): the two pipeline device configs
 (Stratum's ``BfPipelineConfig``, the SDE's packed layout) parsed back with their public
 definitions, and the P4Info name mapping onto the pipeline contract. Configuration validation
-of ``target: tofino`` runs everywhere."""
+of ``target: tofino`` runs everywhere (tests/tofino/test_tofino_folded.py: the folded build's
+configuration on a synthetic build)."""
 
 from __future__ import annotations
 
@@ -13,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from controller.config import ConfigError, parse_config
-from controller.p4rt.p4info import contract_mismatches, load_p4info
+from controller.p4rt.p4info import contract_mismatches, load_p4info, slot_capacity
 from controller.p4rt.tofino import (
     CHIPS,
     TofinoBuild,
     TofinoBuildError,
     TofinoConfig,
+    build_pipelines,
     compiled_defines,
     default_build_dir,
     device_config,
@@ -62,26 +65,41 @@ def test_committed_build_is_what_the_controller_loads(chip: str) -> None:
 
 @pytest.mark.parametrize("chip", CHIP_LIST)
 def test_stratum_config_from_committed_build(chip: str) -> None:
+    """One profile per pipeline of the build (dysco.conf), each with its own files and pipes:
+    one given list for a one-pipeline build, the compiler's per pipe for a folded one."""
     d = committed_build(chip)
     build = TofinoBuild.load(d, chip)
+    listed = build_pipelines(d)
+    assert [p.name for p in build.profiles] == [n for n, _s in listed]
+    scope: tuple[int, ...] = (0, 1) if len(listed) == 1 else ()
     msg = bf_pb2.BfPipelineConfig()
-    msg.ParseFromString(stratum_device_config(build, "dysco", (0, 1)))
+    msg.ParseFromString(stratum_device_config(build, "dysco", scope))
     assert msg.p4_name == "dysco"
     assert msg.bfruntime_info == (d / "bfrt.json").read_bytes()
-    assert len(msg.profiles) == 1
-    prof = msg.profiles[0]
-    assert prof.profile_name == "pipe"
-    assert prof.context == (d / "pipe" / "context.json").read_bytes()
-    assert prof.binary == (d / "pipe" / CHIPS[chip].binary).read_bytes()
-    assert list(prof.pipe_scope) == [0, 1]
-    # the binary is the chip's: bf-p4c names it after the target
-    assert json.loads(prof.context)["target"] == chip
+    assert len(msg.profiles) == len(listed) >= 1
+    for prof, (name, compiled) in zip(msg.profiles, listed, strict=True):
+        assert prof.profile_name == name
+        assert prof.context == (d / name / "context.json").read_bytes()
+        assert prof.binary == (d / name / CHIPS[chip].binary).read_bytes()
+        assert tuple(prof.pipe_scope) == (scope if len(listed) == 1 else compiled)
+        # the binary is the chip's: bf-p4c names it after the target
+        assert json.loads(prof.context)["target"] == chip
+    if len(listed) > 1:  # the folded build: pipes apart, each facing its own hardware pipes
+        seen = [p for prof in msg.profiles for p in prof.pipe_scope]
+        assert len(seen) == len(set(seen)) > 0
 
 
 @pytest.mark.parametrize("chip", CHIP_LIST)
 def test_sde_config_from_committed_build(chip: str) -> None:
     d = committed_build(chip)
-    data = sde_device_config(TofinoBuild.load(d, chip), "dysco")
+    build = TofinoBuild.load(d, chip)
+    if len(build.profiles) > 1:
+        # PI's packed form carries one profile (pi_imp.c _pi_update_device_start)
+        with pytest.raises(TofinoBuildError, match="use server: stratum") as e:
+            sde_device_config(build, "dysco")
+        assert "\n" not in str(e.value) and "pi_imp.c" in str(e.value)
+        return
+    data = sde_device_config(build, "dysco")
     name, binary, context, pipe, bfrt = unpack_sde(data)
     assert name == b"dysco"
     assert binary == (d / "pipe" / CHIPS[chip].binary).read_bytes()
@@ -172,31 +190,51 @@ def _config_text(extra: str = "", build: Path | None = None) -> str:
 @pytest.mark.parametrize("chip", CHIP_LIST)
 def test_tofino_p4info_maps_onto_the_contract(chip: str) -> None:
     d = committed_build(chip)
-    index = load_p4info(d / "dysco.p4info.txtpb", pipe="pipe")
+    names = [n for n, _s in build_pipelines(d)]
+    index = load_p4info(d / "dysco.p4info.txtpb", pipe=names[0] if len(names) == 1 else None)
+    assert sorted(index.pipes) == sorted(names)
     assert contract_mismatches(index) == []
     raw_tables = {t.preamble.name: t.preamble.id for t in index.p4info.tables}
     raw_actions = {a.preamble.name: a.preamble.id for a in index.p4info.actions}
     for tbl in pl.Tbl:
-        # the P4Info's own name is the contract name, with or without the pipe prefix
-        own = [n for n in raw_tables if n in (tbl.value, f"pipe.{tbl.value}")]
+        # exactly one of the P4Info's own names is the contract name (pipe prefix stripped,
+        # a folded build's DyscoIngress_<n> mapped), and it carries the contract's widths
+        own = [n for n in raw_tables if index.contract_name(n) == tbl.value]
         assert len(own) == 1, (tbl, own)
+        assert own[0].split(".", 1)[0] in names
         assert index.table(tbl.value).id == raw_tables[own[0]]
         for name, width, _kind in pl.MATCH_FIELDS[tbl]:
             assert index.table(tbl.value).match[name][1] == width
     for act in pl.Act:
-        own = [n for n in raw_actions if n in (act.value, f"pipe.{act.value}")]
+        own = [n for n in raw_actions if index.contract_name(n) == act.value]
         assert len(own) == 1, (act, own)
         ainfo = index.action(act.value)
         assert ainfo.id == raw_actions[own[0]]
         assert [(n, w) for n, (_i, w) in ainfo.params.items()] == list(pl.ACTION_PARAMS[act])
     assert [(n, w) for n, w in index.packet_in.values()] == list(pl.PACKET_IN_FIELDS)
     assert [(n, w) for n, (_i, w) in index.packet_out.items()] == list(pl.PACKET_OUT_FIELDS)
-    # the prefix is found without being told, too
+    # the prefixes are found without being told, too
     assert load_p4info(d / "dysco.p4info.txtpb").tables.keys() == index.tables.keys()
     # and the translator (the daemon's) works on it unchanged
-    cfg = parse_config(_config_text(build=d).replace("tofino2", chip), filename="t.yaml")
+    text = _config_text(build=d).replace("tofino2", chip)
+    if len(names) > 1:  # several pipelines: Stratum only (the SDE's server takes one)
+        text = text.replace("server: sde", "server: stratum")
+    cfg = parse_config(text, filename="t.yaml")
     tr = Translator(index, cfg)
     assert tr.tables[pl.Tbl.OUT_SESSION][0] == index.table(pl.Tbl.OUT_SESSION.value).id
+
+
+@pytest.mark.parametrize("chip", CHIP_LIST)
+def test_slot_capacity_is_the_compiled_registers(chip: str) -> None:
+    """bf-p4c's registers are P4Info externs (barefoot.Register): the controller's slot
+    allocator stays within their compiled size, not the v1model NUM_SLOTS."""
+    d = committed_build(chip)
+    index = load_p4info(d / "dysco.p4info.txtpb")
+    from controller.p4resources import load_resources
+
+    want = load_resources(d, chip).sessions_limits["slots"]
+    assert slot_capacity(index) == want < pl.NUM_SLOTS
+    assert slot_capacity(index, 7) == 7
 
 
 def test_bmv2_p4info_maps_identically() -> None:

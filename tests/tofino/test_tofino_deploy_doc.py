@@ -1,14 +1,18 @@
 """The controller configurations in docs/deploy-tofino.md are complete and valid: each ```yaml
-block is written to a file beside a key file and validated by ``load_config``."""
+block is written to a file beside a key file and validated by ``load_config``, against a
+build of the shape it names (one pipeline, or the pipelines of its per-pipeline
+``pipe_scope``) and against the committed build of its chip."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 from pathlib import Path
 
 import pytest
+import yaml
 
 from controller.config import load_config
 from controller.p4rt.tofino import CHIPS
@@ -33,17 +37,24 @@ def write(tmp_path: Path, text: str) -> Path:
     return cfg
 
 
-def fake_build(tmp_path: Path) -> Path:
+def fake_build(tmp_path: Path, text: str) -> Path:
+    """A build directory with what configuration needs: a P4Info and, for an example that
+    gives ``pipe_scope`` per pipeline, a dysco.conf listing those pipelines."""
     d = tmp_path / "build"
     d.mkdir()
     (d / "dysco.p4info.txtpb").write_text("")
+    scope = yaml.safe_load(text)["device"].get("pipe_scope")
+    if isinstance(scope, dict):
+        pipelines = [{"p4_pipeline_name": n, "pipe_scope": s} for n, s in scope.items()]
+        conf = {"p4_devices": [{"p4_programs": [{"p4_pipelines": pipelines}]}]}
+        (d / "dysco.conf").write_text(json.dumps(conf))
     return d
 
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_example_validates_with_any_build(tmp_path: Path, index: int) -> None:
     text = examples()[index]
-    build = fake_build(tmp_path)
+    build = fake_build(tmp_path, text)
     text = text.replace("  target: tofino\n", f"  target: tofino\n  build: {build}\n", 1)
     cfg = load_config(write(tmp_path, text))
     t = cfg.device.tofino

@@ -1,6 +1,8 @@
 """``dysco p4 resources`` on the committed bf-p4c outputs (``p4src/build/<chip>/``): every
 per-table figure is checked against an independent reading of another compiler file
-(context.json's memory allocation, which the driver loads), never against literals."""
+(context.json's memory allocation, which the driver loads), never against literals. A build
+of several pipelines (the folded Tofino 1 build) is checked pipe by pipe, and its whole-program
+figures against the pipes'."""
 
 from __future__ import annotations
 
@@ -12,8 +14,15 @@ from typing import Any
 
 import pytest
 
-from controller.p4resources import ResourceError, load_resources
-from controller.p4rt.tofino import CHIPS
+from controller.p4resources import (
+    BuildResources,
+    PipeResources,
+    ResourceError,
+    Resources,
+    load_resources,
+)
+from controller.p4rt.p4info import contract_form
+from controller.p4rt.tofino import CHIPS, build_pipelines
 from dysco_pipeline import pipeline as pl
 from tests.tofino import committed_build
 
@@ -63,11 +72,18 @@ def context_memory(ctx: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-@pytest.mark.parametrize("chip", CHIP_LIST)
-def test_resources_match_context_json(chip: str) -> None:
-    d = committed_build(chip)
+def pipes_of(d: Path, chip: str) -> list[PipeResources]:
+    """The report's pipes, in the build's order (dysco.conf)."""
     res = load_resources(d, chip)
-    ctx = json.loads((d / "pipe" / "context.json").read_bytes())
+    names = [n for n, _s in build_pipelines(d)] or ["pipe"]
+    pipes = [res] if isinstance(res, Resources) else list(res.pipes)
+    assert [p.pipe for p in pipes] == names
+    return pipes
+
+
+def check_pipe(d: Path, res: PipeResources) -> dict[str, dict[str, Any]]:
+    """One pipe's figures against its context.json; its memory view, by table."""
+    ctx = json.loads((d / res.pipe / "context.json").read_bytes())
     mem = context_memory(ctx)
     names = {t.name for t in res.tables}
     assert {n for n, m in mem.items() if m.get("kind") and m["stages"] and n in names} == names
@@ -77,14 +93,8 @@ def test_resources_match_context_json(chip: str) -> None:
         assert t.size == m["size"], t.name
         assert t.sram_blocks == m["sram"], t.name
         assert t.tcam_blocks == m["tcam"], t.name
-    for tbl in pl.Tbl:  # every contract table is placed
-        assert any(t.name.endswith(tbl.value) for t in res.tables), tbl
-    assert (
-        res.stages_total
-        == json.loads((d / "pipe" / "logs" / "resources.json").read_bytes())["resources"]["mau"][
-            "nStages"
-        ]
-    )
+    resources = json.loads((d / res.pipe / "logs" / "resources.json").read_bytes())
+    assert res.stages_total == resources["resources"]["mau"]["nStages"]
     # every stage a table or register occupies is a used stage (gateways may add more)
     used = {s for t in res.tables for s in t.stages}
     assert len(used) <= res.stages_used <= res.stages_total
@@ -106,28 +116,57 @@ def test_resources_match_context_json(chip: str) -> None:
         (res.tcam_blocks_used, res.tcam_blocks_total),
     ):
         assert 0 <= used_ <= total and total > 0
+    return mem
+
+
+@pytest.mark.parametrize("chip", CHIP_LIST)
+def test_resources_match_context_json(chip: str) -> None:
+    d = committed_build(chip)
+    pipes = pipes_of(d, chip)
+    placed = []
+    for p in pipes:
+        check_pipe(d, p)
+        placed += [contract_form(t.name, (p.pipe,)) for t in p.tables]
+    for tbl in pl.Tbl:  # every contract table is placed, in exactly one pipe
+        assert placed.count(tbl.value) == 1, tbl
+    res = load_resources(d, chip)
+    if isinstance(res, BuildResources):
+        assert res.stages_used == max(p.stages_used for p in pipes)
+        assert res.stages_total == 12 if chip == "tofino" else res.stages_total > 0
+        assert [t.name for t in res.tables] == [
+            f"{p.pipe}.{t.name}" for p in pipes for t in p.tables
+        ]
 
 
 @pytest.mark.parametrize("chip", CHIP_LIST)
 def test_sessions_capacity(chip: str) -> None:
+    """out_session and in_session from the pipe that holds them; the slots from every pipe's
+    registers (a session side has a cell in each)."""
     d = committed_build(chip)
     res = load_resources(d, chip)
-    ctx = json.loads((d / "pipe" / "context.json").read_bytes())
-    mem = context_memory(ctx)
-
-    def size(tbl: pl.Tbl) -> int:
-        (name,) = [n for n in mem if n.endswith(tbl.value) and mem[n].get("kind") == "match"]
-        return int(mem[name]["size"])
-
-    slots = min(m["size"] for m in mem.values() if m.get("kind") == "register")
-    want = min(size(pl.Tbl.OUT_SESSION), size(pl.Tbl.IN_SESSION), slots)
+    sizes: dict[str, int] = {}
+    slots = []
+    for p in pipes_of(d, chip):
+        mem = check_pipe(d, p)
+        for name, m in mem.items():
+            if m.get("kind") == "match":
+                for tbl in (pl.Tbl.OUT_SESSION, pl.Tbl.IN_SESSION):
+                    if contract_form(name, ()) == tbl.value:
+                        assert tbl.value not in sizes, "a session table in two pipes"
+                        sizes[tbl.value] = int(m["size"])
+                        holder = p.pipe
+            elif m.get("kind") == "register":
+                slots.append(int(m["size"]))
+    want = min(sizes[pl.Tbl.OUT_SESSION.value], sizes[pl.Tbl.IN_SESSION.value], min(slots))
     assert res.sessions_capacity == want
     assert res.sessions_limits == {
-        "out_session": size(pl.Tbl.OUT_SESSION),
-        "in_session": size(pl.Tbl.IN_SESSION),
-        "slots": slots,
+        "out_session": sizes[pl.Tbl.OUT_SESSION.value],
+        "in_session": sizes[pl.Tbl.IN_SESSION.value],
+        "slots": min(slots),
     }
     assert res.sessions_limits[res.sessions_limited_by] == want
+    if isinstance(res, BuildResources):
+        assert res.sessions_pipe == holder
 
 
 def dysco(*args: str) -> subprocess.CompletedProcess[str]:
@@ -152,9 +191,18 @@ def test_cli_json(chip: str) -> None:
     assert out == json.loads(json.dumps(load_resources(d, chip).to_dict()))
     for t in out["tables"]:
         assert {"name", "stages", "sram_blocks", "tcam_blocks"} <= t.keys()
+    names = [n for n, _s in build_pipelines(d)]
+    if len(names) > 1:  # per pipe, and the tables named with their pipe
+        assert [p["pipe"] for p in out["pipes"]] == names
+        for p in out["pipes"]:
+            assert {"pipe", "stages_used", "tables"} <= p.keys()
+        assert {t["name"].split(".", 1)[0] for t in out["tables"]} == set(names)
+        assert out["stages_used"] == max(p["stages_used"] for p in out["pipes"])
     human = dysco("p4", "resources", "--chip", chip)
     assert human.returncode == 0, human.stderr
     assert "out_session" in human.stdout and str(out["sessions_capacity"]) in human.stdout
+    for name in names:
+        assert name in human.stdout
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
