@@ -6,9 +6,10 @@
 #   tofino_build.sh --check CHIP     compile a two-state parser with it: exit 0 if its parser
 #                                    selects keep their match, 4 (one line) if not, 5 (one
 #                                    line) if it does not compile the probe at all
-# OUTDIR gets: dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json
-#   pipe/<chip>.bin pipe/logs/resources.json pipe/logs/table_summary.log COMPILER
-# (-g makes bf-p4c write pipe/logs/; mau.resources.log comes from the SDE's p4c-build-logs
+# OUTDIR gets: dysco.p4info.txtpb bfrt.json manifest.json dysco.conf COMPILER and, per
+#   Pipeline instance P (tofino2: pipe; tofino, folded: pipe_a and pipe_b), P/context.json
+#   P/<chip>.bin P/logs/resources.json P/logs/table_summary.log
+# (-g makes bf-p4c write P/logs/; mau.resources.log comes from the SDE's p4c-build-logs
 # script, which the open-source install does not have: resources.json has the same data.)
 # Run from p4src/ (the outputs record source paths relative to it). The compiler, first found:
 # $BF_P4C, $DYSCO_BF_P4C, $P4TOOLS/bin/bf-p4c, bf-p4c on the PATH, /opt/p4tools/bin/bf-p4c;
@@ -50,7 +51,8 @@ refuse() {
 
 chip_arch() {
   case "$1" in
-    tofino) arch=tna; chipflags= ;;
+    # Tofino 1: folded into two pipelines (tna/dysco.p4 FOLD): one ingress does not fit 12 stages.
+    tofino) arch=tna; chipflags=-DFOLD ;;
     # Tofino 2: its PCIe CPU port is 0 (the controller's default for tofino2, recorded in
     # manifest.json).
     tofino2) arch=t2na; chipflags=-DCPU_PORT=0 ;;
@@ -160,19 +162,27 @@ judge "$(probe "$chip" "$work/probe")" "$work/probe"
 rc=0
 "$bfp4c" --target "$chip" --arch "$arch" --std p4-16 -g $chipflags ${TOFINO_P4FLAGS:-} \
   -o "$work/out" --p4runtime-files "$work/out/dysco.p4info.txtpb" tna/dysco.p4 || rc=$?
-bfa="$work/out/pipe/dysco.bfa"
-if [ -s "$bfa" ]; then
-  n=$(dropped_selects "$bfa"); [ "$n" -eq 0 ] || refuse "$n"
-fi
+# The pipelines: every directory of the output with a compiled program in it.
+pipes=$(cd "$work/out" && for d in */; do [ -e "$d/dysco.bfa" ] && echo "${d%/}"; done || true)
+for p in $pipes; do
+  n=$(dropped_selects "$work/out/$p/dysco.bfa"); [ "$n" -eq 0 ] || refuse "$n"
+done
 [ "$rc" -eq 0 ] || exit "$rc"
-mkdir -p "$out/pipe/logs"
-for f in dysco.p4info.txtpb bfrt.json manifest.json dysco.conf pipe/context.json \
-         "pipe/$chip.bin" pipe/logs/resources.json pipe/logs/table_summary.log; do
+[ -n "$pipes" ] || { echo "tofino_build.sh: bf-p4c wrote no pipeline" >&2; exit 1; }
+mkdir -p "$out"
+for f in dysco.p4info.txtpb bfrt.json manifest.json dysco.conf; do
   cp "$work/out/$f" "$out/$f"
+done
+for p in $pipes; do
+  mkdir -p "$out/$p/logs"
+  for f in context.json "$chip.bin" logs/resources.json logs/table_summary.log; do
+    cp "$work/out/$p/$f" "$out/$p/$f"
+  done
 done
 # The compiler: the backend's own version (context.json; the driver's --version may omit the
 # commit) and the parser check every committed build passed.
-version=$(sed -n 's/^ *"compiler_version" *: *"\([^"]*\)".*/\1/p' "$out/pipe/context.json" | head -1)
+first=$(echo "$pipes" | head -n 1)
+version=$(sed -n 's/^ *"compiler_version" *: *"\([^"]*\)".*/\1/p' "$out/$first/context.json" | head -1)
 {
   echo "bf-p4c ${version:-?}"
   echo "parser selects keep their match (p4lang/p4c#5752 fixed by #5753; tools/p4tools/build.sh patches p4c 34b86e9)"

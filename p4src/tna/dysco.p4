@@ -28,12 +28,43 @@
 #define CPU_PORT 192            // Tofino 1, 2-pipe: the PCIe CPU port (64 / 320 elsewhere)
 #endif
 // A hairpin's IN pass (docs/pipeline.md 4.3) goes out of this port and comes back in by it:
-// a recirculation port of the chip (Tofino 1 pipe 0: 68), in loopback mode, configuration
-// like CPU_PORT (-DRECIRC_PORT=, and the controller's device configuration).
+// a recirculation port of the chip (Tofino 1 pipe 0: 68; folded, pipe_a's: 196), in loopback
+// mode, configuration like CPU_PORT (-DRECIRC_PORT=, and the controller's device
+// configuration).
 #ifndef RECIRC_PORT
+#ifdef FOLD
+#define RECIRC_PORT 196         // Tofino 1, 2-pipe, folded: pipe_a is pipe 1 (below)
+#else
 #define RECIRC_PORT 68
 #endif
+#endif
 #define SESSION_IDLE_TIMEOUT idle_timeout = true;
+#ifdef FOLD
+// A folded pipeline (Tofino 1: one ingress needs more than its 12 stages; docs/pipeline.md
+// section 9). Two Pipeline programs: pipe_a holds the ports, the CPU port, the lookups,
+// the validation, SlotState's steps 1-3 and the egress rewrite; pipe_b the second half of
+// ingress (SlotState's steps 4-8, Decide, punts and mirrors, routing). Every frame of
+// pipe_a's ingress leaves it by PASS2_PORT, a port of pipe_b in loopback (its recirculation
+// port by default), with a recirc header in front of the frame as it arrived; pipe_b's
+// parser takes the header by its first byte on that port, its egress passes frames through
+// unchanged. Ports, per the default 2-pipe Tofino 1: pipe_a on pipe 1 (CPU_PORT 192,
+// RECIRC_PORT 196 for the hairpin), pipe_b on pipe 0 (PASS2_PORT 68); bf-p4c's pipe scopes
+// follow the order of Switch() below (pipe_b: pipes 0 and 2, pipe_a: 1 and 3).
+#ifndef PASS2_PORT
+#define PASS2_PORT 68
+#endif
+// The recirc header's first byte: a group (multicast) MAC address bit set, so a hairpinned
+// frame (routed: a unicast destination MAC) arriving by the same port is never taken for it.
+const bit<8> RECIRC_MAGIC = 0xF1;
+const bit<8> MIRROR_PUNT_P2 = 3;        // a copy from the second pass: skip the recirc header
+// The session actions write the old (single) path into old_rw, the recirc header's fields
+// (@pa_alias): the first pass needs no copy; the second pass's Decide copies the chosen
+// path into rw (the bridge's fields), as it copies new_rw today.
+#define SESSION_RW old_rw
+#define RW_OLD old_rw
+#else
+#define RW_OLD rw
+#endif
 
 @pa_auto_init_metadata
 // The bridge's rewrite fields are the chosen path's rw fields (one container each, no copy).
@@ -47,6 +78,70 @@
 @pa_alias("ingress", "ig_md.bridge.tsecr_delta", "ig_md.dysco.rw.tsecr_delta")
 @pa_alias("ingress", "ig_md.bridge.win_shift", "ig_md.dysco.rw.win_shift")
 @pa_alias("ingress", "ig_md.bridge.rcvd_ack", "ig_md.dysco.rcvd_ack")
+#ifdef FOLD
+// The recirc header's fields are the first pass's results (the second pass's parser
+// extracts them into the same containers; no copies).
+@pa_alias("ingress", "ig_md.rc.ingress_port", "ig_md.dysco.pi.ingress_port")
+@pa_alias("ingress", "ig_md.rc.direction", "ig_md.dysco.direction")
+@pa_alias("ingress", "ig_md.rc.agent_id", "ig_md.dysco.pi.agent_id")
+@pa_alias("ingress", "ig_md.rc.slot", "ig_md.dysco.slot")
+@pa_alias("ingress", "ig_md.rc.token", "ig_md.dysco.pi.token")
+@pa_alias("ingress", "ig_md.rc.epoch", "ig_md.dysco.pi.epoch")
+@pa_alias("ingress", "ig_md.rc.sent_hi", "ig_md.dysco.pi.sent_hi")
+@pa_alias("ingress", "ig_md.rc.ack_hi", "ig_md.dysco.pi.ack_hi")
+@pa_alias("ingress", "ig_md.rc.rcvd_ack_hi", "ig_md.dysco.pi.rcvd_ack_hi")
+@pa_alias("ingress", "ig_md.rc.new_rcvd_lo", "ig_md.dysco.pi.new_rcvd_lo")
+@pa_alias("ingress", "ig_md.rc.cut", "ig_md.dysco.pi.cut")
+@pa_alias("ingress", "ig_md.rc.reason", "ig_md.dysco.pi.reason")
+@pa_alias("ingress", "ig_md.rc.flags", "ig_md.dysco.pi.flags")
+@pa_alias("ingress", "ig_md.rc.op", "ig_md.diff.op")
+@pa_alias("ingress", "ig_md.rc.peer_cut", "ig_md.dysco.peer_cut")
+@pa_alias("ingress", "ig_md.rc.seq_len", "ig_md.dysco.seq_len")
+@pa_alias("ingress", "ig_md.rc.end", "ig_md.diff.end")
+@pa_alias("ingress", "ig_md.rc.two_path", "ig_md.dysco.two_path")
+@pa_alias("ingress", "ig_md.rc.peer_cut_valid", "ig_md.dysco.peer_cut_valid")
+@pa_alias("ingress", "ig_md.rc.from_cpu", "ig_md.dysco.from_cpu")
+@pa_alias("ingress", "ig_md.rc.punt", "ig_md.dysco.punt")
+@pa_alias("ingress", "ig_md.rc.want_route", "ig_md.dysco.want_route")
+@pa_alias("ingress", "ig_md.rc.drop", "ig_md.dysco.drop")
+@pa_alias("ingress", "ig_md.rc.egress_port", "ig_md.dysco.egress_port")
+@pa_alias("ingress", "ig_md.rc.opt_other", "ig_md.dysco.opt_other")
+@pa_alias("ingress", "ig_md.rc.freeze", "ig_md.dysco.freeze")
+@pa_alias("ingress", "ig_md.rc.has_ack", "ig_md.diff.has_ack")
+@pa_alias("ingress", "ig_md.rc.w_lo", "ig_md.diff.w_lo")
+@pa_alias("ingress", "ig_md.rc.w_old", "ig_md.diff.w_old")
+@pa_alias("ingress", "ig_md.rc.sent_valid", "ig_md.diff.sent_valid")
+@pa_alias("ingress", "ig_md.rc.ack_valid", "ig_md.diff.ack_valid")
+@pa_alias("ingress", "ig_md.rc.rcvd_valid", "ig_md.diff.rcvd_valid")
+@pa_alias("ingress", "ig_md.rc.lo_valid", "ig_md.diff.lo_valid")
+@pa_alias("ingress", "ig_md.rc.cut_valid", "ig_md.diff.cut_valid")
+@pa_alias("ingress", "ig_md.rc.old_valid_before", "ig_md.diff.old_valid_before")
+@pa_alias("ingress", "ig_md.rc.c_older", "ig_md.diff.c_older")
+@pa_alias("ingress", "ig_md.rc.nw_src_addr", "ig_md.dysco.new_rw.src_addr")
+@pa_alias("ingress", "ig_md.rc.nw_dst_addr", "ig_md.dysco.new_rw.dst_addr")
+@pa_alias("ingress", "ig_md.rc.nw_src_port", "ig_md.dysco.new_rw.src_port")
+@pa_alias("ingress", "ig_md.rc.nw_dst_port", "ig_md.dysco.new_rw.dst_port")
+@pa_alias("ingress", "ig_md.rc.nw_seq_delta", "ig_md.dysco.new_rw.seq_delta")
+@pa_alias("ingress", "ig_md.rc.nw_ack_delta", "ig_md.dysco.new_rw.ack_delta")
+@pa_alias("ingress", "ig_md.rc.nw_tsval_delta", "ig_md.dysco.new_rw.tsval_delta")
+@pa_alias("ingress", "ig_md.rc.nw_tsecr_delta", "ig_md.dysco.new_rw.tsecr_delta")
+@pa_alias("ingress", "ig_md.rc.nw_win_shift", "ig_md.dysco.new_rw.win_shift")
+@pa_alias("ingress", "ig_md.rc.rw_src_addr", "ig_md.dysco.old_rw.src_addr")
+@pa_alias("ingress", "ig_md.rc.rw_dst_addr", "ig_md.dysco.old_rw.dst_addr")
+@pa_alias("ingress", "ig_md.rc.rw_src_port", "ig_md.dysco.old_rw.src_port")
+@pa_alias("ingress", "ig_md.rc.rw_dst_port", "ig_md.dysco.old_rw.dst_port")
+@pa_alias("ingress", "ig_md.rc.rw_seq_delta", "ig_md.dysco.old_rw.seq_delta")
+@pa_alias("ingress", "ig_md.rc.rw_ack_delta", "ig_md.dysco.old_rw.ack_delta")
+@pa_alias("ingress", "ig_md.rc.rw_tsval_delta", "ig_md.dysco.old_rw.tsval_delta")
+@pa_alias("ingress", "ig_md.rc.rw_tsecr_delta", "ig_md.dysco.old_rw.tsecr_delta")
+@pa_alias("ingress", "ig_md.rc.rw_win_shift", "ig_md.dysco.old_rw.win_shift")
+// Fields of one pass only share containers with fields of the other (the passes are
+// exclusive: bf-p4c's first PHV allocation, before placement, cannot see it).
+@pa_mutually_exclusive("ingress", "ig_md.diff.in_ack", "ig_md.diff.d_own")
+@pa_mutually_exclusive("ingress", "ig_md.diff.older", "ig_md.diff.rcvd_c")
+@pa_mutually_exclusive("ingress", "ig_md.dysco.epoch", "ig_md.diff.cut_i")
+@pa_mutually_exclusive("ingress", "hdr.packet_out.epoch", "ig_md.diff.d_ack_peer")
+#endif
 
 #include "../shared/header.p4"
 #include "../shared/control/ports.p4"
@@ -101,6 +196,8 @@ header bridge_h {
     bit<32> rcvd_ack;
 }
 
+#define BRW bridge
+
 header punt_h {
     bit<8>  type;
     bit<16> ingress_port;
@@ -120,6 +217,103 @@ header punt_h {
     bit<32> old_ack_hi;
 }
 
+#ifdef FOLD
+// What the first pass hands to the second (in front of the frame, through PASS2_PORT).
+header recirc_h {
+    bit<8>  magic;          // RECIRC_MAGIC
+    // the packet-in fields known after the first pass (egress reads them for a copy from
+    // the second pass), in packet_in_t's order
+    bit<16> ingress_port;   // the first pass's (also the hairpin test)
+    bit<8>  direction;      // (= dysco.direction)
+    bit<8>  agent_id;
+    slot_t  slot;           // (= dysco.slot)
+    bit<32> token;
+    bit<32> epoch;          // the registers read by the first pass
+    bit<32> sent_hi;
+    bit<32> ack_hi;
+    bit<32> rcvd_ack_hi;
+    bit<32> new_rcvd_lo;
+    bit<32> cut;
+    // the rest of the first pass's state
+    bit<8>  reason;
+    bit<8>  flags;
+    bit<8>  op;             // SlotState's (= Classify's slot_op)
+    bit<32> peer_cut;       // the entry's
+    bit<32> seq_len;
+    bit<32> end;            // SlotState's d.end
+    bit<1>  two_path;
+    bit<1>  peer_cut_valid;
+    bit<1>  from_cpu;
+    bit<1>  punt;
+    bit<1>  opt_other;
+    bit<1>  freeze;
+    bit<1>  has_ack;
+    bit<1>  w_lo;
+    bit<1>  w_old;
+    bit<1>  sent_valid;
+    bit<1>  ack_valid;
+    bit<1>  rcvd_valid;
+    bit<1>  lo_valid;
+    bit<1>  cut_valid;
+    bit<1>  old_valid_before;
+    bit<2>  c_older;
+    bit<1>  want_route;     // (= dysco.want_route: a ROUTE packet-out, an unmapped packet)
+    bit<1>  drop;           // (= dysco.drop: pipe_b drops it)
+    bit<5>  pad;
+    bit<6>  pad2;           // (a byte and two of their own: written by other actions)
+    bit<2>  tcp_cls;        // DyscoIngress.tcp_len's class (HoldPrefix's key)
+    bit<7>  pad3;
+    port_t  egress_port;    // (= dysco.egress_port: a FORWARD packet-out's port)
+    bit<32> nw_src_addr;    // the new path
+    bit<32> nw_dst_addr;
+    bit<16> nw_src_port;
+    bit<16> nw_dst_port;
+    bit<32> nw_seq_delta;
+    bit<32> nw_ack_delta;
+    bit<32> nw_tsval_delta;
+    bit<32> nw_tsecr_delta;
+    bit<8>  nw_win_shift;
+    bit<8>  layout;         // opt_parsed's
+    bit<32> rw_src_addr;    // the old (single) path (= old_rw, @pa_alias)
+    bit<32> rw_dst_addr;
+    bit<16> rw_src_port;
+    bit<16> rw_dst_port;
+    bit<32> rw_seq_delta;
+    bit<32> rw_ack_delta;
+    bit<32> rw_tsval_delta;
+    bit<32> rw_tsecr_delta;
+    bit<8>  rw_win_shift;
+}
+// What egress reads of it for a copy from the second pass (the rest is skipped).
+header recirc_pi_h {
+    bit<8>  magic;
+    bit<16> ingress_port;
+    bit<8>  direction;
+    bit<8>  agent_id;
+    slot_t  slot;
+    bit<32> token;
+    bit<32> epoch;
+    bit<32> sent_hi;
+    bit<32> ack_hi;
+    bit<32> rcvd_ack_hi;
+    bit<32> new_rcvd_lo;
+    bit<32> cut;
+}
+// A copy from the second pass: its mirror header holds only the packet-in fields that pass
+// computed; egress takes the others from the recirc header behind it (the mirror copies the
+// frame as that pass received it).
+header p2_mirror_h {
+    bit<8>  kind;           // MIRROR_PUNT_P2
+    bit<8>  reason;
+    bit<8>  flags;
+    bit<8>  reg_valid;
+    bit<32> old_ack_hi;
+}
+const MirrorType_t P2_MIRROR_TYPE = 2;
+const bit<32> RECIRC_TAIL_BITS = 640;   // recirc_h (116 bytes) after recirc_pi_h (36)
+
+#endif
+
 struct ig_meta_t {
     dysco_meta_t dysco;
     reg_valid_t  rv;
@@ -129,9 +323,18 @@ struct ig_meta_t {
     bit<1>       ipv4_csum_err;
     MirrorId_t   mirror_session;    // CPU_CLONE_SESSION (a field: Tofino's mirror extern
                                     // takes no constant session id)
+#ifdef FOLD
+    bit<1>       pass2;             // the second pass (the parser took the recirc header)
+    recirc_h     rc;                // emitted by the first pass, parsed by the second
+    MirrorType_t mtype;             // the mirror type of a copy to the CPU
+#endif
 }
 
 struct eg_meta_t {
+#ifdef FOLD
+    p2_mirror_h  p2m;               // a copy from the second pass: its mirror header
+    recirc_pi_h  rcpi;              // and the packet-in fields of the recirc header
+#endif
     bridge_h     bridge;
     bit<32>      spare;             // pkt_length - (total_len + 14)
     dysco_meta_t dysco;             // rw, stale, rcvd_ack: from the bridge
@@ -150,11 +353,36 @@ parser DyscoIngressParser(packet_in pkt, out headers_t hdr, out ig_meta_t ig_md,
     state start {
         pkt.extract(ig_intr_md);
         pkt.advance(PORT_METADATA_SIZE);
+#ifdef FOLD
+        transition select(ig_intr_md.ingress_port, pkt.lookahead<bit<8>>()) {
+            (CPU_PORT, _): parse_packet_out;
+            (PASS2_PORT, RECIRC_MAGIC): parse_recirc;
+            default: parse_ethernet;
+        }
+#else
         transition select(ig_intr_md.ingress_port) {
             CPU_PORT: parse_packet_out;
             default: parse_ethernet;
         }
+#endif
     }
+
+#ifdef FOLD
+    // The second pass: the first pass's results, then the frame as it arrived (a probe's
+    // has no headers parsed, as in the first pass).
+    state parse_recirc {
+        pkt.extract(ig_md.rc);          // (its fields are the first pass's: @pa_alias)
+        ig_md.pass2 = 1;
+        ig_md.dysco.pi.direction = ig_md.rc.direction;
+        ig_md.dysco.slot_op = ig_md.rc.op;
+        ig_md.dysco.pi.slot = ig_md.rc.slot;
+        transition select(ig_md.rc.from_cpu, ig_md.rc.want_route) {
+            (1, 1): parse_po_ethernet;  // a ROUTE packet-out (its packet_out removed)
+            (1, 0): accept;             // a probe, a FORWARD packet-out
+            default: parse_ethernet;
+        }
+    }
+#endif
 
     state parse_packet_out {
         pkt.extract(hdr.packet_out);
@@ -220,7 +448,11 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
                      in ingress_intrinsic_metadata_t ig_intr_md,
                      in ingress_intrinsic_metadata_from_parser_t ig_prsr_md,
                      inout ingress_intrinsic_metadata_for_deparser_t ig_dprsr_md,
-                     inout ingress_intrinsic_metadata_for_tm_t ig_tm_md) {
+                     inout ingress_intrinsic_metadata_for_tm_t ig_tm_md)
+#ifdef FOLD
+                    (bool fold_b)       // this instance is pipe_b's (the second pass)
+#endif
+                    {
     PacketOutIngress() packet_io;
     PortRoles() ports;
     SessionLookup() session;
@@ -521,10 +753,18 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
     }
     Classify() classify;
     SlotState() slots;
+#ifdef FOLD
+    @name("slots") SlotStateTail() slots_tail;  // the second pass's steps (same P4Info names)
+#endif
     Decide() decide;
     Forwarding() forwarding;
 
     apply {
+#ifdef FOLD
+        // The first pass, pipe_a's ingress: everything before SlotState's step 4 (the
+        // second pass has the results in the fields its parser wrote).
+        if (!fold_b) {
+#endif
         ig_md.dysco.pi.ingress_port = (bit<16>) ig_intr_md.ingress_port;
         // TCP lengths, each one addition after tcp_len (a Tofino action does one operation
         // per field): payload = total_len - headers, sequence length = total_len + SYN +
@@ -588,6 +828,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             }
         }
 
+#ifndef FOLD
         // Deltas the other options would need, per path and delta (a gateway reads at most
         // 4 bytes), beside the steering; Decide ORs the chosen path's three.
         bit<1> o_ack;
@@ -604,6 +845,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         NONZERO(n_tsval, ig_md.dysco.new_rw.tsval_delta)
         NONZERO(n_tsecr, ig_md.dysco.new_rw.tsecr_delta)
 #undef NONZERO
+#endif
         // What Classify's slot_op decides, without waiting for it (SlotState's first step):
         // a TCP packet neither dropped nor punted before the lookup's result matters, and
         // probes. "Not dropped" from the validation's inputs, not from its result (which is
@@ -625,7 +867,54 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         } else {
             probe_ok = 0;
         }
+#ifdef FOLD
         slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, eligible, probe_ok, tcp_cls);
+        // Every frame leaves pipe_a's ingress for pipe_b by PASS2_PORT with the recirc header
+        // (its fields are the first pass's results: @pa_alias); nothing of the outcome
+        // happens here, not even a drop (pipe_b drops what the first pass marked).
+        ig_tm_md.ucast_egress_port = PASS2_PORT;
+        ig_md.rc.setValid();
+        ig_md.rc.magic = RECIRC_MAGIC;
+        ig_md.rc.pad = 0;
+        ig_md.rc.layout = ig_md.bridge.layout;
+        ig_md.rc.tcp_cls = tcp_cls;
+        } else {
+        // The second pass, pipe_b's ingress (fold_b is a constructor parameter: each pipe's
+        // ingress keeps one branch). A copy to the CPU from the second pass carries the frame as that pass received
+        // it, recirc header first: a mirror type and header of its own (p2_mirror_h).
+        // A frame that did not come from pipe_a (no recirc header) is dropped: pipe_b's
+        // own ports carry no traffic.
+        if (ig_md.pass2 == 0) {
+            ig_md.dysco.drop = 1;
+        }
+        ig_md.rc.setInvalid();          // (parsed: not emitted again)
+        ig_md.mirror_kind = MIRROR_PUNT_P2;
+        ig_md.mtype = P2_MIRROR_TYPE;
+        ig_md.bridge.layout = ig_md.rc.layout;
+        slots_tail.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, 0, 0, ig_md.rc.tcp_cls);
+        }
+        if (fold_b) {
+        // Deltas the other options would need, per path and delta (a gateway reads at most
+        // 4 bytes), beside the steering; Decide ORs the chosen path's three.
+        bit<1> o_ack;
+        bit<1> o_tsval;
+        bit<1> o_tsecr;
+        bit<1> n_ack;
+        bit<1> n_tsval;
+        bit<1> n_tsecr;
+#define NONZERO(flag, field) if (field != 0) { flag = 1; } else { flag = 0; }
+        NONZERO(o_ack, ig_md.dysco.old_rw.ack_delta)
+        NONZERO(o_tsval, ig_md.dysco.old_rw.tsval_delta)
+        NONZERO(o_tsecr, ig_md.dysco.old_rw.tsecr_delta)
+        NONZERO(n_ack, ig_md.dysco.new_rw.ack_delta)
+        NONZERO(n_tsval, ig_md.dysco.new_rw.tsval_delta)
+        NONZERO(n_tsecr, ig_md.dysco.new_rw.tsecr_delta)
+#undef NONZERO
+#define ORIG_INGRESS_PORT ig_md.dysco.pi.ingress_port
+#else
+        slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, eligible, probe_ok, tcp_cls);
+#define ORIG_INGRESS_PORT ig_intr_md.ingress_port
+#endif
         // ipv4_fwd key: an IN-rewritten packet goes to the local host it arrived for (its
         // original destination), everything else by its (rewritten) destination. Chosen
         // here from the path, beside Decide: a mapped OUT packet that Decide does not
@@ -634,7 +923,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         if (ig_md.dysco.slot_op == SLOT_OP_OUT && ig_md.dysco.path == PATH_NEW) {
             ig_md.dysco.fwd_dst = ig_md.dysco.new_rw.dst_addr;
         } else if (ig_md.dysco.slot_op == SLOT_OP_OUT) {
-            ig_md.dysco.fwd_dst = ig_md.dysco.rw.dst_addr;
+            ig_md.dysco.fwd_dst = ig_md.dysco.RW_OLD.dst_addr;
         } else {
             ig_md.dysco.fwd_dst = hdr.ipv4.dst_addr;
         }
@@ -651,16 +940,21 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         @in_hash { ig_md.dysco.pi.reg_valid = ig_md.rv.pad ++ ig_md.rv.old_ack_hi ++
                        ig_md.rv.cut ++ ig_md.rv.new_rcvd_lo ++ ig_md.rv.rcvd_ack_hi ++
                        ig_md.rv.ack_hi ++ ig_md.rv.sent_hi; }
-        if (ig_md.dysco.mirror == 1 || (ig_md.dysco.punt == 1 && ig_md.dysco.drop == 0)) {
+        if ((ig_md.dysco.mirror == 1 || (ig_md.dysco.punt == 1 && ig_md.dysco.drop == 0))) {
+#ifdef FOLD
+            ig_dprsr_md.mirror_type = ig_md.mtype;
+            ig_md.mirror_session = CPU_CLONE_SESSION;
+#else
             ig_dprsr_md.mirror_type = PUNT_MIRROR_TYPE;
             ig_md.mirror_session = CPU_CLONE_SESSION;
             ig_md.mirror_kind = MIRROR_PUNT;
+#endif
         }
         // Hairpin (docs/pipeline.md 4.3): an OUT-rewritten packet or a ROUTE packet-out whose
         // route is route_host leaves by RECIRC_PORT and comes back in by it (a network port)
         // for the IN pass; the IN pass never hairpins again.
         bit<1> may_hairpin = 0;
-        if (ig_intr_md.ingress_port != RECIRC_PORT &&
+        if (ORIG_INGRESS_PORT != RECIRC_PORT &&
             (ig_md.dysco.from_cpu == 1 ||
              (ig_md.dysco.do_rewrite == 1 && ig_md.dysco.direction == DIR_OUT))) {
             may_hairpin = 1;
@@ -669,7 +963,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         // chained the bridge's fields over three stages on Tofino 2). Dropped or punted:
         // drop_ctl; else routed (the lookup writes the egress port, drop_ctl on a miss, the
         // checksum flag) or sent to the port a packet-out named.
-        if (ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1) {
+        if ((ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1)) {
             ig_dprsr_md.drop_ctl = 1;
         } else if (ig_md.dysco.want_route == 1) {
             forwarding.apply(hdr, ig_md.dysco, ig_md.bridge.csum_ipv4, ig_dprsr_md, ig_tm_md,
@@ -678,22 +972,22 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
             ig_md.bridge.csum_ipv4 = 0;
         }
-        if (ig_md.dysco.drop == 0 && ig_md.dysco.punt == 0) {
+        if ((ig_md.dysco.drop == 0 && ig_md.dysco.punt == 0)) {
             ig_md.bridge.setValid();
             ig_md.bridge.type = BRIDGE_NONE;
             ig_md.bridge.do_rewrite = ig_md.dysco.do_rewrite;
             ig_md.bridge.csum_tcp = ig_md.dysco.csum_tcp;
             ig_md.bridge.pad = 0;
             ig_md.bridge.win_shift = ig_md.dysco.rw.win_shift;
-            ig_md.bridge.src_addr = ig_md.dysco.rw.src_addr;
-            ig_md.bridge.dst_addr = ig_md.dysco.rw.dst_addr;
-            ig_md.bridge.src_port = ig_md.dysco.rw.src_port;
-            ig_md.bridge.dst_port = ig_md.dysco.rw.dst_port;
-            ig_md.bridge.seq_delta = ig_md.dysco.rw.seq_delta;
-            ig_md.bridge.ack_delta = ig_md.dysco.rw.ack_delta;
-            ig_md.bridge.tsval_delta = ig_md.dysco.rw.tsval_delta;
-            ig_md.bridge.tsecr_delta = ig_md.dysco.rw.tsecr_delta;
-            ig_md.bridge.rcvd_ack = ig_md.dysco.rcvd_ack;
+            ig_md.BRW.src_addr = ig_md.dysco.rw.src_addr;
+            ig_md.BRW.dst_addr = ig_md.dysco.rw.dst_addr;
+            ig_md.BRW.src_port = ig_md.dysco.rw.src_port;
+            ig_md.BRW.dst_port = ig_md.dysco.rw.dst_port;
+            ig_md.BRW.seq_delta = ig_md.dysco.rw.seq_delta;
+            ig_md.BRW.ack_delta = ig_md.dysco.rw.ack_delta;
+            ig_md.BRW.tsval_delta = ig_md.dysco.rw.tsval_delta;
+            ig_md.BRW.tsecr_delta = ig_md.dysco.rw.tsecr_delta;
+            ig_md.BRW.rcvd_ack = ig_md.dysco.rcvd_ack;
         }
         // (set whether or not the bridge is emitted: it is read only when it is)
         if (ig_md.dysco.stale == STALE_RAISE) {
@@ -701,6 +995,9 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         } else {
             ig_md.bridge.stale_raise = 0;
         }
+#ifdef FOLD
+        }
+#endif
     }
 }
 
@@ -709,6 +1006,15 @@ control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t i
     Mirror() mirror;    // the typed Mirror(type) form is rejected by bf-p4c ("Inconsistent mirror selectors")
 
     apply {
+#ifdef FOLD
+        // (pipe_a copies nothing; pipe_b's copies have the short header: Tofino 1's mirror
+        // header holds at most 32 bytes, punt_h 43)
+        if (ig_dprsr_md.mirror_type == P2_MIRROR_TYPE) {
+            mirror.emit<p2_mirror_h>(ig_md.mirror_session, {
+                ig_md.mirror_kind, ig_md.dysco.pi.reason, ig_md.dysco.pi.flags,
+                ig_md.dysco.pi.reg_valid, ig_md.dysco.pi.old_ack_hi});
+        }
+#else
         if (ig_dprsr_md.mirror_type == PUNT_MIRROR_TYPE) {
             mirror.emit<punt_h>(ig_md.mirror_session, {
                 ig_md.mirror_kind, ig_md.dysco.pi.ingress_port, ig_md.dysco.pi.reason,
@@ -718,6 +1024,10 @@ control DyscoIngressDeparser(packet_out pkt, inout headers_t hdr, in ig_meta_t i
                 ig_md.dysco.pi.rcvd_ack_hi, ig_md.dysco.pi.new_rcvd_lo, ig_md.dysco.pi.cut,
                 ig_md.dysco.pi.old_ack_hi});
         }
+#endif
+#ifdef FOLD
+        pkt.emit(ig_md.rc);
+#endif
         pkt.emit(ig_md.bridge);
         pkt.emit(hdr.ethernet);
         pkt.emit(hdr.ipv4);
@@ -747,9 +1057,40 @@ parser DyscoEgressParser(packet_in pkt, out headers_t hdr, out eg_meta_t eg_md,
         pkt.extract(eg_intr_md);
         transition select(pkt.lookahead<bit<8>>()) {
             BRIDGE_NONE: parse_bridge;
+#ifdef FOLD
+            RECIRC_MAGIC: accept;       // to the second pass: recirc header and frame as they are
+            MIRROR_PUNT_P2: parse_punt_p2;
+#endif
             default: parse_punt;        // MIRROR_PUNT: a copy for the CPU
         }
     }
+
+#ifdef FOLD
+    // A copy from the second pass: the mirror header, the recirc header (dropped), then the
+    // frame as the first pass received it (a probe's packet_out header already removed).
+    state parse_punt_p2 {
+        pkt.extract(eg_md.p2m);
+        pkt.extract(eg_md.rcpi);
+        pkt.advance(RECIRC_TAIL_BITS);
+        hdr.packet_in.setValid();
+        hdr.packet_in.ingress_port = eg_md.rcpi.ingress_port;
+        hdr.packet_in.reason = eg_md.p2m.reason;
+        hdr.packet_in.direction = eg_md.rcpi.direction;
+        hdr.packet_in.flags = eg_md.p2m.flags;
+        hdr.packet_in.agent_id = eg_md.rcpi.agent_id;
+        hdr.packet_in.slot = eg_md.rcpi.slot;
+        hdr.packet_in.token = eg_md.rcpi.token;
+        hdr.packet_in.epoch = eg_md.rcpi.epoch;
+        hdr.packet_in.reg_valid = eg_md.p2m.reg_valid;
+        hdr.packet_in.sent_hi = eg_md.rcpi.sent_hi;
+        hdr.packet_in.ack_hi = eg_md.rcpi.ack_hi;
+        hdr.packet_in.rcvd_ack_hi = eg_md.rcpi.rcvd_ack_hi;
+        hdr.packet_in.new_rcvd_lo = eg_md.rcpi.new_rcvd_lo;
+        hdr.packet_in.cut = eg_md.rcpi.cut;
+        hdr.packet_in.old_ack_hi = eg_md.p2m.old_ack_hi;
+        transition accept;
+    }
+#endif
 
     state parse_bridge {
         pkt.extract(eg_md.bridge);
@@ -950,7 +1291,41 @@ control DyscoEgressDeparser(packet_out pkt, inout headers_t hdr, in eg_meta_t eg
     }
 }
 
+#ifdef FOLD
+// pipe_b's egress: frames on their way from pipe_a's ingress to pipe_b's go through unchanged.
+struct loop_headers_t {}
+struct loop_meta_t {}
+parser LoopEgressParser(packet_in pkt, out loop_headers_t hdr, out loop_meta_t eg_md,
+                        out egress_intrinsic_metadata_t eg_intr_md) {
+    state start {
+        pkt.extract(eg_intr_md);
+        transition accept;
+    }
+}
+
+control LoopEgress(inout loop_headers_t hdr, inout loop_meta_t eg_md,
+                   in egress_intrinsic_metadata_t eg_intr_md,
+                   in egress_intrinsic_metadata_from_parser_t eg_prsr_md,
+                   inout egress_intrinsic_metadata_for_deparser_t eg_dprsr_md,
+                   inout egress_intrinsic_metadata_for_output_port_t eg_oport_md) {
+    apply { }
+}
+
+control LoopEgressDeparser(packet_out pkt, inout loop_headers_t hdr, in loop_meta_t eg_md,
+                           in egress_intrinsic_metadata_for_deparser_t eg_dprsr_md) {
+    apply { }
+}
+
+Pipeline(DyscoIngressParser(), DyscoIngress(false), DyscoIngressDeparser(),
+         DyscoEgressParser(), DyscoEgress(), DyscoEgressDeparser()) pipe_a;
+Pipeline(DyscoIngressParser(), DyscoIngress(true), DyscoIngressDeparser(),
+         LoopEgressParser(), LoopEgress(), LoopEgressDeparser()) pipe_b;
+
+// (the order sets bf-p4c's default pipe scopes: pipe_b on pipes 0 and 2, pipe_a on 1 and 3)
+Switch(pipe_b, pipe_a) main;
+#else
 Pipeline(DyscoIngressParser(), DyscoIngress(), DyscoIngressDeparser(),
          DyscoEgressParser(), DyscoEgress(), DyscoEgressDeparser()) pipe;
 
 Switch(pipe) main;
+#endif

@@ -1,7 +1,7 @@
 """The committed Tofino outputs (p4src/build/tofino, tofino2) are a fresh bf-p4c compile.
 
-Per chip: a chip whose outputs are not committed (it does not fit yet: docs/pipeline.md
-section 10) skips with that line. A fresh compile takes minutes (Tofino 2 about 4 here), so
+Per chip: a chip whose outputs are not committed skips with that line (Tofino 1 fits only
+folded into two pipelines, pipe_a and pipe_b: docs/pipeline.md section 10 item 11). A fresh compile takes minutes (Tofino 2 about 4 here), so
 these tests run only under ``make -C p4src tofino-check`` (``DYSCO_TOFINO_COMPILE=1``) and
 skip with one line in ``make test``. They compile the committed chips one after the other
 into a temporary directory with ``p4src/tofino_build.sh`` (the script ``make -C p4src
@@ -34,7 +34,15 @@ from tests.tofino import BUILD, CHIPS, P4SRC, bf_p4c, committed_build, compiler_
 
 # The files the committed build must have besides manifest.json, dysco.conf and context.json
 # (those, resources.json and the binary embed build times, run ids or paths).
-DETERMINISTIC = ("dysco.p4info.txtpb", "bfrt.json", "pipe/logs/table_summary.log")
+DETERMINISTIC = ("dysco.p4info.txtpb", "bfrt.json")
+
+
+def pipelines(build: Path) -> list[str]:
+    """The Pipeline instances of a build (``pipe``; Tofino 1, folded: ``pipe_a``, ``pipe_b``):
+    its directories with a ``context.json``."""
+    return sorted(d.name for d in build.iterdir() if (d / "context.json").is_file())
+
+
 # context.json is the same but for these top-level fields
 RUN_FIELDS = ("build_date", "run_id")
 # A fresh compile takes minutes (Tofino 2: 4-10 on a loaded 2-core machine), so `make test`
@@ -357,9 +365,13 @@ def _context_entities(path: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("chip", CHIPS)
 def test_committed_files_present(chip: str) -> None:
     committed_build(chip)
-    for f in (*DETERMINISTIC, "manifest.json", "dysco.conf", "pipe/context.json"):
+    for f in (*DETERMINISTIC, "manifest.json", "dysco.conf"):
         assert (BUILD / chip / f).is_file(), f"{chip}/{f} missing: run make -C p4src tofino"
-    assert (BUILD / chip / "pipe" / f"{chip}.bin").is_file()
+    pipes = pipelines(BUILD / chip)
+    assert pipes == (["pipe"] if chip == "tofino2" else ["pipe_a", "pipe_b"])
+    for pipe in pipes:
+        for f in ("context.json", f"{chip}.bin", "logs/table_summary.log", "logs/resources.json"):
+            assert (BUILD / chip / pipe / f).is_file(), f"{chip}/{pipe}/{f} missing"
     assert "p4c" in (BUILD / chip / "COMPILER").read_text()
 
 
@@ -396,11 +408,13 @@ def test_bfrt_fresh(chip: str, request: pytest.FixtureRequest) -> None:
 def test_context_fresh(chip: str, request: pytest.FixtureRequest) -> None:
     committed_build(chip)
     fresh: Path = request.getfixturevalue("fresh")
-    new, old = fresh / chip / "pipe/context.json", BUILD / chip / "pipe/context.json"
-    if _same_compiler(fresh, chip):
-        # all of it but the two fields every run changes (checked: two runs, same bytes else)
-        assert _without_run(new) == _without_run(old), "run make -C p4src tofino"
-    assert _context_entities(new) == _context_entities(old), "run make -C p4src tofino"
+    assert pipelines(fresh / chip) == pipelines(BUILD / chip), "run make -C p4src tofino"
+    for pipe in pipelines(BUILD / chip):
+        new, old = fresh / chip / pipe / "context.json", BUILD / chip / pipe / "context.json"
+        if _same_compiler(fresh, chip):
+            # all of it but the two fields every run changes (checked: two runs, same bytes)
+            assert _without_run(new) == _without_run(old), f"{pipe}: run make -C p4src tofino"
+        assert _context_entities(new) == _context_entities(old), f"{pipe}: run make -C p4src tofino"
 
 
 def _without_run(path: Path) -> dict[str, Any]:
@@ -418,12 +432,13 @@ def test_resources_fresh(chip: str, request: pytest.FixtureRequest) -> None:
     """The resource report (same compiler: the same text; else the same table placement)."""
     committed_build(chip)
     fresh: Path = request.getfixturevalue("fresh")
-    if _same_compiler(fresh, chip):
-        log = "pipe/logs/table_summary.log"
-        assert (fresh / chip / log).read_bytes() == (BUILD / chip / log).read_bytes()
-    new = json.loads((fresh / chip / "pipe/logs/resources.json").read_text())
-    old = json.loads((BUILD / chip / "pipe/logs/resources.json").read_text())
-    assert _stages(new) == _stages(old), "run make -C p4src tofino"
+    for pipe in pipelines(BUILD / chip):
+        if _same_compiler(fresh, chip):
+            log = f"{pipe}/logs/table_summary.log"
+            assert (fresh / chip / log).read_bytes() == (BUILD / chip / log).read_bytes()
+        new = json.loads((fresh / chip / pipe / "logs/resources.json").read_text())
+        old = json.loads((BUILD / chip / pipe / "logs/resources.json").read_text())
+        assert _stages(new) == _stages(old), f"{pipe}: run make -C p4src tofino"
 
 
 def _stages(resources: dict[str, Any]) -> list[Any]:

@@ -10,10 +10,12 @@
 // Where the actions put the single / old path. v1model: old_rw (Classify copies it into rw).
 // TNA: rw directly (Classify's copy is left out there), which saves the PHV containers of
 // a second copy of the rewrite.
+#ifndef SESSION_RW          // (a target's program may choose: TNA folded, old_rw)
 #ifdef TARGET_TNA
 #define SESSION_RW rw
 #else
 #define SESSION_RW old_rw
+#endif
 #endif
 
 #ifndef SESSION_IDLE_TIMEOUT

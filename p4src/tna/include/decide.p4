@@ -20,6 +20,11 @@ control Decide(inout headers_t hdr, inout dysco_meta_t meta,
             if (meta.path == PATH_NEW) {
                 meta.rw = meta.new_rw;
             }
+#ifdef FOLD
+            else {
+                meta.rw = meta.old_rw;  // (the session actions wrote old_rw: recirc header)
+            }
+#endif
             if (meta.split == 1) {
                 meta.punt = 1;
                 meta.pi.reason = REASON_SPLIT;
