@@ -1,11 +1,13 @@
 """The committed Tofino outputs (p4src/build/tofino, tofino2) are a fresh bf-p4c compile.
 
 Per chip: a chip whose outputs are not committed skips with that line (Tofino 1 fits only
-folded into two pipelines, pipe_a and pipe_b: docs/pipeline.md section 10 item 11). A fresh compile takes minutes (Tofino 2 about 4 here), so
-these tests run only under ``make -C p4src tofino-check`` (``DYSCO_TOFINO_COMPILE=1``) and
-skip with one line in ``make test``. They compile the committed chips one after the other
-into a temporary directory with ``p4src/tofino_build.sh`` (the script ``make -C p4src
-tofino`` runs, and its choice of bf-p4c) and compare with the committed files.
+folded into two pipelines, pipe_a and pipe_b: docs/pipeline.md section 10 item 11; each
+pipeline's files are compared). A fresh compile takes minutes (Tofino 2 about 4 here, Tofino 1
+about 1), so these tests run only under ``make -C p4src tofino-check``
+(``DYSCO_TOFINO_COMPILE=1``) and skip with one line in ``make test``. They compile the
+committed chips one after the other into a temporary directory with
+``p4src/tofino_build.sh`` (the script ``make -C p4src tofino`` runs, and its choice of bf-p4c)
+and compare with the committed files.
 
 A bf-p4c with p4lang/p4c#5752 (the prebuilt one of p4c 34b86e9: no #5753) cannot reproduce
 them: found in seconds (``tofino_build.sh --check``), the tests skip with one line naming the
