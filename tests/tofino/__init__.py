@@ -77,3 +77,16 @@ def compiler_problem(chip: str, compiler: str | None = None) -> str | None:
             "built by tools/p4tools/build.sh"
         )
     return f"{found} --check {chip} failed (exit {r.returncode}): {r.stderr.strip()[-200:]}"
+
+
+def assert_config_error(text: str, line: int, field: str, words: str) -> None:
+    """Parsing ``text`` (as ``t.yaml``) fails with one line naming ``line``, ``field`` and
+    ``words``."""
+    from controller.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, filename="t.yaml")
+    msg = str(e.value)
+    assert msg.startswith(f"t.yaml:{line}:"), msg
+    assert field in msg and words in msg, msg
+    assert "\n" not in msg

@@ -31,7 +31,7 @@ from controller.p4rt.tofino import (
 from controller.p4rt.tofino_pb.stratum import bf_pb2
 from controller.translate import Translator
 from dysco_pipeline import pipeline as pl
-from tests.tofino import committed_build
+from tests.tofino import assert_config_error, committed_build
 
 ROOT = Path(__file__).resolve().parents[2]
 BMV2_P4INFO = ROOT / "p4src" / "build" / "dysco.p4info.txtpb"
@@ -346,12 +346,7 @@ def test_tofino_config_errors(
         )
     else:
         text = text.replace("ports:\n", extra + "ports:\n", 1)
-    with pytest.raises(ConfigError) as e:
-        parse_config(text, filename="t.yaml")
-    msg = str(e.value)
-    assert msg.startswith(f"t.yaml:{line}:"), msg
-    assert field in msg and words in msg, msg
-    assert "\n" not in msg
+    assert_config_error(text, line, field, words)
 
 
 def test_tofino_fields_need_target_tofino() -> None:

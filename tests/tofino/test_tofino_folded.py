@@ -30,7 +30,7 @@ from controller.p4rt.tofino import (
 )
 from controller.p4rt.tofino_pb.stratum import bf_pb2
 from dysco_pipeline import pipeline as pl
-from tests.tofino import committed_build
+from tests.tofino import assert_config_error, committed_build
 
 TOFINO2_P4INFO = Path(__file__).resolve().parents[2] / "p4src/build/tofino2/dysco.p4info.txtpb"
 # hardware pipes of the compiler's dysco.conf for the folded build (2-pipe Tofino 1 defaults)
@@ -156,12 +156,7 @@ def test_config_errors_of_a_folded_build(
     tmp_path: Path, extra: str, server: str, line: int, field: str, words: str
 ) -> None:
     text = config_text(folded_build(tmp_path), extra, server)
-    with pytest.raises(ConfigError) as e:
-        parse_config(text, filename="t.yaml")
-    msg = str(e.value)
-    assert msg.startswith(f"t.yaml:{line}:"), msg
-    assert field in msg and words in msg, msg
-    assert "\n" not in msg
+    assert_config_error(text, line, field, words)
 
 
 def test_one_pipeline_build_keeps_its_forms(tmp_path: Path) -> None:
