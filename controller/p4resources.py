@@ -287,7 +287,8 @@ def _session_limits(
             if t.kind == "match" and contract_name(n, pipe) == tbl.value
         ]
         if not found:
-            raise ResourceError(f"{where}: table {tbl.value} not found")
+            names = ", ".join(p for p, _t in pipes)
+            raise ResourceError(f"{where}: table {tbl.value} not found in pipeline {names}")
         holder, t = found[0]
         limits[tbl.value.rsplit(".", 1)[-1]] = t.size
     registers = [t for _p, tables in pipes for t in tables.values() if t.kind == "register"]
@@ -359,9 +360,15 @@ def load_resources(build: Path, chip: str, pipe: str | None = None) -> Resources
     :class:`BuildResources` for several."""
     if not build.is_dir():
         raise ResourceError(f"no build directory {build} (compile with make -C p4src tofino)")
-    names = [pipe] if pipe is not None else pipeline_names(build)
+    listed = pipeline_names(build)
+    names = [pipe] if pipe is not None else listed
     pipes = [_pipe_resources(build, chip, name) for name in names]
-    by_pipe = [(p.pipe, {t.name: t for t in p.tables}) for p in pipes]
+    # the sessions are the build's: one pipe's report (--pipe) still counts every pipe's
+    # session tables and slot registers (folded, pipe_b holds neither session table)
+    every = pipes
+    if pipe is not None and pipe in listed and len(listed) > 1:
+        every = [_pipe_resources(build, chip, name) for name in listed]
+    by_pipe = [(p.pipe, {t.name: t for t in p.tables}) for p in every]
     limits, limited_by, holder = _session_limits(by_pipe, build / names[0] / "context.json")
     if len(pipes) == 1:
         fields = {k: getattr(pipes[0], k) for k in pipes[0].__dataclass_fields__}

@@ -169,6 +169,21 @@ def test_sessions_capacity(chip: str) -> None:
         assert res.sessions_pipe == holder
 
 
+def test_one_pipe_of_a_folded_build() -> None:
+    """``--pipe pipe_b`` reports pipe_b's own use and the build's sessions (pipe_b holds no
+    session table: they are counted from every pipe, not refused)."""
+    d = committed_build("tofino")
+    whole = load_resources(d, "tofino")
+    assert isinstance(whole, BuildResources)
+    for pipe in whole.pipes:
+        one = load_resources(d, "tofino", pipe.pipe)
+        assert one.to_dict()["pipe"] == pipe.pipe
+        assert one.stages_used == pipe.stages_used
+        assert [t.name for t in one.tables] == [t.name for t in pipe.tables]
+        assert one.sessions_capacity == whole.sessions_capacity
+        assert one.sessions_limits == whole.sessions_limits
+
+
 def dysco(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from controller.cli import main; raise SystemExit(main())", *args],
