@@ -135,12 +135,6 @@ const bit<8> MIRROR_PUNT_P2 = 3;        // a copy from the second pass: skip the
 @pa_alias("ingress", "ig_md.rc.rw_tsval_delta", "ig_md.dysco.old_rw.tsval_delta")
 @pa_alias("ingress", "ig_md.rc.rw_tsecr_delta", "ig_md.dysco.old_rw.tsecr_delta")
 @pa_alias("ingress", "ig_md.rc.rw_win_shift", "ig_md.dysco.old_rw.win_shift")
-// Fields of one pass only share containers with fields of the other (the passes are
-// exclusive: bf-p4c's first PHV allocation, before placement, cannot see it).
-@pa_mutually_exclusive("ingress", "ig_md.diff.in_ack", "ig_md.diff.d_own")
-@pa_mutually_exclusive("ingress", "ig_md.diff.older", "ig_md.diff.rcvd_c")
-@pa_mutually_exclusive("ingress", "ig_md.dysco.epoch", "ig_md.diff.cut_i")
-@pa_mutually_exclusive("ingress", "hdr.packet_out.epoch", "ig_md.diff.d_ack_peer")
 #endif
 
 #include "../shared/header.p4"
