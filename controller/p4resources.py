@@ -148,12 +148,6 @@ def _base_name(used_by: str) -> str:
     return used_by[:i] if i > 0 and used_by[i - 1] != "." else used_by
 
 
-def contract_name(name: str, pipe: str) -> str:
-    """A compiler table name as the contract writes it: its pipe prefix (if any) removed, a
-    per-pipe ``DyscoIngress_<n>`` back to ``DyscoIngress`` (:func:`contract_form`)."""
-    return contract_form(name, (pipe,))
-
-
 @dataclass
 class _StageBlocks:
     """What ``resources.json`` says each MAU stage holds, and who uses it."""
@@ -284,7 +278,7 @@ def _session_limits(
             (pipe, t)
             for pipe, tables in pipes
             for n, t in tables.items()
-            if t.kind == "match" and contract_name(n, pipe) == tbl.value
+            if t.kind == "match" and contract_form(n, (pipe,)) == tbl.value
         ]
         if not found:
             names = ", ".join(p for p, _t in pipes)

@@ -39,6 +39,19 @@
 #endif
 #endif
 #define SESSION_IDLE_TIMEOUT idle_timeout = true;
+// Deltas the other options would need, per path and delta (a gateway reads at most 4 bytes),
+// beside the steering; Decide ORs the chosen path's three. (One definition for both forms:
+// one pipeline computes them before SlotState, the folded one in pipe_b.)
+#define NONZERO(flag, field) if (field != 0) { flag = 1; } else { flag = 0; }
+#define OPTION_DELTA_FLAGS \
+        bit<1> o_ack; bit<1> o_tsval; bit<1> o_tsecr; \
+        bit<1> n_ack; bit<1> n_tsval; bit<1> n_tsecr; \
+        NONZERO(o_ack, ig_md.dysco.RW_OLD.ack_delta) \
+        NONZERO(o_tsval, ig_md.dysco.RW_OLD.tsval_delta) \
+        NONZERO(o_tsecr, ig_md.dysco.RW_OLD.tsecr_delta) \
+        NONZERO(n_ack, ig_md.dysco.new_rw.ack_delta) \
+        NONZERO(n_tsval, ig_md.dysco.new_rw.tsval_delta) \
+        NONZERO(n_tsecr, ig_md.dysco.new_rw.tsecr_delta)
 #ifdef FOLD
 // A folded pipeline (Tofino 1: one ingress needs more than its 12 stages; docs/pipeline.md
 // section 9). Two Pipeline programs: pipe_a holds the ports, the CPU port, the lookups,
@@ -189,8 +202,6 @@ header bridge_h {
     bit<32> tsecr_delta;
     bit<32> rcvd_ack;
 }
-
-#define BRW bridge
 
 header punt_h {
     bit<8>  type;
@@ -823,22 +834,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         }
 
 #ifndef FOLD
-        // Deltas the other options would need, per path and delta (a gateway reads at most
-        // 4 bytes), beside the steering; Decide ORs the chosen path's three.
-        bit<1> o_ack;
-        bit<1> o_tsval;
-        bit<1> o_tsecr;
-        bit<1> n_ack;
-        bit<1> n_tsval;
-        bit<1> n_tsecr;
-#define NONZERO(flag, field) if (field != 0) { flag = 1; } else { flag = 0; }
-        NONZERO(o_ack, ig_md.dysco.rw.ack_delta)
-        NONZERO(o_tsval, ig_md.dysco.rw.tsval_delta)
-        NONZERO(o_tsecr, ig_md.dysco.rw.tsecr_delta)
-        NONZERO(n_ack, ig_md.dysco.new_rw.ack_delta)
-        NONZERO(n_tsval, ig_md.dysco.new_rw.tsval_delta)
-        NONZERO(n_tsecr, ig_md.dysco.new_rw.tsecr_delta)
-#undef NONZERO
+        OPTION_DELTA_FLAGS
 #endif
         // What Classify's slot_op decides, without waiting for it (SlotState's first step):
         // a TCP packet neither dropped nor punted before the lookup's result matters, and
@@ -874,8 +870,9 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         ig_md.rc.tcp_cls = tcp_cls;
         } else {
         // The second pass, pipe_b's ingress (fold_b is a constructor parameter: each pipe's
-        // ingress keeps one branch). A copy to the CPU from the second pass carries the frame as that pass received
-        // it, recirc header first: a mirror type and header of its own (p2_mirror_h).
+        // ingress keeps one branch). A copy to the CPU from the second pass carries the frame
+        // as that pass received it, recirc header first: a mirror type and header of its own
+        // (p2_mirror_h).
         // A frame that did not come from pipe_a (no recirc header) is dropped: pipe_b's
         // own ports carry no traffic.
         if (ig_md.pass2 == 0) {
@@ -888,22 +885,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         slots_tail.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, 0, 0, ig_md.rc.tcp_cls);
         }
         if (fold_b) {
-        // Deltas the other options would need, per path and delta (a gateway reads at most
-        // 4 bytes), beside the steering; Decide ORs the chosen path's three.
-        bit<1> o_ack;
-        bit<1> o_tsval;
-        bit<1> o_tsecr;
-        bit<1> n_ack;
-        bit<1> n_tsval;
-        bit<1> n_tsecr;
-#define NONZERO(flag, field) if (field != 0) { flag = 1; } else { flag = 0; }
-        NONZERO(o_ack, ig_md.dysco.old_rw.ack_delta)
-        NONZERO(o_tsval, ig_md.dysco.old_rw.tsval_delta)
-        NONZERO(o_tsecr, ig_md.dysco.old_rw.tsecr_delta)
-        NONZERO(n_ack, ig_md.dysco.new_rw.ack_delta)
-        NONZERO(n_tsval, ig_md.dysco.new_rw.tsval_delta)
-        NONZERO(n_tsecr, ig_md.dysco.new_rw.tsecr_delta)
-#undef NONZERO
+        OPTION_DELTA_FLAGS
 #define ORIG_INGRESS_PORT ig_md.dysco.pi.ingress_port
 #else
         slots.apply(hdr, ig_md.dysco, ig_md.rv, ig_md.diff, eligible, probe_ok, tcp_cls);
@@ -934,7 +916,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         @in_hash { ig_md.dysco.pi.reg_valid = ig_md.rv.pad ++ ig_md.rv.old_ack_hi ++
                        ig_md.rv.cut ++ ig_md.rv.new_rcvd_lo ++ ig_md.rv.rcvd_ack_hi ++
                        ig_md.rv.ack_hi ++ ig_md.rv.sent_hi; }
-        if ((ig_md.dysco.mirror == 1 || (ig_md.dysco.punt == 1 && ig_md.dysco.drop == 0))) {
+        if (ig_md.dysco.mirror == 1 || (ig_md.dysco.punt == 1 && ig_md.dysco.drop == 0)) {
 #ifdef FOLD
             ig_dprsr_md.mirror_type = ig_md.mtype;
             ig_md.mirror_session = CPU_CLONE_SESSION;
@@ -957,7 +939,7 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
         // chained the bridge's fields over three stages on Tofino 2). Dropped or punted:
         // drop_ctl; else routed (the lookup writes the egress port, drop_ctl on a miss, the
         // checksum flag) or sent to the port a packet-out named.
-        if ((ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1)) {
+        if (ig_md.dysco.drop == 1 || ig_md.dysco.punt == 1) {
             ig_dprsr_md.drop_ctl = 1;
         } else if (ig_md.dysco.want_route == 1) {
             forwarding.apply(hdr, ig_md.dysco, ig_md.bridge.csum_ipv4, ig_dprsr_md, ig_tm_md,
@@ -966,22 +948,22 @@ control DyscoIngress(inout headers_t hdr, inout ig_meta_t ig_md,
             ig_tm_md.ucast_egress_port = ig_md.dysco.egress_port;
             ig_md.bridge.csum_ipv4 = 0;
         }
-        if ((ig_md.dysco.drop == 0 && ig_md.dysco.punt == 0)) {
+        if (ig_md.dysco.drop == 0 && ig_md.dysco.punt == 0) {
             ig_md.bridge.setValid();
             ig_md.bridge.type = BRIDGE_NONE;
             ig_md.bridge.do_rewrite = ig_md.dysco.do_rewrite;
             ig_md.bridge.csum_tcp = ig_md.dysco.csum_tcp;
             ig_md.bridge.pad = 0;
             ig_md.bridge.win_shift = ig_md.dysco.rw.win_shift;
-            ig_md.BRW.src_addr = ig_md.dysco.rw.src_addr;
-            ig_md.BRW.dst_addr = ig_md.dysco.rw.dst_addr;
-            ig_md.BRW.src_port = ig_md.dysco.rw.src_port;
-            ig_md.BRW.dst_port = ig_md.dysco.rw.dst_port;
-            ig_md.BRW.seq_delta = ig_md.dysco.rw.seq_delta;
-            ig_md.BRW.ack_delta = ig_md.dysco.rw.ack_delta;
-            ig_md.BRW.tsval_delta = ig_md.dysco.rw.tsval_delta;
-            ig_md.BRW.tsecr_delta = ig_md.dysco.rw.tsecr_delta;
-            ig_md.BRW.rcvd_ack = ig_md.dysco.rcvd_ack;
+            ig_md.bridge.src_addr = ig_md.dysco.rw.src_addr;
+            ig_md.bridge.dst_addr = ig_md.dysco.rw.dst_addr;
+            ig_md.bridge.src_port = ig_md.dysco.rw.src_port;
+            ig_md.bridge.dst_port = ig_md.dysco.rw.dst_port;
+            ig_md.bridge.seq_delta = ig_md.dysco.rw.seq_delta;
+            ig_md.bridge.ack_delta = ig_md.dysco.rw.ack_delta;
+            ig_md.bridge.tsval_delta = ig_md.dysco.rw.tsval_delta;
+            ig_md.bridge.tsecr_delta = ig_md.dysco.rw.tsecr_delta;
+            ig_md.bridge.rcvd_ack = ig_md.dysco.rcvd_ack;
         }
         // (set whether or not the bridge is emitted: it is read only when it is)
         if (ig_md.dysco.stale == STALE_RAISE) {
